@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test harness shared by every loom test program.
+ *
+ * harness_init() replaces g_test_init(): it removes loom's own options
+ * (--fdmon=poll|epoll|io_uring) from argv and hands the rest to GTest.
+ * Loop tests create their loops with harness_loop_new(), which applies the
+ * chosen fd monitor, so the same program covers every backend (the
+ * library itself reads no environment variables).
+ */
+#ifndef LOOM_TEST_HARNESS_H
+#define LOOM_TEST_HARNESS_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit status meaning "skipped" to Meson's TAP/exitcode protocols. */
+#define HARNESS_EXIT_SKIP 77
+
+struct loom_loop;
+
+void harness_init(int *argc, char ***argv);
+
+/* The --fdmon= value, or NULL when none was given (library default). */
+const char *harness_fdmon_name(void);
+
+/*
+ * A new loop using the fd monitor named by --fdmon (asserts success).
+ * Defined in harness-loop.c.
+ */
+struct loom_loop *harness_loop_new(void);
+
+/* Monotonic nanoseconds, for watchdogs (never for asserting speed). */
+int64_t harness_now_ns(void);
+
+/* Number of CPUs available to this process (>= 1). */
+int harness_ncpus(void);
+
+#endif /* LOOM_TEST_HARNESS_H */
