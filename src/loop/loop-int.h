@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interface of struct loom_loop for the layers built on it (the
+ * timers in src/timer/, the main loop in src/main/).  The loop owner may
+ * add declarations; the ones below are relied upon by other modules.
+ */
+#ifndef LOOM_LOOP_INT_H
+#define LOOM_LOOP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <loom/loop.h>
+
+struct loom__timers;
+
+/*
+ * loom__loop_timers() - the loop's timer state (see timer/timer-int.h).
+ * Context: any.
+ */
+struct loom__timers *loom__loop_timers(struct loom_loop *l);
+
+/*
+ * Handler groups.  LOOM__GROUP_LEGACY handlers (the main loop's
+ * loom_main_set_fd_handler()) are watched and dispatched only by
+ * loom__loop_poll_ex(l, blocking, true), i.e. by the main loop's own
+ * iteration, never by a nested loom_loop_poll().  A legacy fd that is ready
+ * while only nested polls run must not make them spin or return early.
+ */
+enum loom__handler_group {
+    LOOM__GROUP_DEFAULT = 0,
+    LOOM__GROUP_LEGACY = 1,
+};
+
+/*
+ * loom__set_fd_handler_group() - loom_set_fd_handler() for a given group.
+ * An fd has at most one handler per group; the same fd may have one in
+ * each group.  Context: home(loop).  Return: as loom_set_fd_handler().
+ */
+int loom__set_fd_handler_group(struct loom_loop *l, int fd,
+                               enum loom__handler_group group,
+                               loom_fd_cb *on_read, loom_fd_cb *on_write,
+                               loom_poll_cb *on_poll,
+                               loom_fd_cb *on_poll_ready, void *opaque);
+
+/*
+ * loom__loop_poll_ex() - loom_loop_poll(), optionally also watching and
+ * dispatching the legacy group.  loom_loop_poll(l, b) is
+ * loom__loop_poll_ex(l, b, false).  Context: home(loop).
+ */
+bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool legacy);
+
+/*
+ * loom__loop_set_sleep_hooks() - callbacks run immediately before and
+ * after the loop blocks in its fd monitor with a non-zero timeout (not
+ * around non-blocking polls, not around busy-polling).  The main loop uses
+ * them to drop the BQL while it sleeps.  NULL removes.
+ * Context: home(loop), while no poll is running.
+ */
+void loom__loop_set_sleep_hooks(struct loom_loop *l, loom_cb *before_sleep,
+                                loom_cb *after_sleep, void *opaque);
+
+/*
+ * loom__loop_set_main() - designate the process's main loop: the loop
+ * LOOM_WAIT_WHILE() polls when called outside the waited loop's home
+ * thread, and which loom_wait_kick() wakes.  NULL clears.
+ * Context: any, once at main-loop init/teardown.
+ */
+void loom__loop_set_main(struct loom_loop *l);
+
+/*
+ * loom__loop_is_home() - true if the calling thread is running (or, before
+ * any poll, created and owns) @l.  Used by debug checks and by
+ * LOOM_WAIT_WHILE.  Context: any.
+ */
+bool loom__loop_is_home(struct loom_loop *l);
+
+#endif /* LOOM_LOOP_INT_H */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interface between a loop (src/loop/) and its timers (src/timer/).
+ *
+ * Each loop owns one struct loom__timers, created with the loop and freed
+ * with it.  The loop's poll phases ask it for the next deadline (to bound
+ * the blocking wait) and let it run what expired.  Everything here is
+ * home(loop) unless stated; arming from other threads goes through the
+ * public loom_timer_* calls, which lock internally and wake the loop with
+ * loom_loop_notify().
+ */
+#ifndef LOOM_TIMER_INT_H
+#define LOOM_TIMER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loom_loop;
+struct loom__timers;
+
+/*
+ * loom__timers_new() - create the timer state of loop @l.
+ * Context: any (called by loom_loop_new()).
+ * Return: 0, or -ENOMEM.
+ */
+int loom__timers_new(struct loom_loop *l, struct loom__timers **ret);
+
+/*
+ * loom__timers_live() - timers created on this loop and not yet freed
+ * (armed or not).  loom_loop_unref() panics when the last reference goes
+ * while this is non-zero.
+ * Context: any.
+ */
+size_t loom__timers_live(struct loom__timers *t);
+
+/* Context: the loop's teardown; requires loom__timers_live() == 0. */
+void loom__timers_free(struct loom__timers *t);
+
+/*
+ * loom__timers_timeout_ns() - how long the loop may sleep for its timers.
+ * Return: -1 when no timer is pending on a clock that advances by itself
+ * (a stopped or deterministic LOOM_CLOCK_VIRTUAL does not), 0 when one is
+ * already due, otherwise nanoseconds until the earliest deadline, rounded
+ * up so that the wake-up is never early.
+ * Context: home(loop).
+ */
+int64_t loom__timers_timeout_ns(struct loom__timers *t);
+
+/*
+ * loom__timers_run() - run every expired timer once, earliest first and
+ * equal deadlines in arming order.  Re-entrant: a callback may call
+ * loom_loop_poll() on the same loop; the nested call runs other expired
+ * timers, never the one already running.
+ * Context: home(loop).
+ * Return: the number of callbacks run.
+ */
+unsigned loom__timers_run(struct loom__timers *t);
+
+#endif /* LOOM_TIMER_INT_H */
