@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The main loop: the process's main-thread loom_loop, its legacy handler
+ * group, shutdown requests and SIGINT/SIGTERM through a signalfd.
+ *
+ * loom_main_init(), loom_main_loop_wait(), loom_main_loop_run() and
+ * loom_main_set_fd_handler() run in the main loop's thread;
+ * loom_request_shutdown() may come from any thread or a signal handler.
+ * The BQL, if the caller holds it, is dropped only around the outermost
+ * blocking wait of the main loop (sleep hooks), never in nested polls.
+ */
+#include <loom/main.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "base/atomic.h"
+#include "base/check.h"
+#include "loop/loop-int.h"
+
+/* Written by loom_main_init()/cleanup() only; read by any thread. */
+static struct loom_loop *g_main;
+/* Pending shutdown reason, 0 if none.  Atomic. */
+static int g_shutdown_reason;
+
+/* Main-loop thread only. */
+static int g_sigfd = -1;
+static sigset_t g_saved_mask;
+static bool g_bql_dropped;
+
+static void main_before_sleep(void *opaque)
+{
+    if (loom_bql_locked()) {
+        loom_bql_unlock();
+        g_bql_dropped = true;
+    }
+}
+
+static void main_after_sleep(void *opaque)
+{
+    if (g_bql_dropped) {
+        g_bql_dropped = false;
+        loom_bql_lock();
+    }
+}
+
+static void main_signal_read(void *opaque)
+{
+    struct signalfd_siginfo si;
+    ssize_t n;
+
+    /* Drain everything queued; the last signal's number wins. */
+    for (;;) {
+        n = read(g_sigfd, &si, sizeof(si));
+        if (n != (ssize_t)sizeof(si)) {
+            break;
+        }
+        loom_request_shutdown(LOOM_SHUTDOWN_SIGNAL((int)si.ssi_signo));
+    }
+}
+
+static int main_signals_init(void)
+{
+    sigset_t set;
+    int fd, ret;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    ret = pthread_sigmask(SIG_BLOCK, &set, &g_saved_mask);
+    if (ret != 0) {
+        return -ret;
+    }
+    fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+        ret = -errno;
+        pthread_sigmask(SIG_SETMASK, &g_saved_mask, NULL);
+        return ret;
+    }
+    g_sigfd = fd;
+    return 0;
+}
+
+static void main_signals_cleanup(void)
+{
+    if (g_sigfd >= 0) {
+        close(g_sigfd);
+        g_sigfd = -1;
+        pthread_sigmask(SIG_SETMASK, &g_saved_mask, NULL);
+    }
+}
+
+int loom_main_init(void)
+{
+    struct loom_loop *l;
+    int ret;
+
+    if (loom_atomic_load_acquire(&g_main)) {
+        return -EALREADY;
+    }
+    ret = loom_loop_new(&l);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = main_signals_init();
+    if (ret < 0) {
+        goto fail_loop;
+    }
+    ret = loom__set_fd_handler_group(l, g_sigfd, LOOM__GROUP_LEGACY,
+                                     main_signal_read, NULL, NULL, NULL,
+                                     NULL);
+    if (ret < 0) {
+        goto fail_signals;
+    }
+    loom__loop_set_sleep_hooks(l, main_before_sleep, main_after_sleep, NULL);
+    loom_atomic_set(&g_shutdown_reason, 0);
+    loom__loop_set_main(l);
+    /* Pairs with the acquire loads in loom_main_loop() and init. */
+    loom_atomic_store_release(&g_main, l);
+    return 0;
+
+fail_signals:
+    main_signals_cleanup();
+fail_loop:
+    loom_loop_unref(l);
+    return ret;
+}
+
+void loom_main_cleanup(void)
+{
+    struct loom_loop *l = g_main;
+
+    if (!l) {
+        return;
+    }
+    loom__loop_set_main(NULL);
+    loom__loop_set_sleep_hooks(l, NULL, NULL, NULL);
+    loom__set_fd_handler_group(l, g_sigfd, LOOM__GROUP_LEGACY, NULL, NULL,
+                               NULL, NULL, NULL);
+    main_signals_cleanup();
+    loom_atomic_store_release(&g_main, NULL);
+    loom_loop_unref(l);
+}
+
+struct loom_loop *loom_main_loop(void)
+{
+    /* Pairs with the release store in loom_main_init(). */
+    return loom_atomic_load_acquire(&g_main);
+}
+
+bool loom_main_loop_wait(bool nonblocking)
+{
+    struct loom_loop *l = g_main;
+
+    if (!l) {
+        return false;
+    }
+    return loom__loop_poll_ex(l, !nonblocking, true);
+}
+
+int loom_main_loop_run(void)
+{
+    int reason;
+
+    if (!g_main) {
+        return -EINVAL;
+    }
+    for (;;) {
+        /* Consume the request so a later run starts afresh. */
+        reason = loom_atomic_xchg(&g_shutdown_reason, 0);
+        if (reason) {
+            return reason;
+        }
+        loom_main_loop_wait(false);
+    }
+}
+
+void loom_request_shutdown(int reason)
+{
+    struct loom_loop *l;
+
+    if (reason == 0) {
+        return;
+    }
+    /*
+     * Publish the reason before waking the loop: the xchg in
+     * loom_main_loop_run() happens after the loop wakes up.  Pairs with
+     * the xchg there.
+     */
+    loom_atomic_store_seq(&g_shutdown_reason, reason);
+    l = loom_main_loop();
+    if (l) {
+        loom_loop_notify(l);
+    }
+}
+
+int loom_main_shutdown_requested(void)
+{
+    return loom_atomic_load_seq(&g_shutdown_reason);
+}
+
+int loom_main_set_fd_handler(int fd, loom_fd_cb *on_read,
+                             loom_fd_cb *on_write, void *opaque)
+{
+    LOOM_CHECK(g_main, -EINVAL);
+    return loom__set_fd_handler_group(g_main, fd, LOOM__GROUP_LEGACY, on_read,
+                                      on_write, NULL, NULL, opaque);
+}

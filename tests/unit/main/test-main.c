@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Main loop and BQL: shutdown requests (also from another thread and from
+ * SIGTERM), the legacy handler group, BQL release while sleeping, per-thread
+ * loom_bql_locked(), loom_bql_cond_wait(), and bad input.
+ */
+#include <loom/loom.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void test_init_twice(void)
+{
+    g_assert_nonnull(loom_main_loop());
+    g_assert_cmpint(loom_main_init(), ==, -EALREADY);
+}
+
+static void *request_later(void *arg)
+{
+    usleep(20 * 1000);
+    loom_request_shutdown(GPOINTER_TO_INT(arg));
+    return NULL;
+}
+
+static void test_shutdown_from_thread(void)
+{
+    pthread_t th;
+
+    g_assert_cmpint(loom_main_shutdown_requested(), ==, 0);
+    pthread_create(&th, NULL, request_later, GINT_TO_POINTER(42));
+    g_assert_cmpint(loom_main_loop_run(), ==, 42);
+    pthread_join(th, NULL);
+    /* The request was consumed. */
+    g_assert_cmpint(loom_main_shutdown_requested(), ==, 0);
+
+    /* A request made before running ends the next run at once. */
+    loom_request_shutdown(LOOM_SHUTDOWN_REQUEST);
+    loom_request_shutdown(0); /* ignored */
+    g_assert_cmpint(loom_main_loop_run(), ==, LOOM_SHUTDOWN_REQUEST);
+}
+
+static void test_shutdown_signal(void)
+{
+    int reason;
+
+    /* SIGTERM is blocked by loom_main_init() and read from a signalfd. */
+    g_assert_cmpint(kill(getpid(), SIGTERM), ==, 0);
+    reason = loom_main_loop_run();
+    g_assert_true(LOOM_SHUTDOWN_IS_SIGNAL(reason));
+    g_assert_cmpint(reason, ==, LOOM_SHUTDOWN_SIGNAL(SIGTERM));
+
+    g_assert_cmpint(kill(getpid(), SIGINT), ==, 0);
+    g_assert_cmpint(loom_main_loop_run(), ==, LOOM_SHUTDOWN_SIGNAL(SIGINT));
+}
+
+struct legacy_state {
+    int fd;
+    int legacy_runs;
+    int nested_progress;
+    bool nested_done;
+};
+
+static void legacy_read(void *opaque)
+{
+    struct legacy_state *s = opaque;
+    uint64_t v;
+
+    g_assert_cmpint(read(s->fd, &v, sizeof(v)), ==, sizeof(v));
+    s->legacy_runs++;
+}
+
+static void nested_bh(void *opaque)
+{
+    struct legacy_state *s = opaque;
+    int i;
+
+    /*
+     * The legacy fd is readable, but a nested poll of the main loop must
+     * neither dispatch it nor report progress because of it.
+     */
+    for (i = 0; i < 5; i++) {
+        if (loom_loop_poll(loom_main_loop(), false)) {
+            s->nested_progress++;
+        }
+    }
+    s->nested_done = true;
+}
+
+static void test_legacy_group(void)
+{
+    struct legacy_state s = { 0 };
+    uint64_t one = 1;
+    int64_t deadline;
+
+    s.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    g_assert_cmpint(s.fd, >=, 0);
+    g_assert_cmpint(loom_main_set_fd_handler(s.fd, legacy_read, NULL, &s),
+                    ==, 0);
+    g_assert_cmpint(write(s.fd, &one, sizeof(one)), ==, sizeof(one));
+
+    /* Plain (non-main) polls of the main loop ignore the legacy group. */
+    g_assert_false(loom_loop_poll(loom_main_loop(), false));
+    g_assert_cmpint(s.legacy_runs, ==, 0);
+
+    /* Nested inside the main loop's own iteration: still ignored. */
+    g_assert_cmpint(loom_bh_oneshot(loom_main_loop(), nested_bh, &s), ==, 0);
+    deadline = harness_now_ns() + 5 * G_TIME_SPAN_SECOND * 1000;
+    while (!s.nested_done && harness_now_ns() < deadline) {
+        loom_main_loop_wait(true);
+    }
+    g_assert_true(s.nested_done);
+    g_assert_cmpint(s.nested_progress, ==, 0);
+
+    /* The main loop's iteration dispatches it. */
+    while (s.legacy_runs == 0 && harness_now_ns() < deadline) {
+        loom_main_loop_wait(false);
+    }
+    g_assert_cmpint(s.legacy_runs, ==, 1);
+
+    g_assert_cmpint(loom_main_set_fd_handler(s.fd, NULL, NULL, NULL), ==, 0);
+    close(s.fd);
+}
+
+struct bql_state {
+    int stage;         /* atomic */
+    bool saw_unlocked; /* written by the helper thread */
+};
+
+static void *bql_taker(void *arg)
+{
+    struct bql_state *s = arg;
+
+    g_assert_false(loom_bql_locked());
+    while (!__atomic_load_n(&s->stage, __ATOMIC_ACQUIRE)) {
+        usleep(1000);
+    }
+    /* Blocks until the main thread sleeps in loom_main_loop_wait(). */
+    loom_bql_lock();
+    g_assert_true(loom_bql_locked());
+    s->saw_unlocked = true;
+    loom_bql_unlock();
+    g_assert_false(loom_bql_locked());
+    loom_request_shutdown(7);
+    return NULL;
+}
+
+static void test_bql_dropped_while_sleeping(void)
+{
+    struct bql_state s = { 0 };
+    pthread_t th;
+
+    loom_bql_lock();
+    g_assert_true(loom_bql_locked());
+    pthread_create(&th, NULL, bql_taker, &s);
+    __atomic_store_n(&s.stage, 1, __ATOMIC_RELEASE);
+    /* Sleeps with the BQL released; the other thread takes it, ends us. */
+    g_assert_cmpint(loom_main_loop_run(), ==, 7);
+    g_assert_true(loom_bql_locked());
+    loom_bql_unlock();
+    pthread_join(th, NULL);
+    g_assert_true(s.saw_unlocked);
+}
+
+struct cond_state {
+    struct loom_cond cond;
+    bool ready; /* protected by the BQL */
+};
+
+static void *cond_signaller(void *arg)
+{
+    struct cond_state *s = arg;
+
+    loom_bql_lock();
+    s->ready = true;
+    loom_cond_signal(&s->cond);
+    loom_bql_unlock();
+    return NULL;
+}
+
+static void test_bql_cond_wait(void)
+{
+    struct cond_state s = { .ready = false };
+    pthread_t th;
+
+    loom_cond_init(&s.cond);
+    loom_bql_lock();
+    g_assert_cmpint(loom_bql_cond_timedwait(&s.cond, 1000000), ==,
+                    -ETIMEDOUT);
+    g_assert_true(loom_bql_locked());
+    pthread_create(&th, NULL, cond_signaller, &s);
+    while (!s.ready) {
+        loom_bql_cond_wait(&s.cond);
+        g_assert_true(loom_bql_locked());
+    }
+    loom_bql_unlock();
+    pthread_join(th, NULL);
+    loom_cond_destroy(&s.cond);
+}
+
+static void test_bad_input(void)
+{
+    int fds[2];
+
+    g_assert_cmpint(loom_main_set_fd_handler(-1, legacy_read, NULL, NULL),
+                    ==, -EBADF);
+    g_assert_true(pipe(fds) == 0);
+    close(fds[0]);
+    close(fds[1]);
+    /* A closed fd. */
+    g_assert_cmpint(loom_main_set_fd_handler(fds[0], legacy_read, NULL,
+                                             NULL), ==, -EBADF);
+}
+
+static void test_bql_double_lock_panics(void)
+{
+    if (g_test_subprocess()) {
+        loom_bql_lock();
+        loom_bql_lock();
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*loom: panic: *BQL is already held*");
+}
+
+static void test_bql_unlock_unheld_panics(void)
+{
+    if (g_test_subprocess()) {
+        loom_bql_unlock();
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*loom: panic: *BQL is not held*");
+}
+
+static void test_uninitialised(void)
+{
+    if (g_test_subprocess()) {
+        loom_main_cleanup();
+        g_assert_null(loom_main_loop());
+        g_assert_false(loom_main_loop_wait(true));
+        g_assert_cmpint(loom_main_loop_run(), ==, -EINVAL);
+        g_assert_cmpint(loom_main_set_fd_handler(0, legacy_read, NULL, NULL),
+                        ==, -EINVAL);
+        /* And it can be initialised again. */
+        g_assert_cmpint(loom_main_init(), ==, 0);
+        g_assert_nonnull(loom_main_loop());
+        loom_main_cleanup();
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_passed();
+}
+
+int main(int argc, char **argv)
+{
+    int ret;
+
+    harness_init(&argc, &argv);
+    /* Before any other thread exists, so they inherit the signal mask. */
+    g_assert_cmpint(loom_main_init(), ==, 0);
+    g_test_add_func("/main/init-twice", test_init_twice);
+    g_test_add_func("/main/shutdown-from-thread", test_shutdown_from_thread);
+    g_test_add_func("/main/shutdown-signal", test_shutdown_signal);
+    g_test_add_func("/main/legacy-group", test_legacy_group);
+    g_test_add_func("/main/bql-dropped-while-sleeping",
+                    test_bql_dropped_while_sleeping);
+    g_test_add_func("/main/bql-cond-wait", test_bql_cond_wait);
+    g_test_add_func("/main/bad-input", test_bad_input);
+    g_test_add_func("/main/bql-double-lock-panics",
+                    test_bql_double_lock_panics);
+    g_test_add_func("/main/bql-unlock-unheld-panics",
+                    test_bql_unlock_unheld_panics);
+    g_test_add_func("/main/uninitialised", test_uninitialised);
+    ret = g_test_run();
+    loom_main_cleanup();
+    return ret;
+}
