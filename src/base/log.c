@@ -36,6 +36,7 @@ void loom_set_log_fn(loom_log_fn *fn, void *opaque)
     __atomic_store_n(&g_hook_idx, next, __ATOMIC_RELEASE);
 }
 
+LOOM_PRINTF(2, 0)
 static void emit(enum loom_log_level level, const char *fmt, va_list ap)
 {
     char buf[512];
