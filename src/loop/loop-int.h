@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/check.h"
 #include <loom/loop.h>
 
 struct loom__timers;
@@ -40,8 +41,8 @@ enum loom__handler_group {
 int loom__set_fd_handler_group(struct loom_loop *l, int fd,
                                enum loom__handler_group group,
                                loom_fd_cb *on_read, loom_fd_cb *on_write,
-                               loom_poll_cb *on_poll,
-                               loom_fd_cb *on_poll_ready, void *opaque);
+                               loom_poll_cb *on_poll, loom_fd_cb *on_poll_ready,
+                               void *opaque);
 
 /*
  * loom__loop_poll_ex() - loom_loop_poll(), optionally also watching and
@@ -53,8 +54,10 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool legacy);
 /*
  * loom__loop_set_sleep_hooks() - callbacks run immediately before and
  * after the loop blocks in its fd monitor with a non-zero timeout (not
- * around non-blocking polls, not around busy-polling).  The main loop uses
- * them to drop the BQL while it sleeps.  NULL removes.
+ * around non-blocking polls, not around busy-polling), and only in the
+ * outermost poll of the loop (nesting depth 0): a nested poll never calls
+ * them.  The main loop uses them to drop the BQL while it sleeps.  NULL
+ * removes.
  * Context: home(loop), while no poll is running.
  */
 void loom__loop_set_sleep_hooks(struct loom_loop *l, loom_cb *before_sleep,
@@ -74,5 +77,52 @@ void loom__loop_set_main(struct loom_loop *l);
  * LOOM_WAIT_WHILE.  Context: any.
  */
 bool loom__loop_is_home(struct loom_loop *l);
+
+/*
+ * loom__loop_set_home() - make the calling thread @l's home thread (an
+ * IOThread calls it first thing in its thread).  Context: the new home
+ * thread, while no other thread polls @l.
+ */
+void loom__loop_set_home(struct loom_loop *l);
+
+/*
+ * loom__loop_kick() - make @l's current or next loom_loop_poll() return
+ * (it counts as no progress), by scheduling an internal BH: no allocation,
+ * coalesced, and race-free.  Use it after changing state that the loop's
+ * caller checks between polls (e.g. a shutdown flag): a bare
+ * loom_loop_notify() can be missed by a poll that is just starting.
+ * Context: any.
+ */
+void loom__loop_kick(struct loom_loop *l);
+
+/*
+ * LOOM_ASSERT_HOME() - in debug-check builds, panic unless the calling
+ * thread is @l's home thread.  @what names the operation in the message.
+ */
+#ifdef LOOM_DEBUG_CHECKS
+#define LOOM_ASSERT_HOME(l, what)                                              \
+    do {                                                                       \
+        if (!loom__loop_is_home(l)) {                                          \
+            loom_panic("%s: loop %p used outside its home thread", (what),     \
+                       (void *)(l));                                           \
+        }                                                                      \
+    } while (0)
+#else
+#define LOOM_ASSERT_HOME(l, what) ((void)0)
+#endif
+
+/*
+ * The loop's thread pool (src/pool/), created lazily by loom_loop_pool().
+ * loom__loop_get_pool() returns it or NULL.  loom__loop_install_pool()
+ * installs @p with its destructor unless a pool is already installed, and
+ * returns the installed one (the caller frees @p if it lost the race).  The
+ * loop's teardown calls @free_fn before it checks for leaked BHs.
+ * Context: any.
+ */
+struct loom_pool;
+struct loom_pool *loom__loop_get_pool(struct loom_loop *l);
+struct loom_pool *loom__loop_install_pool(struct loom_loop *l,
+                                          struct loom_pool *p,
+                                          void (*free_fn)(struct loom_pool *));
 
 #endif /* LOOM_LOOP_INT_H */

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Event-loop contexts (QEMU's AioContext): one home thread polls a loop,
+ * which watches fd handlers, event notifiers, timers and bottom halves and
+ * dispatches their callbacks one at a time.  BHs (<loom/bh.h>), notifiers
+ * (<loom/notifier.h>) and timers (<loom/timer.h>) attach to a loop.
+ */
+#ifndef LOOM_LOOP_H
+#define LOOM_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <loom/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * struct loom_loop - an event-loop context (opaque, reference counted).
+ */
+struct loom_loop;
+
+/**
+ * loom_loop_new() - create a loop.
+ * @ret: receives the loop, with one reference, on success.
+ *
+ * The creating thread is the loop's home thread until another thread
+ * polls it first (the first thread to call loom_loop_poll() claims it).
+ * The fd monitor is LOOM_FDMON_AUTO.
+ *
+ * Context: any.
+ * Return: 0; -EINVAL if @ret is NULL; -ENOMEM; or the negative errno of a
+ * failed eventfd()/epoll_create1().
+ */
+LOOM_API int loom_loop_new(struct loom_loop **ret);
+
+/**
+ * loom_loop_ref() - take a reference.
+ * @l: the loop (NULL is ignored).
+ *
+ * Context: any (the caller must already own a reference).
+ */
+LOOM_API void loom_loop_ref(struct loom_loop *l);
+
+/**
+ * loom_loop_unref() - drop a reference; the last one frees the loop.
+ * @l: the loop (NULL is ignored).
+ *
+ * When the last reference goes, every BH must have been freed (and every
+ * one-shot BH run), every fd and notifier handler removed and every timer
+ * freed; otherwise this panics with a message counting what leaked.
+ * BHs freed with loom_bh_free() but not yet reclaimed are released here.
+ *
+ * Context: any for a non-final reference; the final unref must not race
+ * with any other use of @l and must not happen inside loom_loop_poll(@l).
+ */
+LOOM_API void loom_loop_unref(struct loom_loop *l);
+
+/**
+ * loom_loop_poll() - run one iteration of the loop.
+ * @l: the loop.
+ * @blocking: wait for an event when nothing is ready.
+ *
+ * One iteration: compute the timeout (0 when BHs are pending or
+ * @blocking is false; at most 10 ms when only idle BHs are pending; else
+ * the nearest timer) → wait for fds → run scheduled BHs → dispatch ready
+ * fd handlers → run expired timers.  Re-entrant: a callback may call it
+ * again (a "nested" poll); a nested poll never re-enters an fd handler
+ * that is running further up the stack, and processes the BHs left over
+ * by outer levels.  A blocking poll returns after one wake-up even if
+ * nothing made progress (e.g. after a bare loom_loop_notify()).
+ *
+ * Context: home(l); the first thread that polls a loop becomes its home.
+ * Return: true if a callback made progress (an fd handler, a non-idle BH
+ * or a timer ran).
+ */
+LOOM_API bool loom_loop_poll(struct loom_loop *l, bool blocking);
+
+/**
+ * loom_loop_notify() - wake @l if it is, or is about to be, blocked.
+ * @l: the loop.
+ *
+ * Costs no syscall when the loop is running or already notified (counted
+ * as notify_skipped); otherwise wakes it with one syscall (notify_sent):
+ * an eventfd write, or a futex wake when the loop has no fd to watch.
+ * It only ends a wait that may block: state that loom_loop_poll() itself
+ * looks at (BHs, timers, fds) is never missed, but a flag the caller of
+ * loom_loop_poll() checks between polls can be - publish such changes
+ * with a BH (e.g. loom_bh_oneshot()) instead.
+ *
+ * Context: any.
+ */
+LOOM_API void loom_loop_notify(struct loom_loop *l);
+
+/**
+ * typedef loom_fd_cb - fd readiness callback.
+ * @opaque: the pointer given to loom_set_fd_handler().
+ *
+ * Callback: home(loop).
+ */
+typedef void loom_fd_cb(void *opaque);
+
+/**
+ * typedef loom_poll_cb - busy-poll callback (adaptive polling).
+ * @opaque: the pointer given to loom_set_fd_handler().
+ *
+ * Callback: home(loop).  Return: true if there is work (on_poll_ready
+ * will then be called).
+ */
+typedef bool loom_poll_cb(void *opaque);
+
+/**
+ * loom_set_fd_handler() - add, change or remove the handler of an fd.
+ * @l: the loop.
+ * @fd: an open file descriptor (pollable: socket, pipe, eventfd, ...).
+ * @on_read: called while @fd is readable (or hung up / in error), or NULL.
+ * @on_write: called while @fd is writable (or in error), or NULL.
+ * @on_poll: busy-poll callback, or NULL (stored for adaptive polling).
+ * @on_poll_ready: called when @on_poll found work, or NULL.
+ * @opaque: passed to every callback.
+ *
+ * Level-triggered.  With @on_read, @on_write and @on_poll all NULL the
+ * handler of @fd is removed; a removed handler is never called again,
+ * even if it was already found ready in the current iteration.  Allowed
+ * from inside any callback, including the handler's own, and from nested
+ * polls.  Re-registering an fd changes its callbacks in place.
+ *
+ * Context: home(l).
+ * Return: 0; -EINVAL if @l is NULL or @on_poll_ready is set without
+ * @on_poll; -EBADF if @fd is negative or (when adding) not open;
+ * -ENOENT when removing an fd that has no handler; -ENOMEM; or the
+ * negative errno of the fd monitor (e.g. -EPERM: epoll cannot watch a
+ * regular file).
+ */
+LOOM_API int loom_set_fd_handler(struct loom_loop *l, int fd,
+                                 loom_fd_cb *on_read, loom_fd_cb *on_write,
+                                 loom_poll_cb *on_poll,
+                                 loom_fd_cb *on_poll_ready, void *opaque);
+
+/**
+ * loom_loop_set_poll_params() - configure adaptive polling.
+ * @l: the loop.
+ * @max_ns: longest busy-poll window before sleeping; 0 turns it off.
+ * @grow: factor the window grows by when polling paid off (0: default 2).
+ * @shrink: divisor it shrinks by when it did not (0: reset to 0).
+ *
+ * Stored; busy-polling itself is not implemented yet (poll_ns stays 0).
+ *
+ * Context: any.
+ * Return: 0; -EINVAL if @l is NULL or a value is negative.
+ */
+LOOM_API int loom_loop_set_poll_params(struct loom_loop *l, int64_t max_ns,
+                                       int64_t grow, int64_t shrink);
+
+/**
+ * enum loom_fdmon - fd monitor backend of a loop.
+ * @LOOM_FDMON_AUTO: poll(2), switching to epoll above 64 fd handlers (and
+ *                   back at 32 or fewer).
+ * @LOOM_FDMON_POLL: poll(2) (ppoll with a nanosecond timeout).
+ * @LOOM_FDMON_EPOLL: epoll.
+ * @LOOM_FDMON_IO_URING: io_uring (not available yet).
+ */
+enum loom_fdmon {
+    LOOM_FDMON_AUTO,
+    LOOM_FDMON_POLL,
+    LOOM_FDMON_EPOLL,
+    LOOM_FDMON_IO_URING,
+};
+
+/**
+ * loom_loop_set_fdmon() - choose the fd monitor backend.
+ * @l: the loop.
+ * @kind: the backend; LOOM_FDMON_AUTO picks by the number of handlers.
+ *
+ * Every registered handler moves to the new backend; allowed from inside
+ * callbacks.  On failure nothing changes.
+ *
+ * Context: home(l).
+ * Return: 0; -EINVAL for a NULL @l or an unknown @kind; -ENOTSUP for
+ * LOOM_FDMON_IO_URING; -ENOMEM, or the backend's negative errno.
+ */
+LOOM_API int loom_loop_set_fdmon(struct loom_loop *l, enum loom_fdmon kind);
+
+/**
+ * struct loom_loop_stats - counters of a loop since it was created.
+ * @iterations: loom_loop_poll() calls (all nesting levels).
+ * @bh_runs: BH callbacks run (idle and one-shot ones included).
+ * @fd_events: fd and notifier handler callbacks run.
+ * @timer_runs: timer callbacks run.
+ * @poll_hits: busy-poll windows that found work (adaptive polling).
+ * @poll_misses: busy-poll windows that did not.
+ * @notify_sent: loom_loop_notify() calls that woke the loop (a syscall).
+ * @notify_skipped: loom_loop_notify() calls that did not need to (the
+ *                  loop was running, or a wake-up was already on its way).
+ * @poll_ns: current busy-poll window (0: polling off).
+ * @fdmon: the backend in use now (never LOOM_FDMON_AUTO).
+ */
+struct loom_loop_stats {
+    uint64_t iterations, bh_runs, fd_events, timer_runs, poll_hits, poll_misses,
+        notify_sent, notify_skipped;
+    int64_t poll_ns;
+    enum loom_fdmon fdmon;
+};
+
+/**
+ * loom_loop_stats() - read the loop's counters.
+ * @l: the loop.
+ * @st: receives the counters (each read atomically, not as a snapshot).
+ *
+ * Context: any.  A NULL @l or @st is ignored.
+ */
+LOOM_API void loom_loop_stats(struct loom_loop *l, struct loom_loop_stats *st);
+
+/*
+ * Internal to LOOM_WAIT_WHILE(): loom__wait_begin() returns the loop to
+ * poll (@l in its home thread, else the main loop, registering the caller
+ * as a waiter) and loom__wait_end() undoes the registration.  Do not call
+ * them directly.
+ */
+LOOM_API struct loom_loop *loom__wait_begin(struct loom_loop *l);
+LOOM_API void loom__wait_end(struct loom_loop *polled);
+
+/**
+ * LOOM_WAIT_WHILE() - poll until a condition becomes false.
+ * @loop: the loop whose activity makes @cond false.
+ * @cond: an expression, re-evaluated after every iteration.
+ *
+ * In @loop's home thread, polls @loop (blocking) until !@cond.  In any
+ * other thread (normally the main thread waiting for work done in another
+ * thread's loop), polls the main loop instead, registered as a waiter so
+ * that loom_wait_kick() wakes it; whoever makes @cond false from another
+ * thread must then call loom_wait_kick().  Panics if the caller is not
+ * @loop's home thread and no main loop exists.
+ *
+ * Context: home(@loop) or home(main loop).
+ */
+#define LOOM_WAIT_WHILE(loop, cond)                                            \
+    do {                                                                       \
+        struct loom_loop *loom_ww_polled_ = loom__wait_begin(loop);            \
+        while (cond) {                                                         \
+            loom_loop_poll(loom_ww_polled_, true);                             \
+        }                                                                      \
+        loom__wait_end(loom_ww_polled_);                                       \
+    } while (0)
+
+/**
+ * loom_wait_kick() - make LOOM_WAIT_WHILE() waiters re-evaluate.
+ *
+ * Schedules a BH on the main loop, only when someone waits there (no
+ * cost otherwise).  Call it after making a waited-for condition false.
+ *
+ * Context: any.
+ */
+LOOM_API void loom_wait_kick(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOOM_LOOP_H */

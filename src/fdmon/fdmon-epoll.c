@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * epoll fd monitor.  Entered only by the loop's home thread.
+ *
+ * Default-group handlers live in one epoll instance.  Legacy handlers get
+ * a second instance, created on first use, which also watches the first
+ * one: wait(legacy = true) sleeps on the second and harvests the first
+ * when it signals, while wait(legacy = false) never sees legacy fds, so a
+ * ready legacy fd cannot make a nested poll spin.  A handler watching no
+ * events is not in the kernel set at all (epoll would still report
+ * hang-ups for it).
+ */
+#include "fdmon/fdmon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/atomic.h"
+#include "loop/loop-int.h"
+
+#define MAX_EVENTS 128
+
+struct fdmon_epoll {
+    struct loom__fdmon base;
+    int epfd;        /* default group */
+    int legacy_epfd; /* legacy group + epfd; -1 until needed */
+    struct epoll_event evs[MAX_EVENTS];
+};
+
+/* Cleared the first time epoll_pwait2() reports ENOSYS; atomic. */
+static bool g_have_pwait2 = true;
+
+static struct fdmon_epoll *to_ep(struct loom__fdmon *m)
+{
+    return loom_container_of(m, struct fdmon_epoll, base);
+}
+
+static int ep_create(unsigned slot, struct loom__fdmon **ret)
+{
+    struct fdmon_epoll *e = calloc(1, sizeof(*e));
+
+    if (!e) {
+        return -ENOMEM;
+    }
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (e->epfd < 0) {
+        int err = -errno;
+
+        free(e);
+        return err;
+    }
+    e->legacy_epfd = -1;
+    e->base.ops = &loom__fdmon_epoll_ops;
+    e->base.slot = slot;
+    *ret = &e->base;
+    return 0;
+}
+
+static void ep_destroy(struct loom__fdmon *m)
+{
+    struct fdmon_epoll *e = to_ep(m);
+
+    close(e->epfd);
+    if (e->legacy_epfd >= 0) {
+        close(e->legacy_epfd);
+    }
+    free(e);
+}
+
+static int legacy_epfd(struct fdmon_epoll *e)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    int fd;
+
+    if (e->legacy_epfd >= 0) {
+        return e->legacy_epfd;
+    }
+    fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    /* data.ptr NULL marks "the default set has events". */
+    if (epoll_ctl(fd, EPOLL_CTL_ADD, e->epfd, &ev) < 0) {
+        int err = -errno;
+
+        close(fd);
+        return err;
+    }
+    e->legacy_epfd = fd;
+    return fd;
+}
+
+static int ctl(struct fdmon_epoll *e, struct loom__fdh *h, unsigned old,
+               unsigned events)
+{
+    struct epoll_event ev = {.data.ptr = h};
+    int epfd = e->epfd;
+    int op;
+
+    if (h->group != LOOM__GROUP_DEFAULT) {
+        epfd = legacy_epfd(e);
+        if (epfd < 0) {
+            return epfd;
+        }
+    }
+    ev.events = ((events & LOOM__EV_IN) ? EPOLLIN : 0) |
+                ((events & LOOM__EV_OUT) ? EPOLLOUT : 0);
+    op = !old ? EPOLL_CTL_ADD : !events ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+    if (epoll_ctl(epfd, op, h->fd, &ev) < 0 && op != EPOLL_CTL_DEL) {
+        return -errno;
+    }
+    h->mon[e->base.slot].events = events;
+    return 0;
+}
+
+static int ep_add(struct loom__fdmon *m, struct loom__fdh *h, unsigned events)
+{
+    h->mon[m->slot].events = 0;
+    h->mon[m->slot].idx = 0;
+    return events ? ctl(to_ep(m), h, 0, events) : 0;
+}
+
+static int ep_update(struct loom__fdmon *m, struct loom__fdh *h,
+                     unsigned events)
+{
+    unsigned old = h->mon[m->slot].events;
+
+    return old == events ? 0 : ctl(to_ep(m), h, old, events);
+}
+
+static void ep_remove(struct loom__fdmon *m, struct loom__fdh *h)
+{
+    unsigned old = h->mon[m->slot].events;
+
+    if (old) {
+        /* The fd may be closed already; epoll then forgot it itself. */
+        (void)ctl(to_ep(m), h, old, 0);
+    }
+}
+
+static int do_wait(int epfd, struct epoll_event *evs, int max,
+                   int64_t timeout_ns)
+{
+    struct timespec ts;
+    int ret, ms;
+
+    if (loom_atomic_read(&g_have_pwait2)) {
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
+        ret = epoll_pwait2(epfd, evs, max, timeout_ns < 0 ? NULL : &ts, NULL);
+        if (ret >= 0 || errno != ENOSYS) {
+            return ret;
+        }
+        loom_atomic_set(&g_have_pwait2, false);
+    }
+    /* Round up: never wake before a timer's deadline. */
+    ms = timeout_ns < 0 ? -1
+         : timeout_ns > (int64_t)999999 * 1000000
+             ? 999999 * 1000
+             : (int)((timeout_ns + 999999) / 1000000);
+    return epoll_wait(epfd, evs, max, ms);
+}
+
+static unsigned from_epev(uint32_t re)
+{
+    return ((re & EPOLLIN) ? LOOM__EV_IN : 0) |
+           ((re & EPOLLOUT) ? LOOM__EV_OUT : 0) |
+           ((re & (EPOLLHUP | EPOLLERR)) ? LOOM__EV_ERR : 0);
+}
+
+/* Returns the number of handlers added; flags the nested-set marker. */
+static int collect(struct epoll_event *evs, int n, struct loom_list *ready,
+                   bool *nested_ready)
+{
+    int i, found = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!evs[i].data.ptr) {
+            *nested_ready = true;
+            continue;
+        }
+        loom__fdmon_add_ready(ready, evs[i].data.ptr, from_epev(evs[i].events));
+        found++;
+    }
+    return found;
+}
+
+static int ep_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
+                   struct loom_list *ready)
+{
+    struct fdmon_epoll *e = to_ep(m);
+    bool harvest = false;
+    int epfd = (legacy && e->legacy_epfd >= 0) ? e->legacy_epfd : e->epfd;
+    int ret, found;
+
+    ret = do_wait(epfd, e->evs, MAX_EVENTS, timeout_ns);
+    if (ret <= 0) {
+        return (ret < 0 && errno != EINTR) ? -errno : 0;
+    }
+    found = collect(e->evs, ret, ready, &harvest);
+    if (harvest) {
+        /* The default set signalled inside the legacy one. */
+        ret = do_wait(e->epfd, e->evs, MAX_EVENTS, 0);
+        if (ret > 0) {
+            found += collect(e->evs, ret, ready, &harvest);
+        }
+    }
+    return found;
+}
+
+static bool ep_need_wait(struct loom__fdmon *m)
+{
+    return false;
+}
+
+const struct loom__fdmon_ops loom__fdmon_epoll_ops = {
+    .kind = LOOM_FDMON_EPOLL,
+    .create = ep_create,
+    .destroy = ep_destroy,
+    .add = ep_add,
+    .update = ep_update,
+    .remove = ep_remove,
+    .wait = ep_wait,
+    .need_wait = ep_need_wait,
+};

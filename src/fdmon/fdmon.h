@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fd monitor backends (QEMU's FDMonOps): the part of a loop that asks the
+ * kernel which fds are ready.  One file per backend (fdmon-poll.c,
+ * fdmon-epoll.c; io_uring later), all home(loop) only.
+ *
+ * The loop owns the handlers (struct loom__fdh) and tells the monitor what
+ * to watch with add/update/remove; wait() blocks and appends the ready
+ * handlers, with ->revents set, to the caller's ready list.  Handlers of
+ * the legacy group are watched only by wait(..., legacy = true).
+ *
+ * Each handler has two monitor slots so that a loop can register every
+ * handler in a new backend while the old one still holds its own state
+ * (switching rolls back cleanly on failure); a backend uses
+ * h->mon[m->slot] only.
+ */
+#ifndef LOOM_FDMON_H
+#define LOOM_FDMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/list.h"
+#include <loom/loop.h>
+#include <loom/notifier.h>
+
+/* Event bits (wanted and reported). */
+#define LOOM__EV_IN 1u
+#define LOOM__EV_OUT 2u
+#define LOOM__EV_ERR 4u /* reported only: hang-up or error */
+
+/* A backend's per-handler state. */
+struct loom__fdmon_slot {
+    int idx;         /* backend-defined (poll: array index) */
+    unsigned events; /* what the backend watches now */
+};
+
+/* An fd handler.  home(loop) only. */
+struct loom__fdh {
+    int fd;
+    uint8_t group;    /* enum loom__handler_group */
+    bool internal;    /* the loop's own eventfd */
+    bool deleted;     /* removed; freed when no walker is left */
+    bool masked;      /* running while a nested poll runs: not watched */
+    unsigned events;  /* wanted: LOOM__EV_IN / LOOM__EV_OUT */
+    unsigned revents; /* reported by the last wait that found it */
+    unsigned running; /* callbacks of this handler on the stack */
+
+    loom_fd_cb *on_read, *on_write, *on_poll_ready;
+    loom_poll_cb *on_poll;
+    void *opaque;
+    /* Notifier handlers: called with @notifier instead. */
+    struct loom_notifier *notifier;
+    void (*on_event)(struct loom_notifier *);
+    void (*on_notifier_ready)(struct loom_notifier *);
+
+    struct loom_list link;       /* loop's handler list or deleted list */
+    struct loom_list ready_link; /* some poll level's ready list */
+    struct loom_list run_link;   /* loop's running list */
+    struct loom__fdmon_slot mon[2];
+};
+
+struct loom__fdmon;
+
+struct loom__fdmon_ops {
+    enum loom_fdmon kind;
+    /* Create an empty monitor using handler slot @slot. */
+    int (*create)(unsigned slot, struct loom__fdmon **ret);
+    void (*destroy)(struct loom__fdmon *m);
+    /* Start watching @h for @events (may be 0: registered, not watched). */
+    int (*add)(struct loom__fdmon *m, struct loom__fdh *h, unsigned events);
+    /* Change the watched events of a registered handler. */
+    int (*update)(struct loom__fdmon *m, struct loom__fdh *h, unsigned events);
+    /* Forget @h (its fd may already be closed). */
+    void (*remove)(struct loom__fdmon *m, struct loom__fdh *h);
+    /*
+     * Wait up to @timeout_ns (-1: forever, 0: just look) and append ready
+     * handlers to @ready (taking them off any other ready list).  Return:
+     * the number found, or -errno (-EINTR is reported as 0).
+     */
+    int (*wait)(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
+                struct loom_list *ready);
+    /*
+     * True if wait() must be entered even with a zero timeout and no fd
+     * being watched (io_uring: pending submissions).
+     */
+    bool (*need_wait)(struct loom__fdmon *m);
+};
+
+/* Common head of every backend's monitor object. */
+struct loom__fdmon {
+    const struct loom__fdmon_ops *ops;
+    unsigned slot;
+};
+
+extern const struct loom__fdmon_ops loom__fdmon_poll_ops;
+extern const struct loom__fdmon_ops loom__fdmon_epoll_ops;
+
+/*
+ * loom__fdmon_add_ready() - record that @h is ready with @revents.
+ * Context: home(loop), from a backend's wait().
+ */
+static inline void loom__fdmon_add_ready(struct loom_list *ready,
+                                         struct loom__fdh *h, unsigned revents)
+{
+    /*
+     * A handler found again by a nested poll moves to the nested poll's
+     * list: it is dispatched once, with the freshest events.
+     */
+    if (loom_list_linked(&h->ready_link)) {
+        loom_list_del(&h->ready_link);
+    }
+    h->revents = revents;
+    loom_list_add_tail(ready, &h->ready_link);
+}
+
+#endif /* LOOM_FDMON_H */

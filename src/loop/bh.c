@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bottom halves.  Any thread schedules and frees them; only the home
+ * thread dequeues and runs them (loom__bh_poll(), called by every poll
+ * level) and reclaims freed ones.
+ *
+ * Scheduling sets BH_PENDING|BH_SCHEDULED with one atomic RMW; the thread
+ * that set BH_PENDING pushes the BH onto the loop's lock-free LIFO with a
+ * CAS.  Each poll level takes the whole list with one xchg, reverses it
+ * into FIFO order and appends it as a "slice" to the loop's slice list;
+ * then it runs BHs from the oldest slice until every slice is empty, so a
+ * nested poll finishes the slices of the levels above it.  A BH scheduled
+ * while the slices run goes to the list, i.e. the next iteration: a
+ * self-rescheduling BH runs once per poll.  Freeing marks BH_DELETED and
+ * enqueues the BH; whoever dequeues it frees the memory, so memory is
+ * never freed while another thread may still push it.
+ */
+#include <loom/bh.h>
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "base/atomic.h"
+#include "base/check.h"
+#include "loop/loop-priv.h"
+
+void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
+                            loom_cb *cb, const char *name)
+{
+    bh->l = l;
+    bh->cb = cb;
+    bh->opaque = NULL;
+    bh->name = name;
+    bh->next = NULL;
+    bh->flags = BH_INTERNAL;
+}
+
+static struct loom_bh *bh_alloc(struct loom_loop *l, loom_cb *cb, void *opaque,
+                                const char *name, unsigned flags)
+{
+    struct loom_bh *bh = malloc(sizeof(*bh));
+
+    if (!bh) {
+        return NULL;
+    }
+    bh->l = l;
+    bh->cb = cb;
+    bh->opaque = opaque;
+    bh->name = name;
+    bh->next = NULL;
+    bh->flags = flags;
+    /* A counter only: the final unref's refcount RMW orders the reads. */
+    loom_atomic_add_relaxed(&l->bh_live, 1);
+    return bh;
+}
+
+int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
+                const char *name, struct loom_bh **ret)
+{
+    struct loom_bh *bh;
+
+    LOOM_CHECK(l && cb && ret, -EINVAL);
+    bh = bh_alloc(l, cb, opaque, name, 0);
+    if (!bh) {
+        return -ENOMEM;
+    }
+    *ret = bh;
+    return 0;
+}
+
+/* Called by the thread whose RMW set BH_PENDING: it owns bh->next. */
+static void bh_push(struct loom_loop *l, struct loom_bh *bh)
+{
+    struct loom_bh *old = loom_atomic_read(&l->bh_head);
+
+    do {
+        bh->next = old;
+        /*
+         * Pairs with the xchg in loom__bh_poll() and the seq_cst load in
+         * loom__bh_timeout_ns(): publishes bh->next, and is ordered
+         * before the notify_me load in loom_loop_notify().
+         */
+    } while (!loom_atomic_cas(&l->bh_head, &old, bh));
+}
+
+void loom_bh_schedule(struct loom_bh *bh)
+{
+    unsigned old, new;
+
+    if (!bh) {
+        return;
+    }
+    old = loom_atomic_read(&bh->flags);
+    do {
+        new = (old | BH_PENDING | BH_SCHEDULED) & ~BH_IDLE;
+        /*
+         * Always an RMW, even when nothing changes, so that the loop's
+         * fetch_and in loom__bh_poll() synchronizes with it: whatever the
+         * caller wrote before scheduling is visible to the callback.
+         */
+    } while (!loom_atomic_cas(&bh->flags, &old, new));
+    if (!(old & BH_PENDING)) {
+        bh_push(bh->l, bh);
+    } else if ((old & (BH_SCHEDULED | BH_IDLE)) == BH_SCHEDULED) {
+        /*
+         * Already queued and scheduled: the thread that queued it
+         * notifies, and the loop looks at the list (after announcing it
+         * may sleep) before sleeping.
+         */
+        return;
+    }
+    /* Newly queued, or re-armed / upgraded from idle: wake the loop. */
+    loom_loop_notify(bh->l);
+}
+
+void loom_bh_schedule_idle(struct loom_bh *bh)
+{
+    unsigned old, new;
+
+    if (!bh) {
+        return;
+    }
+    old = loom_atomic_read(&bh->flags);
+    do {
+        new = old | BH_PENDING | BH_SCHEDULED;
+        if (!(old & BH_SCHEDULED)) {
+            new |= BH_IDLE;
+        }
+        /* An RMW for the same reason as in loom_bh_schedule(). */
+    } while (!loom_atomic_cas(&bh->flags, &old, new));
+    if (!(old & BH_PENDING)) {
+        bh_push(bh->l, bh);
+    }
+}
+
+void loom_bh_cancel(struct loom_bh *bh)
+{
+    if (bh) {
+        /*
+         * Stays queued if pending; dequeuing it then runs nothing.  Pairs
+         * with the fetch_and in loom__bh_poll().
+         */
+        loom_atomic_fetch_and(&bh->flags, ~(BH_SCHEDULED | BH_IDLE));
+    }
+}
+
+void loom_bh_free(struct loom_bh *bh)
+{
+    struct loom_loop *l;
+    unsigned old, new;
+
+    if (!bh) {
+        return;
+    }
+    l = bh->l;
+    old = loom_atomic_read(&bh->flags);
+    do {
+        if (old & (BH_DELETED | BH_INTERNAL | BH_ONESHOT)) {
+            loom_panic("loom_bh_free: BH %p (%s) freed twice or not freeable",
+                       (void *)bh, bh->name ? bh->name : "unnamed");
+        }
+        /* Cancel and mark in one step: a freed BH never runs again. */
+        new = (old | BH_DELETED | BH_PENDING) & ~(BH_SCHEDULED | BH_IDLE);
+        /*
+         * Pairs with the fetch_and in loom__bh_poll(); once this lands
+         * the loop may free @bh if it was queued, so it is not touched
+         * again unless we queue it ourselves.
+         */
+    } while (!loom_atomic_cas(&bh->flags, &old, new));
+    loom_atomic_add_relaxed(&l->bh_live, (size_t)-1);
+    if (!(old & BH_PENDING)) {
+        /* Hand the memory to the loop, which frees it when dequeued. */
+        bh_push(l, bh);
+    }
+}
+
+int loom_bh_oneshot(struct loom_loop *l, loom_cb *cb, void *opaque)
+{
+    struct loom_bh *bh;
+
+    LOOM_CHECK(l && cb, -EINVAL);
+    bh = bh_alloc(l, cb, opaque, "oneshot",
+                  BH_ONESHOT | BH_PENDING | BH_SCHEDULED);
+    if (!bh) {
+        return -ENOMEM;
+    }
+    bh_push(l, bh);
+    loom_loop_notify(l);
+    return 0;
+}
+
+/*
+ * How long pending BHs let the loop sleep: 0 if any is scheduled (or a
+ * slice of an outer level is unfinished), LOOP_IDLE_BH_NS if only idle
+ * ones are, -1 if none.  Walking the list is safe: only the home thread
+ * removes entries, others only push in front of the head we read.
+ */
+int64_t loom__bh_timeout_ns(struct loom_loop *l)
+{
+    int64_t timeout = -1;
+    struct loom_bh *bh;
+
+    if (!loom_list_empty(&l->slices)) {
+        return 0;
+    }
+    /*
+     * Pairs with the CAS in bh_push(): after our seq_cst increment of
+     * notify_me, either we see the BH or its pusher sees notify_me != 0.
+     */
+    for (bh = loom_atomic_load_seq(&l->bh_head); bh; bh = bh->next) {
+        unsigned f = loom_atomic_read(&bh->flags);
+
+        if (f & BH_SCHEDULED) {
+            if (!(f & BH_IDLE)) {
+                return 0;
+            }
+            timeout = LOOP_IDLE_BH_NS;
+        }
+    }
+    return timeout;
+}
+
+static void bh_take_slice(struct loom_loop *l, struct loom__bh_slice *s)
+{
+    struct loom_bh *bh, *next, *fifo = NULL;
+
+    /* Pairs with the CAS in bh_push(): makes every bh->next visible. */
+    bh = loom_atomic_xchg(&l->bh_head, NULL);
+    for (; bh; bh = next) {
+        next = bh->next;
+        bh->next = fifo;
+        fifo = bh;
+    }
+    s->head = fifo;
+    loom_list_add_tail(&l->slices, &s->link);
+}
+
+/* Run one dequeued BH; returns true if it counts as progress. */
+static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
+{
+    if (flags & BH_DELETED) {
+        free(bh);
+        return false;
+    }
+    if (!(flags & BH_SCHEDULED)) {
+        return false;
+    }
+    LOOP_STAT_ADD(l, bh_runs, 1);
+    bh->cb(bh->opaque);
+    if (flags & BH_ONESHOT) {
+        free(bh);
+        loom_atomic_add_relaxed(&l->bh_live, (size_t)-1);
+    }
+    return !(flags & BH_IDLE);
+}
+
+bool loom__bh_poll(struct loom_loop *l)
+{
+    struct loom__bh_slice slice, *s;
+    struct loom_list *first;
+    struct loom_bh *bh;
+    bool progress = false;
+    unsigned flags;
+
+    /* Acquire pairs with the CAS in bh_push(). */
+    if (loom_atomic_load_acquire(&l->bh_head)) {
+        bh_take_slice(l, &slice);
+    } else if (loom_list_empty(&l->slices)) {
+        return false;
+    }
+    while (!loom_list_empty(&l->slices)) {
+        first = l->slices.next;
+        s = loom_list_entry(first, struct loom__bh_slice, link);
+        bh = s->head;
+        if (!bh) {
+            loom_list_del(&s->link);
+            continue;
+        }
+        s->head = bh->next;
+        if (!s->head) {
+            /* Drop it now so that nested polls do not see it. */
+            loom_list_del(&s->link);
+        }
+        /*
+         * Read bh->next before clearing BH_PENDING: from then on another
+         * thread may push the BH again.  Pairs with the CAS in
+         * loom_bh_schedule() and the fetch_or in loom_bh_free().
+         */
+        flags = loom_atomic_fetch_and(&bh->flags,
+                                      ~(BH_PENDING | BH_SCHEDULED | BH_IDLE));
+        progress |= bh_run(l, bh, flags);
+    }
+    return progress;
+}
+
+/*
+ * Free everything still queued (freed BHs) at the loop's teardown.
+ * Return: how many were reclaimed.
+ */
+size_t loom__bh_reclaim_all(struct loom_loop *l)
+{
+    struct loom_bh *bh, *next;
+    size_t n = 0;
+
+    /* Teardown: no other thread may push any more. */
+    for (bh = loom_atomic_xchg(&l->bh_head, NULL); bh; bh = next) {
+        next = bh->next;
+        if (!(loom_atomic_read(&bh->flags) & BH_INTERNAL)) {
+            free(bh);
+            n++;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fd handlers: registration, dispatch, and the loop's fd monitor (choice
+ * and run-time switching).  home(loop) only.
+ *
+ * Lifetime: a removed handler leaves the fd table, the monitor and any
+ * ready list at once (so it is never called again), but its memory is
+ * freed only when the outermost loom_loop_poll() returns ("walkers": the
+ * dispatch code of every poll level may still hold it).
+ *
+ * Re-entrancy: a handler whose callback is running sits on the loop's
+ * running list.  A nested poll first masks those handlers (stops watching
+ * their fds, so a still-readable fd cannot make it spin) and never
+ * dispatches them; they are unmasked when their callback returns.
+ */
+#include <loom/loop.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/atomic.h"
+#include "base/check.h"
+#include "loop/loop-priv.h"
+
+static unsigned effective_events(const struct loom__fdh *h)
+{
+    return h->masked ? 0 : h->events;
+}
+
+static void count_watched(struct loom_loop *l, const struct loom__fdh *h,
+                          unsigned old, unsigned new)
+{
+    if (h->internal || !old == !new) {
+        return;
+    }
+    if (new) {
+        l->watched[h->group]++;
+    } else {
+        l->watched[h->group]--;
+    }
+}
+
+/* Make the monitor watch what @h wants now. */
+static int mon_apply(struct loom_loop *l, struct loom__fdh *h)
+{
+    struct loom__fdmon *m = l->mon;
+    unsigned old = h->mon[m->slot].events;
+    unsigned new = effective_events(h);
+    int ret;
+
+    if (old == new) {
+        return 0;
+    }
+    ret = m->ops->update(m, h, new);
+    if (ret == 0) {
+        count_watched(l, h, old, new);
+    }
+    return ret;
+}
+
+int loom__loop_mon_init(struct loom_loop *l)
+{
+    struct loom__fdh *n = &l->notify_h;
+    int ret;
+
+    memset(n, 0, sizeof(*n));
+    n->fd = l->notify_fd;
+    n->internal = true;
+    n->events = LOOM__EV_IN;
+    loom_list_init(&n->link);
+    loom_list_init(&n->ready_link);
+    loom_list_init(&n->run_link);
+    ret = loom__fdmon_poll_ops.create(0, &l->mon);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = l->mon->ops->add(l->mon, n, n->events);
+    if (ret < 0) {
+        l->mon->ops->destroy(l->mon);
+        return ret;
+    }
+    loom_atomic_set(&l->fdmon_kind, (int)LOOM_FDMON_POLL);
+    return 0;
+}
+
+void loom__loop_mon_destroy(struct loom_loop *l)
+{
+    l->mon->ops->destroy(l->mon);
+    l->mon = NULL;
+}
+
+/* Move every registration to a new monitor; on failure nothing changes. */
+static int switch_mon(struct loom_loop *l, const struct loom__fdmon_ops *ops)
+{
+    struct loom__fdmon *old = l->mon, *m;
+    struct loom_list *pos;
+    int ret;
+
+    if (old->ops == ops) {
+        return 0;
+    }
+    ret = ops->create(old->slot ^ 1, &m);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = ops->add(m, &l->notify_h, effective_events(&l->notify_h));
+    for (pos = l->handlers.next; pos != &l->handlers; pos = pos->next) {
+        struct loom__fdh *h = loom_list_entry(pos, struct loom__fdh, link);
+
+        if (ret < 0) {
+            break;
+        }
+        ret = ops->add(m, h, effective_events(h));
+    }
+    if (ret < 0) {
+        /* The old monitor's slot in every handler is untouched. */
+        ops->destroy(m);
+        return ret;
+    }
+    l->mon = m;
+    old->ops->destroy(old);
+    loom_atomic_set(&l->fdmon_kind, (int)ops->kind);
+    return 0;
+}
+
+/*
+ * LOOM_FDMON_AUTO: epoll above LOOP_AUTO_EPOLL_THRESHOLD handlers, back to
+ * poll(2) at half of it (the gap avoids flapping around the threshold).
+ */
+static const struct loom__fdmon_ops *auto_ops(struct loom_loop *l)
+{
+    if (l->nhandlers > LOOP_AUTO_EPOLL_THRESHOLD) {
+        return &loom__fdmon_epoll_ops;
+    }
+    if (l->nhandlers <= LOOP_AUTO_EPOLL_THRESHOLD / 2) {
+        return &loom__fdmon_poll_ops;
+    }
+    return l->mon->ops;
+}
+
+static void auto_switch(struct loom_loop *l)
+{
+    if (l->mode == LOOM_FDMON_AUTO) {
+        /* Best effort: on failure stay where we are. */
+        (void)switch_mon(l, auto_ops(l));
+    }
+}
+
+int loom_loop_set_fdmon(struct loom_loop *l, enum loom_fdmon kind)
+{
+    const struct loom__fdmon_ops *ops;
+    int ret;
+
+    LOOM_CHECK(l, -EINVAL);
+    LOOM_ASSERT_HOME(l, "loom_loop_set_fdmon");
+    switch (kind) {
+    case LOOM_FDMON_AUTO:
+        ops = auto_ops(l);
+        break;
+    case LOOM_FDMON_POLL:
+        ops = &loom__fdmon_poll_ops;
+        break;
+    case LOOM_FDMON_EPOLL:
+        ops = &loom__fdmon_epoll_ops;
+        break;
+    case LOOM_FDMON_IO_URING:
+        return -ENOTSUP;
+    default:
+        return -EINVAL;
+    }
+    ret = switch_mon(l, ops);
+    if (ret == 0) {
+        l->mode = kind;
+    }
+    return ret;
+}
+
+static struct loom__fdh **fd_slot(struct loom_loop *l, int fd,
+                                  enum loom__handler_group group)
+{
+    return (unsigned)fd < l->fds_size ? &l->fds[fd].h[group] : NULL;
+}
+
+static int grow_fd_table(struct loom_loop *l, int fd)
+{
+    unsigned size = l->fds_size ? l->fds_size : 64;
+    struct loom__fd_slot *fds;
+
+    while (size <= (unsigned)fd) {
+        if (size > UINT_MAX / 2) {
+            return -ENOMEM;
+        }
+        size *= 2;
+    }
+    fds = realloc(l->fds, size * sizeof(*fds));
+    if (!fds) {
+        return -ENOMEM;
+    }
+    memset(fds + l->fds_size, 0, (size - l->fds_size) * sizeof(*fds));
+    l->fds = fds;
+    l->fds_size = size;
+    return 0;
+}
+
+static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
+{
+    unsigned old = h->mon[l->mon->slot].events;
+
+    if (loom_list_linked(&h->ready_link)) {
+        /* Found ready in this iteration: it must not be called now. */
+        loom_list_del(&h->ready_link);
+    }
+    l->mon->ops->remove(l->mon, h);
+    count_watched(l, h, old, 0);
+    l->fds[h->fd].h[h->group] = NULL;
+    loom_list_del(&h->link);
+    l->nhandlers--;
+    if (h->notifier) {
+        l->nnotifiers--;
+    }
+    h->deleted = true;
+    if (l->depth) {
+        loom_list_add_tail(&l->deleted, &h->link);
+    } else {
+        free(h);
+    }
+    auto_switch(l);
+}
+
+static void copy_callbacks(struct loom_loop *l, struct loom__fdh *h,
+                           const struct loom__fdh *spec)
+{
+    if (h->notifier && !spec->notifier) {
+        l->nnotifiers--;
+    } else if (!h->notifier && spec->notifier) {
+        l->nnotifiers++;
+    }
+    h->on_read = spec->on_read;
+    h->on_write = spec->on_write;
+    h->on_poll = spec->on_poll;
+    h->on_poll_ready = spec->on_poll_ready;
+    h->opaque = spec->opaque;
+    h->notifier = spec->notifier;
+    h->on_event = spec->on_event;
+    h->on_notifier_ready = spec->on_notifier_ready;
+}
+
+static int handler_add(struct loom_loop *l, int fd,
+                       enum loom__handler_group group,
+                       const struct loom__fdh *spec, unsigned events)
+{
+    struct loom__fdh *h;
+    int ret;
+
+    if (fcntl(fd, F_GETFD) < 0) {
+        return -EBADF;
+    }
+    if ((unsigned)fd >= l->fds_size && (ret = grow_fd_table(l, fd)) < 0) {
+        return ret;
+    }
+    h = calloc(1, sizeof(*h));
+    if (!h) {
+        return -ENOMEM;
+    }
+    h->fd = fd;
+    h->group = (uint8_t)group;
+    h->events = events;
+    loom_list_init(&h->ready_link);
+    loom_list_init(&h->run_link);
+    ret = l->mon->ops->add(l->mon, h, events);
+    if (ret < 0) {
+        free(h);
+        return ret;
+    }
+    count_watched(l, h, 0, events);
+    copy_callbacks(l, h, spec);
+    loom_list_add_tail(&l->handlers, &h->link);
+    l->fds[fd].h[group] = h;
+    l->nhandlers++;
+    auto_switch(l);
+    return 0;
+}
+
+int loom__set_handler(struct loom_loop *l, int fd,
+                      enum loom__handler_group group,
+                      const struct loom__fdh *spec)
+{
+    struct loom__fdh **slot, *h;
+    unsigned events, old;
+    int ret;
+
+    LOOM_CHECK(l, -EINVAL);
+    LOOM_CHECK(group == LOOM__GROUP_DEFAULT || group == LOOM__GROUP_LEGACY,
+               -EINVAL);
+    LOOM_CHECK(!spec->on_poll_ready || spec->on_poll, -EINVAL);
+    LOOM_CHECK(!spec->on_notifier_ready || spec->on_poll, -EINVAL);
+    if (fd < 0) {
+        return -EBADF;
+    }
+    LOOM_ASSERT_HOME(l, "loom_set_fd_handler");
+    slot = fd_slot(l, fd, group);
+    h = slot ? *slot : NULL;
+    events = ((spec->on_read || spec->on_event) ? LOOM__EV_IN : 0) |
+             (spec->on_write ? LOOM__EV_OUT : 0);
+    if (!events && !spec->on_poll) {
+        if (!h) {
+            return -ENOENT;
+        }
+        handler_remove(l, h);
+        return 0;
+    }
+    if (!h) {
+        return handler_add(l, fd, group, spec, events);
+    }
+    old = h->events;
+    h->events = events;
+    ret = mon_apply(l, h);
+    if (ret < 0) {
+        h->events = old;
+        return ret;
+    }
+    copy_callbacks(l, h, spec);
+    return 0;
+}
+
+int loom__set_fd_handler_group(struct loom_loop *l, int fd,
+                               enum loom__handler_group group,
+                               loom_fd_cb *on_read, loom_fd_cb *on_write,
+                               loom_poll_cb *on_poll, loom_fd_cb *on_poll_ready,
+                               void *opaque)
+{
+    struct loom__fdh spec = {
+        .on_read = on_read,
+        .on_write = on_write,
+        .on_poll = on_poll,
+        .on_poll_ready = on_poll_ready,
+        .opaque = opaque,
+    };
+
+    return loom__set_handler(l, fd, group, &spec);
+}
+
+int loom_set_fd_handler(struct loom_loop *l, int fd, loom_fd_cb *on_read,
+                        loom_fd_cb *on_write, loom_poll_cb *on_poll,
+                        loom_fd_cb *on_poll_ready, void *opaque)
+{
+    return loom__set_fd_handler_group(l, fd, LOOM__GROUP_DEFAULT, on_read,
+                                      on_write, on_poll, on_poll_ready, opaque);
+}
+
+/*
+ * Stop watching the fds of handlers running further up the stack, for
+ * the duration of their callback.  Called on entry to a nested poll.
+ * Return: how many were newly masked.
+ */
+unsigned loom__fdh_mask_running(struct loom_loop *l)
+{
+    struct loom_list *pos;
+    unsigned n = 0;
+
+    for (pos = l->running.next; pos != &l->running; pos = pos->next) {
+        struct loom__fdh *h = loom_list_entry(pos, struct loom__fdh, run_link);
+
+        if (!h->masked && !h->deleted) {
+            h->masked = true;
+            /* Best effort: on failure the handler is merely skipped. */
+            (void)mon_apply(l, h);
+            n++;
+        }
+    }
+    return n;
+}
+
+static unsigned call_read(struct loom__fdh *h)
+{
+    if (h->notifier) {
+        if (h->on_event) {
+            h->on_event(h->notifier);
+            return 1;
+        }
+    } else if (h->on_read) {
+        h->on_read(h->opaque);
+        return 1;
+    }
+    return 0;
+}
+
+static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
+{
+    unsigned re = h->revents, n = 0;
+
+    if (h->running) {
+        /* Never re-enter a handler running further up the stack. */
+        return 0;
+    }
+    h->running++;
+    loom_list_add_head(&l->running, &h->run_link);
+    if (re & (LOOM__EV_IN | LOOM__EV_ERR)) {
+        n += call_read(h);
+    }
+    /* The read callback may have removed or changed the handler. */
+    if (!h->deleted && (re & (LOOM__EV_OUT | LOOM__EV_ERR)) && h->on_write) {
+        h->on_write(h->opaque);
+        n++;
+    }
+    h->running--;
+    loom_list_del(&h->run_link);
+    if (h->masked) {
+        h->masked = false;
+        if (!h->deleted) {
+            (void)mon_apply(l, h);
+        }
+    }
+    return n;
+}
+
+/* The handler phase: dispatch this level's ready list. */
+bool loom__fdh_dispatch(struct loom_loop *l, struct loom_list *ready)
+{
+    unsigned n = 0;
+
+    /*
+     * Pop from the head each time: callbacks (and nested polls) may take
+     * any entry off this list, including the next one.
+     */
+    while (!loom_list_empty(ready)) {
+        struct loom__fdh *h =
+            loom_list_entry(ready->next, struct loom__fdh, ready_link);
+
+        loom_list_del(&h->ready_link);
+        n += dispatch_one(l, h);
+    }
+    if (n) {
+        LOOP_STAT_ADD(l, fd_events, n);
+    }
+    return n > 0;
+}
+
+/* Free removed handlers; only when no poll level can hold them. */
+void loom__fdh_reap(struct loom_loop *l)
+{
+    while (!loom_list_empty(&l->deleted)) {
+        struct loom__fdh *h =
+            loom_list_entry(l->deleted.next, struct loom__fdh, link);
+
+        loom_list_del(&h->link);
+        free(h);
+    }
+}

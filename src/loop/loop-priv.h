@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to src/loop/: the layout of struct loom_loop and struct loom_bh
+ * and the functions the loop's files share.  Other modules use
+ * loop-int.h.
+ */
+#ifndef LOOM_LOOP_PRIV_H
+#define LOOM_LOOP_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/compiler.h"
+#include "base/list.h"
+#include "fdmon/fdmon.h"
+#include "loop/loop-int.h"
+#include <loom/bh.h>
+
+/* struct loom_bh flags (atomic). */
+enum {
+    BH_PENDING = 1u << 0,   /* on the loop's list or a slice */
+    BH_SCHEDULED = 1u << 1, /* should run when dequeued */
+    BH_IDLE = 1u << 2,      /* scheduled by loom_bh_schedule_idle() */
+    BH_DELETED = 1u << 3,   /* freed by the user: reclaim when dequeued */
+    BH_ONESHOT = 1u << 4,   /* free after it ran */
+    BH_INTERNAL = 1u << 5,  /* embedded in the loop, never freed */
+};
+
+struct loom_bh {
+    /* Immutable after loom_bh_new(). */
+    struct loom_loop *l;
+    loom_cb *cb;
+    void *opaque;
+    const char *name;
+    /*
+     * Written by the thread whose fetch_or set BH_PENDING (the pusher),
+     * read by the home thread after taking the list; see bh_push().
+     */
+    struct loom_bh *next;
+    /* Atomic: BH_* flags. */
+    unsigned flags;
+};
+
+/* BHs taken off the pending list by one poll level (QEMU's BHListSlice). */
+struct loom__bh_slice {
+    struct loom_bh *head; /* FIFO order */
+    struct loom_list link;
+};
+
+/* fd table entry: at most one handler per group. */
+struct loom__fd_slot {
+    struct loom__fdh *h[2];
+};
+
+struct loom_loop {
+    /* Atomic; written by other threads on every schedule / notify. */
+    struct loom_bh *bh_head; /* pending BHs, newest first */
+    unsigned notify_me;      /* poll levels that may block now */
+    uint32_t wake;           /* LOOP_WAKE_* bits; the futex word */
+
+    /* Immutable after loom_loop_new(). */
+    int notify_fd;
+    struct loom__timers *timers;
+
+    /* Atomic; rarely written. */
+    int refcnt;
+    uintptr_t home;    /* thread id of the home thread */
+    bool home_claimed; /* a poll or loom__loop_set_home() fixed it */
+    size_t bh_live;    /* BHs created and not freed, one-shots not run */
+    int fdmon_kind;    /* enum loom_fdmon in use, for stats */
+    int64_t poll_max_ns, poll_grow, poll_shrink;
+    struct loom_pool *pool; /* see loom__loop_install_pool() */
+    void (*pool_free)(struct loom_pool *);
+
+    /* home(loop) only. */
+    unsigned depth LOOM_CACHE_ALIGNED; /* loom_loop_poll() nesting */
+    struct loom_list slices;           /* struct loom__bh_slice, oldest first */
+    struct loom_list handlers;         /* live user handlers */
+    struct loom_list deleted;          /* removed, waiting for depth 0 */
+    struct loom_list running;          /* handlers whose callback is running */
+    struct loom__fdh notify_h;         /* the loop's eventfd */
+    struct loom__fdmon *mon;
+    enum loom_fdmon mode; /* as requested; AUTO switches by count */
+    struct loom__fd_slot *fds;
+    unsigned fds_size;
+    size_t nhandlers, nnotifiers;
+    size_t watched[2]; /* user handlers the monitor watches, per group */
+    loom_cb *before_sleep, *after_sleep;
+    void *sleep_opaque;
+    struct loom_bh kick_bh; /* loom_wait_kick() */
+
+    /* Statistics; written by the home thread, relaxed atomics. */
+    uint64_t iterations, bh_runs, fd_events, timer_runs;
+
+    /* Statistics; written by any thread, relaxed atomics. */
+    uint64_t notify_sent LOOM_CACHE_ALIGNED;
+    uint64_t notify_skipped;
+};
+
+/*
+ * struct loom_loop.wake bits.  NOTIFIED: a wake-up is on its way (set by
+ * the notifier that sends it, cleared by the loop when it accepts it).
+ * FUTEX: the level that may sleep waits on this word as a futex (it has
+ * no fd to watch) rather than on the eventfd; only the loop changes it.
+ * Keeping both in one word makes a notifier's fetch_or see the mode of the
+ * latest sleeper.
+ */
+#define LOOP_WAKE_NOTIFIED 1u
+#define LOOP_WAKE_FUTEX 2u
+
+/* Context: home; relaxed increment of a home-written counter. */
+#define LOOP_STAT_ADD(l, field, n)                                             \
+    __atomic_store_n(&(l)->field,                                              \
+                     __atomic_load_n(&(l)->field, __ATOMIC_RELAXED) + (n),     \
+                     __ATOMIC_RELAXED)
+
+/* Above this many fd handlers LOOM_FDMON_AUTO moves to epoll. */
+#define LOOP_AUTO_EPOLL_THRESHOLD 64
+
+/* Longest sleep while idle BHs are pending. */
+#define LOOP_IDLE_BH_NS ((int64_t)10 * 1000 * 1000)
+
+/*
+ * bh.c.  loom__bh_init_internal(): set up a BH embedded in the loop (not
+ * counted as live, never freed; Context: loom_loop_new()).
+ * loom__bh_timeout_ns(): 0 if a scheduled BH is pending, LOOP_IDLE_BH_NS
+ * if only idle ones are, else -1 (Context: home, after announcing the
+ * poll may block).  loom__bh_poll(): the BH phase; true if a non-idle BH
+ * ran (Context: home).  loom__bh_reclaim_all(): free BHs still queued
+ * (Context: the loop's teardown).
+ */
+void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
+                            loom_cb *cb, const char *name);
+int64_t loom__bh_timeout_ns(struct loom_loop *l);
+bool loom__bh_poll(struct loom_loop *l);
+size_t loom__bh_reclaim_all(struct loom_loop *l);
+
+/*
+ * fdhandler.c, all Context: home(loop).  loom__loop_mon_init/destroy():
+ * create the poll(2) monitor with the loop's eventfd / destroy it.
+ * loom__fdh_mask_running(): on entry to a nested poll, stop watching
+ * handlers whose callback is running.  loom__fdh_dispatch(): the handler
+ * phase over one level's ready list; true if a callback ran.
+ * loom__fdh_reap(): free removed handlers (only at poll depth 0).
+ * loom__set_handler(): add / change / remove a handler described by the
+ * callback fields of @spec (fd and notifier handlers alike).
+ */
+int loom__loop_mon_init(struct loom_loop *l);
+void loom__loop_mon_destroy(struct loom_loop *l);
+unsigned loom__fdh_mask_running(struct loom_loop *l);
+bool loom__fdh_dispatch(struct loom_loop *l, struct loom_list *ready);
+void loom__fdh_reap(struct loom_loop *l);
+int loom__set_handler(struct loom_loop *l, int fd,
+                      enum loom__handler_group group,
+                      const struct loom__fdh *spec);
+
+/*
+ * loop.c.  loom__loop_claim_home(): the first poller becomes home; checks
+ * the caller in debug builds (Context: home).  loom__loop_notify_accept():
+ * clear a notification and, if @drain, the eventfd (Context: home).
+ */
+void loom__loop_claim_home(struct loom_loop *l);
+void loom__loop_notify_accept(struct loom_loop *l, bool drain);
+
+#endif /* LOOM_LOOP_PRIV_H */

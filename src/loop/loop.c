@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct loom_loop: creation, reference counting and teardown (with the
+ * leak panic), the home-thread bookkeeping, statistics, and the notify
+ * protocol that wakes a sleeping loop.  loom_loop_notify() and the stats
+ * reader run in any thread; the rest in the home thread or at creation.
+ *
+ * Notify protocol (DESIGN.md "Notify").  A poll level that may block
+ * increments notify_me, then looks for pending work (BH list, timers) to
+ * choose its timeout, then sleeps; afterwards it decrements notify_me and
+ * accepts the notification.  A thread that publishes work then calls
+ * loom_loop_notify(), which loads notify_me: all four are seq_cst, so
+ * either the loop's look sees the work, or the notifier sees notify_me != 0
+ * and wakes it.  A NOTIFIED bit coalesces concurrent notifiers into one
+ * wake-up per sleep.  A level with no fd to watch sleeps on "wake" as a
+ * futex (one syscall to sleep, none to drain); otherwise the eventfd is
+ * watched with the fds and drained after waking.
+ */
+#include <loom/loop.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "base/atomic.h"
+#include "base/check.h"
+#include "base/futex.h"
+#include "loop/loop-priv.h"
+#include "timer/timer-int.h"
+
+/* Address of a thread-local byte: a cheap, unique thread id. */
+static __thread char tls_thread_marker;
+
+static uintptr_t self_id(void)
+{
+    return (uintptr_t)&tls_thread_marker;
+}
+
+static void nop_cb(void *opaque)
+{
+}
+
+int loom_loop_new(struct loom_loop **ret)
+{
+    struct loom_loop *l;
+    int err;
+
+    LOOM_CHECK(ret, -EINVAL);
+    l = aligned_alloc(LOOM_CACHELINE, sizeof(*l));
+    if (!l) {
+        return -ENOMEM;
+    }
+    memset(l, 0, sizeof(*l));
+    l->refcnt = 1;
+    l->home = self_id();
+    l->mode = LOOM_FDMON_AUTO;
+    loom_list_init(&l->slices);
+    loom_list_init(&l->handlers);
+    loom_list_init(&l->deleted);
+    loom_list_init(&l->running);
+    loom__bh_init_internal(l, &l->kick_bh, nop_cb, "wait-kick");
+    l->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->notify_fd < 0) {
+        err = -errno;
+        goto fail_free;
+    }
+    err = loom__timers_new(l, &l->timers);
+    if (err < 0) {
+        goto fail_close;
+    }
+    err = loom__loop_mon_init(l);
+    if (err < 0) {
+        goto fail_timers;
+    }
+    *ret = l;
+    return 0;
+
+fail_timers:
+    loom__timers_free(l->timers);
+fail_close:
+    close(l->notify_fd);
+fail_free:
+    free(l);
+    return err;
+}
+
+void loom_loop_ref(struct loom_loop *l)
+{
+    if (l) {
+        /* Pairs with the fetch_sub in loom_loop_unref(). */
+        loom_atomic_inc(&l->refcnt);
+    }
+}
+
+static void loop_destroy(struct loom_loop *l)
+{
+    size_t bhs, timers;
+
+    if (l->depth) {
+        loom_panic("loom_loop_unref: loop %p freed inside its own poll",
+                   (void *)l);
+    }
+    /* The pool owns a BH on this loop: it goes first. */
+    if (l->pool) {
+        l->pool_free(l->pool);
+        l->pool = NULL;
+    }
+    bhs = loom_atomic_read(&l->bh_live);
+    timers = loom__timers_live(l->timers);
+    if (bhs || l->nhandlers || timers) {
+        loom_panic("loom_loop_unref: loop %p freed with %zu BH(s) not freed "
+                   "or not run, %zu fd handler(s) and %zu notifier "
+                   "handler(s) still set, %zu timer(s) not freed",
+                   (void *)l, bhs, l->nhandlers - l->nnotifiers, l->nnotifiers,
+                   timers);
+    }
+    loom__bh_reclaim_all(l);
+    loom__fdh_reap(l);
+    loom__loop_mon_destroy(l);
+    loom__timers_free(l->timers);
+    close(l->notify_fd);
+    free(l->fds);
+    free(l);
+}
+
+void loom_loop_unref(struct loom_loop *l)
+{
+    if (!l) {
+        return;
+    }
+    /* Pairs with itself in other unrefs: the last one sees every use. */
+    if (loom_atomic_fetch_sub(&l->refcnt, 1) == 1) {
+        loop_destroy(l);
+    }
+}
+
+struct loom_pool *loom__loop_get_pool(struct loom_loop *l)
+{
+    /* Pairs with the cmpxchg in loom__loop_install_pool(). */
+    return loom_atomic_load_acquire(&l->pool);
+}
+
+struct loom_pool *loom__loop_install_pool(struct loom_loop *l,
+                                          struct loom_pool *p,
+                                          void (*free_fn)(struct loom_pool *))
+{
+    struct loom_pool *old;
+
+    /*
+     * pool_free is written before the pool is published and read only by
+     * the loop's teardown, after the last reference is gone.
+     */
+    loom_atomic_set(&l->pool_free, free_fn);
+    old = loom_atomic_cmpxchg(&l->pool, (struct loom_pool *)NULL, p);
+    return old ? old : p;
+}
+
+struct loom__timers *loom__loop_timers(struct loom_loop *l)
+{
+    return l->timers;
+}
+
+bool loom__loop_is_home(struct loom_loop *l)
+{
+    return loom_atomic_read(&l->home) == self_id();
+}
+
+void loom__loop_set_home(struct loom_loop *l)
+{
+    loom_atomic_set(&l->home, self_id());
+    loom_atomic_set(&l->home_claimed, true);
+}
+
+void loom__loop_claim_home(struct loom_loop *l)
+{
+    /* The first poller becomes home; later ones are checked. */
+    if (LOOM_UNLIKELY(!loom_atomic_read(&l->home_claimed))) {
+        loom__loop_set_home(l);
+    }
+    LOOM_ASSERT_HOME(l, "loom_loop_poll");
+}
+
+void loom_loop_notify(struct loom_loop *l)
+{
+    uint64_t one = 1;
+    uint32_t old;
+
+    /*
+     * Pairs with the seq_cst fetch_add of notify_me in prepare_wait()
+     * (poll.c): the caller's work was published before this load, the
+     * loop looks for work after its increment.
+     */
+    if (!loom_atomic_load_seq(&l->notify_me)) {
+        loom_atomic_add_relaxed(&l->notify_skipped, 1);
+        return;
+    }
+    /*
+     * Pairs with the fetch_and in loom__loop_notify_accept() and the mode
+     * change in prepare_wait() (poll.c).  The plain read first keeps a
+     * stream of notifiers off the cache line while a wake-up is on its
+     * way: a NOTIFIED bit it sees was set after the loop's last accept
+     * before the notify_me increment we read (that accept happens-before
+     * our load), so its sender's wake-up, sent for the mode current at
+     * its fetch_or, ends the loop's wait (a later mode change sees the bit
+     * and does not sleep).
+     */
+    if (loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED) {
+        loom_atomic_add_relaxed(&l->notify_skipped, 1);
+        return;
+    }
+    old = loom_atomic_fetch_or(&l->wake, LOOP_WAKE_NOTIFIED);
+    if (old & LOOP_WAKE_NOTIFIED) {
+        loom_atomic_add_relaxed(&l->notify_skipped, 1);
+        return;
+    }
+    if (old & LOOP_WAKE_FUTEX) {
+        loom__futex_wake(&l->wake, 1);
+    } else {
+        /* EAGAIN: the counter is saturated, the loop is awake anyway. */
+        (void)!write(l->notify_fd, &one, sizeof(one));
+    }
+    loom_atomic_add_relaxed(&l->notify_sent, 1);
+}
+
+void loom__loop_notify_accept(struct loom_loop *l, bool drain)
+{
+    uint64_t val;
+
+    /*
+     * Clear the flag before draining: a notifier that sets it after this
+     * sends another wake-up, which the next wait reports, so none is lost.
+     * Pairs with the fetch_or in loom_loop_notify().
+     */
+    loom_atomic_fetch_and(&l->wake, ~LOOP_WAKE_NOTIFIED);
+    if (drain) {
+        (void)!read(l->notify_fd, &val, sizeof(val));
+    }
+}
+
+void loom_loop_stats(struct loom_loop *l, struct loom_loop_stats *st)
+{
+    if (!l || !st) {
+        return;
+    }
+    memset(st, 0, sizeof(*st));
+    st->iterations = loom_atomic_read(&l->iterations);
+    st->bh_runs = loom_atomic_read(&l->bh_runs);
+    st->fd_events = loom_atomic_read(&l->fd_events);
+    st->timer_runs = loom_atomic_read(&l->timer_runs);
+    st->notify_sent = loom_atomic_read(&l->notify_sent);
+    st->notify_skipped = loom_atomic_read(&l->notify_skipped);
+    st->poll_hits = 0;
+    st->poll_misses = 0;
+    st->poll_ns = 0;
+    st->fdmon = (enum loom_fdmon)loom_atomic_read(&l->fdmon_kind);
+}
+
+int loom_loop_set_poll_params(struct loom_loop *l, int64_t max_ns, int64_t grow,
+                              int64_t shrink)
+{
+    LOOM_CHECK(l, -EINVAL);
+    LOOM_CHECK(max_ns >= 0 && grow >= 0 && shrink >= 0, -EINVAL);
+    loom_atomic_set(&l->poll_max_ns, max_ns);
+    loom_atomic_set(&l->poll_grow, grow);
+    loom_atomic_set(&l->poll_shrink, shrink);
+    return 0;
+}
+
+void loom__loop_set_sleep_hooks(struct loom_loop *l, loom_cb *before_sleep,
+                                loom_cb *after_sleep, void *opaque)
+{
+    LOOM_ASSERT_HOME(l, "loom__loop_set_sleep_hooks");
+    l->before_sleep = before_sleep;
+    l->after_sleep = after_sleep;
+    l->sleep_opaque = opaque;
+}

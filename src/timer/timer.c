@@ -1,0 +1,605 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Timers: per loop, one min-heap per clock under one mutex each.
+ *
+ * Any thread arms, re-arms, deletes and frees timers (loom_timer_*, under
+ * the clock's lock) and wakes the loop only when it moved the deadline the
+ * loop may be sleeping for.  The loop's home thread asks for its timeout
+ * (loom__timers_timeout_ns) and runs what expired (loom__timers_run): it
+ * pops one expired timer at a time under the lock and runs its callback
+ * without the lock.  The virtual clock's hook (any thread) wakes loops
+ * whose VIRTUAL timers it made due.
+ */
+#include <loom/timer.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <loom/loop.h>
+
+#include "base/atomic.h"
+#include "base/check.h"
+#include "base/clock-int.h"
+#include "base/compiler.h"
+#include "base/list.h"
+#include "loop/loop-int.h"
+#include "timer/heap.h"
+#include "timer/timer-int.h"
+
+#define NCLOCKS LOOM_CLOCK_MAX
+
+/*
+ * One loom__timers_run() pass over a clock, on the home thread's stack;
+ * nested passes (a callback polling the loop) stack up.  Protected by the
+ * clock's lock.
+ */
+struct run_frame {
+    /* Timer whose callback this pass is running; NULL between callbacks
+     * and once the timer is freed. */
+    struct loom_timer *t;
+    /*
+     * Expired timers this pass must not run and that are off the heap
+     * until it ends: those (re-)armed after it started (so a timer
+     * re-armed into the past from its callback runs once per pass, not
+     * forever) and those whose callback runs in an enclosing pass.
+     */
+    struct loom_list deferred;
+    struct run_frame *up; /* enclosing pass of the same clock */
+};
+
+struct timer_clock {
+    pthread_mutex_t lock;
+
+    /* Protected by lock. */
+    struct loom__heap heap;   /* armed timers, except deferred ones */
+    struct run_frame *frames; /* innermost run pass first */
+    /*
+     * Arming a timer earlier than this wakes the loop.  It is the deadline
+     * the loop computed its last timeout from (INT64_MAX: none), lowered by
+     * every arming that woke the loop, and INT64_MAX while nothing is
+     * pending.  While the loop sleeps, either it is >= the deadline the
+     * loop sleeps for, or a wake-up is already on its way.
+     */
+    int64_t wake_deadline;
+    size_t ntimers; /* timers of this clock not freed: heap reservation */
+
+    /* Written under lock, read without it by fast paths; see pending_inc. */
+    size_t npending; /* armed timers: in the heap or deferred */
+
+    /* Immutable after loom__timers_new(). */
+    enum loom_clock clock;
+    struct loom__timers *ts;
+} LOOM_CACHE_ALIGNED;
+
+struct loom__timers {
+    struct timer_clock clocks[NCLOCKS];
+
+    /* Immutable after loom__timers_new(). */
+    struct loom_loop *loop;
+
+    /* Atomic: timers created and not freed. */
+    size_t live;
+
+    /* Protected by g_registry_lock. */
+    size_t nvirtual;                /* live VIRTUAL timers */
+    struct loom_list registry_link; /* on g_registry while nvirtual > 0 */
+};
+
+struct loom_timer {
+    /* Protected by tc->lock. */
+    struct loom__heap_node node; /* in tc->heap while armed */
+    struct loom_list defer_link; /* on a run_frame's deferred list */
+
+    /* Written under tc->lock, read lock-free: the deadline, -1 if idle. */
+    int64_t expire_ns;
+
+    /* Immutable. */
+    struct timer_clock *tc;
+    loom_cb *cb;
+    void *opaque;
+};
+
+/*
+ * Timer states with live VIRTUAL timers, for the virtual clock's hook.
+ * Lock order: g_registry_lock, then a clock's lock.
+ */
+static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct loom_list g_registry = LOOM_LIST_INIT(g_registry);
+static bool g_hook_installed; /* protected by g_registry_lock */
+
+static void lock(struct timer_clock *tc)
+{
+    pthread_mutex_lock(&tc->lock);
+}
+
+static void unlock(struct timer_clock *tc)
+{
+    pthread_mutex_unlock(&tc->lock);
+}
+
+/* One more pending timer.  Called with tc->lock held. */
+static inline void pending_inc(struct timer_clock *tc)
+{
+    size_t n = loom_atomic_read(&tc->npending);
+
+    if (n == 0) {
+        /*
+         * Pairs with loom_atomic_load_seq() in loom__timers_timeout_ns():
+         * either the loop sees this timer, or our caller's
+         * loom_loop_notify() (wake_deadline is INT64_MAX while nothing is
+         * pending, so the caller does notify) sees that it may sleep.
+         */
+        loom_atomic_store_seq(&tc->npending, 1);
+    } else {
+        loom_atomic_set(&tc->npending, n + 1);
+    }
+}
+
+/* One pending timer less.  Called with tc->lock held. */
+static inline void pending_dec(struct timer_clock *tc)
+{
+    size_t n = loom_atomic_read(&tc->npending) - 1;
+
+    loom_atomic_set(&tc->npending, n);
+    if (n == 0) {
+        tc->wake_deadline = INT64_MAX;
+    }
+}
+
+/* Take @t off the heap or a deferred list, if it is armed. */
+static void disarm_locked(struct timer_clock *tc, struct loom_timer *t)
+{
+    if (loom__heap_node_linked(&t->node)) {
+        loom__heap_remove(&tc->heap, &t->node);
+    } else if (loom_list_linked(&t->defer_link)) {
+        loom_list_del(&t->defer_link);
+    } else {
+        return;
+    }
+    loom_atomic_set(&t->expire_ns, -1);
+    pending_dec(tc);
+}
+
+/*
+ * Arm @t at @expire_ns (>= 0), behind timers with the same deadline.
+ * Return: true if the caller must wake the loop.
+ */
+static bool arm_locked(struct timer_clock *tc, struct loom_timer *t,
+                       int64_t expire_ns)
+{
+    int ret;
+
+    if (loom__heap_node_linked(&t->node)) {
+        loom__heap_update(&tc->heap, &t->node, expire_ns);
+    } else {
+        if (loom_list_linked(&t->defer_link)) {
+            loom_list_del(&t->defer_link);
+        } else {
+            pending_inc(tc);
+        }
+        /* Cannot fail: loom_timer_new() reserved a slot per timer. */
+        ret = loom__heap_insert(&tc->heap, &t->node, expire_ns);
+        assert(ret == 0);
+        (void)ret;
+    }
+    loom_atomic_set(&t->expire_ns, expire_ns);
+    if (expire_ns < tc->wake_deadline) {
+        tc->wake_deadline = expire_ns;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Whether a loop with VIRTUAL timers must wake after the clock moved: when
+ * it now advances by itself, to compute a finite timeout; after a step,
+ * only if a timer became due.  Arming concurrently wakes the loop by
+ * itself when needed (see arm_locked()).
+ */
+static bool virtual_needs_wake(struct timer_clock *tc, bool advancing)
+{
+    bool wake;
+
+    if (!loom_atomic_read(&tc->npending)) {
+        return false;
+    }
+    if (advancing) {
+        return true;
+    }
+    lock(tc);
+    wake = loom__heap_len(&tc->heap) &&
+           loom__heap_min_key(&tc->heap) <= loom_clock_ns(LOOM_CLOCK_VIRTUAL);
+    unlock(tc);
+    return wake;
+}
+
+/* The virtual clock's hook: on the thread that stepped or started it. */
+static void virtual_hook(void)
+{
+    bool advancing = loom__clock_virtual_advancing();
+    struct loom_list *pos;
+
+    pthread_mutex_lock(&g_registry_lock);
+    for (pos = g_registry.next; pos != &g_registry; pos = pos->next) {
+        struct loom__timers *ts =
+            loom_list_entry(pos, struct loom__timers, registry_link);
+
+        if (virtual_needs_wake(&ts->clocks[LOOM_CLOCK_VIRTUAL], advancing)) {
+            loom_loop_notify(ts->loop);
+        }
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+}
+
+static void registry_get(struct loom__timers *ts)
+{
+    pthread_mutex_lock(&g_registry_lock);
+    if (ts->nvirtual++ == 0) {
+        loom_list_add_tail(&g_registry, &ts->registry_link);
+    }
+    if (!g_hook_installed) {
+        loom__clock_set_virtual_hook(virtual_hook);
+        g_hook_installed = true;
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+}
+
+static void registry_put(struct loom__timers *ts)
+{
+    pthread_mutex_lock(&g_registry_lock);
+    if (--ts->nvirtual == 0) {
+        loom_list_del(&ts->registry_link);
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+}
+
+int loom__timers_new(struct loom_loop *l, struct loom__timers **ret)
+{
+    struct loom__timers *ts;
+    int i;
+
+    ts = aligned_alloc(LOOM_CACHELINE, sizeof(*ts));
+    if (!ts) {
+        return -ENOMEM;
+    }
+    for (i = 0; i < NCLOCKS; i++) {
+        struct timer_clock *tc = &ts->clocks[i];
+
+        pthread_mutex_init(&tc->lock, NULL);
+        loom__heap_init(&tc->heap);
+        tc->frames = NULL;
+        tc->wake_deadline = INT64_MAX;
+        tc->ntimers = 0;
+        tc->npending = 0;
+        tc->clock = (enum loom_clock)i;
+        tc->ts = ts;
+    }
+    ts->loop = l;
+    ts->live = 0;
+    ts->nvirtual = 0;
+    loom_list_init(&ts->registry_link);
+    *ret = ts;
+    return 0;
+}
+
+size_t loom__timers_live(struct loom__timers *ts)
+{
+    /* Pairs with loom_atomic_dec() in loom_timer_free(). */
+    return loom_atomic_load_acquire(&ts->live);
+}
+
+void loom__timers_free(struct loom__timers *ts)
+{
+    int i;
+
+    if (!ts) {
+        return;
+    }
+    if (loom__timers_live(ts) != 0) {
+        loom_panic("timers of loop %p freed with %zu timers live",
+                   (void *)ts->loop, loom__timers_live(ts));
+    }
+    for (i = 0; i < NCLOCKS; i++) {
+        loom__heap_destroy(&ts->clocks[i].heap);
+        pthread_mutex_destroy(&ts->clocks[i].lock);
+    }
+    free(ts);
+}
+
+/* Nanoseconds until @tc's earliest deadline, 0 if due, -1 if none. */
+static int64_t clock_timeout(struct timer_clock *tc)
+{
+    int64_t key, now, d = -1;
+
+    lock(tc);
+    if (loom__heap_len(&tc->heap)) {
+        key = loom__heap_min_key(&tc->heap);
+        tc->wake_deadline = key;
+        now = loom_clock_ns(tc->clock);
+        if (key <= now) {
+            d = 0;
+        } else if (tc->clock != LOOM_CLOCK_VIRTUAL ||
+                   loom__clock_virtual_advancing()) {
+            d = key - now;
+        }
+    }
+    unlock(tc);
+    return d;
+}
+
+int64_t loom__timers_timeout_ns(struct loom__timers *ts)
+{
+    int64_t best = -1;
+    int i;
+
+    for (i = 0; i < NCLOCKS; i++) {
+        struct timer_clock *tc = &ts->clocks[i];
+        int64_t d;
+
+        /* Pairs with loom_atomic_store_seq() in pending_inc(). */
+        if (!loom_atomic_load_seq(&tc->npending)) {
+            continue;
+        }
+        d = clock_timeout(tc);
+        if (d == 0) {
+            return 0;
+        }
+        if (d > 0 && (best < 0 || d < best)) {
+            best = d;
+        }
+    }
+    return best;
+}
+
+/* Whether @t's callback is running in pass @f or one enclosing it. */
+static bool running_in(const struct run_frame *f, const struct loom_timer *t)
+{
+    for (; f; f = f->up) {
+        if (f->t == t) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Pop the next timer @f may run: expired at @now, armed before the pass
+ * started (sequence number below @seq0), not running further up.  Others
+ * met on the way go to the deferred list.  Called with tc->lock held.
+ */
+static struct loom_timer *next_expired_locked(struct timer_clock *tc,
+                                              struct run_frame *f, int64_t now,
+                                              uint64_t seq0)
+{
+    struct loom__heap *h = &tc->heap;
+    struct loom_timer *t;
+
+    while (loom__heap_len(h) && loom__heap_min_key(h) <= now) {
+        bool defer = loom__heap_min_seq(h) >= seq0;
+
+        t = loom_container_of(loom__heap_pop(h), struct loom_timer, node);
+        if (LOOM_UNLIKELY(defer || running_in(f->up, t))) {
+            loom_list_add_tail(&f->deferred, &t->defer_link);
+            continue;
+        }
+        return t;
+    }
+    return NULL;
+}
+
+/* Put the deferred timers back on the heap, in the order they left it. */
+static void requeue_deferred_locked(struct timer_clock *tc, struct run_frame *f)
+{
+    struct loom_timer *t;
+
+    while (!loom_list_empty(&f->deferred)) {
+        t = loom_list_first(&f->deferred, struct loom_timer, defer_link);
+        loom_list_del(&t->defer_link);
+        (void)loom__heap_insert(&tc->heap, &t->node, t->expire_ns);
+    }
+}
+
+static unsigned run_clock(struct timer_clock *tc)
+{
+    struct run_frame frame;
+    struct loom_timer *t;
+    unsigned n = 0;
+    uint64_t seq0;
+    int64_t now;
+
+    now = loom_clock_ns(tc->clock);
+    frame.t = NULL;
+    loom_list_init(&frame.deferred);
+    lock(tc);
+    seq0 = loom__heap_next_seq(&tc->heap);
+    frame.up = tc->frames;
+    tc->frames = &frame;
+    while ((t = next_expired_locked(tc, &frame, now, seq0)) != NULL) {
+        loom_cb *cb = t->cb;
+        void *opaque = t->opaque;
+
+        loom_atomic_set(&t->expire_ns, -1);
+        pending_dec(tc);
+        frame.t = t;
+        /* From here on @t may be freed, by its callback or another thread. */
+        unlock(tc);
+        cb(opaque);
+        n++;
+        lock(tc);
+        frame.t = NULL;
+    }
+    requeue_deferred_locked(tc, &frame);
+    tc->frames = frame.up;
+    unlock(tc);
+    return n;
+}
+
+unsigned loom__timers_run(struct loom__timers *ts)
+{
+    unsigned n = 0;
+    int i;
+
+    for (i = 0; i < NCLOCKS; i++) {
+        struct timer_clock *tc = &ts->clocks[i];
+
+        /*
+         * A timer armed concurrently and missed here is seen by the next
+         * loom__timers_timeout_ns(), which orders properly.
+         */
+        if (loom_atomic_read(&tc->npending)) {
+            n += run_clock(tc);
+        }
+    }
+    return n;
+}
+
+int loom_timer_new(struct loom_loop *l, enum loom_clock clock, loom_cb *cb,
+                   void *opaque, struct loom_timer **ret)
+{
+    struct loom__timers *ts;
+    struct timer_clock *tc;
+    struct loom_timer *t;
+    int err;
+
+    LOOM_CHECK(l && cb && ret, -EINVAL);
+    LOOM_CHECK((unsigned)clock < NCLOCKS, -EINVAL);
+
+    ts = loom__loop_timers(l);
+    tc = &ts->clocks[clock];
+    t = malloc(sizeof(*t));
+    if (!t) {
+        return -ENOMEM;
+    }
+    loom__heap_node_init(&t->node);
+    loom_list_init(&t->defer_link);
+    t->expire_ns = -1;
+    t->tc = tc;
+    t->cb = cb;
+    t->opaque = opaque;
+
+    /* Reserve the heap slot now so that arming never fails. */
+    lock(tc);
+    err = loom__heap_reserve(&tc->heap, tc->ntimers + 1);
+    if (err == 0) {
+        tc->ntimers++;
+    }
+    unlock(tc);
+    if (err < 0) {
+        free(t);
+        return err;
+    }
+    if (clock == LOOM_CLOCK_VIRTUAL) {
+        registry_get(ts);
+    }
+    loom_atomic_add_relaxed(&ts->live, 1);
+    *ret = t;
+    return 0;
+}
+
+void loom_timer_free(struct loom_timer *t)
+{
+    struct timer_clock *tc;
+    struct loom__timers *ts;
+    struct run_frame *f;
+
+    if (!t) {
+        return;
+    }
+    tc = t->tc;
+    ts = tc->ts;
+    lock(tc);
+    disarm_locked(tc, t);
+    for (f = tc->frames; f; f = f->up) {
+        if (f->t == t) {
+            f->t = NULL;
+        }
+    }
+    tc->ntimers--;
+    unlock(tc);
+    free(t);
+    if (tc->clock == LOOM_CLOCK_VIRTUAL) {
+        registry_put(ts);
+    }
+    /*
+     * Last access to @ts: the loop may be torn down as soon as it reads 0.
+     * Pairs with loom_atomic_load_acquire() in loom__timers_live().
+     */
+    loom_atomic_dec(&ts->live);
+}
+
+void loom_timer_mod(struct loom_timer *t, int64_t expire_ns)
+{
+    struct timer_clock *tc;
+    bool wake;
+
+    LOOM_CHECK_VOID(t);
+    if (expire_ns < 0) {
+        expire_ns = 0;
+    }
+    tc = t->tc;
+    lock(tc);
+    wake = arm_locked(tc, t, expire_ns);
+    unlock(tc);
+    if (wake) {
+        loom_loop_notify(tc->ts->loop);
+    }
+}
+
+void loom_timer_mod_ns(struct loom_timer *t, int64_t delta_ns)
+{
+    int64_t now;
+
+    LOOM_CHECK_VOID(t);
+    now = loom_clock_ns(t->tc->clock);
+    if (now < 0) {
+        now = 0;
+    }
+    if (delta_ns < 0) {
+        delta_ns = 0;
+    }
+    loom_timer_mod(t, delta_ns > INT64_MAX - now ? INT64_MAX : now + delta_ns);
+}
+
+void loom_timer_mod_anticipate(struct loom_timer *t, int64_t expire_ns)
+{
+    struct timer_clock *tc;
+    bool wake = false;
+    int64_t cur;
+
+    LOOM_CHECK_VOID(t);
+    if (expire_ns < 0) {
+        expire_ns = 0;
+    }
+    tc = t->tc;
+    lock(tc);
+    cur = t->expire_ns;
+    if (cur < 0 || expire_ns < cur) {
+        wake = arm_locked(tc, t, expire_ns);
+    }
+    unlock(tc);
+    if (wake) {
+        loom_loop_notify(tc->ts->loop);
+    }
+}
+
+void loom_timer_del(struct loom_timer *t)
+{
+    struct timer_clock *tc;
+
+    LOOM_CHECK_VOID(t);
+    tc = t->tc;
+    lock(tc);
+    disarm_locked(tc, t);
+    unlock(tc);
+}
+
+bool loom_timer_pending(struct loom_timer *t)
+{
+    return t && loom_atomic_read(&t->expire_ns) >= 0;
+}
+
+int64_t loom_timer_expire_ns(struct loom_timer *t)
+{
+    return t ? loom_atomic_read(&t->expire_ns) : -1;
+}

@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cross-thread timer stress (ThreadSanitizer target).  The main thread runs
+ * a loop (blocking polls); worker threads create, arm, re-arm, delete and
+ * free its timers concurrently:
+ *  - exact-once: each timer armed once fires exactly once, never early,
+ *    and the loop never sleeps through a deadline armed from another
+ *    thread (a watchdog fails the test if progress stalls);
+ *  - churn: random mod / mod_anticipate / del / free+new from 4 threads,
+ *    then a final arming of every timer must fire;
+ *  - virtual: deterministic VIRTUAL timers armed by one thread while
+ *    another steps the clock; every timer fires, never early.
+ */
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <loom/clock.h>
+#include <loom/loop.h>
+#include <loom/timer.h>
+
+#include "harness.h"
+
+#define NTHREADS 4
+
+/* Counts are the same under ThreadSanitizer (about 3 s there). */
+#define SCALE 1
+
+/* Watchdog: fails the test when the loop stops making progress. */
+struct watchdog {
+    GMutex lock;
+    GCond cond;
+    bool done;
+    gint progress; /* atomic: bumped by the loop's callbacks */
+    GThread *thread;
+};
+
+static gpointer watchdog_fn(gpointer opaque)
+{
+    struct watchdog *w = opaque;
+    gint last = -1;
+
+    g_mutex_lock(&w->lock);
+    while (!w->done) {
+        gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+        if (!g_cond_wait_until(&w->cond, &w->lock, end) && !w->done) {
+            gint p = g_atomic_int_get(&w->progress);
+
+            if (p == last) {
+                g_error("watchdog: no timer fired for 10 s");
+            }
+            last = p;
+        }
+    }
+    g_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void watchdog_start(struct watchdog *w)
+{
+    g_mutex_init(&w->lock);
+    g_cond_init(&w->cond);
+    w->done = false;
+    w->progress = 0;
+    w->thread = g_thread_new("watchdog", watchdog_fn, w);
+}
+
+static void watchdog_stop(struct watchdog *w)
+{
+    g_mutex_lock(&w->lock);
+    w->done = true;
+    g_cond_signal(&w->cond);
+    g_mutex_unlock(&w->lock);
+    g_thread_join(w->thread);
+    g_mutex_clear(&w->lock);
+    g_cond_clear(&w->cond);
+}
+
+/* ---- exact-once ---- */
+
+struct once_slot {
+    struct loom_timer *t;
+    int64_t deadline; /* written before arming, read by the callback */
+    enum loom_clock clock;
+    int fired;  /* home only */
+    bool early; /* home only */
+};
+
+struct once_ctx {
+    struct loom_loop *l;
+    struct watchdog *w;
+    struct once_slot *slots; /* NTHREADS * per_thread */
+    int per_thread;
+    gint total_fired; /* atomic */
+};
+
+struct once_arg {
+    struct once_ctx *ctx;
+    int index;
+};
+
+static void once_cb(void *opaque)
+{
+    struct once_slot *s = opaque;
+
+    s->fired++;
+    if (loom_clock_ns(s->clock) < s->deadline) {
+        s->early = true;
+    }
+}
+
+static gpointer once_worker(gpointer opaque)
+{
+    struct once_arg *a = opaque;
+    struct once_ctx *ctx = a->ctx;
+    GRand *r = g_rand_new_with_seed((guint32)a->index + 1);
+    int i;
+
+    for (i = 0; i < ctx->per_thread; i++) {
+        struct once_slot *s = &ctx->slots[a->index * ctx->per_thread + i];
+
+        g_assert_cmpint(loom_timer_new(ctx->l, s->clock, once_cb, s, &s->t), ==,
+                        0);
+        /* Deadlines from 0 to 300 us ahead: many are earlier than the one
+         * the loop is sleeping for, so the wake-up path is exercised. */
+        s->deadline = loom_clock_ns(s->clock) + g_rand_int_range(r, 0, 300000);
+        loom_timer_mod(s->t, s->deadline);
+        if (i % 64 == 63) {
+            g_usleep(100);
+        }
+    }
+    g_rand_free(r);
+    return NULL;
+}
+
+static void test_exact_once(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct watchdog w;
+    int rounds = 50 / SCALE, per = 2000 / SCALE;
+    int round, i, n;
+
+    watchdog_start(&w);
+    for (round = 0; round < rounds; round++) {
+        struct once_ctx ctx = {.l = l, .w = &w, .per_thread = per};
+        struct once_arg args[NTHREADS];
+        GThread *th[NTHREADS];
+        int fired = 0;
+
+        n = NTHREADS * per;
+        ctx.slots = g_new0(struct once_slot, n);
+        for (i = 0; i < n; i++) {
+            ctx.slots[i].clock =
+                (i % 3 == 0) ? LOOM_CLOCK_REALTIME : LOOM_CLOCK_HOST;
+        }
+        for (i = 0; i < NTHREADS; i++) {
+            args[i].ctx = &ctx;
+            args[i].index = i;
+            th[i] = g_thread_new("arm", once_worker, &args[i]);
+        }
+        /* Wait for every arming, polling all the while. */
+        while (fired < n) {
+            loom_loop_poll(l, true);
+            for (i = 0, fired = 0; i < n; i++) {
+                fired += ctx.slots[i].fired;
+            }
+            g_atomic_int_set(&w.progress, fired + round * n);
+        }
+        for (i = 0; i < NTHREADS; i++) {
+            g_thread_join(th[i]);
+        }
+        while (loom_loop_poll(l, false)) {
+        }
+        for (i = 0; i < n; i++) {
+            g_assert_cmpint(ctx.slots[i].fired, ==, 1);
+            g_assert_false(ctx.slots[i].early);
+            g_assert_false(loom_timer_pending(ctx.slots[i].t));
+            loom_timer_free(ctx.slots[i].t);
+        }
+        g_free(ctx.slots);
+    }
+    watchdog_stop(&w);
+    loom_loop_unref(l);
+}
+
+/* ---- churn ---- */
+
+#define CHURN_TIMERS 32
+
+struct churn_slot {
+    struct loom_timer *t; /* owned by one worker */
+    gint final_armed;     /* atomic */
+    int fired;            /* home only */
+    int final_fired;      /* home only */
+};
+
+struct churn_ctx {
+    struct loom_loop *l;
+    struct churn_slot slots[NTHREADS][CHURN_TIMERS];
+    int ops;
+    gint workers_done; /* atomic */
+    gint arms;         /* atomic: arming calls */
+};
+
+struct churn_arg {
+    struct churn_ctx *ctx;
+    int index;
+};
+
+static void churn_cb(void *opaque)
+{
+    struct churn_slot *s = opaque;
+
+    s->fired++;
+    if (g_atomic_int_get(&s->final_armed)) {
+        s->final_fired++;
+    }
+}
+
+static gpointer churn_worker(gpointer opaque)
+{
+    struct churn_arg *a = opaque;
+    struct churn_ctx *ctx = a->ctx;
+    struct churn_slot *mine = ctx->slots[a->index];
+    GRand *r = g_rand_new_with_seed((guint32)a->index + 100);
+    int i, arms = 0;
+
+    for (i = 0; i < ctx->ops; i++) {
+        struct churn_slot *s = &mine[g_rand_int_range(r, 0, CHURN_TIMERS)];
+        int op = g_rand_int_range(r, 0, 100);
+        int64_t now = loom_clock_ns(LOOM_CLOCK_HOST);
+
+        if (op < 45) {
+            loom_timer_mod(s->t, now + g_rand_int_range(r, 0, 200000));
+            arms++;
+        } else if (op < 55) {
+            loom_timer_mod(s->t, 0);
+            arms++;
+        } else if (op < 65) {
+            loom_timer_mod_anticipate(s->t,
+                                      now + g_rand_int_range(r, 0, 50000));
+            arms++;
+        } else if (op < 85) {
+            loom_timer_del(s->t);
+        } else if (op < 95) {
+            (void)loom_timer_pending(s->t);
+            (void)loom_timer_expire_ns(s->t);
+        } else {
+            /* Free (maybe while its callback runs) and replace. */
+            loom_timer_free(s->t);
+            g_assert_cmpint(
+                loom_timer_new(ctx->l, LOOM_CLOCK_HOST, churn_cb, s, &s->t), ==,
+                0);
+        }
+    }
+    /* Final arming: each of these must fire. */
+    for (i = 0; i < CHURN_TIMERS; i++) {
+        g_atomic_int_set(&mine[i].final_armed, 1);
+        loom_timer_mod(mine[i].t, loom_clock_ns(LOOM_CLOCK_HOST) + 1000 * i);
+        arms++;
+    }
+    g_atomic_int_add(&ctx->arms, arms);
+    g_atomic_int_inc(&ctx->workers_done);
+    loom_loop_notify(ctx->l);
+    g_rand_free(r);
+    return NULL;
+}
+
+static bool churn_all_fired(struct churn_ctx *ctx)
+{
+    int i, j;
+
+    for (i = 0; i < NTHREADS; i++) {
+        for (j = 0; j < CHURN_TIMERS; j++) {
+            if (loom_timer_pending(ctx->slots[i][j].t)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static void test_churn(void)
+{
+    struct churn_ctx *ctx = g_new0(struct churn_ctx, 1);
+    struct churn_arg args[NTHREADS];
+    GThread *th[NTHREADS];
+    struct watchdog w;
+    long fired = 0;
+    int i, j;
+
+    ctx->l = harness_loop_new();
+    ctx->ops = 1000000 / SCALE;
+    for (i = 0; i < NTHREADS; i++) {
+        for (j = 0; j < CHURN_TIMERS; j++) {
+            struct churn_slot *s = &ctx->slots[i][j];
+
+            g_assert_cmpint(
+                loom_timer_new(ctx->l, LOOM_CLOCK_HOST, churn_cb, s, &s->t), ==,
+                0);
+        }
+    }
+    watchdog_start(&w);
+    for (i = 0; i < NTHREADS; i++) {
+        args[i].ctx = ctx;
+        args[i].index = i;
+        th[i] = g_thread_new("churn", churn_worker, &args[i]);
+    }
+    while (g_atomic_int_get(&ctx->workers_done) < NTHREADS) {
+        loom_loop_poll(ctx->l, true);
+        g_atomic_int_inc(&w.progress);
+    }
+    for (i = 0; i < NTHREADS; i++) {
+        g_thread_join(th[i]);
+    }
+    /* Only the loop touches the timers now: wait for the final firings. */
+    while (!churn_all_fired(ctx)) {
+        loom_loop_poll(ctx->l, true);
+        g_atomic_int_inc(&w.progress);
+    }
+    watchdog_stop(&w);
+    for (i = 0; i < NTHREADS; i++) {
+        for (j = 0; j < CHURN_TIMERS; j++) {
+            struct churn_slot *s = &ctx->slots[i][j];
+
+            g_assert_cmpint(s->final_fired, >=, 1);
+            fired += s->fired;
+            loom_timer_free(s->t);
+        }
+    }
+    g_test_message("churn: %d armings, %ld firings", ctx->arms, fired);
+    g_assert_cmpint(fired, >=, NTHREADS * CHURN_TIMERS);
+    g_assert_cmpint(fired, <=, g_atomic_int_get(&ctx->arms));
+    loom_loop_unref(ctx->l);
+    g_free(ctx);
+}
+
+/* ---- virtual clock stepped by another thread ---- */
+
+struct virt_ctx {
+    struct loom_loop *l;
+    struct once_slot *slots;
+    int n;
+    gint armed;    /* atomic: slots armed so far */
+    gint all_done; /* atomic: the loop saw every timer fire */
+};
+
+static gpointer virt_armer(gpointer opaque)
+{
+    struct virt_ctx *ctx = opaque;
+    GRand *r = g_rand_new_with_seed(7);
+    int i;
+
+    for (i = 0; i < ctx->n; i++) {
+        struct once_slot *s = &ctx->slots[i];
+
+        g_assert_cmpint(
+            loom_timer_new(ctx->l, LOOM_CLOCK_VIRTUAL, once_cb, s, &s->t), ==,
+            0);
+        /* Up to 2 ms (2,000 steps) ahead: the last ones become due
+         * long after the armer is done, woken only by the clock's hook. */
+        s->deadline =
+            loom_clock_ns(LOOM_CLOCK_VIRTUAL) + g_rand_int_range(r, 0, 2000000);
+        loom_timer_mod(s->t, s->deadline);
+        g_atomic_int_inc(&ctx->armed);
+    }
+    /* The loop may have run the last timer before seeing armed == n. */
+    loom_loop_notify(ctx->l);
+    g_rand_free(r);
+    return NULL;
+}
+
+static gpointer virt_stepper(gpointer opaque)
+{
+    struct virt_ctx *ctx = opaque;
+
+    while (!g_atomic_int_get(&ctx->all_done)) {
+        g_assert_cmpint(loom_clock_virtual_step(1000), ==, 0);
+        g_thread_yield();
+    }
+    return NULL;
+}
+
+static void test_virtual_step(void)
+{
+    struct virt_ctx ctx = {0};
+    struct watchdog w;
+    GThread *armer, *stepper;
+    int i, fired = 0;
+
+    loom_clock_virtual_set_deterministic(true);
+    ctx.l = harness_loop_new();
+    ctx.n = 100000 / SCALE;
+    ctx.slots = g_new0(struct once_slot, ctx.n);
+    for (i = 0; i < ctx.n; i++) {
+        ctx.slots[i].clock = LOOM_CLOCK_VIRTUAL;
+    }
+    watchdog_start(&w);
+    armer = g_thread_new("armer", virt_armer, &ctx);
+    stepper = g_thread_new("stepper", virt_stepper, &ctx);
+    while (fired < ctx.n) {
+        loom_loop_poll(ctx.l, true);
+        if (g_atomic_int_get(&ctx.armed) == ctx.n) {
+            for (i = 0, fired = 0; i < ctx.n; i++) {
+                fired += ctx.slots[i].fired;
+            }
+        }
+        g_atomic_int_inc(&w.progress);
+    }
+    g_atomic_int_set(&ctx.all_done, 1);
+    g_thread_join(armer);
+    g_thread_join(stepper);
+    watchdog_stop(&w);
+    while (loom_loop_poll(ctx.l, false)) {
+    }
+    for (i = 0; i < ctx.n; i++) {
+        g_assert_cmpint(ctx.slots[i].fired, ==, 1);
+        g_assert_false(ctx.slots[i].early);
+        loom_timer_free(ctx.slots[i].t);
+    }
+    g_free(ctx.slots);
+    loom_loop_unref(ctx.l);
+    loom_clock_virtual_set_deterministic(false);
+}
+
+int main(int argc, char **argv)
+{
+    harness_init(&argc, &argv);
+    g_test_add_func("/timer-mt/exact-once", test_exact_once);
+    g_test_add_func("/timer-mt/churn", test_churn);
+    g_test_add_func("/timer-mt/virtual-step", test_virtual_step);
+    return g_test_run();
+}

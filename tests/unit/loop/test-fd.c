@@ -1,0 +1,679 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fd handlers and event notifiers (QEMU test-aio semantics): readiness on
+ * a socketpair, modify, remove (also from callbacks, also a handler about
+ * to be dispatched), no re-entry from nested polls, hang-up, notifiers,
+ * fd monitor switching, the legacy group, and bad input.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include <loom/bh.h>
+#include <loom/loop.h>
+#include <loom/notifier.h>
+#include <loom/timer.h>
+
+#include "loop/loop-int.h"
+
+struct fdh {
+    struct loom_loop *l;
+    int fd, peer;
+    int reads, writes;
+    bool drain;         /* read the data in on_read */
+    bool remove_self;   /* remove the handler from on_read */
+    struct fdh *victim; /* remove this other handler from on_read */
+    bool nested;        /* nested polls inside on_read */
+    bool nested_progress;
+    bool switch_backend; /* flip the fd monitor from on_read */
+};
+
+static void make_pair(struct fdh *h, struct loom_loop *l)
+{
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), ==,
+                    0);
+    *h = (struct fdh){.l = l, .fd = sv[0], .peer = sv[1]};
+}
+
+static void close_pair(struct fdh *h)
+{
+    close(h->fd);
+    close(h->peer);
+}
+
+static void send_byte(struct fdh *h)
+{
+    g_assert_cmpint(write(h->peer, "x", 1), ==, 1);
+}
+
+static void drain(int fd)
+{
+    char buf[64];
+
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+static void nop_cb(void *opaque)
+{
+}
+
+static void *oneshot_later(void *opaque)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+
+    nanosleep(&ts, NULL);
+    g_assert_cmpint(loom_bh_oneshot(opaque, nop_cb, NULL), ==, 0);
+    return NULL;
+}
+
+static void on_read(void *opaque)
+{
+    struct fdh *h = opaque;
+
+    int entry_reads = ++h->reads;
+
+    if (h->victim) {
+        g_assert_cmpint(loom_set_fd_handler(h->l, h->victim->fd, NULL, NULL,
+                                            NULL, NULL, NULL),
+                        ==, 0);
+    }
+    if (h->nested) {
+        pthread_t th;
+        int i;
+
+        /* Our fd is still readable: never re-entered, no spinning. */
+        for (i = 0; i < 3; i++) {
+            loom_loop_poll(h->l, false);
+        }
+        g_assert_cmpint(h->reads, ==, entry_reads);
+        /*
+         * A blocking nested poll is not woken by our readable fd (it is
+         * masked), only by a BH another thread schedules 20 ms later: so
+         * it returns with progress.
+         */
+        g_assert_cmpint(pthread_create(&th, NULL, oneshot_later, h->l), ==, 0);
+        h->nested_progress = loom_loop_poll(h->l, true);
+        pthread_join(th, NULL);
+        g_assert_cmpint(h->reads, ==, entry_reads);
+    }
+    if (h->switch_backend) {
+        struct loom_loop_stats st;
+
+        loom_loop_stats(h->l, &st);
+        g_assert_cmpint(loom_loop_set_fdmon(h->l, st.fdmon == LOOM_FDMON_POLL
+                                                      ? LOOM_FDMON_EPOLL
+                                                      : LOOM_FDMON_POLL),
+                        ==, 0);
+    }
+    if (h->drain) {
+        drain(h->fd);
+    }
+    if (h->remove_self) {
+        g_assert_cmpint(
+            loom_set_fd_handler(h->l, h->fd, NULL, NULL, NULL, NULL, NULL), ==,
+            0);
+    }
+}
+
+static void on_write(void *opaque)
+{
+    ((struct fdh *)opaque)->writes++;
+}
+
+static int set_rw(struct fdh *h, bool r, bool w)
+{
+    return loom_set_fd_handler(h->l, h->fd, r ? on_read : NULL,
+                               w ? on_write : NULL, NULL, NULL, h);
+}
+
+static void test_read_write(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom_loop_stats st;
+    struct fdh h;
+
+    make_pair(&h, l);
+    h.drain = true;
+    g_assert_cmpint(set_rw(&h, true, false), ==, 0);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpint(h.reads, ==, 0);
+    send_byte(&h);
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(h.reads, ==, 1);
+    g_assert_false(loom_loop_poll(l, false));
+    /* Modify: now write only (a socket is writable at once). */
+    g_assert_cmpint(set_rw(&h, false, true), ==, 0);
+    send_byte(&h);
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(h.writes, ==, 1);
+    g_assert_cmpint(h.reads, ==, 1);
+    /* Both. */
+    g_assert_cmpint(set_rw(&h, true, true), ==, 0);
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(h.reads, ==, 2);
+    g_assert_cmpint(h.writes, ==, 2);
+    loom_loop_stats(l, &st);
+    g_assert_cmpuint(st.fd_events, ==, 4);
+    /* Remove: never called again. */
+    g_assert_cmpint(set_rw(&h, false, false), ==, 0);
+    send_byte(&h);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpint(h.reads, ==, 2);
+    g_assert_cmpint(h.writes, ==, 2);
+    close_pair(&h);
+    loom_loop_unref(l);
+}
+
+static bool poll_cb(void *opaque)
+{
+    return false;
+}
+
+/* on_poll alone registers a handler (for adaptive polling); not watched. */
+static void test_poll_only(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct fdh h;
+
+    make_pair(&h, l);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, h.fd, NULL, NULL, poll_cb, nop_cb, &h), ==, 0);
+    send_byte(&h);
+    g_assert_false(loom_loop_poll(l, false));
+    /* Upgrade in place to a read handler, then back, then remove. */
+    g_assert_cmpint(
+        loom_set_fd_handler(l, h.fd, on_read, NULL, poll_cb, nop_cb, &h), ==,
+        0);
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(h.reads, ==, 1);
+    g_assert_cmpint(loom_set_fd_handler(l, h.fd, NULL, NULL, poll_cb, NULL, &h),
+                    ==, 0);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpint(h.reads, ==, 1);
+    g_assert_cmpint(loom_set_fd_handler(l, h.fd, NULL, NULL, NULL, NULL, NULL),
+                    ==, 0);
+    close_pair(&h);
+    loom_loop_unref(l);
+}
+
+static void test_hangup(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct fdh h;
+
+    make_pair(&h, l);
+    g_assert_cmpint(set_rw(&h, true, false), ==, 0);
+    close(h.peer);
+    h.remove_self = true;
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(h.reads, ==, 1);
+    close(h.fd);
+    loom_loop_unref(l);
+}
+
+static void test_remove_self(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct fdh h;
+
+    make_pair(&h, l);
+    h.remove_self = true;
+    g_assert_cmpint(set_rw(&h, true, true), ==, 0);
+    send_byte(&h);
+    g_assert_true(loom_loop_poll(l, false));
+    /* Removed by on_read: on_write, due in the same dispatch, is not. */
+    g_assert_cmpint(h.reads, ==, 1);
+    g_assert_cmpint(h.writes, ==, 0);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpint(set_rw(&h, false, false), ==, -ENOENT);
+    close_pair(&h);
+    loom_loop_unref(l);
+}
+
+static void test_remove_other(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct fdh a, b;
+
+    make_pair(&a, l);
+    make_pair(&b, l);
+    a.victim = &b;
+    b.victim = &a;
+    g_assert_cmpint(set_rw(&a, true, false), ==, 0);
+    g_assert_cmpint(set_rw(&b, true, false), ==, 0);
+    send_byte(&a);
+    send_byte(&b);
+    /* Both ready; whichever runs first removes the other. */
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(a.reads + b.reads, ==, 1);
+    if (a.reads) {
+        g_assert_cmpint(set_rw(&a, false, false), ==, 0);
+    } else {
+        g_assert_cmpint(set_rw(&b, false, false), ==, 0);
+    }
+    g_assert_false(loom_loop_poll(l, false));
+    close_pair(&a);
+    close_pair(&b);
+    loom_loop_unref(l);
+}
+
+static void test_nested_no_reentry(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct fdh a, b;
+
+    make_pair(&a, l);
+    make_pair(&b, l);
+    a.nested = true;
+    a.drain = true;
+    b.drain = true;
+    g_assert_cmpint(set_rw(&a, true, false), ==, 0);
+    g_assert_cmpint(set_rw(&b, true, false), ==, 0);
+    send_byte(&a);
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(a.reads, ==, 1);
+    g_assert_true(a.nested_progress);
+    /* a is watched again after its callback returned. */
+    send_byte(&a);
+    a.nested = false;
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(a.reads, ==, 2);
+    /* Another handler becomes ready during a's callback: nested runs it. */
+    a.nested = true;
+    send_byte(&a);
+    send_byte(&b);
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(a.reads, ==, 3);
+    g_assert_cmpint(b.reads, ==, 1);
+    g_assert_cmpint(set_rw(&a, false, false), ==, 0);
+    g_assert_cmpint(set_rw(&b, false, false), ==, 0);
+    close_pair(&a);
+    close_pair(&b);
+    loom_loop_unref(l);
+}
+
+/* Remove from a nested poll a handler the outer level found ready. */
+struct nested_rm {
+    struct fdh *other;
+};
+
+static void nested_rm_cb(void *opaque)
+{
+    struct fdh *h = opaque;
+
+    g_assert_cmpint(
+        loom_set_fd_handler(h->l, h->fd, NULL, NULL, NULL, NULL, NULL), ==, 0);
+    loom_loop_poll(h->l, false);
+}
+
+static void test_remove_in_nested(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom_bh *bh;
+    struct fdh a;
+
+    make_pair(&a, l);
+    g_assert_cmpint(set_rw(&a, true, false), ==, 0);
+    send_byte(&a);
+    /* The BH phase runs before the handler phase of the same iteration:
+     * a is ready, then removed by the BH (which also nests a poll). */
+    g_assert_cmpint(loom_bh_new(l, nested_rm_cb, &a, NULL, &bh), ==, 0);
+    loom_bh_schedule(bh);
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(a.reads, ==, 0);
+    loom_bh_free(bh);
+    close_pair(&a);
+    loom_loop_unref(l);
+}
+
+static void test_switch_backend(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    static const enum loom_fdmon kinds[] = {
+        LOOM_FDMON_EPOLL,
+        LOOM_FDMON_POLL,
+        LOOM_FDMON_EPOLL,
+        LOOM_FDMON_AUTO,
+    };
+    struct loom_loop_stats st;
+    struct fdh a, b;
+    unsigned i;
+
+    make_pair(&a, l);
+    make_pair(&b, l);
+    a.drain = b.drain = true;
+    g_assert_cmpint(set_rw(&a, true, false), ==, 0);
+    g_assert_cmpint(set_rw(&b, true, false), ==, 0);
+    for (i = 0; i < G_N_ELEMENTS(kinds); i++) {
+        g_assert_cmpint(loom_loop_set_fdmon(l, kinds[i]), ==, 0);
+        loom_loop_stats(l, &st);
+        g_assert_cmpint(st.fdmon, ==,
+                        kinds[i] == LOOM_FDMON_AUTO ? LOOM_FDMON_POLL
+                                                    : kinds[i]);
+        send_byte(&a);
+        send_byte(&b);
+        g_assert_true(loom_loop_poll(l, true));
+        if (a.reads + b.reads < 2 * (int)(i + 1)) {
+            g_assert_true(loom_loop_poll(l, true));
+        }
+        g_assert_cmpint(a.reads, ==, i + 1);
+        g_assert_cmpint(b.reads, ==, i + 1);
+    }
+    /* From inside a callback, switching back and forth. */
+    a.switch_backend = true;
+    for (i = 0; i < 4; i++) {
+        send_byte(&a);
+        g_assert_true(loom_loop_poll(l, true));
+    }
+    g_assert_cmpint(a.reads, ==, 8);
+    /* Blocking waits still see the notify eventfd after switches. */
+    a.switch_backend = false;
+    g_assert_cmpint(loom_loop_set_fdmon(l, LOOM_FDMON_IO_URING), ==, -ENOTSUP);
+    g_assert_cmpint(loom_loop_set_fdmon(l, (enum loom_fdmon)42), ==, -EINVAL);
+    g_assert_cmpint(loom_loop_set_fdmon(NULL, LOOM_FDMON_POLL), ==, -EINVAL);
+    g_assert_cmpint(set_rw(&a, false, false), ==, 0);
+    g_assert_cmpint(set_rw(&b, false, false), ==, 0);
+    close_pair(&a);
+    close_pair(&b);
+    loom_loop_unref(l);
+}
+
+static void counting_read(void *opaque)
+{
+    int *n = opaque;
+
+    (*n)++;
+}
+
+static void test_auto_epoll(void)
+{
+    struct loom_loop *l;
+    struct loom_loop_stats st;
+    struct loom_notifier n[70];
+    int count = 0, i;
+
+    /* Not harness_loop_new(): this is about the default (AUTO). */
+    g_assert_cmpint(loom_loop_new(&l), ==, 0);
+    loom_loop_stats(l, &st);
+    g_assert_cmpint(st.fdmon, ==, LOOM_FDMON_POLL);
+    for (i = 0; i < 70; i++) {
+        g_assert_cmpint(loom_notifier_init(&n[i], true), ==, 0);
+        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]),
+                                            counting_read, NULL, NULL, NULL,
+                                            &count),
+                        ==, 0);
+        loom_loop_stats(l, &st);
+        g_assert_cmpint(st.fdmon, ==,
+                        i < 64 ? LOOM_FDMON_POLL : LOOM_FDMON_EPOLL);
+    }
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(count, ==, 70);
+    /* Back to poll(2) at 32 handlers, with the rest still working. */
+    for (i = 0; i < 70; i++) {
+        g_assert_true(loom_notifier_test_and_clear(&n[i]));
+        if (i >= 38) {
+            continue;
+        }
+        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]), NULL,
+                                            NULL, NULL, NULL, NULL),
+                        ==, 0);
+        loom_notifier_cleanup(&n[i]);
+        loom_loop_stats(l, &st);
+        g_assert_cmpint(st.fdmon, ==,
+                        i < 37 ? LOOM_FDMON_EPOLL : LOOM_FDMON_POLL);
+    }
+    count = 0;
+    g_assert_cmpint(loom_notifier_set(&n[69]), ==, 0);
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(count, ==, 1);
+    for (i = 38; i < 70; i++) {
+        loom_notifier_test_and_clear(&n[i]);
+        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]), NULL,
+                                            NULL, NULL, NULL, NULL),
+                        ==, 0);
+        loom_notifier_cleanup(&n[i]);
+    }
+    g_assert_false(loom_loop_poll(l, false));
+    loom_loop_unref(l);
+}
+
+/* Notifiers. */
+struct notif {
+    struct loom_notifier n;
+    int events;
+    bool clear;
+};
+
+static void on_event(struct loom_notifier *n)
+{
+    struct notif *s = (struct notif *)n;
+
+    s->events++;
+    if (s->clear) {
+        g_assert_true(loom_notifier_test_and_clear(n));
+    }
+}
+
+static void test_notifier(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct notif s = {.clear = true};
+
+    g_assert_cmpint(loom_notifier_init(&s.n, false), ==, 0);
+    g_assert_cmpint(loom_notifier_fd(&s.n), >=, 0);
+    g_assert_false(loom_notifier_test_and_clear(&s.n));
+    g_assert_cmpint(loom_set_notifier_handler(l, &s.n, on_event, NULL, NULL),
+                    ==, 0);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpint(loom_notifier_set(&s.n), ==, 0);
+    g_assert_cmpint(loom_notifier_set(&s.n), ==, 0);
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(s.events, ==, 1);
+    g_assert_false(loom_loop_poll(l, false));
+    /* Remove: set notifier is no longer dispatched. */
+    g_assert_cmpint(loom_set_notifier_handler(l, &s.n, NULL, NULL, NULL), ==,
+                    0);
+    g_assert_cmpint(loom_notifier_set(&s.n), ==, 0);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpint(s.events, ==, 1);
+    g_assert_cmpint(loom_set_notifier_handler(l, &s.n, NULL, NULL, NULL), ==,
+                    -ENOENT);
+    g_assert_true(loom_notifier_test_and_clear(&s.n));
+    loom_notifier_cleanup(&s.n);
+    loom_notifier_cleanup(&s.n);
+    /* Initially active. */
+    g_assert_cmpint(loom_notifier_init(&s.n, true), ==, 0);
+    g_assert_cmpint(loom_set_notifier_handler(l, &s.n, on_event, NULL, NULL),
+                    ==, 0);
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(s.events, ==, 2);
+    g_assert_cmpint(loom_set_notifier_handler(l, &s.n, NULL, NULL, NULL), ==,
+                    0);
+    loom_notifier_cleanup(&s.n);
+    loom_loop_unref(l);
+}
+
+static void *set_later(void *opaque)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+
+    nanosleep(&ts, NULL);
+    g_assert_cmpint(loom_notifier_set(opaque), ==, 0);
+    return NULL;
+}
+
+static void test_notifier_wait(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct notif s = {.clear = true};
+    pthread_t th;
+
+    g_assert_cmpint(loom_notifier_init(&s.n, false), ==, 0);
+    g_assert_cmpint(loom_set_notifier_handler(l, &s.n, on_event, NULL, NULL),
+                    ==, 0);
+    g_assert_cmpint(pthread_create(&th, NULL, set_later, &s.n), ==, 0);
+    while (s.events == 0) {
+        loom_loop_poll(l, true);
+    }
+    pthread_join(th, NULL);
+    g_assert_cmpint(s.events, ==, 1);
+    g_assert_cmpint(loom_set_notifier_handler(l, &s.n, NULL, NULL, NULL), ==,
+                    0);
+    loom_notifier_cleanup(&s.n);
+    loom_loop_unref(l);
+}
+
+/* Legacy group: only loom__loop_poll_ex(l, b, true) watches it. */
+static void test_legacy_group(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct fdh a, d;
+    struct loom_loop_stats st0, st1;
+    struct loom_timer *t;
+    int fired = 0;
+
+    make_pair(&a, l);
+    make_pair(&d, l);
+    a.drain = d.drain = true;
+    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_LEGACY,
+                                               on_read, NULL, NULL, NULL, &a),
+                    ==, 0);
+    /* Same fd in both groups is allowed. */
+    g_assert_cmpint(loom__set_fd_handler_group(l, d.fd, LOOM__GROUP_LEGACY,
+                                               on_read, NULL, NULL, NULL, &d),
+                    ==, 0);
+    g_assert_cmpint(set_rw(&d, true, false), ==, 0);
+    send_byte(&a);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpint(a.reads, ==, 0);
+    /* A blocking poll is not woken by the ready legacy fd: only the
+     * timer ends it. */
+    g_assert_cmpint(
+        loom_timer_new(l, LOOM_CLOCK_HOST, counting_read, &fired, &t), ==, 0);
+    loom_timer_mod(t, loom_clock_ns(LOOM_CLOCK_HOST) + 5 * 1000 * 1000);
+    loom_loop_stats(l, &st0);
+    while (!fired) {
+        loom_loop_poll(l, true);
+        g_assert_cmpint(a.reads, ==, 0);
+    }
+    /* It slept: a ready legacy fd did not make the polls spin. */
+    loom_loop_stats(l, &st1);
+    g_assert_cmpuint(st1.iterations - st0.iterations, <=, 3);
+    /* The main loop's own iteration dispatches it. */
+    g_assert_true(loom__loop_poll_ex(l, true, true));
+    g_assert_cmpint(a.reads, ==, 1);
+    /* Default and legacy handlers of one fd: both run in poll_ex. */
+    send_byte(&d);
+    g_assert_true(loom__loop_poll_ex(l, false, true));
+    g_assert_cmpint(d.reads, ==, 2);
+    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_LEGACY,
+                                               NULL, NULL, NULL, NULL, NULL),
+                    ==, 0);
+    g_assert_cmpint(loom__set_fd_handler_group(l, d.fd, LOOM__GROUP_LEGACY,
+                                               NULL, NULL, NULL, NULL, NULL),
+                    ==, 0);
+    g_assert_cmpint(set_rw(&d, false, false), ==, 0);
+    loom_timer_free(t);
+    close_pair(&a);
+    close_pair(&d);
+    loom_loop_unref(l);
+}
+
+static void test_bad_input(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom_notifier n = {.fd = -1};
+    int fds[2];
+
+    g_assert_cmpint(pipe(fds), ==, 0);
+    close(fds[1]);
+    g_assert_cmpint(loom_set_fd_handler(NULL, fds[0], counting_read, NULL, NULL,
+                                        NULL, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, -1, counting_read, NULL, NULL, NULL, NULL), ==,
+        -EBADF);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[1], counting_read, NULL, NULL, NULL, NULL),
+        ==, -EBADF);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], NULL, NULL, NULL, NULL, NULL), ==,
+        -ENOENT);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, 100000, NULL, NULL, NULL, NULL, NULL), ==,
+        -ENOENT);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], counting_read, NULL, NULL, nop_cb, NULL),
+        ==, -EINVAL);
+    g_assert_cmpint(
+        loom__set_fd_handler_group(l, fds[0], (enum loom__handler_group)7,
+                                   counting_read, NULL, NULL, NULL, NULL),
+        ==, -EINVAL);
+    g_assert_cmpint(loom_set_notifier_handler(NULL, &n, on_event, NULL, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(loom_set_notifier_handler(l, NULL, on_event, NULL, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(loom_set_notifier_handler(l, &n, on_event, NULL, NULL), ==,
+                    -EBADF);
+    g_assert_cmpint(loom_notifier_set(&n), ==, -EBADF);
+    g_assert_cmpint(loom_notifier_set(NULL), ==, -EINVAL);
+    g_assert_false(loom_notifier_test_and_clear(&n));
+    g_assert_false(loom_notifier_test_and_clear(NULL));
+    g_assert_cmpint(loom_notifier_fd(&n), ==, -EBADF);
+    g_assert_cmpint(loom_notifier_fd(NULL), ==, -EBADF);
+    g_assert_cmpint(loom_notifier_init(NULL, false), ==, -EINVAL);
+    loom_notifier_cleanup(NULL);
+    /* Nothing was registered by the failures. */
+    g_assert_false(loom_loop_poll(l, false));
+    close(fds[0]);
+    loom_loop_unref(l);
+}
+
+static void test_leak_panic(void)
+{
+    if (g_test_subprocess()) {
+        struct loom_loop *l = harness_loop_new();
+        struct loom_notifier n;
+        struct fdh h;
+
+        make_pair(&h, l);
+        g_assert_cmpint(set_rw(&h, true, false), ==, 0);
+        g_assert_cmpint(loom_notifier_init(&n, false), ==, 0);
+        g_assert_cmpint(loom_set_notifier_handler(l, &n, on_event, NULL, NULL),
+                        ==, 0);
+        loom_loop_unref(l);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*panic: loom_loop_unref: loop * freed with 0 "
+                              "BH(s) not freed or not run, 1 fd handler(s) "
+                              "and 1 notifier handler(s) still set*");
+}
+
+int main(int argc, char **argv)
+{
+    harness_init(&argc, &argv);
+    g_test_add_func("/fd/read-write", test_read_write);
+    g_test_add_func("/fd/poll-only", test_poll_only);
+    g_test_add_func("/fd/hangup", test_hangup);
+    g_test_add_func("/fd/remove-self", test_remove_self);
+    g_test_add_func("/fd/remove-other", test_remove_other);
+    g_test_add_func("/fd/nested-no-reentry", test_nested_no_reentry);
+    g_test_add_func("/fd/remove-in-nested", test_remove_in_nested);
+    g_test_add_func("/fd/switch-backend", test_switch_backend);
+    g_test_add_func("/fd/auto-epoll", test_auto_epoll);
+    g_test_add_func("/fd/notifier", test_notifier);
+    g_test_add_func("/fd/notifier-wait", test_notifier_wait);
+    g_test_add_func("/fd/legacy-group", test_legacy_group);
+    g_test_add_func("/fd/bad-input", test_bad_input);
+    g_test_add_func("/fd/leak-panic", test_leak_panic);
+    return g_test_run();
+}
