@@ -186,14 +186,17 @@ void loom_request_shutdown(int reason)
         return;
     }
     /*
-     * Publish the reason before waking the loop: the xchg in
-     * loom_main_loop_run() happens after the loop wakes up.  Pairs with
-     * the xchg there.
+     * Publish the reason, then kick.  A bare loom_loop_notify() could be
+     * skipped if loom_main_loop_run() had just read no reason and not yet
+     * announced that its poll may block; the kick is a BH, which that poll
+     * finds however the two interleave.  Pairs with the xchg in
+     * loom_main_loop_run().  Both steps are lock-free, so this stays
+     * async-signal-safe.
      */
     loom_atomic_store_seq(&g_shutdown_reason, reason);
     l = loom_main_loop();
     if (l) {
-        loom_loop_notify(l);
+        loom__loop_kick(l);
     }
 }
 
