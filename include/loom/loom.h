@@ -13,5 +13,6 @@
 #include <loom/timer.h>
 #include <loom/notifier.h>
 #include <loom/main.h>
+#include <loom/cpu.h>
 
 #endif /* LOOM_LOOM_H */
