@@ -13,6 +13,7 @@
 #include <loom/timer.h>
 #include <loom/notifier.h>
 #include <loom/main.h>
+#include <loom/co.h>
 #include <loom/cpu.h>
 
 #endif /* LOOM_LOOM_H */

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Coroutine context switch for x86-64 (System V ABI), used by co.c through
+ * co-int.h.  Runs on whichever thread switches; touches only the two
+ * stacks involved.
+ *
+ * A suspended context is a stack pointer; the stack holds, from it upward:
+ * MXCSR and the x87 control word (8 bytes), r12, r13, r14, r15, rbx, rbp
+ * and the address to resume at.  Only callee-saved state is saved: the
+ * switch is an ordinary call for the compiler.  The MXCSR control bits and
+ * the x87 control word are callee-saved in the ABI (rounding modes,
+ * exception masks), so they travel with the context as boost.context
+ * does.  The resumed context is entered with an indirect `jmp`, not `ret`:
+ * a `ret` would pop the return-stack predictor entry pushed by this call,
+ * which belongs to the other context, and mispredict on every switch.
+ *
+ * No endbr64/shadow-stack support: the switch is incompatible with CET
+ * shadow stacks, which Debian does not enable.
+ */
+
+    .text
+
+/* void *loom__co_swap(void **save_sp, void *new_sp, void *val) */
+    .globl  loom__co_swap
+    .hidden loom__co_swap
+    .type   loom__co_swap, @function
+    .p2align 4
+loom__co_swap:
+    .cfi_startproc
+    leaq    -0x38(%rsp), %rsp
+    stmxcsr (%rsp)
+    fnstcw  0x4(%rsp)
+    movq    %r12, 0x8(%rsp)
+    movq    %r13, 0x10(%rsp)
+    movq    %r14, 0x18(%rsp)
+    movq    %r15, 0x20(%rsp)
+    movq    %rbx, 0x28(%rsp)
+    movq    %rbp, 0x30(%rsp)
+    movq    %rsp, (%rdi)
+    /* Everything below runs on the other context's stack. */
+    movq    %rsi, %rsp
+    /* Load the target first so that the jump resolves early. */
+    movq    0x38(%rsp), %rcx
+    ldmxcsr (%rsp)
+    fldcw   0x4(%rsp)
+    movq    0x8(%rsp), %r12
+    movq    0x10(%rsp), %r13
+    movq    0x18(%rsp), %r14
+    movq    0x20(%rsp), %r15
+    movq    0x28(%rsp), %rbx
+    movq    0x30(%rsp), %rbp
+    leaq    0x40(%rsp), %rsp
+    movq    %rdx, %rax
+    jmpq    *%rcx
+    .cfi_endproc
+    .size   loom__co_swap, .-loom__co_swap
+
+/*
+ * First code of a fresh context, reached from loom__co_swap() with the
+ * start function in r12, its argument in rbx and the switched value in
+ * rax; rsp is 16-byte aligned.  The start function never returns; if it
+ * did, ud2 traps instead of running off the stack.
+ */
+    .type   loom__co_trampoline, @function
+    .p2align 4
+loom__co_trampoline:
+    .cfi_startproc
+    .cfi_undefined rip
+    movq    %rax, %rdi
+    movq    %rbx, %rsi
+    callq   *%r12
+    ud2
+    .cfi_endproc
+    .size   loom__co_trampoline, .-loom__co_trampoline
+
+/*
+ * Resume address patched in by co.c when work is left for a suspended
+ * context (see loom__co_post_tramp in co-int.h).  Reached from
+ * loom__co_swap() with that context's registers restored, rax = its
+ * thread state (whose first field is the real resume address) and rsp
+ * 16-byte aligned as right after a return: push the real address and
+ * enter the C function as if called from there.
+ */
+    .globl  loom__co_post_tramp
+    .hidden loom__co_post_tramp
+    .type   loom__co_post_tramp, @function
+    .p2align 4
+loom__co_post_tramp:
+    .cfi_startproc
+    pushq   (%rax)
+    movq    %rax, %rdi
+    jmp     loom__co_post_run
+    .cfi_endproc
+    .size   loom__co_post_tramp, .-loom__co_post_tramp
+
+/*
+ * int loom__co_ctx_make(struct loom__co_ctx *ctx, void *stack, size_t size,
+ *                       loom__co_start_fn *start, void *arg)
+ *
+ * Builds the frame loom__co_swap() pops at the top of the stack: current
+ * MXCSR and x87 control word, zeroed registers except r12 = start and
+ * rbx = arg, resume address = the trampoline; above it a zero word where
+ * the trampoline's return address would be, for debuggers.
+ */
+    .globl  loom__co_ctx_make
+    .hidden loom__co_ctx_make
+    .type   loom__co_ctx_make, @function
+    .p2align 4
+loom__co_ctx_make:
+    .cfi_startproc
+    leaq    (%rsi,%rdx), %rax
+    andq    $-16, %rax
+    subq    $80, %rax
+    stmxcsr (%rax)
+    fnstcw  4(%rax)
+    movq    %rcx, 8(%rax)
+    movq    $0, 16(%rax)
+    movq    $0, 24(%rax)
+    movq    $0, 32(%rax)
+    movq    %r8, 40(%rax)
+    movq    $0, 48(%rax)
+    leaq    loom__co_trampoline(%rip), %rcx
+    movq    %rcx, 56(%rax)
+    movq    $0, 64(%rax)
+    movq    $0, 72(%rax)
+    movq    %rax, (%rdi)
+    xorl    %eax, %eax
+    ret
+    .cfi_endproc
+    .size   loom__co_ctx_make, .-loom__co_ctx_make
+
+    .section .note.GNU-stack, "", @progbits
