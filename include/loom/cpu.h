@@ -336,11 +336,11 @@ LOOM_API void loom_cpu_halt(struct loom_cpu *cpu);
  * loom_cpu_wake() - end @cpu's halt.
  * @cpu: the vCPU (NULL is ignored).
  *
- * The wake-up is also remembered until the vCPU's next LOOM_EXIT_HALTED,
- * which then returns to exec at once (like an interrupt that arrives
- * just before HLT), so a wake-up racing with a halt is never lost; the
- * price is that a woken vCPU may skip one later halt.  loom_cpu_halt()
- * forgets it.
+ * If @cpu is halted, the halt ends and nothing else is remembered.  If it
+ * is not, the wake-up is remembered until the vCPU's next
+ * LOOM_EXIT_HALTED, which then returns to exec at once (like an interrupt
+ * that arrives just before HLT), so a wake-up racing with a halt is never
+ * lost.  loom_cpu_halt() forgets a remembered wake-up.
  *
  * Context: any.
  */

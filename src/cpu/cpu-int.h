@@ -45,6 +45,18 @@ struct loom__cpu_work {
 
 struct loom__cpu_rr;
 
+/*
+ * Halt states (struct loom_cpu.halt_state).  RUNNING: may enter exec.
+ * HALTED: asleep until loom_cpu_wake().  WAKE_PENDING: a wake-up arrived
+ * while the vCPU was not halted; its next LOOM_EXIT_HALTED returns to exec
+ * at once instead of sleeping (an interrupt arriving just before HLT).
+ */
+enum {
+    CPU_HALT_RUNNING,
+    CPU_HALT_HALTED,
+    CPU_HALT_WAKE_PENDING,
+};
+
 struct loom_cpu {
     /* Immutable after loom_cpu_new(). */
     int index;
@@ -77,8 +89,7 @@ struct loom_cpu {
     bool destroying;   /* loom_cpu_destroy() was called */
     bool stop;         /* pause requested (list lock for writers) */
     bool stopped;      /* at a safe point (list lock for writers) */
-    bool halted;
-    bool wake_pending; /* loom_cpu_wake() not consumed by a HALTED exit */
+    int halt_state;    /* CPU_HALT_*; see loom_cpu_wake() */
     bool unplug;       /* loom_cpu_destroy() asked the thread to let go */
     int queue_len;     /* items in ->work, read without the lock */
     struct loom_event *wake; /* own_ev or the rr group's; atomic */

@@ -208,7 +208,7 @@ bool loom__cpu_can_run(struct loom_cpu *cpu)
 {
     return !loom_atomic_load_seq(&cpu->stop) &&
            !loom_atomic_load_seq(&cpu->stopped) &&
-           !loom_atomic_load_seq(&cpu->halted) &&
+           loom_atomic_load_seq(&cpu->halt_state) != CPU_HALT_HALTED &&
            !loom_atomic_load_seq(&cpu->unplug) && loom__cpu_vm_running();
 }
 
@@ -235,18 +235,22 @@ void loom__cpu_exec_once(struct loom_cpu *cpu)
     loom_atomic_add_relaxed(&cpu->stats.exec_count, 1);
     r = cpu->ops->exec(cpu);
     if (r == LOOM_EXIT_HALTED) {
+        int s = CPU_HALT_RUNNING;
+
         /*
-         * Halt unless a wake-up came first.  A waker stores wake_pending
-         * then clears halted (both seq_cst): if it stored wake_pending
-         * before our exchange we see it and undo the halt; otherwise its
-         * clearing of halted comes after our store and wins.
+         * Halt unless a wake-up came first.  Every transition is a CAS on
+         * the one word, so a wake-up either finds RUNNING (and leaves
+         * WAKE_PENDING, which we consume here instead of halting) or finds
+         * HALTED (and ends the halt, leaving nothing behind).  Pairs with
+         * the CAS loop in loom_cpu_wake().
          */
-        loom_atomic_store_seq(&cpu->halted, true);
-        if (loom_atomic_xchg(&cpu->wake_pending, false)) {
-            loom_atomic_store_seq(&cpu->halted, false);
-        } else {
+        if (loom_atomic_cas(&cpu->halt_state, &s, CPU_HALT_HALTED)) {
             loom_atomic_add_relaxed(&cpu->stats.halts, 1);
+        } else if (s == CPU_HALT_WAKE_PENDING) {
+            /* Only a halt or another exit can follow: no lost update. */
+            (void)loom_atomic_cas(&cpu->halt_state, &s, CPU_HALT_RUNNING);
         }
+        /* s == CPU_HALT_HALTED: loom_cpu_halt() got there first. */
     } else if (r == LOOM_EXIT_STOPPED) {
         cpu_stop_self(cpu);
     } else if (r < 0) {
@@ -494,8 +498,8 @@ void loom_cpu_halt(struct loom_cpu *cpu)
     if (!cpu) {
         return;
     }
-    loom_atomic_store_seq(&cpu->wake_pending, false);
-    loom_atomic_store_seq(&cpu->halted, true);
+    /* Also forgets a pending wake-up. */
+    loom_atomic_store_seq(&cpu->halt_state, CPU_HALT_HALTED);
     loom_atomic_add_relaxed(&cpu->stats.halts, 1);
     loom__cpu_kick_internal(cpu);
 }
@@ -505,15 +509,25 @@ void loom_cpu_wake(struct loom_cpu *cpu)
     if (!cpu) {
         return;
     }
-    /* Order matters; see the LOOM_EXIT_HALTED case of exec_once(). */
-    loom_atomic_store_seq(&cpu->wake_pending, true);
-    loom_atomic_store_seq(&cpu->halted, false);
+    int s = loom_atomic_load_seq(&cpu->halt_state);
+
+    /*
+     * HALTED -> RUNNING ends a halt and leaves nothing pending; RUNNING ->
+     * WAKE_PENDING is remembered for the next LOOM_EXIT_HALTED.  Pairs
+     * with the CAS in loom__cpu_exec_once().
+     */
+    while (s != CPU_HALT_WAKE_PENDING &&
+           !loom_atomic_cas(&cpu->halt_state, &s,
+                            s == CPU_HALT_HALTED ? CPU_HALT_RUNNING
+                                                 : CPU_HALT_WAKE_PENDING)) {
+    }
     loom__cpu_wake_thread(cpu);
 }
 
 bool loom_cpu_is_halted(struct loom_cpu *cpu)
 {
-    return cpu ? loom_atomic_load_seq(&cpu->halted) : false;
+    return cpu ? loom_atomic_load_seq(&cpu->halt_state) == CPU_HALT_HALTED
+               : false;
 }
 
 bool loom_cpu_is_stopped(struct loom_cpu *cpu)
