@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private state shared by the files of vmm/kvm/.
+ */
+#ifndef LOOM_VMM_KVM_INT_H
+#define LOOM_VMM_KVM_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <loom/thread.h>
+
+#include "kvm/kvm.h"
+
+/* Most memory slots one VM uses (KVM allows far more). */
+#define KVM_MAX_SLOTS 64
+
+struct mem_slot {
+    uint32_t id;
+    unsigned flags;
+    uint64_t gpa;
+    uint64_t size;
+    void *hva;
+    bool owned; /* mmap()ed by loom_kvm_mem_add() */
+};
+
+/* Immutable once published; sorted by gpa. */
+struct mem_map {
+    unsigned n;
+    struct mem_slot s[];
+};
+
+struct loom_kvm_vm {
+    /* Immutable after loom_kvm_vm_new(). */
+    int kvm_fd;
+    int vm_fd;
+    int run_size;
+    struct loom_bus *pio;
+    struct loom_bus *mmio;
+
+    /* Protected by ->lock. */
+    struct loom_mutex lock;
+    bool irqchip;
+    int nr_vcpus;
+
+    /* RCU-published; written under ->lock. */
+    struct mem_map *mem;
+};
+
+/* vm.c: count a vCPU in or out (irqchip creation needs none). */
+void loom__kvm_vm_vcpu_get(struct loom_kvm_vm *vm);
+void loom__kvm_vm_vcpu_put(struct loom_kvm_vm *vm);
+
+#endif /* LOOM_VMM_KVM_INT_H */
