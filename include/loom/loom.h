@@ -14,6 +14,8 @@
 #include <loom/notifier.h>
 #include <loom/main.h>
 #include <loom/co.h>
+#include <loom/pool.h>
+#include <loom/iothread.h>
 #include <loom/cpu.h>
 
 #endif /* LOOM_LOOM_H */
