@@ -82,14 +82,25 @@ LOOM_API void loom__rcu_wake_writer(void);
 LOOM_API void loom__rcu_unbalanced(void);
 LOOM_API void loom__rcu_too_deep(void);
 
-/* private: the new ctr becomes visible to loom_synchronize_rcu(). */
-static inline void loom__rcu_set_ctr(struct loom__rcu_reader *r,
-                                     unsigned long v)
+/*
+ * private: the inline read side names loom__rcu_reader directly and never
+ * holds its address in a pointer.  Through a pointer, gcc's -fsanitize=null
+ * null-checks the TLS address and may fold the check into the flags of
+ * "add loom__rcu_reader@gottpoff(%rip), %reg"; when libloom is linked
+ * into an executable, ld's initial-exec to local-exec relaxation rewrites
+ * that add into a lea, which sets no flags, so the check tests stale flags
+ * and can report a null pointer that is not there (gcc 12, binutils ld).
+ * A named object has no pointer to check.
+ *
+ * loom__rcu_set_ctr(): the new ctr becomes visible to
+ * loom_synchronize_rcu().
+ */
+static inline void loom__rcu_set_ctr(unsigned long v)
 {
 #ifdef LOOM__RCU_TSAN
-    __atomic_store_n(&r->ctr, v, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&loom__rcu_reader.ctr, v, __ATOMIC_SEQ_CST);
 #else
-    __atomic_store_n(&r->ctr, v, __ATOMIC_RELAXED);
+    __atomic_store_n(&loom__rcu_reader.ctr, v, __ATOMIC_RELAXED);
 #endif
 }
 
@@ -126,20 +137,20 @@ static inline void loom__rcu_reader_mb(void)
  */
 static inline void loom_rcu_read_lock(void)
 {
-    struct loom__rcu_reader *r = &loom__rcu_reader;
-    unsigned long c = __atomic_load_n(&r->ctr, __ATOMIC_RELAXED);
+    unsigned long c = __atomic_load_n(&loom__rcu_reader.ctr,
+                                      __ATOMIC_RELAXED);
 
     if (__builtin_expect((c & LOOM__RCU_NEST_MASK) == 0, 1)) {
-        if (__builtin_expect(!r->registered, 0)) {
+        if (__builtin_expect(!loom__rcu_reader.registered, 0)) {
             loom__rcu_register_lazy();
         }
         /* The counter carries nesting 1 in its low bits. */
 #ifdef LOOM__RCU_TSAN
-        loom__rcu_set_ctr(r, __atomic_load_n(&loom__rcu_global.gp_ctr,
-                                             __ATOMIC_SEQ_CST));
+        loom__rcu_set_ctr(__atomic_load_n(&loom__rcu_global.gp_ctr,
+                                          __ATOMIC_SEQ_CST));
 #else
-        loom__rcu_set_ctr(r, __atomic_load_n(&loom__rcu_global.gp_ctr,
-                                             __ATOMIC_RELAXED));
+        loom__rcu_set_ctr(__atomic_load_n(&loom__rcu_global.gp_ctr,
+                                          __ATOMIC_RELAXED));
 #endif
         /*
          * Snapshot before the section's loads.  Pairs with membarrier
@@ -151,7 +162,7 @@ static inline void loom_rcu_read_lock(void)
                              LOOM__RCU_NEST_MASK, 0)) {
             loom__rcu_too_deep();
         }
-        loom__rcu_set_ctr(r, c + 1);
+        loom__rcu_set_ctr(c + 1);
     }
 }
 
@@ -164,8 +175,8 @@ static inline void loom_rcu_read_lock(void)
  */
 static inline void loom_rcu_read_unlock(void)
 {
-    struct loom__rcu_reader *r = &loom__rcu_reader;
-    unsigned long c = __atomic_load_n(&r->ctr, __ATOMIC_RELAXED);
+    unsigned long c = __atomic_load_n(&loom__rcu_reader.ctr,
+                                      __ATOMIC_RELAXED);
 
     if (__builtin_expect((c & LOOM__RCU_NEST_MASK) == 1, 1)) {
         /*
@@ -174,13 +185,13 @@ static inline void loom_rcu_read_unlock(void)
          * loom_synchronize_rcu() and in its wake-up request.
          */
         loom__rcu_reader_mb();
-        loom__rcu_set_ctr(r, 0);
+        loom__rcu_set_ctr(0);
         loom__rcu_reader_mb();
 #ifdef LOOM__RCU_TSAN
-        if (__atomic_load_n(&r->waiting, __ATOMIC_SEQ_CST)) {
+        if (__atomic_load_n(&loom__rcu_reader.waiting, __ATOMIC_SEQ_CST)) {
 #else
-        if (__builtin_expect(__atomic_load_n(&r->waiting, __ATOMIC_RELAXED),
-                             0)) {
+        if (__builtin_expect(__atomic_load_n(&loom__rcu_reader.waiting,
+                                             __ATOMIC_RELAXED), 0)) {
 #endif
             loom__rcu_wake_writer();
         }
@@ -188,7 +199,7 @@ static inline void loom_rcu_read_unlock(void)
         if (__builtin_expect((c & LOOM__RCU_NEST_MASK) == 0, 0)) {
             loom__rcu_unbalanced();
         }
-        loom__rcu_set_ctr(r, c - 1);
+        loom__rcu_set_ctr(c - 1);
     }
 }
 
