@@ -106,8 +106,13 @@ typedef void loom_fd_cb(void *opaque);
  * typedef loom_poll_cb - busy-poll callback (adaptive polling).
  * @opaque: the pointer given to loom_set_fd_handler().
  *
+ * Called repeatedly while the loop busy-polls (see
+ * loom_loop_set_poll_params()), so it should be cheap and only look (at
+ * a ring index, a flag); it must not poll the loop.  If it adds, changes
+ * or removes a handler, the busy-poll round ends there.
+ *
  * Callback: home(loop).  Return: true if there is work (on_poll_ready
- * will then be called).
+ * will then be called, once, in the dispatch phase of the same poll).
  */
 typedef bool loom_poll_cb(void *opaque);
 
@@ -117,8 +122,9 @@ typedef bool loom_poll_cb(void *opaque);
  * @fd: an open file descriptor (pollable: socket, pipe, eventfd, ...).
  * @on_read: called while @fd is readable (or hung up / in error), or NULL.
  * @on_write: called while @fd is writable (or in error), or NULL.
- * @on_poll: busy-poll callback, or NULL (stored for adaptive polling).
- * @on_poll_ready: called when @on_poll found work, or NULL.
+ * @on_poll: busy-poll callback, or NULL (adaptive polling: while any
+ *           handler of @l has none, @l does not busy-poll).
+ * @on_poll_ready: called when @on_poll returned true, or NULL.
  * @opaque: passed to every callback.
  *
  * Level-triggered.  With @on_read, @on_write and @on_poll all NULL the
@@ -143,10 +149,29 @@ LOOM_API int loom_set_fd_handler(struct loom_loop *l, int fd,
  * loom_loop_set_poll_params() - configure adaptive polling.
  * @l: the loop.
  * @max_ns: longest busy-poll window before sleeping; 0 turns it off.
- * @grow: factor the window grows by when polling paid off (0: default 2).
- * @shrink: divisor it shrinks by when it did not (0: reset to 0).
+ * @grow: factor the window grows by (0: default 2).
+ * @shrink: divisor it shrinks by (0: reset to 0).
  *
- * Stored; busy-polling itself is not implemented yet (poll_ns stays 0).
+ * When a blocking loom_loop_poll() finds nothing to do and would sleep,
+ * it first spins for the current window (stats: poll_ns): it calls the
+ * on_poll callback of every fd and notifier handler (except those whose
+ * callback is running, in a nested poll) and watches for BHs scheduled
+ * and loom_loop_notify() calls from any thread.  When an on_poll returns
+ * true, that handler's on_poll_ready runs in this poll's dispatch phase
+ * (and the fd wait is skipped); the window counts as a hit.  When the
+ * window passes without work (a miss), the loop sleeps as usual.  The
+ * spin never runs past the next timer's deadline, and never starts when
+ * a BH or timer is due already.  While any registered handler lacks
+ * on_poll, the loop does not busy-poll at all.
+ *
+ * The window adapts after each wait that polling did not avoid: if the
+ * loop slept longer than @max_ns, it shrinks (divided by @shrink, or
+ * reset to 0; below 4 us it becomes 0); if the event came after the
+ * window but within @max_ns, it grows (multiplied by @grow; from 0 it
+ * starts at 4 us, or @max_ns if smaller), up to @max_ns.
+ * Polling trades CPU for wake-up latency: a spinning loop costs a
+ * notifier no syscall.  New values take effect at the next blocking poll;
+ * a lower @max_ns caps the current window.
  *
  * Context: any.
  * Return: 0; -EINVAL if @l is NULL or a value is negative.

@@ -216,6 +216,11 @@ static bool ep_need_wait(struct loom__fdmon *m)
     return false;
 }
 
+int loom__fdmon_epoll_fd(struct loom__fdmon *m)
+{
+    return to_ep(m)->epfd;
+}
+
 const struct loom__fdmon_ops loom__fdmon_epoll_ops = {
     .kind = LOOM_FDMON_EPOLL,
     .create = ep_create,

@@ -2,7 +2,7 @@
 /*
  * fd monitor backends (QEMU's FDMonOps): the part of a loop that asks the
  * kernel which fds are ready.  One file per backend (fdmon-poll.c,
- * fdmon-epoll.c; io_uring later), all home(loop) only.
+ * fdmon-epoll.c, fdmon-uring.c), all home(loop) only.
  *
  * The loop owns the handlers (struct loom__fdh) and tells the monitor what
  * to watch with add/update/remove; wait() blocks and appends the ready
@@ -28,11 +28,14 @@
 #define LOOM__EV_IN 1u
 #define LOOM__EV_OUT 2u
 #define LOOM__EV_ERR 4u /* reported only: hang-up or error */
+/* The bits a backend reports; the loop may keep others in ->revents. */
+#define LOOM__EV_MONITOR (LOOM__EV_IN | LOOM__EV_OUT | LOOM__EV_ERR)
 
 /* A backend's per-handler state. */
 struct loom__fdmon_slot {
     int idx;         /* backend-defined (poll: array index) */
     unsigned events; /* what the backend watches now */
+    void *priv;      /* backend-defined (io_uring: its watch object) */
 };
 
 /* An fd handler.  home(loop) only. */
@@ -95,6 +98,33 @@ struct loom__fdmon {
 
 extern const struct loom__fdmon_ops loom__fdmon_poll_ops;
 extern const struct loom__fdmon_ops loom__fdmon_epoll_ops;
+/* NULL when loom was built without liburing. */
+extern const struct loom__fdmon_ops *const loom__fdmon_uring_ops;
+
+/*
+ * loom__fdmon_uring_usable() - false if io_uring is known not to work here
+ * (built without liburing, forced off, or a ring setup was refused with
+ * -EPERM / -ENOSYS / -ENOTSUP); true if it worked or was never tried.
+ * LOOM_FDMON_AUTO consults it so that a refusal is not retried on every
+ * handler change.  Context: any.
+ */
+bool loom__fdmon_uring_usable(void);
+
+/*
+ * loom__fdmon_uring_force_unavailable() - test hook: while @on, creating
+ * an io_uring monitor fails with -ENOSYS, as under a seccomp filter or
+ * kernel.io_uring_disabled; monitors already created keep working.
+ * Context: any (tests only).
+ */
+void loom__fdmon_uring_force_unavailable(bool on);
+
+/*
+ * loom__fdmon_epoll_fd() - the epoll fd of an epoll monitor's default
+ * group: it polls readable while a default-group handler (or the loop's
+ * eventfd) is ready, so an external event loop can wait on it (see
+ * loop/external.c).  Context: home(loop); @m must be an epoll monitor.
+ */
+int loom__fdmon_epoll_fd(struct loom__fdmon *m);
 
 /*
  * loom__fdmon_add_ready() - record that @h is ready with @revents.
@@ -105,10 +135,13 @@ static inline void loom__fdmon_add_ready(struct loom_list *ready,
 {
     /*
      * A handler found again by a nested poll moves to the nested poll's
-     * list: it is dispatched once, with the freshest events.
+     * list: it is dispatched once, with the freshest events.  Bits the
+     * loop added (busy-polling's LOOP_EV_POLLED) stay: io_uring may be
+     * waited on after busy-polling found the same handler.
      */
     if (loom_list_linked(&h->ready_link)) {
         loom_list_del(&h->ready_link);
+        revents |= h->revents & ~LOOM__EV_MONITOR;
     }
     h->revents = revents;
     loom_list_add_tail(ready, &h->ready_link);

@@ -12,12 +12,19 @@
  * nested poll finishes the slices of the levels above it.  A BH scheduled
  * while the slices run goes to the list, i.e. the next iteration: a
  * self-rescheduling BH runs once per poll.  Freeing marks BH_DELETED and
- * enqueues the BH; whoever dequeues it frees the memory, so memory is
- * never freed while another thread may still push it.
+ * enqueues the BH; whoever dequeues it reclaims the memory, so memory is
+ * never reclaimed while another thread may still push it.
+ *
+ * Memory of dequeued one-shots and freed BHs is recycled rather than
+ * freed: the loop keeps it on a home-only list and hands it out in whole
+ * batches (see "Recycling" below), because a one-shot is allocated by the
+ * posting thread and released by the loop thread, which glibc's
+ * per-thread caches never turn into a reuse.
  */
 #include <loom/bh.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "base/atomic.h"
@@ -35,10 +42,173 @@ void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
     bh->flags = BH_INTERNAL;
 }
 
+/*
+ * Recycling.  The loop (home thread) gathers the memory of the BHs it
+ * reclaims on l->bh_cache; each BH_BATCH of them it publishes as one batch
+ * in an empty slot of l->bh_spare[].  An allocating thread uses its own
+ * thread-local list first, and when that is empty takes one whole batch
+ * from a slot with one xchg.  Only the loop stores a non-NULL slot, and
+ * only into a slot it read as NULL; other threads only exchange a slot for
+ * NULL.  So a slot never changes under the loop between its load and its
+ * store, and a thread that takes a batch owns it before it looks at any
+ * node's next field: no ABA.  The blocks are plain malloc() memory of one
+ * size, so a thread may take them from one loop and use them for another.
+ *
+ * Bounds: a thread holds at most one batch (BH_BATCH blocks, 6 KiB), freed
+ * by a pthread key destructor when it exits; a loop holds at most
+ * LOOP_BH_SLOTS published batches plus the one it is filling (about
+ * 200 KiB, only after a burst of that many posts in flight, e.g. producer
+ * and loop sharing a CPU), freed at its teardown; beyond that, memory is
+ * freed.  Under ASan nothing is recycled, so that a use after
+ * loom_bh_free() stays detectable.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define BH_RECYCLE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BH_RECYCLE 0
+#endif
+#endif
+#ifndef BH_RECYCLE
+#define BH_RECYCLE 1
+#endif
+
+#define BH_BATCH 128u
+
+#if BH_RECYCLE
+/* initial-exec: a plain %fs access, no __tls_get_addr() call per post. */
+#define BH_TLS_MODEL __attribute__((tls_model("initial-exec")))
+static __thread struct loom_bh *tls_free BH_TLS_MODEL; /* linked by ->next */
+static __thread unsigned tls_slot BH_TLS_MODEL; /* next bh_spare slot to try */
+static __thread bool tls_key_set BH_TLS_MODEL;
+static pthread_key_t tls_key;
+static pthread_once_t tls_key_once = PTHREAD_ONCE_INIT;
+static bool tls_key_ok;
+
+static void free_chain(struct loom_bh *bh)
+{
+    struct loom_bh *next;
+
+    for (; bh; bh = next) {
+        next = bh->next;
+        free(bh);
+    }
+}
+
+/* Thread exit: free what the thread took and did not use. */
+static void tls_destructor(void *unused)
+{
+    (void)unused;
+    free_chain(tls_free);
+    tls_free = NULL;
+}
+
+static void tls_key_init(void)
+{
+    tls_key_ok = pthread_key_create(&tls_key, tls_destructor) == 0;
+}
+
+/* Take one published batch of @l into tls_free; false if none. */
+static bool take_spare(struct loom_loop *l)
+{
+    struct loom_bh *batch;
+    unsigned i, k;
+
+    /* One load while nothing is published (the line rarely changes). */
+    if (!loom_atomic_read(&l->bh_nspare)) {
+        return false;
+    }
+    if (LOOM_UNLIKELY(!tls_key_set)) {
+        /* Without the destructor the batch would leak at thread exit. */
+        pthread_once(&tls_key_once, tls_key_init);
+        if (!tls_key_ok || pthread_setspecific(tls_key, &tls_key) != 0) {
+            return false;
+        }
+        tls_key_set = true;
+    }
+    for (i = 0; i < LOOP_BH_SLOTS; i++) {
+        k = (tls_slot + i) % LOOP_BH_SLOTS;
+        if (!loom_atomic_read(&l->bh_spare[k])) {
+            continue;
+        }
+        /*
+         * Pairs with the store-release in recycle_publish(): the loop's
+         * last writes to the blocks happen before we reuse them.
+         */
+        batch = __atomic_exchange_n(&l->bh_spare[k], NULL, __ATOMIC_ACQUIRE);
+        if (batch) {
+            __atomic_fetch_sub(&l->bh_nspare, 1, __ATOMIC_RELAXED);
+            tls_slot = k + 1;
+            tls_free = batch;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Context: home(loop).  Publish the full batch if a slot is free. */
+static bool recycle_publish(struct loom_loop *l)
+{
+    unsigned k = l->bh_slot;
+
+    if (loom_atomic_read(&l->bh_spare[k])) {
+        return false;
+    }
+    /*
+     * Only the loop stores non-NULL, and it read NULL: nobody else can
+     * have stored since.  Pairs with the xchg in take_spare().
+     */
+    loom_atomic_store_release(&l->bh_spare[k], l->bh_cache);
+    __atomic_fetch_add(&l->bh_nspare, 1, __ATOMIC_RELAXED);
+    l->bh_slot = (k + 1) % LOOP_BH_SLOTS;
+    l->bh_cache = NULL;
+    l->bh_ncache = 0;
+    return true;
+}
+#endif
+
+static struct loom_bh *bh_mem_alloc(struct loom_loop *l)
+{
+#if BH_RECYCLE
+    struct loom_bh *bh = tls_free;
+
+    if (LOOM_LIKELY(bh) || take_spare(l)) {
+        bh = tls_free;
+        tls_free = bh->next;
+        return bh;
+    }
+#else
+    (void)l;
+#endif
+    return malloc(sizeof(struct loom_bh));
+}
+
+/* Context: home(loop).  Give back the memory of a dequeued BH. */
+static void bh_mem_release(struct loom_loop *l, struct loom_bh *bh)
+{
+#if BH_RECYCLE
+    /*
+     * A full batch stays here while every slot we try is taken; then the
+     * memory goes back to malloc.
+     */
+    if (l->bh_ncache < BH_BATCH || recycle_publish(l)) {
+        bh->next = l->bh_cache;
+        l->bh_cache = bh;
+        if (++l->bh_ncache == BH_BATCH) {
+            (void)recycle_publish(l);
+        }
+        return;
+    }
+#else
+    (void)l;
+#endif
+    free(bh);
+}
+
 static struct loom_bh *bh_alloc(struct loom_loop *l, loom_cb *cb, void *opaque,
                                 const char *name, unsigned flags)
 {
-    struct loom_bh *bh = malloc(sizeof(*bh));
+    struct loom_bh *bh = bh_mem_alloc(l);
 
     if (!bh) {
         return NULL;
@@ -49,8 +219,6 @@ static struct loom_bh *bh_alloc(struct loom_loop *l, loom_cb *cb, void *opaque,
     bh->name = name;
     bh->next = NULL;
     bh->flags = flags;
-    /* A counter only: the final unref's refcount RMW orders the reads. */
-    loom_atomic_add_relaxed(&l->bh_live, 1);
     return bh;
 }
 
@@ -64,6 +232,12 @@ int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
     if (!bh) {
         return -ENOMEM;
     }
+    /*
+     * A counter only: the final unref's refcount RMW orders the reads.
+     * One-shots are not counted here (that would be two RMWs on a shared
+     * line per post); loom__bh_live() counts those still queued.
+     */
+    loom_atomic_add_relaxed(&l->bh_live, 1);
     *ret = bh;
     return 0;
 }
@@ -239,7 +413,7 @@ static void bh_take_slice(struct loom_loop *l, struct loom__bh_slice *s)
 static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
 {
     if (flags & BH_DELETED) {
-        free(bh);
+        bh_mem_release(l, bh);
         return false;
     }
     if (!(flags & BH_SCHEDULED)) {
@@ -248,8 +422,7 @@ static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
     LOOP_STAT_ADD(l, bh_runs, 1);
     bh->cb(bh->opaque);
     if (flags & BH_ONESHOT) {
-        free(bh);
-        loom_atomic_add_relaxed(&l->bh_live, (size_t)-1);
+        bh_mem_release(l, bh);
     }
     return !(flags & BH_IDLE);
 }
@@ -281,26 +454,55 @@ bool loom__bh_poll(struct loom_loop *l)
             /* Drop it now so that nested polls do not see it. */
             loom_list_del(&s->link);
         }
+        flags = loom_atomic_read(&bh->flags);
+        if (!(flags & BH_ONESHOT)) {
+            /*
+             * Read bh->next before clearing BH_PENDING: from then on
+             * another thread may push the BH again.  Pairs with the CAS in
+             * loom_bh_schedule() and the fetch_or in loom_bh_free().
+             */
+            flags = loom_atomic_fetch_and(
+                &bh->flags, ~(BH_PENDING | BH_SCHEDULED | BH_IDLE));
+        }
         /*
-         * Read bh->next before clearing BH_PENDING: from then on another
-         * thread may push the BH again.  Pairs with the CAS in
-         * loom_bh_schedule() and the fetch_or in loom_bh_free().
+         * else: nobody holds a handle to a one-shot, so no other thread
+         * writes its flags after the push; the xchg that took the list
+         * made the pusher's writes visible.  No RMW needed.
          */
-        flags = loom_atomic_fetch_and(&bh->flags,
-                                      ~(BH_PENDING | BH_SCHEDULED | BH_IDLE));
         progress |= bh_run(l, bh, flags);
     }
     return progress;
 }
 
+size_t loom__bh_live(struct loom_loop *l)
+{
+    size_t n = loom_atomic_read(&l->bh_live);
+    struct loom_bh *bh;
+
+    /*
+     * Teardown, at depth 0: every slice is finished, so a one-shot that
+     * did not run is still on the list.  Freed BHs on it are not counted.
+     */
+    for (bh = loom_atomic_load_acquire(&l->bh_head); bh; bh = bh->next) {
+        if (loom_atomic_read(&bh->flags) & BH_ONESHOT) {
+            n++;
+        }
+    }
+    return n;
+}
+
 /*
- * Free everything still queued (freed BHs) at the loop's teardown.
- * Return: how many were reclaimed.
+ * Free everything still queued (freed BHs) and the recycled memory at the
+ * loop's teardown.
+ * Return: how many queued BHs were reclaimed.
  */
 size_t loom__bh_reclaim_all(struct loom_loop *l)
 {
     struct loom_bh *bh, *next;
     size_t n = 0;
+#if BH_RECYCLE
+    unsigned n2;
+#endif
 
     /* Teardown: no other thread may push any more. */
     for (bh = loom_atomic_xchg(&l->bh_head, NULL); bh; bh = next) {
@@ -310,5 +512,15 @@ size_t loom__bh_reclaim_all(struct loom_loop *l)
             n++;
         }
     }
+#if BH_RECYCLE
+    free_chain(l->bh_cache);
+    l->bh_cache = NULL;
+    l->bh_ncache = 0;
+    for (n2 = 0; n2 < LOOP_BH_SLOTS; n2++) {
+        /* Pairs with the xchg in take_spare() (teardown: none races). */
+        free_chain(loom_atomic_xchg(&l->bh_spare[n2], NULL));
+    }
+    l->bh_nspare = 0;
+#endif
     return n;
 }

@@ -127,13 +127,16 @@ static int switch_mon(struct loom_loop *l, const struct loom__fdmon_ops *ops)
 }
 
 /*
- * LOOM_FDMON_AUTO: epoll above LOOP_AUTO_EPOLL_THRESHOLD handlers, back to
- * poll(2) at half of it (the gap avoids flapping around the threshold).
+ * LOOM_FDMON_AUTO: poll(2) up to LOOP_AUTO_EPOLL_THRESHOLD handlers; above
+ * it io_uring where the kernel allows it, else epoll; back to poll(2) at
+ * half of it (the gap avoids flapping around the threshold).
  */
 static const struct loom__fdmon_ops *auto_ops(struct loom_loop *l)
 {
     if (l->nhandlers > LOOP_AUTO_EPOLL_THRESHOLD) {
-        return &loom__fdmon_epoll_ops;
+        return (loom__fdmon_uring_ops && loom__fdmon_uring_usable())
+                   ? loom__fdmon_uring_ops
+                   : &loom__fdmon_epoll_ops;
     }
     if (l->nhandlers <= LOOP_AUTO_EPOLL_THRESHOLD / 2) {
         return &loom__fdmon_poll_ops;
@@ -141,11 +144,23 @@ static const struct loom__fdmon_ops *auto_ops(struct loom_loop *l)
     return l->mon->ops;
 }
 
+/* Switch to AUTO's choice; io_uring refused falls back to epoll silently. */
+static int auto_apply(struct loom_loop *l)
+{
+    const struct loom__fdmon_ops *ops = auto_ops(l);
+    int ret = switch_mon(l, ops);
+
+    if (ret < 0 && ops == loom__fdmon_uring_ops) {
+        ret = switch_mon(l, &loom__fdmon_epoll_ops);
+    }
+    return ret;
+}
+
 static void auto_switch(struct loom_loop *l)
 {
     if (l->mode == LOOM_FDMON_AUTO) {
         /* Best effort: on failure stay where we are. */
-        (void)switch_mon(l, auto_ops(l));
+        (void)auto_apply(l);
     }
 }
 
@@ -158,8 +173,11 @@ int loom_loop_set_fdmon(struct loom_loop *l, enum loom_fdmon kind)
     LOOM_ASSERT_HOME(l, "loom_loop_set_fdmon");
     switch (kind) {
     case LOOM_FDMON_AUTO:
-        ops = auto_ops(l);
-        break;
+        ret = auto_apply(l);
+        if (ret == 0) {
+            l->mode = kind;
+        }
+        return ret;
     case LOOM_FDMON_POLL:
         ops = &loom__fdmon_poll_ops;
         break;
@@ -167,11 +185,19 @@ int loom_loop_set_fdmon(struct loom_loop *l, enum loom_fdmon kind)
         ops = &loom__fdmon_epoll_ops;
         break;
     case LOOM_FDMON_IO_URING:
-        return -ENOTSUP;
+        if (!loom__fdmon_uring_ops) {
+            return -ENOTSUP;
+        }
+        ops = loom__fdmon_uring_ops;
+        break;
     default:
         return -EINVAL;
     }
     ret = switch_mon(l, ops);
+    if (ret == -EPERM || ret == -ENOSYS || ret == -EACCES || ret == -EINVAL) {
+        /* io_uring forbidden (seccomp, sysctl) or too old a kernel. */
+        ret = -ENOTSUP;
+    }
     if (ret == 0) {
         l->mode = kind;
     }
@@ -218,6 +244,9 @@ static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
     l->fds[h->fd].h[h->group] = NULL;
     loom_list_del(&h->link);
     l->nhandlers--;
+    if (!h->on_poll) {
+        l->nopoll[h->group]--;
+    }
     if (h->notifier) {
         l->nnotifiers--;
     }
@@ -277,6 +306,9 @@ static int handler_add(struct loom_loop *l, int fd,
     }
     count_watched(l, h, 0, events);
     copy_callbacks(l, h, spec);
+    if (!h->on_poll) {
+        l->nopoll[group]++;
+    }
     loom_list_add_tail(&l->handlers, &h->link);
     l->fds[fd].h[group] = h;
     l->nhandlers++;
@@ -301,6 +333,8 @@ int loom__set_handler(struct loom_loop *l, int fd,
         return -EBADF;
     }
     LOOM_ASSERT_HOME(l, "loom_set_fd_handler");
+    /* Tells a busy-poll walk (loom__fdh_poll()) to stop. */
+    l->handlers_gen++;
     slot = fd_slot(l, fd, group);
     h = slot ? *slot : NULL;
     events = ((spec->on_read || spec->on_event) ? LOOM__EV_IN : 0) |
@@ -321,6 +355,13 @@ int loom__set_handler(struct loom_loop *l, int fd,
     if (ret < 0) {
         h->events = old;
         return ret;
+    }
+    if (!h->on_poll != !spec->on_poll) {
+        if (spec->on_poll) {
+            l->nopoll[group]--;
+        } else {
+            l->nopoll[group]++;
+        }
     }
     copy_callbacks(l, h, spec);
     return 0;
@@ -388,6 +429,21 @@ static unsigned call_read(struct loom__fdh *h)
     return 0;
 }
 
+/* The handler's on_poll found work: tell it. */
+static unsigned call_poll_ready(struct loom__fdh *h)
+{
+    if (h->notifier) {
+        if (h->on_notifier_ready) {
+            h->on_notifier_ready(h->notifier);
+            return 1;
+        }
+    } else if (h->on_poll_ready) {
+        h->on_poll_ready(h->opaque);
+        return 1;
+    }
+    return 0;
+}
+
 static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
 {
     unsigned re = h->revents, n = 0;
@@ -398,7 +454,11 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
     }
     h->running++;
     loom_list_add_head(&l->running, &h->run_link);
-    if (re & (LOOM__EV_IN | LOOM__EV_ERR)) {
+    if (re & LOOP_EV_POLLED) {
+        n += call_poll_ready(h);
+    }
+    /* Each callback may have removed or changed the handler. */
+    if (!h->deleted && (re & (LOOM__EV_IN | LOOM__EV_ERR))) {
         n += call_read(h);
     }
     /* The read callback may have removed or changed the handler. */
@@ -437,6 +497,43 @@ bool loom__fdh_dispatch(struct loom_loop *l, struct loom_list *ready)
         LOOP_STAT_ADD(l, fd_events, n);
     }
     return n > 0;
+}
+
+/*
+ * One busy-poll round (adaptive polling, called from busy_poll() in
+ * poll.c).  Handlers whose callback is running further up the stack are
+ * skipped, like in dispatch.  An on_poll callback should only look (at a
+ * ring, a flag); if it adds, changes or removes a handler anyway, the
+ * list may have changed under the walk, so the round ends there and
+ * counts as work found (the dispatch phases then run).
+ */
+bool loom__fdh_poll(struct loom_loop *l, bool legacy, struct loom_list *ready)
+{
+    unsigned gen = l->handlers_gen;
+    bool found = false;
+    struct loom_list *pos;
+
+    for (pos = l->handlers.next; pos != &l->handlers; pos = pos->next) {
+        struct loom__fdh *h = loom_list_entry(pos, struct loom__fdh, link);
+        bool work;
+
+        if (!h->on_poll || h->running ||
+            (h->group == LOOM__GROUP_LEGACY && !legacy)) {
+            continue;
+        }
+        work = h->on_poll(h->opaque);
+        if (l->handlers_gen != gen) {
+            return true;
+        }
+        if (work) {
+            /* Keep fd events an outer level found for it. */
+            unsigned re = loom_list_linked(&h->ready_link) ? h->revents : 0;
+
+            loom__fdmon_add_ready(ready, h, re | LOOP_EV_POLLED);
+            found = true;
+        }
+    }
+    return found;
 }
 
 /* Free removed handlers; only when no poll level can hold them. */

@@ -125,4 +125,45 @@ struct loom_pool *loom__loop_install_pool(struct loom_loop *l,
                                           struct loom_pool *p,
                                           void (*free_fn)(struct loom_pool *));
 
+/*
+ * Driving a loop from an external event loop (the GLib GSource in
+ * src/glib/; loop/external.c).  The external loop waits on one fd and
+ * calls, in its iteration, prepare -> (its poll) -> check -> dispatch
+ * (dispatch is loom_loop_poll(l, false)).  struct loom__ext_poll is the
+ * caller's per-attachment state; zero it before first use.
+ *
+ * loom__loop_ext_prepare(): pin the loop to the epoll monitor (the one fd
+ * the caller waits on is its epoll fd), announce that the caller may block
+ * on it, and compute the timeout.  Return: that fd (it changes only if
+ * someone switched the loop's monitor in between); *@ret_timeout_ns is
+ * -1 (no deadline), 0 (work is pending: do not block; nothing stays
+ * announced) or the time until the next timer or idle BH.  -errno if the
+ * epoll monitor cannot be created.  Context: home(loop) (the first
+ * caller becomes home, as with loom_loop_poll()).
+ *
+ * loom__loop_ext_check(): withdraw the announcement, accept a
+ * notification; @fd_ready is what the caller's poll said about the fd.
+ * Return: true if the loop has work (dispatch now).  Context: home(loop).
+ *
+ * loom__loop_ext_withdraw(): withdraw the announcement if one is left
+ * (before dispatching, or when the external loop gives up on the loop
+ * between prepare and check).  Context: any.
+ *
+ * loom__loop_ext_detach(): withdraw, and if called from the loop's home
+ * thread give the loop back the fd monitor mode it had before the first
+ * prepare.  Context: any.
+ */
+struct loom__ext_poll {
+    bool announced; /* holds one count of l->notify_me */
+    bool pinned;    /* saved_mode is valid */
+    int saved_mode; /* enum loom_fdmon the loop had before pinning */
+};
+
+int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
+                           int64_t *ret_timeout_ns);
+bool loom__loop_ext_check(struct loom_loop *l, struct loom__ext_poll *ep,
+                          bool fd_ready);
+void loom__loop_ext_withdraw(struct loom_loop *l, struct loom__ext_poll *ep);
+void loom__loop_ext_detach(struct loom_loop *l, struct loom__ext_poll *ep);
+
 #endif /* LOOM_LOOP_INT_H */

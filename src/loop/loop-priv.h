@@ -17,6 +17,9 @@
 #include "loop/loop-int.h"
 #include <loom/bh.h>
 
+/* Batches of recycled BH memory a loop can hold for other threads. */
+#define LOOP_BH_SLOTS 32
+
 /* struct loom_bh flags (atomic). */
 enum {
     BH_PENDING = 1u << 0,   /* on the loop's list or a slice */
@@ -35,7 +38,8 @@ struct loom_bh {
     const char *name;
     /*
      * Written by the thread whose fetch_or set BH_PENDING (the pusher),
-     * read by the home thread after taking the list; see bh_push().
+     * read by the home thread after taking the list; see bh_push().  Once
+     * the memory is reclaimed, links the recycling lists (bh.c).
      */
     struct loom_bh *next;
     /* Atomic: BH_* flags. */
@@ -67,7 +71,7 @@ struct loom_loop {
     int refcnt;
     uintptr_t home;    /* thread id of the home thread */
     bool home_claimed; /* a poll or loom__loop_set_home() fixed it */
-    size_t bh_live;    /* BHs created and not freed, one-shots not run */
+    size_t bh_live;    /* loom_bh_new() BHs not freed; see loom__bh_live() */
     int fdmon_kind;    /* enum loom_fdmon in use, for stats */
     int64_t poll_max_ns, poll_grow, poll_shrink;
     struct loom_pool *pool; /* see loom__loop_install_pool() */
@@ -85,17 +89,33 @@ struct loom_loop {
     struct loom__fd_slot *fds;
     unsigned fds_size;
     size_t nhandlers, nnotifiers;
-    size_t watched[2]; /* user handlers the monitor watches, per group */
+    size_t watched[2];     /* user handlers the monitor watches, per group */
+    size_t nopoll[2];      /* user handlers without on_poll, per group */
+    unsigned handlers_gen; /* bumped by every handler add/change/remove */
     loom_cb *before_sleep, *after_sleep;
     void *sleep_opaque;
-    struct loom_bh kick_bh; /* loom_wait_kick() */
+    struct loom_bh kick_bh;   /* loom_wait_kick() */
+    struct loom_bh *bh_cache; /* recycled BH memory being batched, bh.c */
+    unsigned bh_ncache;       /* entries on bh_cache */
+    unsigned bh_slot;         /* next bh_spare slot to try to fill */
 
     /* Statistics; written by the home thread, relaxed atomics. */
     uint64_t iterations, bh_runs, fd_events, timer_runs;
+    uint64_t poll_hits, poll_misses;
+    int64_t poll_ns; /* adaptive polling: the current busy-poll window */
 
     /* Statistics; written by any thread, relaxed atomics. */
     uint64_t notify_sent LOOM_CACHE_ALIGNED;
     uint64_t notify_skipped;
+
+    /*
+     * Atomic: batches of recycled BH memory; only the home thread stores
+     * a non-NULL slot, any thread takes one with xchg (bh.c).  bh_nspare:
+     * about how many slots are full (a hint).  Own lines: written once
+     * per batch, not per BH.
+     */
+    struct loom_bh *bh_spare[LOOP_BH_SLOTS] LOOM_CACHE_ALIGNED;
+    unsigned bh_nspare;
 };
 
 /*
@@ -108,6 +128,21 @@ struct loom_loop {
  */
 #define LOOP_WAKE_NOTIFIED 1u
 #define LOOP_WAKE_FUTEX 2u
+/*
+ * SPIN: the level that may sleep is busy-polling and checks NOTIFIED
+ * between rounds, so a notifier that finds it set only sets NOTIFIED and
+ * makes no syscall; see busy_poll() in poll.c.  Only the loop changes it.
+ */
+#define LOOP_WAKE_SPIN 4u
+
+/*
+ * Adaptive polling.  LOOP_POLL_INITIAL_NS: the window the first growth
+ * from 0 gives.  LOOP_EV_POLLED: a revents bit, beside fdmon.h's
+ * LOOM__EV_* bits, marking a handler whose on_poll found work (its
+ * on_poll_ready is due).
+ */
+#define LOOP_POLL_INITIAL_NS ((int64_t)4000)
+#define LOOP_EV_POLLED 0x100u
 
 /* Context: home; relaxed increment of a home-written counter. */
 #define LOOP_STAT_ADD(l, field, n)                                             \
@@ -135,6 +170,11 @@ void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
 int64_t loom__bh_timeout_ns(struct loom_loop *l);
 bool loom__bh_poll(struct loom_loop *l);
 size_t loom__bh_reclaim_all(struct loom_loop *l);
+/*
+ * loom__bh_live(): BHs created and not freed plus one-shots that never
+ * ran, for the leak panic (Context: the loop's teardown, depth 0).
+ */
+size_t loom__bh_live(struct loom_loop *l);
 
 /*
  * fdhandler.c, all Context: home(loop).  loom__loop_mon_init/destroy():
@@ -154,6 +194,15 @@ void loom__fdh_reap(struct loom_loop *l);
 int loom__set_handler(struct loom_loop *l, int fd,
                       enum loom__handler_group group,
                       const struct loom__fdh *spec);
+
+/*
+ * fdhandler.c, adaptive polling; Context: home(loop).
+ * loom__fdh_poll(): call once the on_poll of every handler this level may
+ * poll (its group is watched, its callback is not running), putting those
+ * that found work on @ready marked LOOP_EV_POLLED.  Return: true if one
+ * did, or if an on_poll changed the loop's handlers (the walk stops then).
+ */
+bool loom__fdh_poll(struct loom_loop *l, bool legacy, struct loom_list *ready);
 
 /*
  * loop.c.  loom__loop_claim_home(): the first poller becomes home; checks

@@ -14,7 +14,9 @@
  * and wakes it.  A NOTIFIED bit coalesces concurrent notifiers into one
  * wake-up per sleep.  A level with no fd to watch sleeps on "wake" as a
  * futex (one syscall to sleep, none to drain); otherwise the eventfd is
- * watched with the fds and drained after waking.
+ * watched with the fds and drained after waking.  A level that busy-polls
+ * before sleeping (adaptive polling) stays announced and sets a SPIN bit:
+ * notifiers then only set NOTIFIED, which the spin watches (poll.c).
  */
 #include <loom/loop.h>
 
@@ -108,7 +110,7 @@ static void loop_destroy(struct loom_loop *l)
         l->pool_free(l->pool);
         l->pool = NULL;
     }
-    bhs = loom_atomic_read(&l->bh_live);
+    bhs = loom__bh_live(l);
     timers = loom__timers_live(l->timers);
     if (bhs || l->nhandlers || timers) {
         loom_panic("loom_loop_unref: loop %p freed with %zu BH(s) not freed "
@@ -212,7 +214,11 @@ void loom_loop_notify(struct loom_loop *l)
         return;
     }
     old = loom_atomic_fetch_or(&l->wake, LOOP_WAKE_NOTIFIED);
-    if (old & LOOP_WAKE_NOTIFIED) {
+    if (old & (LOOP_WAKE_NOTIFIED | LOOP_WAKE_SPIN)) {
+        /*
+         * A wake-up is on its way, or the loop is busy-polling and will
+         * see NOTIFIED before it sleeps (spin() in poll.c).
+         */
         loom_atomic_add_relaxed(&l->notify_skipped, 1);
         return;
     }
@@ -252,9 +258,13 @@ void loom_loop_stats(struct loom_loop *l, struct loom_loop_stats *st)
     st->timer_runs = loom_atomic_read(&l->timer_runs);
     st->notify_sent = loom_atomic_read(&l->notify_sent);
     st->notify_skipped = loom_atomic_read(&l->notify_skipped);
-    st->poll_hits = 0;
-    st->poll_misses = 0;
-    st->poll_ns = 0;
+    st->poll_hits = loom_atomic_read(&l->poll_hits);
+    st->poll_misses = loom_atomic_read(&l->poll_misses);
+    /* The loop applies a lowered maximum at its next blocking poll. */
+    st->poll_ns = loom_atomic_read(&l->poll_ns);
+    if (st->poll_ns > loom_atomic_read(&l->poll_max_ns)) {
+        st->poll_ns = loom_atomic_read(&l->poll_max_ns);
+    }
     st->fdmon = (enum loom_fdmon)loom_atomic_read(&l->fdmon_kind);
 }
 

@@ -4,17 +4,23 @@
  * home thread only (re-entrant: callbacks may nest another iteration).
  *
  *   prepare_wait  announce "I may block" (notify_me), choose the timeout
+ *   busy_poll     adaptive polling: spin on the handlers' on_poll before
+ *                 sleeping (only when the loop would sleep)
  *   wait_fds      ask the fd monitor (skipped when there is nothing to
  *                 watch and no reason to sleep: the cheap BH-only path)
- *   finish_wait   withdraw the announcement, accept a notification
+ *   finish_wait   withdraw the announcement, accept a notification, and
+ *                 adapt the busy-poll window to how long the wait was
  *   BHs, fd handlers, timers   dispatch, in that order
  */
 #include <loom/loop.h>
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <loom/clock.h>
 
 #include "base/atomic.h"
 #include "base/check.h"
@@ -25,8 +31,11 @@ struct poll_iter {
     struct loom_loop *l;
     bool blocking;
     bool legacy;
-    bool futex; /* no fd to watch: sleep on l->wake */
+    bool futex;  /* no fd to watch: sleep on l->wake */
+    bool polled; /* busy-polling found work: no fd wait */
     int64_t timeout_ns;
+    int64_t poll_start;     /* adaptive polling: when it began; 0 if off */
+    int64_t poll_max;       /* adaptive polling: poll_max_ns read at start */
     struct loom_list ready; /* this level's ready handlers */
 };
 
@@ -97,6 +106,177 @@ static void prepare_wait(struct poll_iter *it)
     it->timeout_ns = may_sleep ? compute_timeout(l) : 0;
 }
 
+/*
+ * Adaptive polling: whether this level may busy-poll instead of sleeping
+ * at once.  Only a blocking poll that is about to sleep (no BH or timer
+ * due now: the common non-polling paths test one word), with polling
+ * configured, and only while every handler this level watches has an
+ * on_poll: one without would be missed by the spin.
+ */
+static bool poll_allowed(const struct poll_iter *it)
+{
+    const struct loom_loop *l = it->l;
+
+    return it->timeout_ns != 0 && it->blocking &&
+           loom_atomic_read(&l->poll_max_ns) > 0 &&
+           !l->nopoll[LOOM__GROUP_DEFAULT] &&
+           !(it->legacy && l->nopoll[LOOM__GROUP_LEGACY]);
+}
+
+/*
+ * Spin for up to @window_ns: poll the handlers and watch for a
+ * notification.  Return: true if work was found.
+ *
+ * The notify protocol while spinning.  notify_me stays announced (from
+ * prepare_wait() until finish_wait()), so every loom_loop_notify() that
+ * follows our compute_timeout() - a BH scheduled, a timer armed earlier, a
+ * bare notify, from any thread - reaches its fetch_or of NOTIFIED (or
+ * finds NOTIFIED set and knows a wake-up is on its way).  What SPIN
+ * changes is only whether that fetch_or is followed by a syscall.  Take
+ * the order of the three RMWs on l->wake (one word: one total order):
+ *
+ * (a) NOTIFIED set before our fetch_or of SPIN: the notifier saw no SPIN
+ *     and sends the wake-up; we see NOTIFIED in the old value, do not
+ *     spin and do not sleep; finish_wait() accepts it (and drains).
+ * (b) set between our fetch_or and our fetch_and: the notifier saw SPIN
+ *     and made no syscall; the spin sees NOTIFIED, or at the latest our
+ *     fetch_and returns it, and we do not sleep.  Nothing was written to
+ *     the eventfd, so it is accepted without draining.
+ * (c) set after our fetch_and: the notifier sees no SPIN and sends the
+ *     wake-up, which ends the wait that follows (the usual protocol).
+ *
+ * A notifier that skipped its fetch_or because NOTIFIED was already set
+ * relies on that earlier setter's case; its work was published before its
+ * seq_cst load of notify_me, so if this iteration's dispatch misses it the
+ * next poll's compute_timeout() finds it (as without polling).  The spin
+ * does not need to walk the BH list itself: every schedule that needs a
+ * wake-up notifies, and NOTIFIED is one load.
+ */
+/*
+ * While spinning, give the CPU away this often: a peer thread on the same
+ * CPU (under load, or pinned there) could otherwise only run once the
+ * window ends, and every round trip would cost a window.  Longer than a
+ * cross-CPU hand-off, so that a peer on another CPU is caught first.
+ */
+#define LOOP_SPIN_YIELD_NS ((int64_t)1000)
+
+static bool spin(struct poll_iter *it, int64_t window_ns)
+{
+    struct loom_loop *l = it->l;
+    int64_t now, next_yield = it->poll_start + LOOP_SPIN_YIELD_NS;
+    bool found = false;
+    uint32_t old, last;
+
+    /* Pairs with the fetch_or in loom_loop_notify(). */
+    old = loom_atomic_fetch_or(&l->wake, LOOP_WAKE_SPIN);
+    if (old & LOOP_WAKE_NOTIFIED) {
+        /* Case (a): finish_wait() accepts the wake-up and drains. */
+        loom_atomic_fetch_and(&l->wake, ~LOOP_WAKE_SPIN);
+        return true;
+    }
+    while (!found) {
+        if (loom__fdh_poll(l, it->legacy, &it->ready) ||
+            (loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
+            found = true;
+        } else if ((now = loom_clock_ns(LOOM_CLOCK_HOST)) - it->poll_start >=
+                   window_ns) {
+            break;
+        } else if (now >= next_yield) {
+            /*
+             * Let a thread waiting for this CPU run: often it is the one
+             * that will send us work (the two threads share a CPU).
+             */
+            sched_yield();
+            next_yield = now + LOOP_SPIN_YIELD_NS;
+        } else {
+            loom_cpu_relax();
+        }
+    }
+    /*
+     * Case (b) is accepted in the same RMW: no syscall was made, there is
+     * nothing to drain.  Pairs with the fetch_or in loom_loop_notify().
+     */
+    last =
+        loom_atomic_fetch_and(&l->wake, ~(LOOP_WAKE_SPIN | LOOP_WAKE_NOTIFIED));
+    return found || (last & LOOP_WAKE_NOTIFIED);
+}
+
+/*
+ * Adaptive polling (QEMU's poll-max-ns / poll-grow / poll-shrink): before
+ * sleeping, spin for the current window l->poll_ns.  finish_wait() then
+ * adapts the window (adapt_window()).  A window of 0 does not spin but
+ * still measures the wait, so that it can grow.
+ */
+static void busy_poll(struct poll_iter *it)
+{
+    struct loom_loop *l = it->l;
+    int64_t window, elapsed;
+
+    if (LOOM_LIKELY(!poll_allowed(it))) {
+        return;
+    }
+    it->poll_max = loom_atomic_read(&l->poll_max_ns);
+    window = loom_atomic_read(&l->poll_ns);
+    if (window > it->poll_max) {
+        /* The maximum was lowered. */
+        window = it->poll_max;
+        loom_atomic_set(&l->poll_ns, window);
+    }
+    it->poll_start = loom_clock_ns(LOOM_CLOCK_HOST);
+    if (!window) {
+        return;
+    }
+    /* Never spin past the next timer. */
+    if (it->timeout_ns >= 0 && it->timeout_ns < window) {
+        window = it->timeout_ns;
+    }
+    if (spin(it, window)) {
+        LOOP_STAT_ADD(l, poll_hits, 1);
+        it->polled = true;
+        it->timeout_ns = 0;
+        return;
+    }
+    LOOP_STAT_ADD(l, poll_misses, 1);
+    if (it->timeout_ns > 0) {
+        elapsed = loom_clock_ns(LOOM_CLOCK_HOST) - it->poll_start;
+        it->timeout_ns =
+            elapsed < it->timeout_ns ? it->timeout_ns - elapsed : 0;
+    }
+}
+
+/*
+ * After a wait that busy-polling did not avoid: if the loop slept longer
+ * than poll_max_ns, polling would not have helped (shrink the window);
+ * if the event came within poll_max_ns but after the window, a longer
+ * window would have caught it (grow).
+ */
+static void adapt_window(struct poll_iter *it)
+{
+    struct loom_loop *l = it->l;
+    int64_t block = loom_clock_ns(LOOM_CLOCK_HOST) - it->poll_start;
+    int64_t cur = loom_atomic_read(&l->poll_ns), next = cur;
+    int64_t max = it->poll_max, f;
+
+    if (block > max) {
+        f = loom_atomic_read(&l->poll_shrink);
+        next = f ? cur / f : 0;
+        /* Too short to catch anything: grow from the start again. */
+        next = next < LOOP_POLL_INITIAL_NS ? 0 : next;
+    } else if (block > cur && cur < max) {
+        f = loom_atomic_read(&l->poll_grow);
+        f = f ? f : 2;
+        if (!cur) {
+            next = LOOP_POLL_INITIAL_NS;
+        } else {
+            next = cur > max / f ? max : cur * f;
+        }
+        next = next < max ? next : max;
+    }
+    if (next != cur) {
+        loom_atomic_set(&l->poll_ns, next);
+    }
+}
+
 static void sleep_futex(struct loom_loop *l, int64_t timeout_ns)
 {
     struct timespec ts, *tsp = NULL;
@@ -123,8 +303,12 @@ static void wait_fds(struct poll_iter *it)
     struct loom__fdmon *m;
     bool hooks;
 
-    if (!sleep && it->futex) {
-        /* Nothing to look at: no syscall. */
+    if (!sleep &&
+        (it->futex || (it->polled && !l->mon->ops->need_wait(l->mon)))) {
+        /*
+         * Nothing to look at, or busy-polling just looked at every
+         * handler (all have on_poll): no syscall.
+         */
         return;
     }
     /* Sleep hooks: only around a real sleep of the outermost level. */
@@ -168,6 +352,9 @@ static void finish_wait(struct poll_iter *it)
          */
         loom__loop_notify_accept(l, !it->futex);
     }
+    if (LOOM_UNLIKELY(it->poll_start) && !it->polled) {
+        adapt_window(it);
+    }
 }
 
 static bool run_timers(struct loom_loop *l)
@@ -195,6 +382,7 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool legacy)
         loom__fdh_mask_running(l);
     }
     prepare_wait(&it);
+    busy_poll(&it);
     wait_fds(&it);
     finish_wait(&it);
     progress = loom__bh_poll(l);

@@ -20,6 +20,7 @@
 #include "base/atomic.h"
 #include "base/check.h"
 #include "loop/loop-int.h"
+#include "main/main-int.h"
 
 /* Written by loom_main_init()/cleanup() only; read by any thread. */
 static struct loom_loop *g_main;
@@ -30,6 +31,10 @@ static int g_shutdown_reason;
 static int g_sigfd = -1;
 static sigset_t g_saved_mask;
 static bool g_bql_dropped;
+/* Wait hooks (main-int.h); main-loop thread only. */
+static loom__main_pre_wait_fn *g_pre_wait;
+static loom__main_post_wait_fn *g_post_wait;
+static void *g_wait_opaque;
 
 static void main_before_sleep(void *opaque)
 {
@@ -154,11 +159,30 @@ struct loom_loop *loom_main_loop(void)
 bool loom_main_loop_wait(bool nonblocking)
 {
     struct loom_loop *l = g_main;
+    loom__main_post_wait_fn *post = g_post_wait;
+    void *opaque = g_wait_opaque;
+    bool progress;
 
     if (!l) {
         return false;
     }
-    return loom__loop_poll_ex(l, !nonblocking, true);
+    if (g_pre_wait) {
+        g_pre_wait(opaque, nonblocking);
+    }
+    progress = loom__loop_poll_ex(l, !nonblocking, true);
+    /* The hooks seen before the poll: they may be removed meanwhile. */
+    if (post && post == g_post_wait && opaque == g_wait_opaque) {
+        progress |= post(opaque);
+    }
+    return progress;
+}
+
+void loom__main_set_wait_hooks(loom__main_pre_wait_fn *pre,
+                               loom__main_post_wait_fn *post, void *opaque)
+{
+    g_pre_wait = pre;
+    g_post_wait = post;
+    g_wait_opaque = opaque;
 }
 
 int loom_main_loop_run(void)

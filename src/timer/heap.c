@@ -28,55 +28,77 @@ static inline bool entry_less(const struct loom__heap_entry *a,
     return a->key < b->key || (a->key == b->key && a->seq < b->seq);
 }
 
-static inline void put(struct loom__heap *h, size_t i,
+/*
+ * Store @e at slot @i of array @a.  Callers pass h->a in a local: the
+ * index store may alias anything (-fno-strict-aliasing), and reloading
+ * h->a after each would cost a load per level.
+ */
+static inline void put(struct loom__heap_entry *a, size_t i,
                        const struct loom__heap_entry *e)
 {
-    h->a[i] = *e;
+    a[i] = *e;
     e->node->index = i;
+}
+
+/* The smallest of the children @c.. (fewer than ARITY at the end) of @n. */
+static inline size_t min_child(const struct loom__heap_entry *a, size_t c,
+                               size_t n)
+{
+    size_t m = c, m2, j;
+
+    if (c + ARITY <= n) {
+        /* A full set (nearly always): a tournament, no loop. */
+        m = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
+        m2 = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
+        return entry_less(&a[m2], &a[m]) ? m2 : m;
+    }
+    for (j = c + 1; j < n; j++) {
+        if (entry_less(&a[j], &a[m])) {
+            m = j;
+        }
+    }
+    return m;
 }
 
 /* Place @e at or above slot @i (whose old content is already elsewhere). */
 static void sift_up(struct loom__heap *h, size_t i,
                     const struct loom__heap_entry *e)
 {
+    struct loom__heap_entry *a = h->a;
+
     while (i > 0) {
         size_t p = parent(i);
 
-        if (!entry_less(e, &h->a[p])) {
+        if (!entry_less(e, &a[p])) {
             break;
         }
-        put(h, i, &h->a[p]);
+        put(a, i, &a[p]);
         i = p;
     }
-    put(h, i, e);
+    put(a, i, e);
 }
 
 /* Place @e at or below slot @i (whose old content is already elsewhere). */
 static void sift_down(struct loom__heap *h, size_t i,
                       const struct loom__heap_entry *e)
 {
+    struct loom__heap_entry *a = h->a;
     size_t n = h->len;
 
     for (;;) {
-        size_t c = ARITY * i + 1, j, end;
+        size_t c = ARITY * i + 1;
 
         if (c >= n) {
             break;
         }
-        /* c: the smallest of the (up to ARITY) children. */
-        end = n - c > ARITY ? c + ARITY : n;
-        for (j = c + 1; j < end; j++) {
-            if (entry_less(&h->a[j], &h->a[c])) {
-                c = j;
-            }
-        }
-        if (!entry_less(&h->a[c], e)) {
+        c = min_child(a, c, n);
+        if (!entry_less(&a[c], e)) {
             break;
         }
-        put(h, i, &h->a[c]);
+        put(a, i, &a[c]);
         i = c;
     }
-    put(h, i, e);
+    put(a, i, e);
 }
 
 /* Re-place @e, which belongs at slot @i or anywhere above or below it. */
@@ -178,15 +200,39 @@ void loom__heap_update(struct loom__heap *h, struct loom__heap_node *node,
     sift(h, node->index, &e);
 }
 
+/*
+ * Removing the minimum (Floyd's variant): the last entry, which replaces
+ * it, almost always belongs near the bottom, so move the hole down along
+ * the smallest children to a leaf without comparing against that entry
+ * (one comparison per level saved), then sift the entry up from there:
+ * usually zero or one step.
+ */
 struct loom__heap_node *loom__heap_pop(struct loom__heap *h)
 {
     struct loom__heap_node *node;
+    struct loom__heap_entry last, *a = h->a;
+    size_t i = 0, n, c;
 
     if (!h->len) {
         return NULL;
     }
-    node = h->a[0].node;
-    loom__heap_remove(h, node);
+    node = a[0].node;
+    node->index = LOOM__HEAP_NONE;
+    n = --h->len;
+    if (!n) {
+        return node;
+    }
+    last = a[n];
+    for (;;) {
+        c = ARITY * i + 1;
+        if (c >= n) {
+            break;
+        }
+        c = min_child(a, c, n);
+        put(a, i, &a[c]);
+        i = c;
+    }
+    sift_up(h, i, &last);
     return node;
 }
 

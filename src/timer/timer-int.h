@@ -16,8 +16,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/atomic.h"
+#include "base/compiler.h"
+
 struct loom_loop;
 struct loom__timers;
+
+/*
+ * The first member of struct loom__timers (timer.c), so that the loop's
+ * per-iteration checks below are inline loads.  @pending: bit c set while
+ * clock c has an armed timer; set and cleared under clock c's lock with
+ * seq_cst RMWs, read without any lock.
+ */
+struct loom__timers_head {
+    unsigned pending;
+};
 
 /*
  * loom__timers_new() - create the timer state of loop @l.
@@ -43,9 +56,23 @@ void loom__timers_free(struct loom__timers *t);
  * (a stopped or deterministic LOOM_CLOCK_VIRTUAL does not), 0 when one is
  * already due, otherwise nanoseconds until the earliest deadline, rounded
  * up so that the wake-up is never early.
- * Context: home(loop).
+ * Context: home(loop), after announcing that the poll may block.
  */
-int64_t loom__timers_timeout_ns(struct loom__timers *t);
+int64_t loom__timers_timeout_slow(struct loom__timers *t, unsigned pending);
+
+static inline int64_t loom__timers_timeout_ns(struct loom__timers *t)
+{
+    /*
+     * Pairs with the seq_cst fetch_or in pending_inc() (timer.c): after
+     * the loop's seq_cst increment of notify_me, either this load sees a
+     * clock's first armed timer, or the arming thread's loom_loop_notify()
+     * (which follows its fetch_or) sees notify_me != 0 and wakes us.
+     */
+    unsigned pending =
+        loom_atomic_load_seq(&((struct loom__timers_head *)t)->pending);
+
+    return LOOM_LIKELY(!pending) ? -1 : loom__timers_timeout_slow(t, pending);
+}
 
 /*
  * loom__timers_run() - run every expired timer once, earliest first and
@@ -55,6 +82,18 @@ int64_t loom__timers_timeout_ns(struct loom__timers *t);
  * Context: home(loop).
  * Return: the number of callbacks run.
  */
-unsigned loom__timers_run(struct loom__timers *t);
+unsigned loom__timers_run_slow(struct loom__timers *t, unsigned pending);
+
+static inline unsigned loom__timers_run(struct loom__timers *t)
+{
+    /*
+     * Relaxed: a timer armed concurrently and missed here is seen by the
+     * next loom__timers_timeout_ns(), which orders properly.
+     */
+    unsigned pending =
+        loom_atomic_read(&((struct loom__timers_head *)t)->pending);
+
+    return LOOM_LIKELY(!pending) ? 0 : loom__timers_run_slow(t, pending);
+}
 
 #endif /* LOOM_TIMER_INT_H */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Timers: per loop, one min-heap per clock under one mutex each.
+ * Timers: per loop, one min-heap per clock under one lock each.
  *
  * Any thread arms, re-arms, deletes and frees timers (loom_timer_*, under
  * the clock's lock) and wakes the loop only when it moved the deadline the
@@ -9,11 +9,18 @@
  * pops one expired timer at a time under the lock and runs its callback
  * without the lock.  The virtual clock's hook (any thread) wakes loops
  * whose VIRTUAL timers it made due.
+ *
+ * Hot paths.  The loop's two per-iteration checks read one word (the
+ * pending bit per clock, timer-int.h) and take no lock when no timer is
+ * armed.  The clock's lock is a futex lock whose uncontended lock and
+ * unlock are one atomic RMW each (contention is rare: the critical
+ * sections are a few heap operations, never a callback).
  */
 #include <loom/timer.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <loom/loop.h>
@@ -22,6 +29,7 @@
 #include "base/check.h"
 #include "base/clock-int.h"
 #include "base/compiler.h"
+#include "base/futex.h"
 #include "base/list.h"
 #include "loop/loop-int.h"
 #include "timer/heap.h"
@@ -48,8 +56,15 @@ struct run_frame {
     struct run_frame *up; /* enclosing pass of the same clock */
 };
 
+/* struct timer_clock.lock values. */
+enum {
+    TLOCK_FREE = 0,
+    TLOCK_HELD = 1,
+    TLOCK_WAITERS = 2, /* held, and a thread may sleep on the futex */
+};
+
 struct timer_clock {
-    pthread_mutex_t lock;
+    uint32_t lock; /* atomic: TLOCK_*; the futex word */
 
     /* Protected by lock. */
     struct loom__heap heap;   /* armed timers, except deferred ones */
@@ -64,8 +79,12 @@ struct timer_clock {
     int64_t wake_deadline;
     size_t ntimers; /* timers of this clock not freed: heap reservation */
 
-    /* Written under lock, read without it by fast paths; see pending_inc. */
-    size_t npending; /* armed timers: in the heap or deferred */
+    /*
+     * Written under lock, read without it by virtual_needs_wake(): armed
+     * timers, in the heap or deferred.  Its zero / non-zero state is
+     * mirrored in the timers' pending bit for this clock.
+     */
+    size_t npending;
 
     /* Immutable after loom__timers_new(). */
     enum loom_clock clock;
@@ -73,6 +92,9 @@ struct timer_clock {
 } LOOM_CACHE_ALIGNED;
 
 struct loom__timers {
+    /* First member (timer-int.h); its own cache line. */
+    struct loom__timers_head head;
+
     struct timer_clock clocks[NCLOCKS];
 
     /* Immutable after loom__timers_new(). */
@@ -108,14 +130,54 @@ static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loom_list g_registry = LOOM_LIST_INIT(g_registry);
 static bool g_hook_installed; /* protected by g_registry_lock */
 
-static void lock(struct timer_clock *tc)
+/*
+ * The clock's lock: a three-state futex mutex.  Uncontended, lock is one
+ * CAS and unlock one xchg.  A contender spins briefly, then marks the
+ * lock TLOCK_WAITERS and sleeps; the unlock that replaces TLOCK_WAITERS
+ * wakes one sleeper, which takes the lock as TLOCK_WAITERS again (it
+ * cannot know whether others sleep), so no wake-up is lost.
+ */
+static __attribute__((noinline)) void lock_slow(struct timer_clock *tc)
 {
-    pthread_mutex_lock(&tc->lock);
+    uint32_t old;
+    int i;
+
+    for (i = 0; i < 100; i++) {
+        loom_cpu_relax();
+        old = TLOCK_FREE;
+        /* Pairs with the xchg in unlock(). */
+        if (loom_atomic_read(&tc->lock) == TLOCK_FREE &&
+            __atomic_compare_exchange_n(&tc->lock, &old, TLOCK_HELD, false,
+                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            return;
+        }
+    }
+    /* Pairs with the xchg in unlock(). */
+    while (__atomic_exchange_n(&tc->lock, TLOCK_WAITERS, __ATOMIC_ACQUIRE) !=
+           TLOCK_FREE) {
+        (void)loom__futex_wait(&tc->lock, TLOCK_WAITERS, NULL);
+    }
 }
 
-static void unlock(struct timer_clock *tc)
+static inline void lock(struct timer_clock *tc)
 {
-    pthread_mutex_unlock(&tc->lock);
+    uint32_t old = TLOCK_FREE;
+
+    /* Pairs with the xchg in unlock(). */
+    if (LOOM_UNLIKELY(!__atomic_compare_exchange_n(&tc->lock, &old, TLOCK_HELD,
+                                                   false, __ATOMIC_ACQUIRE,
+                                                   __ATOMIC_RELAXED))) {
+        lock_slow(tc);
+    }
+}
+
+static inline void unlock(struct timer_clock *tc)
+{
+    /* Pairs with the CAS / xchg in lock() and lock_slow(). */
+    if (LOOM_UNLIKELY(__atomic_exchange_n(&tc->lock, TLOCK_FREE,
+                                          __ATOMIC_RELEASE) == TLOCK_WAITERS)) {
+        loom__futex_wake(&tc->lock, 1);
+    }
 }
 
 /* One more pending timer.  Called with tc->lock held. */
@@ -123,16 +185,18 @@ static inline void pending_inc(struct timer_clock *tc)
 {
     size_t n = loom_atomic_read(&tc->npending);
 
+    loom_atomic_set(&tc->npending, n + 1);
     if (n == 0) {
         /*
-         * Pairs with loom_atomic_load_seq() in loom__timers_timeout_ns():
-         * either the loop sees this timer, or our caller's
-         * loom_loop_notify() (wake_deadline is INT64_MAX while nothing is
-         * pending, so the caller does notify) sees that it may sleep.
+         * Pairs with the seq_cst load in loom__timers_timeout_ns()
+         * (timer-int.h), after the loop's seq_cst increment of notify_me:
+         * either the loop sees this bit, or our caller's loom_loop_notify()
+         * (wake_deadline is INT64_MAX while nothing is pending, so the
+         * caller does notify) sees that the loop may sleep.  Only this
+         * clock's lock holder changes this bit, so its RMWs follow the
+         * lock order; other clocks' bits change concurrently, hence an RMW.
          */
-        loom_atomic_store_seq(&tc->npending, 1);
-    } else {
-        loom_atomic_set(&tc->npending, n + 1);
+        loom_atomic_fetch_or(&tc->ts->head.pending, 1u << tc->clock);
     }
 }
 
@@ -144,6 +208,12 @@ static inline void pending_dec(struct timer_clock *tc)
     loom_atomic_set(&tc->npending, n);
     if (n == 0) {
         tc->wake_deadline = INT64_MAX;
+        /*
+         * Nothing to order: a loop that still sees the bit only takes the
+         * lock and finds the heap empty.
+         */
+        __atomic_fetch_and(&tc->ts->head.pending, ~(1u << tc->clock),
+                           __ATOMIC_RELAXED);
     }
 }
 
@@ -266,7 +336,7 @@ int loom__timers_new(struct loom_loop *l, struct loom__timers **ret)
     for (i = 0; i < NCLOCKS; i++) {
         struct timer_clock *tc = &ts->clocks[i];
 
-        pthread_mutex_init(&tc->lock, NULL);
+        tc->lock = TLOCK_FREE;
         loom__heap_init(&tc->heap);
         tc->frames = NULL;
         tc->wake_deadline = INT64_MAX;
@@ -275,6 +345,7 @@ int loom__timers_new(struct loom_loop *l, struct loom__timers **ret)
         tc->clock = (enum loom_clock)i;
         tc->ts = ts;
     }
+    ts->head.pending = 0;
     ts->loop = l;
     ts->live = 0;
     ts->nvirtual = 0;
@@ -302,7 +373,6 @@ void loom__timers_free(struct loom__timers *ts)
     }
     for (i = 0; i < NCLOCKS; i++) {
         loom__heap_destroy(&ts->clocks[i].heap);
-        pthread_mutex_destroy(&ts->clocks[i].lock);
     }
     free(ts);
 }
@@ -328,20 +398,17 @@ static int64_t clock_timeout(struct timer_clock *tc)
     return d;
 }
 
-int64_t loom__timers_timeout_ns(struct loom__timers *ts)
+int64_t loom__timers_timeout_slow(struct loom__timers *ts, unsigned pending)
 {
     int64_t best = -1;
     int i;
 
-    for (i = 0; i < NCLOCKS; i++) {
-        struct timer_clock *tc = &ts->clocks[i];
+    /* @pending was read by loom__timers_timeout_ns() (timer-int.h). */
+    for (; pending; pending &= pending - 1) {
         int64_t d;
 
-        /* Pairs with loom_atomic_store_seq() in pending_inc(). */
-        if (!loom_atomic_load_seq(&tc->npending)) {
-            continue;
-        }
-        d = clock_timeout(tc);
+        i = __builtin_ctz(pending);
+        d = clock_timeout(&ts->clocks[i]);
         if (d == 0) {
             return 0;
         }
@@ -435,21 +502,13 @@ static unsigned run_clock(struct timer_clock *tc)
     return n;
 }
 
-unsigned loom__timers_run(struct loom__timers *ts)
+unsigned loom__timers_run_slow(struct loom__timers *ts, unsigned pending)
 {
     unsigned n = 0;
-    int i;
 
-    for (i = 0; i < NCLOCKS; i++) {
-        struct timer_clock *tc = &ts->clocks[i];
-
-        /*
-         * A timer armed concurrently and missed here is seen by the next
-         * loom__timers_timeout_ns(), which orders properly.
-         */
-        if (loom_atomic_read(&tc->npending)) {
-            n += run_clock(tc);
-        }
+    /* @pending was read by loom__timers_run() (timer-int.h). */
+    for (; pending; pending &= pending - 1) {
+        n += run_clock(&ts->clocks[__builtin_ctz(pending)]);
     }
     return n;
 }

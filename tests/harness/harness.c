@@ -3,13 +3,33 @@
 #include "harness.h"
 
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static const char *g_fdmon_name;
 
+/*
+ * Skip the whole program.  Under --tap Meson wants a TAP plan with a SKIP
+ * directive and exit status 0 (77 would count as an error); otherwise the
+ * exit-code protocol's 77.
+ */
+static void skip_program(bool tap, const char *why)
+{
+    if (tap) {
+        printf("1..0 # SKIP %s\n", why);
+        fflush(stdout);
+        exit(0);
+    }
+    fprintf(stderr, "SKIP: %s\n", why);
+    exit(HARNESS_EXIT_SKIP);
+}
+
 void harness_init(int *argc, char ***argv)
 {
+    bool tap = false;
+    const char *why;
     int i, j = 1;
 
     for (i = 1; i < *argc; i++) {
@@ -19,10 +39,19 @@ void harness_init(int *argc, char ***argv)
             g_fdmon_name = a + 8;
             continue;
         }
+        if (strcmp(a, "--tap") == 0) {
+            tap = true;
+        }
         (*argv)[j++] = (*argv)[i];
     }
     *argc = j;
     (*argv)[j] = NULL;
+    if (g_fdmon_name) {
+        why = harness_fdmon_unavailable(g_fdmon_name);
+        if (why) {
+            skip_program(tap, why);
+        }
+    }
     g_test_init(argc, argv, NULL);
 }
 

@@ -4,6 +4,8 @@
  *
  * harness_init() replaces g_test_init(): it removes loom's own options
  * (--fdmon=poll|epoll|io_uring) from argv and hands the rest to GTest.
+ * A --fdmon that cannot be honoured here (io_uring forbidden or not built)
+ * skips the whole program before any output.
  * Loop tests create their loops with harness_loop_new(), which applies the
  * chosen fd monitor, so the same program covers every backend (the
  * library itself reads no environment variables).
@@ -30,6 +32,20 @@ const char *harness_fdmon_name(void);
  * Defined in harness-loop.c.
  */
 struct loom_loop *harness_loop_new(void);
+
+/*
+ * Switch an existing loop (e.g. the main loop) to the --fdmon monitor, if
+ * one was given (asserts success).  Defined in harness-loop.c.
+ */
+void harness_loop_apply_fdmon(struct loom_loop *l);
+
+/*
+ * NULL if fd monitor @name can be used here, else why not (a static
+ * string).  harness_init() calls it for --fdmon= and skips the whole
+ * program ("1..0 # SKIP <why>" under --tap) before any test output.
+ * Unknown names print a message and exit(1).  Defined in harness-loop.c.
+ */
+const char *harness_fdmon_unavailable(const char *name);
 
 /* Monotonic nanoseconds, for watchdogs (never for asserting speed). */
 int64_t harness_now_ns(void);

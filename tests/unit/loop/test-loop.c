@@ -82,7 +82,8 @@ static void test_stats(void)
     g_assert_cmpuint(st.timer_runs, ==, 1);
     g_assert_cmpuint(st.fd_events, ==, 0);
     g_assert_cmpuint(st.iterations, >=, 1);
-    g_assert_true(st.fdmon == LOOM_FDMON_POLL || st.fdmon == LOOM_FDMON_EPOLL);
+    g_assert_true(st.fdmon == LOOM_FDMON_POLL || st.fdmon == LOOM_FDMON_EPOLL ||
+                  st.fdmon == LOOM_FDMON_IO_URING);
     loom_timer_free(t);
     loom_loop_unref(l);
 }

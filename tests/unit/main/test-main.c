@@ -268,6 +268,7 @@ int main(int argc, char **argv)
     harness_init(&argc, &argv);
     /* Before any other thread exists, so they inherit the signal mask. */
     g_assert_cmpint(loom_main_init(), ==, 0);
+    harness_loop_apply_fdmon(loom_main_loop());
     g_test_add_func("/main/init-twice", test_init_twice);
     g_test_add_func("/main/shutdown-from-thread", test_shutdown_from_thread);
     g_test_add_func("/main/shutdown-signal", test_shutdown_signal);

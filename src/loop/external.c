@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Driving a loop from another event loop (GLib's GMainContext, through
+ * the GSource in src/glib/glib.c): the prepare and check halves of the
+ * notify protocol for a poller that is not loom_loop_poll().  The outside
+ * loop waits on the loop's epoll fd, which polls readable when a handler
+ * or the loop's eventfd is ready; BHs and timers reach it as a timeout or
+ * as a notification (an eventfd write).  Everything here runs in the
+ * loop's home thread, except loom__loop_ext_withdraw() and
+ * loom__loop_ext_detach(), which any thread may call.
+ */
+#include <loom/loop.h>
+
+#include <errno.h>
+
+#include "base/atomic.h"
+#include "fdmon/fdmon.h"
+#include "loop/loop-priv.h"
+#include "timer/timer-int.h"
+
+/* As loom_loop_poll() computes it: BHs first, then timers. */
+static int64_t ext_timeout(struct loom_loop *l)
+{
+    int64_t t = loom__bh_timeout_ns(l);
+    int64_t tt;
+
+    if (t == 0) {
+        return 0;
+    }
+    tt = loom__timers_timeout_ns(l->timers);
+    if (tt >= 0 && (t < 0 || tt < t)) {
+        t = tt;
+    }
+    return t;
+}
+
+/* Move the loop to epoll (remembering the mode to restore) if needed. */
+static int ext_pin(struct loom_loop *l, struct loom__ext_poll *ep)
+{
+    int mode = (int)l->mode;
+    int ret;
+
+    if (l->mon->ops == &loom__fdmon_epoll_ops && l->mode == LOOM_FDMON_EPOLL) {
+        return 0;
+    }
+    /* Setting the mode, not only the monitor, stops automatic switches. */
+    ret = loom_loop_set_fdmon(l, LOOM_FDMON_EPOLL);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!ep->pinned) {
+        ep->saved_mode = mode;
+        ep->pinned = true;
+    }
+    return 0;
+}
+
+int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
+                           int64_t *ret_timeout_ns)
+{
+    uint32_t old;
+    int64_t timeout;
+    int ret;
+
+    loom__loop_claim_home(l);
+    ret = ext_pin(l, ep);
+    if (ret < 0) {
+        return ret;
+    }
+    /*
+     * Notifications must come as eventfd writes, which the epoll fd
+     * reports.  If one was already sent as a futex wake (the loop last
+     * slept with no fd to watch), it is not on the eventfd: do not block.
+     * Pairs with the fetch_or in loom_loop_notify().
+     */
+    old = loom_atomic_fetch_and(&l->wake, ~LOOP_WAKE_FUTEX);
+    if (!ep->announced) {
+        /*
+         * Announce before looking for work, as prepare_wait() in poll.c.
+         * Pairs with the seq_cst load in loom_loop_notify(): a thread
+         * publishing work either is seen by ext_timeout() or sees
+         * notify_me != 0 and writes the eventfd.
+         */
+        loom_atomic_inc(&l->notify_me);
+        ep->announced = true;
+    }
+    timeout = ((old & LOOP_WAKE_FUTEX) && (old & LOOP_WAKE_NOTIFIED))
+                  ? 0
+                  : ext_timeout(l);
+    if (timeout == 0) {
+        /* The caller will not block (nor, with GLib, call check). */
+        loom__loop_ext_withdraw(l, ep);
+    }
+    *ret_timeout_ns = timeout;
+    return loom__fdmon_epoll_fd(l->mon);
+}
+
+void loom__loop_ext_withdraw(struct loom_loop *l, struct loom__ext_poll *ep)
+{
+    if (ep->announced) {
+        ep->announced = false;
+        /* Pairs with the seq_cst load in loom_loop_notify(). */
+        loom_atomic_dec(&l->notify_me);
+    }
+}
+
+bool loom__loop_ext_check(struct loom_loop *l, struct loom__ext_poll *ep,
+                          bool fd_ready)
+{
+    LOOM_ASSERT_HOME(l, "loom loop GSource check");
+    loom__loop_ext_withdraw(l, ep);
+    /*
+     * Drain whenever the fd fired, even with NOTIFIED clear: a notifier
+     * that set NOTIFIED before our last accept may write the eventfd after
+     * it, and with no handler fd watched loom_loop_poll(l, false) never
+     * reads the eventfd, so the epoll fd would stay readable for good.
+     */
+    if (fd_ready || (loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
+        loom__loop_notify_accept(l, true);
+    }
+    return fd_ready || ext_timeout(l) == 0;
+}
+
+void loom__loop_ext_detach(struct loom_loop *l, struct loom__ext_poll *ep)
+{
+    loom__loop_ext_withdraw(l, ep);
+    if (ep->pinned && loom__loop_is_home(l)) {
+        /* Best effort: on failure the loop simply stays on epoll. */
+        (void)loom_loop_set_fdmon(l, (enum loom_fdmon)ep->saved_mode);
+    }
+    ep->pinned = false;
+}

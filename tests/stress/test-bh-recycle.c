@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stress: recycling of one-shot BH memory (bh.c).  Two loops, each polled
+ * by its own thread, receive one-shots from short-lived producer threads
+ * that alternate between the loops, so recycled blocks taken from one
+ * loop are reused for the other and threads exit while holding blocks
+ * (their thread-local list is freed by the key destructor).  Every
+ * one-shot carries a distinct slot that its callback marks: at the end
+ * every slot must have run exactly once, on the loop it was posted to.
+ * The loops are freed with recycled memory still cached (ASan's leak
+ * check does not see recycling, which ASan builds turn off; run this
+ * under valgrind to check the recycled lists are freed).
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "harness.h"
+#include <loom/bh.h>
+#include <loom/loop.h>
+
+#define NLOOPS 2
+#define NPROD 3
+#define ROUNDS 40
+#define PER_PROD 5000
+#define TOTAL (ROUNDS * NPROD * PER_PROD)
+#define STALL_NS (30LL * 1000 * 1000 * 1000)
+
+struct slot {
+    int loop;      /* the loop it was posted to */
+    unsigned runs; /* written by that loop's thread only */
+    int ran_on;    /* loop index whose thread ran it */
+};
+
+struct runner {
+    struct loom_loop *l;
+    int idx;
+    pthread_t th;
+    int stop;           /* atomic */
+    unsigned long runs; /* atomic: callbacks run on this loop */
+};
+
+static struct runner g_run[NLOOPS];
+static struct slot *g_slots;
+static __thread int tls_loop = -1; /* index of the loop this thread runs */
+
+static void slot_cb(void *opaque)
+{
+    struct slot *s = opaque;
+
+    s->runs++;
+    s->ran_on = tls_loop;
+    __atomic_fetch_add(&g_run[tls_loop].runs, 1, __ATOMIC_RELEASE);
+}
+
+static void stop_cb(void *opaque)
+{
+    struct runner *r = opaque;
+
+    __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+}
+
+static void *runner_fn(void *opaque)
+{
+    struct runner *r = opaque;
+
+    tls_loop = r->idx;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+        loom_loop_poll(r->l, true);
+    }
+    return NULL;
+}
+
+struct prod {
+    pthread_t th;
+    size_t first; /* index of its first slot */
+};
+
+static void *prod_fn(void *opaque)
+{
+    struct prod *p = opaque;
+    size_t i;
+
+    for (i = 0; i < PER_PROD; i++) {
+        struct slot *s = &g_slots[p->first + i];
+
+        s->loop = (int)((p->first + i) % NLOOPS);
+        g_assert_cmpint(loom_bh_oneshot(g_run[s->loop].l, slot_cb, s), ==, 0);
+    }
+    return NULL;
+}
+
+static unsigned long total_runs(void)
+{
+    unsigned long n = 0;
+    int i;
+
+    for (i = 0; i < NLOOPS; i++) {
+        n += __atomic_load_n(&g_run[i].runs, __ATOMIC_ACQUIRE);
+    }
+    return n;
+}
+
+static void test_recycle(void)
+{
+    struct prod prods[NPROD];
+    int64_t deadline;
+    size_t i;
+    int r, p;
+
+    g_slots = calloc(TOTAL, sizeof(*g_slots));
+    g_assert_nonnull(g_slots);
+    for (i = 0; i < NLOOPS; i++) {
+        g_run[i].l = harness_loop_new();
+        g_run[i].idx = (int)i;
+        g_run[i].stop = 0;
+        g_run[i].runs = 0;
+        g_assert_cmpint(
+            pthread_create(&g_run[i].th, NULL, runner_fn, &g_run[i]), ==, 0);
+    }
+    for (r = 0; r < ROUNDS; r++) {
+        for (p = 0; p < NPROD; p++) {
+            prods[p].first = ((size_t)r * NPROD + (size_t)p) * PER_PROD;
+            g_assert_cmpint(
+                pthread_create(&prods[p].th, NULL, prod_fn, &prods[p]), ==, 0);
+        }
+        for (p = 0; p < NPROD; p++) {
+            g_assert_cmpint(pthread_join(prods[p].th, NULL), ==, 0);
+        }
+    }
+    /* Every post must run: a lost one stalls here. */
+    deadline = harness_now_ns() + STALL_NS;
+    while (total_runs() < TOTAL) {
+        g_assert_cmpint(harness_now_ns(), <, deadline);
+        sched_yield();
+    }
+    for (i = 0; i < NLOOPS; i++) {
+        g_assert_cmpint(loom_bh_oneshot(g_run[i].l, stop_cb, &g_run[i]), ==, 0);
+        g_assert_cmpint(pthread_join(g_run[i].th, NULL), ==, 0);
+    }
+    g_assert_cmpuint(total_runs(), ==, TOTAL);
+    for (i = 0; i < TOTAL; i++) {
+        g_assert_cmpuint(g_slots[i].runs, ==, 1);
+        g_assert_cmpint(g_slots[i].ran_on, ==, g_slots[i].loop);
+    }
+    for (i = 0; i < NLOOPS; i++) {
+        loom_loop_unref(g_run[i].l);
+    }
+    free(g_slots);
+}
+
+int main(int argc, char **argv)
+{
+    harness_init(&argc, &argv);
+    g_test_add_func("/bh-recycle/two-loops", test_recycle);
+    return g_test_run();
+}

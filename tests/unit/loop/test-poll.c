@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Adaptive polling (loom_loop_set_poll_params()): a cross-thread
+ * ping-pong over a notifier records poll hits and a grown window (none of
+ * it with max_ns 0); on_poll_ready runs exactly when on_poll returned
+ * true; a handler without on_poll disables polling; the window shrinks
+ * after a long sleep; a BH scheduled from another thread ends a long spin
+ * without a syscall; timers fire on time (never early) while polling; a
+ * due BH skips polling; a handler running further up the stack is not
+ * polled by a nested poll.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include <loom/bh.h>
+#include <loom/clock.h>
+#include <loom/loop.h>
+#include <loom/notifier.h>
+#include <loom/timer.h>
+
+#define MS (1000LL * 1000)
+#define SEC (1000LL * MS)
+#define PINGS 2000
+
+static void stats(struct loom_loop *l, struct loom_loop_stats *st)
+{
+    loom_loop_stats(l, st);
+}
+
+static int64_t poll_ns(struct loom_loop *l)
+{
+    struct loom_loop_stats st;
+
+    stats(l, &st);
+    return st.poll_ns;
+}
+
+static void flag_cb(void *opaque)
+{
+    __atomic_store_n((int *)opaque, 1, __ATOMIC_RELEASE);
+}
+
+/* One blocking poll that sleeps for about @ns (a timer wakes it). */
+static void sleep_poll(struct loom_loop *l, int64_t ns)
+{
+    struct loom_timer *t;
+    int fired = 0;
+
+    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, flag_cb, &fired, &t), ==,
+                    0);
+    loom_timer_mod_ns(t, ns);
+    while (!fired) {
+        loom_loop_poll(l, true);
+    }
+    loom_timer_free(t);
+}
+
+/*
+ * Make the window non-zero: a short sleep (within max_ns) grows it from 0.
+ * A sleep stretched past max_ns by preemption may shrink it: retry.
+ */
+static void grow_window(struct loom_loop *l, int64_t at_least)
+{
+    int i;
+
+    for (i = 0; i < 10000 && poll_ns(l) < at_least; i++) {
+        sleep_poll(l, 50 * 1000);
+    }
+    g_assert_cmpint(poll_ns(l), >=, at_least);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ping-pong over a notifier: B produces into a "ring", A consumes. */
+
+struct pp {
+    struct loom_notifier n; /* first: callbacks get &n and cast back */
+    struct loom_loop *l;
+    unsigned long produced; /* atomic: written by B */
+    unsigned long consumed; /* atomic: written by A (home) */
+    unsigned long polls, poll_true, poll_ready, events; /* home only */
+    int bad;                                            /* home only */
+};
+
+static bool pp_poll(void *opaque)
+{
+    struct pp *p = (struct pp *)((struct loom_notifier *)opaque);
+
+    p->polls++;
+    /* Pairs with the release store in pp_thread(). */
+    if (__atomic_load_n(&p->produced, __ATOMIC_ACQUIRE) != p->consumed) {
+        p->poll_true++;
+        return true;
+    }
+    return false;
+}
+
+static void pp_consume(struct pp *p)
+{
+    /* Pairs with the release store in pp_thread(). */
+    unsigned long prod = __atomic_load_n(&p->produced, __ATOMIC_ACQUIRE);
+
+    if (prod != p->consumed && prod != p->consumed + 1) {
+        p->bad++;
+    }
+    /* Pairs with the acquire load in pp_thread(). */
+    __atomic_store_n(&p->consumed, prod, __ATOMIC_RELEASE);
+}
+
+static void pp_ready(struct loom_notifier *n)
+{
+    struct pp *p = (struct pp *)n;
+
+    p->poll_ready++;
+    pp_consume(p);
+}
+
+static void pp_event(struct loom_notifier *n)
+{
+    struct pp *p = (struct pp *)n;
+
+    loom_notifier_test_and_clear(n);
+    p->events++;
+    pp_consume(p);
+}
+
+static void *pp_thread(void *opaque)
+{
+    struct pp *p = opaque;
+    unsigned long i;
+
+    for (i = 1; i <= PINGS; i++) {
+        /* Pairs with the acquire loads in pp_poll() and pp_consume(). */
+        __atomic_store_n(&p->produced, i, __ATOMIC_RELEASE);
+        g_assert_cmpint(loom_notifier_set(&p->n), ==, 0);
+        /* Pairs with the release store in pp_consume(). */
+        while (__atomic_load_n(&p->consumed, __ATOMIC_ACQUIRE) != i) {
+            sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static void run_pingpong(int64_t max_ns, struct pp *p,
+                         struct loom_loop_stats *st)
+{
+    pthread_t th;
+
+    p->l = harness_loop_new();
+    g_assert_cmpint(loom_loop_set_poll_params(p->l, max_ns, 2, 1), ==, 0);
+    g_assert_cmpint(loom_notifier_init(&p->n, false), ==, 0);
+    g_assert_cmpint(
+        loom_set_notifier_handler(p->l, &p->n, pp_event, pp_poll, pp_ready), ==,
+        0);
+    g_assert_cmpint(pthread_create(&th, NULL, pp_thread, p), ==, 0);
+    while (__atomic_load_n(&p->consumed, __ATOMIC_RELAXED) != PINGS) {
+        loom_loop_poll(p->l, true);
+    }
+    g_assert_cmpint(pthread_join(th, NULL), ==, 0);
+    stats(p->l, st);
+    g_assert_cmpint(loom_set_notifier_handler(p->l, &p->n, NULL, NULL, NULL),
+                    ==, 0);
+    loom_notifier_cleanup(&p->n);
+    loom_loop_unref(p->l);
+    g_assert_cmpint(p->bad, ==, 0);
+}
+
+static void test_pingpong_stats(void)
+{
+    struct pp *p = calloc(1, sizeof(*p));
+    struct loom_loop_stats st;
+
+    run_pingpong(500 * 1000, p, &st);
+    g_assert_cmpuint(st.poll_hits, >, 0);
+    g_assert_cmpint(st.poll_ns, >, 0);
+    g_assert_cmpint(st.poll_ns, <=, 500 * 1000);
+    g_assert_cmpuint(p->poll_ready, >, 0);
+    g_assert_cmpuint(p->poll_ready, ==, p->poll_true);
+    g_assert_cmpuint(p->poll_ready + p->events, >=, PINGS);
+    free(p);
+
+    p = calloc(1, sizeof(*p));
+    run_pingpong(0, p, &st);
+    g_assert_cmpuint(st.poll_hits, ==, 0);
+    g_assert_cmpuint(st.poll_misses, ==, 0);
+    g_assert_cmpint(st.poll_ns, ==, 0);
+    g_assert_cmpuint(p->polls, ==, 0);
+    g_assert_cmpuint(p->poll_ready, ==, 0);
+    g_assert_cmpuint(p->events, >=, 1);
+    free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* A poll-only handler with a scripted on_poll. */
+
+struct ph {
+    int fd;
+    unsigned long calls, trues, readies;
+    unsigned every; /* on_poll returns true every this many calls */
+    int *spinning;  /* if set: stored 1 on each call (atomic) */
+};
+
+static bool ph_poll(void *opaque)
+{
+    struct ph *h = opaque;
+
+    h->calls++;
+    if (h->spinning) {
+        /* Pairs with the acquire load in spin_waiter(). */
+        __atomic_store_n(h->spinning, 1, __ATOMIC_RELEASE);
+    }
+    if (h->every && h->calls % h->every == 0) {
+        h->trues++;
+        return true;
+    }
+    return false;
+}
+
+static void ph_ready(void *opaque)
+{
+    ((struct ph *)opaque)->readies++;
+}
+
+static void ph_add(struct loom_loop *l, struct ph *h)
+{
+    h->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g_assert_cmpint(h->fd, >=, 0);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, h->fd, NULL, NULL, ph_poll, ph_ready, h), ==, 0);
+}
+
+static void ph_del(struct loom_loop *l, struct ph *h)
+{
+    g_assert_cmpint(loom_set_fd_handler(l, h->fd, NULL, NULL, NULL, NULL, NULL),
+                    ==, 0);
+    close(h->fd);
+}
+
+/* on_poll_ready runs once per true on_poll, never otherwise. */
+static void test_ready_exactly(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct ph h = {.every = 3};
+    struct loom_loop_stats st;
+    int i;
+
+    g_assert_cmpint(loom_loop_set_poll_params(l, 10 * MS, 2, 1), ==, 0);
+    ph_add(l, &h);
+    grow_window(l, 1);
+    for (i = 0; i < 200; i++) {
+        /* A timer bounds each poll in case a window passes without a hit. */
+        sleep_poll(l, 200 * 1000);
+        g_assert_cmpuint(h.readies, ==, h.trues);
+    }
+    stats(l, &st);
+    g_assert_cmpuint(h.trues, >, 0);
+    g_assert_cmpuint(st.poll_hits, >=, 1);
+    g_assert_cmpuint(h.calls, >=, h.trues * 3);
+    ph_del(l, &h);
+    loom_loop_unref(l);
+}
+
+static void nop_cb(void *opaque)
+{
+}
+
+/* A registered handler without on_poll disables polling. */
+static void test_disabled_by_handler(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct ph h = {.every = 0};
+    struct loom_loop_stats st;
+    int fds[2], i;
+
+    g_assert_cmpint(loom_loop_set_poll_params(l, 10 * MS, 2, 1), ==, 0);
+    g_assert_cmpint(pipe(fds), ==, 0);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], nop_cb, NULL, NULL, NULL, NULL), ==, 0);
+    ph_add(l, &h);
+    for (i = 0; i < 20; i++) {
+        sleep_poll(l, 50 * 1000);
+    }
+    stats(l, &st);
+    g_assert_cmpuint(h.calls, ==, 0);
+    g_assert_cmpuint(st.poll_hits + st.poll_misses, ==, 0);
+    g_assert_cmpint(st.poll_ns, ==, 0);
+
+    /* Giving the handler an on_poll enables polling again. */
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], nop_cb, NULL, ph_poll, NULL, &h), ==, 0);
+    grow_window(l, 1);
+    sleep_poll(l, 50 * 1000);
+    g_assert_cmpuint(h.calls, >, 0);
+
+    /* And removing it again disables it. */
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], nop_cb, NULL, NULL, NULL, NULL), ==, 0);
+    h.calls = 0;
+    sleep_poll(l, 50 * 1000);
+    g_assert_cmpuint(h.calls, ==, 0);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], NULL, NULL, NULL, NULL, NULL), ==, 0);
+    close(fds[0]);
+    close(fds[1]);
+    ph_del(l, &h);
+    loom_loop_unref(l);
+}
+
+/* A sleep longer than max_ns divides the window by shrink (0: resets). */
+static void test_shrink(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom_loop_stats st;
+    int64_t cur;
+
+    /* No handler at all: polling watches for BHs and notifications. */
+    g_assert_cmpint(loom_loop_set_poll_params(l, 2 * MS, 4, 2), ==, 0);
+    grow_window(l, 16 * 1000);
+    cur = poll_ns(l);
+    sleep_poll(l, 20 * MS);
+    g_assert_cmpint(poll_ns(l), ==, cur / 2);
+    stats(l, &st);
+    g_assert_cmpuint(st.poll_misses, >=, 1);
+
+    g_assert_cmpint(loom_loop_set_poll_params(l, 2 * MS, 4, 0), ==, 0);
+    g_assert_cmpint(poll_ns(l), >, 0);
+    sleep_poll(l, 20 * MS);
+    g_assert_cmpint(poll_ns(l), ==, 0);
+
+    /* A lower maximum caps the window; 0 turns polling off. */
+    grow_window(l, 16 * 1000);
+    g_assert_cmpint(loom_loop_set_poll_params(l, 1000, 4, 0), ==, 0);
+    g_assert_cmpint(poll_ns(l), <=, 1000);
+    g_assert_cmpint(loom_loop_set_poll_params(l, 0, 4, 0), ==, 0);
+    g_assert_cmpint(poll_ns(l), ==, 0);
+    stats(l, &st);
+    sleep_poll(l, 50 * 1000);
+    {
+        struct loom_loop_stats st2;
+
+        stats(l, &st2);
+        g_assert_cmpuint(st2.poll_hits, ==, st.poll_hits);
+        g_assert_cmpuint(st2.poll_misses, ==, st.poll_misses);
+    }
+    g_assert_cmpint(loom_loop_set_poll_params(l, 1, -1, 0), ==, -EINVAL);
+    g_assert_cmpint(loom_loop_set_poll_params(l, 1, 0, -1), ==, -EINVAL);
+    loom_loop_unref(l);
+}
+
+/*
+ * A window of 4 s: grow once from 0 (to 4 us), then by a factor that
+ * jumps to the maximum.
+ */
+static void long_window(struct loom_loop *l)
+{
+    g_assert_cmpint(loom_loop_set_poll_params(l, 4 * SEC, 1000000, 1), ==, 0);
+    grow_window(l, 4 * SEC);
+}
+
+struct waiter {
+    struct loom_bh *bh;
+    int spinning; /* atomic */
+    int ran;      /* atomic */
+};
+
+static void *spin_waiter(void *opaque)
+{
+    struct waiter *w = opaque;
+
+    /* Pairs with the release store in ph_poll(). */
+    while (!__atomic_load_n(&w->spinning, __ATOMIC_ACQUIRE)) {
+        sched_yield();
+    }
+    loom_bh_schedule(w->bh);
+    return NULL;
+}
+
+/* A BH scheduled from another thread during the spin ends it at once. */
+static void test_bh_ends_spin(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct waiter w = {0};
+    struct ph h = {.spinning = &w.spinning};
+    struct loom_loop_stats st0, st;
+    pthread_t th;
+    int64_t t0;
+    int round;
+
+    ph_add(l, &h);
+    long_window(l);
+    g_assert_cmpint(loom_bh_new(l, flag_cb, &w.ran, "wake", &w.bh), ==, 0);
+    for (round = 0; round < 20; round++) {
+        __atomic_store_n(&w.spinning, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&w.ran, 0, __ATOMIC_RELAXED);
+        stats(l, &st0);
+        g_assert_cmpint(pthread_create(&th, NULL, spin_waiter, &w), ==, 0);
+        t0 = harness_now_ns();
+        /* Pairs with the release store in flag_cb(). */
+        while (!__atomic_load_n(&w.ran, __ATOMIC_ACQUIRE)) {
+            loom_loop_poll(l, true);
+            /* Watchdog: far less than the 4 s window. */
+            g_assert_cmpint(harness_now_ns() - t0, <, 2 * SEC);
+        }
+        g_assert_cmpint(pthread_join(th, NULL), ==, 0);
+        stats(l, &st);
+        g_assert_cmpuint(st.poll_hits, >, st0.poll_hits);
+        /* Scheduled while the loop spun: no syscall. */
+        g_assert_cmpuint(st.notify_sent, ==, st0.notify_sent);
+        g_assert_cmpuint(st.notify_skipped, >, st0.notify_skipped);
+    }
+    loom_bh_free(w.bh);
+    ph_del(l, &h);
+    loom_loop_unref(l);
+}
+
+/* Timers bound the spin: they fire on time (never early) while polling. */
+static void test_timer_while_polling(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom_loop_stats st0, st;
+    struct loom_timer *t;
+    int64_t t0, dt;
+    int fired = 0, round;
+
+    long_window(l);
+    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, flag_cb, &fired, &t), ==,
+                    0);
+    for (round = 0; round < 5; round++) {
+        fired = 0;
+        stats(l, &st0);
+        t0 = loom_clock_ns(LOOM_CLOCK_HOST);
+        loom_timer_mod(t, t0 + 20 * MS);
+        while (!fired) {
+            loom_loop_poll(l, true);
+            g_assert_cmpint(loom_clock_ns(LOOM_CLOCK_HOST) - t0, <, 2 * SEC);
+        }
+        dt = loom_clock_ns(LOOM_CLOCK_HOST) - t0;
+        g_assert_cmpint(dt, >=, 20 * MS);
+        stats(l, &st);
+        g_assert_cmpuint(st.poll_misses, >, st0.poll_misses);
+    }
+    loom_timer_free(t);
+    loom_loop_unref(l);
+}
+
+/* A BH (or timer) due now skips polling altogether. */
+static void test_due_work_skips(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom_loop_stats st0, st;
+    struct ph h = {.every = 0};
+    int ran = 0;
+
+    ph_add(l, &h);
+    long_window(l);
+    stats(l, &st0);
+    h.calls = 0;
+    g_assert_cmpint(loom_bh_oneshot(l, flag_cb, &ran), ==, 0);
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpint(ran, ==, 1);
+    stats(l, &st);
+    g_assert_cmpuint(h.calls, ==, 0);
+    g_assert_cmpuint(st.poll_hits, ==, st0.poll_hits);
+    g_assert_cmpuint(st.poll_misses, ==, st0.poll_misses);
+    /* Non-blocking polls never spin either. */
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpuint(h.calls, ==, 0);
+    ph_del(l, &h);
+    loom_loop_unref(l);
+}
+
+/* ------------------------------------------------------------------ */
+/* Nested polls do not poll a handler whose callback is running. */
+
+struct nest {
+    struct loom_notifier n; /* first: callbacks get &n and cast back */
+    struct loom_loop *l;
+    struct ph *other;
+    unsigned long nested_polls, other_before, other_in_nested, runs;
+    bool armed;
+    int depth;
+};
+
+static bool nest_poll(void *opaque)
+{
+    struct nest *x = (struct nest *)((struct loom_notifier *)opaque);
+
+    if (x->depth) {
+        x->nested_polls++;
+    }
+    return x->armed;
+}
+
+/* on_event and on_poll_ready: run a nested poll. */
+static void nest_event(struct loom_notifier *n)
+{
+    struct nest *x = (struct nest *)n;
+
+    x->armed = false;
+    x->runs++;
+    x->depth++;
+    x->other_before = x->other->calls;
+    /* Spins (4 s window) until the timer ends it. */
+    sleep_poll(x->l, 5 * MS);
+    x->other_in_nested = x->other->calls - x->other_before;
+    x->depth--;
+}
+
+static void test_nested_skips_running(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct ph other = {.every = 0};
+    struct nest *x = calloc(1, sizeof(*x));
+
+    x->l = l;
+    x->other = &other;
+    g_assert_cmpint(loom_notifier_init(&x->n, false), ==, 0);
+    g_assert_cmpint(
+        loom_set_notifier_handler(l, &x->n, nest_event, nest_poll, nest_event),
+        ==, 0);
+    ph_add(l, &other);
+    long_window(l);
+    /* The spin finds it; its on_poll_ready runs the nested poll. */
+    x->armed = true;
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_cmpuint(x->runs, ==, 1);
+    g_assert_cmpint(x->depth, ==, 0);
+    g_assert_cmpuint(x->nested_polls, ==, 0);
+    g_assert_cmpuint(x->other_in_nested, >, 0);
+    g_assert_cmpint(loom_set_notifier_handler(l, &x->n, NULL, NULL, NULL), ==,
+                    0);
+    loom_notifier_cleanup(&x->n);
+    ph_del(l, &other);
+    loom_loop_unref(l);
+    free(x);
+}
+
+int main(int argc, char **argv)
+{
+    harness_init(&argc, &argv);
+    g_test_add_func("/poll/pingpong-stats", test_pingpong_stats);
+    g_test_add_func("/poll/ready-exactly", test_ready_exactly);
+    g_test_add_func("/poll/disabled-by-handler", test_disabled_by_handler);
+    g_test_add_func("/poll/shrink", test_shrink);
+    g_test_add_func("/poll/bh-ends-spin", test_bh_ends_spin);
+    g_test_add_func("/poll/timer-while-polling", test_timer_while_polling);
+    g_test_add_func("/poll/due-work-skips", test_due_work_skips);
+    g_test_add_func("/poll/nested-skips-running", test_nested_skips_running);
+    return g_test_run();
+}
