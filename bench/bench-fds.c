@@ -93,6 +93,8 @@ static void loom_fd_read(void *opaque)
     fds_consume(opaque);
 }
 
+static bool g_auto_reported;
+
 static int run_loom(void *arg, double *out)
 {
     enum loom_fdmon kind = *(enum loom_fdmon *)arg;
@@ -121,9 +123,13 @@ static int run_loom(void *arg, double *out)
         t1 = bench_thread_cpu_ns();
         out[0] = (double)(t1 - t0) / (double)n / 1000.0;
         loom_loop_stats(l, &st);
-        if (kind == LOOM_FDMON_AUTO && st.fdmon != LOOM_FDMON_EPOLL) {
-            printf("# loom AUTO ran on fd monitor %d, not epoll\n",
-                   (int)st.fdmon);
+        if (kind == LOOM_FDMON_AUTO && !g_auto_reported) {
+            /* AUTO is io_uring where the kernel allows, else epoll. */
+            printf("# loom AUTO ran on fd monitor %d (%s)\n", (int)st.fdmon,
+                   st.fdmon == LOOM_FDMON_IO_URING ? "io_uring"
+                   : st.fdmon == LOOM_FDMON_EPOLL  ? "epoll"
+                                                   : "poll");
+            g_auto_reported = true;
         }
     } else {
         i--;
@@ -340,11 +346,13 @@ int main(int argc, char **argv)
 {
 #if BENCH_HAVE_LOOM
     static enum loom_fdmon mon_auto = LOOM_FDMON_AUTO;
+    static enum loom_fdmon mon_epoll = LOOM_FDMON_EPOLL;
     static enum loom_fdmon mon_poll = LOOM_FDMON_POLL;
 #endif
     const struct bench_impl impls[] = {
 #if BENCH_HAVE_LOOM
         { "loom", run_loom, &mon_auto },
+        { "loom-epoll", run_loom, &mon_epoll },
 #endif
 #ifdef HAVE_LIBUV
         { "libuv", run_libuv, NULL },

@@ -28,6 +28,7 @@ TARGETS = [
     (r'^bh-post/', 'floor', '>=', 0.9, '>= 0.9x floor'),
     (r'^wakeup-rt-blocking/[^/]+/p50$', 'floor', '<=', 1.05,
      '<= 1.05x raw, ahead of every peer'),
+    (r'^wakeup-rt-poll/split/p50$', 'floor', '<=', 2.0, '<= 2x spin'),
     (r'^timers-arm$', 'peer', '<=', 1.0, '<= 1.0x best peer'),
     (r'^timers-arm-fire$', 'libev', '<=', 1.0, '<= 1.0x libev'),
     (r'^timers-rearm$', 'libev', '<=', 1.0, '<= 1.0x libev'),
