@@ -23,13 +23,13 @@
 #define CALL_BATCH_TRIES 5
 
 /*
- * The queue.  g_stub keeps it non-empty so that producers only ever
+ * The queue.  g_sentinel keeps it non-empty so that producers only ever
  * append: tail is the next field of the last element.
  */
-static struct loom_rcu_head g_stub;
+static struct loom_rcu_head g_sentinel;
 
 /* Producers: atomic exchange. */
-LOOM_CACHE_ALIGNED static struct loom_rcu_head **g_tail = &g_stub.next;
+LOOM_CACHE_ALIGNED static struct loom_rcu_head **g_tail = &g_sentinel.next;
 
 /* Callbacks queued and not yet taken; atomic. */
 LOOM_CACHE_ALIGNED static unsigned long g_count;
@@ -44,7 +44,7 @@ static unsigned int g_urgent;
 static unsigned int g_drain_seq;
 
 /* Consumer side: the thread (or an inline drain holding g_start_lock). */
-static struct loom_rcu_head *g_head = &g_stub;
+static struct loom_rcu_head *g_head = &g_sentinel;
 
 /* Protects starting the thread.  g_started: atomic, set once running. */
 static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -87,14 +87,14 @@ static struct loom_rcu_head *dequeue(void)
 {
     struct loom_rcu_head *h = g_head;
 
-    if (h == &g_stub) {
-        h = next_of(&g_stub);
+    if (h == &g_sentinel) {
+        h = next_of(&g_sentinel);
         g_head = h;
     }
     /* Pairs with the release store in enqueue(). */
     if (!loom_atomic_load_acquire(&h->next)) {
-        /* @h looks last: queue the stub behind it so it can be unlinked. */
-        enqueue(&g_stub);
+        /* @h looks last: queue the sentinel behind it so it can be unlinked. */
+        enqueue(&g_sentinel);
     }
     g_head = next_of(h);
     return h;
