@@ -44,6 +44,12 @@ TARGETS = [
     (r'^kvm-pio-exit', 'floor', '<=', 1.1, '<= 1.1x raw KVM_RUN loop'),
 ]
 
+# Figures whose loom column is a variant (the plain 'loom' impl there is a
+# reference point, e.g. the same loops without polling).
+LOOM_IMPL = [
+    (r'^wakeup-rt-poll/', 'loom-poll'),
+]
+
 LINE = re.compile(r'^bench=(\S+)\s+impl=(\S+)\s+value=(\S+)\s+min=(\S+)\s+'
                   r'max=(\S+)\s+runs=(\d+)\s+unit=(\S+)')
 
@@ -115,7 +121,11 @@ def evaluate(name, fig):
     """One summary row as a dict."""
     impls, unit = fig['impls'], fig['unit']
     hib = higher_is_better(unit)
-    loom = impls.get('loom', {}).get('value')
+    loom_impl = 'loom'
+    for rx, impl in LOOM_IMPL:
+        if re.search(rx, name):
+            loom_impl = impl
+    loom = impls.get(loom_impl, {}).get('value')
     peer = best(impls, 'peer', hib)
     floor = best(impls, 'floor', hib)
     row = {'name': name, 'unit': unit, 'loom': loom, 'peer': peer,
