@@ -45,6 +45,13 @@ static unsigned int g_drain_seq;
 
 /* Consumer side: the thread (or an inline drain holding g_start_lock). */
 static struct loom_rcu_head *g_head = &g_sentinel;
+/*
+ * Consumer side: the sentinel is in the queue (not yet passed by g_head).
+ * It must never be queued twice: an element that merely looks last may
+ * still get a successor from a producer that swapped the tail before the
+ * sentinel's own enqueue, so "looks last" alone does not tell.
+ */
+static bool g_sentinel_queued = true;
 
 /* Protects starting the thread.  g_started: atomic, set once running. */
 static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -90,11 +97,17 @@ static struct loom_rcu_head *dequeue(void)
     if (h == &g_sentinel) {
         h = next_of(&g_sentinel);
         g_head = h;
+        g_sentinel_queued = false;
     }
     /* Pairs with the release store in enqueue(). */
-    if (!loom_atomic_load_acquire(&h->next)) {
-        /* @h looks last: queue the sentinel behind it so it can be unlinked. */
+    if (!g_sentinel_queued && !loom_atomic_load_acquire(&h->next)) {
+        /*
+         * @h looks last: queue the sentinel behind it so that @h can be
+         * unlinked.  If the sentinel is still queued, it (or an element a
+         * producer is linking) follows @h already, and next_of() waits.
+         */
         enqueue(&g_sentinel);
+        g_sentinel_queued = true;
     }
     g_head = next_of(h);
     return h;
