@@ -41,6 +41,12 @@ LOOM_API int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
  * own callback runs in the next iteration (once per loom_loop_poll()),
  * not in a loop.  Wakes the loop if it may be sleeping.  Lock-free.
  *
+ * Lifetime: the BH may run, and its loop's home thread may free the BH or
+ * drop its last loop reference, before this call returns; a thread other
+ * than the home thread must hold a loop reference (loom_loop_ref()) across
+ * the call if the loop could otherwise go away.  The same holds for
+ * loom_bh_oneshot() and loom_loop_notify().
+ *
  * Context: any.
  */
 LOOM_API void loom_bh_schedule(struct loom_bh *bh);
