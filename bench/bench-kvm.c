@@ -31,7 +31,7 @@
 #include <loom/thread.h>
 
 #include "common.h"
-#include "kvm/kvm.h"
+#include "arch/x86_64/flat.h"
 
 #define RAM_SIZE (4u << 20)
 #define TABLES 0x1000u
@@ -41,7 +41,7 @@
 #define PORT_DATA 0x500u /* + 4 * vCPU index */
 #define PORT_DONE 0x510u
 
-static struct loom_kvm_vm *g_vm;
+static struct vmm_kvm_vm *g_vm;
 static uint8_t *g_ram;
 static long g_exits;   /* PIO exits per vCPU and run */
 static long g_samples; /* latency samples per run */
@@ -77,10 +77,10 @@ struct cpu_init {
     uint64_t rip, rcx, rdx, rdi;
 };
 
-static int init_fn(struct loom_kvm_vcpu *v, void *opaque)
+static int init_fn(struct vmm_kvm_vcpu *v, void *opaque)
 {
     const struct cpu_init *ci = opaque;
-    int index = loom_cpu_index(loom_kvm_vcpu_cpu(v));
+    int index = loom_cpu_index(vmm_kvm_vcpu_cpu(v));
     struct kvm_regs r;
 
     memset(&r, 0, sizeof(r));
@@ -89,7 +89,7 @@ static int init_fn(struct loom_kvm_vcpu *v, void *opaque)
     r.rdx = ci->rdx;
     r.rdi = ci->rdi;
     r.rsp = STACKS + ((uint64_t)(index % 16) + 1) * 0x1000u - 16;
-    return loom_kvm_x86_enter_flat(v, TABLES, true, &r);
+    return vmm_x86_enter_flat(v, TABLES, true, &r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -132,9 +132,9 @@ static void done_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
     loom_sem_post(&m->done);
 }
 
-static const struct loom_bus_ops meter_ops = {.write = meter_write};
-static const struct loom_bus_ops meter_bql_ops = {.write = meter_write_bql};
-static const struct loom_bus_ops done_ops = {.write = done_write};
+static const struct vmm_bus_ops meter_ops = {.write = meter_write};
+static const struct vmm_bus_ops meter_bql_ops = {.write = meter_write_bql};
+static const struct vmm_bus_ops done_ops = {.write = done_write};
 
 /* ------------------------------------------------------------------ */
 /* kvm-pio-exit                                                        */
@@ -143,7 +143,7 @@ static const struct loom_bus_ops done_ops = {.write = done_write};
 /* loom: @n vCPUs, each g_exits PIO exits; ns per exit (wall / total). */
 static int run_pio_loom(int n, bool bql, double *out)
 {
-    struct loom_kvm_vcpu *v[2];
+    struct vmm_kvm_vcpu *v[2];
     struct cpu_init ci[2];
     struct meter m[2];
     struct meter done;
@@ -153,12 +153,12 @@ static int run_pio_loom(int n, bool bql, double *out)
     memset(m, 0, sizeof(m));
     memset(&done, 0, sizeof(done));
     loom_sem_init(&done.done, 0);
-    r = loom_bus_add(loom_kvm_vm_pio(g_vm), PORT_DONE, 1, &done_ops, &done,
-                     LOOM_BUS_UNLOCKED);
+    r = vmm_bus_add(vmm_kvm_vm_pio(g_vm), PORT_DONE, 1, &done_ops, &done,
+                    VMM_BUS_UNLOCKED);
     for (i = 0; i < n && r == 0; i++) {
-        r = loom_bus_add(loom_kvm_vm_pio(g_vm), PORT_DATA + 4 * i, 4,
-                         bql ? &meter_bql_ops : &meter_ops, &m[i],
-                         bql ? 0 : LOOM_BUS_UNLOCKED);
+        r = vmm_bus_add(vmm_kvm_vm_pio(g_vm), PORT_DATA + 4 * i, 4,
+                        bql ? &meter_bql_ops : &meter_ops, &m[i],
+                        bql ? 0 : VMM_BUS_UNLOCKED);
     }
     for (i = 0; i < n && r == 0; i++) {
         ci[i] = (struct cpu_init){
@@ -167,10 +167,10 @@ static int run_pio_loom(int n, bool bql, double *out)
             .rdx = PORT_DATA + 4 * i,
             .rdi = PORT_DONE,
         };
-        r = loom_kvm_vcpu_new(g_vm, g_next_index++, init_fn, &ci[i], &v[i]);
+        r = vmm_kvm_vcpu_new(g_vm, g_next_index++, init_fn, &ci[i], &v[i]);
     }
     for (i = 0; i < n && r == 0; i++) {
-        r = loom_kvm_vcpu_start(v[i]);
+        r = vmm_kvm_vcpu_start(v[i]);
     }
     if (r == 0) {
         for (i = 0; i < n; i++) {
@@ -185,13 +185,13 @@ static int run_pio_loom(int n, bool bql, double *out)
         out[0] = (double)(last - first) / (double)(g_exits * n);
     }
     for (i = 0; i < n; i++) {
-        loom_kvm_vcpu_free(v[i]);
+        vmm_kvm_vcpu_free(v[i]);
     }
     loom_bql_lock();
     for (i = 0; i < n; i++) {
-        (void)loom_bus_remove(loom_kvm_vm_pio(g_vm), PORT_DATA + 4 * i);
+        (void)vmm_bus_remove(vmm_kvm_vm_pio(g_vm), PORT_DATA + 4 * i);
     }
-    (void)loom_bus_remove(loom_kvm_vm_pio(g_vm), PORT_DONE);
+    (void)vmm_bus_remove(vmm_kvm_vm_pio(g_vm), PORT_DONE);
     loom_bql_unlock();
     loom_sem_destroy(&done.done);
     return r;
@@ -229,7 +229,7 @@ static int run_pio_exit_raw(void *arg, double *out)
     }
     size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     close(fd);
-    fd = ioctl(loom_kvm_vm_fd(g_vm), KVM_CREATE_VCPU, g_next_index++);
+    fd = ioctl(vmm_kvm_vm_fd(g_vm), KVM_CREATE_VCPU, g_next_index++);
     if (fd < 0) {
         return -errno;
     }
@@ -246,12 +246,12 @@ static int run_pio_exit_raw(void *arg, double *out)
     regs.rdx = PORT_DATA;
     regs.rdi = PORT_DONE;
     regs.rsp = STACKS + 0x1000u - 16;
-    regs.rflags = loom_kvm_x86_flat_rflags(true);
+    regs.rflags = vmm_x86_flat_rflags(true);
     if (ioctl(fd, KVM_GET_SREGS, &sr) < 0) {
         r = -errno;
         goto out;
     }
-    loom_kvm_x86_flat_sregs(TABLES, true, &sr);
+    vmm_x86_flat_sregs(TABLES, true, &sr);
     if (ioctl(fd, KVM_SET_SREGS, &sr) < 0 ||
         ioctl(fd, KVM_SET_REGS, &regs) < 0) {
         r = -errno;
@@ -293,7 +293,7 @@ struct kick_probe {
     int64_t exit_ns; /* atomic: last KVM_EXIT_INTR */
 };
 
-static void exit_hook(struct loom_kvm_vcpu *v, const struct kvm_run *run,
+static void exit_hook(struct vmm_kvm_vcpu *v, const struct kvm_run *run,
                       void *opaque)
 {
     struct kick_probe *p = opaque;
@@ -306,9 +306,9 @@ static void exit_hook(struct loom_kvm_vcpu *v, const struct kvm_run *run,
 
 static struct kick_probe g_probe;
 
-static int spin_init_fn(struct loom_kvm_vcpu *v, void *opaque)
+static int spin_init_fn(struct vmm_kvm_vcpu *v, void *opaque)
 {
-    loom_kvm_vcpu_set_exit_hook(v, exit_hook, &g_probe);
+    vmm_kvm_vcpu_set_exit_hook(v, exit_hook, &g_probe);
     return init_fn(v, opaque);
 }
 
@@ -317,16 +317,16 @@ static void noop_fn(struct loom_cpu *cpu, void *data)
 }
 
 /* Entries into KVM_RUN so far. */
-static uint64_t runs_of(struct loom_kvm_vcpu *v)
+static uint64_t runs_of(struct vmm_kvm_vcpu *v)
 {
-    struct loom_kvm_vcpu_stats st;
+    struct vmm_kvm_vcpu_stats st;
 
-    (void)loom_kvm_vcpu_stats(v, &st);
+    (void)vmm_kvm_vcpu_stats(v, &st);
     return st.runs;
 }
 
 /* Wait until the vCPU entered KVM_RUN again after @seen entries. */
-static void wait_in_guest(struct loom_kvm_vcpu *v, uint64_t seen)
+static void wait_in_guest(struct vmm_kvm_vcpu *v, uint64_t seen)
 {
     while (runs_of(v) <= seen) {
         bench_relax();
@@ -338,19 +338,19 @@ static void wait_in_guest(struct loom_kvm_vcpu *v, uint64_t seen)
 static int run_spinning(bool kick, double *out)
 {
     struct cpu_init ci = {.rip = CODE_SPIN};
-    struct loom_kvm_vcpu *v;
+    struct vmm_kvm_vcpu *v;
     struct bench_samples s;
     uint64_t before = 0;
     long i;
     int r;
 
-    r = loom_kvm_vcpu_new(g_vm, g_next_index++, spin_init_fn, &ci, &v);
+    r = vmm_kvm_vcpu_new(g_vm, g_next_index++, spin_init_fn, &ci, &v);
     if (r < 0) {
         return r;
     }
-    r = loom_kvm_vcpu_start(v);
+    r = vmm_kvm_vcpu_start(v);
     if (r < 0) {
-        loom_kvm_vcpu_free(v);
+        vmm_kvm_vcpu_free(v);
         return r;
     }
     bench_samples_init(&s, (size_t)g_samples);
@@ -365,7 +365,7 @@ static int run_spinning(bool kick, double *out)
         if (kick) {
             int64_t t1;
 
-            loom_cpu_kick(loom_kvm_vcpu_cpu(v));
+            loom_cpu_kick(vmm_kvm_vcpu_cpu(v));
             /* Pairs with the release store in exit_hook(). */
             while ((t1 = __atomic_load_n(&g_probe.exit_ns, __ATOMIC_ACQUIRE)) ==
                    0) {
@@ -373,14 +373,14 @@ static int run_spinning(bool kick, double *out)
             }
             bench_samples_add(&s, (double)(t1 - t0) / 1000.0);
         } else {
-            (void)loom_run_on_cpu(loom_kvm_vcpu_cpu(v), noop_fn, NULL);
+            (void)loom_run_on_cpu(vmm_kvm_vcpu_cpu(v), noop_fn, NULL);
             bench_samples_add(&s, (double)(bench_now_ns() - t0) / 1000.0);
         }
     }
     out[0] = bench_samples_pct(&s, 50);
     out[1] = bench_samples_pct(&s, 99);
     bench_samples_free(&s);
-    loom_kvm_vcpu_free(v);
+    vmm_kvm_vcpu_free(v);
     return 0;
 }
 
@@ -438,19 +438,19 @@ int main(int argc, char **argv)
     int r;
 
     bench_init(argc, argv, "bench-kvm");
-    r = loom_kvm_vm_new(&g_vm);
+    r = vmm_kvm_vm_new(&g_vm);
     if (r < 0) {
         printf("# skipped: /dev/kvm unusable: %s\n", strerror(-r));
         return 0;
     }
-    r = loom_kvm_mem_add(g_vm, 0, RAM_SIZE, NULL, 0, &ram);
+    r = vmm_kvm_mem_add(g_vm, 0, RAM_SIZE, NULL, 0, &ram);
     if (r == 0) {
         g_ram = ram;
-        r = loom_kvm_x86_build_flat(g_vm, TABLES);
+        r = vmm_x86_build_flat(g_vm, TABLES);
     }
     if (r < 0) {
         bench_fail("guest memory", r);
-        loom_kvm_vm_free(g_vm);
+        vmm_kvm_vm_free(g_vm);
         return bench_finish();
     }
     emit_guests();
@@ -462,6 +462,6 @@ int main(int argc, char **argv)
     bench_run(&froc, roc, 1);
     bench_run(&fkick, kick, 1);
 
-    loom_kvm_vm_free(g_vm);
+    vmm_kvm_vm_free(g_vm);
     return bench_finish();
 }

@@ -7,14 +7,16 @@
  * IOPL=3, which PVM runs natively (CPL0 code is emulated there).  Called
  * from any thread for the tables, from the vCPU thread for the registers.
  */
-#include "kvm/kvm-int.h"
+#include "arch/x86_64/flat.h"
+
+#include "vstate/kvm-int.h"
 
 #include <errno.h>
 #include <string.h>
 
 #include <loom/rcu.h>
 
-/* Offsets inside the LOOM_KVM_X86_FLAT_SIZE area. */
+/* Offsets inside the VMM_X86_FLAT_SIZE area. */
 #define OFF_PML4 0x0000u
 #define OFF_PDPT 0x1000u
 #define OFF_PD 0x2000u /* four page directories */
@@ -50,7 +52,7 @@ static void put64(uint8_t *p, uint64_t v)
     memcpy(p, &v, sizeof(v));
 }
 
-int loom_kvm_x86_build_flat(struct loom_kvm_vm *vm, uint64_t gpa)
+int vmm_x86_build_flat(struct vmm_kvm_vm *vm, uint64_t gpa)
 {
     uint64_t tss = gpa + OFF_TSS;
     uint8_t *base;
@@ -61,12 +63,12 @@ int loom_kvm_x86_build_flat(struct loom_kvm_vm *vm, uint64_t gpa)
         return -EINVAL;
     }
     loom_rcu_read_lock();
-    base = loom_kvm_gpa_to_hva(vm, gpa, LOOM_KVM_X86_FLAT_SIZE);
+    base = vmm_kvm_gpa_to_hva(vm, gpa, VMM_X86_FLAT_SIZE);
     if (!base) {
         ret = -EFAULT;
         goto out;
     }
-    memset(base, 0, LOOM_KVM_X86_FLAT_SIZE);
+    memset(base, 0, VMM_X86_FLAT_SIZE);
     put64(base + OFF_PML4, (gpa + OFF_PDPT) | PTE_P | PTE_RW | PTE_US);
     for (i = 0; i < 4; i++) {
         uint64_t pd = gpa + OFF_PD + i * 0x1000u;
@@ -117,20 +119,20 @@ static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type,
     s->db = !code;
 }
 
-void loom_kvm_x86_flat_sregs(uint64_t tables, bool user, struct kvm_sregs *sr)
+void vmm_x86_flat_sregs(uint64_t tables, bool user, struct kvm_sregs *sr)
 {
     if (user) {
-        flat_seg(&sr->cs, LOOM_KVM_X86_SEL_CODE3, 0xb, true);
-        flat_seg(&sr->ds, LOOM_KVM_X86_SEL_DATA3, 0x3, false);
+        flat_seg(&sr->cs, VMM_X86_SEL_CODE3, 0xb, true);
+        flat_seg(&sr->ds, VMM_X86_SEL_DATA3, 0x3, false);
     } else {
-        flat_seg(&sr->cs, LOOM_KVM_X86_SEL_CODE0, 0xb, true);
-        flat_seg(&sr->ds, LOOM_KVM_X86_SEL_DATA0, 0x3, false);
+        flat_seg(&sr->cs, VMM_X86_SEL_CODE0, 0xb, true);
+        flat_seg(&sr->ds, VMM_X86_SEL_DATA0, 0x3, false);
     }
     sr->es = sr->fs = sr->gs = sr->ss = sr->ds;
     memset(&sr->tr, 0, sizeof(sr->tr));
     sr->tr.base = tables + OFF_TSS;
     sr->tr.limit = TSS_LIMIT;
-    sr->tr.selector = LOOM_KVM_X86_SEL_TSS;
+    sr->tr.selector = VMM_X86_SEL_TSS;
     sr->tr.type = 0xb;
     sr->tr.present = 1;
     memset(&sr->ldt, 0, sizeof(sr->ldt));
@@ -146,13 +148,13 @@ void loom_kvm_x86_flat_sregs(uint64_t tables, bool user, struct kvm_sregs *sr)
     sr->efer = EFER_SCE | EFER_LME | EFER_LMA;
 }
 
-uint64_t loom_kvm_x86_flat_rflags(bool user)
+uint64_t vmm_x86_flat_rflags(bool user)
 {
     return RFLAGS_RESERVED | (user ? RFLAGS_IOPL3 : 0);
 }
 
-int loom_kvm_x86_enter_flat(struct loom_kvm_vcpu *vcpu, uint64_t tables,
-                            bool user, const struct kvm_regs *regs)
+int vmm_x86_enter_flat(struct vmm_kvm_vcpu *vcpu, uint64_t tables, bool user,
+                       const struct kvm_regs *regs)
 {
     struct kvm_sregs sr;
     struct kvm_regs r;
@@ -161,16 +163,16 @@ int loom_kvm_x86_enter_flat(struct loom_kvm_vcpu *vcpu, uint64_t tables,
     if (!regs) {
         return -EINVAL;
     }
-    ret = loom_kvm_vcpu_get_sregs(vcpu, &sr);
+    ret = vmm_kvm_vcpu_get_sregs(vcpu, &sr);
     if (ret < 0) {
         return ret;
     }
-    loom_kvm_x86_flat_sregs(tables, user, &sr);
-    ret = loom_kvm_vcpu_set_sregs(vcpu, &sr);
+    vmm_x86_flat_sregs(tables, user, &sr);
+    ret = vmm_kvm_vcpu_set_sregs(vcpu, &sr);
     if (ret < 0) {
         return ret;
     }
     r = *regs;
-    r.rflags |= loom_kvm_x86_flat_rflags(user);
-    return loom_kvm_vcpu_set_regs(vcpu, &r);
+    r.rflags |= vmm_x86_flat_rflags(user);
+    return vmm_kvm_vcpu_set_regs(vcpu, &r);
 }

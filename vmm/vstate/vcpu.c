@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The KVM accelerator: loom_accel_kvm's exec runs KVM_RUN in a loop on the
+ * The KVM accelerator: vmm_accel_kvm's exec runs KVM_RUN in a loop on the
  * vCPU's own thread and dispatches port I/O and MMIO exits through the
- * VM's address maps (hw/bus.c), until a kick, a halt or an error.  kick
+ * VM's address maps (core/bus.c), until a kick, a halt or an error.  kick
  * comes from any thread (or a signal handler): a flag, kvm_run's
  * immediate_exit and the dedicated kick signal.  The register accessors
  * run on the vCPU thread only (in init or in run_on_cpu work), never per
  * exit: every vCPU ioctl costs microseconds on PVM.
  */
-#include "kvm/kvm-int.h"
+#include "vstate/kvm-int.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -19,12 +19,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct loom_kvm_vcpu {
-    /* Immutable after loom_kvm_vcpu_new(). */
-    struct loom_kvm_vm *vm;
+struct vmm_kvm_vcpu {
+    /* Immutable after vmm_kvm_vcpu_new(). */
+    struct vmm_kvm_vm *vm;
     struct loom_cpu *cpu;
     int index;
-    loom_kvm_vcpu_init_fn *init;
+    vmm_kvm_vcpu_init_fn *init;
     void *opaque;
 
     /*
@@ -39,18 +39,18 @@ struct loom_kvm_vcpu {
 
     /* vcpu(cpu) only. */
     bool need_completion; /* last exit was I/O, completed by next KVM_RUN */
-    loom_kvm_exit_hook_fn *hook;
+    vmm_kvm_exit_hook_fn *hook;
     void *hook_opaque;
 
     /* Atomic: set by kickers, consumed by exec; see kvm_kick(). */
     int kick_pending;
 
     /* Written by the vCPU thread (relaxed), read by anyone. */
-    struct loom_kvm_vcpu_stats stats;
+    struct vmm_kvm_vcpu_stats stats;
 };
 
 /* The KVM vCPU whose thread this is, for kicks sent to oneself. */
-static __thread struct loom_kvm_vcpu *t_self;
+static __thread struct vmm_kvm_vcpu *t_self;
 
 static void stat_inc(uint64_t *c)
 {
@@ -61,9 +61,9 @@ static void stat_inc(uint64_t *c)
 /* Exit dispatch                                                       */
 /* ------------------------------------------------------------------ */
 
-static void handle_io(struct loom_kvm_vcpu *v, struct kvm_run *run)
+static void handle_io(struct vmm_kvm_vcpu *v, struct kvm_run *run)
 {
-    struct loom_bus *bus = v->vm->pio;
+    struct vmm_bus *bus = v->vm->pio;
     unsigned size = run->io.size;
     uint64_t off = run->io.data_offset;
     uint32_t i;
@@ -78,16 +78,16 @@ static void handle_io(struct loom_kvm_vcpu *v, struct kvm_run *run)
         uint8_t *data = (uint8_t *)run + off + (uint64_t)i * size;
 
         if (run->io.direction == KVM_EXIT_IO_OUT) {
-            (void)loom_bus_write(bus, run->io.port, data, size);
+            (void)vmm_bus_write(bus, run->io.port, data, size);
         } else {
-            (void)loom_bus_read(bus, run->io.port, data, size);
+            (void)vmm_bus_read(bus, run->io.port, data, size);
         }
     }
 }
 
-static void handle_mmio(struct loom_kvm_vcpu *v, struct kvm_run *run)
+static void handle_mmio(struct vmm_kvm_vcpu *v, struct kvm_run *run)
 {
-    struct loom_bus *bus = v->vm->mmio;
+    struct vmm_bus *bus = v->vm->mmio;
     unsigned len = run->mmio.len;
 
     stat_inc(&v->stats.exits_mmio);
@@ -95,13 +95,13 @@ static void handle_mmio(struct loom_kvm_vcpu *v, struct kvm_run *run)
         return;
     }
     if (run->mmio.is_write) {
-        (void)loom_bus_write(bus, run->mmio.phys_addr, run->mmio.data, len);
+        (void)vmm_bus_write(bus, run->mmio.phys_addr, run->mmio.data, len);
     } else {
-        (void)loom_bus_read(bus, run->mmio.phys_addr, run->mmio.data, len);
+        (void)vmm_bus_read(bus, run->mmio.phys_addr, run->mmio.data, len);
     }
 }
 
-static void record_error(struct loom_kvm_vcpu *v, uint64_t err)
+static void record_error(struct vmm_kvm_vcpu *v, uint64_t err)
 {
     __atomic_store_n(&v->stats.last_error, err, __ATOMIC_RELAXED);
     stat_inc(&v->stats.exits_other);
@@ -110,7 +110,7 @@ static void record_error(struct loom_kvm_vcpu *v, uint64_t err)
 /*
  * One KVM_RUN and its exit.  Returns 0 to go on, else what exec returns.
  */
-static int run_once(struct loom_kvm_vcpu *v)
+static int run_once(struct vmm_kvm_vcpu *v)
 {
     struct kvm_run *run = v->run;
     int r;
@@ -173,7 +173,7 @@ static int run_once(struct loom_kvm_vcpu *v)
  * Finish the last I/O exit without running guest code, so that registers
  * read after exec (run_on_cpu work) see the instruction completed.
  */
-static void flush_completion(struct loom_kvm_vcpu *v)
+static void flush_completion(struct vmm_kvm_vcpu *v)
 {
     /* Own thread, before the ioctl: no ordering with kickers needed. */
     __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_RELAXED);
@@ -184,7 +184,7 @@ static void flush_completion(struct loom_kvm_vcpu *v)
 
 static int kvm_exec(struct loom_cpu *cpu)
 {
-    struct loom_kvm_vcpu *v = loom_cpu_accel_state(cpu);
+    struct vmm_kvm_vcpu *v = loom_cpu_accel_state(cpu);
     int ret = 0;
 
     loom_cpu_exec_start(cpu);
@@ -211,7 +211,7 @@ static int kvm_exec(struct loom_cpu *cpu)
 
 static void kvm_kick(struct loom_cpu *cpu)
 {
-    struct loom_kvm_vcpu *v = loom_cpu_accel_state(cpu);
+    struct vmm_kvm_vcpu *v = loom_cpu_accel_state(cpu);
 
     /*
      * A kick already pending will be seen before the next KVM_RUN, or its
@@ -228,12 +228,12 @@ static void kvm_kick(struct loom_cpu *cpu)
         return;
     }
     stat_inc(&v->stats.kicks);
-    (void)syscall(SYS_tgkill, v->pid, v->tid, LOOM_KVM_KICK_SIGNAL);
+    (void)syscall(SYS_tgkill, v->pid, v->tid, VMM_KVM_KICK_SIGNAL);
 }
 
 static int kvm_init_vcpu(struct loom_cpu *cpu)
 {
-    struct loom_kvm_vcpu *v = loom_cpu_accel_state(cpu);
+    struct vmm_kvm_vcpu *v = loom_cpu_accel_state(cpu);
     sigset_t set;
     int r;
 
@@ -253,7 +253,7 @@ static int kvm_init_vcpu(struct loom_cpu *cpu)
     v->tid = (pid_t)syscall(SYS_gettid);
     /* The kick signal must reach this thread. */
     sigemptyset(&set);
-    sigaddset(&set, LOOM_KVM_KICK_SIGNAL);
+    sigaddset(&set, VMM_KVM_KICK_SIGNAL);
     r = -pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     if (r < 0) {
         goto fail;
@@ -282,7 +282,7 @@ fail:
 
 static void kvm_destroy_vcpu(struct loom_cpu *cpu)
 {
-    struct loom_kvm_vcpu *v = loom_cpu_accel_state(cpu);
+    struct vmm_kvm_vcpu *v = loom_cpu_accel_state(cpu);
 
     /* The layer waited for every kicker to leave (loom__cpu_finish()). */
     t_self = NULL;
@@ -292,7 +292,7 @@ static void kvm_destroy_vcpu(struct loom_cpu *cpu)
     v->fd = -1;
 }
 
-const struct loom_accel_ops loom_accel_kvm = {
+const struct loom_accel_ops vmm_accel_kvm = {
     .thread_mode = LOOM_THREAD_PER_VCPU,
     .init_vcpu = kvm_init_vcpu,
     .exec = kvm_exec,
@@ -304,11 +304,11 @@ const struct loom_accel_ops loom_accel_kvm = {
 /* Objects                                                             */
 /* ------------------------------------------------------------------ */
 
-int loom_kvm_vcpu_new(struct loom_kvm_vm *vm, int index,
-                      loom_kvm_vcpu_init_fn *init, void *opaque,
-                      struct loom_kvm_vcpu **ret)
+int vmm_kvm_vcpu_new(struct vmm_kvm_vm *vm, int index,
+                     vmm_kvm_vcpu_init_fn *init, void *opaque,
+                     struct vmm_kvm_vcpu **ret)
 {
-    struct loom_kvm_vcpu *v;
+    struct vmm_kvm_vcpu *v;
     int r;
 
     if (!vm || !ret) {
@@ -323,50 +323,50 @@ int loom_kvm_vcpu_new(struct loom_kvm_vm *vm, int index,
     v->init = init;
     v->opaque = opaque;
     v->fd = -1;
-    r = loom_cpu_new(index, &loom_accel_kvm, opaque, &v->cpu);
+    r = loom_cpu_new(index, &vmm_accel_kvm, opaque, &v->cpu);
     if (r < 0) {
         free(v);
         return r;
     }
     loom_cpu_set_accel_state(v->cpu, v);
-    loom__kvm_vm_vcpu_get(vm);
+    vmm__kvm_vm_vcpu_get(vm);
     *ret = v;
     return 0;
 }
 
-int loom_kvm_vcpu_start(struct loom_kvm_vcpu *vcpu)
+int vmm_kvm_vcpu_start(struct vmm_kvm_vcpu *vcpu)
 {
     return vcpu ? loom_cpu_start(vcpu->cpu) : -EINVAL;
 }
 
-void loom_kvm_vcpu_free(struct loom_kvm_vcpu *vcpu)
+void vmm_kvm_vcpu_free(struct vmm_kvm_vcpu *vcpu)
 {
     if (!vcpu) {
         return;
     }
     /* Joins the thread, which ran kvm_destroy_vcpu() if it had started. */
     loom_cpu_destroy(vcpu->cpu);
-    loom__kvm_vm_vcpu_put(vcpu->vm);
+    vmm__kvm_vm_vcpu_put(vcpu->vm);
     free(vcpu);
 }
 
-struct loom_cpu *loom_kvm_vcpu_cpu(struct loom_kvm_vcpu *vcpu)
+struct loom_cpu *vmm_kvm_vcpu_cpu(struct vmm_kvm_vcpu *vcpu)
 {
     return vcpu ? vcpu->cpu : NULL;
 }
 
-struct loom_kvm_vcpu *loom_kvm_vcpu_of(struct loom_cpu *cpu)
+struct vmm_kvm_vcpu *vmm_kvm_vcpu_of(struct loom_cpu *cpu)
 {
     return loom_cpu_accel_state(cpu);
 }
 
-struct loom_kvm_vm *loom_kvm_vcpu_vm(struct loom_kvm_vcpu *vcpu)
+struct vmm_kvm_vm *vmm_kvm_vcpu_vm(struct vmm_kvm_vcpu *vcpu)
 {
     return vcpu ? vcpu->vm : NULL;
 }
 
-void loom_kvm_vcpu_set_exit_hook(struct loom_kvm_vcpu *vcpu,
-                                 loom_kvm_exit_hook_fn *fn, void *opaque)
+void vmm_kvm_vcpu_set_exit_hook(struct vmm_kvm_vcpu *vcpu,
+                                vmm_kvm_exit_hook_fn *fn, void *opaque)
 {
     if (vcpu) {
         vcpu->hook = fn;
@@ -375,7 +375,7 @@ void loom_kvm_vcpu_set_exit_hook(struct loom_kvm_vcpu *vcpu,
 }
 
 /* The register ioctls: on the vCPU's own thread, outside KVM_RUN. */
-static int vcpu_ioctl(struct loom_kvm_vcpu *v, unsigned long req, void *arg)
+static int vcpu_ioctl(struct vmm_kvm_vcpu *v, unsigned long req, void *arg)
 {
     if (!v || !arg) {
         return -EINVAL;
@@ -387,29 +387,27 @@ static int vcpu_ioctl(struct loom_kvm_vcpu *v, unsigned long req, void *arg)
     return ioctl(v->fd, req, arg) < 0 ? -errno : 0;
 }
 
-int loom_kvm_vcpu_get_regs(struct loom_kvm_vcpu *vcpu, struct kvm_regs *r)
+int vmm_kvm_vcpu_get_regs(struct vmm_kvm_vcpu *vcpu, struct kvm_regs *r)
 {
     return vcpu_ioctl(vcpu, KVM_GET_REGS, r);
 }
 
-int loom_kvm_vcpu_set_regs(struct loom_kvm_vcpu *vcpu, const struct kvm_regs *r)
+int vmm_kvm_vcpu_set_regs(struct vmm_kvm_vcpu *vcpu, const struct kvm_regs *r)
 {
     return vcpu_ioctl(vcpu, KVM_SET_REGS, (void *)r);
 }
 
-int loom_kvm_vcpu_get_sregs(struct loom_kvm_vcpu *vcpu, struct kvm_sregs *s)
+int vmm_kvm_vcpu_get_sregs(struct vmm_kvm_vcpu *vcpu, struct kvm_sregs *s)
 {
     return vcpu_ioctl(vcpu, KVM_GET_SREGS, s);
 }
 
-int loom_kvm_vcpu_set_sregs(struct loom_kvm_vcpu *vcpu,
-                            const struct kvm_sregs *s)
+int vmm_kvm_vcpu_set_sregs(struct vmm_kvm_vcpu *vcpu, const struct kvm_sregs *s)
 {
     return vcpu_ioctl(vcpu, KVM_SET_SREGS, (void *)s);
 }
 
-int loom_kvm_vcpu_stats(struct loom_kvm_vcpu *vcpu,
-                        struct loom_kvm_vcpu_stats *st)
+int vmm_kvm_vcpu_stats(struct vmm_kvm_vcpu *vcpu, struct vmm_kvm_vcpu_stats *st)
 {
     if (!vcpu || !st) {
         return -EINVAL;

@@ -6,20 +6,20 @@
  * more for an exit); an irqfd turns an eventfd signal into an interrupt.
  * Any thread may call them; KVM serialises the updates.
  */
-#include "kvm/kvm-int.h"
+#include "vstate/kvm-int.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
-static int ioeventfd(struct loom_kvm_vm *vm, int fd, uint64_t addr,
-                     unsigned len, uint64_t data, unsigned flags, bool del)
+static int ioeventfd(struct vmm_kvm_vm *vm, int fd, uint64_t addr, unsigned len,
+                     uint64_t data, unsigned flags, bool del)
 {
     struct kvm_ioeventfd io;
-    bool pio = flags & LOOM_KVM_IOEVENTFD_PIO;
+    bool pio = flags & VMM_KVM_IOEVENTFD_PIO;
 
     if (!vm || fd < 0 ||
-        (flags & ~(LOOM_KVM_IOEVENTFD_PIO | LOOM_KVM_IOEVENTFD_DATAMATCH)) ||
+        (flags & ~(VMM_KVM_IOEVENTFD_PIO | VMM_KVM_IOEVENTFD_DATAMATCH)) ||
         (len != 0 && len != 1 && len != 2 && len != 4 && len != 8) ||
         (pio &&
          (len == 0 || len == 8 || addr > 0xffff || addr + len - 1 > 0xffff))) {
@@ -33,7 +33,7 @@ static int ioeventfd(struct loom_kvm_vm *vm, int fd, uint64_t addr,
     if (pio) {
         io.flags |= KVM_IOEVENTFD_FLAG_PIO;
     }
-    if (flags & LOOM_KVM_IOEVENTFD_DATAMATCH) {
+    if (flags & VMM_KVM_IOEVENTFD_DATAMATCH) {
         io.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
     }
     if (del) {
@@ -42,20 +42,20 @@ static int ioeventfd(struct loom_kvm_vm *vm, int fd, uint64_t addr,
     return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0 ? -errno : 0;
 }
 
-int loom_kvm_ioeventfd_add(struct loom_kvm_vm *vm, int fd, uint64_t addr,
-                           unsigned len, uint64_t data, unsigned flags)
+int vmm_kvm_ioeventfd_add(struct vmm_kvm_vm *vm, int fd, uint64_t addr,
+                          unsigned len, uint64_t data, unsigned flags)
 {
     return ioeventfd(vm, fd, addr, len, data, flags, false);
 }
 
-int loom_kvm_ioeventfd_del(struct loom_kvm_vm *vm, int fd, uint64_t addr,
-                           unsigned len, uint64_t data, unsigned flags)
+int vmm_kvm_ioeventfd_del(struct vmm_kvm_vm *vm, int fd, uint64_t addr,
+                          unsigned len, uint64_t data, unsigned flags)
 {
     return ioeventfd(vm, fd, addr, len, data, flags, true);
 }
 
-int loom_kvm_irqfd_add(struct loom_kvm_vm *vm, int fd, uint32_t gsi,
-                       int resample_fd)
+int vmm_kvm_irqfd_add(struct vmm_kvm_vm *vm, int fd, uint32_t gsi,
+                      int resample_fd)
 {
     struct kvm_irqfd irq;
     bool chip;
@@ -79,7 +79,7 @@ int loom_kvm_irqfd_add(struct loom_kvm_vm *vm, int fd, uint32_t gsi,
     return ioctl(vm->vm_fd, KVM_IRQFD, &irq) < 0 ? -errno : 0;
 }
 
-int loom_kvm_irqfd_del(struct loom_kvm_vm *vm, int fd, uint32_t gsi)
+int vmm_kvm_irqfd_del(struct vmm_kvm_vm *vm, int fd, uint32_t gsi)
 {
     struct kvm_irqfd irq;
 

@@ -2,7 +2,7 @@
 /*
  * Stress (TSan target) for the cross-thread paths of vmm/: the RCU
  * address map under concurrent dispatch and add/remove (no callback may
- * run once loom_bus_remove() returned), and the KVM kick protocol: kicks,
+ * run once vmm_bus_remove() returned), and the KVM kick protocol: kicks,
  * run_on_cpu register reads and pause/resume racing with a guest's PIO
  * exits, with exact per-port counts and consistent registers at the end.
  * The KVM part is skipped when /dev/kvm is unusable; the bus part always
@@ -28,13 +28,13 @@
 enum { NREG = 8, NDISPATCH = 2 };
 
 struct sdev {
-    int dead;       /* atomic: set after loom_bus_remove() returned */
+    int dead;       /* atomic: set after vmm_bus_remove() returned */
     uint64_t calls; /* atomic */
     bool unlocked;
 };
 
 static struct {
-    struct loom_bus *bus;
+    struct vmm_bus *bus;
     struct sdev dev[NREG];
     int stop;        /* atomic */
     uint64_t errors; /* atomic */
@@ -51,7 +51,7 @@ static void sdev_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
     __atomic_fetch_add(&d->calls, 1, __ATOMIC_RELAXED);
 }
 
-static const struct loom_bus_ops sdev_ops = {.write = sdev_write};
+static const struct vmm_bus_ops sdev_ops = {.write = sdev_write};
 
 static void *dispatcher(void *arg)
 {
@@ -60,8 +60,7 @@ static void *dispatcher(void *arg)
 
     while (!__atomic_load_n(&g_bus.stop, __ATOMIC_SEQ_CST)) {
         seed = seed * 1103515245u + 12345u;
-        (void)loom_bus_write(g_bus.bus, 0x100 + ((seed >> 8) % NREG) * 4, &v,
-                             4);
+        (void)vmm_bus_write(g_bus.bus, 0x100 + ((seed >> 8) % NREG) * 4, &v, 4);
     }
     return NULL;
 }
@@ -73,12 +72,12 @@ static void test_bus_stress(void)
     unsigned i, round = 0;
     uint64_t total = 0;
 
-    g_assert_cmpint(loom_bus_new(0xffff, &g_bus.bus), ==, 0);
+    g_assert_cmpint(vmm_bus_new(0xffff, &g_bus.bus), ==, 0);
     for (i = 0; i < NREG; i++) {
         g_bus.dev[i].unlocked = i & 1;
-        g_assert_cmpint(loom_bus_add(g_bus.bus, 0x100 + i * 4, 4, &sdev_ops,
-                                     &g_bus.dev[i],
-                                     (i & 1) ? LOOM_BUS_UNLOCKED : 0),
+        g_assert_cmpint(vmm_bus_add(g_bus.bus, 0x100 + i * 4, 4, &sdev_ops,
+                                    &g_bus.dev[i],
+                                    (i & 1) ? VMM_BUS_UNLOCKED : 0),
                         ==, 0);
     }
     for (i = 0; i < NDISPATCH; i++) {
@@ -95,15 +94,15 @@ static void test_bus_stress(void)
         if (!d->unlocked) {
             loom_bql_lock();
         }
-        g_assert_cmpint(loom_bus_remove(g_bus.bus, base), ==, 0);
+        g_assert_cmpint(vmm_bus_remove(g_bus.bus, base), ==, 0);
         /* From here on no callback of @d may run. */
         __atomic_store_n(&d->dead, 1, __ATOMIC_SEQ_CST);
         if (!d->unlocked) {
             loom_bql_unlock();
         }
         __atomic_store_n(&d->dead, 0, __ATOMIC_SEQ_CST);
-        g_assert_cmpint(loom_bus_add(g_bus.bus, base, 4, &sdev_ops, d,
-                                     d->unlocked ? LOOM_BUS_UNLOCKED : 0),
+        g_assert_cmpint(vmm_bus_add(g_bus.bus, base, 4, &sdev_ops, d,
+                                    d->unlocked ? VMM_BUS_UNLOCKED : 0),
                         ==, 0);
     }
     __atomic_store_n(&g_bus.stop, 1, __ATOMIC_SEQ_CST);
@@ -116,7 +115,7 @@ static void test_bus_stress(void)
     g_assert_cmpuint(g_bus.errors, ==, 0);
     g_assert_cmpuint(total, >, 0);
     g_assert_cmpuint(round, >, NREG);
-    loom_bus_free(g_bus.bus);
+    vmm_bus_free(g_bus.bus);
 }
 
 /* ------------------------------------------------------------------ */
@@ -145,7 +144,7 @@ static void port_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
     d->count++;
 }
 
-static const struct loom_bus_ops port_ops = {.write = port_write};
+static const struct vmm_bus_ops port_ops = {.write = port_write};
 
 static void done_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 {
@@ -153,7 +152,7 @@ static void done_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
     loom_sem_post(opaque);
 }
 
-static const struct loom_bus_ops done_ops = {.write = done_write};
+static const struct vmm_bus_ops done_ops = {.write = done_write};
 
 struct check_req {
     struct port_dev *dev;
@@ -173,7 +172,7 @@ static void check_fn(struct loom_cpu *cpu, void *data)
     struct kvm_regs r;
     uint32_t expect;
 
-    q->ret = loom_kvm_vcpu_get_regs(loom_kvm_vcpu_of(cpu), &r);
+    q->ret = vmm_kvm_vcpu_get_regs(vmm_kvm_vcpu_of(cpu), &r);
     loom_bql_lock();
     expect = q->dev->expect;
     loom_bql_unlock();
@@ -186,10 +185,10 @@ static void check_fn(struct loom_cpu *cpu, void *data)
 
 static void test_kick_stress(void)
 {
-    struct loom_kvm_vcpu *v[NCPU];
+    struct vmm_kvm_vcpu *v[NCPU];
     struct guest_cpu_init gi[NCPU];
     struct port_dev dev[NCPU];
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     struct loom_sem done;
     struct guest_asm a;
     uint32_t loop, out, park;
@@ -215,13 +214,13 @@ static void test_kick_stress(void)
     ga_jmp(&a, park);
 
     loom_sem_init(&done, 0);
-    g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_DONE, 1, &done_ops,
-                                 &done, LOOM_BUS_UNLOCKED),
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DONE, 1, &done_ops,
+                                &done, VMM_BUS_UNLOCKED),
                     ==, 0);
     for (i = 0; i < NCPU; i++) {
         dev[i] = (struct port_dev){.expect = M};
-        g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_DATA + 4 * i, 4,
-                                     &port_ops, &dev[i], 0),
+        g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DATA + 4 * i, 4,
+                                    &port_ops, &dev[i], 0),
                         ==, 0);
         gi[i] = (struct guest_cpu_init){
             .rip = ga_addr(&a, loop),
@@ -230,8 +229,8 @@ static void test_kick_stress(void)
             .rdi = PORT_DONE,
         };
         g_assert_cmpint(
-            loom_kvm_vcpu_new(vm, i, guest_cpu_init_fn, &gi[i], &v[i]), ==, 0);
-        g_assert_cmpint(loom_kvm_vcpu_start(v[i]), ==, 0);
+            vmm_kvm_vcpu_new(vm, i, guest_cpu_init_fn, &gi[i], &v[i]), ==, 0);
+        g_assert_cmpint(vmm_kvm_vcpu_start(v[i]), ==, 0);
     }
 
     /* Race kicks, register checks and pauses against the exits. */
@@ -243,9 +242,9 @@ static void test_kick_stress(void)
         };
 
         g_assert_cmpint(harness_now_ns(), <, deadline);
-        loom_cpu_kick(loom_kvm_vcpu_cpu(v[(n + 1) % NCPU]));
+        loom_cpu_kick(vmm_kvm_vcpu_cpu(v[(n + 1) % NCPU]));
         g_assert_cmpint(
-            loom_run_on_cpu(loom_kvm_vcpu_cpu(v[n % NCPU]), check_fn, &q), ==,
+            loom_run_on_cpu(vmm_kvm_vcpu_cpu(v[n % NCPU]), check_fn, &q), ==,
             0);
         g_assert_cmpint(q.ret, ==, 0);
         g_assert_false(q.bad);
@@ -268,9 +267,9 @@ static void test_kick_stress(void)
     }
     loom_bql_unlock();
     for (i = 0; i < NCPU; i++) {
-        loom_kvm_vcpu_free(v[i]);
+        vmm_kvm_vcpu_free(v[i]);
     }
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vm_free(vm);
     loom_sem_destroy(&done);
 }
 

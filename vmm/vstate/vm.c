@@ -6,7 +6,7 @@
  * translate guest addresses, which reads an RCU-published slot table
  * without locks (device emulation on vCPU threads and IOThreads).
  */
-#include "kvm/kvm-int.h"
+#include "vstate/kvm-int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +46,7 @@ static int open_kvm(int *ret_fd)
     return r;
 }
 
-int loom_kvm_available(void)
+int vmm_kvm_available(void)
 {
     int fd = -1;
     int r = open_kvm(&fd);
@@ -72,7 +72,7 @@ static int install_kick_handler(void)
     int ret = 0;
 
     pthread_mutex_lock(&g_sig_lock);
-    if (sigaction(LOOM_KVM_KICK_SIGNAL, NULL, &old) < 0) {
+    if (sigaction(VMM_KVM_KICK_SIGNAL, NULL, &old) < 0) {
         ret = -errno;
     } else if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == kick_handler) {
         ret = 0;
@@ -84,7 +84,7 @@ static int install_kick_handler(void)
         sa.sa_handler = kick_handler;
         sa.sa_flags = SA_RESTART;
         sigemptyset(&sa.sa_mask);
-        if (sigaction(LOOM_KVM_KICK_SIGNAL, &sa, NULL) < 0) {
+        if (sigaction(VMM_KVM_KICK_SIGNAL, &sa, NULL) < 0) {
             ret = -errno;
         }
     }
@@ -92,9 +92,9 @@ static int install_kick_handler(void)
     return ret;
 }
 
-int loom_kvm_vm_new(struct loom_kvm_vm **ret)
+int vmm_kvm_vm_new(struct vmm_kvm_vm **ret)
 {
-    struct loom_kvm_vm *vm;
+    struct vmm_kvm_vm *vm;
     int r;
 
     if (!ret) {
@@ -125,11 +125,11 @@ int loom_kvm_vm_new(struct loom_kvm_vm **ret)
         r = -errno;
         goto fail;
     }
-    r = loom_bus_new(0xffff, &vm->pio);
+    r = vmm_bus_new(0xffff, &vm->pio);
     if (r < 0) {
         goto fail;
     }
-    r = loom_bus_new(UINT64_MAX, &vm->mmio);
+    r = vmm_bus_new(UINT64_MAX, &vm->mmio);
     if (r < 0) {
         goto fail;
     }
@@ -137,11 +137,11 @@ int loom_kvm_vm_new(struct loom_kvm_vm **ret)
     return 0;
 
 fail:
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vm_free(vm);
     return r;
 }
 
-void loom_kvm_vm_free(struct loom_kvm_vm *vm)
+void vmm_kvm_vm_free(struct vmm_kvm_vm *vm)
 {
     unsigned i;
 
@@ -154,8 +154,8 @@ void loom_kvm_vm_free(struct loom_kvm_vm *vm)
                 vm->nr_vcpus);
         abort();
     }
-    loom_bus_free(vm->pio);
-    loom_bus_free(vm->mmio);
+    vmm_bus_free(vm->pio);
+    vmm_bus_free(vm->mmio);
     if (vm->vm_fd >= 0) {
         close(vm->vm_fd);
     }
@@ -174,22 +174,22 @@ void loom_kvm_vm_free(struct loom_kvm_vm *vm)
     free(vm);
 }
 
-int loom_kvm_vm_fd(const struct loom_kvm_vm *vm)
+int vmm_kvm_vm_fd(const struct vmm_kvm_vm *vm)
 {
     return vm ? vm->vm_fd : -EINVAL;
 }
 
-struct loom_bus *loom_kvm_vm_pio(struct loom_kvm_vm *vm)
+struct vmm_bus *vmm_kvm_vm_pio(struct vmm_kvm_vm *vm)
 {
     return vm ? vm->pio : NULL;
 }
 
-struct loom_bus *loom_kvm_vm_mmio(struct loom_kvm_vm *vm)
+struct vmm_bus *vmm_kvm_vm_mmio(struct vmm_kvm_vm *vm)
 {
     return vm ? vm->mmio : NULL;
 }
 
-int loom_kvm_vm_create_irqchip(struct loom_kvm_vm *vm)
+int vmm_kvm_vm_create_irqchip(struct vmm_kvm_vm *vm)
 {
     int ret = 0;
 
@@ -215,7 +215,7 @@ int loom_kvm_vm_create_irqchip(struct loom_kvm_vm *vm)
  * KVM refuses once vCPUs exist) fails early and the VM is not freed
  * under it.
  */
-void loom__kvm_vm_vcpu_get(struct loom_kvm_vm *vm)
+void vmm__kvm_vm_vcpu_get(struct vmm_kvm_vm *vm)
 {
     loom_mutex_lock(&vm->lock);
     __atomic_store_n(&vm->nr_vcpus, vm->nr_vcpus + 1, __ATOMIC_RELAXED);
@@ -223,7 +223,7 @@ void loom__kvm_vm_vcpu_get(struct loom_kvm_vm *vm)
 }
 
 /* Context: any. */
-void loom__kvm_vm_vcpu_put(struct loom_kvm_vm *vm)
+void vmm__kvm_vm_vcpu_put(struct vmm_kvm_vm *vm)
 {
     loom_mutex_lock(&vm->lock);
     __atomic_store_n(&vm->nr_vcpus, vm->nr_vcpus - 1, __ATOMIC_RELAXED);
@@ -234,12 +234,12 @@ void loom__kvm_vm_vcpu_put(struct loom_kvm_vm *vm)
 /* Memory slots                                                        */
 /* ------------------------------------------------------------------ */
 
-static int set_slot(struct loom_kvm_vm *vm, const struct mem_slot *s,
+static int set_slot(struct vmm_kvm_vm *vm, const struct mem_slot *s,
                     uint64_t size)
 {
     struct kvm_userspace_memory_region r = {
         .slot = s->id,
-        .flags = (s->flags & LOOM_KVM_MEM_READONLY) ? KVM_MEM_READONLY : 0,
+        .flags = (s->flags & VMM_KVM_MEM_READONLY) ? KVM_MEM_READONLY : 0,
         .guest_phys_addr = s->gpa,
         .memory_size = size,
         .userspace_addr = (uintptr_t)s->hva,
@@ -264,17 +264,17 @@ static uint32_t free_slot_id(const struct mem_map *m)
 }
 
 /* Publish @m (under vm->lock) and free the previous table after readers. */
-static void publish_mem(struct loom_kvm_vm *vm, struct mem_map *m)
+static void publish_mem(struct vmm_kvm_vm *vm, struct mem_map *m)
 {
     struct mem_map *old = vm->mem;
 
-    /* Pairs with the acquire load in loom_kvm_gpa_to_hva(). */
+    /* Pairs with the acquire load in vmm_kvm_gpa_to_hva(). */
     __atomic_store_n(&vm->mem, m, __ATOMIC_RELEASE);
     loom_synchronize_rcu();
     free(old);
 }
 
-static int mem_insert(struct loom_kvm_vm *vm, struct mem_slot *s)
+static int mem_insert(struct vmm_kvm_vm *vm, struct mem_slot *s)
 {
     struct mem_map *old = vm->mem, *m;
     unsigned i, pos = 0;
@@ -311,14 +311,14 @@ static int mem_insert(struct loom_kvm_vm *vm, struct mem_slot *s)
     return 0;
 }
 
-int loom_kvm_mem_add(struct loom_kvm_vm *vm, uint64_t gpa, uint64_t size,
-                     void *hva, unsigned flags, void **ret_hva)
+int vmm_kvm_mem_add(struct vmm_kvm_vm *vm, uint64_t gpa, uint64_t size,
+                    void *hva, unsigned flags, void **ret_hva)
 {
     struct mem_slot s = {.gpa = gpa, .size = size, .flags = flags};
     int r;
 
     if (!vm || size == 0 || ((gpa | size) & PAGE_MASK_4K) || gpa + size < gpa ||
-        (flags & ~LOOM_KVM_MEM_READONLY) || ((uintptr_t)hva & PAGE_MASK_4K)) {
+        (flags & ~VMM_KVM_MEM_READONLY) || ((uintptr_t)hva & PAGE_MASK_4K)) {
         return -EINVAL;
     }
     if (hva) {
@@ -346,7 +346,7 @@ int loom_kvm_mem_add(struct loom_kvm_vm *vm, uint64_t gpa, uint64_t size,
     return 0;
 }
 
-int loom_kvm_mem_remove(struct loom_kvm_vm *vm, uint64_t gpa)
+int vmm_kvm_mem_remove(struct vmm_kvm_vm *vm, uint64_t gpa)
 {
     struct mem_map *old, *m;
     struct mem_slot gone;
@@ -388,7 +388,7 @@ int loom_kvm_mem_remove(struct loom_kvm_vm *vm, uint64_t gpa)
     return 0;
 }
 
-void *loom_kvm_gpa_to_hva(struct loom_kvm_vm *vm, uint64_t gpa, uint64_t len)
+void *vmm_kvm_gpa_to_hva(struct vmm_kvm_vm *vm, uint64_t gpa, uint64_t len)
 {
     const struct mem_map *m;
     unsigned lo, hi;

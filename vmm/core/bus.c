@@ -6,9 +6,9 @@
  * immutable, sorted array.  A BQL region is looked up a second time with
  * the BQL held and called outside the read section, so that its callback
  * may change the map; an unlocked region is called inside the read
- * section, so that loom_bus_remove() can wait for it with a grace period.
+ * section, so that vmm_bus_remove() can wait for it with a grace period.
  */
-#include "hw/bus.h"
+#include "core/bus.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,7 +21,7 @@
 struct bus_region {
     uint64_t base;
     uint64_t size;
-    const struct loom_bus_ops *ops;
+    const struct vmm_bus_ops *ops;
     void *opaque;
     unsigned flags;
 };
@@ -32,15 +32,15 @@ struct bus_map {
     struct bus_region r[];
 };
 
-struct loom_bus {
-    /* Immutable after loom_bus_new(). */
+struct vmm_bus {
+    /* Immutable after vmm_bus_new(). */
     uint64_t limit;
     /* Serialises writers; readers never take it. */
     struct loom_mutex lock;
     /* RCU-published; written under ->lock. */
     struct bus_map *map;
     /* Relaxed counters. */
-    struct loom_bus_stats stats;
+    struct vmm_bus_stats stats;
 };
 
 static void count(uint64_t *c)
@@ -48,9 +48,9 @@ static void count(uint64_t *c)
     __atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
 }
 
-int loom_bus_new(uint64_t limit, struct loom_bus **ret)
+int vmm_bus_new(uint64_t limit, struct vmm_bus **ret)
 {
-    struct loom_bus *bus;
+    struct vmm_bus *bus;
 
     if (!ret) {
         return -EINVAL;
@@ -70,7 +70,7 @@ int loom_bus_new(uint64_t limit, struct loom_bus **ret)
     return 0;
 }
 
-void loom_bus_free(struct loom_bus *bus)
+void vmm_bus_free(struct vmm_bus *bus)
 {
     if (!bus) {
         return;
@@ -101,7 +101,7 @@ static int find_le(const struct bus_map *m, uint64_t addr)
 }
 
 /* Publish @m under ->lock and reclaim the previous map. */
-static void publish(struct loom_bus *bus, struct bus_map *m)
+static void publish(struct vmm_bus *bus, struct bus_map *m)
 {
     struct bus_map *old = bus->map;
 
@@ -112,13 +112,13 @@ static void publish(struct loom_bus *bus, struct bus_map *m)
     free(old);
 }
 
-int loom_bus_add(struct loom_bus *bus, uint64_t base, uint64_t size,
-                 const struct loom_bus_ops *ops, void *opaque, unsigned flags)
+int vmm_bus_add(struct vmm_bus *bus, uint64_t base, uint64_t size,
+                const struct vmm_bus_ops *ops, void *opaque, unsigned flags)
 {
     struct bus_map *old, *m;
     int i, ret = 0;
 
-    if (!bus || !ops || size == 0 || (flags & ~LOOM_BUS_UNLOCKED) ||
+    if (!bus || !ops || size == 0 || (flags & ~VMM_BUS_UNLOCKED) ||
         base > bus->limit || size - 1 > bus->limit - base) {
         return -EINVAL;
     }
@@ -152,7 +152,7 @@ out:
     return ret;
 }
 
-int loom_bus_remove(struct loom_bus *bus, uint64_t base)
+int vmm_bus_remove(struct vmm_bus *bus, uint64_t base)
 {
     struct bus_map *old, *m;
     int i, ret = 0;
@@ -167,7 +167,7 @@ int loom_bus_remove(struct loom_bus *bus, uint64_t base)
         ret = -ENOENT;
         goto out;
     }
-    if (!(old->r[i].flags & LOOM_BUS_UNLOCKED) && !loom_bql_locked()) {
+    if (!(old->r[i].flags & VMM_BUS_UNLOCKED) && !loom_bql_locked()) {
         ret = -EPERM;
         goto out;
     }
@@ -190,7 +190,7 @@ out:
  * Find the region holding [@addr, @addr + @size).  Context: rcu.
  * Returns NULL and sets *@err to -ENOENT or -ERANGE if there is none.
  */
-static const struct bus_region *lookup(struct loom_bus *bus, uint64_t addr,
+static const struct bus_region *lookup(struct vmm_bus *bus, uint64_t addr,
                                        unsigned size, int *err)
 {
     /* Pairs with the release store in publish(). */
@@ -224,7 +224,7 @@ static void call(const struct bus_region *r, uint64_t addr, bool is_write,
 }
 
 /* The slow path of dispatch(): a BQL region, BQL not held yet. */
-static int dispatch_locked(struct loom_bus *bus, uint64_t addr, bool is_write,
+static int dispatch_locked(struct vmm_bus *bus, uint64_t addr, bool is_write,
                            uint64_t *val, unsigned size)
 {
     struct bus_region copy;
@@ -242,7 +242,7 @@ static int dispatch_locked(struct loom_bus *bus, uint64_t addr, bool is_write,
     if (r) {
         /*
          * Outside the read section: a BQL region is only removed with the
-         * BQL held (loom_bus_remove()), so @copy stays valid, and the
+         * BQL held (vmm_bus_remove()), so @copy stays valid, and the
          * callback may itself change the map.
          */
         count(&bus->stats.locked);
@@ -252,7 +252,7 @@ static int dispatch_locked(struct loom_bus *bus, uint64_t addr, bool is_write,
     return err;
 }
 
-static int dispatch(struct loom_bus *bus, uint64_t addr, bool is_write,
+static int dispatch(struct vmm_bus *bus, uint64_t addr, bool is_write,
                     uint64_t *val, unsigned size)
 {
     const struct bus_region *r;
@@ -265,8 +265,8 @@ static int dispatch(struct loom_bus *bus, uint64_t addr, bool is_write,
         loom_rcu_read_unlock();
         goto fail;
     }
-    if (r->flags & LOOM_BUS_UNLOCKED) {
-        /* loom_bus_remove() waits for this section to end. */
+    if (r->flags & VMM_BUS_UNLOCKED) {
+        /* vmm_bus_remove() waits for this section to end. */
         count(&bus->stats.unlocked);
         call(r, addr, is_write, val, size);
         loom_rcu_read_unlock();
@@ -298,8 +298,7 @@ static bool size_ok(unsigned size)
     return size == 1 || size == 2 || size == 4 || size == 8;
 }
 
-int loom_bus_read(struct loom_bus *bus, uint64_t addr, void *data,
-                  unsigned size)
+int vmm_bus_read(struct vmm_bus *bus, uint64_t addr, void *data, unsigned size)
 {
     uint64_t val = 0;
     int ret;
@@ -317,8 +316,8 @@ int loom_bus_read(struct loom_bus *bus, uint64_t addr, void *data,
     return ret;
 }
 
-int loom_bus_write(struct loom_bus *bus, uint64_t addr, const void *data,
-                   unsigned size)
+int vmm_bus_write(struct vmm_bus *bus, uint64_t addr, const void *data,
+                  unsigned size)
 {
     uint64_t val = 0;
 
@@ -332,7 +331,7 @@ int loom_bus_write(struct loom_bus *bus, uint64_t addr, const void *data,
     return dispatch(bus, addr, true, &val, size);
 }
 
-int loom_bus_stats(struct loom_bus *bus, struct loom_bus_stats *st)
+int vmm_bus_stats(struct vmm_bus *bus, struct vmm_bus_stats *st)
 {
     if (!bus || !st) {
         return -EINVAL;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Test guests for the KVM tests and bench: a machine with RAM at 0, the
- * flat long-mode tables from loom_kvm_x86_build_flat(), and a tiny x86-64
+ * flat long-mode tables from vmm_x86_build_flat(), and a tiny x86-64
  * emitter that writes machine code straight into guest RAM.  Guests run at
  * CPL3 with IOPL=3 (native speed on PVM) and never take interrupts.
  *
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kvm/kvm.h"
+#include "arch/x86_64/flat.h"
 
 #define GUEST_RAM_SIZE (4u << 20)
 #define GUEST_TABLES 0x1000u
@@ -149,22 +149,22 @@ static inline void ga_jmp(struct guest_asm *a, uint32_t label)
  * guest_vm_new() - a VM with GUEST_RAM_SIZE of RAM at 0 and flat tables.
  * Returns 0, or the error; *ram receives the RAM's host address.
  */
-static inline int guest_vm_new(struct loom_kvm_vm **ret, uint8_t **ram)
+static inline int guest_vm_new(struct vmm_kvm_vm **ret, uint8_t **ram)
 {
-    struct loom_kvm_vm *vm;
+    struct vmm_kvm_vm *vm;
     void *hva;
     int r;
 
-    r = loom_kvm_vm_new(&vm);
+    r = vmm_kvm_vm_new(&vm);
     if (r < 0) {
         return r;
     }
-    r = loom_kvm_mem_add(vm, 0, GUEST_RAM_SIZE, NULL, 0, &hva);
+    r = vmm_kvm_mem_add(vm, 0, GUEST_RAM_SIZE, NULL, 0, &hva);
     if (r == 0) {
-        r = loom_kvm_x86_build_flat(vm, GUEST_TABLES);
+        r = vmm_x86_build_flat(vm, GUEST_TABLES);
     }
     if (r < 0) {
-        loom_kvm_vm_free(vm);
+        vmm_kvm_vm_free(vm);
         return r;
     }
     *ret = vm;
@@ -182,12 +182,12 @@ struct guest_cpu_init {
     bool cpl0;
 };
 
-/* A loom_kvm_vcpu_init_fn taking a struct guest_cpu_init. */
-static inline int guest_cpu_init_fn(struct loom_kvm_vcpu *v, void *opaque)
+/* A vmm_kvm_vcpu_init_fn taking a struct guest_cpu_init. */
+static inline int guest_cpu_init_fn(struct vmm_kvm_vcpu *v, void *opaque)
 {
     const struct guest_cpu_init *gi = opaque;
     struct kvm_regs r;
-    int index = loom_cpu_index(loom_kvm_vcpu_cpu(v));
+    int index = loom_cpu_index(vmm_kvm_vcpu_cpu(v));
 
     memset(&r, 0, sizeof(r));
     r.rip = gi->rip;
@@ -198,7 +198,7 @@ static inline int guest_cpu_init_fn(struct loom_kvm_vcpu *v, void *opaque)
     r.rdx = gi->rdx;
     r.rsi = gi->rsi;
     r.rdi = gi->rdi;
-    return loom_kvm_x86_enter_flat(v, GUEST_TABLES, !gi->cpl0, &r);
+    return vmm_x86_enter_flat(v, GUEST_TABLES, !gi->cpl0, &r);
 }
 
 /*
@@ -208,7 +208,7 @@ static inline int guest_cpu_init_fn(struct loom_kvm_vcpu *v, void *opaque)
 static inline const char *guest_skip_reason(void)
 {
     static char why[96];
-    int r = loom_kvm_available();
+    int r = vmm_kvm_available();
 
     if (r < 0) {
         snprintf(why, sizeof(why), "/dev/kvm unusable: %s", strerror(-r));

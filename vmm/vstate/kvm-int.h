@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private state shared by the files of vmm/kvm/.
+ * Private state shared by the files of vmm/vstate/.
  */
-#ifndef LOOM_VMM_KVM_INT_H
-#define LOOM_VMM_KVM_INT_H
+#ifndef VMM_VSTATE_KVM_INT_H
+#define VMM_VSTATE_KVM_INT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <loom/thread.h>
 
-#include "kvm/kvm.h"
+#include "vstate/kvm.h"
 
 /* Most memory slots one VM uses (KVM allows far more). */
 #define KVM_MAX_SLOTS 64
@@ -21,7 +21,7 @@ struct mem_slot {
     uint64_t gpa;
     uint64_t size;
     void *hva;
-    bool owned; /* mmap()ed by loom_kvm_mem_add() */
+    bool owned; /* mmap()ed by vmm_kvm_mem_add() */
 };
 
 /* Immutable once published; sorted by gpa. */
@@ -30,13 +30,13 @@ struct mem_map {
     struct mem_slot s[];
 };
 
-struct loom_kvm_vm {
-    /* Immutable after loom_kvm_vm_new(). */
+struct vmm_kvm_vm {
+    /* Immutable after vmm_kvm_vm_new(). */
     int kvm_fd;
     int vm_fd;
     int run_size;
-    struct loom_bus *pio;
-    struct loom_bus *mmio;
+    struct vmm_bus *pio;
+    struct vmm_bus *mmio;
 
     /* Protected by ->lock. */
     struct loom_mutex lock;
@@ -48,7 +48,7 @@ struct loom_kvm_vm {
 };
 
 /* vm.c: count a vCPU in or out (irqchip creation needs none). */
-void loom__kvm_vm_vcpu_get(struct loom_kvm_vm *vm);
-void loom__kvm_vm_vcpu_put(struct loom_kvm_vm *vm);
+void vmm__kvm_vm_vcpu_get(struct vmm_kvm_vm *vm);
+void vmm__kvm_vm_vcpu_put(struct vmm_kvm_vm *vm);
 
-#endif /* LOOM_VMM_KVM_INT_H */
+#endif /* VMM_VSTATE_KVM_INT_H */

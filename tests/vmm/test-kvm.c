@@ -46,7 +46,7 @@ static void done_write(void *opaque, uint64_t off, uint64_t val, unsigned sz)
     loom_sem_post(&d->sem);
 }
 
-static const struct loom_bus_ops done_ops = {.write = done_write};
+static const struct vmm_bus_ops done_ops = {.write = done_write};
 
 /* A data port per vCPU (BQL region): counts, checks the sequence. */
 struct count_dev {
@@ -69,7 +69,7 @@ static void count_write(void *opaque, uint64_t off, uint64_t val, unsigned sz)
     (*d->total)++;
 }
 
-static const struct loom_bus_ops count_ops = {.write = count_write};
+static const struct vmm_bus_ops count_ops = {.write = count_write};
 
 static void wait_done(struct done_dev *d, int n)
 {
@@ -80,12 +80,12 @@ static void wait_done(struct done_dev *d, int n)
     }
 }
 
-static void free_vcpus(struct loom_kvm_vcpu **v, int n)
+static void free_vcpus(struct vmm_kvm_vcpu **v, int n)
 {
     int i;
 
     for (i = 0; i < n; i++) {
-        loom_kvm_vcpu_free(v[i]);
+        vmm_kvm_vcpu_free(v[i]);
     }
 }
 
@@ -115,12 +115,12 @@ static uint64_t emit_pio_loop(uint8_t *ram)
 static void test_pio_counts(void)
 {
     enum { N = 4, M = 10000 };
-    struct loom_kvm_vcpu *v[N];
+    struct vmm_kvm_vcpu *v[N];
     struct guest_cpu_init gi[N];
     struct count_dev dev[N];
     struct done_dev done;
-    struct loom_kvm_vm *vm = NULL;
-    struct loom_bus_stats bst;
+    struct vmm_kvm_vm *vm = NULL;
+    struct vmm_bus_stats bst;
     uint64_t total = 0;
     uint8_t *ram = NULL;
     uint64_t entry;
@@ -129,13 +129,13 @@ static void test_pio_counts(void)
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     entry = emit_pio_loop(ram);
     loom_sem_init(&done.sem, 0);
-    g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_DONE, 1, &done_ops,
-                                 &done, LOOM_BUS_UNLOCKED),
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DONE, 1, &done_ops,
+                                &done, VMM_BUS_UNLOCKED),
                     ==, 0);
     for (i = 0; i < N; i++) {
         dev[i] = (struct count_dev){.total = &total, .expect = M};
-        g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_DATA + 4 * i, 4,
-                                     &count_ops, &dev[i], 0),
+        g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DATA + 4 * i, 4,
+                                    &count_ops, &dev[i], 0),
                         ==, 0);
         gi[i] = (struct guest_cpu_init){
             .rip = entry,
@@ -144,20 +144,20 @@ static void test_pio_counts(void)
             .rdi = PORT_DONE,
         };
         g_assert_cmpint(
-            loom_kvm_vcpu_new(vm, i, guest_cpu_init_fn, &gi[i], &v[i]), ==, 0);
+            vmm_kvm_vcpu_new(vm, i, guest_cpu_init_fn, &gi[i], &v[i]), ==, 0);
     }
     for (i = 0; i < N; i++) {
-        g_assert_cmpint(loom_kvm_vcpu_start(v[i]), ==, 0);
+        g_assert_cmpint(vmm_kvm_vcpu_start(v[i]), ==, 0);
     }
     wait_done(&done, N);
 
     loom_bql_lock();
     for (i = 0; i < N; i++) {
-        struct loom_kvm_vcpu_stats st;
+        struct vmm_kvm_vcpu_stats st;
 
         g_assert_cmpuint(dev[i].count, ==, M);
         g_assert_cmpuint(dev[i].bad, ==, 0);
-        g_assert_cmpint(loom_kvm_vcpu_stats(v[i], &st), ==, 0);
+        g_assert_cmpint(vmm_kvm_vcpu_stats(v[i], &st), ==, 0);
         /* M data exits and at least one done exit, nothing else. */
         g_assert_cmpuint(st.exits_io, >=, M + 1);
         g_assert_cmpuint(st.exits_mmio, ==, 0);
@@ -165,12 +165,12 @@ static void test_pio_counts(void)
     }
     g_assert_cmpuint(total, ==, (uint64_t)N * M);
     loom_bql_unlock();
-    g_assert_cmpint(loom_bus_stats(loom_kvm_vm_pio(vm), &bst), ==, 0);
+    g_assert_cmpint(vmm_bus_stats(vmm_kvm_vm_pio(vm), &bst), ==, 0);
     g_assert_cmpuint(bst.locked, ==, (uint64_t)N * M);
     g_assert_cmpuint(bst.unassigned, ==, 0);
 
     free_vcpus(v, N);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vm_free(vm);
     loom_sem_destroy(&done.sem);
 }
 
@@ -212,7 +212,7 @@ static uint64_t mmio_read(void *opaque, uint64_t off, unsigned sz)
     return d->read_value;
 }
 
-static const struct loom_bus_ops mmio_ops = {
+static const struct vmm_bus_ops mmio_ops = {
     .read = mmio_read,
     .write = mmio_write,
 };
@@ -233,7 +233,7 @@ static void check_write(void *opaque, uint64_t off, uint64_t val, unsigned sz)
     c->n++;
 }
 
-static const struct loom_bus_ops check_ops = {.write = check_write};
+static const struct vmm_bus_ops check_ops = {.write = check_write};
 
 /*
  * ecx times: store ecx to [rbx] (BQL) and [rsi] (unlocked); then read
@@ -267,12 +267,12 @@ static void test_mmio(void)
     enum { N = 2, M = 3000 };
     struct mmio_dev locked = {.unlocked = false, .read_value = 0x1234};
     struct mmio_dev unlocked = {.unlocked = true, .read_value = 0xabcd};
-    struct loom_kvm_vcpu *v[N];
+    struct vmm_kvm_vcpu *v[N];
     struct guest_cpu_init gi[N];
     struct check_dev chk[N];
     struct done_dev done;
-    struct loom_kvm_vm *vm = NULL;
-    struct loom_bus_stats bst;
+    struct vmm_kvm_vm *vm = NULL;
+    struct vmm_bus_stats bst;
     uint8_t *ram = NULL;
     uint64_t entry;
     int i;
@@ -280,19 +280,19 @@ static void test_mmio(void)
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     entry = emit_mmio_loop(ram);
     loom_sem_init(&done.sem, 0);
-    g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_DONE, 1, &done_ops,
-                                 &done, LOOM_BUS_UNLOCKED),
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DONE, 1, &done_ops,
+                                &done, VMM_BUS_UNLOCKED),
                     ==, 0);
-    g_assert_cmpint(loom_bus_add(loom_kvm_vm_mmio(vm), MMIO_BQL, 0x1000,
-                                 &mmio_ops, &locked, 0),
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_mmio(vm), MMIO_BQL, 0x1000,
+                                &mmio_ops, &locked, 0),
                     ==, 0);
-    g_assert_cmpint(loom_bus_add(loom_kvm_vm_mmio(vm), MMIO_UNLOCKED, 0x1000,
-                                 &mmio_ops, &unlocked, LOOM_BUS_UNLOCKED),
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_mmio(vm), MMIO_UNLOCKED, 0x1000,
+                                &mmio_ops, &unlocked, VMM_BUS_UNLOCKED),
                     ==, 0);
     for (i = 0; i < N; i++) {
         memset(&chk[i], 0, sizeof(chk[i]));
-        g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_CHECK + 4 * i, 4,
-                                     &check_ops, &chk[i], 0),
+        g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_CHECK + 4 * i, 4,
+                                    &check_ops, &chk[i], 0),
                         ==, 0);
         gi[i] = (struct guest_cpu_init){
             .rip = entry,
@@ -303,10 +303,10 @@ static void test_mmio(void)
             .rdi = PORT_DONE,
         };
         g_assert_cmpint(
-            loom_kvm_vcpu_new(vm, i, guest_cpu_init_fn, &gi[i], &v[i]), ==, 0);
+            vmm_kvm_vcpu_new(vm, i, guest_cpu_init_fn, &gi[i], &v[i]), ==, 0);
     }
     for (i = 0; i < N; i++) {
-        g_assert_cmpint(loom_kvm_vcpu_start(v[i]), ==, 0);
+        g_assert_cmpint(vmm_kvm_vcpu_start(v[i]), ==, 0);
     }
     wait_done(&done, N);
 
@@ -321,12 +321,12 @@ static void test_mmio(void)
     g_assert_cmpuint(__atomic_load_n(&unlocked.count, __ATOMIC_RELAXED), ==,
                      (uint64_t)N * M);
     g_assert_cmpuint(locked.bad + unlocked.bad, ==, 0);
-    g_assert_cmpint(loom_bus_stats(loom_kvm_vm_mmio(vm), &bst), ==, 0);
+    g_assert_cmpint(vmm_bus_stats(vmm_kvm_vm_mmio(vm), &bst), ==, 0);
     g_assert_cmpuint(bst.locked, ==, (uint64_t)N * (M + 1));
     g_assert_cmpuint(bst.unlocked, ==, (uint64_t)N * (M + 1));
 
     free_vcpus(v, N);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vm_free(vm);
     loom_sem_destroy(&done.sem);
 }
 
@@ -348,7 +348,7 @@ static uint64_t in_read(void *opaque, uint64_t off, unsigned sz)
     return 0x5a5aa5a5u;
 }
 
-static const struct loom_bus_ops in_ops = {.read = in_read};
+static const struct vmm_bus_ops in_ops = {.read = in_read};
 
 struct regs_req {
     struct kvm_regs regs;
@@ -359,15 +359,15 @@ static void get_regs_fn(struct loom_cpu *cpu, void *data)
 {
     struct regs_req *q = data;
 
-    q->ret = loom_kvm_vcpu_get_regs(loom_kvm_vcpu_of(cpu), &q->regs);
+    q->ret = vmm_kvm_vcpu_get_regs(vmm_kvm_vcpu_of(cpu), &q->regs);
 }
 
 static void test_in_completes(void)
 {
-    struct loom_kvm_vcpu *v;
+    struct vmm_kvm_vcpu *v;
     struct guest_cpu_init gi;
     struct in_dev dev = {0};
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     struct regs_req q;
     struct guest_asm a;
     uint32_t after;
@@ -379,22 +379,21 @@ static void test_in_completes(void)
     ga_in_eax_dx(&a);
     after = ga_here(&a);
     ga_jmp(&a, after);
-    g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_IN, 4, &in_ops, &dev,
-                                 LOOM_BUS_UNLOCKED),
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_IN, 4, &in_ops, &dev,
+                                VMM_BUS_UNLOCKED),
                     ==, 0);
     gi = (struct guest_cpu_init){.rip = ga_addr(&a, 0), .rdx = PORT_IN};
-    g_assert_cmpint(loom_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==,
-                    0);
-    g_assert_cmpint(loom_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
 
     deadline = harness_now_ns() + WAIT_NS;
-    while (!loom_cpu_is_halted(loom_kvm_vcpu_cpu(v)) ||
+    while (!loom_cpu_is_halted(vmm_kvm_vcpu_cpu(v)) ||
            __atomic_load_n(&dev.hits, __ATOMIC_SEQ_CST) == 0) {
         g_assert_cmpint(harness_now_ns(), <, deadline);
         g_usleep(1000);
     }
     /* Halted right after the IN exit: the result must be in rax. */
-    g_assert_cmpint(loom_run_on_cpu(loom_kvm_vcpu_cpu(v), get_regs_fn, &q), ==,
+    g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(v), get_regs_fn, &q), ==,
                     0);
     g_assert_cmpint(q.ret, ==, 0);
     g_assert_cmphex(q.regs.rax & 0xffffffffu, ==, 0x5a5aa5a5u);
@@ -402,10 +401,10 @@ static void test_in_completes(void)
     g_assert_cmpint(dev.hits, ==, 1);
 
     /* Outside its thread the accessors refuse (KVM_RUN could block them). */
-    g_assert_cmpint(loom_kvm_vcpu_get_regs(v, &q.regs), ==, -EPERM);
+    g_assert_cmpint(vmm_kvm_vcpu_get_regs(v, &q.regs), ==, -EPERM);
 
-    loom_kvm_vcpu_free(v);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vcpu_free(v);
+    vmm_kvm_vm_free(vm);
 }
 
 /* ------------------------------------------------------------------ */
@@ -425,11 +424,11 @@ static uint64_t emit_spin(uint8_t *ram)
     return ga_addr(&a, 0);
 }
 
-static uint64_t read_rax(struct loom_kvm_vcpu *v)
+static uint64_t read_rax(struct vmm_kvm_vcpu *v)
 {
     struct regs_req q;
 
-    g_assert_cmpint(loom_run_on_cpu(loom_kvm_vcpu_cpu(v), get_regs_fn, &q), ==,
+    g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(v), get_regs_fn, &q), ==,
                     0);
     g_assert_cmpint(q.ret, ==, 0);
     return q.regs.rax;
@@ -437,16 +436,16 @@ static uint64_t read_rax(struct loom_kvm_vcpu *v)
 
 static void set_rbx_fn(struct loom_cpu *cpu, void *data)
 {
-    struct loom_kvm_vcpu *v = loom_kvm_vcpu_of(cpu);
+    struct vmm_kvm_vcpu *v = vmm_kvm_vcpu_of(cpu);
     struct kvm_regs r;
 
-    g_assert_cmpint(loom_kvm_vcpu_get_regs(v, &r), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_get_regs(v, &r), ==, 0);
     r.rbx = *(uint64_t *)data;
-    g_assert_cmpint(loom_kvm_vcpu_set_regs(v, &r), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_set_regs(v, &r), ==, 0);
 }
 
 /* Wait until rax moves past @than (the guest runs again). */
-static uint64_t wait_rax_above(struct loom_kvm_vcpu *v, uint64_t than)
+static uint64_t wait_rax_above(struct vmm_kvm_vcpu *v, uint64_t than)
 {
     int64_t deadline = harness_now_ns() + WAIT_NS;
     uint64_t rax;
@@ -460,11 +459,11 @@ static uint64_t wait_rax_above(struct loom_kvm_vcpu *v, uint64_t than)
 
 static void test_kick_regs(void)
 {
-    struct loom_kvm_vcpu *v;
+    struct vmm_kvm_vcpu *v;
     struct guest_cpu_init gi;
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     struct loom_cpu_stats cst;
-    struct loom_kvm_vcpu_stats st;
+    struct vmm_kvm_vcpu_stats st;
     struct regs_req q;
     uint64_t rax1, rax2, magic = 0x0123456789abcdefull, execs;
     uint8_t *ram = NULL;
@@ -472,51 +471,50 @@ static void test_kick_regs(void)
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     gi = (struct guest_cpu_init){.rip = emit_spin(ram)};
-    g_assert_cmpint(loom_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==,
-                    0);
-    g_assert_cmpint(loom_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
 
     rax1 = wait_rax_above(v, 0);
     rax2 = wait_rax_above(v, rax1);
     g_assert_cmpuint(rax2, >, rax1);
 
     /* Registers written through run_on_cpu stick while the guest runs. */
-    g_assert_cmpint(loom_run_on_cpu(loom_kvm_vcpu_cpu(v), set_rbx_fn, &magic),
+    g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(v), set_rbx_fn, &magic),
                     ==, 0);
     (void)wait_rax_above(v, rax2);
-    g_assert_cmpint(loom_run_on_cpu(loom_kvm_vcpu_cpu(v), get_regs_fn, &q), ==,
+    g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(v), get_regs_fn, &q), ==,
                     0);
     g_assert_cmphex(q.regs.rbx, ==, magic);
 
     /* Plain kicks: each makes exec return, then the guest goes on. */
-    g_assert_cmpint(loom_cpu_stats(loom_kvm_vcpu_cpu(v), &cst), ==, 0);
+    g_assert_cmpint(loom_cpu_stats(vmm_kvm_vcpu_cpu(v), &cst), ==, 0);
     execs = cst.exec_count;
     for (i = 0; i < 20; i++) {
         int64_t deadline = harness_now_ns() + WAIT_NS;
 
-        loom_cpu_kick(loom_kvm_vcpu_cpu(v));
+        loom_cpu_kick(vmm_kvm_vcpu_cpu(v));
         do {
             g_assert_cmpint(harness_now_ns(), <, deadline);
-            g_assert_cmpint(loom_cpu_stats(loom_kvm_vcpu_cpu(v), &cst), ==, 0);
+            g_assert_cmpint(loom_cpu_stats(vmm_kvm_vcpu_cpu(v), &cst), ==, 0);
         } while (cst.exec_count <= execs);
         execs = cst.exec_count;
     }
-    g_assert_cmpint(loom_kvm_vcpu_stats(v, &st), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_stats(v, &st), ==, 0);
     g_assert_cmpuint(st.exits_intr, >=, 20);
     g_assert_cmpuint(st.exits_other, ==, 0);
     g_assert_cmpint(cst.last_error, ==, 0);
     (void)wait_rax_above(v, q.regs.rax);
 
-    loom_kvm_vcpu_free(v);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vcpu_free(v);
+    vmm_kvm_vm_free(vm);
 }
 
 static void test_pause_resume(void)
 {
     enum { N = 4 };
-    struct loom_kvm_vcpu *v[N];
+    struct vmm_kvm_vcpu *v[N];
     struct guest_cpu_init gi;
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     uint64_t rax[N];
     uint8_t *ram = NULL;
     int i, round;
@@ -524,9 +522,9 @@ static void test_pause_resume(void)
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     gi = (struct guest_cpu_init){.rip = emit_spin(ram)};
     for (i = 0; i < N; i++) {
-        g_assert_cmpint(loom_kvm_vcpu_new(vm, i, guest_cpu_init_fn, &gi, &v[i]),
+        g_assert_cmpint(vmm_kvm_vcpu_new(vm, i, guest_cpu_init_fn, &gi, &v[i]),
                         ==, 0);
-        g_assert_cmpint(loom_kvm_vcpu_start(v[i]), ==, 0);
+        g_assert_cmpint(vmm_kvm_vcpu_start(v[i]), ==, 0);
     }
     for (round = 0; round < 3; round++) {
         for (i = 0; i < N; i++) {
@@ -534,7 +532,7 @@ static void test_pause_resume(void)
         }
         loom_pause_all_vcpus();
         for (i = 0; i < N; i++) {
-            g_assert_true(loom_cpu_is_stopped(loom_kvm_vcpu_cpu(v[i])));
+            g_assert_true(loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v[i])));
             rax[i] = read_rax(v[i]);
         }
         /* Stopped guests do not move (work still runs on their threads). */
@@ -548,7 +546,7 @@ static void test_pause_resume(void)
         }
     }
     free_vcpus(v, N);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vm_free(vm);
 }
 
 /* ------------------------------------------------------------------ */
@@ -580,26 +578,26 @@ static uint64_t emit_store_loop(uint8_t *ram, bool pio)
 
 static void run_ioeventfd(bool pio, int m)
 {
-    struct loom_kvm_vcpu *v;
+    struct vmm_kvm_vcpu *v;
     struct guest_cpu_init gi;
     struct done_dev done;
-    struct loom_kvm_vm *vm = NULL;
-    struct loom_kvm_vcpu_stats st;
-    struct loom_bus_stats bst;
+    struct vmm_kvm_vm *vm = NULL;
+    struct vmm_kvm_vcpu_stats st;
+    struct vmm_bus_stats bst;
     uint64_t cnt = 0, addr = pio ? PORT_DATA : MMIO_IOEVENTFD;
-    unsigned flags = pio ? LOOM_KVM_IOEVENTFD_PIO : 0;
+    unsigned flags = pio ? VMM_KVM_IOEVENTFD_PIO : 0;
     uint8_t *ram = NULL;
     int efd;
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     loom_sem_init(&done.sem, 0);
-    g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_DONE, 1, &done_ops,
-                                 &done, LOOM_BUS_UNLOCKED),
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DONE, 1, &done_ops,
+                                &done, VMM_BUS_UNLOCKED),
                     ==, 0);
     efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     g_assert_cmpint(efd, >=, 0);
-    g_assert_cmpint(loom_kvm_ioeventfd_add(vm, efd, addr, 4, 0, flags), ==, 0);
-    g_assert_cmpint(loom_kvm_ioeventfd_add(vm, efd, addr, 4, 0, flags), ==,
+    g_assert_cmpint(vmm_kvm_ioeventfd_add(vm, efd, addr, 4, 0, flags), ==, 0);
+    g_assert_cmpint(vmm_kvm_ioeventfd_add(vm, efd, addr, 4, 0, flags), ==,
                     -EEXIST);
     gi = (struct guest_cpu_init){
         .rip = emit_store_loop(ram, pio),
@@ -608,24 +606,23 @@ static void run_ioeventfd(bool pio, int m)
         .rdx = addr,
         .rdi = PORT_DONE,
     };
-    g_assert_cmpint(loom_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==,
-                    0);
-    g_assert_cmpint(loom_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
     wait_done(&done, 1);
 
     g_assert_cmpint(read(efd, &cnt, sizeof(cnt)), ==, (ssize_t)sizeof(cnt));
     g_assert_cmpuint(cnt, ==, (uint64_t)m);
     /* None of them reached userspace. */
-    g_assert_cmpint(loom_kvm_vcpu_stats(v, &st), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_stats(v, &st), ==, 0);
     g_assert_cmpuint(st.exits_mmio, ==, 0);
     g_assert_cmpuint(st.exits_io, <, (uint64_t)m);
-    g_assert_cmpint(loom_bus_stats(loom_kvm_vm_mmio(vm), &bst), ==, 0);
+    g_assert_cmpint(vmm_bus_stats(vmm_kvm_vm_mmio(vm), &bst), ==, 0);
     g_assert_cmpuint(bst.unassigned, ==, 0);
 
-    loom_kvm_vcpu_free(v);
-    g_assert_cmpint(loom_kvm_ioeventfd_del(vm, efd, addr, 4, 0, flags), ==, 0);
-    g_assert_cmpint(loom_kvm_ioeventfd_del(vm, efd, addr, 4, 0, flags), <, 0);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vcpu_free(v);
+    g_assert_cmpint(vmm_kvm_ioeventfd_del(vm, efd, addr, 4, 0, flags), ==, 0);
+    g_assert_cmpint(vmm_kvm_ioeventfd_del(vm, efd, addr, 4, 0, flags), <, 0);
+    vmm_kvm_vm_free(vm);
     close(efd);
     loom_sem_destroy(&done.sem);
 }
@@ -642,37 +639,37 @@ static void test_ioeventfd_pio(void)
 
 static void test_ioeventfd_bad_args(void)
 {
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     uint8_t *ram = NULL;
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
-    g_assert_cmpint(loom_kvm_ioeventfd_add(NULL, 0, 0, 4, 0, 0), ==, -EINVAL);
-    g_assert_cmpint(loom_kvm_ioeventfd_add(vm, -1, 0, 4, 0, 0), ==, -EINVAL);
-    g_assert_cmpint(loom_kvm_ioeventfd_add(vm, 0, 0, 3, 0, 0), ==, -EINVAL);
+    g_assert_cmpint(vmm_kvm_ioeventfd_add(NULL, 0, 0, 4, 0, 0), ==, -EINVAL);
+    g_assert_cmpint(vmm_kvm_ioeventfd_add(vm, -1, 0, 4, 0, 0), ==, -EINVAL);
+    g_assert_cmpint(vmm_kvm_ioeventfd_add(vm, 0, 0, 3, 0, 0), ==, -EINVAL);
     g_assert_cmpint(
-        loom_kvm_ioeventfd_add(vm, 0, 0x10000, 1, 0, LOOM_KVM_IOEVENTFD_PIO),
-        ==, -EINVAL);
-    g_assert_cmpint(loom_kvm_ioeventfd_add(vm, 0, 0, 4, 0, 0x80), ==, -EINVAL);
-    g_assert_cmpint(loom_kvm_irqfd_add(vm, 0, 5, -1), ==, -ENODEV);
-    loom_kvm_vm_free(vm);
+        vmm_kvm_ioeventfd_add(vm, 0, 0x10000, 1, 0, VMM_KVM_IOEVENTFD_PIO), ==,
+        -EINVAL);
+    g_assert_cmpint(vmm_kvm_ioeventfd_add(vm, 0, 0, 4, 0, 0x80), ==, -EINVAL);
+    g_assert_cmpint(vmm_kvm_irqfd_add(vm, 0, 5, -1), ==, -ENODEV);
+    vmm_kvm_vm_free(vm);
 }
 
 static void test_irqfd(void)
 {
-    struct loom_kvm_vcpu *v;
+    struct vmm_kvm_vcpu *v;
     struct guest_cpu_init gi;
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     uint64_t one = 1, cnt;
     int64_t deadline;
     uint8_t *ram = NULL;
     int efd;
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
-    g_assert_cmpint(loom_kvm_vm_create_irqchip(vm), ==, 0);
-    g_assert_cmpint(loom_kvm_vm_create_irqchip(vm), ==, -EEXIST);
+    g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, -EEXIST);
     efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     g_assert_cmpint(efd, >=, 0);
-    g_assert_cmpint(loom_kvm_irqfd_add(vm, efd, 5, -1), ==, 0);
+    g_assert_cmpint(vmm_kvm_irqfd_add(vm, efd, 5, -1), ==, 0);
     /* KVM consumes the signal (it injects, the counter goes back to 0). */
     g_assert_cmpint(write(efd, &one, sizeof(one)), ==, (ssize_t)sizeof(one));
     deadline = harness_now_ns() + WAIT_NS;
@@ -683,7 +680,7 @@ static void test_irqfd(void)
         g_usleep(1000);
     }
     g_assert_cmpint(errno, ==, EAGAIN);
-    g_assert_cmpint(loom_kvm_irqfd_del(vm, efd, 5), ==, 0);
+    g_assert_cmpint(vmm_kvm_irqfd_del(vm, efd, 5), ==, 0);
     /* Deassigned: the count stays for us now. */
     g_assert_cmpint(write(efd, &one, sizeof(one)), ==, (ssize_t)sizeof(one));
     g_assert_cmpint(read(efd, &cnt, sizeof(cnt)), ==, (ssize_t)sizeof(cnt));
@@ -691,28 +688,27 @@ static void test_irqfd(void)
 
     /* A vCPU still runs with the irqchip; no more irqchip after it. */
     gi = (struct guest_cpu_init){.rip = emit_spin(ram)};
-    g_assert_cmpint(loom_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==,
-                    0);
-    g_assert_cmpint(loom_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
     (void)wait_rax_above(v, 0);
-    loom_kvm_vcpu_free(v);
+    vmm_kvm_vcpu_free(v);
     close(efd);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vm_free(vm);
 }
 
 static void test_irqchip_after_vcpu(void)
 {
-    struct loom_kvm_vcpu *v;
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vcpu *v;
+    struct vmm_kvm_vm *vm = NULL;
     uint8_t *ram = NULL;
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
-    g_assert_cmpint(loom_kvm_vcpu_new(vm, 0, NULL, NULL, &v), ==, 0);
-    g_assert_cmpint(loom_kvm_vm_create_irqchip(vm), ==, -EBUSY);
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, NULL, NULL, &v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, -EBUSY);
     /* Never started: freeing it touches no KVM state. */
-    loom_kvm_vcpu_free(v);
-    g_assert_cmpint(loom_kvm_vm_create_irqchip(vm), ==, 0);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vcpu_free(v);
+    g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, 0);
+    vmm_kvm_vm_free(vm);
 }
 
 /* ------------------------------------------------------------------ */
@@ -721,50 +717,50 @@ static void test_irqchip_after_vcpu(void)
 
 static void test_mem_slots(void)
 {
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     uint8_t *ram = NULL;
     void *hva, *mine;
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
-    g_assert_cmpint(loom_kvm_mem_add(vm, 0x1000, 0x1000, NULL, 0, &hva), ==,
+    g_assert_cmpint(vmm_kvm_mem_add(vm, 0x1000, 0x1000, NULL, 0, &hva), ==,
                     -EEXIST);
-    g_assert_cmpint(loom_kvm_mem_add(vm, 0x10000001, 0x1000, NULL, 0, &hva), ==,
+    g_assert_cmpint(vmm_kvm_mem_add(vm, 0x10000001, 0x1000, NULL, 0, &hva), ==,
                     -EINVAL);
-    g_assert_cmpint(loom_kvm_mem_add(vm, 0x10000000, 0, NULL, 0, &hva), ==,
+    g_assert_cmpint(vmm_kvm_mem_add(vm, 0x10000000, 0, NULL, 0, &hva), ==,
                     -EINVAL);
-    g_assert_cmpint(loom_kvm_mem_add(vm, 0x10000000, 0x2000, NULL, 0x8, &hva),
+    g_assert_cmpint(vmm_kvm_mem_add(vm, 0x10000000, 0x2000, NULL, 0x8, &hva),
                     ==, -EINVAL);
-    g_assert_cmpint(loom_kvm_mem_add(vm, 0x10000000, 0x2000, NULL, 0, &hva), ==,
+    g_assert_cmpint(vmm_kvm_mem_add(vm, 0x10000000, 0x2000, NULL, 0, &hva), ==,
                     0);
     mine = aligned_alloc(4096, 0x1000);
     g_assert_nonnull(mine);
-    g_assert_cmpint(loom_kvm_mem_add(vm, 0x20000000, 0x1000, mine,
-                                     LOOM_KVM_MEM_READONLY, NULL),
+    g_assert_cmpint(vmm_kvm_mem_add(vm, 0x20000000, 0x1000, mine,
+                                    VMM_KVM_MEM_READONLY, NULL),
                     ==, 0);
 
     loom_rcu_read_lock();
-    g_assert_true(loom_kvm_gpa_to_hva(vm, 0, 1) == ram);
-    g_assert_true(loom_kvm_gpa_to_hva(vm, GUEST_RAM_SIZE - 4, 4) ==
+    g_assert_true(vmm_kvm_gpa_to_hva(vm, 0, 1) == ram);
+    g_assert_true(vmm_kvm_gpa_to_hva(vm, GUEST_RAM_SIZE - 4, 4) ==
                   ram + GUEST_RAM_SIZE - 4);
-    g_assert_null(loom_kvm_gpa_to_hva(vm, GUEST_RAM_SIZE - 4, 8));
-    g_assert_null(loom_kvm_gpa_to_hva(vm, GUEST_RAM_SIZE, 1));
-    g_assert_true(loom_kvm_gpa_to_hva(vm, 0x10001000, 0x1000) ==
+    g_assert_null(vmm_kvm_gpa_to_hva(vm, GUEST_RAM_SIZE - 4, 8));
+    g_assert_null(vmm_kvm_gpa_to_hva(vm, GUEST_RAM_SIZE, 1));
+    g_assert_true(vmm_kvm_gpa_to_hva(vm, 0x10001000, 0x1000) ==
                   (uint8_t *)hva + 0x1000);
-    g_assert_true(loom_kvm_gpa_to_hva(vm, 0x20000010, 16) ==
+    g_assert_true(vmm_kvm_gpa_to_hva(vm, 0x20000010, 16) ==
                   (uint8_t *)mine + 16);
-    g_assert_null(loom_kvm_gpa_to_hva(vm, UINT64_MAX, 1));
-    g_assert_null(loom_kvm_gpa_to_hva(vm, 0, 0));
+    g_assert_null(vmm_kvm_gpa_to_hva(vm, UINT64_MAX, 1));
+    g_assert_null(vmm_kvm_gpa_to_hva(vm, 0, 0));
     loom_rcu_read_unlock();
 
-    g_assert_cmpint(loom_kvm_mem_remove(vm, 0x10001000), ==, -ENOENT);
-    g_assert_cmpint(loom_kvm_mem_remove(vm, 0x10000000), ==, 0);
-    g_assert_null(loom_kvm_gpa_to_hva(vm, 0x10000000, 1));
-    g_assert_cmpint(loom_kvm_mem_remove(vm, 0x20000000), ==, 0);
+    g_assert_cmpint(vmm_kvm_mem_remove(vm, 0x10001000), ==, -ENOENT);
+    g_assert_cmpint(vmm_kvm_mem_remove(vm, 0x10000000), ==, 0);
+    g_assert_null(vmm_kvm_gpa_to_hva(vm, 0x10000000, 1));
+    g_assert_cmpint(vmm_kvm_mem_remove(vm, 0x20000000), ==, 0);
     free(mine);
     /* The freed slot id is reused. */
-    g_assert_cmpint(loom_kvm_mem_add(vm, 0x10000000, 0x1000, NULL, 0, NULL), ==,
+    g_assert_cmpint(vmm_kvm_mem_add(vm, 0x10000000, 0x1000, NULL, 0, NULL), ==,
                     0);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vm_free(vm);
 }
 
 /*
@@ -774,11 +770,11 @@ static void test_mem_slots(void)
  */
 static void run_fault(uint8_t b0, uint8_t b1, bool cpl0)
 {
-    struct loom_kvm_vcpu *v;
+    struct vmm_kvm_vcpu *v;
     struct guest_cpu_init gi;
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     struct loom_cpu_stats cst;
-    struct loom_kvm_vcpu_stats st;
+    struct vmm_kvm_vcpu_stats st;
     struct guest_asm a;
     int64_t deadline;
     uint8_t *ram = NULL;
@@ -788,27 +784,26 @@ static void run_fault(uint8_t b0, uint8_t b1, bool cpl0)
     ga_b(&a, b0);
     ga_b(&a, b1);
     gi = (struct guest_cpu_init){.rip = ga_addr(&a, 0), .cpl0 = cpl0};
-    g_assert_cmpint(loom_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==,
-                    0);
-    g_assert_cmpint(loom_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
     deadline = harness_now_ns() + WAIT_NS;
     do {
         g_assert_cmpint(harness_now_ns(), <, deadline);
         g_usleep(1000);
-        g_assert_cmpint(loom_cpu_stats(loom_kvm_vcpu_cpu(v), &cst), ==, 0);
+        g_assert_cmpint(loom_cpu_stats(vmm_kvm_vcpu_cpu(v), &cst), ==, 0);
     } while (cst.last_error == 0);
     g_assert_true(cst.last_error == -ESHUTDOWN || cst.last_error == -EIO);
-    g_assert_cmpint(loom_kvm_vcpu_stats(v, &st), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_stats(v, &st), ==, 0);
     g_assert_cmpuint(st.exits_other, ==, 1);
     g_test_message("exit reason %u, error %d", st.last_exit_reason,
                    cst.last_error);
     deadline = harness_now_ns() + WAIT_NS;
-    while (!loom_cpu_is_stopped(loom_kvm_vcpu_cpu(v))) {
+    while (!loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v))) {
         g_assert_cmpint(harness_now_ns(), <, deadline);
         g_usleep(1000);
     }
-    loom_kvm_vcpu_free(v);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vcpu_free(v);
+    vmm_kvm_vm_free(vm);
 }
 
 static void test_guest_fault(void)
@@ -823,7 +818,7 @@ static void post_write(void *opaque, uint64_t off, uint64_t val, unsigned sz)
     loom_sem_post(opaque);
 }
 
-static const struct loom_bus_ops post_ops = {.write = post_write};
+static const struct vmm_bus_ops post_ops = {.write = post_write};
 
 /*
  * CPL0 guest (emulated on PVM): hlt exits as KVM_EXIT_HLT and halts the
@@ -831,9 +826,9 @@ static const struct loom_bus_ops post_ops = {.write = post_write};
  */
 static void test_hlt_wake(void)
 {
-    struct loom_kvm_vcpu *v;
+    struct vmm_kvm_vcpu *v;
     struct guest_cpu_init gi;
-    struct loom_kvm_vm *vm = NULL;
+    struct vmm_kvm_vm *vm = NULL;
     struct loom_sem sem;
     struct guest_asm a;
     struct loom_cpu *cpu;
@@ -844,8 +839,8 @@ static void test_hlt_wake(void)
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     loom_sem_init(&sem, 0);
-    g_assert_cmpint(loom_bus_add(loom_kvm_vm_pio(vm), PORT_DONE, 1, &post_ops,
-                                 &sem, LOOM_BUS_UNLOCKED),
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DONE, 1, &post_ops,
+                                &sem, VMM_BUS_UNLOCKED),
                     ==, 0);
     ga_init(&a, ram, GUEST_CODE);
     top = ga_here(&a);
@@ -857,10 +852,9 @@ static void test_hlt_wake(void)
         .rdx = PORT_DONE,
         .cpl0 = true,
     };
-    g_assert_cmpint(loom_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==,
-                    0);
-    cpu = loom_kvm_vcpu_cpu(v);
-    g_assert_cmpint(loom_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    cpu = vmm_kvm_vcpu_cpu(v);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
     for (round = 0; round < 3; round++) {
         struct loom_cpu_stats st1, st2;
 
@@ -884,8 +878,8 @@ static void test_hlt_wake(void)
         loom_cpu_wake(cpu);
         g_assert_cmpint(loom_sem_timedwait(&sem, WAIT_NS), ==, 0);
     }
-    loom_kvm_vcpu_free(v);
-    loom_kvm_vm_free(vm);
+    vmm_kvm_vcpu_free(v);
+    vmm_kvm_vm_free(vm);
     loom_sem_destroy(&sem);
 }
 
