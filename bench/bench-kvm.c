@@ -42,6 +42,14 @@
 #define PORT_DONE 0x510u
 
 static struct vmm_kvm_vm *g_vm;
+static struct vmm_bus *g_pio, *g_mmio;
+
+static void free_vm(void)
+{
+    vmm_kvm_vm_free(g_vm);
+    vmm_bus_free(g_pio);
+    vmm_bus_free(g_mmio);
+}
 static uint8_t *g_ram;
 static long g_exits;   /* PIO exits per vCPU and run */
 static long g_samples; /* latency samples per run */
@@ -438,8 +446,16 @@ int main(int argc, char **argv)
     int r;
 
     bench_init(argc, argv, "bench-kvm");
-    r = vmm_kvm_vm_new(&g_vm);
+    r = vmm_bus_new(0xffff, &g_pio);
+    if (r == 0) {
+        r = vmm_bus_new(UINT64_MAX, &g_mmio);
+    }
+    if (r == 0) {
+        r = vmm_kvm_vm_new(g_pio, g_mmio, &g_vm);
+    }
     if (r < 0) {
+        vmm_bus_free(g_pio);
+        vmm_bus_free(g_mmio);
         printf("# skipped: /dev/kvm unusable: %s\n", strerror(-r));
         return 0;
     }
@@ -450,7 +466,7 @@ int main(int argc, char **argv)
     }
     if (r < 0) {
         bench_fail("guest memory", r);
-        vmm_kvm_vm_free(g_vm);
+        free_vm();
         return bench_finish();
     }
     emit_guests();
@@ -462,6 +478,6 @@ int main(int argc, char **argv)
     bench_run(&froc, roc, 1);
     bench_run(&fkick, kick, 1);
 
-    vmm_kvm_vm_free(g_vm);
+    free_vm();
     return bench_finish();
 }

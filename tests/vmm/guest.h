@@ -146,17 +146,39 @@ static inline void ga_jmp(struct guest_asm *a, uint32_t label)
 }
 
 /*
- * guest_vm_new() - a VM with GUEST_RAM_SIZE of RAM at 0 and flat tables.
+ * guest_vm_free() - free a VM of guest_vm_new() and its two maps.
+ */
+static inline void guest_vm_free(struct vmm_kvm_vm *vm)
+{
+    struct vmm_bus *pio = vmm_kvm_vm_pio(vm), *mmio = vmm_kvm_vm_mmio(vm);
+
+    vmm_kvm_vm_free(vm);
+    vmm_bus_free(pio);
+    vmm_bus_free(mmio);
+}
+
+/*
+ * guest_vm_new() - a VM with GUEST_RAM_SIZE of RAM at 0 and flat tables,
+ * dispatching to two new maps (freed by guest_vm_free()).
  * Returns 0, or the error; *ram receives the RAM's host address.
  */
 static inline int guest_vm_new(struct vmm_kvm_vm **ret, uint8_t **ram)
 {
+    struct vmm_bus *pio = NULL, *mmio = NULL;
     struct vmm_kvm_vm *vm;
     void *hva;
     int r;
 
-    r = vmm_kvm_vm_new(&vm);
+    r = vmm_bus_new(0xffff, &pio);
+    if (r == 0) {
+        r = vmm_bus_new(UINT64_MAX, &mmio);
+    }
+    if (r == 0) {
+        r = vmm_kvm_vm_new(pio, mmio, &vm);
+    }
     if (r < 0) {
+        vmm_bus_free(pio);
+        vmm_bus_free(mmio);
         return r;
     }
     r = vmm_kvm_mem_add(vm, 0, GUEST_RAM_SIZE, NULL, 0, &hva);
@@ -164,7 +186,7 @@ static inline int guest_vm_new(struct vmm_kvm_vm **ret, uint8_t **ram)
         r = vmm_x86_build_flat(vm, GUEST_TABLES);
     }
     if (r < 0) {
-        vmm_kvm_vm_free(vm);
+        guest_vm_free(vm);
         return r;
     }
     *ret = vm;

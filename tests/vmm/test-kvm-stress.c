@@ -269,7 +269,7 @@ static void test_kick_stress(void)
     for (i = 0; i < NCPU; i++) {
         vmm_kvm_vcpu_free(v[i]);
     }
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
     loom_sem_destroy(&done);
 }
 

@@ -170,7 +170,7 @@ static void test_pio_counts(void)
     g_assert_cmpuint(bst.unassigned, ==, 0);
 
     free_vcpus(v, N);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
     loom_sem_destroy(&done.sem);
 }
 
@@ -326,7 +326,7 @@ static void test_mmio(void)
     g_assert_cmpuint(bst.unlocked, ==, (uint64_t)N * (M + 1));
 
     free_vcpus(v, N);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
     loom_sem_destroy(&done.sem);
 }
 
@@ -404,7 +404,7 @@ static void test_in_completes(void)
     g_assert_cmpint(vmm_kvm_vcpu_get_regs(v, &q.regs), ==, -EPERM);
 
     vmm_kvm_vcpu_free(v);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
 }
 
 /* ------------------------------------------------------------------ */
@@ -506,7 +506,7 @@ static void test_kick_regs(void)
     (void)wait_rax_above(v, q.regs.rax);
 
     vmm_kvm_vcpu_free(v);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
 }
 
 static void test_pause_resume(void)
@@ -546,7 +546,7 @@ static void test_pause_resume(void)
         }
     }
     free_vcpus(v, N);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
 }
 
 /* ------------------------------------------------------------------ */
@@ -622,7 +622,7 @@ static void run_ioeventfd(bool pio, int m)
     vmm_kvm_vcpu_free(v);
     g_assert_cmpint(vmm_kvm_ioeventfd_del(vm, efd, addr, 4, 0, flags), ==, 0);
     g_assert_cmpint(vmm_kvm_ioeventfd_del(vm, efd, addr, 4, 0, flags), <, 0);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
     close(efd);
     loom_sem_destroy(&done.sem);
 }
@@ -651,7 +651,7 @@ static void test_ioeventfd_bad_args(void)
         -EINVAL);
     g_assert_cmpint(vmm_kvm_ioeventfd_add(vm, 0, 0, 4, 0, 0x80), ==, -EINVAL);
     g_assert_cmpint(vmm_kvm_irqfd_add(vm, 0, 5, -1), ==, -ENODEV);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
 }
 
 static void test_irqfd(void)
@@ -693,7 +693,7 @@ static void test_irqfd(void)
     (void)wait_rax_above(v, 0);
     vmm_kvm_vcpu_free(v);
     close(efd);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
 }
 
 static void test_irqchip_after_vcpu(void)
@@ -708,7 +708,7 @@ static void test_irqchip_after_vcpu(void)
     /* Never started: freeing it touches no KVM state. */
     vmm_kvm_vcpu_free(v);
     g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, 0);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
 }
 
 /* ------------------------------------------------------------------ */
@@ -760,7 +760,7 @@ static void test_mem_slots(void)
     /* The freed slot id is reused. */
     g_assert_cmpint(vmm_kvm_mem_add(vm, 0x10000000, 0x1000, NULL, 0, NULL), ==,
                     0);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
 }
 
 /*
@@ -803,7 +803,7 @@ static void run_fault(uint8_t b0, uint8_t b1, bool cpl0)
         g_usleep(1000);
     }
     vmm_kvm_vcpu_free(v);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
 }
 
 static void test_guest_fault(void)
@@ -879,7 +879,7 @@ static void test_hlt_wake(void)
         g_assert_cmpint(loom_sem_timedwait(&sem, WAIT_NS), ==, 0);
     }
     vmm_kvm_vcpu_free(v);
-    vmm_kvm_vm_free(vm);
+    guest_vm_free(vm);
     loom_sem_destroy(&sem);
 }
 

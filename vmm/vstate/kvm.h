@@ -46,7 +46,10 @@ struct vmm_kvm_vcpu;
 int vmm_kvm_available(void);
 
 /**
- * vmm_kvm_vm_new() - create a VM: its fd and empty PIO and MMIO maps.
+ * vmm_kvm_vm_new() - create a VM whose exits dispatch to the given maps.
+ * @pio: the port I/O map (limit 0xffff); the caller (the machine) owns it
+ *     and keeps it until the VM is freed.
+ * @mmio: the MMIO map, likewise.
  * @ret: receives the VM.
  *
  * Installs the kick signal's handler (a no-op; the signal only interrupts
@@ -57,10 +60,12 @@ int vmm_kvm_available(void);
  * program handles VMM_KVM_KICK_SIGNAL itself; -ENOMEM; another -errno
  * from KVM.
  */
-int vmm_kvm_vm_new(struct vmm_kvm_vm **ret);
+int vmm_kvm_vm_new(struct vmm_bus *pio, struct vmm_bus *mmio,
+                   struct vmm_kvm_vm **ret);
 
 /**
- * vmm_kvm_vm_free() - destroy the VM and unmap the memory it allocated.
+ * vmm_kvm_vm_free() - destroy the VM and unmap the memory it allocated
+ * (the maps given to vmm_kvm_vm_new() stay the caller's).
  * @vm: the VM (NULL is ignored); every vCPU must have been freed.
  * Context: any, !rcu.
  */
@@ -70,11 +75,11 @@ void vmm_kvm_vm_free(struct vmm_kvm_vm *vm);
  * Context: any.  Return: the fd, or -EINVAL for NULL. */
 int vmm_kvm_vm_fd(const struct vmm_kvm_vm *vm);
 
-/** vmm_kvm_vm_pio() - the port I/O map (limit 0xffff).
+/** vmm_kvm_vm_pio() - the port I/O map given to vmm_kvm_vm_new().
  * Context: any.  Return: the bus, NULL for a NULL @vm. */
 struct vmm_bus *vmm_kvm_vm_pio(struct vmm_kvm_vm *vm);
 
-/** vmm_kvm_vm_mmio() - the MMIO map.
+/** vmm_kvm_vm_mmio() - the MMIO map given to vmm_kvm_vm_new().
  * Context: any.  Return: the bus, NULL for a NULL @vm. */
 struct vmm_bus *vmm_kvm_vm_mmio(struct vmm_kvm_vm *vm);
 
