@@ -362,6 +362,15 @@ static void get_regs_fn(struct loom_cpu *cpu, void *data)
     q->ret = vmm_kvm_vcpu_get_regs(vmm_kvm_vcpu_of(cpu), &q->regs);
 }
 
+static void get_mp_state_fn(struct loom_cpu *cpu, void *data)
+{
+    struct regs_req *q = data;
+    struct kvm_mp_state mp = {.mp_state = 0xffff};
+
+    q->ret = vmm_kvm_vcpu_ioctl(vmm_kvm_vcpu_of(cpu), KVM_GET_MP_STATE, &mp);
+    q->regs.rax = mp.mp_state;
+}
+
 static void test_in_completes(void)
 {
     struct vmm_kvm_vcpu *v;
@@ -398,6 +407,17 @@ static void test_in_completes(void)
     g_assert_cmpint(q.ret, ==, 0);
     g_assert_cmphex(q.regs.rax & 0xffffffffu, ==, 0x5a5aa5a5u);
     g_assert_cmphex(q.regs.rip, ==, ga_addr(&a, after));
+    /* Generic vCPU ioctls: on its own thread only. */
+    g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(v), get_mp_state_fn, &q),
+                    ==, 0);
+    g_assert_cmpint(q.ret, ==, 0);
+    g_assert_cmpuint(q.regs.rax, ==, KVM_MP_STATE_RUNNABLE);
+    {
+        struct kvm_mp_state mp;
+
+        g_assert_cmpint(vmm_kvm_vcpu_ioctl(v, KVM_GET_MP_STATE, &mp), ==,
+                        -EPERM);
+    }
     g_assert_cmpint(dev.hits, ==, 1);
 
     /* Outside its thread the accessors refuse (KVM_RUN could block them). */
@@ -705,9 +725,16 @@ static void test_irqchip_after_vcpu(void)
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, NULL, NULL, &v), ==, 0);
     g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, -EBUSY);
+    g_assert_cmpint(vmm_kvm_vm_irq_line(vm, 4, true), ==, -ENODEV);
+    g_assert_cmpint(vmm_kvm_vm_create_pit(vm), ==, -ENODEV);
     /* Never started: freeing it touches no KVM state. */
     vmm_kvm_vcpu_free(v);
     g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_irq_line(vm, 4, true), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_irq_line(vm, 4, false), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_irq_line(NULL, 4, false), ==, -EINVAL);
+    g_assert_cmpint(vmm_kvm_vm_create_pit(vm), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_create_pit(vm), <, 0); /* only one */
     guest_vm_free(vm);
 }
 
@@ -768,8 +795,26 @@ static void test_mem_slots(void)
  * IDT triple-faults (-ESHUTDOWN); int3 at CPL0 is an instruction PVM
  * cannot emulate (-EIO; a triple fault on hardware).
  */
+struct fault_seen {
+    int calls;
+    enum vmm_kvm_event ev;
+    struct vmm_kvm_vcpu *vcpu;
+};
+
+static void on_fault(void *opaque, struct vmm_kvm_vcpu *vcpu,
+                     enum vmm_kvm_event ev, uint64_t detail)
+{
+    struct fault_seen *f = opaque;
+
+    f->vcpu = vcpu;
+    f->ev = ev;
+    /* Last: the test thread polls it.  Pairs with the acquire below. */
+    __atomic_store_n(&f->calls, f->calls + 1, __ATOMIC_RELEASE);
+}
+
 static void run_fault(uint8_t b0, uint8_t b1, bool cpl0)
 {
+    struct fault_seen seen = {0};
     struct vmm_kvm_vcpu *v;
     struct guest_cpu_init gi;
     struct vmm_kvm_vm *vm = NULL;
@@ -784,8 +829,11 @@ static void run_fault(uint8_t b0, uint8_t b1, bool cpl0)
     ga_b(&a, b0);
     ga_b(&a, b1);
     gi = (struct guest_cpu_init){.rip = ga_addr(&a, 0), .cpl0 = cpl0};
+    vmm_kvm_vm_set_event_handler(vm, on_fault, &seen);
     g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_tid(v), ==, 0);
     g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_tid(v), >, 0);
     deadline = harness_now_ns() + WAIT_NS;
     do {
         g_assert_cmpint(harness_now_ns(), <, deadline);
@@ -797,6 +845,14 @@ static void run_fault(uint8_t b0, uint8_t b1, bool cpl0)
     g_assert_cmpuint(st.exits_other, ==, 1);
     g_test_message("exit reason %u, error %d", st.last_exit_reason,
                    cst.last_error);
+    /* The machine was told once, with the matching event. */
+    g_assert_cmpint(__atomic_load_n(&seen.calls, __ATOMIC_ACQUIRE), ==, 1);
+    g_assert_true(seen.vcpu == v);
+    if (cst.last_error == -ESHUTDOWN) {
+        g_assert_cmpint(seen.ev, ==, VMM_KVM_EV_TRIPLE_FAULT);
+    } else {
+        g_assert_cmpint(seen.ev, ==, VMM_KVM_EV_INTERNAL_ERROR);
+    }
     deadline = harness_now_ns() + WAIT_NS;
     while (!loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v))) {
         g_assert_cmpint(harness_now_ns(), <, deadline);

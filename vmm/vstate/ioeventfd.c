@@ -58,15 +58,11 @@ int vmm_kvm_irqfd_add(struct vmm_kvm_vm *vm, int fd, uint32_t gsi,
                       int resample_fd)
 {
     struct kvm_irqfd irq;
-    bool chip;
 
     if (!vm || fd < 0) {
         return -EINVAL;
     }
-    loom_mutex_lock(&vm->lock);
-    chip = vm->irqchip;
-    loom_mutex_unlock(&vm->lock);
-    if (!chip) {
+    if (!vmm__kvm_vm_has_irqchip(vm)) {
         return -ENODEV;
     }
     memset(&irq, 0, sizeof(irq));

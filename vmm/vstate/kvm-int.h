@@ -37,6 +37,8 @@ struct vmm_kvm_vm {
     int run_size;
     struct vmm_bus *pio;
     struct vmm_bus *mmio;
+    vmm_kvm_event_fn *on_event; /* set before vCPUs start */
+    void *event_opaque;
 
     /* Protected by ->lock. */
     struct loom_mutex lock;
@@ -46,6 +48,16 @@ struct vmm_kvm_vm {
     /* RCU-published; written under ->lock. */
     struct mem_map *mem;
 };
+
+/*
+ * Whether the irqchip exists.  Lock-free: the flag is set once, under
+ * vm->lock, with a release store in vmm_kvm_vm_create_irqchip().
+ * Context: any.
+ */
+static inline bool vmm__kvm_vm_has_irqchip(struct vmm_kvm_vm *vm)
+{
+    return __atomic_load_n(&vm->irqchip, __ATOMIC_ACQUIRE);
+}
 
 /* vm.c: count a vCPU in or out (irqchip creation needs none). */
 void vmm__kvm_vm_vcpu_get(struct vmm_kvm_vm *vm);

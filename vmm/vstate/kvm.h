@@ -84,6 +84,93 @@ struct vmm_bus *vmm_kvm_vm_pio(struct vmm_kvm_vm *vm);
 struct vmm_bus *vmm_kvm_vm_mmio(struct vmm_kvm_vm *vm);
 
 /**
+ * enum vmm_kvm_event - why a vCPU stopped running guest code for good.
+ * @VMM_KVM_EV_TRIPLE_FAULT: KVM_EXIT_SHUTDOWN (a triple fault: on a PC,
+ *     a reset).
+ * @VMM_KVM_EV_INTERNAL_ERROR: KVM could not emulate an instruction
+ *     (on PVM: int3, xrstor ... at CPL0); detail = suberror.
+ * @VMM_KVM_EV_FAIL_ENTRY: the hardware refused to enter the guest;
+ *     detail = the hardware's reason.
+ * @VMM_KVM_EV_SYSTEM_SHUTDOWN: KVM_SYSTEM_EVENT_SHUTDOWN.
+ * @VMM_KVM_EV_SYSTEM_RESET: KVM_SYSTEM_EVENT_RESET.
+ * @VMM_KVM_EV_SYSTEM_CRASH: KVM_SYSTEM_EVENT_CRASH.
+ * @VMM_KVM_EV_UNKNOWN: an exit this layer does not know; detail = the
+ *     exit reason.
+ * @VMM_KVM_EV_RUN_ERROR: KVM_RUN itself failed; detail = errno.
+ */
+enum vmm_kvm_event {
+    VMM_KVM_EV_TRIPLE_FAULT,
+    VMM_KVM_EV_INTERNAL_ERROR,
+    VMM_KVM_EV_FAIL_ENTRY,
+    VMM_KVM_EV_SYSTEM_SHUTDOWN,
+    VMM_KVM_EV_SYSTEM_RESET,
+    VMM_KVM_EV_SYSTEM_CRASH,
+    VMM_KVM_EV_UNKNOWN,
+    VMM_KVM_EV_RUN_ERROR,
+};
+
+/**
+ * typedef vmm_kvm_event_fn - a vCPU hit an enum vmm_kvm_event.
+ * @opaque: the handler's pointer.
+ * @vcpu: the vCPU; it stops (exec returns a negative errno) after the
+ *     handler returns and runs again only after the machine resets it
+ *     and resumes the vCPUs.
+ * @ev: what happened.
+ * @detail: see enum vmm_kvm_event.
+ *
+ * Callback: vcpu(cpu), inside exec, without the BQL; it must not wait
+ * for other threads (hand the decision to the main loop with a BH).
+ */
+typedef void vmm_kvm_event_fn(void *opaque, struct vmm_kvm_vcpu *vcpu,
+                              enum vmm_kvm_event ev, uint64_t detail);
+
+/**
+ * vmm_kvm_vm_set_event_handler() - install the handler of vCPU events.
+ * @vm: the VM.
+ * @fn: the handler, or NULL for none.
+ * @opaque: passed to it.
+ * Context: before any vCPU of @vm starts.
+ */
+void vmm_kvm_vm_set_event_handler(struct vmm_kvm_vm *vm, vmm_kvm_event_fn *fn,
+                                  void *opaque);
+
+/**
+ * vmm_kvm_vm_ioctl() - issue a VM ioctl this layer has no wrapper for.
+ * @vm: the VM.
+ * @req: the request (KVM_*).
+ * @arg: its argument.
+ * Context: any.
+ * Return: the ioctl's non-negative result, or -errno (-EINVAL for NULL).
+ */
+int vmm_kvm_vm_ioctl(struct vmm_kvm_vm *vm, unsigned long req, void *arg);
+
+/**
+ * vmm_kvm_sys_ioctl() - issue a /dev/kvm ioctl (KVM_GET_SUPPORTED_CPUID,
+ * KVM_GET_MSR_INDEX_LIST ...) on @vm's /dev/kvm fd.
+ * Context and Return: as vmm_kvm_vm_ioctl().
+ */
+int vmm_kvm_sys_ioctl(struct vmm_kvm_vm *vm, unsigned long req, void *arg);
+
+/**
+ * vmm_kvm_vm_irq_line() - drive input @gsi of the in-kernel irqchip.
+ * @vm: a VM with an irqchip.
+ * @gsi: the line (ISA IRQs 0-15 reach both the PIC and the IOAPIC).
+ * @level: true to assert, false to deassert.
+ * Context: any.
+ * Return: 0; -EINVAL for NULL; -ENODEV without an irqchip; -errno.
+ */
+int vmm_kvm_vm_irq_line(struct vmm_kvm_vm *vm, uint32_t gsi, bool level);
+
+/**
+ * vmm_kvm_vm_create_pit() - create the in-kernel i8254 PIT (KVM_CREATE_PIT2),
+ * with the PC speaker port left to userspace (KVM_PIT_SPEAKER_DUMMY).
+ * @vm: a VM with an irqchip.
+ * Context: any.
+ * Return: 0; -EINVAL for NULL; -ENODEV without an irqchip; -errno.
+ */
+int vmm_kvm_vm_create_pit(struct vmm_kvm_vm *vm);
+
+/**
  * vmm_kvm_vm_create_irqchip() - create the in-kernel PIC and IOAPIC
  * (needed by irqfd on x86).
  * @vm: a VM without vCPUs yet.
@@ -299,6 +386,21 @@ int vmm_kvm_vcpu_set_regs(struct vmm_kvm_vcpu *vcpu, const struct kvm_regs *r);
 int vmm_kvm_vcpu_get_sregs(struct vmm_kvm_vcpu *vcpu, struct kvm_sregs *s);
 int vmm_kvm_vcpu_set_sregs(struct vmm_kvm_vcpu *vcpu,
                            const struct kvm_sregs *s);
+
+/**
+ * vmm_kvm_vcpu_ioctl() - issue a vCPU ioctl this layer has no wrapper for
+ * (KVM_SET_CPUID2, KVM_SET_MSRS, KVM_GET_LAPIC, KVM_SET_MP_STATE ...).
+ * Context, Return: as vmm_kvm_vcpu_get_regs() (vcpu(cpu), outside exec);
+ * the ioctl's non-negative result on success.
+ */
+int vmm_kvm_vcpu_ioctl(struct vmm_kvm_vcpu *vcpu, unsigned long req, void *arg);
+
+/**
+ * vmm_kvm_vcpu_tid() - the vCPU thread's kernel thread id (QMP's
+ * thread-id).
+ * Context: any.  Return: the id, or 0 before the vCPU started (or NULL).
+ */
+int vmm_kvm_vcpu_tid(struct vmm_kvm_vcpu *vcpu);
 
 /**
  * struct vmm_kvm_vcpu_stats - per-vCPU exit counters (monotonic).

@@ -101,10 +101,33 @@ static void handle_mmio(struct vmm_kvm_vcpu *v, struct kvm_run *run)
     }
 }
 
-static void record_error(struct vmm_kvm_vcpu *v, uint64_t err)
+/*
+ * The vCPU stops for good: count it, tell the machine, and return what
+ * exec returns (the cpu layer then keeps the vCPU stopped).
+ */
+static int fatal(struct vmm_kvm_vcpu *v, enum vmm_kvm_event ev, uint64_t detail,
+                 int err)
 {
-    __atomic_store_n(&v->stats.last_error, err, __ATOMIC_RELAXED);
+    __atomic_store_n(&v->stats.last_error, detail, __ATOMIC_RELAXED);
     stat_inc(&v->stats.exits_other);
+    if (v->vm->on_event) {
+        v->vm->on_event(v->vm->event_opaque, v, ev, detail);
+    }
+    return err;
+}
+
+static int system_event(struct vmm_kvm_vcpu *v, const struct kvm_run *run)
+{
+    switch (run->system_event.type) {
+    case KVM_SYSTEM_EVENT_SHUTDOWN:
+        return fatal(v, VMM_KVM_EV_SYSTEM_SHUTDOWN, 0, -ESHUTDOWN);
+    case KVM_SYSTEM_EVENT_RESET:
+        return fatal(v, VMM_KVM_EV_SYSTEM_RESET, 0, -ESHUTDOWN);
+    case KVM_SYSTEM_EVENT_CRASH:
+        return fatal(v, VMM_KVM_EV_SYSTEM_CRASH, 0, -EIO);
+    default:
+        return fatal(v, VMM_KVM_EV_UNKNOWN, KVM_EXIT_SYSTEM_EVENT, -ENOSYS);
+    }
 }
 
 /*
@@ -130,7 +153,7 @@ static int run_once(struct vmm_kvm_vcpu *v)
             }
             return 0;
         }
-        return -r;
+        return fatal(v, VMM_KVM_EV_RUN_ERROR, (uint64_t)r, -r);
     }
     __atomic_store_n(&v->stats.last_exit_reason, run->exit_reason,
                      __ATOMIC_RELAXED);
@@ -154,18 +177,18 @@ static int run_once(struct vmm_kvm_vcpu *v)
         return LOOM_EXIT_HALTED;
     case KVM_EXIT_SHUTDOWN:
         /* Triple fault: the guest is dead until someone resets it. */
-        record_error(v, 0);
-        return -ESHUTDOWN;
+        return fatal(v, VMM_KVM_EV_TRIPLE_FAULT, 0, -ESHUTDOWN);
     case KVM_EXIT_INTERNAL_ERROR:
         /* E.g. an instruction PVM cannot emulate (int3, xrstor ...). */
-        record_error(v, run->internal.suberror);
-        return -EIO;
+        return fatal(v, VMM_KVM_EV_INTERNAL_ERROR, run->internal.suberror,
+                     -EIO);
     case KVM_EXIT_FAIL_ENTRY:
-        record_error(v, run->fail_entry.hardware_entry_failure_reason);
-        return -ENOEXEC;
+        return fatal(v, VMM_KVM_EV_FAIL_ENTRY,
+                     run->fail_entry.hardware_entry_failure_reason, -ENOEXEC);
+    case KVM_EXIT_SYSTEM_EVENT:
+        return system_event(v, run);
     default:
-        record_error(v, run->exit_reason);
-        return -ENOSYS;
+        return fatal(v, VMM_KVM_EV_UNKNOWN, run->exit_reason, -ENOSYS);
     }
 }
 
@@ -250,7 +273,7 @@ static int kvm_init_vcpu(struct loom_cpu *cpu)
         goto fail;
     }
     v->pid = getpid();
-    v->tid = (pid_t)syscall(SYS_gettid);
+    __atomic_store_n(&v->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELAXED);
     /* The kick signal must reach this thread. */
     sigemptyset(&set);
     sigaddset(&set, VMM_KVM_KICK_SIGNAL);
@@ -375,36 +398,44 @@ void vmm_kvm_vcpu_set_exit_hook(struct vmm_kvm_vcpu *vcpu,
 }
 
 /* The register ioctls: on the vCPU's own thread, outside KVM_RUN. */
-static int vcpu_ioctl(struct vmm_kvm_vcpu *v, unsigned long req, void *arg)
+int vmm_kvm_vcpu_ioctl(struct vmm_kvm_vcpu *vcpu, unsigned long req, void *arg)
 {
-    if (!v || !arg) {
+    int r;
+
+    if (!vcpu || !arg) {
         return -EINVAL;
     }
-    if (t_self != v || v->fd < 0) {
+    if (t_self != vcpu || vcpu->fd < 0) {
         /* Another thread would block behind a spinning guest's KVM_RUN. */
-        return v->fd < 0 ? -EBADF : -EPERM;
+        return vcpu->fd < 0 ? -EBADF : -EPERM;
     }
-    return ioctl(v->fd, req, arg) < 0 ? -errno : 0;
+    r = ioctl(vcpu->fd, req, arg);
+    return r < 0 ? -errno : r;
+}
+
+int vmm_kvm_vcpu_tid(struct vmm_kvm_vcpu *vcpu)
+{
+    return vcpu ? (int)__atomic_load_n(&vcpu->tid, __ATOMIC_RELAXED) : 0;
 }
 
 int vmm_kvm_vcpu_get_regs(struct vmm_kvm_vcpu *vcpu, struct kvm_regs *r)
 {
-    return vcpu_ioctl(vcpu, KVM_GET_REGS, r);
+    return vmm_kvm_vcpu_ioctl(vcpu, KVM_GET_REGS, r);
 }
 
 int vmm_kvm_vcpu_set_regs(struct vmm_kvm_vcpu *vcpu, const struct kvm_regs *r)
 {
-    return vcpu_ioctl(vcpu, KVM_SET_REGS, (void *)r);
+    return vmm_kvm_vcpu_ioctl(vcpu, KVM_SET_REGS, (void *)r);
 }
 
 int vmm_kvm_vcpu_get_sregs(struct vmm_kvm_vcpu *vcpu, struct kvm_sregs *s)
 {
-    return vcpu_ioctl(vcpu, KVM_GET_SREGS, s);
+    return vmm_kvm_vcpu_ioctl(vcpu, KVM_GET_SREGS, s);
 }
 
 int vmm_kvm_vcpu_set_sregs(struct vmm_kvm_vcpu *vcpu, const struct kvm_sregs *s)
 {
-    return vcpu_ioctl(vcpu, KVM_SET_SREGS, (void *)s);
+    return vmm_kvm_vcpu_ioctl(vcpu, KVM_SET_SREGS, (void *)s);
 }
 
 int vmm_kvm_vcpu_stats(struct vmm_kvm_vcpu *vcpu, struct vmm_kvm_vcpu_stats *st)

@@ -193,7 +193,8 @@ int vmm_kvm_vm_create_irqchip(struct vmm_kvm_vm *vm)
     } else if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
         ret = -errno;
     } else {
-        vm->irqchip = true;
+        /* Pairs with the acquire load in vmm__kvm_vm_has_irqchip(). */
+        __atomic_store_n(&vm->irqchip, true, __ATOMIC_RELEASE);
     }
     loom_mutex_unlock(&vm->lock);
     return ret;
@@ -217,4 +218,61 @@ void vmm__kvm_vm_vcpu_put(struct vmm_kvm_vm *vm)
     loom_mutex_lock(&vm->lock);
     __atomic_store_n(&vm->nr_vcpus, vm->nr_vcpus - 1, __ATOMIC_RELAXED);
     loom_mutex_unlock(&vm->lock);
+}
+
+void vmm_kvm_vm_set_event_handler(struct vmm_kvm_vm *vm, vmm_kvm_event_fn *fn,
+                                  void *opaque)
+{
+    if (vm) {
+        vm->on_event = fn;
+        vm->event_opaque = opaque;
+    }
+}
+
+int vmm_kvm_vm_ioctl(struct vmm_kvm_vm *vm, unsigned long req, void *arg)
+{
+    int r;
+
+    if (!vm) {
+        return -EINVAL;
+    }
+    r = ioctl(vm->vm_fd, req, arg);
+    return r < 0 ? -errno : r;
+}
+
+int vmm_kvm_sys_ioctl(struct vmm_kvm_vm *vm, unsigned long req, void *arg)
+{
+    int r;
+
+    if (!vm) {
+        return -EINVAL;
+    }
+    r = ioctl(vm->kvm_fd, req, arg);
+    return r < 0 ? -errno : r;
+}
+
+int vmm_kvm_vm_irq_line(struct vmm_kvm_vm *vm, uint32_t gsi, bool level)
+{
+    struct kvm_irq_level irq = {.irq = gsi, .level = level ? 1 : 0};
+
+    if (!vm) {
+        return -EINVAL;
+    }
+    if (!vmm__kvm_vm_has_irqchip(vm)) {
+        return -ENODEV;
+    }
+    return ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
+}
+
+int vmm_kvm_vm_create_pit(struct vmm_kvm_vm *vm)
+{
+    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
+
+    if (!vm) {
+        return -EINVAL;
+    }
+    if (!vmm__kvm_vm_has_irqchip(vm)) {
+        return -ENODEV;
+    }
+    return ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0 ? -errno : 0;
 }
