@@ -22,6 +22,7 @@
 #include <loom/thread.h>
 
 #include "base/list.h"
+#include "base/thread-int.h"
 
 /* Life cycle of a vCPU (cpu->state); written under the list lock and
  * cpu->lock, read with atomics. */

@@ -347,11 +347,12 @@ static int rr_create(struct loom__cpu_rr **ret)
     loom_cond_init(&rr->kcond);
     loom_list_init(&rr->joining);
     loom_list_init(&rr->members);
-    err = loom_thread_create(&rr->thread, "vcpu-rr", rr_thread_fn, rr,
-                             LOOM_THREAD_JOINABLE);
+    err = loom__thread_create(&rr->thread, LOOM_THREAD_KIND_VCPU, "vcpu-rr",
+                              rr_thread_fn, rr, LOOM_THREAD_JOINABLE, NULL);
     if (err == 0) {
-        err = loom_thread_create(&rr->kicker, "vcpu-rr-kick", rr_kicker_fn,
-                                 rr, LOOM_THREAD_JOINABLE);
+        err = loom__thread_create(&rr->kicker, LOOM_THREAD_KIND_VCPU_KICKER,
+                                  "vcpu-rr-kick", rr_kicker_fn, rr,
+                                  LOOM_THREAD_JOINABLE, NULL);
     }
     if (err < 0) {
         rr_teardown(rr);

@@ -345,8 +345,8 @@ static int vcpu_thread_start(struct loom_cpu *cpu)
     int ret;
 
     snprintf(name, sizeof(name), "vcpu-%d", cpu->index);
-    ret = loom_thread_create(&cpu->thread, name, vcpu_thread_fn, cpu,
-                             LOOM_THREAD_JOINABLE);
+    ret = loom__thread_create(&cpu->thread, LOOM_THREAD_KIND_VCPU, name,
+                              vcpu_thread_fn, cpu, LOOM_THREAD_JOINABLE, NULL);
     if (ret < 0) {
         return ret;
     }

@@ -24,6 +24,7 @@
 #include "base/atomic.h"
 #include "base/check.h"
 #include "base/list.h"
+#include "base/thread-int.h"
 #include "loop/loop-int.h"
 
 struct loom_iothread {
@@ -166,8 +167,8 @@ int loom_iothread_new(const char *name,
     if (err < 0) {
         goto fail_bh;
     }
-    err = loom_thread_create(&io->thread, name, iothread_main, io,
-                             LOOM_THREAD_JOINABLE);
+    err = loom__thread_create(&io->thread, LOOM_THREAD_KIND_IOTHREAD, name,
+                              iothread_main, io, LOOM_THREAD_JOINABLE, NULL);
     if (err < 0) {
         goto fail_bh;
     }

@@ -45,6 +45,7 @@
 #include "base/check.h"
 #include "base/compiler.h"
 #include "base/list.h"
+#include "base/thread-int.h"
 #include "loop/loop-int.h"
 
 /* Requests are allocated this many at a time (see req_alloc_locked()). */
@@ -322,8 +323,8 @@ static int spawn_finish(struct loom_pool *p, struct worker *w)
     struct loom_thread *t = NULL;
     int err;
 
-    err = loom_thread_create(&t, "loom-pool", worker_main, w,
-                             LOOM_THREAD_JOINABLE);
+    err = loom__thread_create(&t, LOOM_THREAD_KIND_POOL, "loom-pool",
+                              worker_main, w, LOOM_THREAD_JOINABLE, NULL);
     loom_mutex_lock(&p->lock);
     if (err < 0) {
         loom_list_del(&w->link);

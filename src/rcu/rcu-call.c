@@ -11,10 +11,10 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 
 #include "base/atomic.h"
 #include "base/check.h"
+#include "base/thread-int.h"
 #include "rcu/rcu-int.h"
 
 /* Fewer queued callbacks than this wait a little for company. */
@@ -168,9 +168,6 @@ static void *call_rcu_thread(void *arg)
 /* Start the thread unless it runs; 0 or -errno.  Context: any. */
 static int start_thread(void)
 {
-    pthread_attr_t attr;
-    sigset_t all, old;
-    pthread_t tid;
     int err;
 
     pthread_mutex_lock(&g_start_lock);
@@ -179,23 +176,21 @@ static int start_thread(void)
         return 0;
     }
     loom__rcu_init();
-    err = pthread_attr_init(&attr);
+    /*
+     * Detached, every signal blocked, and not an RCU reader: it waits
+     * for grace periods and never reads under RCU itself.
+     */
+    err = loom__thread_create(NULL, LOOM_THREAD_KIND_CALL_RCU,
+                              "loom-call-rcu", call_rcu_thread, NULL,
+                              LOOM_THREAD_DETACHED | LOOM__THREAD_NO_RCU |
+                                  LOOM__THREAD_NO_SIGNALS,
+                              NULL);
     if (err == 0) {
-        (void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        /* The thread inherits a mask blocking every signal. */
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        err = pthread_create(&tid, &attr, call_rcu_thread, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
-    }
-    if (err == 0) {
-        (void)pthread_setname_np(tid, "loom-call-rcu");
         /* Pairs with the acquire load in loom_call_rcu(). */
         loom_atomic_store_release(&g_started, 1);
     }
     pthread_mutex_unlock(&g_start_lock);
-    return -err;
+    return err;
 }
 
 void loom_call_rcu(struct loom_rcu_head *head,
