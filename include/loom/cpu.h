@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include <loom/common.h>
+#include <loom/thread.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,10 +109,30 @@ LOOM_API int loom_cpu_new(int index, const struct loom_accel_ops *ops,
  * Context: any but the round-robin thread (for a round-robin vCPU).
  * Return: 0; -EINVAL for NULL; -EALREADY if it was started already (or is
  * starting); -EDEADLK when called on the round-robin thread for a
- * round-robin vCPU; -ENOMEM, -EAGAIN (no thread), or @init_vcpu's error
- * (the vCPU is then back to "not started").
+ * round-robin vCPU; -ENOMEM, -EAGAIN (no thread), -EINVAL (the kernel
+ * refused the set given to loom_cpu_set_affinity()), the thread-start
+ * hook's error (kind LOOM_THREAD_KIND_VCPU) or @init_vcpu's error (the
+ * vCPU is then back to "not started").
  */
 LOOM_API int loom_cpu_start(struct loom_cpu *cpu);
+
+/**
+ * loom_cpu_set_affinity() - choose the CPUs a vCPU's thread runs on.
+ * @cpu: a LOOM_THREAD_PER_VCPU vCPU.
+ * @cpus: the host CPUs (copied).
+ *
+ * Before loom_cpu_start(), the thread will start on @cpus; on a running
+ * vCPU, its thread moves now.  A vCPU started again after an
+ * loom_cpu_start() failure keeps the set.
+ *
+ * Context: any, while @cpu is not being destroyed.
+ * Return: 0; -EINVAL for a NULL argument or an invalid set (empty, or
+ * naming a CPU the system does not have: see loom_thread_set_affinity());
+ * -ENOTSUP for a round-robin vCPU (its thread serves every round-robin
+ * vCPU).
+ */
+LOOM_API int loom_cpu_set_affinity(struct loom_cpu *cpu,
+                                   const struct loom_cpuset *cpus);
 
 /**
  * loom_cpu_destroy() - stop the vCPU's thread and free the vCPU.

@@ -15,6 +15,7 @@
 #include <loom/common.h>
 #include <loom/loop.h>
 #include <loom/pool.h>
+#include <loom/thread.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,10 +37,18 @@ struct loom_iothread;
  * @pool_max: maximum workers; with @pool_min also 0 the pool keeps its
  *            defaults (and is created lazily), otherwise it is created
  *            with these sizes (loom_pool_set_size()).
+ * @affinity: the CPUs the IOThread's thread runs on from its start
+ *            (QEMU's thread-context objects, Cloud Hypervisor's
+ *            queue_affinity); NULL inherits the creator's affinity.  The
+ *            set is copied.  Pool workers take the affinity of the
+ *            thread that starts them: the IOThread's when it submits to
+ *            its own pool, the caller's for the @pool_min workers that
+ *            loom_iothread_new() starts.
  */
 struct loom_iothread_opts {
     int64_t poll_max_ns, poll_grow, poll_shrink;
     int pool_min, pool_max;
+    const struct loom_cpuset *affinity;
 };
 
 /**
@@ -54,9 +63,11 @@ struct loom_iothread_opts {
  *
  * Context: any.
  * Return: 0; -EINVAL for a NULL or empty @name, a NULL @ret or bad
- * options (negative values, @pool_min > @pool_max); -EEXIST when an
- * IOThread of that name exists; -ENOMEM; -EAGAIN or another negative
- * errno from creating the loop or the thread.
+ * options (negative values, @pool_min > @pool_max, an empty or
+ * out-of-range @affinity: see loom_thread_set_affinity()); -EEXIST when
+ * an IOThread of that name exists; -ENOMEM; -EAGAIN or another negative
+ * errno from creating the loop or the thread, or the thread-start hook's
+ * error (loom_thread_set_start_hook(), kind LOOM_THREAD_KIND_IOTHREAD).
  */
 LOOM_API int loom_iothread_new(const char *name,
                                const struct loom_iothread_opts *opts_or_NULL,
@@ -82,6 +93,21 @@ LOOM_API struct loom_loop *loom_iothread_loop(struct loom_iothread *io);
  * Return: the name, valid until loom_iothread_free(); NULL for NULL @io.
  */
 LOOM_API const char *loom_iothread_name(struct loom_iothread *io);
+
+/**
+ * loom_iothread_set_affinity() - move a running IOThread to other CPUs.
+ * @io: the IOThread.
+ * @cpus: the CPUs it may run on from now on (copied).
+ *
+ * Workers its pool already started keep theirs; new ones inherit the new
+ * set.
+ *
+ * Context: any, while @io is not being freed.
+ * Return: 0; -EINVAL for a NULL @io or @cpus, or an invalid set (see
+ * loom_thread_set_affinity()).
+ */
+LOOM_API int loom_iothread_set_affinity(struct loom_iothread *io,
+                                        const struct loom_cpuset *cpus);
 
 /**
  * loom_iothread_run() - run a function in an IOThread and wait for it.

@@ -77,7 +77,6 @@ struct loom_cpu {
     struct loom_rcu_list_node node;
 
     /* Start handshake: written by the vCPU thread before created_ev. */
-    struct loom_thread *thread; /* per-vCPU mode; starter/destroyer only */
     int start_ret;
     struct loom_event created_ev;
     struct loom_event gone_ev;  /* round-robin: the thread let go of it */
@@ -99,6 +98,10 @@ struct loom_cpu {
     /* Protected by ->lock. */
     struct loom_mutex lock;
     struct loom_list work;
+    struct loom_thread *thread; /* per-vCPU mode; set by start, destroy */
+    struct loom_cpuset affinity; /* per-vCPU mode; see has_affinity */
+    bool has_affinity;           /* loom_cpu_set_affinity() was called */
+    unsigned affinity_gen;       /* bumped by loom_cpu_set_affinity() */
 
     /* Exclusive-section protocol, see exclusive.c.  ->running is atomic;
      * ->has_waiter is protected by g_excl_lock. */

@@ -341,23 +341,68 @@ static void *vcpu_thread_fn(void *arg)
 
 static int vcpu_thread_start(struct loom_cpu *cpu)
 {
+    struct loom_cpuset cpus;
+    struct loom_thread *t;
+    bool pinned;
+    unsigned gen;
     char name[16];
     int ret;
 
     snprintf(name, sizeof(name), "vcpu-%d", cpu->index);
-    ret = loom__thread_create(&cpu->thread, LOOM_THREAD_KIND_VCPU, name,
-                              vcpu_thread_fn, cpu, LOOM_THREAD_JOINABLE, NULL);
+    loom_mutex_lock(&cpu->lock);
+    pinned = cpu->has_affinity;
+    cpus = cpu->affinity;
+    gen = cpu->affinity_gen;
+    loom_mutex_unlock(&cpu->lock);
+    ret = loom__thread_create(&t, LOOM_THREAD_KIND_VCPU, name, vcpu_thread_fn,
+                              cpu, LOOM_THREAD_JOINABLE,
+                              pinned ? &cpus : NULL);
     if (ret < 0) {
         return ret;
     }
+    loom_mutex_lock(&cpu->lock);
+    cpu->thread = t;
+    if (cpu->affinity_gen != gen) {
+        /* Changed while the thread was being created: best effort. */
+        (void)loom_thread_set_affinity(t, &cpu->affinity);
+    }
+    loom_mutex_unlock(&cpu->lock);
     /* The "created" handshake: start_ret is written before the set. */
     loom_event_wait(&cpu->created_ev);
     ret = cpu->start_ret;
     if (ret < 0) {
-        (void)loom_thread_join(cpu->thread, NULL);
+        (void)loom_thread_join(t, NULL);
+        loom_mutex_lock(&cpu->lock);
         cpu->thread = NULL;
+        loom_mutex_unlock(&cpu->lock);
         loom_event_reset(&cpu->created_ev);
     }
+    return ret;
+}
+
+int loom_cpu_set_affinity(struct loom_cpu *cpu,
+                          const struct loom_cpuset *cpus)
+{
+    int ret;
+
+    LOOM_CHECK(cpu != NULL && cpus != NULL, -EINVAL);
+    if (cpu->rr_mode) {
+        return -ENOTSUP;
+    }
+    ret = loom__cpuset_check(cpus);
+    if (ret < 0) {
+        return ret;
+    }
+    loom_mutex_lock(&cpu->lock);
+    if (cpu->thread) {
+        ret = loom_thread_set_affinity(cpu->thread, cpus);
+    }
+    if (ret == 0) {
+        cpu->affinity = *cpus;
+        cpu->has_affinity = true;
+        cpu->affinity_gen++;
+    }
+    loom_mutex_unlock(&cpu->lock);
     return ret;
 }
 
@@ -445,8 +490,13 @@ void loom_cpu_destroy(struct loom_cpu *cpu)
         if (cpu->rr_mode) {
             loom__cpu_rr_destroy(cpu);
         } else {
-            (void)loom_thread_join(cpu->thread, NULL);
+            struct loom_thread *t;
+
+            loom_mutex_lock(&cpu->lock);
+            t = cpu->thread;
             cpu->thread = NULL;
+            loom_mutex_unlock(&cpu->lock);
+            (void)loom_thread_join(t, NULL);
         }
     }
 

@@ -101,6 +101,9 @@ static int apply_opts(struct loom_loop *l,
                    opts->poll_shrink >= 0,
                -EINVAL);
     LOOM_CHECK(opts->pool_min >= 0 && opts->pool_max >= 0, -EINVAL);
+    if (opts->affinity && loom__cpuset_check(opts->affinity) < 0) {
+        return -EINVAL;
+    }
     max = opts->pool_max ? opts->pool_max : LOOM_POOL_DEFAULT_MAX;
     LOOM_CHECK(opts->pool_min <= max, -EINVAL);
     if (loom_loop_set_poll_params(l, opts->poll_max_ns, opts->poll_grow,
@@ -168,7 +171,8 @@ int loom_iothread_new(const char *name,
         goto fail_bh;
     }
     err = loom__thread_create(&io->thread, LOOM_THREAD_KIND_IOTHREAD, name,
-                              iothread_main, io, LOOM_THREAD_JOINABLE, NULL);
+                              iothread_main, io, LOOM_THREAD_JOINABLE,
+                              opts_or_NULL ? opts_or_NULL->affinity : NULL);
     if (err < 0) {
         goto fail_bh;
     }
@@ -201,6 +205,13 @@ struct loom_loop *loom_iothread_loop(struct loom_iothread *io)
 const char *loom_iothread_name(struct loom_iothread *io)
 {
     return io ? io->name : NULL;
+}
+
+int loom_iothread_set_affinity(struct loom_iothread *io,
+                               const struct loom_cpuset *cpus)
+{
+    LOOM_CHECK(io && cpus, -EINVAL);
+    return loom_thread_set_affinity(io->thread, cpus);
 }
 
 struct run_req {

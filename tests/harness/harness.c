@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <loom/thread.h>
+
 static const char *g_fdmon_name;
 
 /*
@@ -76,4 +78,31 @@ int harness_ncpus(void)
         return 1;
     }
     return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+}
+
+void harness_self_cpuset(struct loom_cpuset *out)
+{
+    cpu_set_t set;
+
+    g_assert_cmpint(sched_getaffinity(0, sizeof(set), &set), ==, 0);
+    loom_cpuset_zero(out);
+    for (unsigned i = 0; i < LOOM_CPUSET_SIZE && i < CPU_SETSIZE; i++) {
+        if (CPU_ISSET(i, &set)) {
+            g_assert_cmpint(loom_cpuset_set(out, i), ==, 0);
+        }
+    }
+}
+
+unsigned harness_last_cpu(void)
+{
+    struct loom_cpuset all;
+    unsigned cpu = 0;
+
+    harness_self_cpuset(&all);
+    for (unsigned i = 0; i < LOOM_CPUSET_SIZE; i++) {
+        if (loom_cpuset_isset(&all, i)) {
+            cpu = i;
+        }
+    }
+    return cpu;
 }

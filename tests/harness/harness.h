@@ -53,4 +53,12 @@ int64_t harness_now_ns(void);
 /* Number of CPUs available to this process (>= 1). */
 int harness_ncpus(void);
 
+struct loom_cpuset;
+
+/* The calling thread's CPU affinity (asserts success). */
+void harness_self_cpuset(struct loom_cpuset *out);
+
+/* The highest-numbered CPU this process may run on. */
+unsigned harness_last_cpu(void);
+
 #endif /* LOOM_TEST_HARNESS_H */

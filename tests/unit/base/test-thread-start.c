@@ -16,38 +16,6 @@
 #include "harness.h"
 
 /* ------------------------------------------------------------------ */
-/* Helpers.                                                           */
-
-/* The calling thread's affinity as a struct loom_cpuset. */
-static void self_affinity(struct loom_cpuset *out)
-{
-    cpu_set_t set;
-
-    g_assert_cmpint(sched_getaffinity(0, sizeof(set), &set), ==, 0);
-    loom_cpuset_zero(out);
-    for (unsigned i = 0; i < LOOM_CPUSET_SIZE && i < CPU_SETSIZE; i++) {
-        if (CPU_ISSET(i, &set)) {
-            g_assert_cmpint(loom_cpuset_set(out, i), ==, 0);
-        }
-    }
-}
-
-/* The highest CPU this process may run on. */
-static unsigned last_allowed_cpu(void)
-{
-    struct loom_cpuset all;
-    unsigned cpu = 0;
-
-    self_affinity(&all);
-    for (unsigned i = 0; i < LOOM_CPUSET_SIZE; i++) {
-        if (loom_cpuset_isset(&all, i)) {
-            cpu = i;
-        }
-    }
-    return cpu;
-}
-
-/* ------------------------------------------------------------------ */
 /* The hook.                                                          */
 
 struct hook_log {
@@ -225,20 +193,20 @@ static void *report_affinity(void *arg)
     if (r->wait) {
         loom_event_wait(&r->go);
     }
-    self_affinity(&r->seen);
+    harness_self_cpuset(&r->seen);
     return NULL;
 }
 
 static int affinity_hook(enum loom_thread_kind kind, const char *name,
                          void *opaque)
 {
-    self_affinity(opaque);
+    harness_self_cpuset(opaque);
     return 0;
 }
 
 static void test_create_affinity(void)
 {
-    unsigned cpu = last_allowed_cpu();
+    unsigned cpu = harness_last_cpu();
     struct aff_result r = {0};
     struct loom_cpuset one, before, after;
     struct loom_thread *t;
@@ -255,14 +223,14 @@ static void test_create_affinity(void)
     g_assert_true(memcmp(&r.hook_seen, &one, sizeof(one)) == 0);
 
     /* NULL: inherits the creator's. */
-    self_affinity(&before);
+    harness_self_cpuset(&before);
     g_assert_cmpint(loom_thread_create_affinity(&t, "free", report_affinity,
                                                 &r, 0, NULL), ==, 0);
     g_assert_cmpint(loom_thread_join(t, NULL), ==, 0);
     g_assert_true(memcmp(&r.seen, &before, sizeof(before)) == 0);
 
     /* The creator itself is untouched. */
-    self_affinity(&after);
+    harness_self_cpuset(&after);
     g_assert_true(memcmp(&before, &after, sizeof(after)) == 0);
 }
 
@@ -299,7 +267,7 @@ static void test_bad_sets(void)
 
 static void test_set_affinity(void)
 {
-    unsigned cpu = last_allowed_cpu();
+    unsigned cpu = harness_last_cpu();
     struct aff_result r = {.wait = true};
     struct loom_cpuset one, before, now;
     struct loom_thread *t;
@@ -317,12 +285,12 @@ static void test_set_affinity(void)
     loom_event_destroy(&r.go);
 
     /* The calling thread, and back. */
-    self_affinity(&before);
+    harness_self_cpuset(&before);
     g_assert_cmpint(loom_thread_self_set_affinity(&one), ==, 0);
-    self_affinity(&now);
+    harness_self_cpuset(&now);
     g_assert_true(memcmp(&now, &one, sizeof(one)) == 0);
     g_assert_cmpint(loom_thread_self_set_affinity(&before), ==, 0);
-    self_affinity(&now);
+    harness_self_cpuset(&now);
     g_assert_true(memcmp(&now, &before, sizeof(before)) == 0);
 }
 

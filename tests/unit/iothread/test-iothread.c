@@ -304,6 +304,46 @@ static void co_entry(void *opaque)
     c->finished = true;
 }
 
+static int read_affinity(void *arg)
+{
+    harness_self_cpuset(arg);
+    return 0;
+}
+
+static void test_affinity(void)
+{
+    struct loom_cpuset one, seen, empty, before;
+    struct loom_iothread_opts o = {0};
+    struct loom_iothread *io = NULL;
+
+    loom_cpuset_zero(&one);
+    loom_cpuset_zero(&empty);
+    g_assert_cmpint(loom_cpuset_set(&one, harness_last_cpu()), ==, 0);
+
+    /* Pinned from the start. */
+    o.affinity = &one;
+    g_assert_cmpint(loom_iothread_new("io-pinned", &o, &io), ==, 0);
+    g_assert_cmpint(loom_iothread_run(io, read_affinity, &seen), ==, 0);
+    g_assert_true(memcmp(&seen, &one, sizeof(one)) == 0);
+
+    /* Moved while running, and back. */
+    harness_self_cpuset(&before);
+    g_assert_cmpint(loom_iothread_set_affinity(io, &before), ==, 0);
+    g_assert_cmpint(loom_iothread_run(io, read_affinity, &seen), ==, 0);
+    g_assert_true(memcmp(&seen, &before, sizeof(before)) == 0);
+    g_assert_cmpint(loom_iothread_set_affinity(io, &empty), ==, -EINVAL);
+    g_assert_cmpint(loom_iothread_set_affinity(io, NULL), ==, -EINVAL);
+    g_assert_cmpint(loom_iothread_set_affinity(NULL, &one), ==, -EINVAL);
+    loom_iothread_free(io);
+
+    /* An empty set is refused, and leaves nothing behind. */
+    o.affinity = &empty;
+    io = NULL;
+    g_assert_cmpint(loom_iothread_new("io-empty", &o, &io), ==, -EINVAL);
+    g_assert_null(io);
+    g_assert_null(loom_iothread_find("io-empty"));
+}
+
 static void test_submit_co_cross_loop(void)
 {
     struct loom_loop *l = harness_loop_new();
@@ -390,6 +430,7 @@ int main(int argc, char **argv)
     g_test_add_func("/iothread/duplicate", test_duplicate);
     g_test_add_func("/iothread/foreach", test_foreach);
     g_test_add_func("/iothread/opts-and-pool", test_opts_and_pool);
+    g_test_add_func("/iothread/affinity", test_affinity);
     g_test_add_func("/iothread/submit-co-cross-loop",
                     test_submit_co_cross_loop);
     g_test_add_func("/iothread/bad-input", test_bad_input);
