@@ -23,9 +23,12 @@
  * loom_co_reschedule_self() or loom_co_sleep_ns().  A plain
  * loom_co_enter() (or loom_co_wake() of a coroutine without a loop) keeps
  * the remembered loop when it runs in the thread the coroutine last ran
- * in and forgets it otherwise: it does not know which loop, if any, is
- * running.  loom_co_wake() and the coroutine locks use the loop to resume
- * a waiter in its own thread; loom_co_sleep_ns() arms its timer there.
+ * in; otherwise, or when none is remembered, the coroutine takes the
+ * entering thread's loom_loop_current() (QEMU's rule), which is NULL in
+ * threads without a loop.  loom_co_wake() and the coroutine locks use the
+ * loop to resume a waiter in its own thread; loom_co_sleep_ns() arms its
+ * timer there.  A coroutine still without a loop when it sleeps or waits
+ * on a lock takes its thread's loom_loop_current() at that point.
  *
  * Entering a coroutine that is running, queued, scheduled or finished (and
  * still in the pool), yielding outside a coroutine, and scheduling a
@@ -196,8 +199,8 @@ LOOM_API void loom_co_reschedule_self(struct loom_loop *l);
  * deadline.
  *
  * Context: co, running in a loop (see the file comment).  Panics outside a
- * coroutine, when the coroutine has no loop, or when the timer cannot be
- * allocated.
+ * coroutine, when the coroutine has no loop and loom_loop_current() is
+ * NULL, or when the timer cannot be allocated.
  */
 LOOM_API void loom_co_sleep_ns(enum loom_clock clock, int64_t ns);
 

@@ -37,6 +37,26 @@ struct loom_loop;
 LOOM_API int loom_loop_new(struct loom_loop **ret);
 
 /**
+ * loom_loop_current() - the calling thread's loop (QEMU's
+ * qemu_get_current_aio_context()).
+ *
+ * Inside loom_loop_poll(l) (and so in every callback it dispatches), @l:
+ * the innermost loop the thread is polling.  Elsewhere in an IOThread,
+ * the IOThread's loop; in the thread that called loom_main_init(), the
+ * main loop until loom_main_cleanup().  NULL in any other thread (pool
+ * workers, vCPU threads, the program's own threads outside a poll).
+ *
+ * Coroutines use it: one entered with loom_co_enter() remembers the
+ * entering thread's loop, so that loom_co_sleep_ns(), loom_co_wake() from
+ * other threads and the coroutine locks know where to resume it.
+ *
+ * Context: any.
+ * Return: the loop (no reference is taken: it lives at least as long as
+ * the caller stays in that poll or that thread), or NULL.
+ */
+LOOM_API struct loom_loop *loom_loop_current(void);
+
+/**
  * loom_loop_ref() - take a reference.
  * @l: the loop (NULL is ignored).
  *

@@ -15,6 +15,7 @@
 #include <loom/co.h>
 
 #include "co/co-config.h"
+#include "loop/loop-int.h"
 
 /* ------------------------------------------------------------------ */
 /* Context switch backend.                                            */
@@ -230,6 +231,20 @@ void loom__co_post_run(struct loom__co_thread *t);
  * Context: home(l).
  */
 void loom__co_enter_loop(struct loom_loop *l, struct loom_co *co);
+
+/*
+ * loom__co_bind_loop() - give a running coroutine that remembers no loop
+ * its thread's loom_loop_current() (before it waits to be woken).
+ * Context: co (the coroutine itself, on its thread).
+ * Return: the coroutine's loop, possibly still NULL.
+ */
+static inline struct loom_loop *loom__co_bind_loop(struct loom_co *co)
+{
+    if (!co->loop) {
+        co->loop = loom__t_loop;
+    }
+    return co->loop;
+}
 
 /*
  * loom__co_pool_count() - coroutines in the calling thread's pool and in

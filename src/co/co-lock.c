@@ -19,6 +19,10 @@
 
 #include "base/check.h"
 
+/*
+ * The running coroutine, bound to its thread's loop if it had none: a
+ * waker resumes it there, and may do so as soon as it is queued.
+ */
 static struct loom_co *self_or_panic(const char *fn)
 {
     struct loom_co *co = loom_co_self();
@@ -26,6 +30,7 @@ static struct loom_co *self_or_panic(const char *fn)
     if (LOOM_UNLIKELY(co == NULL)) {
         loom_panic("%s: called outside a coroutine", fn);
     }
+    loom__co_bind_loop(co);
     return co;
 }
 

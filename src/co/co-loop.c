@@ -103,10 +103,10 @@ void loom_co_sleep_ns(enum loom_clock clock, int64_t ns)
     if (co == NULL) {
         loom_panic("loom_co_sleep_ns: called outside a coroutine");
     }
-    if (co->loop == NULL) {
+    if (loom__co_bind_loop(co) == NULL) {
         loom_panic("loom_co_sleep_ns: coroutine %p does not run in a loop "
                    "(enter it with loom_co_schedule() or from a loop "
-                   "dispatcher)",
+                   "dispatcher, or in a thread with a loop)",
                    (void *)co);
     }
     r = loom_timer_new(co->loop, clock, sleep_timer_cb, co, &timer);

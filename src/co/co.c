@@ -480,9 +480,12 @@ static inline void co_enter(struct loom__co_thread *t, struct loom_co *co,
     }
     if (loop) {
         co->loop = loop;
-    } else if (co->thread != t) {
-        /* Entered outside that loop's home thread: forget it. */
-        co->loop = NULL;
+    } else if (co->thread != t || !co->loop) {
+        /*
+         * None remembered, or entered outside that loop's home thread:
+         * take the entering thread's (QEMU's qemu_coroutine_enter()).
+         */
+        co->loop = loom__t_loop;
     }
     if (t->current) {
         /* Inside a coroutine: run after it yields, in arrival order. */

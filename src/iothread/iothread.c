@@ -77,11 +77,13 @@ static void *iothread_main(void *arg)
     struct loom_iothread *io = arg;
 
     loom__loop_set_home(io->loop);
+    loom__loop_set_thread_default(io->loop);
     /* Pairs with loom_event_wait() in loom_iothread_new(). */
     loom_event_set(&io->started);
     while (!io->stopping) {
         loom_loop_poll(io->loop, true);
     }
+    loom__loop_set_thread_default(NULL);
     return NULL;
 }
 

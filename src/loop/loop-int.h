@@ -86,6 +86,22 @@ bool loom__loop_is_home(struct loom_loop *l);
 void loom__loop_set_home(struct loom_loop *l);
 
 /*
+ * The calling thread's loop, as loom_loop_current() returns it: the loop
+ * it is polling (innermost), else its default loop.  One TLS load, for
+ * hot paths (coroutine enter).  Written only by the loop module.
+ */
+extern __thread struct loom_loop *loom__t_loop
+    __attribute__((tls_model("initial-exec")));
+
+/*
+ * loom__loop_set_thread_default() - make @l the calling thread's loop
+ * outside its polls (an IOThread's loop; the main loop in the thread that
+ * created it), or forget it with NULL.  Context: the thread concerned,
+ * outside any loom_loop_poll().
+ */
+void loom__loop_set_thread_default(struct loom_loop *l);
+
+/*
  * loom__loop_kick() - make @l's current or next loom_loop_poll() return
  * (it counts as no progress), by scheduling an internal BH: no allocation,
  * coalesced, and race-free.  Use it after changing state that the loop's

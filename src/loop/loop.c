@@ -33,6 +33,29 @@
 #include "loop/loop-priv.h"
 #include "timer/timer-int.h"
 
+/*
+ * The calling thread's current loop (loop-int.h) and its default outside
+ * polls.  loom__loop_poll_ex() saves, sets and restores loom__t_loop.
+ */
+__thread struct loom_loop *loom__t_loop
+    __attribute__((tls_model("initial-exec")));
+static __thread struct loom_loop *t_default_loop
+    __attribute__((tls_model("initial-exec")));
+
+struct loom_loop *loom_loop_current(void)
+{
+    return loom__t_loop;
+}
+
+void loom__loop_set_thread_default(struct loom_loop *l)
+{
+    /* Inside a poll of another loop, that poll's exit restores its own. */
+    if (loom__t_loop == t_default_loop) {
+        loom__t_loop = l;
+    }
+    t_default_loop = l;
+}
+
 /* Address of a thread-local byte: a cheap, unique thread id. */
 static __thread char tls_thread_marker;
 

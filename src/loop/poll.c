@@ -374,9 +374,11 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool legacy)
         .blocking = blocking,
         .legacy = legacy,
     };
+    struct loom_loop *outer = loom__t_loop;
     bool progress;
 
     loom__loop_claim_home(l);
+    loom__t_loop = l;
     loom_list_init(&it.ready);
     if (l->depth++ && !loom_list_empty(&l->running)) {
         loom__fdh_mask_running(l);
@@ -392,6 +394,7 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool legacy)
     if (--l->depth == 0 && !loom_list_empty(&l->deleted)) {
         loom__fdh_reap(l);
     }
+    loom__t_loop = outer;
     return progress;
 }
 

@@ -123,6 +123,7 @@ int loom_main_init(void)
     loom__loop_set_sleep_hooks(l, main_before_sleep, main_after_sleep, NULL);
     loom_atomic_set(&g_shutdown_reason, 0);
     loom__loop_set_main(l);
+    loom__loop_set_thread_default(l);
     /* Pairs with the acquire loads in loom_main_loop() and init. */
     loom_atomic_store_release(&g_main, l);
     return 0;
@@ -146,6 +147,7 @@ void loom_main_cleanup(void)
     loom__set_fd_handler_group(l, g_sigfd, LOOM__GROUP_LEGACY, NULL, NULL,
                                NULL, NULL, NULL);
     main_signals_cleanup();
+    loom__loop_set_thread_default(NULL);
     loom_atomic_store_release(&g_main, NULL);
     loom_loop_unref(l);
 }

@@ -365,6 +365,117 @@ static void test_mutex_cross_thread(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Plain loom_co_enter() inside a loop: the coroutine takes           */
+/* loom_loop_current() (QEMU's rule), so sleeping, cross-thread wakes  */
+/* and lock hand-offs find its loop.                                   */
+
+struct plain {
+    struct loom_co *co;
+    int where[3];
+    int parked, done;
+};
+
+static void plain_sleep_fn(void *opaque)
+{
+    struct plain *p = opaque;
+
+    p->where[0] = lt_index();
+    loom_co_sleep_ns(LOOM_CLOCK_HOST, 1000);
+    p->where[1] = lt_index();
+    set_done(&p->parked);
+    loom_co_yield();
+    p->where[2] = lt_index();
+    set_done(&p->done);
+}
+
+/* BH callback on the loop thread: a plain enter, no loop given. */
+static void plain_enter_bh(void *opaque)
+{
+    struct plain *p = opaque;
+
+    loom_co_enter(p->co);
+}
+
+static void test_plain_enter_takes_current(void)
+{
+    struct plain p = {0};
+    struct lt lt;
+
+    lt_start(&lt, 1);
+    p.co = co_new(plain_sleep_fn, &p);
+    g_assert_cmpint(loom_bh_oneshot(lt.loop, plain_enter_bh, &p), ==, 0);
+    /* Slept on lt's loop, then parked there. */
+    wait_flag(&p.parked, 1);
+    /* Woken from this thread: resumed through lt's loop. */
+    loom_co_wake(p.co);
+    wait_flag(&p.done, 1);
+    g_assert_cmpint(p.where[0], ==, 1);
+    g_assert_cmpint(p.where[1], ==, 1);
+    g_assert_cmpint(p.where[2], ==, 1);
+    lt_stop(&lt);
+}
+
+struct plain_mutex {
+    struct lt lt[2];
+    struct loom_co *a, *b;
+    struct loom_co_mutex m;
+    int a_locked, b_waiting, b_thread, done;
+};
+
+static void pm_a(void *opaque)
+{
+    struct plain_mutex *x = opaque;
+
+    loom_co_mutex_lock(&x->m);
+    set_done(&x->a_locked);
+    /* Woken by the test thread (through lt[0]'s loop). */
+    loom_co_yield();
+    loom_co_mutex_unlock(&x->m);
+}
+
+static void pm_b(void *opaque)
+{
+    struct plain_mutex *x = opaque;
+
+    set_done(&x->b_waiting);
+    loom_co_mutex_lock(&x->m);
+    x->b_thread = lt_index();
+    loom_co_mutex_unlock(&x->m);
+    set_done(&x->done);
+}
+
+static void pm_enter_a(void *opaque)
+{
+    loom_co_enter(((struct plain_mutex *)opaque)->a);
+}
+
+static void pm_enter_b(void *opaque)
+{
+    loom_co_enter(((struct plain_mutex *)opaque)->b);
+}
+
+static void test_plain_enter_mutex_cross_thread(void)
+{
+    struct plain_mutex x = {0};
+
+    loom_co_mutex_init(&x.m);
+    lt_start(&x.lt[0], 1);
+    lt_start(&x.lt[1], 2);
+    x.a = co_new(pm_a, &x);
+    x.b = co_new(pm_b, &x);
+    g_assert_cmpint(loom_bh_oneshot(x.lt[0].loop, pm_enter_a, &x), ==, 0);
+    wait_flag(&x.a_locked, 1);
+    g_assert_cmpint(loom_bh_oneshot(x.lt[1].loop, pm_enter_b, &x), ==, 0);
+    wait_flag(&x.b_waiting, 1);
+    /* A unlocks in lt[0]'s thread and hands the mutex to B in lt[1]'s. */
+    loom_co_wake(x.a);
+    wait_flag(&x.done, 1);
+    g_assert_cmpint(x.b_thread, ==, 2);
+    lt_stop_all(x.lt, 2);
+    g_assert_null(x.m.holder);
+}
+
+/* ------------------------------------------------------------------ */
 /* Panics.                                                            */
 
 static void nop_fn(void *opaque)
@@ -472,6 +583,10 @@ int main(int argc, char **argv)
     g_test_add_func("/co/loop/plain-enter-keeps-loop",
                     test_plain_enter_keeps_loop);
     g_test_add_func("/co/loop/mutex-cross-thread", test_mutex_cross_thread);
+    g_test_add_func("/co/loop/plain-enter-takes-current",
+                    test_plain_enter_takes_current);
+    g_test_add_func("/co/loop/plain-enter-mutex-cross-thread",
+                    test_plain_enter_mutex_cross_thread);
     g_test_add_func("/co/loop/panic/schedule-twice", test_panic_schedule_twice);
     g_test_add_func("/co/loop/panic/enter-scheduled",
                     test_panic_enter_scheduled);

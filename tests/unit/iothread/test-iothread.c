@@ -304,6 +304,25 @@ static void co_entry(void *opaque)
     c->finished = true;
 }
 
+static int read_current(void *arg)
+{
+    *(struct loom_loop **)arg = loom_loop_current();
+    return 0;
+}
+
+static void test_current(void)
+{
+    struct loom_iothread *io = NULL;
+    struct loom_loop *seen = NULL;
+
+    g_assert_cmpint(loom_iothread_new("io-current", NULL, &io), ==, 0);
+    g_assert_cmpint(loom_iothread_run(io, read_current, &seen), ==, 0);
+    g_assert_true(seen == loom_iothread_loop(io));
+    /* This thread runs no loop. */
+    g_assert_null(loom_loop_current());
+    loom_iothread_free(io);
+}
+
 static int read_affinity(void *arg)
 {
     harness_self_cpuset(arg);
@@ -431,6 +450,7 @@ int main(int argc, char **argv)
     g_test_add_func("/iothread/foreach", test_foreach);
     g_test_add_func("/iothread/opts-and-pool", test_opts_and_pool);
     g_test_add_func("/iothread/affinity", test_affinity);
+    g_test_add_func("/iothread/current", test_current);
     g_test_add_func("/iothread/submit-co-cross-loop",
                     test_submit_co_cross_loop);
     g_test_add_func("/iothread/bad-input", test_bad_input);

@@ -437,6 +437,28 @@ static void *poll_other_thread(void *opaque)
     return NULL;
 }
 
+static void record_current(void *opaque)
+{
+    *(struct loom_loop **)opaque = loom_loop_current();
+}
+
+static void test_current(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom_loop *seen = NULL;
+
+    /* A thread that is not polling, with no IOThread or main loop. */
+    g_assert_null(loom_loop_current());
+    g_assert_cmpint(loom_bh_oneshot(l, record_current, &seen), ==, 0);
+    while (!seen) {
+        loom_loop_poll(l, true);
+    }
+    g_assert_true(seen == l);
+    /* Only while polling. */
+    g_assert_null(loom_loop_current());
+    loom_loop_unref(l);
+}
+
 static void test_home(void)
 {
     struct loom_loop *l = harness_loop_new();
@@ -522,6 +544,7 @@ int main(int argc, char **argv)
     g_test_add_func("/loop/wait-while-kick", test_wait_while_kick);
     g_test_add_func("/loop/kick", test_kick);
     g_test_add_func("/loop/home", test_home);
+    g_test_add_func("/loop/current", test_current);
     g_test_add_func("/loop/wrong-thread-panic", test_wrong_thread_panic);
     g_test_add_func("/loop/wait-no-main-panic", test_wait_no_main_panic);
     g_test_add_func("/loop/timer-leak-panic", test_timer_leak_panic);

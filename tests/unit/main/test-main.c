@@ -242,10 +242,68 @@ static void test_bql_unlock_unheld_panics(void)
     g_test_trap_assert_stderr("*loom: panic: *BQL is not held*");
 }
 
+static void *current_elsewhere(void *arg)
+{
+    return loom_loop_current();
+}
+
+struct current_seen {
+    struct loom_loop *main_bh, *nested_bh, *after_nested;
+    struct loom_loop *other;
+    bool done;
+};
+
+static void current_nested_bh(void *opaque)
+{
+    struct current_seen *s = opaque;
+
+    s->nested_bh = loom_loop_current();
+}
+
+static void main_bh(void *opaque)
+{
+    struct current_seen *s = opaque;
+
+    s->main_bh = loom_loop_current();
+    /* A nested poll of another loop: that loop is current inside it. */
+    g_assert_cmpint(loom_bh_oneshot(s->other, current_nested_bh, s), ==, 0);
+    while (!loom_loop_poll(s->other, false)) {
+        continue;
+    }
+    s->after_nested = loom_loop_current();
+    s->done = true;
+}
+
+static void test_current(void)
+{
+    struct current_seen s = {0};
+    pthread_t th;
+    void *other_thread = (void *)&s;
+
+    /* The main thread, outside any poll: the main loop. */
+    g_assert_true(loom_loop_current() == loom_main_loop());
+    /* A thread that runs no loop: none. */
+    g_assert_cmpint(pthread_create(&th, NULL, current_elsewhere, NULL), ==, 0);
+    g_assert_cmpint(pthread_join(th, &other_thread), ==, 0);
+    g_assert_null(other_thread);
+
+    s.other = harness_loop_new();
+    g_assert_cmpint(loom_bh_oneshot(loom_main_loop(), main_bh, &s), ==, 0);
+    while (!s.done) {
+        loom_main_loop_wait(false);
+    }
+    g_assert_true(s.main_bh == loom_main_loop());
+    g_assert_true(s.nested_bh == s.other);
+    g_assert_true(s.after_nested == loom_main_loop());
+    g_assert_true(loom_loop_current() == loom_main_loop());
+    loom_loop_unref(s.other);
+}
+
 static void test_uninitialised(void)
 {
     if (g_test_subprocess()) {
         loom_main_cleanup();
+        g_assert_null(loom_loop_current());
         g_assert_null(loom_main_loop());
         g_assert_false(loom_main_loop_wait(true));
         g_assert_cmpint(loom_main_loop_run(), ==, -EINVAL);
@@ -254,7 +312,9 @@ static void test_uninitialised(void)
         /* And it can be initialised again. */
         g_assert_cmpint(loom_main_init(), ==, 0);
         g_assert_nonnull(loom_main_loop());
+        g_assert_true(loom_loop_current() == loom_main_loop());
         loom_main_cleanup();
+        g_assert_null(loom_loop_current());
         return;
     }
     g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -282,6 +342,7 @@ int main(int argc, char **argv)
     g_test_add_func("/main/bql-unlock-unheld-panics",
                     test_bql_unlock_unheld_panics);
     g_test_add_func("/main/uninitialised", test_uninitialised);
+    g_test_add_func("/main/current", test_current);
     ret = g_test_run();
     loom_main_cleanup();
     return ret;

@@ -52,6 +52,8 @@ struct job {
     int done_ret;
     bool fn_in_main;
     bool done_in_main;
+    bool fn_had_loop;             /* loom_loop_current() in the worker */
+    struct loom_loop *done_loop;  /* loom_loop_current() in done */
     struct loom_event *gate; /* fn waits for it when set */
     int *running;            /* atomic: incremented when fn starts */
 };
@@ -62,6 +64,7 @@ static int job_fn(void *arg)
 
     __atomic_fetch_add(&j->fn_runs, 1, __ATOMIC_SEQ_CST);
     j->fn_in_main = pthread_equal(pthread_self(), g_main_thread);
+    j->fn_had_loop = loom_loop_current() != NULL;
     if (j->running) {
         __atomic_fetch_add(j->running, 1, __ATOMIC_SEQ_CST);
     }
@@ -78,6 +81,7 @@ static void job_done(void *opaque, int ret)
     j->done_runs++;
     j->done_ret = ret;
     j->done_in_main = pthread_equal(pthread_self(), g_main_thread);
+    j->done_loop = loom_loop_current();
 }
 
 static int jobs_done(struct job *jobs, int n)
@@ -133,6 +137,9 @@ static void test_submit(void)
         g_assert_cmpint(jobs[i].done_ret, ==, i * 3 + 1);
         g_assert_false(jobs[i].fn_in_main);
         g_assert_true(jobs[i].done_in_main);
+        /* Workers run no loop; completions run in the pool's loop. */
+        g_assert_false(jobs[i].fn_had_loop);
+        g_assert_true(jobs[i].done_loop == l);
     }
     loom_pool_stats(p, &st);
     g_assert_cmpuint(st.submitted, ==, N);
