@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Character backends (vmm/chardev/) on the main loop, without KVM.
+ *
+ * In process, with a fake frontend: none, file: (truncation, FIFOs),
+ * the output buffer's "room again" notification and output errors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <loom/main.h>
+
+#include "harness.h"
+#include "chardev/chardev.h"
+
+#define SEC 1000000000LL
+
+#define RUN_UNTIL(cond)                                                        \
+    do {                                                                       \
+        int64_t dl_ = harness_now_ns() + 10 * SEC;                             \
+        while (!(cond)) {                                                      \
+            g_assert_cmpint(harness_now_ns(), <, dl_);                         \
+            if (!loom_main_loop_wait(true)) {                                  \
+                g_usleep(50);                                                  \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+static void spin_loop(int n)
+{
+    while (n-- > 0) {
+        loom_main_loop_wait(true);
+    }
+}
+
+/* A frontend that takes what it is allowed to and records it. */
+struct fake_fe {
+    size_t room;
+    GByteArray *got;
+    unsigned writable_calls;
+    unsigned breaks;
+};
+
+static size_t fe_can_receive(void *opaque)
+{
+    struct fake_fe *f = opaque;
+
+    return f->room;
+}
+
+static void fe_receive(void *opaque, const uint8_t *buf, size_t len)
+{
+    struct fake_fe *f = opaque;
+
+    g_assert_cmpuint(len, >, 0);
+    g_assert_cmpuint(len, <=, f->room);
+    f->room -= len;
+    g_byte_array_append(f->got, buf, (guint)len);
+}
+
+static void fe_event(void *opaque, enum vmm_chr_event ev)
+{
+    ((struct fake_fe *)opaque)->breaks++;
+}
+
+static void fe_writable(void *opaque)
+{
+    ((struct fake_fe *)opaque)->writable_calls++;
+}
+
+static const struct vmm_chr_frontend fake_ops = {
+    .can_receive = fe_can_receive,
+    .receive = fe_receive,
+    .event = fe_event,
+    .writable = fe_writable,
+};
+
+static struct fake_fe *fake_new(size_t room)
+{
+    struct fake_fe *f = g_new0(struct fake_fe, 1);
+
+    f->room = room;
+    f->got = g_byte_array_new();
+    return f;
+}
+
+static void fake_free(struct fake_fe *f)
+{
+    g_byte_array_free(f->got, TRUE);
+    g_free(f);
+}
+
+/* A scratch directory with one path in it, removed afterwards. */
+struct scratch {
+    char *dir;
+    char *path;
+};
+
+static struct scratch scratch_new(const char *name)
+{
+    struct scratch s;
+
+    s.dir = g_strdup("/tmp/test-chardev-XXXXXX");
+    g_assert_nonnull(mkdtemp(s.dir));
+    s.path = g_strdup_printf("%s/%s", s.dir, name);
+    return s;
+}
+
+static void scratch_free(struct scratch *s)
+{
+    unlink(s->path);
+    g_assert_cmpint(rmdir(s->dir), ==, 0);
+    g_free(s->path);
+    g_free(s->dir);
+}
+
+/* Open @cfg on the main loop (asserting success), with @f attached. */
+static struct vmm_chr *chr_open(const struct vmm_config_chr *cfg,
+                                struct fake_fe *f)
+{
+    struct vmm_chr *chr;
+
+    g_assert_cmpint(vmm_chr_new(cfg, loom_main_loop(), NULL, NULL, &chr), ==,
+                    0);
+    if (f) {
+        g_assert_cmpint(vmm_chr_set_frontend(chr, &fake_ops, f), ==, 0);
+    }
+    return chr;
+}
+
+/* vmm_chr_new()'s result for @cfg (which must fail). */
+static int chr_open_err(const struct vmm_config_chr *cfg)
+{
+    struct vmm_chr *chr = NULL;
+    int ret = vmm_chr_new(cfg, loom_main_loop(), NULL, NULL, &chr);
+
+    g_assert_cmpint(ret, <, 0);
+    g_assert_null(chr);
+    return ret;
+}
+
+static void chr_close(struct vmm_chr *chr)
+{
+    g_assert_cmpint(vmm_chr_set_frontend(chr, NULL, NULL), ==, 0);
+    vmm_chr_free(chr);
+}
+
+static struct vmm_chr_stats chr_stats(struct vmm_chr *chr)
+{
+    struct vmm_chr_stats st;
+
+    vmm_chr_stats(chr, &st);
+    return st;
+}
+
+/* Read what @fd has now (a socket or a non-blocking pipe); count it. */
+static uint64_t drain(int fd)
+{
+    static uint8_t buf[65536];
+    uint64_t n = 0;
+    ssize_t k;
+
+    while ((k = read(fd, buf, sizeof(buf))) > 0) {
+        n += (uint64_t)k;
+    }
+    return n;
+}
+
+static void test_bad_config(void)
+{
+    struct vmm_config_chr cfg = {.kind = VMM_CHR_FILE};
+    struct vmm_chr *chr;
+
+    g_assert_cmpint(chr_open_err(&cfg), ==, -EINVAL);
+    cfg.kind = (enum vmm_chr_kind)99;
+    g_assert_cmpint(chr_open_err(&cfg), ==, -EINVAL);
+    cfg.kind = VMM_CHR_NONE;
+    g_assert_cmpint(vmm_chr_new(NULL, loom_main_loop(), NULL, NULL, &chr), ==,
+                    -EINVAL);
+    g_assert_cmpint(vmm_chr_new(&cfg, NULL, NULL, NULL, &chr), ==, -EINVAL);
+    g_assert_cmpint(vmm_chr_new(&cfg, loom_main_loop(), NULL, NULL, NULL), ==,
+                    -EINVAL);
+    g_assert_cmpint(vmm_chr_set_frontend(NULL, &fake_ops, NULL), ==, -EINVAL);
+    vmm_chr_free(NULL);
+}
+
+static void test_none(void)
+{
+    struct vmm_config_chr cfg = {.kind = VMM_CHR_NONE};
+    struct fake_fe *f = fake_new(100);
+    struct vmm_chr *chr = chr_open(&cfg, f);
+
+    g_assert_cmpint(vmm_chr_set_frontend(chr, &fake_ops, f), ==, -EBUSY);
+    g_assert_false(vmm_chr_connected(chr));
+    g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"abc", 3), ==, 3);
+    g_assert_cmpint(vmm_chr_flush(chr, 0), ==, 0);
+    spin_loop(5);
+    g_assert_cmpuint(chr_stats(chr).out_dropped, ==, 3);
+    g_assert_cmpuint(chr_stats(chr).out_bytes, ==, 0);
+    g_assert_cmpuint(f->got->len, ==, 0);
+    g_assert_true(vmm_chr_loop(chr) == loom_main_loop());
+    chr_close(chr);
+    fake_free(f);
+}
+
+static void test_file(void)
+{
+    struct scratch s = scratch_new("out");
+    struct vmm_config_chr cfg = {.kind = VMM_CHR_FILE, .path = s.path};
+    struct vmm_chr *chr;
+    gchar *text;
+    gsize len;
+
+    /* Created, or truncated as QEMU's file chardev does. */
+    g_assert_true(g_file_set_contents(s.path, "old content here", -1, NULL));
+    chr = chr_open(&cfg, NULL);
+    g_assert_true(vmm_chr_connected(chr));
+    g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"new", 3), ==, 3);
+    RUN_UNTIL(chr_stats(chr).out_bytes == 3);
+    g_assert_true(g_file_get_contents(s.path, &text, &len, NULL));
+    g_assert_cmpmem(text, len, "new", 3);
+    g_free(text);
+    g_assert_cmpint(vmm_chr_flush(chr, 0), ==, 0);
+    vmm_chr_free(chr);
+
+    unlink(s.path);
+    cfg.path = g_strdup_printf("%s/no/such", s.dir);
+    g_assert_cmpint(chr_open_err(&cfg), ==, -ENOENT);
+    g_free(cfg.path);
+    /* A FIFO nobody reads is refused at once, not waited for. */
+    g_assert_cmpint(mkfifo(s.path, 0600), ==, 0);
+    cfg.path = s.path;
+    g_assert_cmpint(chr_open_err(&cfg), ==, -ENXIO);
+    scratch_free(&s);
+}
+
+/*
+ * A full output buffer refuses bytes, then tells the frontend once when
+ * it has room; a bounded flush gives up on a reader that does not read.
+ */
+static void test_output_room(void)
+{
+    struct scratch s = scratch_new("fifo");
+    struct vmm_config_chr cfg = {.kind = VMM_CHR_FILE, .path = s.path};
+    struct fake_fe *f = fake_new(0);
+    static uint8_t buf[4096];
+    struct vmm_chr *chr;
+    uint64_t written = 0, got = 0;
+    int rd;
+
+    memset(buf, 'z', sizeof(buf));
+    g_assert_cmpint(mkfifo(s.path, 0600), ==, 0);
+    rd = open(s.path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    g_assert_cmpint(rd, >=, 0);
+    g_assert_cmpint(fcntl(rd, F_SETPIPE_SZ, 4096), >=, 4096);
+    chr = chr_open(&cfg, f);
+    /* Fill the pipe and then the buffer (the loop runs meanwhile). */
+    for (;;) {
+        size_t n = vmm_chr_write(chr, buf, 1000);
+
+        written += n;
+        if (n < 1000) {
+            break;
+        }
+        spin_loop(2);
+    }
+    g_assert_cmpuint(written, >=, VMM_CHR_OUT_BUF_SIZE);
+    g_assert_cmpuint(vmm_chr_write_room(chr), ==, 0);
+    g_assert_cmpuint(vmm_chr_write(chr, buf, 1), ==, 0);
+    g_assert_cmpint(vmm_chr_flush(chr, 10 * 1000000), ==, -ETIMEDOUT);
+    spin_loop(20);
+    g_assert_cmpuint(f->writable_calls, ==, 0);
+    /* The reader takes some: room again, and the frontend hears it. */
+    got += drain(rd);
+    RUN_UNTIL(f->writable_calls > 0);
+    g_assert_cmpuint(f->writable_calls, ==, 1);
+    g_assert_cmpuint(vmm_chr_write_room(chr), >, 0);
+    while (got < written) {
+        got += drain(rd);
+        spin_loop(1);
+    }
+    g_assert_cmpuint(got, ==, written);
+    g_assert_cmpuint(chr_stats(chr).out_bytes, ==, written);
+    g_assert_cmpuint(chr_stats(chr).out_dropped, ==, 0);
+    g_assert_cmpuint(chr_stats(chr).out_buffered, ==, 0);
+    g_assert_cmpint(vmm_chr_flush(chr, 0), ==, 0);
+    /* The reader goes: output fails (EPIPE) and is discarded from then. */
+    close(rd);
+    g_assert_cmpuint(vmm_chr_write(chr, buf, 10), ==, 10);
+    RUN_UNTIL(!vmm_chr_connected(chr));
+    g_assert_cmpuint(vmm_chr_write(chr, buf, 5), ==, 5);
+    g_assert_cmpuint(chr_stats(chr).out_dropped, ==, 15);
+    chr_close(chr);
+    fake_free(f);
+    scratch_free(&s);
+}
+
+int main(int argc, char **argv)
+{
+    int ret;
+
+    harness_init(&argc, &argv);
+    signal(SIGPIPE, SIG_IGN);
+    g_assert_cmpint(loom_main_init(), ==, 0);
+    loom_bql_lock();
+    g_test_add_func("/chardev/bad-config", test_bad_config);
+    g_test_add_func("/chardev/none", test_none);
+    g_test_add_func("/chardev/file", test_file);
+    g_test_add_func("/chardev/output-room", test_output_room);
+    ret = g_test_run();
+    loom_bql_unlock();
+    loom_main_cleanup();
+    return ret;
+}
