@@ -3,7 +3,9 @@
  * Character backends (vmm/chardev/) on the main loop, without KVM.
  *
  * In process, with a fake frontend: none, file: (truncation, FIFOs),
- * the output buffer's "room again" notification and output errors.
+ * unix: server (one client at a time, backlog, output dropped while nobody
+ * listens, stale socket files, wait=on) and client, input flow control,
+ * the output buffer's "room again" notification.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <loom/main.h>
+#include <loom/thread.h>
 
 #include "harness.h"
 #include "chardev/chardev.h"
@@ -94,6 +99,12 @@ static void fake_free(struct fake_fe *f)
 {
     g_byte_array_free(f->got, TRUE);
     g_free(f);
+}
+
+static bool fake_has(struct fake_fe *f, const char *s)
+{
+    return f->got->len == strlen(s) &&
+           memcmp(f->got->data, s, f->got->len) == 0;
 }
 
 /* A scratch directory with one path in it, removed afterwards. */
@@ -301,6 +312,267 @@ static void test_output_room(void)
     scratch_free(&s);
 }
 
+static int unix_connect(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    memcpy(sa.sun_path, path, strlen(path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return fd;
+}
+
+static int unix_listen(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    memcpy(sa.sun_path, path, strlen(path));
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(fd, 4), ==, 0);
+    return fd;
+}
+
+/* Read exactly @n bytes from socket @fd, running the loop meanwhile. */
+static void read_exact(int fd, void *buf, size_t n)
+{
+    size_t got = 0;
+    int64_t dl = harness_now_ns() + 10 * SEC;
+
+    while (got < n) {
+        ssize_t k = recv(fd, (char *)buf + got, n - got, MSG_DONTWAIT);
+
+        if (k > 0) {
+            got += (size_t)k;
+            continue;
+        }
+        g_assert_true(k < 0 && errno == EAGAIN);
+        g_assert_cmpint(harness_now_ns(), <, dl);
+        if (!loom_main_loop_wait(true)) {
+            g_usleep(50);
+        }
+    }
+}
+
+static void test_unix_server(void)
+{
+    struct scratch s = scratch_new("sock");
+    struct vmm_config_chr cfg = {
+        .kind = VMM_CHR_UNIX, .path = s.path, .server = true};
+    struct fake_fe *f = fake_new(1000);
+    static uint8_t big[VMM_CHR_OUT_BUF_SIZE];
+    struct vmm_chr_stats st;
+    struct vmm_chr *chr;
+    struct stat sst;
+    char buf[16];
+    int a, b;
+
+    /* A stale socket file (its listener gone) is replaced. */
+    close(unix_listen(s.path));
+    chr = chr_open(&cfg, f);
+
+    /* Nobody there: output dropped, counted; the writer never waits. */
+    g_assert_false(vmm_chr_connected(chr));
+    g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"lost", 4), ==, 4);
+
+    a = unix_connect(s.path);
+    RUN_UNTIL(vmm_chr_connected(chr));
+    g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"hello", 5), ==, 5);
+    read_exact(a, buf, 5);
+    g_assert_cmpmem(buf, 5, "hello", 5);
+    g_assert_cmpint(write(a, "in", 2), ==, 2);
+    RUN_UNTIL(f->got->len == 2);
+    g_assert_true(fake_has(f, "in"));
+
+    /* A second client waits in the backlog while the first is served. */
+    b = unix_connect(s.path);
+    g_assert_cmpint(write(b, "B", 1), ==, 1);
+    spin_loop(30);
+    g_assert_true(fake_has(f, "in"));
+    /* Output the first client never read is dropped when it leaves. */
+    g_assert_cmpuint(vmm_chr_write(chr, big, sizeof(big)), ==, sizeof(big));
+    close(a);
+    RUN_UNTIL(f->got->len == 3);
+    g_assert_true(fake_has(f, "inB"));
+    RUN_UNTIL(vmm_chr_connected(chr));
+    st = chr_stats(chr);
+    g_assert_cmpuint(st.out_bytes + st.out_dropped, ==, 9 + sizeof(big));
+    g_assert_cmpuint(st.out_dropped, >, 4);
+    g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"to-b", 4), ==, 4);
+    read_exact(b, buf, 4);
+    g_assert_cmpmem(buf, 4, "to-b", 4);
+
+    close(b);
+    RUN_UNTIL(!vmm_chr_connected(chr));
+    st = chr_stats(chr);
+    g_assert_cmpuint(st.connects, ==, 2);
+    g_assert_cmpuint(st.out_bytes + st.out_dropped, ==, 13 + sizeof(big));
+    g_assert_cmpuint(st.in_bytes, ==, 3);
+    chr_close(chr);
+    /* Its socket file goes with it. */
+    g_assert_cmpint(lstat(s.path, &sst), ==, -1);
+
+    /* Not a socket at the path: refused, and left alone. */
+    g_assert_true(g_file_set_contents(s.path, "keep", -1, NULL));
+    g_assert_cmpint(chr_open_err(&cfg), ==, -EADDRINUSE);
+    g_assert_cmpint(lstat(s.path, &sst), ==, 0);
+    g_assert_true(S_ISREG(sst.st_mode));
+    /* A path sockaddr_un cannot hold. */
+    cfg.path = g_strnfill(200, 'x');
+    g_assert_cmpint(chr_open_err(&cfg), ==, -ENAMETOOLONG);
+    g_free(cfg.path);
+    cfg.path = NULL;
+    g_assert_cmpint(chr_open_err(&cfg), ==, -EINVAL);
+    fake_free(f);
+    scratch_free(&s);
+}
+
+static void test_unix_client(void)
+{
+    struct scratch s = scratch_new("sock");
+    struct vmm_config_chr cfg = {.kind = VMM_CHR_UNIX, .path = s.path};
+    struct fake_fe *f = fake_new(1000);
+    struct vmm_chr *chr;
+    char buf[8];
+    int l, c;
+
+    g_assert_cmpint(chr_open_err(&cfg), ==, -ENOENT);
+    l = unix_listen(s.path);
+    chr = chr_open(&cfg, f);
+    c = accept(l, NULL, NULL);
+    g_assert_cmpint(c, >=, 0);
+    g_assert_true(vmm_chr_connected(chr));
+    g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"ping", 4), ==, 4);
+    read_exact(c, buf, 4);
+    g_assert_cmpmem(buf, 4, "ping", 4);
+    g_assert_cmpint(write(c, "pong", 4), ==, 4);
+    RUN_UNTIL(f->got->len == 4);
+    g_assert_true(fake_has(f, "pong"));
+    /* The server goes: no reconnection, output dropped from then on. */
+    close(c);
+    RUN_UNTIL(!vmm_chr_connected(chr));
+    g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"x", 1), ==, 1);
+    g_assert_cmpuint(chr_stats(chr).out_dropped, ==, 1);
+    chr_close(chr);
+    /* A client never removes the server's socket file. */
+    g_assert_cmpint(access(s.path, F_OK), ==, 0);
+    close(l);
+    fake_free(f);
+    scratch_free(&s);
+}
+
+struct later {
+    const char *path;
+    int fd;
+    bool shutdown; /* request a shutdown instead of connecting */
+};
+
+static void *later_fn(void *arg)
+{
+    struct later *l = arg;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int64_t dl = harness_now_ns() + 10 * SEC;
+
+    g_usleep(50000);
+    if (l->shutdown) {
+        loom_request_shutdown(LOOM_SHUTDOWN_REQUEST);
+        return NULL;
+    }
+    /* The listener may not be there yet on a loaded machine. */
+    memcpy(sa.sun_path, l->path, strlen(l->path));
+    l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_cmpint(l->fd, >=, 0);
+    while (connect(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        g_assert_cmpint(harness_now_ns(), <, dl);
+        g_usleep(10000);
+    }
+    return NULL;
+}
+
+static void test_unix_wait(void)
+{
+    struct scratch s = scratch_new("sock");
+    struct vmm_config_chr cfg = {
+        .kind = VMM_CHR_UNIX, .path = s.path, .server = true, .wait = true};
+    struct later l = {.path = s.path, .fd = -1};
+    struct loom_thread *t;
+    struct vmm_chr *chr;
+
+    g_assert_cmpint(
+        loom_thread_create(&t, "later", later_fn, &l, LOOM_THREAD_JOINABLE), ==,
+        0);
+    chr = chr_open(&cfg, NULL);
+    g_assert_cmpint(loom_thread_join(t, NULL), ==, 0);
+    g_assert_true(vmm_chr_connected(chr));
+    vmm_chr_free(chr);
+    close(l.fd);
+
+    /* A shutdown request (SIGINT) while waiting ends the wait. */
+    l.shutdown = true;
+    g_assert_cmpint(
+        loom_thread_create(&t, "later", later_fn, &l, LOOM_THREAD_JOINABLE), ==,
+        0);
+    g_assert_cmpint(chr_open_err(&cfg), ==, -EINTR);
+    g_assert_cmpint(loom_thread_join(t, NULL), ==, 0);
+    g_assert_cmpint(loom_main_loop_run(), ==, LOOM_SHUTDOWN_REQUEST);
+    g_assert_cmpint(access(s.path, F_OK), ==, -1);
+    scratch_free(&s);
+}
+
+/* Input waits in the chardev while the frontend has no room. */
+static void test_input_flow(void)
+{
+    struct scratch s = scratch_new("sock");
+    struct vmm_config_chr cfg = {
+        .kind = VMM_CHR_UNIX, .path = s.path, .server = true};
+    struct fake_fe *f = fake_new(0);
+    static uint8_t big[3 * VMM_CHR_IN_BUF_SIZE];
+    struct vmm_chr *chr = chr_open(&cfg, NULL);
+    size_t i;
+    int a;
+
+    for (i = 0; i < sizeof(big); i++) {
+        big[i] = (uint8_t)(i % 253);
+    }
+    a = unix_connect(s.path);
+    RUN_UNTIL(vmm_chr_connected(chr));
+    /* Before a frontend attaches: held. */
+    g_assert_cmpint(write(a, "early", 5), ==, 5);
+    spin_loop(20);
+    g_assert_cmpint(vmm_chr_set_frontend(chr, &fake_ops, f), ==, 0);
+    spin_loop(20);
+    g_assert_cmpuint(f->got->len, ==, 0);
+    f->room = 2;
+    vmm_chr_accept_input(chr);
+    RUN_UNTIL(f->got->len == 2);
+    spin_loop(10);
+    g_assert_true(fake_has(f, "ea"));
+    f->room = 100;
+    vmm_chr_accept_input(chr);
+    RUN_UNTIL(f->got->len == 5);
+    g_assert_true(fake_has(f, "early"));
+
+    /* More than the input buffer: reading pauses, nothing is lost. */
+    g_byte_array_set_size(f->got, 0);
+    f->room = 0;
+    g_assert_cmpint(write(a, big, sizeof(big)), ==, (ssize_t)sizeof(big));
+    spin_loop(50);
+    while (f->got->len < sizeof(big)) {
+        f->room = 1000;
+        vmm_chr_accept_input(chr);
+        spin_loop(3);
+    }
+    g_assert_cmpmem(f->got->data, f->got->len, big, sizeof(big));
+    g_assert_cmpuint(chr_stats(chr).in_dropped, ==, 0);
+    g_assert_cmpuint(chr_stats(chr).in_bytes, ==, 5 + sizeof(big));
+    chr_close(chr);
+    close(a);
+    fake_free(f);
+    scratch_free(&s);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -313,6 +585,10 @@ int main(int argc, char **argv)
     g_test_add_func("/chardev/none", test_none);
     g_test_add_func("/chardev/file", test_file);
     g_test_add_func("/chardev/output-room", test_output_room);
+    g_test_add_func("/chardev/unix-server", test_unix_server);
+    g_test_add_func("/chardev/unix-client", test_unix_client);
+    g_test_add_func("/chardev/unix-wait", test_unix_wait);
+    g_test_add_func("/chardev/input-flow", test_input_flow);
     ret = g_test_run();
     loom_bql_unlock();
     loom_main_cleanup();

@@ -69,6 +69,12 @@ struct vmm_chr {
     uint8_t ibuf[VMM_CHR_IN_BUF_SIZE];
     size_t ihead, ilen;
 
+    /* unix socket backend */
+    char *path;
+    int listen_fd;
+    struct vmm__chr_watch wlisten;
+    uint64_t sock_dev, sock_ino; /* the server's socket file, to unlink */
+
     struct vmm_chr_stats stats;
 };
 
@@ -106,6 +112,22 @@ void vmm__chr_update(struct vmm_chr *chr);
 void vmm__chr_unwatch_io(struct vmm_chr *chr);
 
 /**
+ * vmm__chr_connected() - a connection came: in_fd/out_fd are set by the
+ * backend; start reading and writing, forget earlier end-of-file and
+ * output errors.
+ * Context: the chardev loop's thread, bql.
+ */
+void vmm__chr_connected(struct vmm_chr *chr);
+
+/**
+ * vmm__chr_disconnected() - the connection went: discard buffered output
+ * (counted), close and clear the fds, tell a frontend waiting for room
+ * that output is now discarded.
+ * Context: the chardev loop's thread, bql.
+ */
+void vmm__chr_disconnected(struct vmm_chr *chr);
+
+/**
  * vmm__chr_input_push() - append input for the frontend; what does not
  * fit in the input buffer is dropped and counted.
  * Context: the chardev loop's thread, bql.
@@ -113,7 +135,8 @@ void vmm__chr_unwatch_io(struct vmm_chr *chr);
 void vmm__chr_input_push(struct vmm_chr *chr, const uint8_t *buf, size_t len);
 
 /**
- * vmm__chr_open_file() - open a backend on a zeroed chardev (file.c).
+ * vmm__chr_open_file() - vmm__chr_open_unix() - open a backend on a
+ * zeroed chardev (file.c, socket.c).
  *
  * Each fills in the backend's fds and state; on failure it leaves nothing
  * open that vmm_chr_new() would not release.
@@ -122,5 +145,7 @@ void vmm__chr_input_push(struct vmm_chr *chr, const uint8_t *buf, size_t len);
  * Return: 0 or a negative errno, as vmm_chr_new() documents.
  */
 int vmm__chr_open_file(struct vmm_chr *chr, const char *path);
+int vmm__chr_open_unix(struct vmm_chr *chr, const char *path, bool server,
+                       bool wait);
 
 #endif /* VMM_CHARDEV_CHARDEV_INT_H */

@@ -159,6 +159,33 @@ static void chr_drop_output(struct vmm_chr *chr)
     chr->out_blocked = false;
 }
 
+void vmm__chr_connected(struct vmm_chr *chr)
+{
+    chr->in_eof = chr->in_fd < 0;
+    chr->out_dead = false;
+    chr->out_blocked = false;
+    chr->in_nowatch = chr->out_nowatch = false;
+    chr->stats.connects++;
+    vmm__chr_update(chr);
+}
+
+void vmm__chr_disconnected(struct vmm_chr *chr)
+{
+    int in = chr->in_fd, out = chr->out_fd;
+
+    vmm__chr_unwatch_io(chr);
+    chr->in_fd = chr->out_fd = -1;
+    if (in >= 0) {
+        close(in);
+    }
+    if (out >= 0 && out != in) {
+        close(out);
+    }
+    chr_drop_output(chr);
+    chr->in_eof = true;
+    chr_notify_room(chr);
+}
+
 /* Input ended or failed. */
 static void chr_input_closed(struct vmm_chr *chr)
 {
@@ -452,6 +479,11 @@ static int chr_open_backend(struct vmm_chr *chr,
             return -EINVAL;
         }
         return vmm__chr_open_file(chr, cfg->path);
+    case VMM_CHR_UNIX:
+        if (!cfg->path || !cfg->path[0]) {
+            return -EINVAL;
+        }
+        return vmm__chr_open_unix(chr, cfg->path, cfg->server, cfg->wait);
     default:
         break;
     }
@@ -476,8 +508,8 @@ int vmm_chr_new(const struct vmm_config_chr *cfg, struct loom_loop *loop,
     chr->legacy = loop == loom_main_loop();
     chr->quit = quit;
     chr->quit_opaque = quit_opaque;
-    chr->in_fd = chr->out_fd = -1;
-    chr->win.fd = chr->wout.fd = -1;
+    chr->in_fd = chr->out_fd = chr->listen_fd = -1;
+    chr->win.fd = chr->wout.fd = chr->wlisten.fd = -1;
     chr->in_eof = true;
     chr->obuf = malloc(VMM_CHR_OUT_BUF_SIZE);
     if (!chr->obuf) {
@@ -500,6 +532,7 @@ int vmm_chr_new(const struct vmm_config_chr *cfg, struct loom_loop *loop,
     return 0;
 
 fail:
+    free(chr->path);
     loom_bh_free(chr->in_bh);
     loom_bh_free(chr->out_bh);
     free(chr->obuf);
@@ -527,5 +560,6 @@ void vmm_chr_free(struct vmm_chr *chr)
     loom_bh_free(chr->in_bh);
     loom_bh_free(chr->out_bh);
     free(chr->obuf);
+    free(chr->path);
     free(chr);
 }

@@ -108,11 +108,17 @@ struct vmm_chr_stats {
  *
  * - NONE: discards output (counted), never has input.
  * - FILE: @cfg->path, created or truncated; output only.
+ * - UNIX: @cfg->path; listening when @cfg->server (replacing a stale
+ *   socket file; with @cfg->wait the call runs @loop until a client
+ *   connects or a shutdown is requested), else connecting to it.
  *
  * Context: the thread of @loop, bql.
  * Return: 0; -EINVAL for a NULL @cfg, @loop or @ret, a kind not listed
  * above or a missing path; -ENOMEM; FILE: the negative errno of open()
- * (-ENXIO: a FIFO with no reader).
+ * (-ENXIO: a FIFO with no reader); UNIX: -ENAMETOOLONG for a path too long
+ * for sockaddr_un, -EINTR if a shutdown was requested while waiting for a
+ * client, or the negative errno of socket(), bind(), listen() or
+ * connect().
  */
 int vmm_chr_new(const struct vmm_config_chr *cfg, struct loom_loop *loop,
                 vmm_chr_quit_fn *quit, void *quit_opaque, struct vmm_chr **ret);
