@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The 16550A (vmm/devices/serial-8250.c) without KVM: registers reached
+ * through a port I/O bus, a fake interrupt line that records its levels,
+ * and real chardevs on the main loop (a unix socket whose client plays the
+ * terminal, a FIFO with a tiny pipe buffer for backpressure).  The virtual
+ * clock is deterministic, so the receive timeout fires only when a test
+ * steps it.  Covers every register, DLAB, FIFOs and trigger levels, every
+ * IIR priority, the THRE interrupt rules, overruns and output ordering.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <loom/clock.h>
+#include <loom/main.h>
+
+#include "harness.h"
+#include "chardev/chardev.h"
+#include "core/bus.h"
+#include "devices/serial-8250.h"
+
+#define COM1 0x3f8
+
+enum {
+    RBR = 0,
+    THR = 0,
+    DLL = 0,
+    IER = 1,
+    DLM = 1,
+    IIR = 2,
+    FCR = 2,
+    LCR = 3,
+    MCR = 4,
+    LSR = 5,
+    MSR = 6,
+    SCR = 7
+};
+
+/* A level-recording interrupt line. */
+struct fake_irq {
+    bool level;
+    unsigned raises; /* false -> true transitions */
+    unsigned lowers; /* true -> false transitions */
+    unsigned calls;
+};
+
+static void fake_irq_set(void *opaque, bool level)
+{
+    struct fake_irq *f = opaque;
+
+    f->calls++;
+    if (level && !f->level) {
+        f->raises++;
+    } else if (!level && f->level) {
+        f->lowers++;
+    }
+    f->level = level;
+}
+
+enum rig_kind { RIG_NONE, RIG_UNIX, RIG_FIFO };
+
+struct rig {
+    char dir[64];
+    char path[96];
+    struct vmm_bus *bus;
+    struct vmm_chr *chr;
+    struct vmm_serial *uart;
+    struct fake_irq irq;
+    int peer; /* the unix client, or the FIFO's reader */
+};
+
+/* Iterate the main loop without blocking until @cond or a 10 s watchdog. */
+#define RUN_UNTIL(cond)                                                        \
+    do {                                                                       \
+        int64_t dl_ = harness_now_ns() + 10 * 1000000000LL;                    \
+        while (!(cond)) {                                                      \
+            g_assert_cmpint(harness_now_ns(), <, dl_);                         \
+            if (!loom_main_loop_wait(true)) {                                  \
+                g_usleep(50);                                                  \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+static void spin_loop(int n)
+{
+    while (n-- > 0) {
+        loom_main_loop_wait(true);
+    }
+}
+
+static struct rig *rig_new(enum rig_kind kind)
+{
+    struct rig *r = g_new0(struct rig, 1);
+    struct vmm_config_chr cfg = {.kind = VMM_CHR_NONE};
+    struct vmm_irq irq = {.set = fake_irq_set, .opaque = &r->irq};
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+    r->peer = -1;
+    snprintf(r->dir, sizeof(r->dir), "/tmp/test-serial-XXXXXX");
+    g_assert_nonnull(mkdtemp(r->dir));
+    snprintf(r->path, sizeof(r->path), "%s/chr", r->dir);
+    if (kind == RIG_UNIX) {
+        cfg = (struct vmm_config_chr){
+            .kind = VMM_CHR_UNIX, .path = r->path, .server = true};
+    } else if (kind == RIG_FIFO) {
+        g_assert_cmpint(mkfifo(r->path, 0600), ==, 0);
+        r->peer = open(r->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        g_assert_cmpint(r->peer, >=, 0);
+        /* One page of pipe: backpressure after 4 KiB. */
+        g_assert_cmpint(fcntl(r->peer, F_SETPIPE_SZ, 4096), >=, 4096);
+        cfg = (struct vmm_config_chr){.kind = VMM_CHR_FILE, .path = r->path};
+    }
+    g_assert_cmpint(vmm_bus_new(0xffff, &r->bus), ==, 0);
+    g_assert_cmpint(vmm_chr_new(&cfg, loom_main_loop(), NULL, NULL, &r->chr),
+                    ==, 0);
+    g_assert_cmpint(vmm_serial_new(r->bus, COM1, &irq, r->chr, &r->uart), ==,
+                    0);
+    if (kind == RIG_UNIX) {
+        memcpy(sa.sun_path, r->path, strlen(r->path));
+        r->peer = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        g_assert_cmpint(r->peer, >=, 0);
+        g_assert_cmpint(connect(r->peer, (struct sockaddr *)&sa, sizeof(sa)),
+                        ==, 0);
+        RUN_UNTIL(vmm_chr_connected(r->chr));
+    }
+    return r;
+}
+
+static void rig_free(struct rig *r)
+{
+    vmm_serial_free(r->uart);
+    vmm_chr_free(r->chr);
+    vmm_bus_free(r->bus);
+    if (r->peer >= 0) {
+        close(r->peer);
+    }
+    unlink(r->path);
+    rmdir(r->dir);
+    g_free(r);
+}
+
+static uint8_t inb(struct rig *r, unsigned off)
+{
+    uint8_t v = 0;
+
+    g_assert_cmpint(vmm_bus_read(r->bus, COM1 + off, &v, 1), ==, 0);
+    return v;
+}
+
+static void outb(struct rig *r, unsigned off, uint8_t v)
+{
+    g_assert_cmpint(vmm_bus_write(r->bus, COM1 + off, &v, 1), ==, 0);
+}
+
+static struct vmm_serial_stats stats(struct rig *r)
+{
+    struct vmm_serial_stats st;
+
+    vmm_serial_stats(r->uart, &st);
+    return st;
+}
+
+/* The terminal types @s; wait until the UART has received @total bytes. */
+static void type(struct rig *r, const char *s, uint64_t total)
+{
+    g_assert_cmpint(write(r->peer, s, strlen(s)), ==, (ssize_t)strlen(s));
+    RUN_UNTIL(stats(r).rx_bytes >= total);
+}
+
+/* Read exactly @n bytes of output from the peer, running the loop. */
+static void peer_read(struct rig *r, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    int64_t dl = harness_now_ns() + 10 * 1000000000LL;
+
+    while (got < n) {
+        ssize_t k = recv(r->peer, buf + got, n - got, MSG_DONTWAIT);
+
+        if (k < 0 && errno == ENOTSOCK) {
+            k = read(r->peer, buf + got, n - got);
+        }
+        if (k > 0) {
+            got += (size_t)k;
+            continue;
+        }
+        g_assert_true(k < 0 && errno == EAGAIN);
+        g_assert_cmpint(harness_now_ns(), <, dl);
+        if (!loom_main_loop_wait(true)) {
+            g_usleep(50);
+        }
+    }
+}
+
+/* Nothing more arrives at the peer (after the loop has had its chance). */
+static void peer_assert_quiet(struct rig *r)
+{
+    uint8_t b;
+
+    spin_loop(20);
+    g_assert_cmpint(recv(r->peer, &b, 1, MSG_DONTWAIT), ==, -1);
+    g_assert_cmpint(errno, ==, EAGAIN);
+}
+
+/* The IIR's interrupt id and whether the line agrees with it. */
+static uint8_t iir_id(struct rig *r)
+{
+    bool level = r->irq.level;
+    uint8_t v = inb(r, IIR);
+
+    g_assert_cmpint(level, ==, !(v & 1));
+    return v & 0x0f;
+}
+
+static void test_reset_state(void)
+{
+    struct rig *r = rig_new(RIG_NONE);
+
+    g_assert_cmphex(inb(r, IER), ==, 0);
+    g_assert_cmphex(inb(r, IIR), ==, 0x01);
+    g_assert_cmphex(inb(r, LCR), ==, 0);
+    g_assert_cmphex(inb(r, MCR), ==, 0x08); /* OUT2, as QEMU resets it */
+    g_assert_cmphex(inb(r, LSR), ==, 0x60);
+    g_assert_cmphex(inb(r, MSR), ==, 0xb0); /* DCD, DSR, CTS */
+    g_assert_cmphex(inb(r, SCR), ==, 0);
+    outb(r, LCR, 0x80);
+    g_assert_cmphex(inb(r, DLL), ==, 12); /* 9600 baud */
+    g_assert_cmphex(inb(r, DLM), ==, 0);
+    g_assert_false(r->irq.level);
+    g_assert_cmpuint(r->irq.calls, ==, 1); /* lowered at reset */
+
+    /* Change everything, then reset. */
+    outb(r, DLL, 1);
+    outb(r, LCR, 0x03);
+    outb(r, IER, 0x0f);
+    outb(r, FCR, 0xc7);
+    outb(r, MCR, 0x1f);
+    outb(r, SCR, 0x5a);
+    g_assert_true(r->irq.level);
+    vmm_serial_reset(r->uart);
+    g_assert_false(r->irq.level);
+    g_assert_cmphex(inb(r, IER), ==, 0);
+    g_assert_cmphex(inb(r, IIR), ==, 0x01);
+    g_assert_cmphex(inb(r, MCR), ==, 0x08);
+    g_assert_cmphex(inb(r, LSR), ==, 0x60);
+    g_assert_cmphex(inb(r, SCR), ==, 0);
+    outb(r, LCR, 0x80);
+    g_assert_cmphex(inb(r, DLL), ==, 12);
+    rig_free(r);
+}
+
+static void test_dlab_scratch(void)
+{
+    struct rig *r = rig_new(RIG_NONE);
+
+    outb(r, SCR, 0xa5);
+    g_assert_cmphex(inb(r, SCR), ==, 0xa5);
+    outb(r, IER, 0x05);
+    outb(r, LCR, 0x83); /* DLAB, 8N1 */
+    g_assert_cmphex(inb(r, LCR), ==, 0x83);
+    outb(r, DLL, 0x34);
+    outb(r, DLM, 0x12);
+    g_assert_cmphex(inb(r, DLL), ==, 0x34);
+    g_assert_cmphex(inb(r, DLM), ==, 0x12);
+    /* The divisor write did not touch IER or transmit anything. */
+    g_assert_cmpuint(stats(r).tx_bytes, ==, 0);
+    outb(r, LCR, 0x03);
+    g_assert_cmphex(inb(r, IER), ==, 0x05);
+    outb(r, LCR, 0x83);
+    g_assert_cmphex(inb(r, DLL), ==, 0x34);
+    /* IER keeps 4 bits; MCR 5. */
+    outb(r, LCR, 0x03);
+    outb(r, IER, 0xff);
+    g_assert_cmphex(inb(r, IER), ==, 0x0f);
+    outb(r, IER, 0);
+    outb(r, MCR, 0xff);
+    g_assert_cmphex(inb(r, MCR), ==, 0x1f);
+    /* Leaving loopback: RI (OUT1) fell, the line has it low (TERI). */
+    outb(r, MCR, 0x0b);
+    g_assert_cmphex(inb(r, MSR), ==, 0xb4);
+    /* LSR and MSR ignore writes. */
+    outb(r, LSR, 0x00);
+    outb(r, MSR, 0x0f);
+    g_assert_cmphex(inb(r, LSR), ==, 0x60);
+    g_assert_cmphex(inb(r, MSR), ==, 0xb0);
+    rig_free(r);
+}
+
+static void test_output_order(void)
+{
+    static const char msg[] = "hello, loom-vm\r\n";
+    uint8_t buf[64];
+    struct rig *r = rig_new(RIG_UNIX);
+    size_t i;
+
+    for (i = 0; i < strlen(msg); i++) {
+        g_assert_cmphex(inb(r, LSR) & 0x60, ==, 0x60);
+        outb(r, THR, (uint8_t)msg[i]);
+    }
+    /* FIFO mode, same order, after the first part. */
+    outb(r, FCR, 0x07);
+    for (i = 0; i < strlen(msg); i++) {
+        outb(r, THR, (uint8_t)msg[i]);
+    }
+    g_assert_cmphex(inb(r, LSR) & 0x60, ==, 0x60);
+    peer_read(r, buf, 2 * strlen(msg));
+    g_assert_cmpmem(buf, strlen(msg), msg, strlen(msg));
+    g_assert_cmpmem(buf + strlen(msg), strlen(msg), msg, strlen(msg));
+    g_assert_cmpuint(stats(r).tx_bytes, ==, 2 * strlen(msg));
+    g_assert_cmpuint(stats(r).tx_dropped, ==, 0);
+    peer_assert_quiet(r);
+    rig_free(r);
+}
+
+static void test_thre_interrupt(void)
+{
+    struct rig *r = rig_new(RIG_NONE);
+    unsigned raises;
+
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    /* Enabling ETBEI with THR empty raises it at once. */
+    outb(r, IER, 0x02);
+    g_assert_cmphex(iir_id(r), ==, 0x02);
+    /* That read acknowledged it. */
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    g_assert_false(r->irq.level);
+    /* A THR write re-arms it: the line drops and comes back (an edge). */
+    outb(r, IER, 0x02);
+    raises = r->irq.raises;
+    outb(r, THR, 'x');
+    g_assert_true(r->irq.level);
+    g_assert_cmpuint(r->irq.raises, ==, raises + 1);
+    g_assert_cmphex(inb(r, IIR), ==, 0x02);
+    /* Pending, then acknowledged: THR write clears and re-raises. */
+    outb(r, THR, 'y');
+    g_assert_true(r->irq.level);
+    g_assert_cmpuint(r->irq.raises, ==, raises + 2);
+    g_assert_cmpuint(r->irq.lowers, >=, 2);
+    /* Disabling ETBEI drops it; enabling again resamples THRE. */
+    outb(r, IER, 0x00);
+    g_assert_false(r->irq.level);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    outb(r, IER, 0x02);
+    g_assert_cmphex(iir_id(r), ==, 0x02);
+    /* Rewriting the same IER does not re-raise an acknowledged THRE. */
+    outb(r, IER, 0x02);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    /* XFR re-arms THRE like QEMU. */
+    outb(r, FCR, 0x01);
+    outb(r, FCR, 0x05);
+    g_assert_cmphex(iir_id(r), ==, 0x02);
+    g_assert_cmpuint(stats(r).tx_dropped, ==, 0);
+    rig_free(r);
+}
+
+static void test_rx_no_fifo(void)
+{
+    struct rig *r = rig_new(RIG_UNIX);
+
+    outb(r, IER, 0x01);
+    type(r, "A", 1);
+    g_assert_cmphex(inb(r, LSR), ==, 0x61);
+    g_assert_cmphex(iir_id(r), ==, 0x04);
+    g_assert_cmphex(inb(r, RBR), ==, 'A');
+    g_assert_cmphex(inb(r, LSR), ==, 0x60);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    /* Flow control: one byte at a time, no overrun. */
+    type(r, "BC", 2);
+    spin_loop(20);
+    g_assert_cmpuint(stats(r).rx_bytes, ==, 2);
+    g_assert_cmphex(inb(r, RBR), ==, 'B');
+    RUN_UNTIL(stats(r).rx_bytes == 3);
+    g_assert_cmphex(inb(r, LSR), ==, 0x61);
+    g_assert_cmphex(inb(r, RBR), ==, 'C');
+    g_assert_cmpuint(stats(r).rx_overruns, ==, 0);
+    /* An empty RBR reads the last byte again, without DR. */
+    g_assert_cmphex(inb(r, RBR), ==, 'C');
+    g_assert_cmphex(inb(r, LSR), ==, 0x60);
+    rig_free(r);
+}
+
+static void test_rx_fifo_triggers(void)
+{
+    static const struct {
+        uint8_t fcr;
+        unsigned level;
+    } cases[] = {{0x01, 1}, {0x41, 4}, {0x81, 8}, {0xc1, 14}};
+    struct rig *r = rig_new(RIG_UNIX);
+    uint64_t total = 0;
+    size_t c;
+
+    outb(r, IER, 0x01);
+    for (c = 0; c < G_N_ELEMENTS(cases); c++) {
+        unsigned i;
+
+        outb(r, FCR, cases[c].fcr | 0x06);
+        g_assert_cmphex(inb(r, IIR) & 0xc0, ==, 0xc0);
+        for (i = 1; i < cases[c].level; i++) {
+            type(r, "k", ++total);
+            g_assert_cmphex(inb(r, LSR) & 0x01, ==, 0x01);
+            g_assert_cmphex(iir_id(r), ==, 0x01);
+        }
+        type(r, "K", ++total);
+        g_assert_cmphex(iir_id(r), ==, 0x04);
+        for (i = 1; i < cases[c].level; i++) {
+            g_assert_cmphex(inb(r, RBR), ==, 'k');
+        }
+        g_assert_cmphex(inb(r, RBR), ==, 'K');
+        g_assert_cmphex(iir_id(r), ==, 0x01);
+        g_assert_cmphex(inb(r, LSR) & 0x01, ==, 0);
+        /* An empty FIFO reads 0. */
+        g_assert_cmphex(inb(r, RBR), ==, 0);
+    }
+    /* The FIFO holds 16 and input waits for room: nothing is lost. */
+    outb(r, FCR, 0xc7);
+    g_assert_cmpint(write(r->peer, "0123456789abcdefXYZ", 19), ==, 19);
+    RUN_UNTIL(stats(r).rx_bytes == total + 16);
+    spin_loop(20);
+    g_assert_cmpuint(stats(r).rx_bytes, ==, total + 16);
+    g_assert_cmphex(inb(r, RBR), ==, '0');
+    RUN_UNTIL(stats(r).rx_bytes == total + 17);
+    g_assert_cmpuint(stats(r).rx_overruns, ==, 0);
+    rig_free(r);
+}
+
+static void test_rx_timeout(void)
+{
+    struct rig *r = rig_new(RIG_UNIX);
+    int64_t four_chars;
+
+    /* 115200 baud 8N1: a character is 86.8 us. */
+    outb(r, LCR, 0x83);
+    outb(r, DLL, 1);
+    outb(r, DLM, 0);
+    outb(r, LCR, 0x03);
+    four_chars = 4 * (1000000000LL * 10 / 115200);
+    outb(r, FCR, 0x81); /* trigger 8 */
+    outb(r, IER, 0x01);
+    type(r, "ab", 2);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    /* Not yet: three characters' time. */
+    g_assert_cmpint(loom_clock_virtual_step(four_chars * 3 / 4), ==, 0);
+    spin_loop(10);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    g_assert_cmpint(loom_clock_virtual_step(four_chars / 4 + 1000), ==, 0);
+    RUN_UNTIL(r->irq.level);
+    g_assert_cmphex(iir_id(r), ==, 0x0c);
+    g_assert_cmphex(inb(r, IIR) & 0xc0, ==, 0xc0);
+    /* Reading a byte clears it and restarts the timer for the rest. */
+    g_assert_cmphex(inb(r, RBR), ==, 'a');
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    g_assert_cmpint(loom_clock_virtual_step(four_chars + 1000), ==, 0);
+    RUN_UNTIL(r->irq.level);
+    g_assert_cmphex(iir_id(r), ==, 0x0c);
+    g_assert_cmphex(inb(r, RBR), ==, 'b');
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    /* Empty: no timeout any more. */
+    g_assert_cmpint(loom_clock_virtual_step(four_chars * 10), ==, 0);
+    spin_loop(10);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+
+    /* The timeout takes precedence over data at the trigger level. */
+    outb(r, FCR, 0x41); /* trigger 4 */
+    type(r, "wxyz", 6);
+    g_assert_cmphex(iir_id(r), ==, 0x04);
+    g_assert_cmpint(loom_clock_virtual_step(four_chars + 1000), ==, 0);
+    spin_loop(10);
+    g_assert_cmphex(iir_id(r), ==, 0x0c);
+    /* ERBFI masks the timeout too; RFR clears it. */
+    outb(r, IER, 0x00);
+    g_assert_false(r->irq.level);
+    outb(r, IER, 0x01);
+    g_assert_cmphex(iir_id(r), ==, 0x0c);
+    outb(r, FCR, 0x43);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    g_assert_cmphex(inb(r, LSR) & 0x01, ==, 0);
+    rig_free(r);
+}
+
+/*
+ * Every source at once, then peeled off in priority order: line status,
+ * received data, THRE, modem status.
+ */
+static void test_iir_priorities(void)
+{
+    struct rig *r = rig_new(RIG_NONE);
+
+    /* Loopback with only OUT2: CTS and DSR drop, DCD stays (deltas). */
+    outb(r, MCR, 0x18);
+    /* Two bytes into a FIFO-less receiver: the second overruns. */
+    outb(r, THR, 'a');
+    outb(r, THR, 'b');
+    g_assert_cmpuint(stats(r).rx_overruns, ==, 1);
+    g_assert_false(r->irq.level);
+    outb(r, IER, 0x0f);
+    g_assert_cmphex(iir_id(r), ==, 0x06);
+    g_assert_cmphex(inb(r, LSR), ==, 0x63); /* THRE TEMT OE DR */
+    g_assert_cmphex(iir_id(r), ==, 0x04);
+    g_assert_cmphex(inb(r, RBR), ==, 'b');
+    g_assert_cmphex(iir_id(r), ==, 0x02); /* acknowledges THRE */
+    g_assert_cmphex(iir_id(r), ==, 0x00);
+    g_assert_cmphex(inb(r, MSR), ==, 0x83); /* DCD, DDSR, DCTS */
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    g_assert_false(r->irq.level);
+    g_assert_cmphex(inb(r, MSR), ==, 0x80);
+    rig_free(r);
+}
+
+int main(int argc, char **argv)
+{
+    int ret;
+
+    harness_init(&argc, &argv);
+    signal(SIGPIPE, SIG_IGN);
+    g_assert_cmpint(loom_main_init(), ==, 0);
+    loom_clock_virtual_set_deterministic(true);
+    loom_bql_lock();
+    g_test_add_func("/serial/reset-state", test_reset_state);
+    g_test_add_func("/serial/dlab-scratch", test_dlab_scratch);
+    g_test_add_func("/serial/output-order", test_output_order);
+    g_test_add_func("/serial/thre-interrupt", test_thre_interrupt);
+    g_test_add_func("/serial/rx-no-fifo", test_rx_no_fifo);
+    g_test_add_func("/serial/rx-fifo-triggers", test_rx_fifo_triggers);
+    g_test_add_func("/serial/rx-timeout", test_rx_timeout);
+    g_test_add_func("/serial/iir-priorities", test_iir_priorities);
+    ret = g_test_run();
+    loom_bql_unlock();
+    loom_main_cleanup();
+    return ret;
+}
