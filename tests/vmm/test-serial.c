@@ -6,10 +6,13 @@
  * terminal, a FIFO with a tiny pipe buffer for backpressure).  The virtual
  * clock is deterministic, so the receive timeout fires only when a test
  * steps it.  Covers every register, DLAB, FIFOs and trigger levels, every
- * IIR priority, the THRE interrupt rules, overruns and output ordering.
+ * IIR priority, the THRE interrupt rules, loopback, overruns, output
+ * ordering, backpressure with a polling guest (alone and against the main
+ * loop on another thread), and hostile accesses of every width.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +22,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <loom/bh.h>
 #include <loom/clock.h>
 #include <loom/main.h>
+#include <loom/thread.h>
 
 #include "harness.h"
 #include "chardev/chardev.h"
@@ -513,6 +518,378 @@ static void test_iir_priorities(void)
     rig_free(r);
 }
 
+static void test_loopback(void)
+{
+    struct rig *r = rig_new(RIG_UNIX);
+    struct {
+        uint8_t mcr, msr;
+    } map[] = {
+        {0x11, 0x20}, /* DTR -> DSR */
+        {0x12, 0x10}, /* RTS -> CTS */
+        {0x14, 0x40}, /* OUT1 -> RI */
+        {0x18, 0x80}, /* OUT2 -> DCD */
+    };
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(map); i++) {
+        outb(r, MCR, map[i].mcr);
+        (void)inb(r, MSR); /* clear the deltas of entering */
+        g_assert_cmphex(inb(r, MSR), ==, map[i].msr);
+    }
+    /* RI's trailing edge sets TERI; its rising edge does not. */
+    outb(r, MCR, 0x10);
+    (void)inb(r, MSR);
+    outb(r, MCR, 0x14);
+    g_assert_cmphex(inb(r, MSR) & 0x0f, ==, 0);
+    outb(r, MCR, 0x10);
+    g_assert_cmphex(inb(r, MSR) & 0x0f, ==, 0x04);
+    /* The modem status interrupt. */
+    outb(r, IER, 0x08);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    outb(r, MCR, 0x11);
+    g_assert_cmphex(iir_id(r), ==, 0x00);
+    (void)inb(r, MSR);
+    g_assert_cmphex(iir_id(r), ==, 0x01);
+    outb(r, IER, 0);
+
+    /* Looped-back bytes reach RBR, not the terminal; FIFO overrun. */
+    outb(r, FCR, 0x07);
+    for (i = 0; i < 17; i++) {
+        outb(r, THR, (uint8_t)('A' + i));
+    }
+    g_assert_cmphex(inb(r, LSR), ==, 0x63);
+    g_assert_cmpuint(stats(r).rx_overruns, ==, 1);
+    for (i = 0; i < 16; i++) {
+        g_assert_cmphex(inb(r, RBR), ==, 'A' + i);
+    }
+    g_assert_cmphex(inb(r, LSR), ==, 0x60);
+    g_assert_cmpuint(stats(r).tx_bytes, ==, 0);
+    peer_assert_quiet(r);
+
+    /* Terminal input waits while the receiver is looped back. */
+    g_assert_cmpint(write(r->peer, "q", 1), ==, 1);
+    spin_loop(30);
+    g_assert_cmphex(inb(r, LSR) & 0x01, ==, 0);
+    outb(r, MCR, 0x0b);
+    RUN_UNTIL(inb(r, LSR) & 0x01);
+    g_assert_cmphex(inb(r, RBR), ==, 'q');
+    rig_free(r);
+}
+
+static void test_widths(void)
+{
+    struct rig *r = rig_new(RIG_NONE);
+    uint32_t v32;
+    uint16_t v16;
+    uint64_t v64;
+    struct vmm_serial_stats st;
+
+    /* A 2-byte write at LCR is LCR then MCR. */
+    v16 = 0x1b03;
+    g_assert_cmpint(vmm_bus_write(r->bus, COM1 + LCR, &v16, 2), ==, 0);
+    g_assert_cmphex(inb(r, LCR), ==, 0x03);
+    g_assert_cmphex(inb(r, MCR), ==, 0x1b);
+    outb(r, SCR, 0x77);
+    /* A 4-byte read at MCR: MCR, LSR, MSR, SCR, low byte first. */
+    g_assert_cmpint(vmm_bus_read(r->bus, COM1 + MCR, &v32, 4), ==, 0);
+    g_assert_cmphex(v32 & 0xff, ==, 0x1b);
+    g_assert_cmphex((v32 >> 8) & 0xff, ==, 0x60);
+    g_assert_cmphex(v32 >> 24, ==, 0x77);
+    /* Unaligned 2-byte access at DLM/IIR with DLAB. */
+    outb(r, LCR, 0x80);
+    v16 = 0x0102;
+    g_assert_cmpint(vmm_bus_write(r->bus, COM1 + DLL, &v16, 2), ==, 0);
+    g_assert_cmpint(vmm_bus_read(r->bus, COM1 + DLM, &v16, 2), ==, 0);
+    g_assert_cmphex(v16, ==, 0x0101); /* DLM = 1, IIR = no interrupt */
+    outb(r, LCR, 0x03);
+    /* 8 bytes: not decoded. */
+    v64 = 0;
+    g_assert_cmpint(vmm_bus_read(r->bus, COM1, &v64, 8), ==, 0);
+    g_assert_cmphex(v64, ==, UINT64_MAX);
+    g_assert_cmpint(vmm_bus_write(r->bus, COM1, &v64, 8), ==, 0);
+    vmm_serial_stats(r->uart, &st);
+    g_assert_cmpuint(st.bad_accesses, ==, 2);
+    g_assert_cmpuint(st.tx_bytes, ==, 0);
+    /* Past the end: the bus refuses, the UART never sees it. */
+    g_assert_cmpint(vmm_bus_read(r->bus, COM1 + 6, &v32, 4), ==, -ERANGE);
+    rig_free(r);
+}
+
+/*
+ * Anything a guest can do, in any order: the state stays consistent (the
+ * line follows IIR, LSR's THRE/TEMT match, no crash under the sanitizers).
+ */
+static void test_hostile(void)
+{
+    struct rig *r = rig_new(RIG_UNIX);
+    GRand *rand = g_rand_new_with_seed(0x16550a);
+    static const unsigned sizes[] = {1, 2, 4, 8};
+    int i;
+
+    for (i = 0; i < 200000; i++) {
+        unsigned size = sizes[g_rand_int_range(rand, 0, 4)];
+        unsigned off = (unsigned)g_rand_int_range(rand, 0, 8);
+        uint64_t v = ((uint64_t)g_rand_int(rand) << 32) | g_rand_int(rand);
+        int ret;
+
+        if (g_rand_boolean(rand)) {
+            ret = vmm_bus_write(r->bus, COM1 + off, &v, size);
+        } else {
+            ret = vmm_bus_read(r->bus, COM1 + off, &v, size);
+        }
+        g_assert_true(ret == 0 || (ret == -ERANGE && off + size > 8));
+        if (i % 1024 == 0) {
+            uint8_t lsr = inb(r, LSR);
+
+            loom_main_loop_wait(true);
+            (void)iir_id(r);
+            /* TEMT never without THRE. */
+            g_assert_true(!(lsr & 0x40) || (lsr & 0x20));
+            if (i % 8192 == 0) {
+                g_assert_cmpint(write(r->peer, "zz", 2), ==, 2);
+            }
+        }
+    }
+    g_rand_free(rand);
+    rig_free(r);
+}
+
+/* The byte stream the guest writes (no 0xff in it). */
+static uint8_t pattern(uint64_t i)
+{
+    return (uint8_t)(i % 251);
+}
+
+static void check_stream(const uint8_t *buf, size_t n, uint64_t first)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (buf[i] != pattern(first + i)) {
+            g_error("byte %zu: %#x, expected %#x", (size_t)(first + i), buf[i],
+                    pattern(first + i));
+        }
+    }
+}
+
+static void backpressure(bool fifo)
+{
+    struct rig *r = rig_new(RIG_FIFO);
+    const uint64_t total = 3 * VMM_CHR_OUT_BUF_SIZE;
+    const uint64_t held = VMM_CHR_OUT_BUF_SIZE + (fifo ? 16 : 1);
+    static uint8_t buf[65536];
+    uint64_t sent = 0, got = 0;
+    struct vmm_chr_stats cst;
+    int i;
+
+    if (fifo) {
+        outb(r, FCR, 0x07);
+    }
+    outb(r, IER, 0x02);
+    (void)inb(r, IIR);
+    /* The loop does not run: the buffer, then the transmitter, fill up. */
+    while (inb(r, LSR) & 0x20) {
+        unsigned burst = fifo ? 16 : 1, k;
+
+        for (k = 0; k < burst; k++) {
+            outb(r, THR, pattern(sent++));
+        }
+        g_assert_cmpuint(sent, <=, held);
+    }
+    g_assert_cmpuint(sent, ==, held);
+    g_assert_cmphex(inb(r, LSR) & 0x60, ==, 0);
+    g_assert_cmpuint(stats(r).tx_dropped, ==, 0);
+    (void)inb(r, IIR);
+    g_assert_false(r->irq.level);
+    /* A guest that ignores THRE loses bytes, counted; nothing blocks. */
+    for (i = 0; i < 10; i++) {
+        outb(r, THR, 0xff);
+    }
+    g_assert_cmpuint(stats(r).tx_dropped, ==, 10);
+    vmm_chr_stats(r->chr, &cst);
+    g_assert_cmpuint(cst.out_buffered, ==, VMM_CHR_OUT_BUF_SIZE);
+
+    /* The reader drains; THRE (and its interrupt) come back. */
+    while (got < total) {
+        ssize_t k = read(r->peer, buf, sizeof(buf));
+
+        if (k > 0) {
+            check_stream(buf, (size_t)k, got);
+            got += (uint64_t)k;
+        } else {
+            g_assert_true(k < 0 && errno == EAGAIN);
+        }
+        loom_main_loop_wait(true);
+        while (sent < total && (inb(r, LSR) & 0x20)) {
+            outb(r, THR, pattern(sent++));
+        }
+        if (r->irq.level) {
+            g_assert_cmphex(inb(r, IIR) & 0x0f, ==, 0x02);
+        }
+    }
+    g_assert_cmpuint(sent, ==, total);
+    g_assert_cmpuint(stats(r).tx_bytes, ==, total);
+    g_assert_cmpuint(stats(r).tx_dropped, ==, 10);
+    g_assert_cmphex(inb(r, LSR) & 0x60, ==, 0x60);
+    g_assert_cmpuint(r->irq.raises, >, 1);
+    rig_free(r);
+}
+
+static void test_backpressure(void)
+{
+    backpressure(false);
+}
+
+static void test_backpressure_fifo(void)
+{
+    backpressure(true);
+}
+
+/* Flush at teardown waits (bounded) for a slow reader. */
+static void test_flush(void)
+{
+    struct rig *r = rig_new(RIG_FIFO);
+    static uint8_t buf[8192];
+    uint64_t sent = 0, got = 0;
+
+    outb(r, FCR, 0x07);
+    while (inb(r, LSR) & 0x20) {
+        outb(r, THR, pattern(sent++));
+    }
+    /* Nobody reads: the bounded wait gives up. */
+    g_assert_cmpint(vmm_serial_flush(r->uart, 20 * 1000000), ==, -ETIMEDOUT);
+    /* Partly read: still not all of it. */
+    g_assert_cmpint(read(r->peer, buf, sizeof(buf)), ==, 4096);
+    check_stream(buf, 4096, 0);
+    got = 4096;
+    g_assert_cmpint(vmm_serial_flush(r->uart, 0), ==, -ETIMEDOUT);
+    /* Read as it comes: each bounded wait makes progress. */
+    while (got < sent) {
+        ssize_t k;
+
+        (void)vmm_serial_flush(r->uart, 1000000);
+        k = read(r->peer, buf, sizeof(buf));
+        if (k > 0) {
+            check_stream(buf, (size_t)k, got);
+            got += (uint64_t)k;
+        }
+    }
+    g_assert_cmpint(vmm_serial_flush(r->uart, 0), ==, 0);
+    g_assert_cmpuint(got, ==, sent);
+    g_assert_cmpuint(stats(r).tx_dropped, ==, 0);
+    rig_free(r);
+}
+
+/*
+ * A vCPU-like thread polls THRE and writes through the bus (taking the
+ * BQL for each access) while the main loop drains to a slow FIFO that a
+ * third thread reads: every byte arrives, in order, none dropped.
+ */
+struct mt {
+    struct rig *r;
+    uint64_t total;
+    uint64_t got;
+    bool bad;
+    bool done; /* set by a BH on the main loop */
+};
+
+static void mt_done(void *opaque)
+{
+    ((struct mt *)opaque)->done = true;
+}
+
+static void *mt_writer(void *arg)
+{
+    struct mt *m = arg;
+    uint64_t i;
+
+    for (i = 0; i < m->total; i++) {
+        uint8_t lsr = 0, b = pattern(i);
+
+        for (;;) {
+            g_assert_cmpint(vmm_bus_read(m->r->bus, COM1 + LSR, &lsr, 1), ==,
+                            0);
+            if (lsr & 0x20) {
+                break;
+            }
+            sched_yield();
+        }
+        g_assert_cmpint(vmm_bus_write(m->r->bus, COM1 + THR, &b, 1), ==, 0);
+    }
+    return NULL;
+}
+
+static void *mt_reader(void *arg)
+{
+    struct mt *m = arg;
+    static uint8_t buf[4096];
+
+    while (m->got < m->total) {
+        ssize_t k = read(m->r->peer, buf, sizeof(buf));
+        size_t j;
+
+        if (k <= 0) {
+            g_usleep(100);
+            continue;
+        }
+        for (j = 0; j < (size_t)k; j++) {
+            if (buf[j] != pattern(m->got + j)) {
+                m->bad = true;
+            }
+        }
+        m->got += (uint64_t)k;
+    }
+    g_assert_cmpint(loom_bh_oneshot(loom_main_loop(), mt_done, m), ==, 0);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    struct mt m = {.total = 200000};
+    struct loom_thread *w, *rd;
+    int64_t dl = harness_now_ns() + 60 * 1000000000LL;
+
+    m.r = rig_new(RIG_FIFO);
+    outb(m.r, FCR, 0x07);
+    g_assert_cmpint(
+        loom_thread_create(&w, "writer", mt_writer, &m, LOOM_THREAD_JOINABLE),
+        ==, 0);
+    g_assert_cmpint(
+        loom_thread_create(&rd, "reader", mt_reader, &m, LOOM_THREAD_JOINABLE),
+        ==, 0);
+    while (!m.done) {
+        g_assert_cmpint(harness_now_ns(), <, dl);
+        /* Blocking: the BQL is dropped while the main loop sleeps. */
+        loom_main_loop_wait(false);
+    }
+    g_assert_cmpint(loom_thread_join(w, NULL), ==, 0);
+    g_assert_cmpint(loom_thread_join(rd, NULL), ==, 0);
+    g_assert_false(m.bad);
+    g_assert_cmpuint(m.got, ==, m.total);
+    g_assert_cmpuint(stats(m.r).tx_dropped, ==, 0);
+    g_assert_cmpuint(stats(m.r).tx_bytes, ==, m.total);
+    rig_free(m.r);
+}
+
+/* A client that comes and goes: output without one is dropped, counted. */
+static void test_no_client(void)
+{
+    struct rig *r = rig_new(RIG_UNIX);
+    struct vmm_chr_stats cst;
+
+    close(r->peer);
+    r->peer = -1;
+    RUN_UNTIL(!vmm_chr_connected(r->chr));
+    outb(r, THR, 'a');
+    outb(r, THR, 'b');
+    g_assert_cmphex(inb(r, LSR) & 0x60, ==, 0x60);
+    vmm_chr_stats(r->chr, &cst);
+    g_assert_cmpuint(cst.out_dropped, ==, 2);
+    g_assert_cmpuint(stats(r).tx_bytes, ==, 2);
+    g_assert_cmpuint(stats(r).tx_dropped, ==, 0);
+    rig_free(r);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -530,6 +907,14 @@ int main(int argc, char **argv)
     g_test_add_func("/serial/rx-fifo-triggers", test_rx_fifo_triggers);
     g_test_add_func("/serial/rx-timeout", test_rx_timeout);
     g_test_add_func("/serial/iir-priorities", test_iir_priorities);
+    g_test_add_func("/serial/loopback", test_loopback);
+    g_test_add_func("/serial/widths", test_widths);
+    g_test_add_func("/serial/hostile", test_hostile);
+    g_test_add_func("/serial/backpressure", test_backpressure);
+    g_test_add_func("/serial/backpressure-fifo", test_backpressure_fifo);
+    g_test_add_func("/serial/flush", test_flush);
+    g_test_add_func("/serial/threads", test_threads);
+    g_test_add_func("/serial/no-client", test_no_client);
     ret = g_test_run();
     loom_bql_unlock();
     loom_main_cleanup();
