@@ -6,23 +6,40 @@
  * unix: server (one client at a time, backlog, output dropped while nobody
  * listens, stale socket files, wait=on) and client, input flow control,
  * the output buffer's "room again" notification.
+ *
+ * Through a pty: this program re-executes itself as a child whose stdin
+ * and stdout are the pty's slave side (its controlling terminal) and which
+ * runs a UART behind a stdio or mon:stdio chardev with a tiny "guest" that
+ * echoes what it receives as <hex>.  The parent types on the master side
+ * and checks raw mode, ISIG (Ctrl-C signals in stdio mode, reaches the
+ * guest in mux mode), every Ctrl-a command, and that the terminal's
+ * attributes are back as they were after every way the child can end:
+ * Ctrl-a x, SIGINT, SIGTERM, exit(), SIGSEGV and abort().
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <loom/clock.h>
 #include <loom/main.h>
 #include <loom/thread.h>
 
 #include "harness.h"
 #include "chardev/chardev.h"
+#include "core/bus.h"
+#include "devices/serial-8250.h"
 
 #define SEC 1000000000LL
 
@@ -36,6 +53,9 @@
             }                                                                  \
         }                                                                      \
     } while (0)
+
+static char *g_self; /* this program, for the pty children */
+static char **g_env; /* their environment: no leak check at exit() */
 
 static void spin_loop(int n)
 {
@@ -573,10 +593,407 @@ static void test_input_flow(void)
     scratch_free(&s);
 }
 
+/*
+ * The pty child: a UART behind stdio or mon:stdio, and a "guest" that
+ * polls it and echoes every byte as <hh> (a break as <BRK>).  Typing K,
+ * A or E (stdio mode) makes it die by SIGSEGV, abort() or exit(5).
+ * Exit status: 10 after quit, 32 + signal after SIGINT/SIGTERM.
+ */
+struct child {
+    struct vmm_bus *bus;
+    bool crash;
+};
+
+static uint8_t child_in(struct child *c, unsigned off)
+{
+    uint8_t v = 0;
+
+    (void)vmm_bus_read(c->bus, 0x3f8 + off, &v, 1);
+    return v;
+}
+
+static void child_puts(struct child *c, const char *s)
+{
+    for (; *s; s++) {
+        uint8_t b = (uint8_t)*s;
+
+        while (!(child_in(c, 5) & 0x20)) {
+            loom_main_loop_wait(true);
+        }
+        (void)vmm_bus_write(c->bus, 0x3f8, &b, 1);
+    }
+}
+
+static void child_poll(struct child *c)
+{
+    char out[16];
+    uint8_t lsr;
+
+    while ((lsr = child_in(c, 5)) & 0x01) {
+        uint8_t b = child_in(c, 0);
+
+        if (lsr & 0x10) {
+            child_puts(c, "<BRK>");
+            continue;
+        }
+        if (c->crash && b == 'K') {
+            raise(SIGSEGV);
+        } else if (c->crash && b == 'A') {
+            abort();
+        } else if (c->crash && b == 'E') {
+            exit(5);
+        }
+        snprintf(out, sizeof(out), "<%02x>", b);
+        child_puts(c, out);
+    }
+}
+
+static void child_quit(void *opaque)
+{
+    loom_request_shutdown(LOOM_SHUTDOWN_REQUEST);
+}
+
+static int child_main(const char *mode)
+{
+    struct vmm_config_chr cfg = {.kind = VMM_CHR_STDIO};
+    struct vmm_irq irq = {0};
+    struct vmm_chr *chr, *second;
+    struct vmm_serial *uart;
+    struct child c = {0};
+    int reason;
+
+    if (strcmp(mode, "mux") == 0) {
+        cfg.kind = VMM_CHR_MON_STDIO;
+    }
+    c.crash = cfg.kind == VMM_CHR_STDIO;
+    if (loom_main_init() < 0) {
+        return 2;
+    }
+    loom_bql_lock();
+    if (vmm_bus_new(0xffff, &c.bus) < 0 ||
+        vmm_chr_new(&cfg, loom_main_loop(), child_quit, NULL, &chr) < 0) {
+        return 3;
+    }
+    /* stdin is one per process. */
+    if (vmm_chr_new(&cfg, loom_main_loop(), NULL, NULL, &second) != -EBUSY) {
+        return 4;
+    }
+    if (vmm_serial_new(c.bus, 0x3f8, &irq, chr, &uart) < 0) {
+        return 3;
+    }
+    child_puts(&c, "ready\r\n");
+    while (!(reason = loom_main_shutdown_requested())) {
+        loom_main_loop_wait(false);
+        child_poll(&c);
+    }
+    child_puts(&c, "bye\r\n");
+    (void)vmm_serial_flush(uart, 2 * SEC);
+    vmm_serial_free(uart);
+    vmm_chr_free(chr);
+    vmm_bus_free(c.bus);
+    loom_bql_unlock();
+    loom_main_cleanup();
+    if (LOOM_SHUTDOWN_IS_SIGNAL(reason)) {
+        return 32 + (reason & 0xff);
+    }
+    return reason == LOOM_SHUTDOWN_REQUEST ? 10 : 1;
+}
+
+struct pty_run {
+    int master, slave;
+    int in_pipe; /* write end when the child's stdin is a pipe, else -1 */
+    pid_t pid;
+    GString *out;
+    struct termios before;
+};
+
+/* Start the child on a fresh pty (its stdin a pipe if @pipe_in). */
+static struct pty_run *pty_start(const char *mode, bool pipe_in)
+{
+    struct pty_run *p = g_new0(struct pty_run, 1);
+    int pfd[2] = {-1, -1};
+
+    g_assert_cmpint(openpty(&p->master, &p->slave, NULL, NULL, NULL), ==, 0);
+    g_assert_cmpint(fcntl(p->master, F_SETFL, O_NONBLOCK), ==, 0);
+    g_assert_cmpint(tcgetattr(p->slave, &p->before), ==, 0);
+    if (pipe_in) {
+        g_assert_cmpint(pipe2(pfd, O_CLOEXEC), ==, 0);
+    }
+    p->in_pipe = pfd[1];
+    p->out = g_string_new(NULL);
+    fflush(stdout);
+    p->pid = fork();
+    g_assert_cmpint(p->pid, >=, 0);
+    if (p->pid == 0) {
+        /* Async-signal-safe calls only until exec. */
+        setsid();
+        ioctl(p->slave, TIOCSCTTY, 0);
+        dup2(pipe_in ? pfd[0] : p->slave, 0);
+        dup2(p->slave, 1);
+        execle(g_self, g_self, "--pty-child", mode, (char *)NULL, g_env);
+        _exit(127);
+    }
+    if (pipe_in) {
+        close(pfd[0]);
+    }
+    return p;
+}
+
+/* Read the child's output until it contains @s (consumed up to its end). */
+static void pty_expect(struct pty_run *p, const char *s)
+{
+    int64_t dl = harness_now_ns() + 20 * SEC;
+    char buf[512];
+
+    for (;;) {
+        char *hit = strstr(p->out->str, s);
+        struct pollfd pfd = {.fd = p->master, .events = POLLIN};
+        ssize_t n;
+
+        if (hit) {
+            g_string_erase(p->out, 0, hit - p->out->str + (gssize)strlen(s));
+            return;
+        }
+        if (harness_now_ns() > dl) {
+            g_error("expected \"%s\", have \"%s\"", s, p->out->str);
+        }
+        if (poll(&pfd, 1, 100) <= 0) {
+            continue;
+        }
+        n = read(p->master, buf, sizeof(buf));
+        if (n > 0) {
+            g_string_append_len(p->out, buf, n);
+        }
+    }
+}
+
+static void pty_type(struct pty_run *p, const char *s, size_t len)
+{
+    int fd = p->in_pipe >= 0 ? p->in_pipe : p->master;
+
+    g_assert_cmpint(write(fd, s, len), ==, (ssize_t)len);
+}
+
+/* Wait for the child; return its wait status. */
+static int pty_wait(struct pty_run *p)
+{
+    int64_t dl = harness_now_ns() + 20 * SEC;
+    int status;
+
+    for (;;) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        char buf[256];
+
+        if (r == p->pid) {
+            return status;
+        }
+        g_assert_cmpint(r, ==, 0);
+        if (harness_now_ns() > dl) {
+            kill(p->pid, SIGKILL);
+            g_error("child did not end; output \"%s\"", p->out->str);
+        }
+        /* Keep the pty drained so the child never blocks on it. */
+        while (read(p->master, buf, sizeof(buf)) > 0) {
+        }
+        g_usleep(2000);
+    }
+}
+
+static void assert_tios_equal(const struct termios *a, const struct termios *b)
+{
+    g_assert_cmphex(a->c_iflag, ==, b->c_iflag);
+    g_assert_cmphex(a->c_oflag, ==, b->c_oflag);
+    g_assert_cmphex(a->c_cflag, ==, b->c_cflag);
+    g_assert_cmphex(a->c_lflag, ==, b->c_lflag);
+    g_assert_cmpmem(a->c_cc, sizeof(a->c_cc), b->c_cc, sizeof(b->c_cc));
+}
+
+/* The child ended: the terminal is exactly as before it started. */
+static void pty_finish(struct pty_run *p)
+{
+    struct termios after;
+
+    g_assert_cmpint(tcgetattr(p->slave, &after), ==, 0);
+    assert_tios_equal(&p->before, &after);
+    close(p->master);
+    close(p->slave);
+    if (p->in_pipe >= 0) {
+        close(p->in_pipe);
+    }
+    g_string_free(p->out, TRUE);
+    g_free(p);
+}
+
+static void pty_assert_raw(struct pty_run *p, bool isig)
+{
+    struct termios t;
+
+    g_assert_cmpint(tcgetattr(p->slave, &t), ==, 0);
+    g_assert_cmphex(t.c_lflag & (ICANON | ECHO | IEXTEN), ==, 0);
+    g_assert_cmphex(t.c_iflag & (ICRNL | IXON), ==, 0);
+    g_assert_cmphex(t.c_oflag & OPOST, ==, OPOST);
+    g_assert_cmphex(t.c_cflag & CSIZE, ==, CS8);
+    g_assert_cmpint(!!(t.c_lflag & ISIG), ==, isig);
+}
+
+/* The child says goodbye and exits with @code; the terminal is restored. */
+static void pty_end(struct pty_run *p, int code)
+{
+    int status;
+
+    pty_expect(p, "bye");
+    status = pty_wait(p);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, code);
+    pty_finish(p);
+}
+
+static void test_pty_stdio(void)
+{
+    struct pty_run *p = pty_start("stdio", false);
+
+    pty_expect(p, "ready");
+    pty_assert_raw(p, true);
+    /* Raw: no line buffering, CR stays CR, Ctrl-a reaches the guest. */
+    pty_type(p, "ab\r\001x", 5);
+    pty_expect(p, "<61><62><0d><01><78>");
+    /* Ctrl-C signals the process: an orderly shutdown. */
+    pty_type(p, "\x03", 1);
+    pty_end(p, 32 + SIGINT);
+}
+
+static void test_pty_mux(void)
+{
+    struct pty_run *p = pty_start("mux", false);
+
+    pty_expect(p, "ready");
+    pty_assert_raw(p, false);
+    /* Ctrl-C is the guest's in mux mode. */
+    pty_type(p, "a\x03", 2);
+    pty_expect(p, "<61><03>");
+    /* Ctrl-a Ctrl-a and Ctrl-a a send Ctrl-a. */
+    pty_type(p, "\001\001", 2);
+    pty_expect(p, "<01>");
+    pty_type(p, "\001a", 2);
+    pty_expect(p, "<01>");
+    pty_type(p, "\001h", 2);
+    pty_expect(p, "C-a x    exit loom-vm\r\n");
+    pty_type(p, "\001?", 2);
+    pty_expect(p, "C-a h    print this help\r\n");
+    pty_type(p, "\001c", 2);
+    pty_expect(p, "no monitor on this console");
+    /* A break reaches the UART as BI. */
+    pty_type(p, "\001b", 2);
+    pty_expect(p, "<BRK>");
+    /* Unknown commands are swallowed; the escape can span reads. */
+    pty_type(p, "\001z", 2);
+    pty_type(p, "q\001", 2);
+    g_usleep(20000);
+    pty_type(p, "\001", 1);
+    pty_expect(p, "<71><01>");
+    g_assert_null(strstr(p->out->str, "<7a>"));
+    pty_type(p, "\001x", 2);
+    pty_expect(p, "loom-vm: terminated\r\n");
+    pty_end(p, 10);
+}
+
+static void test_pty_sigterm(void)
+{
+    struct pty_run *p = pty_start("mux", false);
+
+    pty_expect(p, "ready");
+    pty_assert_raw(p, false);
+    kill(p->pid, SIGTERM);
+    pty_end(p, 32 + SIGTERM);
+}
+
+/* Deaths without teardown: the handler or atexit restores the terminal. */
+static void pty_die(const char *key, int sig)
+{
+    struct pty_run *p = pty_start("stdio", false);
+    int status;
+
+    pty_expect(p, "ready");
+    pty_assert_raw(p, true);
+    pty_type(p, key, 1);
+    status = pty_wait(p);
+    if (sig) {
+        /* Killed by it, or by a sanitizer's handler that reported it. */
+        g_assert_true((WIFSIGNALED(status) && WTERMSIG(status) == sig) ||
+                      (WIFEXITED(status) && WEXITSTATUS(status) != 0));
+    } else {
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 5);
+    }
+    pty_finish(p);
+}
+
+static void test_pty_segv(void)
+{
+    pty_die("K", SIGSEGV);
+}
+
+static void test_pty_abort(void)
+{
+    pty_die("A", SIGABRT);
+}
+
+static void test_pty_exit(void)
+{
+    pty_die("E", 0);
+}
+
+/* stdin not a terminal: read as it is, and the terminal is not touched. */
+static void test_pty_stdin_pipe(void)
+{
+    struct pty_run *p = pty_start("stdio", true);
+    struct termios during;
+
+    pty_expect(p, "ready");
+    g_assert_cmpint(tcgetattr(p->slave, &during), ==, 0);
+    assert_tios_equal(&p->before, &during);
+    pty_type(p, "hi", 2);
+    pty_expect(p, "<68><69>");
+    /* End of input is not the end of the machine. */
+    close(p->in_pipe);
+    p->in_pipe = -1;
+    g_usleep(20000);
+    kill(p->pid, SIGTERM);
+    pty_end(p, 32 + SIGTERM);
+}
+
+/*
+ * The children's environment: a child that dies by exit() on purpose
+ * leaks its machine, and one that raises SIGSEGV on purpose is no bug
+ * report: a sanitizer's leak check and SEGV handler stay out of both.
+ */
+static char **child_environ(void)
+{
+    static const char *const vars[] = {"ASAN_OPTIONS", "TSAN_OPTIONS"};
+    char **env = g_get_environ();
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(vars); i++) {
+        const char *old = g_environ_getenv(env, vars[i]);
+        char *v = g_strdup_printf("%s%sdetect_leaks=0:handle_segv=0",
+                                  old ? old : "", old ? ":" : "");
+
+        env = g_environ_setenv(env, vars[i], v, TRUE);
+        g_free(v);
+    }
+    return env;
+}
+
 int main(int argc, char **argv)
 {
     int ret;
 
+    if (argc == 3 && strcmp(argv[1], "--pty-child") == 0) {
+        return child_main(argv[2]);
+    }
+    g_self = realpath("/proc/self/exe", NULL);
+    g_assert_nonnull(g_self);
+    g_env = child_environ();
     harness_init(&argc, &argv);
     signal(SIGPIPE, SIG_IGN);
     g_assert_cmpint(loom_main_init(), ==, 0);
@@ -589,8 +1006,17 @@ int main(int argc, char **argv)
     g_test_add_func("/chardev/unix-client", test_unix_client);
     g_test_add_func("/chardev/unix-wait", test_unix_wait);
     g_test_add_func("/chardev/input-flow", test_input_flow);
+    g_test_add_func("/chardev/pty-stdio", test_pty_stdio);
+    g_test_add_func("/chardev/pty-mux", test_pty_mux);
+    g_test_add_func("/chardev/pty-sigterm", test_pty_sigterm);
+    g_test_add_func("/chardev/pty-segv", test_pty_segv);
+    g_test_add_func("/chardev/pty-abort", test_pty_abort);
+    g_test_add_func("/chardev/pty-exit", test_pty_exit);
+    g_test_add_func("/chardev/pty-stdin-pipe", test_pty_stdin_pipe);
     ret = g_test_run();
     loom_bql_unlock();
     loom_main_cleanup();
+    free(g_self);
+    g_strfreev(g_env);
     return ret;
 }

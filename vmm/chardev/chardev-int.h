@@ -41,6 +41,7 @@ struct vmm_chr {
     enum vmm_chr_kind kind;
     struct loom_loop *loop;
     bool legacy; /* loop is the main loop: handlers in its legacy group */
+    bool mux;    /* MON_STDIO: input goes through the Ctrl-a filter */
     vmm_chr_quit_fn *quit;
     void *quit_opaque;
     const struct vmm__chr_backend *be;
@@ -74,6 +75,11 @@ struct vmm_chr {
     int listen_fd;
     struct vmm__chr_watch wlisten;
     uint64_t sock_dev, sock_ino; /* the server's socket file, to unlink */
+
+    /* stdio and mon:stdio */
+    bool in_is_stdin_dup;   /* in_fd is a reopened stdin (close it) */
+    bool out_is_stdout_dup; /* out_fd is a reopened stdout (close it) */
+    bool mux_escape;        /* the previous byte was the escape character */
 
     struct vmm_chr_stats stats;
 };
@@ -128,6 +134,13 @@ void vmm__chr_connected(struct vmm_chr *chr);
 void vmm__chr_disconnected(struct vmm_chr *chr);
 
 /**
+ * vmm__chr_write_msg() - queue output produced by the chardev itself
+ * (mux messages); what does not fit is dropped and counted.
+ * Context: the chardev loop's thread, bql.
+ */
+void vmm__chr_write_msg(struct vmm_chr *chr, const char *msg);
+
+/**
  * vmm__chr_input_push() - append input for the frontend; what does not
  * fit in the input buffer is dropped and counted.
  * Context: the chardev loop's thread, bql.
@@ -135,8 +148,8 @@ void vmm__chr_disconnected(struct vmm_chr *chr);
 void vmm__chr_input_push(struct vmm_chr *chr, const uint8_t *buf, size_t len);
 
 /**
- * vmm__chr_open_file() - vmm__chr_open_unix() - open a backend on a
- * zeroed chardev (file.c, socket.c).
+ * vmm__chr_open_stdio() - vmm__chr_open_file() - vmm__chr_open_unix() -
+ * open a backend on a zeroed chardev (stdio.c, file.c, socket.c).
  *
  * Each fills in the backend's fds and state; on failure it leaves nothing
  * open that vmm_chr_new() would not release.
@@ -144,8 +157,16 @@ void vmm__chr_input_push(struct vmm_chr *chr, const uint8_t *buf, size_t len);
  * Context: the chardev loop's thread, bql.
  * Return: 0 or a negative errno, as vmm_chr_new() documents.
  */
+int vmm__chr_open_stdio(struct vmm_chr *chr, bool mux);
 int vmm__chr_open_file(struct vmm_chr *chr, const char *path);
 int vmm__chr_open_unix(struct vmm_chr *chr, const char *path, bool server,
                        bool wait);
+
+/**
+ * vmm__chr_mux_input() - filter input through the Ctrl-a commands
+ * (mon:stdio, mux.c); bytes for the guest go to the input buffer.
+ * Context: the chardev loop's thread, bql.
+ */
+void vmm__chr_mux_input(struct vmm_chr *chr, const uint8_t *buf, size_t len);
 
 #endif /* VMM_CHARDEV_CHARDEV_INT_H */

@@ -87,7 +87,8 @@ int vmm__chr_watch(struct vmm_chr *chr, struct vmm__chr_watch *cw, int fd,
 
 static bool chr_want_read(const struct vmm_chr *chr)
 {
-    return chr->in_fd >= 0 && !chr->in_eof && chr->ilen < VMM_CHR_IN_BUF_SIZE;
+    return chr->in_fd >= 0 && !chr->in_eof &&
+           (chr->mux || chr->ilen < VMM_CHR_IN_BUF_SIZE);
 }
 
 static bool chr_want_write(const struct vmm_chr *chr)
@@ -315,9 +316,12 @@ static void chr_deliver(struct vmm_chr *chr)
 static bool chr_read_some(struct vmm_chr *chr)
 {
     uint8_t buf[CHR_READ_CHUNK];
-    size_t want = min_size(sizeof(buf), VMM_CHR_IN_BUF_SIZE - chr->ilen);
+    size_t want = sizeof(buf);
     ssize_t n;
 
+    if (!chr->mux) {
+        want = min_size(want, VMM_CHR_IN_BUF_SIZE - chr->ilen);
+    }
     if (want == 0 || chr->in_fd < 0 || chr->in_eof) {
         return false;
     }
@@ -333,7 +337,11 @@ static bool chr_read_some(struct vmm_chr *chr)
         chr_input_closed(chr);
         return false;
     }
-    vmm__chr_input_push(chr, buf, (size_t)n);
+    if (chr->mux) {
+        vmm__chr_mux_input(chr, buf, (size_t)n);
+    } else {
+        vmm__chr_input_push(chr, buf, (size_t)n);
+    }
     chr_deliver(chr);
     return (size_t)n == want;
 }
@@ -393,6 +401,15 @@ size_t vmm_chr_write(struct vmm_chr *chr, const uint8_t *buf, size_t len)
         loom_bh_schedule(chr->out_bh);
     }
     return n;
+}
+
+void vmm__chr_write_msg(struct vmm_chr *chr, const char *msg)
+{
+    size_t len = strlen(msg);
+    size_t n = vmm_chr_write(chr, (const uint8_t *)msg, len);
+
+    /* Not a frontend: nobody retries what did not fit. */
+    chr->stats.out_dropped += len - n;
 }
 
 void vmm_chr_accept_input(struct vmm_chr *chr)
@@ -474,6 +491,9 @@ static int chr_open_backend(struct vmm_chr *chr,
     switch (cfg->kind) {
     case VMM_CHR_NONE:
         return 0;
+    case VMM_CHR_STDIO:
+    case VMM_CHR_MON_STDIO:
+        return vmm__chr_open_stdio(chr, cfg->kind == VMM_CHR_MON_STDIO);
     case VMM_CHR_FILE:
         if (!cfg->path || !cfg->path[0]) {
             return -EINVAL;

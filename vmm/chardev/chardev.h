@@ -32,6 +32,8 @@
 #define VMM_CHR_OUT_BUF_SIZE (64 * 1024)
 /* Bytes of input read from the backend before the frontend takes them. */
 #define VMM_CHR_IN_BUF_SIZE 4096
+/* The multiplexer's escape character (Ctrl-a), as QEMU's default. */
+#define VMM_CHR_MUX_ESCAPE 0x01
 
 struct vmm_chr;
 
@@ -111,6 +113,18 @@ struct vmm_chr_stats {
  * - UNIX: @cfg->path; listening when @cfg->server (replacing a stale
  *   socket file; with @cfg->wait the call runs @loop until a client
  *   connects or a shutdown is requested), else connecting to it.
+ * - STDIO, MON_STDIO: file descriptors 0 and 1, one chardev at a time.
+ *   On a terminal, stdin is put in raw mode (as QEMU: no echo, no line
+ *   editing, no CR/NL translation, output processing kept), keeping ISIG
+ *   for STDIO (Ctrl-C signals the process) and turning it off for
+ *   MON_STDIO (Ctrl-C goes to the guest, Ctrl-a commands to loom-vm).
+ *   The terminal is restored by vmm_chr_free(), at exit(), and on fatal
+ *   signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGQUIT, SIGHUP,
+ *   SIGPIPE, SIGSYS: the handler restores, then re-delivers the signal to
+ *   the previous disposition).  Standard streams that are not terminals
+ *   are left as they are.  Non-blocking I/O never changes the flags of
+ *   the shared open file: a terminal or pipe is reopened through
+ *   /proc/self/fd.
  *
  * Context: the thread of @loop, bql.
  * Return: 0; -EINVAL for a NULL @cfg, @loop or @ret, a kind not listed
@@ -118,7 +132,7 @@ struct vmm_chr_stats {
  * (-ENXIO: a FIFO with no reader); UNIX: -ENAMETOOLONG for a path too long
  * for sockaddr_un, -EINTR if a shutdown was requested while waiting for a
  * client, or the negative errno of socket(), bind(), listen() or
- * connect().
+ * connect(); STDIO, MON_STDIO: -EBUSY if stdio is already in use.
  */
 int vmm_chr_new(const struct vmm_config_chr *cfg, struct loom_loop *loop,
                 vmm_chr_quit_fn *quit, void *quit_opaque, struct vmm_chr **ret);
