@@ -716,6 +716,46 @@ static void test_irqfd(void)
     guest_vm_free(vm);
 }
 
+static void get_lapic_id_fn(struct loom_cpu *cpu, void *data)
+{
+    struct regs_req *q = data;
+    struct kvm_lapic_state lapic;
+    uint32_t id;
+
+    q->ret = vmm_kvm_vcpu_ioctl(vmm_kvm_vcpu_of(cpu), KVM_GET_LAPIC, &lapic);
+    memcpy(&id, &lapic.regs[0x20], sizeof(id));
+    q->regs.rax = id >> 24;
+}
+
+/* A KVM vCPU id apart from the index: it is the in-kernel LAPIC's ID. */
+static void test_vcpu_kvm_id(void)
+{
+    struct vmm_kvm_vcpu *v;
+    struct vmm_kvm_vm *vm = NULL;
+    struct guest_cpu_init gi;
+    struct guest_asm a;
+    struct regs_req q;
+    uint32_t top;
+    uint8_t *ram = NULL;
+
+    g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, 0);
+    ga_init(&a, ram, GUEST_CODE);
+    top = ga_here(&a);
+    ga_jmp(&a, top);
+    gi = (struct guest_cpu_init){.rip = ga_addr(&a, 0)};
+    g_assert_cmpint(vmm_kvm_vcpu_new_id(vm, 0, 3, guest_cpu_init_fn, &gi, &v),
+                    ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(v), get_lapic_id_fn, &q),
+                    ==, 0);
+    g_assert_cmpint(q.ret, ==, 0);
+    g_assert_cmpuint(q.regs.rax, ==, 3);
+    g_assert_cmpint(loom_cpu_index(vmm_kvm_vcpu_cpu(v)), ==, 0);
+    vmm_kvm_vcpu_free(v);
+    guest_vm_free(vm);
+}
+
 static void test_irqchip_after_vcpu(void)
 {
     struct vmm_kvm_vcpu *v;
@@ -958,6 +998,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/ioeventfd-bad-args", test_ioeventfd_bad_args);
     g_test_add_func("/kvm/irqfd", test_irqfd);
     g_test_add_func("/kvm/irqchip-after-vcpu", test_irqchip_after_vcpu);
+    g_test_add_func("/kvm/vcpu-kvm-id", test_vcpu_kvm_id);
     g_test_add_func("/kvm/mem-slots", test_mem_slots);
     g_test_add_func("/kvm/guest-fault", test_guest_fault);
     g_test_add_func("/kvm/hlt-wake", test_hlt_wake);

@@ -339,6 +339,18 @@ int vmm_kvm_vcpu_new(struct vmm_kvm_vm *vm, int index,
                      struct vmm_kvm_vcpu **ret);
 
 /**
+ * vmm_kvm_vcpu_new_id() - vmm_kvm_vcpu_new() with a KVM vCPU id of its
+ * own: on x86 with the in-kernel LAPIC the id is the vCPU's APIC ID,
+ * which a topology may make differ from the index (QEMU's numbering).
+ * @vm, @index, @init, @opaque, @ret: as vmm_kvm_vcpu_new().
+ * @kvm_id: the KVM vCPU id.
+ * Context and Return: as vmm_kvm_vcpu_new().
+ */
+int vmm_kvm_vcpu_new_id(struct vmm_kvm_vm *vm, int index, uint32_t kvm_id,
+                        vmm_kvm_vcpu_init_fn *init, void *opaque,
+                        struct vmm_kvm_vcpu **ret);
+
+/**
  * vmm_kvm_vcpu_start() - start the vCPU thread (loom_cpu_start()).
  * Context: any.  Return: as loom_cpu_start(), or an error from KVM
  * (vCPU creation) or from @init.

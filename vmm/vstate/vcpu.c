@@ -24,6 +24,7 @@ struct vmm_kvm_vcpu {
     struct vmm_kvm_vm *vm;
     struct loom_cpu *cpu;
     int index;
+    uint32_t kvm_id;
     vmm_kvm_vcpu_init_fn *init;
     void *opaque;
 
@@ -260,7 +261,7 @@ static int kvm_init_vcpu(struct loom_cpu *cpu)
     sigset_t set;
     int r;
 
-    v->fd = ioctl(v->vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)v->index);
+    v->fd = ioctl(v->vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)v->kvm_id);
     if (v->fd < 0) {
         r = -errno;
         goto fail;
@@ -331,6 +332,16 @@ int vmm_kvm_vcpu_new(struct vmm_kvm_vm *vm, int index,
                      vmm_kvm_vcpu_init_fn *init, void *opaque,
                      struct vmm_kvm_vcpu **ret)
 {
+    if (index < 0) {
+        return -EINVAL;
+    }
+    return vmm_kvm_vcpu_new_id(vm, index, (uint32_t)index, init, opaque, ret);
+}
+
+int vmm_kvm_vcpu_new_id(struct vmm_kvm_vm *vm, int index, uint32_t kvm_id,
+                        vmm_kvm_vcpu_init_fn *init, void *opaque,
+                        struct vmm_kvm_vcpu **ret)
+{
     struct vmm_kvm_vcpu *v;
     int r;
 
@@ -343,6 +354,7 @@ int vmm_kvm_vcpu_new(struct vmm_kvm_vm *vm, int index,
     }
     v->vm = vm;
     v->index = index;
+    v->kvm_id = kvm_id;
     v->init = init;
     v->opaque = opaque;
     v->fd = -1;
