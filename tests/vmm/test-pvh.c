@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The PVH loader (vmm/arch/x86_64/pvh.c) against ELF files crafted here:
+ * valid 32- and 64-bit kernels load byte for byte with their BSS zeroed,
+ * the parser alone writes nothing, and a bad ELF ident is refused with
+ * a message and guest RAM untouched; more refusals follow.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/pvh.h"
+#include "harness.h"
+
+#define LOW_SIZE 0x400000u /* 4 MiB at 0 */
+#define HIGH_GPA 0x100000000ull
+#define HIGH_SIZE 0x10000u
+#define FILL 0xa5
+#define ELF_MAX 0x8000u
+
+/* The default kernel: code at 1 MiB (with BSS), data at 2 MiB, a note. */
+#define CODE_GPA 0x100000u
+#define CODE_OFF 0x1000u
+#define CODE_FILESZ 0x200u
+#define CODE_MEMSZ 0x3000u
+#define DATA_GPA 0x200000u
+#define DATA_OFF 0x2000u
+#define DATA_SIZE 0x100u
+#define NOTE_OFF 0x3000u
+#define ENTRY 0x100010u
+#define SH_OFF 0x3100u
+
+static uint8_t *g_low, *g_high;
+static struct vmm_gmem *g_gm;
+
+/* ------------------------------------------------------------------ */
+/* ELF files, described class-neutrally and serialised per class       */
+/* ------------------------------------------------------------------ */
+
+struct t_phdr {
+    uint32_t type;
+    uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+struct t_elf {
+    bool is64;
+    uint8_t ident_class, ident_data, ident_version;
+    uint16_t type, machine, ehsize, phentsize, phnum, shentsize, shnum;
+    uint16_t shstrndx;
+    uint32_t version, flags;
+    uint64_t phoff, shoff;
+    unsigned nph; /* headers serialised (phnum may lie about it) */
+    struct t_phdr ph[20];
+    /* The note at NOTE_OFF. */
+    uint32_t note_namesz, note_descsz, note_type;
+    char note_name[8];
+    uint64_t note_value;
+    size_t size; /* file size */
+};
+
+static void t_default(struct t_elf *e, bool is64)
+{
+    memset(e, 0, sizeof(*e));
+    e->is64 = is64;
+    e->ident_class = is64 ? ELFCLASS64 : ELFCLASS32;
+    e->ident_data = ELFDATA2LSB;
+    e->ident_version = EV_CURRENT;
+    e->type = ET_EXEC;
+    e->machine = is64 ? EM_X86_64 : EM_386;
+    e->version = EV_CURRENT;
+    e->ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+    e->phentsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+    e->shentsize = is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+    e->phoff = e->ehsize;
+    e->nph = e->phnum = 4;
+    e->ph[0] = (struct t_phdr){PT_LOAD,     CODE_OFF,   CODE_GPA, CODE_GPA,
+                               CODE_FILESZ, CODE_MEMSZ, 0x1000};
+    e->ph[1] = (struct t_phdr){PT_LOAD,   DATA_OFF,  DATA_GPA, DATA_GPA,
+                               DATA_SIZE, DATA_SIZE, 0x1000};
+    e->ph[2] = (struct t_phdr){PT_NOTE, NOTE_OFF, 0, 0, 20, 20, 4};
+    e->ph[3] = (struct t_phdr){PT_GNU_STACK, 0, 0, 0, 0, 0, 16};
+    e->note_namesz = 4;
+    e->note_descsz = 4;
+    e->note_type = 18;
+    memcpy(e->note_name, "Xen", 4);
+    e->note_value = ENTRY;
+    e->shoff = SH_OFF;
+    e->shnum = 2;
+    e->shstrndx = 0;
+    e->size = SH_OFF + 2 * e->shentsize;
+}
+
+static void put_ehdr(const struct t_elf *e, uint8_t *buf)
+{
+    uint8_t ident[EI_NIDENT] = {ELFMAG0,         ELFMAG1,        ELFMAG2,
+                                ELFMAG3,         e->ident_class, e->ident_data,
+                                e->ident_version};
+
+    if (e->is64) {
+        Elf64_Ehdr h = {.e_type = e->type,
+                        .e_machine = e->machine,
+                        .e_version = e->version,
+                        .e_entry = 0xdead,
+                        .e_phoff = e->phoff,
+                        .e_shoff = e->shoff,
+                        .e_flags = e->flags,
+                        .e_ehsize = e->ehsize,
+                        .e_phentsize = e->phentsize,
+                        .e_phnum = e->phnum,
+                        .e_shentsize = e->shentsize,
+                        .e_shnum = e->shnum,
+                        .e_shstrndx = e->shstrndx};
+
+        memcpy(h.e_ident, ident, EI_NIDENT);
+        memcpy(buf, &h, sizeof(h));
+    } else {
+        Elf32_Ehdr h = {.e_type = e->type,
+                        .e_machine = e->machine,
+                        .e_version = e->version,
+                        .e_entry = 0xdead,
+                        .e_phoff = (Elf32_Off)e->phoff,
+                        .e_shoff = (Elf32_Off)e->shoff,
+                        .e_flags = e->flags,
+                        .e_ehsize = e->ehsize,
+                        .e_phentsize = e->phentsize,
+                        .e_phnum = e->phnum,
+                        .e_shentsize = e->shentsize,
+                        .e_shnum = e->shnum,
+                        .e_shstrndx = e->shstrndx};
+
+        memcpy(h.e_ident, ident, EI_NIDENT);
+        memcpy(buf, &h, sizeof(h));
+    }
+}
+
+static void put_phdr(const struct t_elf *e, unsigned i, uint8_t *buf)
+{
+    const struct t_phdr *p = &e->ph[i];
+    uint64_t at = e->phoff + (uint64_t)i * (e->is64 ? sizeof(Elf64_Phdr)
+                                                    : sizeof(Elf32_Phdr));
+
+    if (e->is64) {
+        Elf64_Phdr h = {p->type,  PF_R | PF_X, p->offset, p->vaddr,
+                        p->paddr, p->filesz,   p->memsz,  p->align};
+
+        if (at <= ELF_MAX - sizeof(h)) {
+            memcpy(buf + at, &h, sizeof(h));
+        }
+    } else {
+        Elf32_Phdr h = {p->type,
+                        (Elf32_Off)p->offset,
+                        (Elf32_Addr)p->vaddr,
+                        (Elf32_Addr)p->paddr,
+                        (Elf32_Word)p->filesz,
+                        (Elf32_Word)p->memsz,
+                        PF_R | PF_X,
+                        (Elf32_Word)p->align};
+
+        if (at <= ELF_MAX - sizeof(h)) {
+            memcpy(buf + at, &h, sizeof(h));
+        }
+    }
+}
+
+/* The note and the section headers (null + the note as SHT_NOTE). */
+static void put_note_and_sections(const struct t_elf *e, uint8_t *buf)
+{
+    uint32_t nh[3] = {e->note_namesz, e->note_descsz, e->note_type};
+    unsigned i;
+
+    memcpy(buf + NOTE_OFF, nh, sizeof(nh));
+    memcpy(buf + NOTE_OFF + 12, e->note_name, 4);
+    memcpy(buf + NOTE_OFF + 16, &e->note_value, 8);
+    if (e->is64) {
+        Elf64_Shdr sh = {.sh_type = SHT_NOTE,
+                         .sh_flags = SHF_ALLOC,
+                         .sh_offset = NOTE_OFF,
+                         .sh_size = 20,
+                         .sh_addralign = 4};
+
+        memcpy(buf + SH_OFF + sizeof(sh), &sh, sizeof(sh));
+    } else {
+        Elf32_Shdr sh = {.sh_type = SHT_NOTE,
+                         .sh_flags = SHF_ALLOC,
+                         .sh_offset = NOTE_OFF,
+                         .sh_size = 20,
+                         .sh_addralign = 4};
+
+        memcpy(buf + SH_OFF + sizeof(sh), &sh, sizeof(sh));
+    }
+    for (i = 0; i < CODE_FILESZ; i++) {
+        buf[CODE_OFF + i] = (uint8_t)(0xc0 + i);
+    }
+    for (i = 0; i < DATA_SIZE; i++) {
+        buf[DATA_OFF + i] = (uint8_t)(0x40 + i);
+    }
+}
+
+/* Serialise @e into @buf (ELF_MAX bytes); returns the file size. */
+static size_t t_build(const struct t_elf *e, uint8_t *buf)
+{
+    unsigned i;
+
+    memset(buf, 0, ELF_MAX);
+    put_note_and_sections(e, buf);
+    for (i = 0; i < e->nph; i++) {
+        put_phdr(e, i, buf);
+    }
+    put_ehdr(e, buf);
+    return e->size;
+}
+
+/* ------------------------------------------------------------------ */
+/* Guest RAM                                                           */
+/* ------------------------------------------------------------------ */
+
+static void ram_fill(void)
+{
+    memset(g_low, FILL, LOW_SIZE);
+    memset(g_high, FILL, HIGH_SIZE);
+}
+
+static bool bytes_are(const uint8_t *p, uint64_t len, uint8_t byte)
+{
+    uint64_t i;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] != byte) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether [gpa, gpa + len) of low RAM all holds @byte. */
+static bool ram_is(uint64_t gpa, uint64_t len, uint8_t byte)
+{
+    return bytes_are(g_low + gpa, len, byte);
+}
+
+static bool ram_untouched(void)
+{
+    return ram_is(0, LOW_SIZE, FILL) && bytes_are(g_high, HIGH_SIZE, FILL);
+}
+
+/*
+ * Load @e and expect @code with a message containing @why; RAM and the
+ * image are untouched.
+ */
+static void expect_refused(const struct t_elf *e, int code, const char *why)
+{
+    static uint8_t buf[ELF_MAX];
+    struct vmm_pvh_image img;
+    char err[VMM_PVH_ERR_SIZE] = "";
+    size_t n = t_build(e, buf);
+
+    ram_fill();
+    memset(&img, 0x5a, sizeof(img));
+    g_assert_cmpint(vmm_pvh_load(g_gm, buf, n, &img, err, sizeof(err)), ==,
+                    code);
+    g_test_message("refused (%d): %s", code, err);
+    g_assert_nonnull(strstr(err, why));
+    g_assert_true(ram_untouched());
+    g_assert_cmpuint(img.nr_segments, ==, 0x5a5a5a5au);
+}
+
+static void expect_loaded(const struct t_elf *e, struct vmm_pvh_image *img)
+{
+    static uint8_t buf[ELF_MAX];
+    char err[VMM_PVH_ERR_SIZE] = "";
+    size_t n = t_build(e, buf);
+    int r;
+
+    ram_fill();
+    r = vmm_pvh_load(g_gm, buf, n, img, err, sizeof(err));
+    if (r < 0) {
+        g_test_message("unexpected refusal: %s", err);
+    }
+    g_assert_cmpint(r, ==, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Valid kernels                                                       */
+/* ------------------------------------------------------------------ */
+
+static void check_default_load(const struct vmm_pvh_image *img, bool is64)
+{
+    unsigned i;
+
+    g_assert_cmpuint(img->entry, ==, ENTRY);
+    g_assert_true(img->elf64 == is64);
+    g_assert_cmpuint(img->nr_segments, ==, 2);
+    g_assert_cmpuint(img->seg[0].gpa, ==, CODE_GPA);
+    g_assert_cmpuint(img->seg[0].filesz, ==, CODE_FILESZ);
+    g_assert_cmpuint(img->seg[0].memsz, ==, CODE_MEMSZ);
+    g_assert_cmpuint(img->seg[1].gpa, ==, DATA_GPA);
+    for (i = 0; i < CODE_FILESZ; i++) {
+        g_assert_cmpuint(g_low[CODE_GPA + i], ==, (uint8_t)(0xc0 + i));
+    }
+    for (i = 0; i < DATA_SIZE; i++) {
+        g_assert_cmpuint(g_low[DATA_GPA + i], ==, (uint8_t)(0x40 + i));
+    }
+    /* BSS zeroed, nothing around the segments touched. */
+    g_assert_true(ram_is(CODE_GPA + CODE_FILESZ, CODE_MEMSZ - CODE_FILESZ, 0));
+    g_assert_true(ram_is(0, CODE_GPA, FILL));
+    g_assert_true(
+        ram_is(CODE_GPA + CODE_MEMSZ, DATA_GPA - CODE_GPA - CODE_MEMSZ, FILL));
+    g_assert_true(
+        ram_is(DATA_GPA + DATA_SIZE, LOW_SIZE - DATA_GPA - DATA_SIZE, FILL));
+}
+
+static void test_valid(void)
+{
+    struct vmm_pvh_image img;
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        t_default(&e, is64);
+        expect_loaded(&e, &img);
+        check_default_load(&img, is64);
+    }
+}
+
+static void test_valid_variants(void)
+{
+    struct vmm_pvh_image img;
+    struct t_elf e;
+
+    /* 64-bit note value (Linux's _ASM_PTR), 8-byte padding (p_align 8). */
+    t_default(&e, true);
+    e.note_descsz = 8;
+    e.ph[2].filesz = e.ph[2].memsz = 24;
+    e.ph[2].align = 8;
+    expect_loaded(&e, &img);
+    check_default_load(&img, true);
+
+    /* elf32-x86-64 (x32 linker output) is accepted, as QEMU does. */
+    t_default(&e, false);
+    e.machine = EM_X86_64;
+    expect_loaded(&e, &img);
+    check_default_load(&img, false);
+
+    /* Segments listed out of order come back sorted. */
+    t_default(&e, true);
+    {
+        struct t_phdr t = e.ph[0];
+
+        e.ph[0] = e.ph[1];
+        e.ph[1] = t;
+    }
+    expect_loaded(&e, &img);
+    check_default_load(&img, true);
+
+    /* Empty PT_LOADs, PT_NULL and unknown types are ignored. */
+    t_default(&e, true);
+    e.ph[3] = (struct t_phdr){PT_LOAD, 0, 0, 0, 0, 0, 0x1000};
+    e.ph[4] = (struct t_phdr){PT_NULL, ~0ull, 0, 0, ~0ull, ~0ull, 3};
+    e.ph[5] = (struct t_phdr){0x6fff1234, 0, 0, 0, 0, 0, 0};
+    e.nph = e.phnum = 6;
+    expect_loaded(&e, &img);
+    check_default_load(&img, true);
+
+    /* No section headers at all (a stripped file). */
+    t_default(&e, false);
+    e.shoff = 0;
+    e.shnum = 0;
+    expect_loaded(&e, &img);
+
+    /* A segment in the high RAM region, adjacent segments. */
+    t_default(&e, true);
+    e.ph[1].paddr = HIGH_GPA + 0x1000;
+    e.ph[3] = (struct t_phdr){
+        PT_LOAD, DATA_OFF, CODE_GPA + CODE_MEMSZ, CODE_GPA + CODE_MEMSZ, 0x10,
+        0x10,    0x1000};
+    e.nph = e.phnum = 4;
+    expect_loaded(&e, &img);
+    g_assert_cmpuint(img.nr_segments, ==, 3);
+    g_assert_cmpuint(img.seg[1].gpa, ==, CODE_GPA + CODE_MEMSZ);
+    g_assert_cmpuint(img.seg[2].gpa, ==, HIGH_GPA + 0x1000);
+    g_assert_cmpuint(g_high[0x1000], ==, 0x40);
+    g_assert_cmpuint(g_high[0x1000 + DATA_SIZE - 1], ==,
+                     (uint8_t)(0x40 + DATA_SIZE - 1));
+    g_assert_cmpuint(g_high[0x1000 + DATA_SIZE], ==, FILL);
+
+    /* Lowest allowed address: right after the reserved area. */
+    t_default(&e, false);
+    e.ph[1].paddr = VMM_PVH_LOW_RESERVED;
+    e.ph[1].vaddr = DATA_GPA; /* vaddr carries the alignment */
+    expect_loaded(&e, &img);
+    g_assert_cmpuint(img.seg[0].gpa, ==, VMM_PVH_LOW_RESERVED);
+
+    /* Two PVH notes that agree. */
+    t_default(&e, true);
+    e.ph[3] = e.ph[2];
+    e.nph = e.phnum = 4;
+    expect_loaded(&e, &img);
+}
+
+/* The parser alone writes nothing, even for a valid file. */
+static void test_parse_pure(void)
+{
+    static uint8_t buf[ELF_MAX];
+    struct vmm_pvh_image img;
+    struct t_elf e;
+    size_t n;
+
+    t_default(&e, true);
+    n = t_build(&e, buf);
+    ram_fill();
+    g_assert_cmpint(vmm_pvh_parse(g_gm, buf, n, &img, NULL, 0), ==, 0);
+    g_assert_true(ram_untouched());
+    g_assert_cmpuint(img.entry, ==, ENTRY);
+    g_assert_cmpint(vmm_pvh_parse(NULL, buf, n, &img, NULL, 0), ==, -EINVAL);
+    g_assert_cmpint(vmm_pvh_parse(g_gm, NULL, n, &img, NULL, 0), ==, -EINVAL);
+    g_assert_cmpint(vmm_pvh_load(g_gm, buf, n, NULL, NULL, 0), ==, -EINVAL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Refusals: the ELF header                                            */
+/* ------------------------------------------------------------------ */
+
+static void test_bad_ident(void)
+{
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        t_default(&e, is64);
+        e.ident_class = 3;
+        expect_refused(&e, -ENOEXEC, "class");
+        t_default(&e, is64);
+        e.ident_data = ELFDATA2MSB;
+        expect_refused(&e, -ENOEXEC, "little-endian");
+        t_default(&e, is64);
+        e.ident_version = 0;
+        expect_refused(&e, -ENOEXEC, "ident version");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    const struct vmm_gmem_region r[] = {
+        {0, LOW_SIZE, NULL},
+        {HIGH_GPA, HIGH_SIZE, NULL},
+    };
+    struct vmm_gmem_region rr[2];
+    int ret;
+
+    harness_init(&argc, &argv);
+    g_low = malloc(LOW_SIZE);
+    g_high = malloc(HIGH_SIZE);
+    g_assert_nonnull(g_low);
+    g_assert_nonnull(g_high);
+    memcpy(rr, r, sizeof(rr));
+    rr[0].hva = g_low;
+    rr[1].hva = g_high;
+    g_assert_cmpint(vmm_gmem_new(rr, 2, &g_gm), ==, 0);
+
+    g_test_add_func("/pvh/elf/valid", test_valid);
+    g_test_add_func("/pvh/elf/valid-variants", test_valid_variants);
+    g_test_add_func("/pvh/elf/parse-pure", test_parse_pure);
+    g_test_add_func("/pvh/elf/bad-ident", test_bad_ident);
+    ret = g_test_run();
+    vmm_gmem_free(g_gm);
+    free(g_low);
+    free(g_high);
+    return ret;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the files of vmm/arch/x86_64/ (not for other folders).
+ */
+#ifndef VMM_ARCH_X86_64_X86_INT_H
+#define VMM_ARCH_X86_64_X86_INT_H
+
+#include <stddef.h>
+
+/**
+ * vmm__x86_err() - format a one-line message into @err, return @code.
+ * @err: the caller's buffer, or NULL (then nothing is written).
+ * @errlen: its size.
+ * @code: the negative errno to return.
+ * @fmt: printf format of the message.
+ *
+ * Context: any.
+ * Return: @code.
+ */
+int vmm__x86_err(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif /* VMM_ARCH_X86_64_X86_INT_H */
