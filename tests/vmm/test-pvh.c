@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The PVH loader (vmm/arch/x86_64/pvh.c) against ELF files crafted here:
- * valid 32- and 64-bit kernels load byte for byte with their BSS zeroed,
- * the parser alone writes nothing, and a bad ELF ident is refused with
- * a message and guest RAM untouched; more refusals follow.
+ * valid 32- and 64-bit kernels load byte for byte with their BSS zeroed;
+ * every malformed header, lying count, out-of-file offset and overflowing
+ * size is refused with the documented error, a message, and guest RAM
+ * left untouched.
  */
 #include <elf.h>
 #include <errno.h>
@@ -439,6 +440,146 @@ static void test_bad_ident(void)
     }
 }
 
+static void test_truncated(void)
+{
+    static uint8_t buf[ELF_MAX];
+    struct vmm_pvh_image img;
+    char err[VMM_PVH_ERR_SIZE];
+    struct t_elf e;
+    size_t n, cut;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        t_default(&e, is64);
+        n = t_build(&e, buf);
+        ram_fill();
+        /* Every length short of the section headers' end is refused. */
+        for (cut = 0; cut < n; cut += (cut < 0x200 ? 1 : 0x80)) {
+            err[0] = 0;
+            g_assert_cmpint(
+                vmm_pvh_load(g_gm, buf, cut, &img, err, sizeof(err)), ==,
+                -ENOEXEC);
+            g_assert_cmpuint(strlen(err), >, 5);
+            g_assert_true(ram_is(CODE_GPA, CODE_MEMSZ, FILL));
+            g_assert_true(ram_is(DATA_GPA, DATA_SIZE, FILL));
+        }
+        g_assert_cmpint(vmm_pvh_load(g_gm, buf, n - 1, &img, err, sizeof(err)),
+                        ==, -ENOEXEC);
+        g_assert_true(ram_untouched());
+    }
+    /* Not even an ident. */
+    g_assert_cmpint(vmm_pvh_load(g_gm, "\177ELF", 4, &img, err, sizeof(err)),
+                    ==, -ENOEXEC);
+    g_assert_cmpint(vmm_pvh_load(g_gm, "MZ\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 17,
+                                 &img, err, sizeof(err)),
+                    ==, -ENOEXEC);
+}
+
+static void test_bad_ehdr(void)
+{
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        t_default(&e, is64);
+        e.type = ET_DYN;
+        expect_refused(&e, -ENOEXEC, "not an executable");
+        t_default(&e, is64);
+        e.type = ET_REL;
+        expect_refused(&e, -ENOEXEC, "not an executable");
+        t_default(&e, is64);
+        e.machine = EM_ARM;
+        expect_refused(&e, -ENOEXEC, "machine 40");
+        t_default(&e, is64);
+        e.version = 2;
+        expect_refused(&e, -ENOEXEC, "unknown version");
+        t_default(&e, is64);
+        e.flags = 1;
+        expect_refused(&e, -ENOEXEC, "flags");
+        t_default(&e, is64);
+        e.ehsize++;
+        expect_refused(&e, -ENOEXEC, "header size");
+    }
+    /* A 64-bit file claiming i386. */
+    t_default(&e, true);
+    e.machine = EM_386;
+    expect_refused(&e, -ENOEXEC, "machine 3 ");
+}
+
+static void test_phdr_lies(void)
+{
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        /* Entry size other than the class's. */
+        t_default(&e, is64);
+        e.phentsize--;
+        expect_refused(&e, -ENOEXEC, "program header size");
+        t_default(&e, is64);
+        e.phentsize = is64 ? sizeof(Elf32_Phdr) : sizeof(Elf64_Phdr);
+        expect_refused(&e, -ENOEXEC, "program header size");
+        /* No headers; more than the limit; extended numbering. */
+        t_default(&e, is64);
+        e.phnum = 0;
+        expect_refused(&e, -ENOEXEC, "no program headers");
+        t_default(&e, is64);
+        e.phnum = VMM_PVH_MAX_PHDRS + 1;
+        expect_refused(&e, -E2BIG, "(at most 64)");
+        t_default(&e, is64);
+        e.phnum = PN_XNUM;
+        expect_refused(&e, -E2BIG, "65535 program headers");
+        /* More headers than the file holds. */
+        t_default(&e, is64);
+        e.phoff = e.size - 2 * e.phentsize;
+        expect_refused(&e, -ENOEXEC, "outside the file");
+        /* Offset misaligned, inside the ELF header, past the end. */
+        t_default(&e, is64);
+        e.phoff += 2;
+        expect_refused(&e, -ENOEXEC, "misaligned");
+        t_default(&e, is64);
+        e.phoff = 0;
+        expect_refused(&e, -ENOEXEC, "program headers at 0 ");
+        t_default(&e, is64);
+        e.phoff = 0x10000;
+        expect_refused(&e, -ENOEXEC, "program headers at 0x10000");
+    }
+    /* phoff + phnum * phentsize overflowing 64 bits. */
+    t_default(&e, true);
+    e.phoff = UINT64_MAX - 7;
+    expect_refused(&e, -ENOEXEC, "at 0xfffffffffffffff8");
+}
+
+static void test_shdr_lies(void)
+{
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        t_default(&e, is64);
+        e.shoff = 0x10000;
+        expect_refused(&e, -ENOEXEC, "section headers at 0x10000");
+        t_default(&e, is64);
+        e.shentsize++;
+        expect_refused(&e, -ENOEXEC, "section header size");
+        t_default(&e, is64);
+        e.shnum = 3; /* one more than the file holds */
+        expect_refused(&e, -ENOEXEC, "(3 x");
+        t_default(&e, is64);
+        e.shstrndx = 2;
+        expect_refused(&e, -ENOEXEC, "name table index");
+        t_default(&e, is64);
+        e.shnum = 0; /* extended numbering */
+        expect_refused(&e, -ENOEXEC, "extended numbering");
+        t_default(&e, is64);
+        e.shoff = 0; /* but sections claimed */
+        expect_refused(&e, -ENOEXEC, "section headers at offset 0");
+        t_default(&e, is64);
+        e.shoff += 1;
+        expect_refused(&e, -ENOEXEC, "section headers at 0x3101");
+    }
+}
+
 /* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
@@ -464,6 +605,10 @@ int main(int argc, char **argv)
     g_test_add_func("/pvh/elf/valid-variants", test_valid_variants);
     g_test_add_func("/pvh/elf/parse-pure", test_parse_pure);
     g_test_add_func("/pvh/elf/bad-ident", test_bad_ident);
+    g_test_add_func("/pvh/elf/truncated", test_truncated);
+    g_test_add_func("/pvh/elf/bad-ehdr", test_bad_ehdr);
+    g_test_add_func("/pvh/elf/phdr-lies", test_phdr_lies);
+    g_test_add_func("/pvh/elf/shdr-lies", test_shdr_lies);
     ret = g_test_run();
     vmm_gmem_free(g_gm);
     free(g_low);
