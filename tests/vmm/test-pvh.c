@@ -2,9 +2,9 @@
 /*
  * The PVH loader (vmm/arch/x86_64/pvh.c) against ELF files crafted here:
  * valid 32- and 64-bit kernels load byte for byte with their BSS zeroed;
- * every malformed header, lying count, out-of-file offset and overflowing
- * size is refused with the documented error, a message, and guest RAM
- * left untouched.
+ * every malformed header, lying count, out-of-file offset, overflowing
+ * size, out-of-RAM or overlapping segment and broken note is refused with
+ * the documented error, a message, and guest RAM left untouched.
  */
 #include <elf.h>
 #include <errno.h>
@@ -581,6 +581,277 @@ static void test_shdr_lies(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Refusals: segments                                                  */
+/* ------------------------------------------------------------------ */
+
+static void test_bad_segments(void)
+{
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        /* File size larger than memory size. */
+        t_default(&e, is64);
+        e.ph[0].memsz = CODE_FILESZ - 1;
+        expect_refused(&e, -ENOEXEC, "file size 0x200 > memory size");
+        /* Bytes past the end of the file; offset past the end. */
+        t_default(&e, is64);
+        e.ph[1].filesz = e.ph[1].memsz = e.size - DATA_OFF + 1;
+        expect_refused(&e, -ENOEXEC, "past the end");
+        t_default(&e, is64);
+        e.ph[1].offset = 0x10000;
+        e.ph[1].vaddr = DATA_GPA + 0x10000;
+        expect_refused(&e, -ENOEXEC, "past the end");
+        /* Alignment not a power of two; address/offset disagreeing. */
+        t_default(&e, is64);
+        e.ph[0].align = 0x3000;
+        expect_refused(&e, -ENOEXEC, "power of two");
+        t_default(&e, is64);
+        e.ph[0].vaddr += 0x10;
+        expect_refused(&e, -ENOEXEC, "disagree modulo");
+        /* Overlapping segments (partly, and one inside the other). */
+        t_default(&e, is64);
+        e.ph[1].paddr = CODE_GPA + CODE_MEMSZ - 1;
+        expect_refused(&e, -ENOEXEC, "overlap");
+        t_default(&e, is64);
+        e.ph[1].paddr = CODE_GPA + 0x100;
+        expect_refused(&e, -ENOEXEC, "overlap");
+        /* The entry outside the file bytes: in BSS, and nowhere. */
+        t_default(&e, is64);
+        e.note_value = CODE_GPA + CODE_FILESZ;
+        expect_refused(&e, -ENOEXEC, "not inside a segment");
+        t_default(&e, is64);
+        e.note_value = 0x50000;
+        expect_refused(&e, -ENOEXEC, "not inside a segment");
+    }
+}
+
+static void test_segments_outside_ram(void)
+{
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        /* Past the end of low RAM, straddling it, in the gap. */
+        t_default(&e, is64);
+        e.ph[1].paddr = LOW_SIZE;
+        expect_refused(&e, -ERANGE, "not inside guest RAM");
+        t_default(&e, is64);
+        e.ph[1].paddr = LOW_SIZE - DATA_SIZE + 1;
+        expect_refused(&e, -ERANGE, "not inside guest RAM");
+        t_default(&e, is64);
+        e.ph[1].paddr = 0x80000000u;
+        expect_refused(&e, -ERANGE, "not inside guest RAM");
+        /* A memory size reaching far past RAM. */
+        t_default(&e, is64);
+        e.ph[1].memsz = 0x7fffffff;
+        expect_refused(&e, -ERANGE, "not inside guest RAM");
+        /* Touching the reserved low area [0, 0x2068). */
+        t_default(&e, is64);
+        e.ph[1].paddr = 0;
+        expect_refused(&e, -ERANGE, "keeps zeroed");
+        t_default(&e, is64);
+        e.ph[1].paddr = VMM_PVH_LOW_RESERVED - 1;
+        expect_refused(&e, -ERANGE, "keeps zeroed");
+    }
+    /* Wrapping the 32-bit address space, and the 64-bit one. */
+    t_default(&e, false);
+    e.ph[1].paddr = 0xffffff80u;
+    expect_refused(&e, -ENOEXEC, "wraps");
+    t_default(&e, true);
+    e.ph[1].paddr = UINT64_MAX - 0x10;
+    expect_refused(&e, -ENOEXEC, "wraps");
+    t_default(&e, true);
+    e.ph[1].memsz = UINT64_MAX;
+    expect_refused(&e, -ENOEXEC, "wraps");
+    /* High region: beyond its end. */
+    t_default(&e, true);
+    e.ph[1].paddr = HIGH_GPA + HIGH_SIZE - 0x10;
+    expect_refused(&e, -ERANGE, "not inside guest RAM");
+    /* 64-bit file sizes and offsets that overflow when added. */
+    t_default(&e, true);
+    e.ph[1].offset = UINT64_MAX - 0x10;
+    e.ph[1].vaddr = e.ph[1].offset; /* congruent modulo anything */
+    expect_refused(&e, -ENOEXEC, "past the end");
+    t_default(&e, true);
+    e.ph[1].filesz = UINT64_MAX;
+    e.ph[1].memsz = UINT64_MAX;
+    expect_refused(&e, -ENOEXEC, "past the end");
+}
+
+static void test_too_many_segments(void)
+{
+    struct t_elf e;
+    unsigned i;
+
+    t_default(&e, true);
+    /* VMM_PVH_MAX_SEGMENTS + 1 one-page segments, plus the note. */
+    for (i = 0; i <= VMM_PVH_MAX_SEGMENTS; i++) {
+        e.ph[i] = (struct t_phdr){PT_LOAD,
+                                  CODE_OFF,
+                                  CODE_GPA + i * 0x1000,
+                                  CODE_GPA + i * 0x1000,
+                                  0x100,
+                                  0x100,
+                                  0x1000};
+    }
+    e.ph[i] = (struct t_phdr){PT_NOTE, NOTE_OFF, 0, 0, 20, 20, 4};
+    e.nph = e.phnum = i + 1;
+    expect_refused(&e, -E2BIG, "more than 16");
+    /* One fewer is fine. */
+    e.ph[i - 1] = e.ph[i];
+    e.nph = e.phnum = i;
+    {
+        struct vmm_pvh_image img;
+
+        expect_loaded(&e, &img);
+        g_assert_cmpuint(img.nr_segments, ==, VMM_PVH_MAX_SEGMENTS);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Refusals: the note                                                  */
+/* ------------------------------------------------------------------ */
+
+static void test_note_missing(void)
+{
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        /* No PT_NOTE: the SHT_NOTE section alone is not looked at. */
+        t_default(&e, is64);
+        e.ph[2].type = PT_NULL;
+        expect_refused(&e, -ENOENT, "no XEN_ELFNOTE");
+        /* Wrong owner, wrong type. */
+        t_default(&e, is64);
+        memcpy(e.note_name, "Xeo", 4);
+        expect_refused(&e, -ENOENT, "no XEN_ELFNOTE");
+        t_default(&e, is64);
+        e.note_type = 17;
+        expect_refused(&e, -ENOENT, "no XEN_ELFNOTE");
+        t_default(&e, is64);
+        e.note_namesz = 3; /* "Xen" without its NUL */
+        expect_refused(&e, -ENOENT, "no XEN_ELFNOTE");
+    }
+}
+
+static void test_note_malformed(void)
+{
+    struct t_elf e;
+    int is64;
+
+    for (is64 = 0; is64 < 2; is64++) {
+        /* Name or value running past the segment, or overflowing. */
+        t_default(&e, is64);
+        e.note_namesz = 0xffffffffu;
+        expect_refused(&e, -ENOEXEC, "runs past");
+        t_default(&e, is64);
+        e.note_descsz = 0xfffffff0u;
+        expect_refused(&e, -ENOEXEC, "runs past");
+        t_default(&e, is64);
+        e.note_descsz = 8; /* segment holds only 4 value bytes */
+        expect_refused(&e, -ENOEXEC, "runs past");
+        /* A header cut short by the segment's end. */
+        t_default(&e, is64);
+        e.ph[2].filesz = 8;
+        expect_refused(&e, -ENOEXEC, "truncated note");
+        t_default(&e, is64);
+        e.ph[2].filesz = 24; /* 4 stray bytes after the note */
+        expect_refused(&e, -ENOEXEC, "truncated note");
+        /* Values of a size other than 4 or 8, or above 4 GiB. */
+        t_default(&e, is64);
+        e.note_descsz = 2;
+        expect_refused(&e, -ENOEXEC, "2-byte value");
+        t_default(&e, is64);
+        e.note_descsz = 8;
+        e.ph[2].filesz = 24;
+        e.note_value = 0x100000000ull + ENTRY;
+        expect_refused(&e, -ENOEXEC, "above 4 GiB");
+        /* The note segment itself outside the file. */
+        t_default(&e, is64);
+        e.ph[2].offset = e.size - 4;
+        expect_refused(&e, -ENOEXEC, "past the end");
+    }
+    /* Two PVH notes that disagree: a second note segment at an offset
+     * where the entry reads differently (inside the first's value). */
+    t_default(&e, true);
+    e.ph[3] = (struct t_phdr){PT_NOTE, NOTE_OFF, 0, 0, 20, 20, 4};
+    e.nph = e.phnum = 4;
+    {
+        static uint8_t buf[ELF_MAX];
+        struct vmm_pvh_image img;
+        char err[VMM_PVH_ERR_SIZE] = "";
+        uint32_t other[5] = {4, 4, 18, 0x006e6558, CODE_GPA + 4};
+        size_t n = t_build(&e, buf);
+        Elf64_Phdr ph;
+
+        memcpy(buf + NOTE_OFF + 0x40, other, sizeof(other));
+        memcpy(&ph, buf + e.phoff + 3 * sizeof(ph), sizeof(ph));
+        ph.p_offset = NOTE_OFF + 0x40;
+        memcpy(buf + e.phoff + 3 * sizeof(ph), &ph, sizeof(ph));
+        ram_fill();
+        g_assert_cmpint(vmm_pvh_load(g_gm, buf, n, &img, err, sizeof(err)), ==,
+                        -ENOEXEC);
+        g_assert_nonnull(strstr(err, "disagree"));
+        g_assert_true(ram_untouched());
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Random corruption: never a crash, and all or nothing                */
+/* ------------------------------------------------------------------ */
+
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return g_rng;
+}
+
+static void test_random_corruption(void)
+{
+    static uint8_t good[ELF_MAX], buf[ELF_MAX];
+    unsigned iter, k, loaded = 0;
+    struct t_elf e;
+
+    ram_fill();
+    for (iter = 0; iter < 3000; iter++) {
+        struct vmm_pvh_image img;
+        size_t n;
+        int r;
+
+        t_default(&e, iter & 1);
+        n = t_build(&e, good);
+        memcpy(buf, good, ELF_MAX);
+        /* Flip a few bytes among the headers and the note. */
+        for (k = 0; k < 1 + rnd() % 4; k++) {
+            size_t at = rnd() % 2 ? rnd() % 0x100 : NOTE_OFF + rnd() % 24;
+
+            buf[at] ^= (uint8_t)(1u << (rnd() % 8));
+        }
+        r = vmm_pvh_load(g_gm, buf, n, &img, NULL, 0);
+        if (r < 0) {
+            g_assert_true(ram_is(CODE_GPA, CODE_MEMSZ, FILL));
+            g_assert_true(ram_is(DATA_GPA, DATA_SIZE, FILL));
+            continue;
+        }
+        loaded++;
+        g_assert_cmpuint(img.nr_segments, <=, VMM_PVH_MAX_SEGMENTS);
+        /* Put the fill back where it loaded. */
+        for (k = 0; k < img.nr_segments; k++) {
+            g_assert_cmpint(
+                vmm_gmem_fill(g_gm, img.seg[k].gpa, FILL, img.seg[k].memsz), ==,
+                0);
+        }
+    }
+    g_test_message("%u of 3000 corrupted files still loaded", loaded);
+}
+
+/* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
@@ -609,6 +880,12 @@ int main(int argc, char **argv)
     g_test_add_func("/pvh/elf/bad-ehdr", test_bad_ehdr);
     g_test_add_func("/pvh/elf/phdr-lies", test_phdr_lies);
     g_test_add_func("/pvh/elf/shdr-lies", test_shdr_lies);
+    g_test_add_func("/pvh/elf/bad-segments", test_bad_segments);
+    g_test_add_func("/pvh/elf/outside-ram", test_segments_outside_ram);
+    g_test_add_func("/pvh/elf/too-many-segments", test_too_many_segments);
+    g_test_add_func("/pvh/elf/note-missing", test_note_missing);
+    g_test_add_func("/pvh/elf/note-malformed", test_note_malformed);
+    g_test_add_func("/pvh/elf/random-corruption", test_random_corruption);
     ret = g_test_run();
     vmm_gmem_free(g_gm);
     free(g_low);
