@@ -4,12 +4,16 @@
  * valid 32- and 64-bit kernels load byte for byte with their BSS zeroed;
  * every malformed header, lying count, out-of-file offset, overflowing
  * size, out-of-RAM or overlapping segment and broken note is refused with
- * the documented error, a message, and guest RAM left untouched.
+ * the documented error, a message, and guest RAM left untouched.  Then
+ * the boot data (pvh-start-info.c): the memory map, start_info field by
+ * field, command line and initrd placement, compared with what QEMU 7.2
+ * microvm gives the same kernel.
  */
 #include <elf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "arch/x86_64/pvh.h"
 #include "harness.h"
@@ -852,6 +856,383 @@ static void test_random_corruption(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Boot data: memory map, start_info, command line, initrd             */
+/* ------------------------------------------------------------------ */
+
+#define MIB (1024ull * 1024)
+#define GIB (1024 * MIB)
+
+/* A RAM map backed by untouched anonymous memory (as large as asked). */
+struct big_ram {
+    struct vmm_gmem *gm;
+    void *hva[2];
+    uint64_t size[2];
+};
+
+static void big_ram_new(struct big_ram *b, uint64_t low, uint64_t high)
+{
+    struct vmm_gmem_region r[2];
+    unsigned n = 0;
+
+    memset(b, 0, sizeof(*b));
+    b->size[0] = low;
+    b->size[1] = high;
+    for (n = 0; n < 2 && b->size[n]; n++) {
+        b->hva[n] = mmap(NULL, b->size[n], PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        g_assert_true(b->hva[n] != MAP_FAILED);
+        r[n] = (struct vmm_gmem_region){n ? 4 * GIB : 0, b->size[n], b->hva[n]};
+    }
+    g_assert_cmpint(vmm_gmem_new(r, n, &b->gm), ==, 0);
+}
+
+static void big_ram_free(struct big_ram *b)
+{
+    unsigned n;
+
+    vmm_gmem_free(b->gm);
+    for (n = 0; n < 2; n++) {
+        if (b->hva[n]) {
+            munmap(b->hva[n], b->size[n]);
+        }
+    }
+}
+
+/*
+ * What QEMU 7.2 microvm (acpi=off) reports with -m 128M and -m 4G, less
+ * the empty entry (size 0, type 0) its firmware appends and counts.
+ */
+static const struct vmm_hvm_memmap_entry qemu_128m[] = {
+    {0, 0x9fc00, 1, 0},         {0x9fc00, 0x400, 2, 0},
+    {0xd0000, 0x20000, 4, 0},   {0xf0000, 0x10000, 2, 0},
+    {0xfeffc000, 0x4000, 2, 0}, {0x100000, 0x7f00000, 1, 0},
+};
+static const struct vmm_hvm_memmap_entry qemu_4g[] = {
+    {0, 0x9fc00, 1, 0},
+    {0x9fc00, 0x400, 2, 0},
+    {0xd0000, 0x20000, 4, 0},
+    {0xf0000, 0x10000, 2, 0},
+    {0xfeffc000, 0x4000, 2, 0},
+    {0x100000, 0xbff00000, 1, 0},
+    {0x100000000, 0x40000000, 1, 0},
+};
+
+static void check_map(const struct vmm_hvm_memmap_entry *got, int n,
+                      const struct vmm_hvm_memmap_entry *want, int nwant)
+{
+    int i;
+
+    g_assert_cmpint(n, ==, nwant);
+    for (i = 0; i < n; i++) {
+        g_assert_cmphex(got[i].addr, ==, want[i].addr);
+        g_assert_cmphex(got[i].size, ==, want[i].size);
+        g_assert_cmpuint(got[i].type, ==, want[i].type);
+        g_assert_cmpuint(got[i].reserved, ==, 0);
+    }
+}
+
+static void test_memmap_qemu(void)
+{
+    struct vmm_hvm_memmap_entry m[VMM_PVH_MEMMAP_MAX];
+    struct big_ram b;
+    int n;
+
+    big_ram_new(&b, 128 * MIB, 0);
+    n = vmm_pvh_memmap(b.gm, m, VMM_PVH_MEMMAP_MAX);
+    check_map(m, n, qemu_128m, 6);
+    big_ram_free(&b);
+
+    big_ram_new(&b, 3 * GIB, 1 * GIB);
+    n = vmm_pvh_memmap(b.gm, m, VMM_PVH_MEMMAP_MAX);
+    check_map(m, n, qemu_4g, 7);
+    /* Too small an array; bad arguments. */
+    g_assert_cmpint(vmm_pvh_memmap(b.gm, m, 6), ==, -ENOSPC);
+    g_assert_cmpint(vmm_pvh_memmap(b.gm, m, 0), ==, -ENOSPC);
+    g_assert_cmpint(vmm_pvh_memmap(NULL, m, 8), ==, -EINVAL);
+    g_assert_cmpint(vmm_pvh_memmap(b.gm, NULL, 8), ==, -EINVAL);
+    big_ram_free(&b);
+}
+
+/* RAM inside the reported holes is never reported as RAM. */
+static void test_memmap_holes(void)
+{
+    static uint8_t m1[0x20000], m2[0x200000];
+    const struct vmm_gmem_region r[] = {
+        {0xa0000, sizeof(m1), m1},    /* inside the low hole */
+        {0xfef00000, sizeof(m2), m2}, /* across the KVM pages */
+    };
+    struct vmm_hvm_memmap_entry m[VMM_PVH_MEMMAP_MAX];
+    const struct vmm_hvm_memmap_entry want[] = {
+        {0x9fc00, 0x400, 2, 0},      {0xd0000, 0x20000, 4, 0},
+        {0xf0000, 0x10000, 2, 0},    {0xfeffc000, 0x4000, 2, 0},
+        {0xfef00000, 0xfc000, 1, 0}, {0xff000000, 0x100000, 1, 0},
+    };
+    struct vmm_gmem *gm;
+
+    g_assert_cmpint(vmm_gmem_new(r, 2, &gm), ==, 0);
+    check_map(m, vmm_pvh_memmap(gm, m, VMM_PVH_MEMMAP_MAX), want, 6);
+    vmm_gmem_free(gm);
+}
+
+/* Load the default 64-bit kernel into @gm. */
+static void load_default(const struct vmm_gmem *gm, struct t_elf *e,
+                         struct vmm_pvh_image *img)
+{
+    static uint8_t buf[ELF_MAX];
+    size_t n = t_build(e, buf);
+
+    g_assert_cmpint(vmm_pvh_load(gm, buf, n, img, NULL, 0), ==, 0);
+}
+
+static void read_guest(const struct vmm_gmem *gm, uint64_t gpa, void *dst,
+                       size_t len)
+{
+    g_assert_cmpint(vmm_gmem_read(gm, gpa, dst, len), ==, 0);
+}
+
+/* Field by field: start_info and what it points to. */
+static void check_boot(const struct vmm_gmem *gm, const struct vmm_pvh_boot *b,
+                       const struct vmm_pvh_image *img, const char *cmdline)
+{
+    struct vmm_hvm_memmap_entry map[VMM_PVH_MEMMAP_MAX],
+        want[VMM_PVH_MEMMAP_MAX];
+    struct vmm_hvm_start_info si;
+    uint64_t gdt[VMM_PVH_GDT_ENTRIES];
+    char line[VMM_PVH_CMDLINE_MAX + 1];
+    unsigned i;
+    int n;
+
+    read_guest(gm, b->start_info, &si, sizeof(si));
+    g_assert_cmphex(si.magic, ==, 0x336ec578);
+    g_assert_cmpuint(si.version, ==, 1);
+    g_assert_cmpuint(si.flags, ==, 0);
+    g_assert_cmpuint(si.nr_modules, ==, b->initrd_size ? 1 : 0);
+    g_assert_cmphex(si.modlist_paddr, ==, b->modlist);
+    g_assert_cmphex(si.cmdline_paddr, ==, b->cmdline);
+    g_assert_cmphex(si.rsdp_paddr, ==, 0);
+    g_assert_cmphex(si.memmap_paddr, ==, b->memmap);
+    g_assert_cmpuint(si.memmap_entries, ==, b->memmap_entries);
+    g_assert_cmpuint(si.reserved, ==, 0);
+    g_assert_cmpuint(b->entry, ==, img->entry);
+
+    /* The block: page-aligned, below 1 MiB, clear of the low area and of
+     * every segment; everything inside it. */
+    g_assert_cmphex(b->area & 0xfff, ==, 0);
+    g_assert_cmphex(b->area_size & 0xfff, ==, 0);
+    g_assert_cmphex(b->area, >=, VMM_PVH_LOW_RESERVED);
+    g_assert_cmphex(b->area + b->area_size, <=, 0x100000);
+    for (i = 0; i < img->nr_segments; i++) {
+        g_assert_true(b->area + b->area_size <= img->seg[i].gpa ||
+                      img->seg[i].gpa + img->seg[i].memsz <= b->area);
+    }
+    g_assert_cmphex(b->start_info, ==, b->area);
+    g_assert_cmphex(b->cmdline + b->cmdline_len + 1, <=,
+                    b->area + b->area_size);
+
+    /* Memory map, as vmm_pvh_memmap() computes it. */
+    n = vmm_pvh_memmap(gm, want, VMM_PVH_MEMMAP_MAX);
+    read_guest(gm, b->memmap, map, si.memmap_entries * sizeof(map[0]));
+    check_map(map, (int)si.memmap_entries, want, n);
+
+    /* Command line, NUL-terminated. */
+    read_guest(gm, b->cmdline, line, b->cmdline_len + 1);
+    g_assert_cmpuint(b->cmdline_len, ==, strlen(cmdline));
+    g_assert_cmpuint(line[b->cmdline_len], ==, 0);
+    g_assert_cmpint(memcmp(line, cmdline, b->cmdline_len), ==, 0);
+
+    /* Boot GDT: null, flat 32-bit code at 0x08, flat data at 0x10. */
+    g_assert_cmpuint(b->gdt_limit, ==, 0x17);
+    read_guest(gm, b->gdt, gdt, sizeof(gdt));
+    g_assert_cmphex(gdt[0], ==, 0);
+    g_assert_cmphex(gdt[1], ==, 0x00cf9b000000ffffull);
+    g_assert_cmphex(gdt[2], ==, 0x00cf93000000ffffull);
+    g_assert_true(b->gdt >= b->area && b->gdt + 24 <= b->area + b->area_size);
+}
+
+static void test_setup_qemu_128m(void)
+{
+    struct vmm_pvh_image img;
+    struct vmm_pvh_boot b;
+    struct big_ram ram;
+    struct t_elf e;
+    char err[VMM_PVH_ERR_SIZE];
+
+    big_ram_new(&ram, 128 * MIB, 0);
+    t_default(&e, true);
+    load_default(ram.gm, &e, &img);
+    g_assert_cmpint(vmm_pvh_setup(ram.gm, &img, "hello world cmdline", NULL, 0,
+                                  &b, err, sizeof(err)),
+                    ==, 0);
+    check_boot(ram.gm, &b, &img, "hello world cmdline");
+    /* High, like QEMU: in the last page below 1 MiB, which the map says
+     * is not RAM; no module. */
+    g_assert_cmphex(b.area, ==, 0xff000);
+    g_assert_cmpuint(b.memmap_entries, ==, 6);
+    g_assert_cmphex(b.modlist, ==, 0);
+    g_assert_cmphex(b.initrd, ==, 0);
+    /* The reserved low area stays zero. */
+    g_assert_true(bytes_are(ram.hva[0], VMM_PVH_LOW_RESERVED, 0));
+
+    /* No command line at all: an empty string. */
+    g_assert_cmpint(
+        vmm_pvh_setup(ram.gm, &img, NULL, NULL, 0, &b, err, sizeof(err)), ==,
+        0);
+    check_boot(ram.gm, &b, &img, "");
+    big_ram_free(&ram);
+}
+
+static void test_setup_initrd_qemu_4g(void)
+{
+    enum { N = 100000 };
+    static uint8_t initrd[N], back[N];
+    struct vmm_hvm_modlist_entry mod;
+    struct vmm_pvh_image img;
+    struct vmm_pvh_boot b;
+    struct big_ram ram;
+    struct t_elf e;
+    unsigned i;
+
+    for (i = 0; i < N; i++) {
+        initrd[i] = (uint8_t)(i * 7 + 1);
+    }
+    big_ram_new(&ram, 3 * GIB, 1 * GIB);
+    t_default(&e, false);
+    load_default(ram.gm, &e, &img);
+    g_assert_cmpint(
+        vmm_pvh_setup(ram.gm, &img, "console=ttyS0", initrd, N, &b, NULL, 0),
+        ==, 0);
+    check_boot(ram.gm, &b, &img, "console=ttyS0");
+    /* Where QEMU puts the same initrd with -m 4G. */
+    g_assert_cmphex(b.initrd, ==, 0xbffe7000);
+    g_assert_cmpuint(b.initrd_size, ==, N);
+    read_guest(ram.gm, b.initrd, back, N);
+    g_assert_cmpint(memcmp(back, initrd, N), ==, 0);
+    g_assert_cmphex(b.modlist, !=, 0);
+    read_guest(ram.gm, b.modlist, &mod, sizeof(mod));
+    g_assert_cmphex(mod.paddr, ==, 0xbffe7000);
+    g_assert_cmpuint(mod.size, ==, N);
+    g_assert_cmphex(mod.cmdline_paddr, ==, 0);
+    g_assert_cmphex(mod.reserved, ==, 0);
+    g_assert_cmpuint(b.memmap_entries, ==, 7);
+    big_ram_free(&ram);
+}
+
+/* Setting up must write nothing when it fails: compare all low RAM. */
+static void expect_setup_refused(const struct vmm_pvh_image *img,
+                                 const char *cmdline, const void *initrd,
+                                 size_t initrd_size, int code, const char *why)
+{
+    static uint8_t before[LOW_SIZE];
+    struct vmm_pvh_boot b;
+    char err[VMM_PVH_ERR_SIZE] = "";
+
+    memcpy(before, g_low, LOW_SIZE);
+    memset(&b, 0x5a, sizeof(b));
+    g_assert_cmpint(vmm_pvh_setup(g_gm, img, cmdline, initrd, initrd_size, &b,
+                                  err, sizeof(err)),
+                    ==, code);
+    g_test_message("refused (%d): %s", code, err);
+    g_assert_nonnull(strstr(err, why));
+    g_assert_cmpint(memcmp(before, g_low, LOW_SIZE), ==, 0);
+    g_assert_cmpuint(b.memmap_entries, ==, 0x5a5a5a5au);
+}
+
+static void test_cmdline_limits(void)
+{
+    static char line[VMM_PVH_CMDLINE_MAX + 2];
+    struct vmm_pvh_image img;
+    struct vmm_pvh_boot b;
+    struct t_elf e;
+
+    t_default(&e, true);
+    expect_loaded(&e, &img);
+    memset(line, 'a', VMM_PVH_CMDLINE_MAX);
+    line[VMM_PVH_CMDLINE_MAX] = 0;
+    g_assert_cmpint(vmm_pvh_setup(g_gm, &img, line, NULL, 0, &b, NULL, 0), ==,
+                    0);
+    check_boot(g_gm, &b, &img, line);
+    g_assert_cmpuint(b.cmdline_len, ==, VMM_PVH_CMDLINE_MAX);
+    /* Still below 1 MiB and high: a few pages under it. */
+    g_assert_cmphex(b.area, >=, 0xf0000);
+
+    line[VMM_PVH_CMDLINE_MAX] = 'a';
+    line[VMM_PVH_CMDLINE_MAX + 1] = 0;
+    expect_setup_refused(&img, line, NULL, 0, -E2BIG, "longer than");
+}
+
+static void test_block_placement(void)
+{
+    struct vmm_pvh_image img;
+    struct vmm_pvh_boot b;
+    struct t_elf e;
+
+    /* A kernel segment right under 1 MiB pushes the block below it. */
+    t_default(&e, true);
+    e.ph[1].paddr = 0xff800;
+    expect_loaded(&e, &img);
+    g_assert_cmpint(vmm_pvh_setup(g_gm, &img, "x", NULL, 0, &b, NULL, 0), ==,
+                    0);
+    check_boot(g_gm, &b, &img, "x");
+    g_assert_cmphex(b.area, ==, 0xfe000);
+
+    /* Segments covering everything between the low area and 1 MiB. */
+    t_default(&e, true);
+    e.ph[0].paddr = 0x3000;
+    e.ph[0].memsz = 0x100000 - 0x3000 - 0x800;
+    e.ph[1].paddr = 0x100000 - 0x800;
+    e.note_value = 0x3010;
+    expect_loaded(&e, &img);
+    expect_setup_refused(&img, "x", NULL, 0, -ENOSPC, "no room");
+    /* ... or all but the last 5.75 KiB: one page, not three. */
+    e.ph[0].memsz -= 0x1000;
+    e.ph[1].paddr -= 0x1000;
+    expect_loaded(&e, &img);
+    g_assert_cmpint(vmm_pvh_setup(g_gm, &img, "short", NULL, 0, &b, NULL, 0),
+                    ==, 0);
+    check_boot(g_gm, &b, &img, "short");
+    g_assert_cmphex(b.area, ==, 0xff000);
+    {
+        static char line[8192];
+
+        memset(line, 'b', sizeof(line) - 1);
+        expect_setup_refused(&img, line, NULL, 0, -ENOSPC, "no room");
+    }
+}
+
+static void test_initrd_refusals(void)
+{
+    static uint8_t initrd[LOW_SIZE];
+    struct vmm_pvh_image img;
+    struct vmm_pvh_boot b;
+    struct t_elf e;
+
+    t_default(&e, true);
+    expect_loaded(&e, &img);
+    /* At the top of 4 MiB it would reach down over the data at 2 MiB. */
+    expect_setup_refused(&img, "", initrd, 0x201000, -ENOSPC, "overlaps");
+    /* As large as low RAM. */
+    expect_setup_refused(&img, "", initrd, LOW_SIZE - 1, -E2BIG, "larger");
+    /* Bytes missing. */
+    expect_setup_refused(&img, "", NULL, 10, -EINVAL, "bad arguments");
+    /*
+     * QEMU's rule, (end - 1 - size) & ~0xfff, leaves a page-multiple size
+     * one page lower than it must: 0x1ff000 bytes would start on the data
+     * at 0x200000; 0x1fefff bytes are the most that fit, at 0x201000.
+     */
+    expect_setup_refused(&img, "", initrd, 0x1ff000, -ENOSPC, "overlaps");
+    g_assert_cmpint(
+        vmm_pvh_setup(g_gm, &img, "", initrd, 0x1fefff, &b, NULL, 0), ==, 0);
+    g_assert_cmphex(b.initrd, ==, 0x201000);
+    check_boot(g_gm, &b, &img, "");
+    g_assert_cmpint(vmm_pvh_setup(NULL, &img, "", NULL, 0, &b, NULL, 0), ==,
+                    -EINVAL);
+    g_assert_cmpint(vmm_pvh_setup(g_gm, NULL, "", NULL, 0, &b, NULL, 0), ==,
+                    -EINVAL);
+    g_assert_cmpint(vmm_pvh_setup(g_gm, &img, "", NULL, 0, NULL, NULL, 0), ==,
+                    -EINVAL);
+}
+
+/* ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
@@ -886,6 +1267,13 @@ int main(int argc, char **argv)
     g_test_add_func("/pvh/elf/note-missing", test_note_missing);
     g_test_add_func("/pvh/elf/note-malformed", test_note_malformed);
     g_test_add_func("/pvh/elf/random-corruption", test_random_corruption);
+    g_test_add_func("/pvh/boot/memmap-qemu", test_memmap_qemu);
+    g_test_add_func("/pvh/boot/memmap-holes", test_memmap_holes);
+    g_test_add_func("/pvh/boot/setup-qemu-128m", test_setup_qemu_128m);
+    g_test_add_func("/pvh/boot/initrd-qemu-4g", test_setup_initrd_qemu_4g);
+    g_test_add_func("/pvh/boot/cmdline-limits", test_cmdline_limits);
+    g_test_add_func("/pvh/boot/block-placement", test_block_placement);
+    g_test_add_func("/pvh/boot/initrd-refusals", test_initrd_refusals);
     ret = g_test_run();
     vmm_gmem_free(g_gm);
     free(g_low);

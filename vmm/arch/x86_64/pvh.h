@@ -109,6 +109,26 @@ struct vmm_hvm_memmap_entry {
 /** VMM_PVH_MAX_SEGMENTS - most non-empty PT_LOAD segments. */
 #define VMM_PVH_MAX_SEGMENTS 16u
 
+/** VMM_PVH_CMDLINE_MAX - most bytes of command line, without the NUL. */
+#define VMM_PVH_CMDLINE_MAX 16383u
+
+/** VMM_PVH_MEMMAP_MAX - most memory map entries loom-vm produces. */
+#define VMM_PVH_MEMMAP_MAX 32u
+
+/** VMM_PVH_BOOT_LIMIT - boot data lies below this address (1 MiB). */
+#define VMM_PVH_BOOT_LIMIT 0x100000u
+
+/*
+ * The boot GDT vmm_pvh_setup() writes, with the selectors and flat 4 GiB
+ * descriptors QEMU's firmware uses at the PVH entry: 0x08 32-bit code,
+ * 0x10 data (boot.h loads them).
+ */
+#define VMM_PVH_SEL_CODE 0x08u
+#define VMM_PVH_SEL_DATA 0x10u
+#define VMM_PVH_GDT_CODE 0x00cf9b000000ffffull
+#define VMM_PVH_GDT_DATA 0x00cf93000000ffffull
+#define VMM_PVH_GDT_ENTRIES 3u
+
 /** VMM_PVH_ERR_SIZE - a good size for the error message buffers. */
 #define VMM_PVH_ERR_SIZE 160u
 
@@ -182,5 +202,91 @@ int vmm_pvh_parse(const struct vmm_gmem *gm, const void *elf, size_t size,
  */
 int vmm_pvh_load(const struct vmm_gmem *gm, const void *elf, size_t size,
                  struct vmm_pvh_image *ret, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ */
+/* Boot data (pvh-start-info.c)                                        */
+/* ------------------------------------------------------------------ */
+
+/**
+ * struct vmm_pvh_boot - where vmm_pvh_setup() put things; what the entry
+ * state (boot.h) needs.
+ * @entry: the kernel's 32-bit entry point.
+ * @start_info: guest-physical address of the struct vmm_hvm_start_info.
+ * @gdt: guest-physical address of the boot GDT (boot.h).
+ * @gdt_limit: its limit (size - 1).
+ * @modlist: the module list, 0 without an initrd.
+ * @memmap: the memory map.
+ * @memmap_entries: its entries.
+ * @cmdline: the command line.
+ * @cmdline_len: its length without the NUL.
+ * @initrd: the initrd's address, 0 without one.
+ * @initrd_size: its size.
+ * @area: start of the boot data block (start_info ... cmdline).
+ * @area_size: its size, a multiple of 4 KiB.
+ */
+struct vmm_pvh_boot {
+    uint32_t entry;
+    uint64_t start_info;
+    uint64_t gdt;
+    uint16_t gdt_limit;
+    uint64_t modlist;
+    uint64_t memmap;
+    unsigned memmap_entries;
+    uint64_t cmdline;
+    size_t cmdline_len;
+    uint64_t initrd;
+    uint64_t initrd_size;
+    uint64_t area;
+    uint64_t area_size;
+};
+
+/**
+ * vmm_pvh_memmap() - the memory map a guest with RAM @gm is given.
+ * @gm: the RAM map.
+ * @out: receives up to @max entries.
+ * @max: room in @out; VMM_PVH_MEMMAP_MAX always suffices.
+ *
+ * QEMU microvm's map (acpi=off) in QEMU's order: RAM below 0x9fc00, then
+ * the fixed ranges [0x9fc00, 0xa0000) reserved, [0xd0000, 0xf0000) NVS
+ * (where loom-vm keeps boot data, as QEMU's firmware does),
+ * [0xf0000, 0x100000) reserved and [0xfeffc000, 0xff000000) reserved
+ * (KVM's identity map and TSS pages in QEMU), then the RAM from 1 MiB up,
+ * ascending.  RAM inside the fixed ranges is not reported as RAM.
+ *
+ * Context: any (pure).
+ * Return: the number of entries; -EINVAL for NULL; -ENOSPC if @max is
+ * too small (nothing useful in @out then).
+ */
+int vmm_pvh_memmap(const struct vmm_gmem *gm, struct vmm_hvm_memmap_entry *out,
+                   unsigned max);
+
+/**
+ * vmm_pvh_setup() - build the boot data of a loaded kernel.
+ * @gm: the RAM map the kernel was loaded into.
+ * @img: the kernel (vmm_pvh_load()).
+ * @cmdline: the command line, or NULL for an empty one; at most
+ *     VMM_PVH_CMDLINE_MAX bytes.
+ * @initrd: the initrd's bytes, or NULL for none.
+ * @initrd_size: their number (0 with a NULL @initrd).
+ * @ret: receives the placement on success.
+ * @err: receives a one-line message on failure (may be NULL).
+ * @errlen: size of @err.
+ *
+ * The initrd goes where QEMU puts it: (end of low RAM - 1 - size) rounded
+ * down to 4 KiB, where low RAM is the RAM region that ends highest at or
+ * below 4 GiB.  The boot data block (start_info, boot GDT, module list,
+ * memory map, command line) goes at the highest 4 KiB-aligned address
+ * below 1 MiB where it is RAM, clear of [0, VMM_PVH_LOW_RESERVED), of the
+ * kernel's segments and of the initrd.  Nothing is written on failure.
+ *
+ * Context: any, while no vCPU runs.
+ * Return: 0; -EINVAL for NULL or inconsistent arguments; -E2BIG for a
+ * command line longer than VMM_PVH_CMDLINE_MAX or an initrd larger than
+ * low RAM; -ENOSPC when the initrd or the boot data do not fit clear of
+ * the kernel.
+ */
+int vmm_pvh_setup(const struct vmm_gmem *gm, const struct vmm_pvh_image *img,
+                  const char *cmdline, const void *initrd, size_t initrd_size,
+                  struct vmm_pvh_boot *ret, char *err, size_t errlen);
 
 #endif /* VMM_ARCH_X86_64_PVH_H */
