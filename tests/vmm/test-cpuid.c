@@ -3,7 +3,9 @@
  * The CPUID policy (vmm/arch/x86_64/cpuid.c) on synthetic host tables, no
  * KVM needed: QEMU's feature names and spellings, the warnings for
  * features the host lacks (QEMU 7.2's exact text), unknown and MSR
- * names refused, the hypervisor bit and KVM's leaves.
+ * names refused, the hypervisor bit and KVM's leaves, and the per-vCPU
+ * APIC IDs and topology leaves for several -smp shapes on Intel and AMD
+ * tables.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -58,6 +60,20 @@ static void intel_host(struct vmm_x86_cpuid *c)
     put(c, 0x80000008, 0, 0, 0x3030, 0, 0, 0);
     put(c, 0x40000000, 0, 0, 0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d);
     put(c, 0x40000001, 0, 0, 0x01000ad9, 0, 0, 0);
+}
+
+/* An AMD host with the extended topology and cache leaves. */
+static void amd_host(struct vmm_x86_cpuid *c)
+{
+    memset(c, 0, sizeof(*c));
+    put(c, 0, 0, 0, 0x10, 0x68747541, 0x444d4163, 0x69746e65);
+    put(c, 1, 0, 0, 0x00a00f11, 0x00020800, 1u << 21, 1u << 25);
+    put(c, 0xb, 0, SIG, 1, 2, 0x100, 9);
+    put(c, 0x80000000, 0, 0, 0x80000021, 0, 0, 0);
+    put(c, 0x80000008, 0, 0, 0x3030, 0, 0x7007, 0);
+    put(c, 0x8000001d, 0, SIG, 0x00004121, 0, 0, 0);
+    put(c, 0x8000001d, 3, SIG, 0x0003c163, 0, 0, 0);
+    put(c, 0x8000001e, 0, 0, 9, 0x103, 0x300, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -347,6 +363,184 @@ static void test_policy_refused(void)
         -EINVAL);
 }
 
+/* ------------------------------------------------------------------ */
+/* Topology                                                            */
+/* ------------------------------------------------------------------ */
+
+static void test_apic_ids(void)
+{
+    const struct {
+        struct vmm_x86_topo t;
+        uint32_t ids[8];
+    } cases[] = {
+        {{1, 4, 1}, {0, 1, 2, 3}},       {{4, 1, 1}, {0, 1, 2, 3}},
+        {{1, 2, 2}, {0, 1, 2, 3}},       {{2, 3, 1}, {0, 1, 2, 4, 5, 6}},
+        {{2, 1, 3}, {0, 1, 2, 4, 5, 6}}, {{2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7}},
+        {{1, 3, 2}, {0, 1, 2, 3, 4, 5}},
+    };
+    struct vmm_x86_topo t;
+    unsigned i, j, n;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        n = cases[i].t.sockets * cases[i].t.cores * cases[i].t.threads;
+        g_assert_cmpint(vmm_x86_topo_check(&cases[i].t), ==, 0);
+        for (j = 0; j < n; j++) {
+            g_assert_cmpuint(vmm_x86_apic_id(&cases[i].t, j), ==,
+                             cases[i].ids[j]);
+        }
+    }
+    /* 64 vCPUs in odd shapes stay below the xAPIC limit. */
+    t = (struct vmm_x86_topo){4, 16, 1};
+    g_assert_cmpint(vmm_x86_topo_check(&t), ==, 0);
+    g_assert_cmpuint(vmm_x86_apic_id(&t, 63), ==, 63);
+    t = (struct vmm_x86_topo){21, 3, 1};
+    g_assert_cmpint(vmm_x86_topo_check(&t), ==, 0);
+    g_assert_cmpuint(vmm_x86_apic_id(&t, 62), ==, 20 * 4 + 2);
+    /* Refused. */
+    t = (struct vmm_x86_topo){0, 1, 1};
+    g_assert_cmpint(vmm_x86_topo_check(&t), ==, -EINVAL);
+    g_assert_cmpuint(vmm_x86_apic_id(&t, 0), ==, 0);
+    t = (struct vmm_x86_topo){1, 0, 1};
+    g_assert_cmpint(vmm_x86_topo_check(&t), ==, -EINVAL);
+    t = (struct vmm_x86_topo){1, 1, 0};
+    g_assert_cmpint(vmm_x86_topo_check(&t), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_topo_check(NULL), ==, -EINVAL);
+    t = (struct vmm_x86_topo){64, 3, 3};
+    g_assert_cmpint(vmm_x86_topo_check(&t), ==, -ERANGE);
+    t = (struct vmm_x86_topo){256, 1, 1};
+    g_assert_cmpint(vmm_x86_topo_check(&t), ==, -ERANGE);
+    t = (struct vmm_x86_topo){1, 1, 0x80000000u};
+    g_assert_cmpint(vmm_x86_topo_check(&t), ==, -ERANGE);
+}
+
+/* Leaves 1, 4, 0xB and 0x1F of vCPU @i of topology @t on the Intel host. */
+static void check_intel_vcpu(const struct vmm_x86_topo *t, unsigned i)
+{
+    static struct vmm_x86_cpuid c;
+    unsigned sw = t->threads > 2 ? 2 : t->threads - 1;
+    unsigned cw = t->cores > 2 ? 2 : t->cores - 1;
+    unsigned per_pkg = t->cores * t->threads, sub;
+    uint32_t id = vmm_x86_apic_id(t, i), leaf;
+
+    g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, t, i, &c), ==, 0);
+    g_assert_cmphex(reg(&c, 1, 0, VMM_X86_EBX) >> 24, ==, id);
+    g_assert_cmphex(reg(&c, 1, 0, VMM_X86_EBX) & 0xffff, ==, 0x0800);
+    g_assert_cmphex((reg(&c, 1, 0, VMM_X86_EBX) >> 16) & 0xff, ==,
+                    per_pkg > 1 ? per_pkg : 0);
+    g_assert_cmphex(reg(&c, 1, 0, VMM_X86_EDX) & (1u << 28), ==,
+                    per_pkg > 1 ? 1u << 28 : 0);
+    g_assert_cmphex(reg(&c, 1, 0, VMM_X86_ECX) & (1u << 31), !=, 0);
+    for (leaf = 0xb; leaf <= 0x1f; leaf += 0x1f - 0xb) {
+        for (sub = 0; sub < 3; sub++) {
+            g_assert_cmphex(reg(&c, leaf, sub, VMM_X86_EDX), ==, id);
+            g_assert_cmphex(reg(&c, leaf, sub, VMM_X86_ECX) & 0xff, ==, sub);
+        }
+        g_assert_cmphex(reg(&c, leaf, 0, VMM_X86_EAX), ==, sw);
+        g_assert_cmphex(reg(&c, leaf, 0, VMM_X86_EBX), ==, t->threads);
+        g_assert_cmphex(reg(&c, leaf, 0, VMM_X86_ECX) >> 8, ==, 1);
+        g_assert_cmphex(reg(&c, leaf, 1, VMM_X86_EAX), ==, sw + cw);
+        g_assert_cmphex(reg(&c, leaf, 1, VMM_X86_EBX), ==, per_pkg);
+        g_assert_cmphex(reg(&c, leaf, 1, VMM_X86_ECX) >> 8, ==, 2);
+        g_assert_cmphex(reg(&c, leaf, 2, VMM_X86_EAX), ==, 0);
+        g_assert_cmphex(reg(&c, leaf, 2, VMM_X86_EBX), ==, 0);
+        g_assert_cmphex(reg(&c, leaf, 2, VMM_X86_ECX) >> 8, ==, 0);
+    }
+    /* Caches: L1/L2 per core, L3 per package; cores field; rest kept. */
+    for (sub = 0; sub < 4; sub++) {
+        uint32_t a = reg(&c, 4, sub, VMM_X86_EAX);
+        uint32_t share = sub < 3 ? (1u << sw) : (1u << (sw + cw));
+
+        g_assert_cmphex((a >> 14) & 0xfff, ==, share - 1);
+        g_assert_cmphex(a >> 26, ==, (1u << cw) - 1);
+        g_assert_cmphex(a & 0x3fff, ==,
+                        reg(&g_host, 4, sub, VMM_X86_EAX) & 0x3fff);
+        g_assert_cmphex(reg(&c, 4, sub, VMM_X86_EBX), ==,
+                        reg(&g_host, 4, sub, VMM_X86_EBX));
+    }
+    g_assert_cmphex(reg(&c, 4, 4, VMM_X86_EAX), ==, 0);
+    /* The host's own topology entries are gone: three of each. */
+    g_assert_cmpuint(c.nr, ==, g_out.nr - 2 - 1 + 3 + 3);
+}
+
+static void test_vcpu_intel(void)
+{
+    const struct vmm_x86_topo shapes[] = {
+        {1, 1, 1}, {1, 4, 1}, {2, 2, 1}, {1, 2, 2}, {2, 3, 1}, {2, 1, 2},
+    };
+    struct warnings w;
+    unsigned s, i;
+
+    intel_host(&g_host);
+    g_assert_cmpint(policy("", &w, NULL, 0), ==, 0);
+    for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        unsigned n = shapes[s].sockets * shapes[s].cores * shapes[s].threads;
+
+        for (i = 0; i < n; i++) {
+            check_intel_vcpu(&shapes[s], i);
+        }
+        g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, &shapes[s], n, &g_host), ==,
+                        -EINVAL);
+    }
+}
+
+static void test_vcpu_amd(void)
+{
+    const struct vmm_x86_topo t = {2, 3, 2}; /* 12 vCPUs */
+    static struct vmm_x86_cpuid c;
+    struct warnings w;
+    unsigned i;
+
+    amd_host(&g_host);
+    g_assert_cmpint(policy("", &w, NULL, 0), ==, 0);
+    for (i = 0; i < 12; i++) {
+        uint32_t id = vmm_x86_apic_id(&t, i);
+
+        g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, &t, i, &c), ==, 0);
+        g_assert_cmphex(reg(&c, 1, 0, VMM_X86_EBX) >> 24, ==, id);
+        g_assert_cmphex(reg(&c, 0x8000001e, 0, VMM_X86_EAX), ==, id);
+        g_assert_cmphex(reg(&c, 0x8000001e, 0, VMM_X86_EBX), ==,
+                        (1u << 8) | ((i / 2) % 3));
+        g_assert_cmphex(reg(&c, 0x8000001e, 0, VMM_X86_ECX), ==, i / 6);
+        g_assert_cmphex(reg(&c, 0x8000001e, 0, VMM_X86_EDX), ==, 0);
+        /* NC = 6 - 1 logical per package, ApicIdSize = 1 + 2 bits. */
+        g_assert_cmphex(reg(&c, 0x80000008, 0, VMM_X86_ECX), ==,
+                        (3u << 12) | 5);
+        g_assert_cmphex(reg(&c, 0x8000001d, 0, VMM_X86_EAX) >> 14 & 0xfff, ==,
+                        1);
+        g_assert_cmphex(reg(&c, 0x8000001d, 3, VMM_X86_EAX) >> 14 & 0xfff, ==,
+                        7);
+        /* Leaf 0xB exists (max basic 0x10), 0x1F does not. */
+        g_assert_cmphex(reg(&c, 0xb, 1, VMM_X86_EDX), ==, id);
+        g_assert_null(vmm_x86_cpuid_find(&c, 0x1f, 0));
+    }
+}
+
+static void test_vcpu_refused(void)
+{
+    struct vmm_x86_topo t = {1, 2, 1};
+    struct warnings w;
+
+    intel_host(&g_host);
+    g_assert_cmpint(policy("", &w, NULL, 0), ==, 0);
+    g_assert_cmpint(vmm_x86_cpuid_vcpu(NULL, &t, 0, &g_host), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, &t, 0, NULL), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, NULL, 0, &g_host), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, &t, 2, &g_host), ==, -EINVAL);
+    t.threads = 0;
+    g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, &t, 0, &g_host), ==, -EINVAL);
+    t = (struct vmm_x86_topo){128, 4, 1};
+    g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, &t, 0, &g_host), ==, -ERANGE);
+    /* A full table cannot take the three 0xB entries for its two. */
+    t = (struct vmm_x86_topo){1, 2, 1};
+    while (g_out.nr < VMM_X86_CPUID_MAX) {
+        put(&g_out, 0x50 + g_out.nr, 0, 0, 0, 0, 0, 0);
+    }
+    memset(&g_host, 0x5a, sizeof(g_host));
+    g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, &t, 0, &g_host), ==, -E2BIG);
+    g_assert_cmpuint(g_host.nr, ==, 0x5a5a5a5au);
+    g_assert_cmpint(vmm_x86_cpuid_set(-1, &g_out), ==, -EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
@@ -355,5 +549,9 @@ int main(int argc, char **argv)
     g_test_add_func("/cpuid/policy-switches", test_policy_switches);
     g_test_add_func("/cpuid/policy-missing", test_policy_missing);
     g_test_add_func("/cpuid/policy-refused", test_policy_refused);
+    g_test_add_func("/cpuid/apic-ids", test_apic_ids);
+    g_test_add_func("/cpuid/vcpu-intel", test_vcpu_intel);
+    g_test_add_func("/cpuid/vcpu-amd", test_vcpu_amd);
+    g_test_add_func("/cpuid/vcpu-refused", test_vcpu_refused);
     return g_test_run();
 }

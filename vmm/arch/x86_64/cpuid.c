@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * CPUID tables for loom-vm's vCPUs: the host's KVM-supported set and the
- * -cpu host feature switches by QEMU's names.  Pure table functions,
- * except the two KVM ioctls at the end.  Called by the machine's set-up
- * (policy) and by each vCPU's init callback (KVM_SET_CPUID2).
+ * CPUID tables for loom-vm's vCPUs: the host's KVM-supported set, the
+ * -cpu host feature switches by QEMU's names, and each vCPU's APIC ID and
+ * topology leaves.  Pure table functions, except the two KVM ioctls at
+ * the end.  Called by the machine's set-up (policy) and by each vCPU's
+ * init callback (per-vCPU table, KVM_SET_CPUID2).
  */
 #include "arch/x86_64/cpuid.h"
 
@@ -300,6 +301,19 @@ static struct kvm_cpuid_entry2 *add(struct vmm_x86_cpuid *c, uint32_t leaf,
     return e;
 }
 
+/* Every entry of @leaf, whatever its subleaf. */
+static void remove_leaf(struct vmm_x86_cpuid *c, uint32_t leaf)
+{
+    unsigned i, j = 0;
+
+    for (i = 0; i < c->nr; i++) {
+        if (c->e[i].function != leaf) {
+            c->e[j++] = c->e[i];
+        }
+    }
+    c->nr = j;
+}
+
 static uint32_t *reg_of(struct kvm_cpuid_entry2 *e, enum vmm_x86_reg r)
 {
     switch (r) {
@@ -437,6 +451,229 @@ int vmm_x86_cpuid_policy(const struct vmm_x86_cpuid *host,
     *ret = *out;
     free(out);
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Topology                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Bits needed to number @n things (0 for one). */
+static unsigned width(unsigned n)
+{
+    unsigned w = 0;
+
+    while (w < 31 && (1u << w) < n) {
+        w++;
+    }
+    return w;
+}
+
+int vmm_x86_topo_check(const struct vmm_x86_topo *t)
+{
+    unsigned sw, cw;
+
+    if (!t || !t->sockets || !t->cores || !t->threads) {
+        return -EINVAL;
+    }
+    if (t->sockets > VMM_X86_MAX_APIC_ID + 1 ||
+        t->cores > VMM_X86_MAX_APIC_ID + 1 ||
+        t->threads > VMM_X86_MAX_APIC_ID + 1) {
+        return -ERANGE;
+    }
+    sw = width(t->threads);
+    cw = width(t->cores);
+    /* The last vCPU has the highest ID: every field at its maximum. */
+    if (((uint64_t)(t->sockets - 1) << (sw + cw)) +
+            ((uint64_t)(t->cores - 1) << sw) + (t->threads - 1) >
+        VMM_X86_MAX_APIC_ID) {
+        return -ERANGE;
+    }
+    return 0;
+}
+
+uint32_t vmm_x86_apic_id(const struct vmm_x86_topo *t, unsigned index)
+{
+    unsigned sw, cw;
+
+    if (vmm_x86_topo_check(t) < 0) {
+        return 0;
+    }
+    sw = width(t->threads);
+    cw = width(t->cores);
+    return ((index / (t->threads * t->cores)) << (sw + cw)) |
+           (((index / t->threads) % t->cores) << sw) | (index % t->threads);
+}
+
+enum vendor { VENDOR_OTHER, VENDOR_INTEL, VENDOR_AMD };
+
+static enum vendor vendor_of(const struct vmm_x86_cpuid *c)
+{
+    const struct kvm_cpuid_entry2 *e = vmm_x86_cpuid_find(c, 0, 0);
+
+    if (!e) {
+        return VENDOR_OTHER;
+    }
+    if (e->ebx == 0x756e6547 && e->edx == 0x49656e69 && e->ecx == 0x6c65746e) {
+        return VENDOR_INTEL; /* GenuineIntel */
+    }
+    if ((e->ebx == 0x68747541 && e->edx == 0x69746e65 &&
+         e->ecx == 0x444d4163) || /* AuthenticAMD */
+        (e->ebx == 0x6f677948 && e->edx == 0x6e65476e &&
+         e->ecx == 0x656e6975)) { /* HygonGenuine */
+        return VENDOR_AMD;
+    }
+    return VENDOR_OTHER;
+}
+
+struct topo {
+    unsigned sw, cw;    /* thread and core field widths */
+    unsigned per_pkg;   /* logical processors per package */
+    uint32_t id;        /* this vCPU's APIC ID */
+    unsigned core, pkg; /* its core (in the package) and package */
+};
+
+/* Leaf 1: the initial APIC ID, logical processors per package, HTT. */
+static void topo_leaf1(struct vmm_x86_cpuid *c, const struct topo *t)
+{
+    struct kvm_cpuid_entry2 *e = vmm_x86_cpuid_find(c, 1, 0);
+
+    if (!e) {
+        return;
+    }
+    e->ebx &= 0x0000ff00u; /* CLFLUSH line size stays */
+    e->ebx |= t->id << 24;
+    e->edx &= ~CPUID_1_EDX_HTT;
+    if (t->per_pkg > 1) {
+        e->ebx |= (t->per_pkg > 255 ? 255 : t->per_pkg) << 16;
+        e->edx |= CPUID_1_EDX_HTT;
+    }
+}
+
+/*
+ * Cache leaves (Intel 4, AMD 0x8000001D): who shares each cache.  L1 and
+ * L2 belong to a core (its threads), L3 and beyond to the package; the
+ * counts are the addressable IDs, powers of two, as the SDM defines them.
+ */
+static void topo_caches(struct vmm_x86_cpuid *c, const struct topo *t,
+                        uint32_t leaf, bool cores_field)
+{
+    unsigned i;
+
+    for (i = 0; i < c->nr; i++) {
+        struct kvm_cpuid_entry2 *e = &c->e[i];
+        unsigned level = (e->eax >> 5) & 7;
+        uint32_t sharing;
+
+        if (e->function != leaf || (e->eax & 0x1f) == 0) {
+            continue; /* another leaf, or "no more caches" */
+        }
+        sharing = level <= 2 ? 1u << t->sw : 1u << (t->sw + t->cw);
+        e->eax &= ~(0xfffu << 14);
+        e->eax |= ((sharing - 1) & 0xfff) << 14;
+        if (cores_field) {
+            e->eax &= ~(0x3fu << 26);
+            e->eax |= (((1u << t->cw) - 1) & 0x3f) << 26;
+        }
+    }
+}
+
+/* Leaves 0xB and 0x1F: SMT and core levels, then an invalid level. */
+static int topo_levels(struct vmm_x86_cpuid *c, const struct topo *t,
+                       const struct vmm_x86_topo *vt, uint32_t leaf)
+{
+    const uint32_t shift[2] = {t->sw, t->sw + t->cw};
+    const uint32_t count[2] = {vt->threads, t->per_pkg};
+    uint32_t sub;
+
+    remove_leaf(c, leaf);
+    for (sub = 0; sub < 3; sub++) {
+        struct kvm_cpuid_entry2 *e =
+            add(c, leaf, sub, KVM_CPUID_FLAG_SIGNIFCANT_INDEX);
+
+        if (!e) {
+            return -E2BIG;
+        }
+        e->ecx = sub;
+        e->edx = t->id;
+        if (sub < 2) {
+            e->eax = shift[sub];
+            e->ebx = count[sub] & 0xffff;
+            e->ecx |= (sub + 1) << 8; /* 1: SMT, 2: core */
+        }
+    }
+    return 0;
+}
+
+/* AMD: extended APIC ID, core and node (one node per package). */
+static void topo_amd(struct vmm_x86_cpuid *c, const struct topo *t,
+                     const struct vmm_x86_topo *vt)
+{
+    struct kvm_cpuid_entry2 *e = vmm_x86_cpuid_find(c, 0x80000008, 0);
+
+    if (e) {
+        e->ecx &= ~0xf0ffu;
+        e->ecx |= ((t->sw + t->cw) & 0xf) << 12;
+        e->ecx |= (t->per_pkg - 1) & 0xff;
+    }
+    e = vmm_x86_cpuid_find(c, 0x8000001e, 0);
+    if (e) {
+        e->eax = t->id;
+        e->ebx = ((vt->threads - 1) & 0xff) << 8 | (t->core & 0xff);
+        e->ecx = t->pkg & 0xff;
+        e->edx = 0;
+    }
+}
+
+int vmm_x86_cpuid_vcpu(const struct vmm_x86_cpuid *policy,
+                       const struct vmm_x86_topo *vt, unsigned index,
+                       struct vmm_x86_cpuid *ret)
+{
+    struct vmm_x86_cpuid *out;
+    const struct kvm_cpuid_entry2 *e0;
+    struct topo t;
+    uint32_t max_basic;
+    int r;
+
+    if (!policy || !ret || policy->nr > VMM_X86_CPUID_MAX) {
+        return -EINVAL;
+    }
+    r = vmm_x86_topo_check(vt);
+    if (r < 0) {
+        return r;
+    }
+    t.sw = width(vt->threads);
+    t.cw = width(vt->cores);
+    t.per_pkg = vt->threads * vt->cores;
+    if (index >= t.per_pkg * vt->sockets) {
+        return -EINVAL;
+    }
+    t.id = vmm_x86_apic_id(vt, index);
+    t.core = (index / vt->threads) % vt->cores;
+    t.pkg = index / t.per_pkg;
+    out = malloc(sizeof(*out));
+    if (!out) {
+        return -ENOMEM;
+    }
+    *out = *policy;
+    e0 = vmm_x86_cpuid_find(out, 0, 0);
+    max_basic = e0 ? e0->eax : 0;
+    topo_leaf1(out, &t);
+    topo_caches(out, &t, 4, true);
+    if (max_basic >= 0xb) {
+        r = topo_levels(out, &t, vt, 0xb);
+    }
+    if (r == 0 && max_basic >= 0x1f && vmm_x86_cpuid_find(policy, 0x1f, 0)) {
+        r = topo_levels(out, &t, vt, 0x1f);
+    }
+    if (vendor_of(out) == VENDOR_AMD) {
+        topo_caches(out, &t, 0x8000001d, false);
+        topo_amd(out, &t, vt);
+    }
+    if (r == 0) {
+        *ret = *out;
+    }
+    free(out);
+    return r;
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,7 +7,9 @@
  * paravirtual leaves 0x40000000/0x40000001 are present.  Feature switches
  * use QEMU's names (table in cpuid.c): an unknown name is an error, a
  * feature the host lacks asked for with +feat is a warning and stays off
- * (QEMU's behaviour).
+ * (QEMU's behaviour).  Then each vCPU gets its APIC ID and a topology
+ * consistent with -smp sockets/cores/threads in leaves 1, 4, 0xB, 0x1F
+ * and AMD's 0x80000008, 0x8000001D, 0x8000001E.
  *
  * Everything is pure (tables in, tables out) except vmm_x86_cpuid_host()
  * and vmm_x86_cpuid_set(), so the policy is tested without KVM.  The
@@ -27,6 +29,9 @@
 /** VMM_X86_CPUID_MAX - most entries of a table (KVM's own limit). */
 #define VMM_X86_CPUID_MAX 256u
 
+/** VMM_X86_MAX_APIC_ID - highest APIC ID a topology may need (xAPIC). */
+#define VMM_X86_MAX_APIC_ID 254u
+
 /**
  * struct vmm_x86_cpuid - a CPUID table (KVM's entry format).
  * @nr: entries used.
@@ -36,6 +41,18 @@
 struct vmm_x86_cpuid {
     unsigned nr;
     struct kvm_cpuid_entry2 e[VMM_X86_CPUID_MAX];
+};
+
+/**
+ * struct vmm_x86_topo - the -smp topology.
+ * @sockets: packages.
+ * @cores: cores per package.
+ * @threads: threads per core.
+ */
+struct vmm_x86_topo {
+    unsigned sockets;
+    unsigned cores;
+    unsigned threads;
 };
 
 /* Registers, for struct vmm_x86_feature. */
@@ -117,6 +134,45 @@ int vmm_x86_cpuid_policy(const struct vmm_x86_cpuid *host,
                          unsigned nr, struct vmm_x86_cpuid *ret,
                          vmm_x86_warn_fn *warn, void *opaque, char *err,
                          size_t errlen);
+
+/**
+ * vmm_x86_topo_check() - whether a topology can be expressed.
+ * @t: the topology.
+ * Context: any (pure).
+ * Return: 0; -EINVAL for NULL or a zero count; -ERANGE when an APIC ID
+ * would exceed VMM_X86_MAX_APIC_ID.
+ */
+int vmm_x86_topo_check(const struct vmm_x86_topo *t);
+
+/**
+ * vmm_x86_apic_id() - the APIC ID of vCPU @index (QEMU's numbering:
+ * thread, core and package fields, each as wide as its count needs).
+ * @t: a topology vmm_x86_topo_check() accepts.
+ * @index: 0 .. sockets * cores * threads - 1.
+ *
+ * With the in-kernel LAPIC, KVM derives a vCPU's APIC ID from its vCPU
+ * id: create vCPU @index with KVM vCPU id vmm_x86_apic_id(@t, @index).
+ * IDs are contiguous when cores and threads are powers of two.
+ *
+ * Context: any (pure).
+ * Return: the APIC ID (0 for a topology vmm_x86_topo_check() refuses).
+ */
+uint32_t vmm_x86_apic_id(const struct vmm_x86_topo *t, unsigned index);
+
+/**
+ * vmm_x86_cpuid_vcpu() - the table of one vCPU.
+ * @policy: vmm_x86_cpuid_policy()'s table.
+ * @t: the topology (vmm_x86_topo_check() must accept it).
+ * @index: the vCPU, 0 .. sockets * cores * threads - 1.
+ * @ret: receives the table (may be @policy itself).
+ *
+ * Context: any (pure).
+ * Return: 0; -EINVAL for NULL, a bad topology or @index; -ERANGE as
+ * vmm_x86_topo_check(); -E2BIG if the topology leaves do not fit.
+ */
+int vmm_x86_cpuid_vcpu(const struct vmm_x86_cpuid *policy,
+                       const struct vmm_x86_topo *t, unsigned index,
+                       struct vmm_x86_cpuid *ret);
 
 /**
  * vmm_x86_cpuid_find() - an entry of a table.
