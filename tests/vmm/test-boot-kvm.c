@@ -8,8 +8,9 @@
  * vCPU 1 with INIT/SIPI through the in-kernel LAPIC; the AP, left in
  * KVM's wait-for-SIPI state, runs real-mode code that reports in.  Then
  * the reset path on raw vCPU fds: KVM's initial MP states, a vCPU messed
- * up and reset, and the reset BSP booting the kernel again.  Skipped
- * without a usable /dev/kvm.
+ * up and reset, and the reset BSP booting the kernel again.  Last, the
+ * CPUID policy set on two vCPUs, read back by a kernel executing CPUID.
+ * Skipped without a usable /dev/kvm.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <loom/thread.h>
 
 #include "arch/x86_64/boot.h"
+#include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/flat.h"
 #include "guest.h"
 #include "harness.h"
@@ -76,24 +78,31 @@ static const uint8_t ap_code[] = {
     0xf4, 0xeb, 0xfd, /* 1: hlt; jmp 1b */
 };
 
-/* The kernel: 32-bit, BSP code at 1 MiB, AP code at 0x8000. */
-static size_t build_kernel(uint8_t *buf)
+/* A 32-bit kernel: @code at 1 MiB (the entry), the AP code at 0x8000. */
+static size_t build_kernel_with(uint8_t *buf, const uint8_t *code, size_t len)
 {
-    static uint8_t code[sizeof(bsp_code)];
     struct t_elf e;
-    uint32_t target = CODE_GPA + RELOADED;
 
-    memcpy(code, bsp_code, sizeof(code));
-    memcpy(code + LJMP_AT, &target, 4);
     t_default(&e, false);
     e.code = code;
-    e.code_len = sizeof(code);
+    e.code_len = len;
     e.data = ap_code;
     e.data_len = sizeof(ap_code);
     e.ph[1] = (struct t_phdr){PT_LOAD,         DATA_OFF,        AP_GPA, AP_GPA,
                               sizeof(ap_code), sizeof(ap_code), 0x1000};
     e.note_value = CODE_GPA;
     return t_build(&e, buf);
+}
+
+/* The kernel of bsp_code, its far jump pointed at CODE_GPA. */
+static size_t build_kernel(uint8_t *buf)
+{
+    static uint8_t code[sizeof(bsp_code)];
+    uint32_t target = CODE_GPA + RELOADED;
+
+    memcpy(code, bsp_code, sizeof(code));
+    memcpy(code + LJMP_AT, &target, 4);
+    return build_kernel_with(buf, code, sizeof(code));
 }
 
 /* ------------------------------------------------------------------ */
@@ -283,7 +292,7 @@ static void test_pvh_boot_smp(void)
 struct raw_vm {
     int kvm, vm, vcpu[2];
     uint8_t *ram;
-    struct kvm_run *run;
+    struct kvm_run *run[2];
     size_t run_size;
 };
 
@@ -312,14 +321,17 @@ static void raw_vm_new(struct raw_vm *r)
         g_assert_cmpint(r->vcpu[i], >=, 0);
     }
     r->run_size = (size_t)ioctl(r->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-    r->run = mmap(NULL, r->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                  r->vcpu[0], 0);
-    g_assert_true(r->run != MAP_FAILED);
+    for (i = 0; i < 2; i++) {
+        r->run[i] = mmap(NULL, r->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                         r->vcpu[i], 0);
+        g_assert_true(r->run[i] != MAP_FAILED);
+    }
 }
 
 static void raw_vm_free(struct raw_vm *r)
 {
-    munmap(r->run, r->run_size);
+    munmap(r->run[0], r->run_size);
+    munmap(r->run[1], r->run_size);
     close(r->vcpu[0]);
     close(r->vcpu[1]);
     close(r->vm);
@@ -386,16 +398,16 @@ static void mess_up(int fd)
     g_assert_cmpint(ioctl(fd, KVM_SET_LAPIC, &lapic), ==, 0);
 }
 
-/* Run the raw BSP until the done port, collecting the reports. */
-static void raw_run(struct raw_vm *vm, struct reports *rep)
+/* Run raw vCPU @i until the done port, collecting the reports. */
+static void raw_run(struct raw_vm *vm, int i, struct reports *rep)
 {
     int guard;
 
     for (guard = 0; guard < 1000; guard++) {
-        struct kvm_run *run = vm->run;
+        struct kvm_run *run = vm->run[i];
         uint32_t val = 0;
 
-        g_assert_cmpint(ioctl(vm->vcpu[0], KVM_RUN, 0), ==, 0);
+        g_assert_cmpint(ioctl(vm->vcpu[i], KVM_RUN, 0), ==, 0);
         g_assert_cmpuint(run->exit_reason, ==, KVM_EXIT_IO);
         memcpy(&val, (uint8_t *)run + run->io.data_offset, run->io.size);
         if (run->io.port == PORT_DONE) {
@@ -460,7 +472,7 @@ static void test_mp_state_and_reset(void)
     g_assert_cmphex(lapic_reg(&lapic, 0x350), ==, 0x10000);
     g_assert_cmpint(vmm_x86_mp_state(vm.vcpu[0], &mp), ==, 0);
     g_assert_cmpuint(mp, ==, KVM_MP_STATE_RUNNABLE);
-    raw_run(&vm, &rep);
+    raw_run(&vm, 0, &rep);
     check_reports(&rep, &boot);
 
     /*
@@ -482,6 +494,104 @@ static void test_mp_state_and_reset(void)
     g_assert_cmpuint(mp, ==, KVM_MP_STATE_UNINITIALIZED);
     g_assert_cmpint(vmm_x86_vcpu_reset(-1, NULL, 0), ==, -EINVAL);
 
+    vmm_gmem_free(gm);
+    raw_vm_free(&vm);
+}
+
+/* ------------------------------------------------------------------ */
+/* CPUID on real vCPUs                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Reports CPUID 1:EBX, 1:ECX, 0xB.0:EDX, 0xB.1:EBX, 0x40000000:EBX and
+ * 0x40000001:EAX, then the done port. */
+/* clang-format off */
+static const uint8_t cpuid_code[] = {
+    0xb8, 0x01, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, /* cpuid(1, 0) */
+    0x89, 0xd8, 0x66, 0xba, 0x00, 0x06, 0xef,             /* out ebx */
+    0xb8, 0x01, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, /* cpuid(1, 0) */
+    0x89, 0xc8, 0x66, 0xba, 0x00, 0x06, 0xef,             /* out ecx */
+    0xb8, 0x0b, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, /* cpuid(0xb, 0) */
+    0x89, 0xd0, 0x66, 0xba, 0x00, 0x06, 0xef,             /* out edx */
+    0xb8, 0x0b, 0x00, 0x00, 0x00,                         /* cpuid(0xb, 1) */
+    0xb9, 0x01, 0x00, 0x00, 0x00, 0x0f, 0xa2,
+    0x89, 0xd8, 0x66, 0xba, 0x00, 0x06, 0xef,             /* out ebx */
+    0xb8, 0x00, 0x00, 0x00, 0x40, 0x31, 0xc9, 0x0f, 0xa2, /* cpuid(KVM) */
+    0x89, 0xd8, 0x66, 0xba, 0x00, 0x06, 0xef,             /* out ebx */
+    0xb8, 0x01, 0x00, 0x00, 0x40, 0x31, 0xc9, 0x0f, 0xa2, /* cpuid(KVM+1) */
+    0x66, 0xba, 0x00, 0x06, 0xef,                         /* out eax */
+    0x66, 0xba, 0x0c, 0x06, 0xef,                         /* done */
+    0xf4, 0xeb, 0xfd,                                     /* 1: hlt; jmp 1b */
+};
+/* clang-format on */
+
+static void test_cpuid_on_vcpus(void)
+{
+    static struct vmm_x86_cpuid host, policy, mine;
+    const struct vmm_x86_topo topo = {1, 2, 1};
+    struct vmm_config_cpu_feature off[2] = {{"kvm-pv-ipi", false},
+                                            {"x2apic", false}};
+    uint32_t offered;
+    static uint8_t elf[ELF_MAX];
+    struct vmm_gmem_region reg;
+    struct vmm_pvh_image img;
+    struct vmm_pvh_boot boot;
+    struct vmm_gmem *gm;
+    struct raw_vm vm;
+    size_t n = build_kernel_with(elf, cpuid_code, sizeof(cpuid_code));
+    int i;
+
+    g_assert_cmpint(vmm_x86_cpuid_host(&host), ==, 0);
+    g_assert_cmpuint(host.nr, >, 0);
+    g_assert_cmpint(
+        vmm_x86_cpuid_policy(&host, off, 2, &policy, NULL, NULL, NULL, 0), ==,
+        0);
+    offered = vmm_x86_cpuid_find(&host, 1, 0)->ecx | (1u << 31);
+    raw_vm_new(&vm);
+    reg = (struct vmm_gmem_region){0, RAM_SIZE, vm.ram};
+    g_assert_cmpint(vmm_gmem_new(&reg, 1, &gm), ==, 0);
+    g_assert_cmpint(vmm_pvh_load(gm, elf, n, &img, NULL, 0), ==, 0);
+    g_assert_cmpint(vmm_pvh_setup(gm, &img, "", NULL, 0, &boot, NULL, 0), ==,
+                    0);
+    for (i = 0; i < 2; i++) {
+        struct reports rep = {0};
+        struct kvm_mp_state mp = {KVM_MP_STATE_RUNNABLE};
+        struct kvm_sregs sr;
+        struct kvm_regs r;
+        uint32_t id = vmm_x86_apic_id(&topo, (unsigned)i);
+
+        /* KVM vCPU id i is APIC ID i in this topology. */
+        g_assert_cmpuint(id, ==, (uint32_t)i);
+        g_assert_cmpint(vmm_x86_cpuid_vcpu(&policy, &topo, i, &mine), ==, 0);
+        g_assert_cmpint(vmm_x86_cpuid_set(vm.vcpu[i], &mine), ==, 0);
+        /* Both start at the PVH entry (vCPU 1 as if started). */
+        g_assert_cmpint(ioctl(vm.vcpu[i], KVM_GET_SREGS, &sr), ==, 0);
+        vmm_x86_pvh_sregs(&boot, &sr);
+        g_assert_cmpint(ioctl(vm.vcpu[i], KVM_SET_SREGS, &sr), ==, 0);
+        vmm_x86_pvh_regs(&boot, &r);
+        g_assert_cmpint(ioctl(vm.vcpu[i], KVM_SET_REGS, &r), ==, 0);
+        g_assert_cmpint(ioctl(vm.vcpu[i], KVM_SET_MP_STATE, &mp), ==, 0);
+        raw_run(&vm, i, &rep);
+
+        g_assert_cmpuint(rep.n, ==, 6);
+        g_assert_cmphex(rep.v[0] >> 24, ==, id);
+        g_assert_cmphex((rep.v[0] >> 16) & 0xff, ==, 2);
+        g_assert_cmphex(rep.v[1] & (1u << 31), !=, 0); /* hypervisor */
+        /*
+         * Leaf 1 ECX: every bit KVM offers is as the policy set it
+         * (x2apic off).  PVM adds the hardware's bits it cannot hide
+         * from natively running user code, so the others are not
+         * compared.
+         */
+        g_assert_cmphex(rep.v[1] & offered, ==,
+                        vmm_x86_cpuid_find(&mine, 1, 0)->ecx & offered);
+        g_assert_cmphex(rep.v[1] & (1u << 21), ==, 0);
+        g_assert_cmphex(rep.v[2], ==, id);
+        g_assert_cmphex(rep.v[3] & 0xffff, ==, 2);
+        g_assert_cmphex(rep.v[4], ==, 0x4b4d564b);
+        g_assert_cmphex(rep.v[5], ==,
+                        vmm_x86_cpuid_find(&host, 0x40000001, 0)->eax &
+                            ~(1u << 11));
+    }
     vmm_gmem_free(gm);
     raw_vm_free(&vm);
 }
@@ -554,5 +664,6 @@ int main(int argc, char **argv)
     g_test_add_func("/boot-kvm/images", test_images);
     g_test_add_func("/boot-kvm/pvh-boot-smp", test_pvh_boot_smp);
     g_test_add_func("/boot-kvm/mp-state-and-reset", test_mp_state_and_reset);
+    g_test_add_func("/boot-kvm/cpuid-on-vcpus", test_cpuid_on_vcpus);
     return g_test_run();
 }
