@@ -175,13 +175,35 @@ struct machine {
     struct reports rep;
     struct kvm_sregs sregs; /* the BSP's, read back after entry set-up */
     struct kvm_regs regs;
+    /* CPUID of one package of two cores, as machine/ would set it. */
+    struct vmm_x86_cpuid policy, mine[2];
+    struct vmm_x86_topo topo;
+    uint32_t mp[2]; /* each vCPU's MP state in its init callback */
 };
+
+/* What the machine does in every vCPU's init callback. */
+static int vcpu_common_init(struct vmm_kvm_vcpu *v, struct machine *m)
+{
+    int i = loom_cpu_index(vmm_kvm_vcpu_cpu(v));
+    int r = vmm_x86_mp_state(v, &m->mp[i]);
+
+    if (r == 0) {
+        r = vmm_x86_cpuid_vcpu(&m->policy, &m->topo, (unsigned)i, &m->mine[i]);
+    }
+    if (r == 0) {
+        r = vmm_x86_cpuid_set(v, &m->mine[i]);
+    }
+    return r;
+}
 
 static int bsp_init(struct vmm_kvm_vcpu *v, void *opaque)
 {
     struct machine *m = opaque;
-    int r = vmm_x86_pvh_enter(v, &m->boot);
+    int r = vcpu_common_init(v, m);
 
+    if (r == 0) {
+        r = vmm_x86_pvh_enter(v, &m->boot);
+    }
     if (r == 0) {
         r = vmm_kvm_vcpu_get_sregs(v, &m->sregs);
     }
@@ -189,6 +211,34 @@ static int bsp_init(struct vmm_kvm_vcpu *v, void *opaque)
         r = vmm_kvm_vcpu_get_regs(v, &m->regs);
     }
     return r;
+}
+
+static int ap_init(struct vmm_kvm_vcpu *v, void *opaque)
+{
+    return vcpu_common_init(v, opaque);
+}
+
+/* system_reset's work on one vCPU, then what it left. */
+struct reset_work {
+    struct machine *m;
+    int ret;
+    uint32_t mp;
+    struct kvm_regs regs;
+};
+
+static void reset_fn(struct loom_cpu *cpu, void *data)
+{
+    struct reset_work *w = data;
+    struct vmm_kvm_vcpu *v = vmm_kvm_vcpu_of(cpu);
+    bool bsp = loom_cpu_index(cpu) == 0;
+
+    w->ret = vmm_x86_vcpu_reset(v, bsp ? &w->m->boot : NULL, 0x806f8);
+    if (w->ret == 0) {
+        w->ret = vmm_x86_mp_state(v, &w->mp);
+    }
+    if (w->ret == 0) {
+        w->ret = vmm_kvm_vcpu_get_regs(v, &w->regs);
+    }
 }
 
 static void machine_new(struct machine *m)
@@ -242,8 +292,13 @@ static void test_pvh_boot_smp(void)
     struct machine m;
 
     machine_new(&m);
+    m.topo = (struct vmm_x86_topo){1, 2, 1};
+    g_assert_cmpint(vmm_x86_cpuid_host(m.vm, &m.mine[0]), ==, 0);
+    g_assert_cmpint(vmm_x86_cpuid_policy(&m.mine[0], NULL, 0, &m.policy, NULL,
+                                         NULL, NULL, 0),
+                    ==, 0);
     g_assert_cmpint(vmm_kvm_vcpu_new(m.vm, 0, bsp_init, &m, &bsp), ==, 0);
-    g_assert_cmpint(vmm_kvm_vcpu_new(m.vm, 1, NULL, NULL, &ap), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_new(m.vm, 1, ap_init, &m, &ap), ==, 0);
     g_assert_cmpint(vmm_kvm_vcpu_start(ap), ==, 0);
     g_assert_cmpint(vmm_kvm_vcpu_start(bsp), ==, 0);
     g_assert_cmpint(loom_sem_timedwait(&m.rep.done, WAIT_NS), ==, 0);
@@ -251,6 +306,9 @@ static void test_pvh_boot_smp(void)
 
     check_reports(&m.rep, &m.boot);
     g_assert_cmphex(m.rep.ap, ==, 0x5a);
+    /* KVM's initial MP states with the in-kernel LAPIC, seen via vstate. */
+    g_assert_cmpuint(m.mp[0], ==, KVM_MP_STATE_RUNNABLE);
+    g_assert_cmpuint(m.mp[1], ==, KVM_MP_STATE_UNINITIALIZED);
     /* The registers as KVM holds them after vmm_x86_pvh_enter(). */
     g_assert_cmphex(m.regs.rip, ==, CODE_GPA);
     g_assert_cmphex(m.regs.rbx, ==, m.boot.start_info);
@@ -279,6 +337,28 @@ static void test_pvh_boot_smp(void)
             g_assert_cmpuint(m.ram[i], ==, 0);
         }
     }
+
+    /* system_reset's per-vCPU step, through vstate on each vCPU thread. */
+    {
+        struct reset_work w = {.m = &m, .ret = -1};
+
+        g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(bsp), reset_fn, &w),
+                        ==, 0);
+        g_assert_cmpint(w.ret, ==, 0);
+        g_assert_cmpuint(w.mp, ==, KVM_MP_STATE_RUNNABLE);
+        g_assert_cmphex(w.regs.rip, ==, CODE_GPA);
+        g_assert_cmphex(w.regs.rbx, ==, m.boot.start_info);
+        w.ret = -1;
+        g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(ap), reset_fn, &w), ==,
+                        0);
+        g_assert_cmpint(w.ret, ==, 0);
+        g_assert_cmpuint(w.mp, ==, KVM_MP_STATE_UNINITIALIZED);
+        g_assert_cmphex(w.regs.rip, ==, 0xfff0);
+        g_assert_cmphex(w.regs.rdx, ==, 0x806f8);
+    }
+    g_assert_cmpint(vmm_x86_vcpu_reset(NULL, NULL, 0), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_mp_state(NULL, NULL), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_cpuid_set(NULL, &m.policy), ==, -EINVAL);
 
     vmm_kvm_vcpu_free(bsp);
     vmm_kvm_vcpu_free(ap);
@@ -436,11 +516,11 @@ static void test_mp_state_and_reset(void)
 
     raw_vm_new(&vm);
     /* KVM's defaults with the in-kernel LAPIC: BSP runs, AP waits. */
-    g_assert_cmpint(vmm_x86_mp_state(vm.vcpu[0], &mp), ==, 0);
+    g_assert_cmpint(vmm_x86_mp_state_fd(vm.vcpu[0], &mp), ==, 0);
     g_assert_cmpuint(mp, ==, KVM_MP_STATE_RUNNABLE);
-    g_assert_cmpint(vmm_x86_mp_state(vm.vcpu[1], &mp), ==, 0);
+    g_assert_cmpint(vmm_x86_mp_state_fd(vm.vcpu[1], &mp), ==, 0);
     g_assert_cmpuint(mp, ==, KVM_MP_STATE_UNINITIALIZED);
-    g_assert_cmpint(vmm_x86_mp_state(-1, &mp), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_mp_state_fd(-1, &mp), ==, -EINVAL);
 
     reg = (struct vmm_gmem_region){0, RAM_SIZE, vm.ram};
     g_assert_cmpint(vmm_gmem_new(&reg, 1, &gm), ==, 0);
@@ -450,7 +530,7 @@ static void test_mp_state_and_reset(void)
 
     /* BSP: messed up, reset, then it boots the kernel. */
     mess_up(vm.vcpu[0]);
-    g_assert_cmpint(vmm_x86_vcpu_reset(vm.vcpu[0], &boot, 0x806f8), ==, 0);
+    g_assert_cmpint(vmm_x86_vcpu_reset_fd(vm.vcpu[0], &boot, 0x806f8), ==, 0);
     g_assert_cmpint(ioctl(vm.vcpu[0], KVM_GET_SREGS, &sr), ==, 0);
     g_assert_cmphex(sr.cr0 & 0xffffffff, ==, 0x11);
     g_assert_cmphex(sr.efer, ==, 0);
@@ -470,7 +550,7 @@ static void test_mp_state_and_reset(void)
     g_assert_cmphex(lapic_reg(&lapic, 0xf0), ==, 0xff);
     g_assert_cmphex(lapic_reg(&lapic, 0x320), ==, 0x10000);
     g_assert_cmphex(lapic_reg(&lapic, 0x350), ==, 0x10000);
-    g_assert_cmpint(vmm_x86_mp_state(vm.vcpu[0], &mp), ==, 0);
+    g_assert_cmpint(vmm_x86_mp_state_fd(vm.vcpu[0], &mp), ==, 0);
     g_assert_cmpuint(mp, ==, KVM_MP_STATE_RUNNABLE);
     raw_run(&vm, 0, &rep);
     check_reports(&rep, &boot);
@@ -480,7 +560,7 @@ static void test_mp_state_and_reset(void)
      * ran).  After the reset it waits for a new INIT, in reset state.
      */
     mess_up(vm.vcpu[1]);
-    g_assert_cmpint(vmm_x86_vcpu_reset(vm.vcpu[1], NULL, 0x806f8), ==, 0);
+    g_assert_cmpint(vmm_x86_vcpu_reset_fd(vm.vcpu[1], NULL, 0x806f8), ==, 0);
     g_assert_cmpint(ioctl(vm.vcpu[1], KVM_GET_SREGS, &sr), ==, 0);
     g_assert_cmphex(sr.cs.selector, ==, 0xf000);
     g_assert_cmphex(sr.cs.base, ==, 0xffff0000);
@@ -490,9 +570,9 @@ static void test_mp_state_and_reset(void)
     g_assert_cmpint(ioctl(vm.vcpu[1], KVM_GET_REGS, &r), ==, 0);
     g_assert_cmphex(r.rip, ==, 0xfff0);
     g_assert_cmphex(r.rdx, ==, 0x806f8);
-    g_assert_cmpint(vmm_x86_mp_state(vm.vcpu[1], &mp), ==, 0);
+    g_assert_cmpint(vmm_x86_mp_state_fd(vm.vcpu[1], &mp), ==, 0);
     g_assert_cmpuint(mp, ==, KVM_MP_STATE_UNINITIALIZED);
-    g_assert_cmpint(vmm_x86_vcpu_reset(-1, NULL, 0), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_vcpu_reset_fd(-1, NULL, 0), ==, -EINVAL);
 
     vmm_gmem_free(gm);
     raw_vm_free(&vm);
@@ -540,7 +620,7 @@ static void test_cpuid_on_vcpus(void)
     size_t n = build_kernel_with(elf, cpuid_code, sizeof(cpuid_code));
     int i;
 
-    g_assert_cmpint(vmm_x86_cpuid_host(&host), ==, 0);
+    g_assert_cmpint(vmm_x86_cpuid_host(NULL, &host), ==, 0);
     g_assert_cmpuint(host.nr, >, 0);
     g_assert_cmpint(
         vmm_x86_cpuid_policy(&host, off, 2, &policy, NULL, NULL, NULL, 0), ==,
@@ -562,7 +642,7 @@ static void test_cpuid_on_vcpus(void)
         /* KVM vCPU id i is APIC ID i in this topology. */
         g_assert_cmpuint(id, ==, (uint32_t)i);
         g_assert_cmpint(vmm_x86_cpuid_vcpu(&policy, &topo, i, &mine), ==, 0);
-        g_assert_cmpint(vmm_x86_cpuid_set(vm.vcpu[i], &mine), ==, 0);
+        g_assert_cmpint(vmm_x86_cpuid_set_fd(vm.vcpu[i], &mine), ==, 0);
         /* Both start at the PVH entry (vCPU 1 as if started). */
         g_assert_cmpint(ioctl(vm.vcpu[i], KVM_GET_SREGS, &sr), ==, 0);
         vmm_x86_pvh_sregs(&boot, &sr);

@@ -538,7 +538,8 @@ static void test_vcpu_refused(void)
     memset(&g_host, 0x5a, sizeof(g_host));
     g_assert_cmpint(vmm_x86_cpuid_vcpu(&g_out, &t, 0, &g_host), ==, -E2BIG);
     g_assert_cmpuint(g_host.nr, ==, 0x5a5a5a5au);
-    g_assert_cmpint(vmm_x86_cpuid_set(-1, &g_out), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_cpuid_set_fd(-1, &g_out), ==, -EINVAL);
+    g_assert_cmpint(vmm_x86_cpuid_set(NULL, &g_out), ==, -EINVAL);
 }
 
 int main(int argc, char **argv)

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * x86 vCPU boot state: the PVH entry of the BSP (through vstate's
- * register accessors, from the BSP's init callback) and the reset of any
- * vCPU (on its raw fd: MP state, LAPIC, MSRs and events have no vstate
- * accessor).  The register images are pure functions so that tests and
- * the reset path build them the same way.  Runs on the vCPU's thread.
+ * x86 vCPU boot state: the PVH entry of the BSP (from its init callback)
+ * and the reset of any vCPU, through vstate (vmm_kvm_vcpu_ioctl()) or,
+ * for raw KVM users, on a vCPU fd.  The register images are pure
+ * functions so that tests and the reset path build them the same way.
+ * Runs on the vCPU's thread.
  */
 #include "arch/x86_64/boot.h"
+
+#include "arch/x86_64/x86-int.h"
 
 #include <errno.h>
 #include <string.h>
@@ -162,12 +164,31 @@ void vmm_x86_lapic_reset_state(struct kvm_lapic_state *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* Reset on the raw vCPU fd                                            */
+/* Reset: through vstate, or on a raw vCPU fd                          */
 /* ------------------------------------------------------------------ */
 
-static int xioctl(int fd, unsigned long req, void *arg)
+int vmm__x86_vcpu_ioctl(const struct vmm__x86_vcpu_io *io, unsigned long req,
+                        void *arg)
 {
-    return ioctl(fd, req, arg) < 0 ? -errno : 0;
+    int r;
+
+    if (io->vcpu) {
+        return vmm_kvm_vcpu_ioctl(io->vcpu, req, arg);
+    }
+    if (io->fd < 0) {
+        return -EINVAL;
+    }
+    r = ioctl(io->fd, req, arg);
+    return r < 0 ? -errno : r;
+}
+
+/* Success as 0: some requests return a count. */
+static int xioctl(const struct vmm__x86_vcpu_io *io, unsigned long req,
+                  void *arg)
+{
+    int r = vmm__x86_vcpu_ioctl(io, req, arg);
+
+    return r < 0 ? r : 0;
 }
 
 /* MSRs with state a guest may leave armed, and their reset values. */
@@ -202,7 +223,7 @@ static const struct {
  * KVM_SET_MSRS stops at the first MSR it refuses and returns how many it
  * set: skip that one (this KVM lacks it: nothing to reset) and go on.
  */
-static int reset_msrs_set(int fd)
+static int reset_msrs_set(const struct vmm__x86_vcpu_io *io)
 {
     /* struct kvm_msrs and its entries, suitably aligned. */
     uint64_t buf[(sizeof(struct kvm_msrs) +
@@ -219,16 +240,16 @@ static int reset_msrs_set(int fd)
             m->entries[i - first].index = reset_msrs[i].index;
             m->entries[i - first].data = reset_msrs[i].value;
         }
-        n = ioctl(fd, KVM_SET_MSRS, m);
+        n = vmm__x86_vcpu_ioctl(io, KVM_SET_MSRS, m);
         if (n < 0) {
-            return -errno;
+            return n;
         }
         first += (unsigned)n + 1;
     }
     return 0;
 }
 
-static int reset_fpu_xcr_debug(int fd)
+static int reset_fpu_xcr_debug(const struct vmm__x86_vcpu_io *io)
 {
     struct kvm_debugregs dr;
     struct kvm_xcrs xcrs;
@@ -238,28 +259,28 @@ static int reset_fpu_xcr_debug(int fd)
     memset(&fpu, 0, sizeof(fpu));
     fpu.fcw = 0x37f;
     fpu.mxcsr = 0x1f80;
-    r = xioctl(fd, KVM_SET_FPU, &fpu);
+    r = xioctl(io, KVM_SET_FPU, &fpu);
     if (r == 0) {
         memset(&xcrs, 0, sizeof(xcrs));
         /* Without XSAVE in the guest's CPUID there is no XCR0. */
-        if (xioctl(fd, KVM_GET_XCRS, &xcrs) == 0 && xcrs.nr_xcrs > 0) {
+        if (xioctl(io, KVM_GET_XCRS, &xcrs) == 0 && xcrs.nr_xcrs > 0) {
             xcrs.nr_xcrs = 1;
             xcrs.xcrs[0].xcr = 0;
             xcrs.xcrs[0].value = 1; /* x87 only */
-            r = xioctl(fd, KVM_SET_XCRS, &xcrs);
+            r = xioctl(io, KVM_SET_XCRS, &xcrs);
         }
     }
     if (r == 0) {
         memset(&dr, 0, sizeof(dr));
         dr.dr6 = 0xffff0ff0;
         dr.dr7 = 0x400;
-        r = xioctl(fd, KVM_SET_DEBUGREGS, &dr);
+        r = xioctl(io, KVM_SET_DEBUGREGS, &dr);
     }
     return r;
 }
 
-static int reset_cpu_regs(int fd, const struct vmm_pvh_boot *b,
-                          uint32_t signature)
+static int reset_cpu_regs(const struct vmm__x86_vcpu_io *io,
+                          const struct vmm_pvh_boot *b, uint32_t signature)
 {
     struct kvm_vcpu_events ev;
     struct kvm_sregs sr;
@@ -274,9 +295,9 @@ static int reset_cpu_regs(int fd, const struct vmm_pvh_boot *b,
      */
     memset(&ev, 0, sizeof(ev));
     ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SMM;
-    ret = xioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
+    ret = xioctl(io, KVM_SET_VCPU_EVENTS, &ev);
     if (ret == 0) {
-        ret = xioctl(fd, KVM_GET_SREGS, &sr);
+        ret = xioctl(io, KVM_GET_SREGS, &sr);
     }
     if (ret < 0) {
         return ret;
@@ -291,56 +312,83 @@ static int reset_cpu_regs(int fd, const struct vmm_pvh_boot *b,
     /* xAPIC mode, enabled; the BSP flag as at power-on. */
     sr.apic_base =
         VMM_X86_APIC_BASE | APIC_BASE_ENABLE | (b ? APIC_BASE_BSP : 0);
-    ret = xioctl(fd, KVM_SET_SREGS, &sr);
+    ret = xioctl(io, KVM_SET_SREGS, &sr);
     if (ret == 0) {
-        ret = xioctl(fd, KVM_SET_REGS, &r);
+        ret = xioctl(io, KVM_SET_REGS, &r);
     }
     return ret;
 }
 
-int vmm_x86_vcpu_reset(int vcpu_fd, const struct vmm_pvh_boot *b,
-                       uint32_t signature)
+static int vcpu_reset(const struct vmm__x86_vcpu_io *io,
+                      const struct vmm_pvh_boot *b, uint32_t signature)
 {
     struct kvm_mp_state mp;
     struct kvm_lapic_state lapic;
     int r;
 
-    if (vcpu_fd < 0) {
-        return -EINVAL;
-    }
-    r = reset_cpu_regs(vcpu_fd, b, signature);
+    r = reset_cpu_regs(io, b, signature);
     if (r == 0) {
-        r = reset_fpu_xcr_debug(vcpu_fd);
+        r = reset_fpu_xcr_debug(io);
     }
     if (r == 0) {
-        r = reset_msrs_set(vcpu_fd);
+        r = reset_msrs_set(io);
     }
     /* After the APIC base: the LAPIC is in xAPIC mode now. */
     if (r == 0) {
-        r = xioctl(vcpu_fd, KVM_GET_LAPIC, &lapic);
+        r = xioctl(io, KVM_GET_LAPIC, &lapic);
     }
     if (r == 0) {
         vmm_x86_lapic_reset_state(&lapic);
-        r = xioctl(vcpu_fd, KVM_SET_LAPIC, &lapic);
+        r = xioctl(io, KVM_SET_LAPIC, &lapic);
     }
     if (r == 0) {
         mp.mp_state = b ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
-        r = xioctl(vcpu_fd, KVM_SET_MP_STATE, &mp);
+        r = xioctl(io, KVM_SET_MP_STATE, &mp);
     }
     return r;
 }
 
-int vmm_x86_mp_state(int vcpu_fd, uint32_t *ret)
+int vmm_x86_vcpu_reset(struct vmm_kvm_vcpu *vcpu, const struct vmm_pvh_boot *b,
+                       uint32_t signature)
+{
+    const struct vmm__x86_vcpu_io io = {vcpu, -1};
+
+    return vcpu ? vcpu_reset(&io, b, signature) : -EINVAL;
+}
+
+int vmm_x86_vcpu_reset_fd(int vcpu_fd, const struct vmm_pvh_boot *b,
+                          uint32_t signature)
+{
+    const struct vmm__x86_vcpu_io io = {NULL, vcpu_fd};
+
+    return vcpu_fd >= 0 ? vcpu_reset(&io, b, signature) : -EINVAL;
+}
+
+static int mp_state(const struct vmm__x86_vcpu_io *io, uint32_t *ret)
 {
     struct kvm_mp_state mp;
     int r;
 
-    if (vcpu_fd < 0 || !ret) {
+    if (!ret) {
         return -EINVAL;
     }
-    r = xioctl(vcpu_fd, KVM_GET_MP_STATE, &mp);
+    r = xioctl(io, KVM_GET_MP_STATE, &mp);
     if (r == 0) {
         *ret = mp.mp_state;
     }
     return r;
+}
+
+int vmm_x86_mp_state(struct vmm_kvm_vcpu *vcpu, uint32_t *ret)
+{
+    const struct vmm__x86_vcpu_io io = {vcpu, -1};
+
+    return vcpu ? mp_state(&io, ret) : -EINVAL;
+}
+
+int vmm_x86_mp_state_fd(int vcpu_fd, uint32_t *ret)
+{
+    const struct vmm__x86_vcpu_io io = {NULL, vcpu_fd};
+
+    return vcpu_fd >= 0 ? mp_state(&io, ret) : -EINVAL;
 }

@@ -88,34 +88,50 @@ void vmm_x86_lapic_reset_state(struct kvm_lapic_state *s);
 
 /**
  * vmm_x86_vcpu_reset() - what a system reset does to one vCPU.
- * @vcpu_fd: the KVM vCPU fd.
+ * @vcpu: the vCPU.
  * @b: the boot data for the BSP (it restarts at the PVH entry, so the
  *     kernel and boot data must have been loaded again), NULL for an AP.
  * @signature: CPUID.1:EAX of the vCPU (an AP's EDX after reset).
  *
- * Clears pending events, sets the general, special, FPU, XCR0 and debug
- * registers, the LAPIC and the MSRs a guest may have left armed
- * (kvmclock, steal time, async PF and PV EOI, which would otherwise keep
- * writing into the next guest's memory; SYSENTER/SYSCALL, PAT, TSC
- * deadline) to their reset values, then the multiprocessing state: the
- * BSP runnable, an AP waiting for INIT (KVM_MP_STATE_UNINITIALIZED, as
- * KVM creates it and as QEMU resets it).  MSRs this KVM does not know
- * are skipped; XCR0 is skipped without XSAVE.
+ * Clears pending events (a latched INIT included), sets the general,
+ * special, FPU, XCR0 and debug registers, the LAPIC and the MSRs a guest
+ * may have left armed (kvmclock, steal time, async PF and PV EOI, which
+ * would otherwise keep writing into the next guest's memory;
+ * SYSENTER/SYSCALL, PAT, TSC deadline) to their reset values, then the
+ * multiprocessing state: the BSP runnable, an AP waiting for INIT
+ * (KVM_MP_STATE_UNINITIALIZED, as KVM creates it and as QEMU resets it).
+ * MSRs this KVM does not know are skipped; XCR0 is skipped without XSAVE.
  *
- * Context: the vCPU's thread, outside KVM_RUN, all vCPUs paused (the
- * reset runs as run_on_cpu work on every vCPU).
- * Return: 0; -EINVAL for a negative @vcpu_fd; another -errno from KVM.
+ * Context: vcpu(cpu), outside exec, all vCPUs paused (system_reset runs
+ * it with loom_run_on_cpu() on every vCPU).
+ * Return: 0; -EINVAL for NULL; as vmm_kvm_vcpu_ioctl().
  */
-int vmm_x86_vcpu_reset(int vcpu_fd, const struct vmm_pvh_boot *b,
+int vmm_x86_vcpu_reset(struct vmm_kvm_vcpu *vcpu, const struct vmm_pvh_boot *b,
                        uint32_t signature);
 
 /**
- * vmm_x86_mp_state() - read a vCPU's multiprocessing state.
- * @vcpu_fd: the KVM vCPU fd.
- * @ret: receives KVM_MP_STATE_*.
- * Context: the vCPU's thread, outside KVM_RUN.
- * Return: 0; -EINVAL; another -errno from KVM.
+ * vmm_x86_vcpu_reset_fd() - vmm_x86_vcpu_reset() on a raw KVM vCPU fd.
+ * @vcpu_fd: the fd.
+ * @b, @signature: as vmm_x86_vcpu_reset().
+ * Context: the thread that runs the vCPU, outside KVM_RUN.
+ * Return: 0; -EINVAL for a negative fd; another -errno from KVM.
  */
-int vmm_x86_mp_state(int vcpu_fd, uint32_t *ret);
+int vmm_x86_vcpu_reset_fd(int vcpu_fd, const struct vmm_pvh_boot *b,
+                          uint32_t signature);
+
+/**
+ * vmm_x86_mp_state() - read a vCPU's multiprocessing state.
+ * @vcpu: the vCPU.
+ * @ret: receives KVM_MP_STATE_*.
+ * Context: vcpu(cpu), outside exec.
+ * Return: 0; -EINVAL; as vmm_kvm_vcpu_ioctl().
+ */
+int vmm_x86_mp_state(struct vmm_kvm_vcpu *vcpu, uint32_t *ret);
+
+/**
+ * vmm_x86_mp_state_fd() - vmm_x86_mp_state() on a raw KVM vCPU fd.
+ * Context and Return: as vmm_x86_vcpu_reset_fd().
+ */
+int vmm_x86_mp_state_fd(int vcpu_fd, uint32_t *ret);
 
 #endif /* VMM_ARCH_X86_64_BOOT_H */

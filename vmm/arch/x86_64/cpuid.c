@@ -691,40 +691,50 @@ static struct kvm_cpuid2 *cpuid2_new(unsigned n)
     return c;
 }
 
-int vmm_x86_cpuid_host(struct vmm_x86_cpuid *ret)
+int vmm_x86_cpuid_host(struct vmm_kvm_vm *vm, struct vmm_x86_cpuid *ret)
 {
     struct kvm_cpuid2 *c;
-    int fd, r = 0;
+    int fd = -1, r;
 
     if (!ret) {
         return -EINVAL;
     }
-    fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
+    if (!vm) {
+        fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+            return -errno;
+        }
     }
     c = cpuid2_new(VMM_X86_CPUID_MAX);
     if (!c) {
         r = -ENOMEM;
-    } else if (ioctl(fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-        r = -errno;
-    } else if (c->nent > VMM_X86_CPUID_MAX) {
-        r = -E2BIG;
+    } else if (vm) {
+        r = vmm_kvm_sys_ioctl(vm, KVM_GET_SUPPORTED_CPUID, c);
     } else {
+        r = ioctl(fd, KVM_GET_SUPPORTED_CPUID, c) < 0 ? -errno : 0;
+    }
+    if (r >= 0 && c->nent > VMM_X86_CPUID_MAX) {
+        r = -E2BIG;
+    }
+    if (r >= 0) {
         ret->nr = c->nent;
         memcpy(ret->e, c->entries, c->nent * sizeof(c->entries[0]));
+        r = 0;
     }
     free(c);
-    close(fd);
+    if (fd >= 0) {
+        close(fd);
+    }
     return r;
 }
 
-int vmm_x86_cpuid_set(int vcpu_fd, const struct vmm_x86_cpuid *t)
+static int cpuid_set(const struct vmm__x86_vcpu_io *io,
+                     const struct vmm_x86_cpuid *t)
 {
     struct kvm_cpuid2 *c;
-    int r = 0;
+    int r;
 
-    if (vcpu_fd < 0 || !t || t->nr > VMM_X86_CPUID_MAX) {
+    if (!t || t->nr > VMM_X86_CPUID_MAX) {
         return -EINVAL;
     }
     c = cpuid2_new(t->nr);
@@ -732,9 +742,21 @@ int vmm_x86_cpuid_set(int vcpu_fd, const struct vmm_x86_cpuid *t)
         return -ENOMEM;
     }
     memcpy(c->entries, t->e, t->nr * sizeof(t->e[0]));
-    if (ioctl(vcpu_fd, KVM_SET_CPUID2, c) < 0) {
-        r = -errno;
-    }
+    r = vmm__x86_vcpu_ioctl(io, KVM_SET_CPUID2, c);
     free(c);
-    return r;
+    return r < 0 ? r : 0;
+}
+
+int vmm_x86_cpuid_set(struct vmm_kvm_vcpu *vcpu, const struct vmm_x86_cpuid *t)
+{
+    const struct vmm__x86_vcpu_io io = {vcpu, -1};
+
+    return vcpu ? cpuid_set(&io, t) : -EINVAL;
+}
+
+int vmm_x86_cpuid_set_fd(int vcpu_fd, const struct vmm_x86_cpuid *t)
+{
+    const struct vmm__x86_vcpu_io io = {NULL, vcpu_fd};
+
+    return vcpu_fd >= 0 ? cpuid_set(&io, t) : -EINVAL;
 }

@@ -12,7 +12,7 @@
  * and AMD's 0x80000008, 0x8000001D, 0x8000001E.
  *
  * Everything is pure (tables in, tables out) except vmm_x86_cpuid_host()
- * and vmm_x86_cpuid_set(), so the policy is tested without KVM.  The
+ * and vmm_x86_cpuid_set*(), so the policy is tested without KVM.  The
  * policy is documented in docs/design/vmm-boot.md.
  */
 #ifndef VMM_ARCH_X86_64_CPUID_H
@@ -25,6 +25,7 @@
 #include <linux/kvm.h>
 
 #include "config.h"
+#include "vstate/kvm.h"
 
 /** VMM_X86_CPUID_MAX - most entries of a table (KVM's own limit). */
 #define VMM_X86_CPUID_MAX 256u
@@ -101,13 +102,13 @@ typedef void vmm_x86_warn_fn(void *opaque, const char *msg);
 const struct vmm_x86_feature *vmm_x86_feature_find(const char *name);
 
 /**
- * vmm_x86_cpuid_host() - what KVM supports here (KVM_GET_SUPPORTED_CPUID
- * on /dev/kvm).
+ * vmm_x86_cpuid_host() - what KVM supports here (KVM_GET_SUPPORTED_CPUID).
+ * @vm: a VM whose /dev/kvm fd to ask, or NULL to open /dev/kvm.
  * @ret: receives the table.
  * Context: any.
- * Return: 0; -EINVAL for NULL; -errno from open(2) or KVM.
+ * Return: 0; -EINVAL for NULL @ret; -errno from open(2) or KVM.
  */
-int vmm_x86_cpuid_host(struct vmm_x86_cpuid *ret);
+int vmm_x86_cpuid_host(struct vmm_kvm_vm *vm, struct vmm_x86_cpuid *ret);
 
 /**
  * vmm_x86_cpuid_policy() - the VM-wide table: host, hypervisor bit, KVM
@@ -187,14 +188,24 @@ struct kvm_cpuid_entry2 *vmm_x86_cpuid_find(const struct vmm_x86_cpuid *c,
 
 /**
  * vmm_x86_cpuid_set() - give a vCPU its table (KVM_SET_CPUID2).
- * @vcpu_fd: the KVM vCPU fd.
+ * @vcpu: the vCPU.
  * @c: vmm_x86_cpuid_vcpu()'s table.
  *
- * Call it before the vCPU first runs (KVM refuses changes afterwards).
+ * Call it before the vCPU first runs (KVM refuses changes afterwards):
+ * in its vmm_kvm_vcpu_init_fn.
  *
- * Context: the vCPU's thread, outside KVM_RUN (its init callback).
+ * Context: vcpu(cpu), outside exec.
+ * Return: 0; -EINVAL; -ENOMEM; as vmm_kvm_vcpu_ioctl().
+ */
+int vmm_x86_cpuid_set(struct vmm_kvm_vcpu *vcpu, const struct vmm_x86_cpuid *c);
+
+/**
+ * vmm_x86_cpuid_set_fd() - vmm_x86_cpuid_set() on a raw KVM vCPU fd.
+ * @vcpu_fd: the fd.
+ * @c: the table.
+ * Context: the thread that runs the vCPU, outside KVM_RUN.
  * Return: 0; -EINVAL; -ENOMEM; another -errno from KVM.
  */
-int vmm_x86_cpuid_set(int vcpu_fd, const struct vmm_x86_cpuid *c);
+int vmm_x86_cpuid_set_fd(int vcpu_fd, const struct vmm_x86_cpuid *c);
 
 #endif /* VMM_ARCH_X86_64_CPUID_H */
