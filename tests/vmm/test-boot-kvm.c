@@ -241,14 +241,13 @@ static void reset_fn(struct loom_cpu *cpu, void *data)
     }
 }
 
-static void machine_new(struct machine *m)
+/* A VM with RAM, irqchip, the report devices and a kernel of @n bytes. */
+static void machine_new(struct machine *m, const uint8_t *elf, size_t n)
 {
-    static uint8_t elf[ELF_MAX];
     struct vmm_bus *pio = NULL, *mmio = NULL;
     struct vmm_gmem_region reg;
     struct vmm_pvh_image img;
     char err[VMM_PVH_ERR_SIZE] = "";
-    size_t n = build_kernel(elf);
     void *hva;
 
     memset(m, 0, sizeof(*m));
@@ -291,7 +290,9 @@ static void test_pvh_boot_smp(void)
     struct vmm_kvm_vcpu *bsp, *ap;
     struct machine m;
 
-    machine_new(&m);
+    static uint8_t elf[ELF_MAX];
+
+    machine_new(&m, elf, build_kernel(elf));
     m.topo = (struct vmm_x86_topo){1, 2, 1};
     g_assert_cmpint(vmm_x86_cpuid_host(m.vm, &m.mine[0]), ==, 0);
     g_assert_cmpint(vmm_x86_cpuid_policy(&m.mine[0], NULL, 0, &m.policy, NULL,
@@ -676,6 +677,86 @@ static void test_cpuid_on_vcpus(void)
     raw_vm_free(&vm);
 }
 
+/*
+ * A sparse APIC ID: with 2 sockets of 3 cores, vCPU 3 is APIC ID 4.
+ * Created with that KVM vCPU id, its LAPIC and its CPUID agree.
+ */
+struct sparse {
+    struct machine *m;
+    unsigned index;
+    uint32_t lapic_id;
+};
+
+static int sparse_init(struct vmm_kvm_vcpu *v, void *opaque)
+{
+    struct sparse *sp = opaque;
+    struct kvm_mp_state mp = {KVM_MP_STATE_RUNNABLE};
+    struct kvm_lapic_state lapic;
+    struct kvm_sregs sr;
+    struct kvm_regs r;
+    int ret;
+
+    ret = vmm_x86_cpuid_vcpu(&sp->m->policy, &sp->m->topo, sp->index,
+                             &sp->m->mine[0]);
+    if (ret == 0) {
+        ret = vmm_x86_cpuid_set(v, &sp->m->mine[0]);
+    }
+    if (ret == 0) {
+        ret = vmm_kvm_vcpu_ioctl(v, KVM_GET_LAPIC, &lapic);
+    }
+    if (ret >= 0) {
+        memcpy(&sp->lapic_id, lapic.regs + 0x20, 4);
+        ret = vmm_kvm_vcpu_get_sregs(v, &sr);
+    }
+    /* Started as if by SIPI, straight at the PVH entry. */
+    if (ret == 0) {
+        vmm_x86_pvh_sregs(&sp->m->boot, &sr);
+        ret = vmm_kvm_vcpu_set_sregs(v, &sr);
+    }
+    if (ret == 0) {
+        vmm_x86_pvh_regs(&sp->m->boot, &r);
+        ret = vmm_kvm_vcpu_set_regs(v, &r);
+    }
+    if (ret == 0) {
+        ret = vmm_kvm_vcpu_ioctl(v, KVM_SET_MP_STATE, &mp);
+    }
+    return ret < 0 ? ret : 0;
+}
+
+static void test_sparse_apic_id(void)
+{
+    static uint8_t elf[ELF_MAX];
+    struct sparse sp = {.index = 3};
+    struct vmm_kvm_vcpu *v;
+    struct machine m;
+    uint32_t id;
+
+    machine_new(&m, elf,
+                build_kernel_with(elf, cpuid_code, sizeof(cpuid_code)));
+    m.topo = (struct vmm_x86_topo){2, 3, 1};
+    id = vmm_x86_apic_id(&m.topo, sp.index);
+    g_assert_cmpuint(id, ==, 4);
+    g_assert_cmpint(vmm_x86_cpuid_host(m.vm, &m.mine[1]), ==, 0);
+    g_assert_cmpint(vmm_x86_cpuid_policy(&m.mine[1], NULL, 0, &m.policy, NULL,
+                                         NULL, NULL, 0),
+                    ==, 0);
+    sp.m = &m;
+    g_assert_cmpint(
+        vmm_kvm_vcpu_new_id(m.vm, (int)sp.index, id, sparse_init, &sp, &v), ==,
+        0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(loom_sem_timedwait(&m.rep.done, WAIT_NS), ==, 0);
+
+    g_assert_cmphex(sp.lapic_id >> 24, ==, id);
+    g_assert_cmpuint(m.rep.n, ==, 6);
+    g_assert_cmphex(m.rep.v[0] >> 24, ==, id);         /* leaf 1 */
+    g_assert_cmphex((m.rep.v[0] >> 16) & 0xff, ==, 3); /* per package */
+    g_assert_cmphex(m.rep.v[2], ==, id);               /* 0xB x2APIC */
+    g_assert_cmphex(m.rep.v[3] & 0xffff, ==, 3);       /* 0xB cores */
+    vmm_kvm_vcpu_free(v);
+    machine_free(&m);
+}
+
 /* The register images alone (no KVM needed, but kept with their use). */
 static void test_images(void)
 {
@@ -745,5 +826,6 @@ int main(int argc, char **argv)
     g_test_add_func("/boot-kvm/pvh-boot-smp", test_pvh_boot_smp);
     g_test_add_func("/boot-kvm/mp-state-and-reset", test_mp_state_and_reset);
     g_test_add_func("/boot-kvm/cpuid-on-vcpus", test_cpuid_on_vcpus);
+    g_test_add_func("/boot-kvm/sparse-apic-id", test_sparse_apic_id);
     return g_test_run();
 }
