@@ -16,4 +16,5 @@ loom_install_deps() {
 }
 
 # What building and testing libloom needs.
-LOOM_BUILD_DEPS=(gcc meson ninja-build pkg-config libglib2.0-dev liburing-dev)
+LOOM_BUILD_DEPS=(gcc meson ninja-build pkg-config libglib2.0-dev liburing-dev
+                 libjansson-dev)
