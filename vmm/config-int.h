@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of loom-vm's command-line parser: config-syntax.c (QEMU's
- * key=value and JSON syntax, numbers, messages).  Nothing outside
- * vmm/config*.c includes it.
+ * Internals of loom-vm's command-line parser, shared by its files:
+ * config.c (entry points, machine, memory, CPUs, the option table) and
+ * config-syntax.c (QEMU's key=value and JSON syntax, numbers, messages).
+ * Nothing outside vmm/config*.c includes it.
  *
  * Every handler takes the parser state and returns 0 (getters: 1 found,
  * 0 absent), -EINVAL after vmm_cfg_fail() stored the message, or -ENOMEM.
@@ -15,6 +16,14 @@
 
 #include "config.h"
 
+#define VMM_CFG_SMP_KEYS 7 /* cpus sockets dies clusters cores threads max */
+
+/* -m merges over repeated options, so its keys are kept raw. */
+struct vmm_cfg_mem {
+    bool size_set, maxmem_set, slots_set;
+    uint64_t size, maxmem, slots;
+};
+
 /**
  * struct vmm_cfg_parser - the state of one vmm_config_parse() call.
  * @cfg: the configuration being filled (freed whole on error).
@@ -22,12 +31,20 @@
  *     none.
  * @err: the first error message.
  * @nomem: an allocation failed.
+ *
+ * The rest is what options leave for the checks across options.
  */
 struct vmm_cfg_parser {
     struct vmm_config *cfg;
     const char *opt;
     char *err;
     bool nomem;
+
+    struct vmm_cfg_mem mem;
+    bool smp_set[VMM_CFG_SMP_KEYS];
+    uint64_t smp[VMM_CFG_SMP_KEYS];
+    bool accel_opt;     /* -accel */
+    bool machine_accel; /* -enable-kvm or -machine accel= */
 };
 
 /* ---- config-syntax.c: messages, identifiers, numbers ------------------- */

@@ -8,7 +8,9 @@
  * opens, creates or starts happens later, in machine/ and main.c.
  *
  * Defaults are QEMU 7.2 microvm's, except the documented deviations
- * (acpi off, modern virtio-mmio, -cpu host): see docs/design/vmm.md.
+ * (acpi off, modern virtio-mmio, -cpu host): see docs/design/vmm.md.  The
+ * accepted syntax, option by option, and every decision where loom-vm
+ * differs from QEMU are in docs/design/vmm-config.md.
  */
 #ifndef VMM_CONFIG_H
 #define VMM_CONFIG_H
@@ -27,6 +29,10 @@
 #define VMM_MAX_QMP 8
 #define VMM_MAX_CPU_FEATURES 64
 #define VMM_MAX_CPUSET 1024 /* highest CPU number + 1 in x-cpu-affinity */
+/* -m: at least room for the PVH boot data and a kernel at 1 MiB; at most
+ * what a 40-bit guest-physical space holds above the 32-bit hole. */
+#define VMM_MIN_RAM_SIZE (2ull << 20)
+#define VMM_MAX_RAM_SIZE (1ull << 40)
 
 /* A tri-state machine property: QEMU's OnOffAuto. */
 enum vmm_onoffauto {
@@ -42,6 +48,9 @@ enum vmm_chr_kind {
     VMM_CHR_MON_STDIO, /* -serial mon:stdio: stdio, multiplexed (Ctrl-a) */
     VMM_CHR_FILE,      /* -serial file:PATH (output only) */
     VMM_CHR_UNIX,      /* unix:PATH[,server=on][,wait=off] */
+    VMM_CHR_NULL,      /* -serial null, and the default without -nographic
+                        * (QEMU's "vc" with no display): the UART exists,
+                        * its output is discarded, it never receives */
 };
 
 /* struct vmm_config_chr - one character-device backend. */
@@ -147,7 +156,9 @@ struct vmm_config_cpu_feature {
  * exceed the VMM_MAX_* limits (the parser refuses more).
  */
 struct vmm_config {
-    /* -M microvm[,...] */
+    /* -M microvm[,...]: pit and pic as given (AUTO: on, in-kernel);
+     * rtc is always OFF once parsed (rtc=on refused); isa_serial is ON or
+     * OFF when given (a bool in QEMU), AUTO (on) when not. */
     enum vmm_onoffauto pit, pic, rtc, isa_serial;
     bool acpi;                /* always false once parsed (acpi=on refused) */
     bool auto_kernel_cmdline; /* default true */
@@ -176,7 +187,8 @@ struct vmm_config {
     char *pidfile;     /* -pidfile PATH */
 
     /* The serial port: kind NONE means no UART at all (resolved from
-     * -serial, -nographic and -nodefaults as QEMU does). */
+     * -serial, -nographic, -nodefaults and isa-serial= as QEMU does; NULL
+     * is a UART whose output goes nowhere). */
     struct vmm_config_chr serial;
 
     /* -device isa-debug-exit[,iobase=N][,iosize=N] */

@@ -2,9 +2,12 @@
 /*
  * loom-vm's command line (vmm/config*.c) without KVM: the syntax layer
  * (QEMU's key=value lists, JSON, sizes, booleans, messages) against
- * tables of good and bad strings.
+ * tables of good and bad strings; vmm_config_parse() against tables of
+ * good lines (every field of the result compared with the defaults) and
+ * bad lines (the whole message).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -322,6 +325,760 @@ static void test_syntax_messages(void)
     parser_reset(&p);
 }
 
+/* ---- vmm_config_parse(): every field, every message --------------------- */
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* A good line and the fields it changes from the defaults' dump. */
+struct good_case {
+    const char *const *args;
+    const char *want;
+};
+
+/* A bad line and its whole message. */
+struct bad_case {
+    const char *const *args;
+    const char *want;
+    bool no_kernel; /* do not append "-kernel k" */
+};
+
+/* Good lines: the machine, memory, CPUs, kernel and run control. */
+static const struct good_case good_core[] = {
+    {
+     /* defaults */
+     ARGS(NULL),
+     ""},
+    {
+     ARGS("-M", "microvm"),
+     ""},
+    {
+     ARGS("-machine",
+          "type=microvm,acpi=off,pit=off,pic=on,rtc=off,isa-serial=on,"
+          "x-option-roms=off,auto-kernel-cmdline=off"),
+     "pit=off\n"
+     "pic=on\n"
+     "isa_serial=on\n"
+     "auto_kernel_cmdline=0\n"
+     "option_roms=0\n"},
+    {
+     ARGS("-M",
+          "microvm,acpi=auto,pit=auto,pic=off,rtc=auto,isa-serial=off,"
+          "x-option-roms=yes"),
+     "pic=off\n"
+     "isa_serial=off\n"
+     "serial.kind=none\n"},
+    {
+     /* merged */
+     ARGS("-M", "microvm", "-M", "acpi=off,auto-kernel-cmdline=n", "-M",
+          "pit=on"),
+     "pit=on\n"
+     "auto_kernel_cmdline=0\n"},
+    {
+     ARGS("-M", ""),
+     ""},
+    {
+     /* trailing comma */
+     ARGS("-M", "microvm,acpi=off,"),
+     ""},
+    {
+     ARGS("-M", "microvm,accel=kvm"),
+     ""},
+    {
+     /* two dashes */
+     ARGS("--machine", "microvm"),
+     ""},
+    {
+     ARGS("-m", "256"),
+     "ram_size=268435456\n"},
+    {
+     ARGS("-m", "256M"),
+     "ram_size=268435456\n"},
+    {
+     ARGS("-m", "1G"),
+     "ram_size=1073741824\n"},
+    {
+     ARGS("-m", "1.5g"),
+     "ram_size=1610612736\n"},
+    {
+     ARGS("-m", "size=512"),
+     "ram_size=536870912\n"},
+    {
+     ARGS("-m", "2097152k"),
+     "ram_size=2147483648\n"},
+    {
+     /* QEMU: 0 = default */
+     ARGS("-m", "0"),
+     ""},
+    {
+     ARGS("-m", ""),
+     ""},
+    {
+     /* rounded up to 8 KiB */
+     ARGS("-m", "3145729B"),
+     "ram_size=3153920\n"},
+    {
+     ARGS("-m", "0x100"),
+     "ram_size=268435456\n"},
+    {
+     /* the limit */
+     ARGS("-m", "1T"),
+     "ram_size=1099511627776\n"},
+    {
+     ARGS("-m", "256,maxmem=256M,slots=0"),
+     "ram_size=268435456\n"},
+    {
+     /* merged */
+     ARGS("-m", "256", "-m", "size=64,slots=0", "-m", "maxmem=67108864"),
+     "ram_size=67108864\n"},
+    {
+     /* rounded up to 2 MiB */
+     ARGS("-m", "2047k"),
+     "ram_size=2097152\n"},
+    {
+     ARGS("-smp", "4"),
+     "nr_cpus=4\n"
+     "cores=4\n"},
+    {
+     ARGS("-smp", "cpus=4,sockets=2"),
+     "nr_cpus=4\n"
+     "sockets=2\n"
+     "cores=2\n"},
+    {
+     ARGS("-smp", "4,threads=2"),
+     "nr_cpus=4\n"
+     "cores=2\n"
+     "threads=2\n"},
+    {
+     ARGS("-smp", "sockets=2,cores=2,threads=2"),
+     "nr_cpus=8\n"
+     "sockets=2\n"
+     "cores=2\n"
+     "threads=2\n"},
+    {
+     ARGS("-smp", "maxcpus=3"),
+     "nr_cpus=3\n"
+     "cores=3\n"},
+    {
+     ARGS("-smp", "2,maxcpus=2,dies=1,clusters=1"),
+     "nr_cpus=2\n"
+     "cores=2\n"},
+    {
+     /* sockets derived */
+     ARGS("-smp", "8,cores=4"),
+     "nr_cpus=8\n"
+     "sockets=2\n"
+     "cores=4\n"},
+    {
+     /* threads derived */
+     ARGS("-smp", "4,sockets=2,cores=2"),
+     "nr_cpus=4\n"
+     "sockets=2\n"
+     "cores=2\n"},
+    {
+     /* merged */
+     ARGS("-smp", "2", "-smp", "cpus=3"),
+     "nr_cpus=3\n"
+     "cores=3\n"},
+    {
+     /* the limit */
+     ARGS("-smp", "64"),
+     "nr_cpus=64\n"
+     "cores=64\n"},
+    {
+     ARGS("-smp", "0x2"),
+     "nr_cpus=2\n"
+     "cores=2\n"},
+    {
+     ARGS("-kernel", "vmlinux", "-append", "console=ttyS0 a,b", "-initrd",
+          "initrd.img"),
+     "kernel=vmlinux\n"
+     "append=console=ttyS0 a,b\n"
+     "initrd=initrd.img\n"},
+    {
+     /* last wins */
+     ARGS("-kernel", "a", "-kernel", "b", "-append", "", "-append", "x",
+          "-initrd", "i", "-initrd", "j"),
+     "kernel=b\n"
+     "append=x\n"
+     "initrd=j\n"},
+    {
+     ARGS("-enable-kvm"),
+     ""},
+    {
+     ARGS("-accel", "kvm"),
+     ""},
+    {
+     ARGS("-accel", "accel=kvm"),
+     ""},
+    {
+     ARGS("-nographic", "-nodefaults"),
+     "nodefaults=1\n"
+     "nographic=1\n"
+     "serial.kind=none\n"},
+    {
+     ARGS("-no-reboot", "-no-shutdown", "-S"),
+     "no_reboot=1\n"
+     "no_shutdown=1\n"
+     "start_paused=1\n"},
+    {
+     ARGS("-version"),
+     "kernel=(null)\n"
+     "serial.kind=none\n"
+     "show_version=1\n"},
+    {
+     /* acts at once */
+     ARGS("-version", "-bogus"),
+     "kernel=(null)\n"
+     "serial.kind=none\n"
+     "show_version=1\n"},
+    {
+     ARGS("-h"),
+     "kernel=(null)\n"
+     "serial.kind=none\n"
+     "show_help=1\n"},
+    {
+     ARGS("--help"),
+     "kernel=(null)\n"
+     "serial.kind=none\n"
+     "show_help=1\n"},
+    {
+     ARGS("-help"),
+     "kernel=(null)\n"
+     "serial.kind=none\n"
+     "show_help=1\n"},
+};
+
+static const struct bad_case bad_core[] = {
+    {
+     ARGS("-M", "pc"),
+     "-M: unsupported machine type 'pc' (loom-vm provides only microvm)"},
+    {
+     ARGS("-M", "help"),
+     "-M: unsupported machine type 'help' (loom-vm provides only microvm)"},
+    {
+     ARGS("-M", "microvm,acpi=on"),
+     "-M: acpi=on: loom-vm builds no ACPI tables (use acpi=off)"},
+    {
+     ARGS("-M", "microvm,acpi=foo"),
+     "-M: parameter 'acpi' does not accept value 'foo'"},
+    {
+     ARGS("-M", "microvm,rtc=on"),
+     "-M: rtc=on: loom-vm has no RTC (use rtc=off)"},
+    {
+     ARGS("-M", "microvm,pit"),
+     "-M: expected '=' after parameter 'pit'"},
+    {
+     ARGS("-M", "microvm,pit=yes"),
+     "-M: parameter 'pit' does not accept value 'yes'"},
+    {
+     ARGS("-M", "microvm,isa-serial=auto"),
+     "-M: parameter 'isa-serial' expects 'on' or 'off', not 'auto'"},
+    {
+     ARGS("-M", "microvm,x-option-roms="),
+     "-M: parameter 'x-option-roms' expects 'on' or 'off', not ''"},
+    {
+     ARGS("-M", "microvm,foo=1"),
+     "-M: microvm: unsupported parameter 'foo'"},
+    {
+     ARGS("-M", ",microvm"),
+     "-M: expected '=' after parameter 'microvm'"},
+    {
+     ARGS("-M", "microvm,accel=tcg"),
+     "-M: unsupported accelerator 'tcg' (loom-vm runs only on kvm)"},
+    {
+     ARGS("-M", "microvm,accel=kvm:tcg"),
+     "-M: unsupported accelerator 'kvm:tcg' (loom-vm runs only on kvm)"},
+    {
+     ARGS("-M", "microvm,accel=kvm", "-accel", "kvm"),
+     "-accel: the -accel and \"-machine accel=\" options are incompatible"},
+    {
+     ARGS("-accel", "kvm", "-enable-kvm"),
+     "-enable-kvm: the -accel and \"-machine accel=\" options are "
+     "incompatible"},
+    {
+     ARGS("-enable-kvm", "-accel", "kvm"),
+     "-accel: the -accel and \"-machine accel=\" options are incompatible"},
+    {
+     ARGS("-accel", "tcg"),
+     "-accel: unsupported accelerator 'tcg' (loom-vm runs only on kvm)"},
+    {
+     ARGS("-accel", ""),
+     "-accel: unsupported accelerator '' (loom-vm runs only on kvm)"},
+    {
+     ARGS("-accel", "kvm,kernel-irqchip=on"),
+     "-accel: kvm: unsupported parameter 'kernel-irqchip'"},
+    {
+     ARGS("-accel", "accel=xen"),
+     "-accel: unsupported accelerator 'xen' (loom-vm runs only on kvm)"},
+    {
+     ARGS("-m", "abc"),
+     "-m: invalid size 'abc' (a number, optionally with a unit k, M, G, T, P "
+     "or E)"},
+    {
+     ARGS("-m", "-1"),
+     "-m: invalid size '-1' (a number, optionally with a unit k, M, G, T, P "
+     "or E)"},
+    {
+     ARGS("-m", "1.5"),
+     "-m: invalid size '1.5' (a number, optionally with a unit k, M, G, T, P "
+     "or E)"},
+    {
+     ARGS("-m", "16E"),
+     "-m: size '16E' is out of range"},
+    {
+     ARGS("-m", "1"),
+     "-m: 1048576 bytes: loom-vm needs at least 2 MiB"},
+    {
+     ARGS("-m", "2040k"),
+     "-m: 2088960 bytes: loom-vm needs at least 2 MiB"},
+    {
+     ARGS("-m", "1025G"),
+     "-m: 1049600 MiB is more than loom-vm supports (1048576 MiB)"},
+    {
+     ARGS("-m", "256,maxmem=512M"),
+     "-m: memory hotplug (slots=, maxmem= above the size) is not supported by "
+     "loom-vm"},
+    {
+     ARGS("-m", "256,maxmem=128M"),
+     "-m: maxmem (134217728) must be at least the memory size (268435456)"},
+    {
+     ARGS("-m", "256,slots=1"),
+     "-m: memory hotplug (slots=, maxmem= above the size) is not supported by "
+     "loom-vm"},
+    {
+     ARGS("-m", "256,foo=1"),
+     "-m: unsupported parameter 'foo'"},
+    {
+     ARGS("-m", "256,,"),
+     "-m: invalid size '256,' (a number, optionally with a unit k, M, G, T, P "
+     "or E)"},
+    {
+     ARGS("-m", "256,slots=x"),
+     "-m: parameter 'slots' expects an integer, not 'x'"},
+    {
+     ARGS("-m", "maxmem=abc"),
+     "-m: invalid maxmem 'abc' (a number, optionally with a unit k, M, G, T, "
+     "P or E)"},
+    {
+     ARGS("-smp", "0"),
+     "-smp: invalid CPU topology: values must be greater than zero"},
+    {
+     ARGS("-smp", "2,sockets=0"),
+     "-smp: invalid CPU topology: values must be greater than zero"},
+    {
+     ARGS("-smp", "65"),
+     "-smp: invalid number of CPUs '65' (1 to 64)"},
+    {
+     ARGS("-smp", "abc"),
+     "-smp: parameter 'cpus' expects an integer, not 'abc'"},
+    {
+     ARGS("-smp", "-1"),
+     "-smp: parameter 'cpus' must be in [0, 1048576], not -1"},
+    {
+     ARGS("-smp", "2,maxcpus=4"),
+     "-smp: maxcpus (4) above cpus (2): loom-vm has no CPU hotplug"},
+    {
+     ARGS("-smp", "2,maxcpus=1"),
+     "-smp: invalid CPU topology: maxcpus (1) < cpus (2)"},
+    {
+     ARGS("-smp", "3,sockets=2,cores=2"),
+     "-smp: invalid CPU topology: sockets (2) * cores (2) * threads (0) != "
+     "maxcpus (3)"},
+    {
+     ARGS("-smp", "4,sockets=3"),
+     "-smp: invalid CPU topology: sockets (3) * cores (1) * threads (1) != "
+     "maxcpus (4)"},
+    {
+     ARGS("-smp", "4,dies=2"),
+     "-smp: dies not supported by this machine's CPU topology"},
+    {
+     ARGS("-smp", "4,clusters=2"),
+     "-smp: clusters not supported by this machine's CPU topology"},
+    {
+     ARGS("-smp", "2,books=1"),
+     "-smp: unsupported parameter 'books'"},
+    {
+     ARGS("-smp", "99999999"),
+     "-smp: parameter 'cpus' must be in [0, 1048576], not 99999999"},
+    {
+     ARGS("-smp", "sockets=1024,cores=1024"),
+     "-smp: invalid number of CPUs '1048576' (1 to 64)"},
+    {
+     ARGS("-kernel", ""),
+     "-kernel: empty file name"},
+    {
+     ARGS("-initrd", ""),
+     "-initrd: empty file name"},
+    {
+     ARGS("-append", "x"),
+     "-kernel: no kernel given (loom-vm boots a PVH ELF image)", true},
+    {
+     ARGS("-kernel"),
+     "-kernel: requires an argument", true},
+    {
+     ARGS("-m"),
+     "-m: requires an argument", true},
+    {
+     ARGS("-foo"),
+     "unsupported option '-foo'"},
+    {
+     ARGS("--"),
+     "unsupported option '--'"},
+    {
+     ARGS("-"),
+     "unsupported option '-'"},
+    {
+     ARGS("---m", "1"),
+     "unsupported option '---m'"},
+    {
+     ARGS("foo.img"),
+     "unsupported argument 'foo.img' (loom-vm takes no disk image argument: "
+     "use -drive and -device)"},
+    {
+     ARGS("-vga", "std"),
+     "unsupported option '-vga'"},
+    {
+     ARGS("-monitor", "stdio"),
+     "unsupported option '-monitor'"},
+    {
+     ARGS("-hda", "x.img"),
+     "unsupported option '-hda'"},
+    {
+     ARGS("-m", "bad\nvalue\001"),
+     "-m: invalid size 'bad?value?' (a number, optionally with a unit k, M, G,"
+     " T, P or E)"},
+    {
+     ARGS("-fooxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+          "xxxx"),
+     "unsupported option "
+     "'-fooxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"},
+};
+
+static const char *const onoffauto_names[] = {"auto", "on", "off"};
+static const char *const cache_names[] = {"writeback", "none", "unsafe"};
+static const char *const aio_names[] = {"threads", "io_uring"};
+static const char *const onerror_names[] = {"default", "report", "ignore",
+                                            "stop", "enospc"};
+static const char *const discard_names[] = {"ignore", "unmap"};
+static const char *const chr_names[] = {"none", "stdio", "mon:stdio",
+                                        "file", "unix", "null"};
+
+#define NAME(tab, v) \
+    ((unsigned)(v) < G_N_ELEMENTS(tab) ? (tab)[(v)] : "?")
+#define STR(s) ((s) ? (s) : "(null)")
+
+static void dump_chr(GString *g, const char *pfx,
+                     const struct vmm_config_chr *c)
+{
+    g_string_append_printf(g, "%s.kind=%s\n%s.path=%s\n", pfx,
+                           NAME(chr_names, c->kind), pfx, STR(c->path));
+    g_string_append_printf(g, "%s.server=%d\n%s.wait=%d\n", pfx, c->server,
+                           pfx, c->wait);
+}
+
+static void dump_iothread(GString *g, unsigned i,
+                          const struct vmm_config_iothread *t)
+{
+    g_string_append_printf(g, "iothreads[%u]=%s poll=%lld,%lld,%lld "
+                              "batch=%lld pool=%lld,%lld", i, t->id,
+                           (long long)t->poll_max_ns, (long long)t->poll_grow,
+                           (long long)t->poll_shrink,
+                           (long long)t->aio_max_batch,
+                           (long long)t->thread_pool_min,
+                           (long long)t->thread_pool_max);
+    if (t->affinity.set) {
+        g_string_append(g, " cpus=");
+        for (unsigned b = 0; b < VMM_MAX_CPUSET; b++) {
+            if (t->affinity.bits[b / 64] >> (b % 64) & 1) {
+                g_string_append_printf(g, "%u;", b);
+            }
+        }
+    }
+    g_string_append_c(g, '\n');
+}
+
+static void dump_blk(GString *g, unsigned i, const struct vmm_config_blk *b)
+{
+    g_string_append_printf(g, "blks[%u]=id=%s drive=%s iothread=%s nq=%u "
+                              "qs=%u serial=%s werror=%s rerror=%s maps=%u",
+                           i, STR(b->id), STR(b->drive), STR(b->iothread),
+                           b->num_queues, b->queue_size, STR(b->serial),
+                           NAME(onerror_names, b->werror),
+                           NAME(onerror_names, b->rerror), b->nr_vq_maps);
+    for (unsigned m = 0; m < b->nr_vq_maps; m++) {
+        g_string_append_printf(g, " %s:", b->vq_maps[m].iothread);
+        for (unsigned q = 0; q < b->vq_maps[m].nr_vqs; q++) {
+            g_string_append_printf(g, "%u;", b->vq_maps[m].vqs[q]);
+        }
+    }
+    g_string_append_c(g, '\n');
+}
+
+/* Every field of @c, one "name=value" line each. */
+static char *dump_config(const struct vmm_config *c)
+{
+    GString *g = g_string_new(NULL);
+
+    g_string_append_printf(g, "pit=%s\npic=%s\nrtc=%s\nisa_serial=%s\n",
+                           NAME(onoffauto_names, c->pit),
+                           NAME(onoffauto_names, c->pic),
+                           NAME(onoffauto_names, c->rtc),
+                           NAME(onoffauto_names, c->isa_serial));
+    g_string_append_printf(g, "acpi=%d\nauto_kernel_cmdline=%d\n"
+                              "option_roms=%d\n", c->acpi,
+                           c->auto_kernel_cmdline, c->option_roms);
+    g_string_append_printf(g, "ram_size=%llu\nnr_cpus=%u\nsockets=%u\n"
+                              "cores=%u\nthreads=%u\n",
+                           (unsigned long long)c->ram_size, c->nr_cpus,
+                           c->sockets, c->cores, c->threads);
+    g_string_append_printf(g, "kernel=%s\nappend=%s\ninitrd=%s\n",
+                           STR(c->kernel), STR(c->append), STR(c->initrd));
+    g_string_append_printf(g, "nr_cpu_features=%u\n", c->nr_cpu_features);
+    for (unsigned i = 0; i < c->nr_cpu_features; i++) {
+        g_string_append_printf(g, "cpu_features[%u]=%s:%d\n", i,
+                               c->cpu_features[i].name,
+                               c->cpu_features[i].on);
+    }
+    g_string_append_printf(g, "nodefaults=%d\nnographic=%d\nno_reboot=%d\n"
+                              "no_shutdown=%d\nstart_paused=%d\n",
+                           c->nodefaults, c->nographic, c->no_reboot,
+                           c->no_shutdown, c->start_paused);
+    g_string_append_printf(g, "sandbox=%d\nforce_legacy=%d\nname=%s\n"
+                              "pidfile=%s\n", c->sandbox, c->force_legacy,
+                           STR(c->name), STR(c->pidfile));
+    dump_chr(g, "serial", &c->serial);
+    g_string_append_printf(g, "debug_exit=%d\ndebug_exit_iobase=0x%x\n"
+                              "debug_exit_iosize=%u\n", c->debug_exit,
+                           c->debug_exit_iobase, c->debug_exit_iosize);
+    g_string_append_printf(g, "nr_iothreads=%u\n", c->nr_iothreads);
+    for (unsigned i = 0; i < c->nr_iothreads; i++) {
+        dump_iothread(g, i, &c->iothreads[i]);
+    }
+    g_string_append_printf(g, "nr_drives=%u\n", c->nr_drives);
+    for (unsigned i = 0; i < c->nr_drives; i++) {
+        const struct vmm_config_drive *d = &c->drives[i];
+
+        g_string_append_printf(g, "drives[%u]=%s file=%s cache=%s aio=%s "
+                                  "ro=%d werror=%s rerror=%s discard=%s\n",
+                               i, d->id, d->file,
+                               NAME(cache_names, d->cache),
+                               NAME(aio_names, d->aio), d->readonly,
+                               NAME(onerror_names, d->werror),
+                               NAME(onerror_names, d->rerror),
+                               NAME(discard_names, d->discard));
+    }
+    g_string_append_printf(g, "nr_blks=%u\n", c->nr_blks);
+    for (unsigned i = 0; i < c->nr_blks; i++) {
+        dump_blk(g, i, &c->blks[i]);
+    }
+    g_string_append_printf(g, "nr_qmp=%u\n", c->nr_qmp);
+    for (unsigned i = 0; i < c->nr_qmp; i++) {
+        char pfx[16];
+
+        snprintf(pfx, sizeof(pfx), "qmp[%u]", i);
+        dump_chr(g, pfx, &c->qmp[i].chr);
+        g_string_append_printf(g, "%s.pretty=%d\n", pfx, c->qmp[i].pretty);
+    }
+    g_string_append_printf(g, "show_version=%d\nshow_help=%d\n",
+                           c->show_version, c->show_help);
+    return g_string_free(g, false);
+}
+
+/* The lines of @dump that are not in @base (each base line used once). */
+static char *dump_diff(const char *base, const char *dump)
+{
+    char **b = g_strsplit(base, "\n", -1), **d = g_strsplit(dump, "\n", -1);
+    GString *out = g_string_new(NULL);
+
+    for (char **l = d; *l; l++) {
+        char **m = b;
+
+        while (*m && strcmp(*m, *l)) {
+            m++;
+        }
+        if (*m) {
+            (*m)[0] = '\x01'; /* used */
+        } else if (**l) {
+            g_string_append_printf(out, "%s\n", *l);
+        }
+    }
+    g_strfreev(b);
+    g_strfreev(d);
+    return g_string_free(out, false);
+}
+
+static bool takes_kernel(const char *const *args)
+{
+    static const char *const stop[] = {"-kernel", "-version", "-h", "-help",
+                                       "--help"};
+
+    for (; *args; args++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(stop); i++) {
+            if (!strcmp(*args, stop[i])) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/*
+ * Parses "loom-vm ARGS [-kernel k]" from copies: argv has no NULL
+ * terminator and each string its exact size, so that ASan catches a read
+ * past argv or past an argument.
+ */
+static int parse_exact(const char *const *args, bool kernel,
+                       struct vmm_config **cfg, char **err)
+{
+    size_t n = 0;
+    int argc, r;
+    char **argv;
+
+    while (args[n]) {
+        n++;
+    }
+    argc = (int)n + 1 + (kernel ? 2 : 0);
+    argv = g_malloc(sizeof(*argv) * (size_t)argc);
+    argv[0] = g_strdup("loom-vm");
+    for (size_t i = 0; i < n; i++) {
+        argv[i + 1] = g_strdup(args[i]);
+    }
+    if (kernel) {
+        argv[n + 1] = g_strdup("-kernel");
+        argv[n + 2] = g_strdup("k");
+    }
+    r = vmm_config_parse(argc, argv, cfg, err);
+    for (int i = 0; i < argc; i++) {
+        g_free(argv[i]);
+    }
+    g_free(argv);
+    return r;
+}
+
+static char *join_args(const char *const *args)
+{
+    return g_strjoinv(" ", (char **)args);
+}
+
+static char *defaults_dump(void)
+{
+    struct vmm_config *cfg = NULL;
+    char *err = NULL, *dump;
+
+    g_assert_cmpint(parse_exact(ARGS("-kernel", "k"), false, &cfg, &err), ==,
+                    0);
+    dump = dump_config(cfg);
+    vmm_config_free(cfg);
+    return dump;
+}
+
+static void run_good(const struct good_case *cases, size_t n)
+{
+    char *base = defaults_dump();
+
+    for (size_t i = 0; i < n; i++) {
+        char untouched[] = "untouched", *err = untouched, *dump, *diff;
+        char *line = join_args(cases[i].args);
+        struct vmm_config *cfg = NULL;
+        int r = parse_exact(cases[i].args, takes_kernel(cases[i].args), &cfg,
+                            &err);
+
+        if (r) {
+            g_error("'%s': %d, %s", line, r, err);
+        }
+        g_assert_true(err == untouched);
+        dump = dump_config(cfg);
+        diff = dump_diff(base, dump);
+        if (strcmp(diff, cases[i].want)) {
+            g_error("'%s' changed:\n%swanted:\n%s", line, diff,
+                    cases[i].want);
+        }
+        g_free(diff);
+        g_free(dump);
+        g_free(line);
+        vmm_config_free(cfg);
+    }
+    g_free(base);
+}
+
+static void run_bad(const struct bad_case *cases, size_t n)
+{
+    static int sentinel;
+
+    for (size_t i = 0; i < n; i++) {
+        struct vmm_config *cfg = (struct vmm_config *)(void *)&sentinel;
+        char *err = NULL, *line = join_args(cases[i].args);
+        int r = parse_exact(cases[i].args, !cases[i].no_kernel, &cfg, &err);
+
+        if (r != -EINVAL || !err || strcmp(err, cases[i].want)) {
+            g_error("'%s': %d, '%s', wanted '%s'", line, r, err,
+                    cases[i].want);
+        }
+        /* One line, and the out-parameter is written only on success. */
+        g_assert_null(strchr(err, '\n'));
+        g_assert_true(cfg == (struct vmm_config *)(void *)&sentinel);
+        free(err);
+        /* No message wanted: nothing leaks either. */
+        g_assert_cmpint(parse_exact(cases[i].args, !cases[i].no_kernel, &cfg,
+                                    NULL), ==, -EINVAL);
+        g_free(line);
+    }
+}
+
+static void test_parse_good_core(void)
+{
+    run_good(good_core, G_N_ELEMENTS(good_core));
+}
+
+static void test_parse_bad_core(void)
+{
+    run_bad(bad_core, G_N_ELEMENTS(bad_core));
+}
+
+
+/* The entry points' own arguments. */
+static void test_parse_api(void)
+{
+    char *const argv[] = {(char *)"loom-vm", (char *)"-kernel", (char *)"k",
+                          (char *)"-m", NULL, (char *)"-bogus"};
+    struct vmm_config *cfg = NULL;
+    char *err = NULL;
+    const char *usage = vmm_config_usage();
+    static const char *const opts[] = {
+        "-M", "-machine", "-m ", "-smp", "-kernel", "-append", "-initrd",
+        "-enable-kvm", "-accel", "-nodefaults", "-no-user-config",
+        "-nographic", "-no-reboot", "-no-shutdown", "-S", "-version", "-h",
+    };
+
+    g_assert_cmpint(vmm_config_parse(3, argv, NULL, &err), ==, -EINVAL);
+    g_assert_cmpstr(err, ==, "invalid arguments to vmm_config_parse()");
+    free(err);
+    g_assert_cmpint(vmm_config_parse(-1, argv, &cfg, NULL), ==, -EINVAL);
+    g_assert_cmpint(vmm_config_parse(1, NULL, &cfg, NULL), ==, -EINVAL);
+    g_assert_null(cfg);
+    /* No arguments at all: no kernel. */
+    g_assert_cmpint(vmm_config_parse(0, NULL, &cfg, &err), ==, -EINVAL);
+    g_assert_cmpstr(err, ==, "-kernel: no kernel given (loom-vm boots a PVH "
+                             "ELF image)");
+    free(err);
+    g_assert_cmpint(vmm_config_parse(1, argv, &cfg, NULL), ==, -EINVAL);
+    /* A NULL inside argv ends it, as execve's argv would. */
+    g_assert_cmpint(vmm_config_parse(6, argv, &cfg, &err), ==, -EINVAL);
+    g_assert_cmpstr(err, ==, "-m: requires an argument");
+    free(err);
+    g_assert_cmpint(vmm_config_parse(3, argv, &cfg, &err), ==, 0);
+    g_assert_cmpstr(cfg->kernel, ==, "k");
+    vmm_config_free(cfg);
+    vmm_config_free(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(opts); i++) {
+        g_assert_nonnull(strstr(usage, opts[i]));
+    }
+    g_assert_true(usage[strlen(usage) - 1] == '\n');
+}
+
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
@@ -330,5 +1087,8 @@ int main(int argc, char **argv)
     g_test_add_func("/config/syntax/getters", test_syntax_getters);
     g_test_add_func("/config/syntax/numbers", test_syntax_numbers);
     g_test_add_func("/config/syntax/messages", test_syntax_messages);
+    g_test_add_func("/config/parse/good-core", test_parse_good_core);
+    g_test_add_func("/config/parse/bad-core", test_parse_bad_core);
+    g_test_add_func("/config/parse/api", test_parse_api);
     return g_test_run();
 }
