@@ -18,6 +18,11 @@
 
 #define VMM_CFG_SMP_KEYS 7 /* cpus sockets dies clusters cores threads max */
 
+/* How one -cpu feature was switched (QEMU: -feat > +feat > feat=on|off). */
+struct vmm_cfg_feat {
+    bool plus, minus, kv_set, kv_on;
+};
+
 /* -m merges over repeated options, so its keys are kept raw. */
 struct vmm_cfg_mem {
     bool size_set, maxmem_set, slots_set;
@@ -43,6 +48,7 @@ struct vmm_cfg_parser {
     struct vmm_cfg_mem mem;
     bool smp_set[VMM_CFG_SMP_KEYS];
     uint64_t smp[VMM_CFG_SMP_KEYS];
+    struct vmm_cfg_feat feats[VMM_MAX_CPU_FEATURES];
     bool accel_opt;     /* -accel */
     bool machine_accel; /* -enable-kvm or -machine accel= */
 };

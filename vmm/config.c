@@ -6,7 +6,7 @@
  * entry point can be fuzzed as is.
  *
  * This file holds the entry points, the option table, and the options of
- * the machine itself (-machine, -m, -smp, -accel, the kernel, the
+ * the machine itself (-machine, -m, -smp, -cpu, -accel, the kernel, the
  * run-control flags); config-syntax.c reads QEMU's key=value and JSON
  * syntax.  Checks across options (topology, hotplug, the serial default)
  * run once argv is read, as in QEMU.
@@ -222,6 +222,130 @@ static int resolve_smp(struct vmm_cfg_parser *p)
     return 0;
 }
 
+/* QEMU's x86 feature-name syntax, after its '_' to '-' folding. */
+static int cpu_feature_name(struct vmm_cfg_parser *p, const char *tok,
+                            size_t len, char *name)
+{
+    if (!len || len > 63) {
+        return vmm_cfg_fail(p, "invalid feature name '%.*s'",
+                            (int)(len < 64 ? len : 64), tok);
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = tok[i] == '_' ? '-' : tok[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            return vmm_cfg_fail(p,
+                                "feature '%.*s': QEMU's feature names are "
+                                "lower-case",
+                                (int)len, tok);
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              (i && (c == '-' || c == '.')))) {
+            return vmm_cfg_fail(p, "invalid feature name '%.*s'", (int)len,
+                                tok);
+        }
+        name[i] = c;
+    }
+    name[len] = '\0';
+    return 0;
+}
+
+static int cpu_feature(struct vmm_cfg_parser *p, const char *tok, size_t len)
+{
+    struct vmm_config *cfg = p->cfg;
+    const char *eq = memchr(tok, '=', len);
+    size_t nlen = eq ? (size_t)(eq - tok) : len;
+    char name[64], value[8];
+    struct vmm_cfg_feat *f;
+    bool sign = *tok == '+' || *tok == '-', on = true;
+    unsigned i;
+    int r;
+
+    if (sign && !eq) {
+        r = cpu_feature_name(p, tok + 1, len - 1, name);
+    } else {
+        r = cpu_feature_name(p, tok, nlen, name);
+    }
+    if (r < 0) {
+        return r;
+    }
+    if (eq) {
+        size_t vlen = len - nlen - 1;
+
+        if (vlen < sizeof(value)) {
+            memcpy(value, eq + 1, vlen);
+            value[vlen] = '\0';
+        }
+        if (vlen >= sizeof(value) || vmm_cfg_parse_bool(value, &on) < 0) {
+            return vmm_cfg_fail(p,
+                                "'%.*s': loom-vm supports only on/off feature "
+                                "switches",
+                                (int)(len < 64 ? len : 64), tok);
+        }
+    }
+    for (i = 0; i < cfg->nr_cpu_features; i++) {
+        if (!strcmp(cfg->cpu_features[i].name, name)) {
+            break;
+        }
+    }
+    if (i == cfg->nr_cpu_features) {
+        if (i == VMM_MAX_CPU_FEATURES) {
+            return vmm_cfg_fail(p, "more than %d feature names",
+                                VMM_MAX_CPU_FEATURES);
+        }
+        cfg->cpu_features[i].name = strdup(name);
+        if (!cfg->cpu_features[i].name) {
+            return vmm_cfg_nomem(p);
+        }
+        memset(&p->feats[i], 0, sizeof(p->feats[i]));
+        cfg->nr_cpu_features++;
+    }
+    f = &p->feats[i];
+    if (sign && !eq) {
+        f->plus |= *tok == '+';
+        f->minus |= *tok == '-';
+    } else {
+        f->kv_set = true;
+        f->kv_on = on;
+    }
+    /* QEMU applies feat=on|off first, then +feat, then -feat. */
+    cfg->cpu_features[i].on = !f->minus && (f->plus || !f->kv_set || f->kv_on);
+    return 0;
+}
+
+static int opt_cpu(struct vmm_cfg_parser *p, const char *arg)
+{
+    struct vmm_config *cfg = p->cfg;
+    const char *c = strchr(arg, ',');
+    size_t mlen = c ? (size_t)(c - arg) : strlen(arg);
+
+    if (mlen != 4 || memcmp(arg, "host", 4)) {
+        return vmm_cfg_fail(p,
+                            "unsupported CPU model '%.*s' (loom-vm supports "
+                            "only 'host')",
+                            (int)(mlen < 64 ? mlen : 64), arg);
+    }
+    for (unsigned i = 0; i < cfg->nr_cpu_features; i++) {
+        free(cfg->cpu_features[i].name);
+    }
+    cfg->nr_cpu_features = 0;
+    /* QEMU splits features at every comma and skips empty ones. */
+    while (c) {
+        const char *tok = c + 1;
+        int r;
+
+        c = strchr(tok, ',');
+        if ((c ? (size_t)(c - tok) : strlen(tok)) == 0) {
+            continue;
+        }
+        r = cpu_feature(p, tok, c ? (size_t)(c - tok) : strlen(tok));
+        if (r < 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
 /* ---- Machine and accelerator ------------------------------------------- */
 
 static int machine_accel(struct vmm_cfg_parser *p)
@@ -324,7 +448,7 @@ static int opt_accel(struct vmm_cfg_parser *p, const char *arg)
     return r;
 }
 
-/* ---- Kernel and run control -------------------------------------------- */
+/* ---- Kernel, run control, sandbox ------------------------------------- */
 
 static int opt_path(struct vmm_cfg_parser *p, const char *arg, char **dst)
 {
@@ -344,9 +468,97 @@ static int opt_initrd(struct vmm_cfg_parser *p, const char *arg)
     return opt_path(p, arg, &p->cfg->initrd);
 }
 
+static int opt_pidfile(struct vmm_cfg_parser *p, const char *arg)
+{
+    return opt_path(p, arg, &p->cfg->pidfile);
+}
+
 static int opt_append(struct vmm_cfg_parser *p, const char *arg)
 {
     return vmm_cfg_set_str(p, &p->cfg->append, arg);
+}
+
+static int opt_display(struct vmm_cfg_parser *p, const char *arg)
+{
+    if (strcmp(arg, "none")) {
+        return vmm_cfg_fail(
+            p,
+            "unsupported display '%.64s' (loom-vm has none: use "
+            "-display none or -nographic)",
+            arg);
+    }
+    return 0;
+}
+
+static int opt_name(struct vmm_cfg_parser *p, const char *arg)
+{
+    const char *guest;
+    bool debug_threads;
+    struct vmm_cfg_opts o;
+    int r = vmm_cfg_opts_split(p, arg, "guest", VMM_CFG_QEMUOPTS, &o);
+
+    if (r < 0) {
+        return r;
+    }
+    if ((r = vmm_cfg_str(p, &o, "guest", &guest)) > 0) {
+        r = vmm_cfg_set_str(p, &p->cfg->name, guest);
+    }
+    /* Accepted and moot: loom-vm always names its threads. */
+    if (r >= 0) {
+        r = vmm_cfg_bool(p, &o, "debug-threads", &debug_threads);
+    }
+    if (r >= 0) {
+        r = vmm_cfg_opts_done(p, &o, NULL);
+    }
+    vmm_cfg_opts_free(&o);
+    return r;
+}
+
+/*
+ * loom-vm's filter always denies obsolete calls, privilege changes and
+ * fork/exec, so =deny (and elevateprivileges=children) are implied and
+ * =allow cannot be honoured; resourcecontrol is recorded either way.
+ */
+static int opt_sandbox(struct vmm_cfg_parser *p, const char *arg)
+{
+    static const char *const groups[] = {"obsolete", "elevateprivileges",
+                                         "spawn", "resourcecontrol"};
+    static const char *const allow_deny[] = {"allow", "deny", NULL};
+    static const char *const elevate[] = {"allow", "deny", "children", NULL};
+    bool enable = false, rc_deny = false;
+    unsigned e;
+    struct vmm_cfg_opts o;
+    int r = vmm_cfg_opts_split(p, arg, "enable", VMM_CFG_QEMUOPTS, &o);
+
+    if (r >= 0) {
+        r = vmm_cfg_bool(p, &o, "enable", &enable);
+    }
+    for (unsigned i = 0; r >= 0 && i < 4; i++) {
+        r = vmm_cfg_enum(p, &o, groups[i], i == 1 ? elevate : allow_deny, &e);
+        if (r > 0 && i == 3) {
+            rc_deny = e == 1;
+        } else if (r > 0 && e == 0 && enable) {
+            r = vmm_cfg_fail(p,
+                             "%s=allow: loom-vm's filter always denies that "
+                             "group",
+                             groups[i]);
+        }
+    }
+    if (r >= 0) {
+        r = vmm_cfg_opts_done(p, &o, NULL);
+    }
+    if (r >= 0) {
+        p->cfg->sandbox = enable;
+        p->cfg->sandbox_resourcecontrol_deny = enable && rc_deny;
+    }
+    vmm_cfg_opts_free(&o);
+    return r;
+}
+
+static int opt_daemonize(struct vmm_cfg_parser *p, const char *arg)
+{
+    return vmm_cfg_fail(p, "not supported by loom-vm (run it under a service "
+                           "manager instead)");
 }
 
 /* ---- The option table and the checks across options ------------------- */
@@ -370,12 +582,18 @@ static const struct option options[] = {
     {"-initrd", true, opt_initrd, 0},
     {"-enable-kvm", false, opt_enable_kvm, 0},
     {"-accel", true, opt_accel, 0},
+    {"-cpu", true, opt_cpu, 0},
     {"-nodefaults", false, NULL, FLAG(nodefaults)},
     {"-no-user-config", false, NULL, 0}, /* loom-vm reads no config files */
     {"-nographic", false, NULL, FLAG(nographic)},
+    {"-display", true, opt_display, 0},
     {"-no-reboot", false, NULL, FLAG(no_reboot)},
     {"-no-shutdown", false, NULL, FLAG(no_shutdown)},
     {"-S", false, NULL, FLAG(start_paused)},
+    {"-name", true, opt_name, 0},
+    {"-pidfile", true, opt_pidfile, 0},
+    {"-sandbox", true, opt_sandbox, 0},
+    {"-daemonize", false, opt_daemonize, 0},
     {"-version", false, NULL, FLAG(show_version)},
     {"-h", false, NULL, FLAG(show_help)},
     {"-help", false, NULL, FLAG(show_help)},
@@ -560,7 +778,11 @@ const char *vmm_config_usage(void)
            "  -smp [cpus=]N[,sockets=,cores=,threads=,maxcpus=N]\n"
            "  -kernel FILE  -append STRING  -initrd FILE\n"
            "  -enable-kvm | -accel kvm          (KVM is always used)\n"
-           "  -nodefaults  -no-user-config  -nographic\n"
-           "  -no-reboot  -no-shutdown  -S\n"
+           "  -cpu host[,+FEAT][,-FEAT][,FEAT=on|off]\n"
+           "  -nodefaults  -no-user-config  -nographic  -display none\n"
+           "  -no-reboot  -no-shutdown  -S  -pidfile FILE\n"
+           "  -name [guest=]NAME[,debug-threads=on]\n"
+           "  -sandbox on|off[,obsolete=deny][,elevateprivileges="
+           "deny|children][,spawn=deny][,resourcecontrol=allow|deny]\n"
            "  -version  -h|-help\n";
 }

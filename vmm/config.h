@@ -182,6 +182,9 @@ struct vmm_config {
     bool no_shutdown;  /* -no-shutdown */
     bool start_paused; /* -S */
     bool sandbox;      /* -sandbox on */
+    /* -sandbox on,resourcecontrol=deny: the filter also denies
+     * sched_setaffinity/setpriority-type calls (after threads are set up) */
+    bool sandbox_resourcecontrol_deny;
     bool force_legacy; /* -global virtio-mmio.force-legacy=on */
     char *name;        /* -name NAME or -name guest=NAME,... */
     char *pidfile;     /* -pidfile PATH */

@@ -4,7 +4,8 @@
  * (QEMU's key=value lists, JSON, sizes, booleans, messages) against
  * tables of good and bad strings; vmm_config_parse() against tables of
  * good lines (every field of the result compared with the defaults) and
- * bad lines (the whole message).
+ * bad lines (the whole message), the VMM_MAX_* limits, and random
+ * mutations of those lines (no crash, leak or stray read under ASan).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -511,6 +512,42 @@ static const struct good_case good_core[] = {
      ARGS("-accel", "accel=kvm"),
      ""},
     {
+     ARGS("-cpu", "host"),
+     ""},
+    {
+     ARGS("-cpu",
+          "host,+kvm-pv-ipi,-kvm-pv-unhalt,kvm-pv-sched-yield=off,"
+          "arch-capabilities=on"),
+     "nr_cpu_features=4\n"
+     "cpu_features[0]=kvm-pv-ipi:1\n"
+     "cpu_features[1]=kvm-pv-unhalt:0\n"
+     "cpu_features[2]=kvm-pv-sched-yield:0\n"
+     "cpu_features[3]=arch-capabilities:1\n"},
+    {
+     /* some hosts need it */
+     ARGS("-cpu", "host,-arch-capabilities"),
+     "nr_cpu_features=1\n"
+     "cpu_features[0]=arch-capabilities:0\n"},
+    {
+     /* '_' folded, bare name is on, empty skipped */
+     ARGS("-cpu", "host,kvm_pv_ipi=no,+sse4.2,+3dnow,x2apic,,"),
+     "nr_cpu_features=4\n"
+     "cpu_features[0]=kvm-pv-ipi:0\n"
+     "cpu_features[1]=sse4.2:1\n"
+     "cpu_features[2]=3dnow:1\n"
+     "cpu_features[3]=x2apic:1\n"},
+    {
+     /* QEMU's precedence; later -cpu replaces */
+     ARGS("-cpu", "host,+a,-a", "-cpu", "host,-b,+b,c=off,+c,d=on,d=off"),
+     "nr_cpu_features=3\n"
+     "cpu_features[0]=b:0\n"
+     "cpu_features[1]=c:1\n"
+     "cpu_features[2]=d:0\n"},
+    {
+     ARGS("-nodefaults", "-no-user-config", "-display", "none"),
+     "nodefaults=1\n"
+     "serial.kind=none\n"},
+    {
      ARGS("-nographic", "-nodefaults"),
      "nodefaults=1\n"
      "nographic=1\n"
@@ -520,6 +557,39 @@ static const struct good_case good_core[] = {
      "no_reboot=1\n"
      "no_shutdown=1\n"
      "start_paused=1\n"},
+    {
+     ARGS("-name", "vm1"),
+     "name=vm1\n"},
+    {
+     ARGS("-name", "guest=a,,b,debug-threads=on"),
+     "name=a,b\n"},
+    {
+     ARGS("-name", "guest=a,,b,debug-threads=on", "-name",
+          "c,nodebug-threads"),
+     "name=c\n"},
+    {
+     ARGS("-pidfile", "/run/x.pid"),
+     "pidfile=/run/x.pid\n"},
+    {
+     ARGS("-sandbox", "on"),
+     "sandbox=1\n"},
+    {
+     ARGS("-sandbox",
+          "on,obsolete=deny,elevateprivileges=children,spawn=deny,"
+          "resourcecontrol=deny"),
+     "sandbox=1\n"
+     "sandbox_rc_deny=1\n"},
+    {
+     ARGS("-sandbox",
+          "enable=on,elevateprivileges=deny,resourcecontrol=allow"),
+     "sandbox=1\n"},
+    {
+     /* allow is moot when off */
+     ARGS("-sandbox", "off,spawn=allow"),
+     ""},
+    {
+     ARGS("-sandbox", "on,resourcecontrol=deny", "-sandbox", "off"),
+     ""},
     {
      ARGS("-version"),
      "kernel=(null)\n"
@@ -704,11 +774,68 @@ static const struct bad_case bad_core[] = {
      ARGS("-smp", "sockets=1024,cores=1024"),
      "-smp: invalid number of CPUs '1048576' (1 to 64)"},
     {
+     ARGS("-cpu", "max"),
+     "-cpu: unsupported CPU model 'max' (loom-vm supports only 'host')"},
+    {
+     ARGS("-cpu", "Host"),
+     "-cpu: unsupported CPU model 'Host' (loom-vm supports only 'host')"},
+    {
+     ARGS("-cpu", ""),
+     "-cpu: unsupported CPU model '' (loom-vm supports only 'host')"},
+    {
+     ARGS("-cpu", "host,+KVM-PV-IPI"),
+     "-cpu: feature 'KVM-PV-IPI': QEMU's feature names are lower-case"},
+    {
+     ARGS("-cpu", "host,phys-bits=40"),
+     "-cpu: 'phys-bits=40': loom-vm supports only on/off feature switches"},
+    {
+     ARGS("-cpu", "host,kvm-pv-ipi=maybe"),
+     "-cpu: 'kvm-pv-ipi=maybe': loom-vm supports only on/off feature "
+     "switches"},
+    {
+     ARGS("-cpu", "host,+"),
+     "-cpu: invalid feature name ''"},
+    {
+     ARGS("-cpu", "host,-"),
+     "-cpu: invalid feature name ''"},
+    {
+     ARGS("-cpu", "host,+a b"),
+     "-cpu: invalid feature name 'a b'"},
+    {
+     ARGS("-cpu", "host,-.x"),
+     "-cpu: invalid feature name '.x'"},
+    {
+     ARGS("-cpu", "host,+kvm=on"),
+     "-cpu: invalid feature name '+kvm'"},
+    {
+     ARGS("-cpu", "host,=on"),
+     "-cpu: invalid feature name ''"},
+    {
+     ARGS("-cpu", "host,a=onnnnnnnnnn"),
+     "-cpu: 'a=onnnnnnnnnn': loom-vm supports only on/off feature switches"},
+    {
+     ARGS("-cpu",
+          "host,+f0,+f1,+f2,+f3,+f4,+f5,+f6,+f7,+f8,+f9,+f10,+f11,+f12,+f13,"
+          "+f14,+f15,+f16,+f17,+f18,+f19,+f20,+f21,+f22,+f23,+f24,+f25,+f26,"
+          "+f27,+f28,+f29,+f30,+f31,+f32,+f33,+f34,+f35,+f36,+f37,+f38,+f39,"
+          "+f40,+f41,+f42,+f43,+f44,+f45,+f46,+f47,+f48,+f49,+f50,+f51,+f52,"
+          "+f53,+f54,+f55,+f56,+f57,+f58,+f59,+f60,+f61,+f62,+f63,+f64"),
+     "-cpu: more than 64 feature names"},
+    {
+     ARGS("-cpu",
+          "host,"
+          "+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+     "-cpu: invalid feature name "
+     "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"},
+    {
      ARGS("-kernel", ""),
      "-kernel: empty file name"},
     {
      ARGS("-initrd", ""),
      "-initrd: empty file name"},
+    {
+     ARGS("-pidfile", ""),
+     "-pidfile: empty file name"},
     {
      ARGS("-append", "x"),
      "-kernel: no kernel given (loom-vm boots a PVH ELF image)", true},
@@ -718,6 +845,43 @@ static const struct bad_case bad_core[] = {
     {
      ARGS("-m"),
      "-m: requires an argument", true},
+    {
+     ARGS("-display", "gtk"),
+     "-display: unsupported display 'gtk' (loom-vm has none: use -display "
+     "none or -nographic)"},
+    {
+     ARGS("-display", "none,gl=off"),
+     "-display: unsupported display 'none,gl=off' (loom-vm has none: use "
+     "-display none or -nographic)"},
+    {
+     ARGS("-name", "foo,process=bar"),
+     "-name: unsupported parameter 'process'"},
+    {
+     ARGS("-name", "foo,debug-threads=maybe"),
+     "-name: parameter 'debug-threads' expects 'on' or 'off', not 'maybe'"},
+    {
+     ARGS("-sandbox", "maybe"),
+     "-sandbox: parameter 'enable' expects 'on' or 'off', not 'maybe'"},
+    {
+     ARGS("-sandbox", "on,spawn=allow"),
+     "-sandbox: spawn=allow: loom-vm's filter always denies that group"},
+    {
+     ARGS("-sandbox", "on,obsolete=allow"),
+     "-sandbox: obsolete=allow: loom-vm's filter always denies that group"},
+    {
+     ARGS("-sandbox", "on,elevateprivileges=allow"),
+     "-sandbox: elevateprivileges=allow: loom-vm's filter always denies that "
+     "group"},
+    {
+     ARGS("-sandbox", "on,elevateprivileges=maybe"),
+     "-sandbox: parameter 'elevateprivileges' does not accept value 'maybe'"},
+    {
+     ARGS("-sandbox", "on,foo=1"),
+     "-sandbox: unsupported parameter 'foo'"},
+    {
+     ARGS("-daemonize"),
+     "-daemonize: not supported by loom-vm (run it under a service manager "
+     "instead)"},
     {
      ARGS("-foo"),
      "unsupported option '-foo'"},
@@ -845,9 +1009,10 @@ static char *dump_config(const struct vmm_config *c)
                               "no_shutdown=%d\nstart_paused=%d\n",
                            c->nodefaults, c->nographic, c->no_reboot,
                            c->no_shutdown, c->start_paused);
-    g_string_append_printf(g, "sandbox=%d\nforce_legacy=%d\nname=%s\n"
-                              "pidfile=%s\n", c->sandbox, c->force_legacy,
-                           STR(c->name), STR(c->pidfile));
+    g_string_append_printf(g, "sandbox=%d\nsandbox_rc_deny=%d\n"
+                              "force_legacy=%d\nname=%s\npidfile=%s\n",
+                           c->sandbox, c->sandbox_resourcecontrol_deny,
+                           c->force_legacy, STR(c->name), STR(c->pidfile));
     dump_chr(g, "serial", &c->serial);
     g_string_append_printf(g, "debug_exit=%d\ndebug_exit_iobase=0x%x\n"
                               "debug_exit_iosize=%u\n", c->debug_exit,
@@ -1038,6 +1203,52 @@ static void test_parse_bad_core(void)
 }
 
 
+/* Parses a GPtrArray of arguments (plus "-kernel k"); returns the message. */
+static char *parse_array(GPtrArray *a, bool want_ok)
+{
+    struct vmm_config *cfg = NULL;
+    char *err = NULL;
+    int r;
+
+    g_ptr_array_add(a, NULL);
+    r = parse_exact((const char *const *)a->pdata, true, &cfg, &err);
+    g_ptr_array_remove_index(a, a->len - 1);
+    if (want_ok) {
+        g_assert_cmpint(r, ==, 0);
+        vmm_config_free(cfg);
+        return NULL;
+    }
+    g_assert_cmpint(r, ==, -EINVAL);
+    return err;
+}
+
+static void add(GPtrArray *a, const char *opt, char *arg)
+{
+    g_ptr_array_add(a, g_strdup(opt));
+    g_ptr_array_add(a, arg);
+}
+
+/* Each VMM_MAX_* is reached, then refused one further. */
+static void test_parse_limits(void)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+    GString *s = g_string_new("host");
+    char *err;
+
+    for (int i = 0; i < VMM_MAX_CPU_FEATURES; i++) {
+        g_string_append_printf(s, ",+f%d", i);
+    }
+    add(a, "-cpu", g_strdup(s->str));
+    g_assert_null(parse_array(a, true));
+    g_string_append(s, ",-f0,f1=off,+extra");
+    add(a, "-cpu", g_strdup(s->str));
+    err = parse_array(a, false);
+    g_assert_cmpstr(err, ==, "-cpu: more than 64 feature names");
+    free(err);
+    g_ptr_array_unref(a);
+    g_string_free(s, true);
+}
+
 /* The entry points' own arguments. */
 static void test_parse_api(void)
 {
@@ -1048,8 +1259,9 @@ static void test_parse_api(void)
     const char *usage = vmm_config_usage();
     static const char *const opts[] = {
         "-M", "-machine", "-m ", "-smp", "-kernel", "-append", "-initrd",
-        "-enable-kvm", "-accel", "-nodefaults", "-no-user-config",
-        "-nographic", "-no-reboot", "-no-shutdown", "-S", "-version", "-h",
+        "-enable-kvm", "-accel", "-cpu", "-nodefaults", "-no-user-config",
+        "-nographic", "-display", "-serial", "-no-reboot", "-no-shutdown",
+        "-S", "-name", "-pidfile", "-sandbox", "-version", "-h",
     };
 
     g_assert_cmpint(vmm_config_parse(3, argv, NULL, &err), ==, -EINVAL);
@@ -1079,6 +1291,118 @@ static void test_parse_api(void)
 }
 
 
+static void mutate(GRand *rnd, GPtrArray *a, const char *const *tokens,
+                   size_t nr_tokens)
+{
+    const char *tok = tokens[g_rand_int_range(rnd, 0, (gint32)nr_tokens)];
+    guint n = a->len, i = n ? (guint)g_rand_int_range(rnd, 0, (gint32)n) : 0;
+    guint at = (guint)g_rand_int_range(rnd, 0, (gint32)n + 1);
+    char *s = n ? g_ptr_array_index(a, i) : NULL;
+    size_t pos = s ? (size_t)g_rand_int_range(rnd, 0, (gint32)strlen(s) + 1)
+                   : 0;
+
+    switch (n ? g_rand_int_range(rnd, 0, 7) : 6) {
+    case 0: /* drop an argument */
+        g_ptr_array_remove_index(a, i);
+        break;
+    case 1: /* repeat one elsewhere */
+        g_ptr_array_insert(a, (gint)at, g_strdup(s));
+        break;
+    case 2: /* swap two */
+        a->pdata[i] = a->pdata[at % n];
+        a->pdata[at % n] = s;
+        break;
+    case 3: /* cut one short */
+        s[pos] = '\0';
+        break;
+    case 4: /* insert a token inside one */
+        a->pdata[i] = g_strdup_printf("%.*s%s%s", (int)pos, s, tok, s + pos);
+        g_free(s);
+        break;
+    case 5: /* change a byte */
+        if (s[pos]) {
+            s[pos] = (char)g_rand_int_range(rnd, 1, 256);
+        }
+        break;
+    default: /* a new argument */
+        g_ptr_array_insert(a, (gint)at, g_strdup(tok));
+        break;
+    }
+}
+
+static void collect_lines(GPtrArray *lines)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(good_core); i++) {
+        g_ptr_array_add(lines, (void *)good_core[i].args);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_core); i++) {
+        g_ptr_array_add(lines, (void *)bad_core[i].args);
+    }
+}
+
+/*
+ * Property: random mutations of good lines (a fixed seed) never crash,
+ * leak or read out of bounds (ASan), and every outcome is either a
+ * configuration or one -EINVAL line.
+ */
+static void test_parse_mutations(void)
+{
+    static const char *const tokens[] = {
+        ",", ",,", "=", "{", "}", "\"", "[", "]", ":", "-", "0", "0x",
+        "on", "off", "auto", "stdio", "unix:", "file:", "mon:", "id=",
+        "drive=", "iothread=", "vqs", "99999999999999999999", "-1", "1.5",
+        "\xff", "", "host,+", "-kernel", "-m", "-device", "-drive",
+        "-object", "-qmp", "-mon", "-chardev", "-serial", "-cpu", "-smp",
+        "-M", "-global", "-h", "--", "x", "\"iothread\":\"io0\"",
+        "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\"}",
+        "[{\"iothread\":\"io0\",\"vqs\":[0]}]", "server=on", "nowait",
+    };
+    GRand *rnd = g_rand_new_with_seed(0x10057);
+    GPtrArray *lines = g_ptr_array_new();
+    unsigned ok = 0, bad = 0;
+
+    collect_lines(lines);
+    for (int iter = 0; iter < 20000; iter++) {
+        const char *const *line =
+            g_ptr_array_index(lines, g_rand_int_range(rnd, 0, lines->len));
+        GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+        struct vmm_config *cfg = NULL;
+        char *err = NULL;
+        int r;
+
+        for (const char *const *arg = line; *arg; arg++) {
+            g_ptr_array_add(a, g_strdup(*arg));
+        }
+        if (takes_kernel(line) || g_rand_boolean(rnd)) {
+            g_ptr_array_add(a, g_strdup("-kernel"));
+            g_ptr_array_add(a, g_strdup("k"));
+        }
+        for (int m = g_rand_int_range(rnd, 1, 5); m > 0; m--) {
+            mutate(rnd, a, tokens, G_N_ELEMENTS(tokens));
+        }
+        g_ptr_array_add(a, NULL);
+        r = parse_exact((const char *const *)a->pdata, false, &cfg, &err);
+        if (r == 0) {
+            g_free(dump_config(cfg));
+            vmm_config_free(cfg);
+            g_assert_null(err);
+            ok++;
+        } else {
+            g_assert_cmpint(r, ==, -EINVAL);
+            g_assert_nonnull(err);
+            g_assert_true(*err && !strchr(err, '\n'));
+            free(err);
+            bad++;
+        }
+        g_ptr_array_unref(a);
+    }
+    /* Both outcomes were exercised. */
+    g_assert_cmpuint(ok, >, 100);
+    g_assert_cmpuint(bad, >, 100);
+    g_ptr_array_free(lines, true);
+    g_rand_free(rnd);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
@@ -1089,6 +1413,8 @@ int main(int argc, char **argv)
     g_test_add_func("/config/syntax/messages", test_syntax_messages);
     g_test_add_func("/config/parse/good-core", test_parse_good_core);
     g_test_add_func("/config/parse/bad-core", test_parse_bad_core);
+    g_test_add_func("/config/parse/limits", test_parse_limits);
     g_test_add_func("/config/parse/api", test_parse_api);
+    g_test_add_func("/config/parse/mutations", test_parse_mutations);
     return g_test_run();
 }
