@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of loom-vm's command-line parser, shared by its files:
- * config.c (entry points, machine, memory, CPUs, the option table) and
- * config-syntax.c (QEMU's key=value and JSON syntax, numbers, messages).
- * Nothing outside vmm/config*.c includes it.
+ * Internals of loom-vm's command-line parser, shared by its four files:
+ * config.c (entry points, machine, memory, CPUs, the option table),
+ * config-syntax.c (QEMU's key=value and JSON syntax, numbers, messages)
+ * and config-chr.c (-serial, -qmp, -chardev, -mon and the serial
+ * default).  Nothing outside vmm/config*.c includes it.
  *
  * Every handler takes the parser state and returns 0 (getters: 1 found,
  * 0 absent), -EINVAL after vmm_cfg_fail() stored the message, or -ENOMEM.
@@ -17,6 +18,13 @@
 #include "config.h"
 
 #define VMM_CFG_SMP_KEYS 7 /* cpus sockets dies clusters cores threads max */
+
+/* A -chardev waiting for the -mon that takes it. */
+struct vmm_cfg_chardev {
+    char *id;
+    struct vmm_config_chr chr;
+    bool used;
+};
 
 /* How one -cpu feature was switched (QEMU: -feat > +feat > feat=on|off). */
 struct vmm_cfg_feat {
@@ -51,6 +59,13 @@ struct vmm_cfg_parser {
     struct vmm_cfg_feat feats[VMM_MAX_CPU_FEATURES];
     bool accel_opt;     /* -accel */
     bool machine_accel; /* -enable-kvm or -machine accel= */
+
+    bool serial_given; /* any -serial, "none" included */
+    unsigned nr_serial;
+    struct vmm_config_chr serial;
+    struct vmm_cfg_chardev chardevs[VMM_MAX_QMP];
+    unsigned nr_chardevs;
+    char *mon_chardev[VMM_MAX_QMP]; /* per cfg->qmp[i]; NULL for -qmp */
 };
 
 /* ---- config-syntax.c: messages, identifiers, numbers ------------------- */
@@ -234,5 +249,60 @@ int vmm_cfg_uint(struct vmm_cfg_parser *p, struct vmm_cfg_opts *o,
  */
 int vmm_cfg_enum(struct vmm_cfg_parser *p, struct vmm_cfg_opts *o,
                  const char *key, const char *const *names, unsigned *out);
+
+/* ---- config-chr.c: character devices ----------------------------------- */
+
+/**
+ * vmm_cfg_opt_serial() - -serial stdio|mon:stdio|null|none|file:|unix:.
+ * @p: the parser.  @arg: the backend.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_serial(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_opt_qmp() - -qmp stdio|unix:PATH,server=on[,wait=off].
+ * @p: the parser.  @arg: the backend.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_qmp(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_opt_qmp_pretty() - -qmp-pretty: -qmp with pretty-printed replies.
+ * @p: the parser.  @arg: the backend.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_qmp_pretty(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_opt_chardev() - -chardev socket,id=,path=,... | stdio,id=.
+ * @p: the parser.  @arg: the backend and its keys.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_chardev(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_opt_mon() - -mon [chardev=]ID,mode=control[,pretty=on].
+ * @p: the parser.  @arg: the keys.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_mon(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_resolve_monitors() - give each -mon its -chardev.
+ * @p: the parser, once argv is read.
+ *
+ * Refuses a missing, shared, client-mode or unused -chardev.
+ * Context: any (pure).  Return: 0; -EINVAL.
+ */
+int vmm_cfg_resolve_monitors(struct vmm_cfg_parser *p);
+
+/**
+ * vmm_cfg_resolve_serial() - QEMU's choice of the serial backend.
+ * @p: the parser, after vmm_cfg_resolve_monitors().
+ *
+ * Moves the result into @p->cfg->serial; refuses a second stdio user.
+ * Context: any (pure).  Return: 0; -EINVAL.
+ */
+int vmm_cfg_resolve_serial(struct vmm_cfg_parser *p);
 
 #endif /* VMM_CONFIG_INT_H */

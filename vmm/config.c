@@ -8,7 +8,8 @@
  * This file holds the entry points, the option table, and the options of
  * the machine itself (-machine, -m, -smp, -cpu, -accel, the kernel, the
  * run-control flags); config-syntax.c reads QEMU's key=value and JSON
- * syntax.  Checks across options (topology, hotplug, the serial default)
+ * syntax, config-chr.c the character devices.  Checks across options
+ * (topology, hotplug, -mon and -chardev, the serial default, stdio users)
  * run once argv is read, as in QEMU.
  * The accepted syntax and every difference from QEMU 7.2 are written up
  * in docs/design/vmm-config.md.
@@ -587,6 +588,7 @@ static const struct option options[] = {
     {"-no-user-config", false, NULL, 0}, /* loom-vm reads no config files */
     {"-nographic", false, NULL, FLAG(nographic)},
     {"-display", true, opt_display, 0},
+    {"-serial", true, vmm_cfg_opt_serial, 0},
     {"-no-reboot", false, NULL, FLAG(no_reboot)},
     {"-no-shutdown", false, NULL, FLAG(no_shutdown)},
     {"-S", false, NULL, FLAG(start_paused)},
@@ -594,23 +596,14 @@ static const struct option options[] = {
     {"-pidfile", true, opt_pidfile, 0},
     {"-sandbox", true, opt_sandbox, 0},
     {"-daemonize", false, opt_daemonize, 0},
+    {"-qmp", true, vmm_cfg_opt_qmp, 0},
+    {"-qmp-pretty", true, vmm_cfg_opt_qmp_pretty, 0},
+    {"-chardev", true, vmm_cfg_opt_chardev, 0},
+    {"-mon", true, vmm_cfg_opt_mon, 0},
     {"-version", false, NULL, FLAG(show_version)},
     {"-h", false, NULL, FLAG(show_help)},
     {"-help", false, NULL, FLAG(show_help)},
 };
-
-/*
- * QEMU's serial default: none with -nodefaults, mon:stdio with -nographic,
- * otherwise a "vc" console that, without a display, shows nothing: a UART
- * whose output goes nowhere (NULL).  isa-serial=off leaves no UART.
- */
-static void resolve_serial(struct vmm_config *cfg)
-{
-    cfg->serial.kind = cfg->isa_serial == VMM_OFF || cfg->nodefaults
-                           ? VMM_CHR_NONE
-                       : cfg->nographic ? VMM_CHR_MON_STDIO
-                                        : VMM_CHR_NULL;
-}
 
 static int finish(struct vmm_cfg_parser *p)
 {
@@ -628,8 +621,10 @@ static int finish(struct vmm_cfg_parser *p)
         return vmm_cfg_fail(p,
                             "no kernel given (loom-vm boots a PVH ELF image)");
     }
-    resolve_serial(cfg);
-    return 0;
+    if ((r = vmm_cfg_resolve_monitors(p)) < 0) {
+        return r;
+    }
+    return vmm_cfg_resolve_serial(p);
 }
 
 static int parse_args(struct vmm_cfg_parser *p, int argc, char *const *argv)
@@ -681,6 +676,18 @@ static int parse_args(struct vmm_cfg_parser *p, int argc, char *const *argv)
     return finish(p);
 }
 
+static void parser_cleanup(struct vmm_cfg_parser *p)
+{
+    free(p->serial.path);
+    for (unsigned i = 0; i < p->nr_chardevs; i++) {
+        free(p->chardevs[i].id);
+        free(p->chardevs[i].chr.path);
+    }
+    for (unsigned i = 0; i < VMM_MAX_QMP; i++) {
+        free(p->mon_chardev[i]);
+    }
+}
+
 /* ---- Entry points ------------------------------------------------------ */
 
 int vmm_config_parse(int argc, char *const *argv, struct vmm_config **ret,
@@ -709,6 +716,7 @@ int vmm_config_parse(int argc, char *const *argv, struct vmm_config **ret,
     cfg->debug_exit_iosize = 2;
     p.cfg = cfg;
     r = parse_args(&p, argc, argv);
+    parser_cleanup(&p);
     if (r >= 0) {
         *ret = cfg;
         return 0;
@@ -780,9 +788,15 @@ const char *vmm_config_usage(void)
            "  -enable-kvm | -accel kvm          (KVM is always used)\n"
            "  -cpu host[,+FEAT][,-FEAT][,FEAT=on|off]\n"
            "  -nodefaults  -no-user-config  -nographic  -display none\n"
+           "  -serial stdio|mon:stdio|null|none|file:PATH|"
+           "unix:PATH[,server=on][,wait=off]\n"
            "  -no-reboot  -no-shutdown  -S  -pidfile FILE\n"
            "  -name [guest=]NAME[,debug-threads=on]\n"
            "  -sandbox on|off[,obsolete=deny][,elevateprivileges="
            "deny|children][,spawn=deny][,resourcecontrol=allow|deny]\n"
+           "  -qmp|-qmp-pretty stdio|unix:PATH,server=on[,wait=off]\n"
+           "  -chardev socket,id=ID,path=PATH,server=on[,wait=off] | "
+           "-chardev stdio,id=ID\n"
+           "  -mon [chardev=]ID,mode=control[,pretty=on]\n"
            "  -version  -h|-help\n";
 }

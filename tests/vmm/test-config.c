@@ -920,6 +920,348 @@ static const struct bad_case bad_core[] = {
      "'-fooxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"},
 };
 
+/* Good lines: -serial, -qmp, -chardev, -mon. */
+static const struct good_case good_chr[] = {
+    {
+     /* QEMU: mon:stdio */
+     ARGS("-nographic"),
+     "nographic=1\n"
+     "serial.kind=mon:stdio\n"},
+    {
+     /* no UART */
+     ARGS("-nodefaults"),
+     "nodefaults=1\n"
+     "serial.kind=none\n"},
+    {
+     ARGS("-serial", "stdio"),
+     "serial.kind=stdio\n"},
+    {
+     ARGS("-serial", "mon:stdio"),
+     "serial.kind=mon:stdio\n"},
+    {
+     ARGS("-nographic", "-serial", "null"),
+     "nographic=1\n"},
+    {
+     /* mon: is a monitor option */
+     ARGS("-nographic", "-serial", "mon:stdio"),
+     "nographic=1\n"
+     "serial.kind=mon:stdio\n"},
+    {
+     ARGS("-serial", "none"),
+     "serial.kind=none\n"},
+    {
+     /* none takes no port */
+     ARGS("-serial", "none", "-serial", "file:/tmp/ser,ial.log"),
+     "serial.kind=file\n"
+     "serial.path=/tmp/ser,ial.log\n"},
+    {
+     /* client */
+     ARGS("-serial", "unix:/tmp/s.sock"),
+     "serial.kind=unix\n"
+     "serial.path=/tmp/s.sock\n"},
+    {
+     ARGS("-serial", "unix:/tmp/s.sock,server=on,wait=off"),
+     "serial.kind=unix\n"
+     "serial.path=/tmp/s.sock\n"
+     "serial.server=1\n"},
+    {
+     /* legacy spellings */
+     ARGS("-serial", "unix:path=/tmp/a,,b,server,nowait"),
+     "serial.kind=unix\n"
+     "serial.path=/tmp/a,b\n"
+     "serial.server=1\n"},
+    {
+     /* waits */
+     ARGS("-serial", "unix:/tmp/s,server=on"),
+     "serial.kind=unix\n"
+     "serial.path=/tmp/s\n"
+     "serial.server=1\n"
+     "serial.wait=1\n"},
+    {
+     ARGS("-nographic", "-serial", "file:/x"),
+     "nographic=1\n"
+     "serial.kind=file\n"
+     "serial.path=/x\n"},
+    {
+     ARGS("-nodefaults", "-serial", "stdio"),
+     "nodefaults=1\n"
+     "serial.kind=stdio\n"},
+    {
+     /* no UART */
+     ARGS("-M", "microvm,isa-serial=off", "-serial", "stdio"),
+     "isa_serial=off\n"
+     "serial.kind=none\n"},
+    {
+     ARGS("-qmp", "unix:/tmp/q.sock,server=on,wait=off"),
+     "nr_qmp=1\n"
+     "qmp[0].kind=unix\n"
+     "qmp[0].path=/tmp/q.sock\n"
+     "qmp[0].server=1\n"
+     "qmp[0].wait=0\n"
+     "qmp[0].pretty=0\n"},
+    {
+     ARGS("-qmp", "unix:/tmp/q.sock,server,nowait", "-qmp-pretty", "stdio",
+          "-qmp", "unix:/tmp/r,server=on"),
+     "nr_qmp=3\n"
+     "qmp[0].kind=unix\n"
+     "qmp[0].path=/tmp/q.sock\n"
+     "qmp[0].server=1\n"
+     "qmp[0].wait=0\n"
+     "qmp[0].pretty=0\n"
+     "qmp[1].kind=stdio\n"
+     "qmp[1].path=(null)\n"
+     "qmp[1].server=0\n"
+     "qmp[1].wait=0\n"
+     "qmp[1].pretty=1\n"
+     "qmp[2].kind=unix\n"
+     "qmp[2].path=/tmp/r\n"
+     "qmp[2].server=1\n"
+     "qmp[2].wait=1\n"
+     "qmp[2].pretty=0\n"},
+    {
+     /* serial on plain stdio */
+     ARGS("-nographic", "-qmp", "unix:/q,server=on,wait=off"),
+     "nographic=1\n"
+     "serial.kind=stdio\n"
+     "nr_qmp=1\n"
+     "qmp[0].kind=unix\n"
+     "qmp[0].path=/q\n"
+     "qmp[0].server=1\n"
+     "qmp[0].wait=0\n"
+     "qmp[0].pretty=0\n"},
+    {
+     ARGS("-nodefaults", "-nographic", "-qmp", "stdio"),
+     "nodefaults=1\n"
+     "nographic=1\n"
+     "serial.kind=none\n"
+     "nr_qmp=1\n"
+     "qmp[0].kind=stdio\n"
+     "qmp[0].path=(null)\n"
+     "qmp[0].server=0\n"
+     "qmp[0].wait=0\n"
+     "qmp[0].pretty=0\n"},
+    {
+     ARGS("-serial", "file:/x", "-qmp", "stdio"),
+     "serial.kind=file\n"
+     "serial.path=/x\n"
+     "nr_qmp=1\n"
+     "qmp[0].kind=stdio\n"
+     "qmp[0].path=(null)\n"
+     "qmp[0].server=0\n"
+     "qmp[0].wait=0\n"
+     "qmp[0].pretty=0\n"},
+    {
+     ARGS("-chardev", "socket,id=c0,path=/tmp/m.sock,server=on,wait=off",
+          "-mon", "chardev=c0,mode=control,pretty=on"),
+     "nr_qmp=1\n"
+     "qmp[0].kind=unix\n"
+     "qmp[0].path=/tmp/m.sock\n"
+     "qmp[0].server=1\n"
+     "qmp[0].wait=0\n"
+     "qmp[0].pretty=1\n"},
+    {
+     /* any order */
+     ARGS("-mon", "c1,mode=control,id=mon1", "-chardev",
+          "socket,id=c1,path=/m,server=on", "-qmp", "stdio"),
+     "nr_qmp=2\n"
+     "qmp[0].kind=unix\n"
+     "qmp[0].path=/m\n"
+     "qmp[0].server=1\n"
+     "qmp[0].wait=1\n"
+     "qmp[0].pretty=0\n"
+     "qmp[1].kind=stdio\n"
+     "qmp[1].path=(null)\n"
+     "qmp[1].server=0\n"
+     "qmp[1].wait=0\n"
+     "qmp[1].pretty=0\n"},
+    {
+     ARGS("-chardev", "stdio,id=s", "-mon", "s,mode=control", "-serial",
+          "null"),
+     "nr_qmp=1\n"
+     "qmp[0].kind=stdio\n"
+     "qmp[0].path=(null)\n"
+     "qmp[0].server=0\n"
+     "qmp[0].wait=0\n"
+     "qmp[0].pretty=0\n"},
+};
+
+static const struct bad_case bad_chr[] = {
+    {
+     ARGS("-serial", "stdio", "-serial", "file:/x"),
+     "-serial: loom-vm has one serial port; 'file:/x' would be a second"},
+    {
+     ARGS("-serial", "file:"),
+     "-serial: file: needs a path"},
+    {
+     ARGS("-serial", "tcp:1:2"),
+     "-serial: unsupported character device 'tcp:1:2' (loom-vm supports stdio,"
+     " mon:stdio, null, none, file:PATH, unix:PATH[,server=on][,wait=off])"},
+    {
+     ARGS("-serial", ""),
+     "-serial: unsupported character device '' (loom-vm supports stdio, "
+     "mon:stdio, null, none, file:PATH, unix:PATH[,server=on][,wait=off])"},
+    {
+     ARGS("-serial", "stdio,foo"),
+     "-serial: unsupported character device 'stdio,foo' (loom-vm supports "
+     "stdio, mon:stdio, null, none, file:PATH, unix:PATH[,server=on][,"
+     "wait=off])"},
+    {
+     ARGS("-serial", "mon:file:/x"),
+     "-serial: unsupported character device 'mon:file:/x' (loom-vm supports "
+     "stdio, mon:stdio, null, none, file:PATH, unix:PATH[,server=on][,"
+     "wait=off])"},
+    {
+     ARGS("-serial", "chardev:c0"),
+     "-serial: unsupported character device 'chardev:c0' (loom-vm supports "
+     "stdio, mon:stdio, null, none, file:PATH, unix:PATH[,server=on][,"
+     "wait=off])"},
+    {
+     ARGS("-serial", "unix:"),
+     "-serial: a unix socket needs a path"},
+    {
+     ARGS("-serial", "unix:,server=on"),
+     "-serial: a unix socket needs a path"},
+    {
+     ARGS("-serial", "unix:/s,wait=off"),
+     "-serial: 'wait' is incompatible with a client socket (server=off)"},
+    {
+     ARGS("-serial", "unix:/s,server=off,wait=on"),
+     "-serial: 'wait' is incompatible with a client socket (server=off)"},
+    {
+     ARGS("-serial", "unix:/s,server=on,reconnect=1"),
+     "-serial: unix: unsupported parameter 'reconnect'"},
+    {
+     ARGS("-serial",
+          "unix:/ppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+          "pppppppppppppppppppppppppppppppppppppppppppppp"),
+     "-serial: unix socket path longer than 107 bytes"},
+    {
+     ARGS("-serial", "unix:/s,server=maybe"),
+     "-serial: parameter 'server' expects 'on' or 'off', not 'maybe'"},
+    {
+     ARGS("-nographic", "-serial", "stdio"),
+     "-serial: stdio is already used by the -nographic monitor"},
+    {
+     ARGS("-nographic", "-serial", "none", "-serial", "mon:stdio", "-qmp",
+          "stdio"),
+     "-qmp: stdio is already used by -serial"},
+    {
+     ARGS("-nographic", "-qmp", "stdio"),
+     "-qmp: stdio is already used by -nographic"},
+    {
+     ARGS("-serial", "stdio", "-qmp", "stdio"),
+     "-qmp: stdio is already used by -serial"},
+    {
+     ARGS("-serial", "mon:stdio", "-qmp-pretty", "stdio"),
+     "-qmp: stdio is already used by -serial"},
+    {
+     ARGS("-qmp", "stdio", "-qmp", "stdio", "-nodefaults"),
+     "-qmp: stdio is already used by -qmp"},
+    {
+     ARGS("-chardev", "stdio,id=s", "-mon", "s,mode=control", "-serial",
+          "stdio"),
+     "-mon: stdio is already used by -serial"},
+    {
+     ARGS("-qmp", "unix:/q"),
+     "-qmp: loom-vm's QMP socket listens: add server=on"},
+    {
+     ARGS("-qmp", "unix:/q,server=off"),
+     "-qmp: loom-vm's QMP socket listens: add server=on"},
+    {
+     ARGS("-qmp", "unix:/q,server=on,pretty=on"),
+     "-qmp: unix: unsupported parameter 'pretty'"},
+    {
+     ARGS("-qmp", "tcp:1:2,server=on"),
+     "-qmp: unsupported character device 'tcp:1:2,server=on' (loom-vm "
+     "supports stdio, unix:PATH,server=on[,wait=off])"},
+    {
+     ARGS("-qmp", "none"),
+     "-qmp: unsupported character device 'none' (loom-vm supports stdio, "
+     "unix:PATH,server=on[,wait=off])"},
+    {
+     ARGS("-qmp", "mon:stdio"),
+     "-qmp: unsupported character device 'mon:stdio' (loom-vm supports stdio, "
+     "unix:PATH,server=on[,wait=off])"},
+    {
+     ARGS("-qmp", "stdio,server=on"),
+     "-qmp: unsupported character device 'stdio,server=on' (loom-vm supports "
+     "stdio, unix:PATH,server=on[,wait=off])"},
+    {
+     ARGS("-qmp"),
+     "-qmp: requires an argument", true},
+    {
+     ARGS("-qmp", "stdio", "-qmp", "unix:/q,server=on", "-qmp",
+          "unix:/q,server=on", "-qmp", "unix:/q,server=on", "-qmp",
+          "unix:/q,server=on", "-qmp", "unix:/q,server=on", "-qmp",
+          "unix:/q,server=on", "-qmp", "unix:/q,server=on", "-qmp",
+          "unix:/q,server=on"),
+     "-qmp: more than 8 QMP monitors"},
+    {
+     ARGS("-chardev", "socket,path=/q,server=on"),
+     "-chardev: no id specified"},
+    {
+     ARGS("-chardev", "socket,id=1c,path=/q"),
+     "-chardev: id '1c' is not an identifier (a letter, then letters, digits, "
+     "'-', '.', '_')"},
+    {
+     ARGS("-chardev", "socket,id=c,server=on"),
+     "-chardev: a unix socket needs a path"},
+    {
+     ARGS("-chardev", "socket,id=c,path=/q,host=x"),
+     "-chardev: socket: unsupported parameter 'host'"},
+    {
+     ARGS("-chardev", "tcp,id=c"),
+     "-chardev: unsupported chardev backend 'tcp' (loom-vm supports socket "
+     "and stdio)"},
+    {
+     ARGS("-chardev", "id=c"),
+     "-chardev: no backend given"},
+    {
+     ARGS("-chardev", "stdio,id=c,signal=off"),
+     "-chardev: stdio: unsupported parameter 'signal'"},
+    {
+     ARGS("-chardev", "socket,id=c,path=/q,server=on", "-chardev",
+          "socket,id=c,path=/r,server=on"),
+     "-chardev: duplicate ID 'c' for chardev"},
+    {
+     ARGS("-chardev", "socket,id=c,path=/q,server=on"),
+     "-chardev: chardev 'c' is not used by any -mon (loom-vm uses -chardev "
+     "only for QMP)"},
+    {
+     ARGS("-chardev", "socket,id=c,path=/q", "-mon", "c,mode=control"),
+     "-mon: loom-vm's QMP socket listens: chardev 'c' needs server=on"},
+    {
+     ARGS("-chardev", "socket,id=c,path=/q,server=on", "-mon",
+          "c,mode=control", "-mon", "c,mode=control"),
+     "-mon: chardev 'c' is already in use"},
+    {
+     ARGS("-mon", "c,mode=control"),
+     "-mon: chardev 'c' not found"},
+    {
+     ARGS("-mon", "mode=control"),
+     "-mon: parameter 'chardev' is missing"},
+    {
+     ARGS("-chardev", "socket,id=c,path=/q,server=on", "-mon", "c"),
+     "-mon: mode=readline (HMP) is not supported by loom-vm; use "
+     "mode=control"},
+    {
+     ARGS("-chardev", "socket,id=c,path=/q,server=on", "-mon",
+          "c,mode=readline"),
+     "-mon: mode=readline (HMP) is not supported by loom-vm; use "
+     "mode=control"},
+    {
+     ARGS("-mon", "c,mode=foo"),
+     "-mon: parameter 'mode' does not accept value 'foo'"},
+    {
+     ARGS("-chardev", "socket,id=c,path=/q,server=on", "-mon",
+          "c,mode=control,id=1m"),
+     "-mon: id '1m' is not an identifier (a letter, then letters, digits, '-',"
+     " '.', '_')"},
+    {
+     ARGS("-mon", "c,mode=control,foo=1"),
+     "-mon: unsupported parameter 'foo'"},
+};
+
 static const char *const onoffauto_names[] = {"auto", "on", "off"};
 static const char *const cache_names[] = {"writeback", "none", "unsafe"};
 static const char *const aio_names[] = {"threads", "io_uring"};
@@ -1202,6 +1544,16 @@ static void test_parse_bad_core(void)
     run_bad(bad_core, G_N_ELEMENTS(bad_core));
 }
 
+static void test_parse_good_chr(void)
+{
+    run_good(good_chr, G_N_ELEMENTS(good_chr));
+}
+
+static void test_parse_bad_chr(void)
+{
+    run_bad(bad_chr, G_N_ELEMENTS(bad_chr));
+}
+
 
 /* Parses a GPtrArray of arguments (plus "-kernel k"); returns the message. */
 static char *parse_array(GPtrArray *a, bool want_ok)
@@ -1245,6 +1597,29 @@ static void test_parse_limits(void)
     err = parse_array(a, false);
     g_assert_cmpstr(err, ==, "-cpu: more than 64 feature names");
     free(err);
+    g_ptr_array_set_size(a, 0);
+
+    for (int i = 0; i < VMM_MAX_QMP; i++) {
+        add(a, "-qmp", g_strdup_printf("unix:/q%d,server=on", i));
+    }
+    g_assert_null(parse_array(a, true));
+    add(a, "-qmp", g_strdup("stdio"));
+    err = parse_array(a, false);
+    g_assert_cmpstr(err, ==, "-qmp: more than 8 QMP monitors");
+    free(err);
+    g_ptr_array_set_size(a, 0);
+
+    for (int i = 0; i < VMM_MAX_QMP; i++) {
+        add(a, "-chardev",
+            g_strdup_printf("socket,id=c%d,path=/m%d,server=on", i, i));
+        add(a, "-mon", g_strdup_printf("c%d,mode=control", i));
+    }
+    g_assert_null(parse_array(a, true));
+    add(a, "-chardev", g_strdup("socket,id=c8,path=/m8,server=on"));
+    err = parse_array(a, false);
+    g_assert_cmpstr(err, ==, "-chardev: more than 8 chardevs (loom-vm uses "
+                             "them only for -mon)");
+    free(err);
     g_ptr_array_unref(a);
     g_string_free(s, true);
 }
@@ -1261,7 +1636,8 @@ static void test_parse_api(void)
         "-M", "-machine", "-m ", "-smp", "-kernel", "-append", "-initrd",
         "-enable-kvm", "-accel", "-cpu", "-nodefaults", "-no-user-config",
         "-nographic", "-display", "-serial", "-no-reboot", "-no-shutdown",
-        "-S", "-name", "-pidfile", "-sandbox", "-version", "-h",
+        "-S", "-name", "-pidfile", "-sandbox", "-qmp", "-qmp-pretty",
+        "-chardev", "-mon", "-version", "-h",
     };
 
     g_assert_cmpint(vmm_config_parse(3, argv, NULL, &err), ==, -EINVAL);
@@ -1335,8 +1711,11 @@ static void collect_lines(GPtrArray *lines)
     for (size_t i = 0; i < G_N_ELEMENTS(good_core); i++) {
         g_ptr_array_add(lines, (void *)good_core[i].args);
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(bad_core); i++) {
-        g_ptr_array_add(lines, (void *)bad_core[i].args);
+    for (size_t i = 0; i < G_N_ELEMENTS(good_chr); i++) {
+        g_ptr_array_add(lines, (void *)good_chr[i].args);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_chr); i++) {
+        g_ptr_array_add(lines, (void *)bad_chr[i].args);
     }
 }
 
@@ -1413,6 +1792,8 @@ int main(int argc, char **argv)
     g_test_add_func("/config/syntax/messages", test_syntax_messages);
     g_test_add_func("/config/parse/good-core", test_parse_good_core);
     g_test_add_func("/config/parse/bad-core", test_parse_bad_core);
+    g_test_add_func("/config/parse/good-chr", test_parse_good_chr);
+    g_test_add_func("/config/parse/bad-chr", test_parse_bad_chr);
     g_test_add_func("/config/parse/limits", test_parse_limits);
     g_test_add_func("/config/parse/api", test_parse_api);
     g_test_add_func("/config/parse/mutations", test_parse_mutations);
