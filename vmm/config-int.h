@@ -2,9 +2,10 @@
 /*
  * Internals of loom-vm's command-line parser, shared by its four files:
  * config.c (entry points, machine, memory, CPUs, the option table),
- * config-syntax.c (QEMU's key=value and JSON syntax, numbers, messages)
- * and config-chr.c (-serial, -qmp, -chardev, -mon and the serial
- * default).  Nothing outside vmm/config*.c includes it.
+ * config-syntax.c (QEMU's key=value and JSON syntax, numbers, messages),
+ * config-chr.c (-serial, -qmp, -chardev, -mon and the serial default) and
+ * config-dev.c (-device, -object, -global).  Nothing outside
+ * vmm/config*.c includes it.
  *
  * Every handler takes the parser state and returns 0 (getters: 1 found,
  * 0 absent), -EINVAL after vmm_cfg_fail() stored the message, or -ENOMEM.
@@ -66,6 +67,8 @@ struct vmm_cfg_parser {
     struct vmm_cfg_chardev chardevs[VMM_MAX_QMP];
     unsigned nr_chardevs;
     char *mon_chardev[VMM_MAX_QMP]; /* per cfg->qmp[i]; NULL for -qmp */
+
+    char *debug_exit_id;
 };
 
 /* ---- config-syntax.c: messages, identifiers, numbers ------------------- */
@@ -304,5 +307,28 @@ int vmm_cfg_resolve_monitors(struct vmm_cfg_parser *p);
  * Context: any (pure).  Return: 0; -EINVAL.
  */
 int vmm_cfg_resolve_serial(struct vmm_cfg_parser *p);
+
+/* ---- config-dev.c: devices --------------------------------------------- */
+
+/**
+ * vmm_cfg_opt_device() - -device isa-debug-exit,... or its JSON form.
+ * @p: the parser.  @arg: the driver and its keys, or a JSON object.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_device(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_opt_object() - -object iothread,id=ID[,...] or its JSON form.
+ * @p: the parser.  @arg: the type and its keys, or a JSON object.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_object(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_opt_global() - -global virtio-mmio.force-legacy=on|off.
+ * @p: the parser.  @arg: DRIVER.PROP=VALUE or driver=,property=,value=.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_global(struct vmm_cfg_parser *p, const char *arg);
 
 #endif /* VMM_CONFIG_INT_H */

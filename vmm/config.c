@@ -8,9 +8,9 @@
  * This file holds the entry points, the option table, and the options of
  * the machine itself (-machine, -m, -smp, -cpu, -accel, the kernel, the
  * run-control flags); config-syntax.c reads QEMU's key=value and JSON
- * syntax, config-chr.c the character devices.  Checks across options
- * (topology, hotplug, -mon and -chardev, the serial default, stdio users)
- * run once argv is read, as in QEMU.
+ * syntax, config-chr.c the character devices, config-dev.c the devices.
+ * Checks across options (topology, hotplug, -mon and -chardev, the serial
+ * default, stdio users) run once argv is read, as in QEMU.
  * The accepted syntax and every difference from QEMU 7.2 are written up
  * in docs/design/vmm-config.md.
  */
@@ -596,6 +596,9 @@ static const struct option options[] = {
     {"-pidfile", true, opt_pidfile, 0},
     {"-sandbox", true, opt_sandbox, 0},
     {"-daemonize", false, opt_daemonize, 0},
+    {"-device", true, vmm_cfg_opt_device, 0},
+    {"-object", true, vmm_cfg_opt_object, 0},
+    {"-global", true, vmm_cfg_opt_global, 0},
     {"-qmp", true, vmm_cfg_opt_qmp, 0},
     {"-qmp-pretty", true, vmm_cfg_opt_qmp_pretty, 0},
     {"-chardev", true, vmm_cfg_opt_chardev, 0},
@@ -679,6 +682,7 @@ static int parse_args(struct vmm_cfg_parser *p, int argc, char *const *argv)
 static void parser_cleanup(struct vmm_cfg_parser *p)
 {
     free(p->serial.path);
+    free(p->debug_exit_id);
     for (unsigned i = 0; i < p->nr_chardevs; i++) {
         free(p->chardevs[i].id);
         free(p->chardevs[i].chr.path);
@@ -794,6 +798,12 @@ const char *vmm_config_usage(void)
            "  -name [guest=]NAME[,debug-threads=on]\n"
            "  -sandbox on|off[,obsolete=deny][,elevateprivileges="
            "deny|children][,spawn=deny][,resourcecontrol=allow|deny]\n"
+           "  -device isa-debug-exit[,iobase=N][,iosize=N]\n"
+           "  -object iothread,id=ID[,poll-max-ns=][,poll-grow=]"
+           "[,poll-shrink=][,aio-max-batch=]\n"
+           "        [,thread-pool-min=][,thread-pool-max=]"
+           "[,x-cpu-affinity=0-1:3]\n"
+           "  -global virtio-mmio.force-legacy=on|off\n"
            "  -qmp|-qmp-pretty stdio|unix:PATH,server=on[,wait=off]\n"
            "  -chardev socket,id=ID,path=PATH,server=on[,wait=off] | "
            "-chardev stdio,id=ID\n"

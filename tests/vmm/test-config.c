@@ -1262,6 +1262,282 @@ static const struct bad_case bad_chr[] = {
      "-mon: unsupported parameter 'foo'"},
 };
 
+/* Good lines: -device, -drive, -object, -global. */
+static const struct good_case good_dev[] = {
+    {
+     ARGS("-device", "isa-debug-exit"),
+     "debug_exit=1\n"},
+    {
+     ARGS("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04,id=dx"),
+     "debug_exit=1\n"
+     "debug_exit_iobase=0xf4\n"
+     "debug_exit_iosize=4\n"},
+    {
+     /* octal */
+     ARGS("-device", "driver=isa-debug-exit,iobase=010,iosize=1"),
+     "debug_exit=1\n"
+     "debug_exit_iobase=0x8\n"
+     "debug_exit_iosize=1\n"},
+    {
+     ARGS("-device", "isa-debug-exit,iobase=0xfffe"),
+     "debug_exit=1\n"
+     "debug_exit_iobase=0xfffe\n"},
+    {
+     ARGS("-device",
+          "{\"driver\":\"isa-debug-exit\",\"iobase\":1281,\"iosize\":4,"
+          "\"id\":\"d\"}"),
+     "debug_exit=1\n"
+     "debug_exit_iosize=4\n"},
+    {
+     ARGS("-object", "iothread,id=io0"),
+     "nr_iothreads=1\n"
+     "iothreads[0]=io0 poll=-1,-1,-1 batch=-1 pool=-1,-1\n"},
+    {
+     ARGS("-object",
+          "iothread,id=io0,poll-max-ns=0,poll-grow=2,poll-shrink=4,"
+          "aio-max-batch=32,thread-pool-min=1,thread-pool-max=8"),
+     "nr_iothreads=1\n"
+     "iothreads[0]=io0 poll=0,2,4 batch=32 pool=1,8\n"},
+    {
+     ARGS("-object",
+          "qom-type=iothread,id=io1,poll-max-ns=0x8000,thread-pool-min=64",
+          "-object",
+          "iothread,id=io2,thread-pool-max=2147483647,"
+          "aio-max-batch=9223372036854775807"),
+     "nr_iothreads=2\n"
+     "iothreads[0]=io1 poll=32768,-1,-1 batch=-1 pool=64,-1\n"
+     "iothreads[1]=io2 poll=-1,-1,-1 batch=9223372036854775807 pool=-1,"
+     "2147483647\n"},
+    {
+     ARGS("-object",
+          "iothread,id=io0,x-cpu-affinity=0-1:3,x-cpu-affinity=5,,7-8,"
+          "x-cpu-affinity=1023"),
+     "nr_iothreads=1\n"
+     "iothreads[0]=io0 poll=-1,-1,-1 batch=-1 pool=-1,-1 "
+     "cpus=0;1;3;5;7;8;1023;\n"},
+    {
+     ARGS("-object",
+          "{\"qom-type\":\"iothread\",\"id\":\"io0\",\"poll-max-ns\":5,"
+          "\"x-cpu-affinity\":[0,2]}",
+          "-object",
+          "{\"qom-type\":\"iothread\",\"id\":\"io1\",\"x-cpu-affinity\":\"1-2,"
+          "4\"}"),
+     "nr_iothreads=2\n"
+     "iothreads[0]=io0 poll=5,-1,-1 batch=-1 pool=-1,-1 cpus=0;2;\n"
+     "iothreads[1]=io1 poll=-1,-1,-1 batch=-1 pool=-1,-1 cpus=1;2;4;\n"},
+    {
+     ARGS("-global", "virtio-mmio.force-legacy=on"),
+     "force_legacy=1\n"},
+    {
+     ARGS("-global", "virtio-mmio.force-legacy=off"),
+     ""},
+    {
+     ARGS("-global", "driver=virtio-mmio,property=force-legacy,value=yes"),
+     "force_legacy=1\n"},
+};
+
+static const struct bad_case bad_dev[] = {
+    {
+     ARGS("-device", "foo"),
+     "-device: unsupported device 'foo' (loom-vm supports isa-debug-exit)"},
+    {
+     ARGS("-device", "help"),
+     "-device: unsupported device 'help' (loom-vm supports isa-debug-exit)"},
+    {
+     ARGS("-device", "iobase=1"),
+     "-device: parameter 'driver' is missing"},
+    {
+     ARGS("-device", "[1]"),
+     "-device: unsupported device '[1]' (loom-vm supports isa-debug-exit)"},
+    {
+     ARGS("-device", "{"),
+     "-device: JSON parse error: string or '}' expected near end of file"},
+    {
+     ARGS("-device", "{\"driver\":\"isa-debug-exit\",}"),
+     "-device: JSON parse error: string or '}' expected near '}'"},
+    {
+     ARGS("-device", "{\"driver\":\"isa-debug-exit\",\"driver\":\"x\"}"),
+     "-device: JSON parse error: duplicate object key near '\"driver\"'"},
+    {
+     ARGS("-device", "{\"iobase\":1}"),
+     "-device: parameter 'driver' is missing"},
+    {
+     ARGS("-device", "{\"driver\":7}"),
+     "-device: parameter 'driver' expects a string"},
+    {
+     ARGS("-device", "isa-debug-exit,iobase=-1"),
+     "-device: parameter 'iobase' must be in [0, 4294967295], not -1"},
+    {
+     ARGS("-device", "isa-debug-exit,iobase=abc"),
+     "-device: parameter 'iobase' expects an integer, not 'abc'"},
+    {
+     ARGS("-device", "isa-debug-exit,iobase="),
+     "-device: parameter 'iobase' expects an integer, not ''"},
+    {
+     ARGS("-device", "isa-debug-exit,iobase"),
+     "-device: parameter 'iobase' expects an integer, not ''"},
+    {
+     ARGS("-device", "isa-debug-exit,iobase=0x10000"),
+     "-device: isa-debug-exit: ports 0x10000+2 are not inside the I/O port "
+     "space (iosize >= 1, iobase + iosize <= 0x10000)"},
+    {
+     ARGS("-device", "isa-debug-exit,iosize=0"),
+     "-device: isa-debug-exit: ports 0x501+0 are not inside the I/O port "
+     "space (iosize >= 1, iobase + iosize <= 0x10000)"},
+    {
+     ARGS("-device", "isa-debug-exit,iobase=0xffff,iosize=2"),
+     "-device: isa-debug-exit: ports 0xffff+2 are not inside the I/O port "
+     "space (iosize >= 1, iobase + iosize <= 0x10000)"},
+    {
+     ARGS("-device", "isa-debug-exit,iosize=4294967296"),
+     "-device: parameter 'iosize' must be in [0, 4294967295], not 4294967296"},
+    {
+     ARGS("-device", "isa-debug-exit,id=1x"),
+     "-device: id '1x' is not an identifier (a letter, then letters, digits, "
+     "'-', '.', '_')"},
+    {
+     ARGS("-device", "isa-debug-exit,foo=1"),
+     "-device: isa-debug-exit: unsupported parameter 'foo'"},
+    {
+     ARGS("-device", "isa-debug-exit", "-device", "isa-debug-exit"),
+     "-device: loom-vm supports one isa-debug-exit device"},
+    {
+     ARGS("-device",
+          "{\"driver\":\"isa-debug-exit\",\"iobase\":\"0x501\"}"),
+     "-device: parameter 'iobase' expects an integer"},
+    {
+     ARGS("-object", "memory-backend-ram,id=m,size=1M"),
+     "-object: unsupported object type 'memory-backend-ram' (loom-vm supports "
+     "iothread)"},
+    {
+     ARGS("-object", "iothread"),
+     "-object: parameter 'id' is missing"},
+    {
+     ARGS("-object", "id=io0"),
+     "-object: parameter 'qom-type' is missing"},
+    {
+     ARGS("-object", "iothread,id=1o"),
+     "-object: id '1o' is not an identifier (a letter, then letters, digits, "
+     "'-', '.', '_')"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io0"),
+     "-object: duplicate ID 'io0' for object"},
+    {
+     ARGS("-object", "iothread,id=io0,foo=1"),
+     "-object: iothread: unsupported parameter 'foo'"},
+    {
+     ARGS("-object", "iothread,id=io0,poll-max-ns=-1"),
+     "-object: parameter 'poll-max-ns' must be in [0, 9223372036854775807], "
+     "not -1"},
+    {
+     ARGS("-object", "iothread,id=io0,poll-grow=-1"),
+     "-object: parameter 'poll-grow' must be in [0, 9223372036854775807], not "
+     "-1"},
+    {
+     ARGS("-object", "iothread,id=io0,poll-shrink=x"),
+     "-object: parameter 'poll-shrink' expects an integer, not 'x'"},
+    {
+     ARGS("-object", "iothread,id=io0,aio-max-batch=9223372036854775808"),
+     "-object: parameter 'aio-max-batch' expects an integer, not "
+     "'9223372036854775808'"},
+    {
+     ARGS("-object", "iothread,id=io0,poll-max-ns=1k"),
+     "-object: parameter 'poll-max-ns' expects an integer, not '1k'"},
+    {
+     ARGS("-object", "iothread,id=io0,thread-pool-min=100"),
+     "-object: bad thread-pool-min/thread-pool-max values (100, 64)"},
+    {
+     ARGS("-object",
+          "iothread,id=io0,thread-pool-min=4,thread-pool-max=2"),
+     "-object: bad thread-pool-min/thread-pool-max values (4, 2)"},
+    {
+     ARGS("-object", "iothread,id=io0,thread-pool-max=0"),
+     "-object: bad thread-pool-min/thread-pool-max values (0, 0)"},
+    {
+     ARGS("-object", "iothread,id=io0,thread-pool-max=2147483648"),
+     "-object: bad thread-pool-min/thread-pool-max values (0, 2147483648)"},
+    {
+     ARGS("-object", "iothread,id=io0,x-cpu-affinity=1024"),
+     "-object: x-cpu-affinity: '1024': CPUs are 0 to 1023, ranges low-high"},
+    {
+     ARGS("-object", "iothread,id=io0,x-cpu-affinity=3-1"),
+     "-object: x-cpu-affinity: '3-1': CPUs are 0 to 1023, ranges low-high"},
+    {
+     ARGS("-object", "iothread,id=io0,x-cpu-affinity="),
+     "-object: x-cpu-affinity: invalid CPU list '' (e.g. 0-1:3)"},
+    {
+     ARGS("-object", "iothread,id=io0,x-cpu-affinity=1-"),
+     "-object: x-cpu-affinity: invalid CPU list '1-' (e.g. 0-1:3)"},
+    {
+     ARGS("-object", "iothread,id=io0,x-cpu-affinity=1:"),
+     "-object: x-cpu-affinity: invalid CPU list '1:' (e.g. 0-1:3)"},
+    {
+     ARGS("-object", "iothread,id=io0,x-cpu-affinity=a"),
+     "-object: x-cpu-affinity: invalid CPU list 'a' (e.g. 0-1:3)"},
+    {
+     ARGS("-object", "iothread,id=io0,x-cpu-affinity=1;2"),
+     "-object: x-cpu-affinity: invalid CPU list '1;2' (e.g. 0-1:3)"},
+    {
+     ARGS("-object", "iothread,id=io0,x-cpu-affinity"),
+     "-object: parameter 'x-cpu-affinity' expects a value"},
+    {
+     ARGS("-object",
+          "iothread,id=io0,x-cpu-affinity=99999999999999999999999"),
+     "-object: x-cpu-affinity: '99999999999999999999999': CPUs are 0 to 1023, "
+     "ranges low-high"},
+    {
+     ARGS("-object",
+          "{\"qom-type\":\"iothread\",\"id\":\"io0\",\"poll-max-ns\":\"5\"}"),
+     "-object: parameter 'poll-max-ns' expects an integer"},
+    {
+     ARGS("-object",
+          "{\"qom-type\":\"iothread\",\"id\":\"io0\",\"x-cpu-affinity\":[-1]}"),
+     "-object: x-cpu-affinity: a list of CPU numbers"},
+    {
+     ARGS("-object",
+          "{\"qom-type\":\"iothread\",\"id\":\"io0\","
+          "\"x-cpu-affinity\":[1.5]}"),
+     "-object: x-cpu-affinity: a list of CPU numbers"},
+    {
+     ARGS("-object",
+          "{\"qom-type\":\"iothread\",\"id\":\"io0\",\"x-cpu-affinity\":{}}"),
+     "-object: x-cpu-affinity: a CPU list string or array"},
+    {
+     ARGS("-object",
+          "{\"qom-type\":\"iothread\",\"id\":\"io0\","
+          "\"x-cpu-affinity\":[2000]}"),
+     "-object: x-cpu-affinity: '2000': CPUs are 0 to 1023, ranges low-high"},
+    {
+     ARGS("-object", "{\"id\":\"io0\"}"),
+     "-object: parameter 'qom-type' is missing"},
+    {
+     ARGS("-global", "virtio-mmio.force-legacy=maybe"),
+     "-global: force-legacy expects 'on' or 'off', not 'maybe'"},
+    {
+     ARGS("-global", "foo"),
+     "-global: expected DRIVER.PROPERTY=VALUE or driver=,property=,value="},
+    {
+     ARGS("-global", "virtio-mmio.force-legacy"),
+     "-global: expected DRIVER.PROPERTY=VALUE or driver=,property=,value="},
+    {
+     ARGS("-global", "driver=virtio-mmio,property=force-legacy"),
+     "-global: expected DRIVER.PROPERTY=VALUE or driver=,property=,value="},
+    {
+     ARGS("-global", "driver=virtio-mmio,property=foo,value=on"),
+     "-global: unsupported global 'virtio-mmio.foo' (loom-vm supports "
+     "virtio-mmio.force-legacy)"},
+    {
+     ARGS("-global",
+          "driver=virtio-mmio,property=force-legacy,value=on,x=1"),
+     "-global: unsupported parameter 'x'"},
+    {
+     ARGS("-global", ".force-legacy=on"),
+     "-global: expected DRIVER.PROPERTY=VALUE or driver=,property=,value="},
+    {
+     ARGS("-global", "virtio-mmio.=on"),
+     "-global: expected DRIVER.PROPERTY=VALUE or driver=,property=,value="},
+};
+
 static const char *const onoffauto_names[] = {"auto", "on", "off"};
 static const char *const cache_names[] = {"writeback", "none", "unsafe"};
 static const char *const aio_names[] = {"threads", "io_uring"};
@@ -1554,6 +1830,15 @@ static void test_parse_bad_chr(void)
     run_bad(bad_chr, G_N_ELEMENTS(bad_chr));
 }
 
+static void test_parse_good_dev(void)
+{
+    run_good(good_dev, G_N_ELEMENTS(good_dev));
+}
+
+static void test_parse_bad_dev(void)
+{
+    run_bad(bad_dev, G_N_ELEMENTS(bad_dev));
+}
 
 /* Parses a GPtrArray of arguments (plus "-kernel k"); returns the message. */
 static char *parse_array(GPtrArray *a, bool want_ok)
@@ -1620,6 +1905,16 @@ static void test_parse_limits(void)
     g_assert_cmpstr(err, ==, "-chardev: more than 8 chardevs (loom-vm uses "
                              "them only for -mon)");
     free(err);
+    g_ptr_array_set_size(a, 0);
+
+    for (int i = 0; i < VMM_MAX_IOTHREADS; i++) {
+        add(a, "-object", g_strdup_printf("iothread,id=io%d", i));
+    }
+    g_assert_null(parse_array(a, true));
+    add(a, "-object", g_strdup("iothread,id=io64"));
+    err = parse_array(a, false);
+    g_assert_cmpstr(err, ==, "-object: more than 64 IOThreads");
+    free(err);
     g_ptr_array_unref(a);
     g_string_free(s, true);
 }
@@ -1636,8 +1931,9 @@ static void test_parse_api(void)
         "-M", "-machine", "-m ", "-smp", "-kernel", "-append", "-initrd",
         "-enable-kvm", "-accel", "-cpu", "-nodefaults", "-no-user-config",
         "-nographic", "-display", "-serial", "-no-reboot", "-no-shutdown",
-        "-S", "-name", "-pidfile", "-sandbox", "-qmp", "-qmp-pretty",
-        "-chardev", "-mon", "-version", "-h",
+        "-S", "-name", "-pidfile", "-sandbox", "-device", "-object",
+        "-global", "-qmp", "-qmp-pretty", "-chardev", "-mon", "-version",
+        "-h",
     };
 
     g_assert_cmpint(vmm_config_parse(3, argv, NULL, &err), ==, -EINVAL);
@@ -1714,8 +2010,11 @@ static void collect_lines(GPtrArray *lines)
     for (size_t i = 0; i < G_N_ELEMENTS(good_chr); i++) {
         g_ptr_array_add(lines, (void *)good_chr[i].args);
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(bad_chr); i++) {
-        g_ptr_array_add(lines, (void *)bad_chr[i].args);
+    for (size_t i = 0; i < G_N_ELEMENTS(good_dev); i++) {
+        g_ptr_array_add(lines, (void *)good_dev[i].args);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_dev); i++) {
+        g_ptr_array_add(lines, (void *)bad_dev[i].args);
     }
 }
 
@@ -1794,6 +2093,8 @@ int main(int argc, char **argv)
     g_test_add_func("/config/parse/bad-core", test_parse_bad_core);
     g_test_add_func("/config/parse/good-chr", test_parse_good_chr);
     g_test_add_func("/config/parse/bad-chr", test_parse_bad_chr);
+    g_test_add_func("/config/parse/good-dev", test_parse_good_dev);
+    g_test_add_func("/config/parse/bad-dev", test_parse_bad_dev);
     g_test_add_func("/config/parse/limits", test_parse_limits);
     g_test_add_func("/config/parse/api", test_parse_api);
     g_test_add_func("/config/parse/mutations", test_parse_mutations);
