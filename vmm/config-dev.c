@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * loom-vm's devices on the command line: -device isa-debug-exit (also in
- * QEMU's JSON form), -object iothread (also JSON), and -global
- * virtio-mmio.force-legacy.
+ * loom-vm's devices on the command line: -device isa-debug-exit and
+ * virtio-blk-device (also in QEMU 9's JSON form with iothread-vq-mapping),
+ * -drive for their raw images, -object iothread, and -global
+ * virtio-mmio.force-legacy.  After argv is read, each virtio-blk-device
+ * takes its -drive and finds its IOThreads, in any order, as in QEMU.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +13,11 @@
 #include <string.h>
 
 #include "config-int.h"
+
+/* BlockdevOnError, in enum vmm_on_error's order ("auto" is DEFAULT). */
+static const char *const onerror_names[] = {
+    "auto", "report", "ignore", "stop", "enospc", NULL,
+};
 
 static bool device_id_taken(struct vmm_cfg_parser *p, const char *id)
 {
@@ -78,6 +85,194 @@ static int dev_debug_exit(struct vmm_cfg_parser *p, struct vmm_cfg_opts *o)
     return r;
 }
 
+/* QEMU 9's iothread-vq-mapping: [{"iothread": ID[, "vqs": [N, ...]]}]. */
+static int blk_vq_mapping(struct vmm_cfg_parser *p, struct vmm_config_blk *b,
+                          json_t *list)
+{
+    size_t i, j;
+    json_t *ent, *vq;
+
+    if (!json_is_array(list) || !json_array_size(list)) {
+        return vmm_cfg_fail(p, "iothread-vq-mapping must be a non-empty list");
+    }
+    if (json_array_size(list) > VMM_MAX_IOTHREADS) {
+        return vmm_cfg_fail(p, "iothread-vq-mapping: more than %d entries",
+                            VMM_MAX_IOTHREADS);
+    }
+    json_array_foreach(list, i, ent) {
+        struct vmm_config_vq_map *m = &b->vq_maps[i];
+        json_t *it = json_object_get(ent, "iothread");
+        json_t *vqs = json_object_get(ent, "vqs");
+        const char *key;
+        json_t *val;
+
+        if (!json_is_object(ent) || !json_is_string(it)) {
+            return vmm_cfg_fail(p,
+                                "iothread-vq-mapping: each entry is an object "
+                                "with an \"iothread\" string");
+        }
+        json_object_foreach(ent, key, val) {
+            if (strcmp(key, "iothread") && strcmp(key, "vqs")) {
+                return vmm_cfg_fail(p,
+                                    "iothread-vq-mapping: unsupported member "
+                                    "'%.64s'",
+                                    key);
+            }
+        }
+        for (j = 0; j < i; j++) {
+            if (!strcmp(b->vq_maps[j].iothread, json_string_value(it))) {
+                return vmm_cfg_fail(p,
+                                    "iothread-vq-mapping: duplicate IOThread "
+                                    "name '%.64s'",
+                                    json_string_value(it));
+            }
+        }
+        if (vmm_cfg_set_str(p, &m->iothread, json_string_value(it)) < 0) {
+            return -ENOMEM;
+        }
+        b->nr_vq_maps = (unsigned)i + 1;
+        if (!vqs) {
+            continue;
+        }
+        if (!json_is_array(vqs) || !json_array_size(vqs) ||
+            json_array_size(vqs) > VMM_MAX_QUEUES) {
+            return vmm_cfg_fail(
+                p,
+                "iothread-vq-mapping: \"vqs\" must be a list of "
+                "1 to %d queue numbers",
+                VMM_MAX_QUEUES);
+        }
+        json_array_foreach(vqs, j, vq) {
+            if (!json_is_integer(vq) || json_integer_value(vq) < 0 ||
+                json_integer_value(vq) >= VMM_MAX_QUEUES) {
+                return vmm_cfg_fail(p,
+                                    "iothread-vq-mapping: \"vqs\" entries are "
+                                    "queue numbers below %d",
+                                    VMM_MAX_QUEUES);
+            }
+            m->vqs[m->nr_vqs++] = (unsigned)json_integer_value(vq);
+        }
+    }
+    return 0;
+}
+
+/* QEMU 9's rules: vqs for every entry or none; each queue exactly once. */
+static int blk_check_mapping(struct vmm_cfg_parser *p, struct vmm_config_blk *b)
+{
+    bool seen[VMM_MAX_QUEUES] = {false};
+    unsigned with = 0;
+
+    if (b->nr_vq_maps && b->iothread) {
+        return vmm_cfg_fail(p,
+                            "iothread and iothread-vq-mapping cannot both be "
+                            "given");
+    }
+    for (unsigned i = 0; i < b->nr_vq_maps; i++) {
+        with += b->vq_maps[i].nr_vqs > 0;
+    }
+    if (with && with != b->nr_vq_maps) {
+        return vmm_cfg_fail(p,
+                            "iothread-vq-mapping: give \"vqs\" for every entry "
+                            "or for none");
+    }
+    for (unsigned i = 0; i < b->nr_vq_maps; i++) {
+        struct vmm_config_vq_map *m = &b->vq_maps[i];
+
+        for (unsigned j = 0; j < m->nr_vqs; j++) {
+            if (m->vqs[j] >= b->num_queues) {
+                return vmm_cfg_fail(p,
+                                    "iothread-vq-mapping: vq %u of IOThread "
+                                    "'%.64s' is not below num-queues %u",
+                                    m->vqs[j], m->iothread, b->num_queues);
+            }
+            if (seen[m->vqs[j]]) {
+                return vmm_cfg_fail(p,
+                                    "iothread-vq-mapping: vq %u is assigned "
+                                    "twice",
+                                    m->vqs[j]);
+            }
+            seen[m->vqs[j]] = true;
+        }
+    }
+    for (unsigned q = 0; with && q < b->num_queues; q++) {
+        if (!seen[q]) {
+            return vmm_cfg_fail(p, "iothread-vq-mapping: vq %u has no IOThread",
+                                q);
+        }
+    }
+    return 0;
+}
+
+static int dev_blk(struct vmm_cfg_parser *p, struct vmm_cfg_opts *o)
+{
+    struct vmm_config *cfg = p->cfg;
+    struct vmm_config_blk *b;
+    struct vmm_cfg_kv *map;
+    const char *s;
+    uint64_t v;
+    unsigned e;
+    int r;
+
+    if (cfg->nr_blks == VMM_MAX_VIRTIO_DEVS) {
+        return vmm_cfg_fail(p,
+                            "more than %d virtio devices (one per virtio-mmio "
+                            "transport)",
+                            VMM_MAX_VIRTIO_DEVS);
+    }
+    /* Counted at once: on error vmm_config_free() frees what was set. */
+    b = &cfg->blks[cfg->nr_blks++];
+    b->num_queues = 1;
+    b->queue_size = 256;
+    r = device_id(p, o, &b->id);
+    if (r >= 0 && (r = vmm_cfg_str(p, o, "drive", &s)) == 0) {
+        r = vmm_cfg_fail(p, "virtio-blk-device: drive property not set");
+    }
+    if (r > 0) {
+        r = vmm_cfg_set_str(p, &b->drive, s);
+    }
+    if (r >= 0 && (r = vmm_cfg_str(p, o, "iothread", &s)) > 0) {
+        r = vmm_cfg_set_str(p, &b->iothread, s);
+    }
+    if (r >= 0 && (r = vmm_cfg_uint(p, o, "num-queues", UINT16_MAX, &v)) > 0) {
+        r = v < 1 || v > VMM_MAX_QUEUES
+                ? vmm_cfg_fail(p, "num-queues %llu: 1 to %d",
+                               (unsigned long long)v, VMM_MAX_QUEUES)
+                : 0;
+        b->num_queues = (unsigned)v;
+    }
+    if (r >= 0 && (r = vmm_cfg_uint(p, o, "queue-size", UINT16_MAX, &v)) > 0) {
+        r = v <= 2 || v > VMM_MAX_QUEUE_SIZE || (v & (v - 1))
+                ? vmm_cfg_fail(p,
+                               "invalid queue-size %llu: a power of 2 above 2, "
+                               "at most %d",
+                               (unsigned long long)v, VMM_MAX_QUEUE_SIZE)
+                : 0;
+        b->queue_size = (unsigned)v;
+    }
+    if (r >= 0 && (r = vmm_cfg_str(p, o, "serial", &s)) > 0) {
+        /* GET_ID returns 20 bytes: QEMU cuts longer serials there too. */
+        free(b->serial);
+        b->serial = strndup(s, 20);
+        r = b->serial ? 0 : vmm_cfg_nomem(p);
+    }
+    if (r >= 0 && (r = vmm_cfg_enum(p, o, "werror", onerror_names, &e)) > 0) {
+        b->werror = (enum vmm_on_error)e;
+    }
+    if (r >= 0 && (r = vmm_cfg_enum(p, o, "rerror", onerror_names, &e)) > 0) {
+        b->rerror = (enum vmm_on_error)e;
+    }
+    if (r >= 0 && (map = vmm_cfg_opts_find(o, "iothread-vq-mapping")) != NULL) {
+        r = map->json
+                ? blk_vq_mapping(p, b, map->json)
+                : vmm_cfg_fail(p, "iothread-vq-mapping needs the JSON form "
+                                  "of -device");
+    }
+    if (r >= 0) {
+        r = vmm_cfg_opts_done(p, o, "virtio-blk-device");
+    }
+    return r < 0 ? r : blk_check_mapping(p, b);
+}
+
 int vmm_cfg_opt_device(struct vmm_cfg_parser *p, const char *arg)
 {
     const char *driver;
@@ -94,11 +289,142 @@ int vmm_cfg_opt_device(struct vmm_cfg_parser *p, const char *arg)
     }
     if (r > 0 && !strcmp(driver, "isa-debug-exit")) {
         r = dev_debug_exit(p, &o);
+    } else if (r > 0 && !strcmp(driver, "virtio-blk-device")) {
+        r = dev_blk(p, &o);
     } else if (r > 0) {
         r = vmm_cfg_fail(p,
                          "unsupported device '%.64s' (loom-vm supports "
-                         "isa-debug-exit)",
+                         "isa-debug-exit and virtio-blk-device)",
                          driver);
+    }
+    vmm_cfg_opts_free(&o);
+    return r;
+}
+
+/* -drive id=, file=, format=raw and if=none: what names the image. */
+static int drive_image(struct vmm_cfg_parser *p, struct vmm_cfg_opts *o,
+                       struct vmm_config_drive *d)
+{
+    struct vmm_config *cfg = p->cfg;
+    const char *s;
+    int r;
+
+    if ((r = vmm_cfg_str(p, o, "id", &s)) == 0) {
+        r = vmm_cfg_fail(p,
+                         "parameter 'id' is missing (a -device refers to it)");
+    }
+    if (r > 0 && (r = vmm_cfg_check_id(p, s)) >= 0) {
+        for (unsigned i = 0; r >= 0 && i + 1 < cfg->nr_drives; i++) {
+            if (!strcmp(cfg->drives[i].id, s)) {
+                r = vmm_cfg_fail(p, "duplicate ID '%.64s' for drive", s);
+            }
+        }
+        if (r >= 0) {
+            r = vmm_cfg_set_str(p, &d->id, s);
+        }
+    }
+    if (r >= 0 &&
+        ((r = vmm_cfg_str(p, o, "file", &s)) == 0 || (r > 0 && !*s))) {
+        r = vmm_cfg_fail(p, "parameter 'file' is missing");
+    }
+    if (r > 0) {
+        r = vmm_cfg_set_str(p, &d->file, s);
+    }
+    if (r >= 0 && (r = vmm_cfg_str(p, o, "format", &s)) == 0) {
+        r = vmm_cfg_fail(p,
+                         "format=raw is required (loom-vm does not probe image "
+                         "formats)");
+    }
+    if (r > 0 && strcmp(s, "raw")) {
+        r = vmm_cfg_fail(p, "format '%.64s' is not supported (only raw)", s);
+    }
+    if (r >= 0 && (r = vmm_cfg_str(p, o, "if", &s)) > 0 && strcmp(s, "none")) {
+        r = vmm_cfg_fail(p,
+                         "if=%.64s is not supported (use if=none and -device "
+                         "virtio-blk-device)",
+                         s);
+    }
+    return r;
+}
+
+/* -drive cache=, aio=, readonly=, werror=, rerror=, discard=. */
+static int drive_modes(struct vmm_cfg_parser *p, struct vmm_cfg_opts *o,
+                       struct vmm_config_drive *d)
+{
+    /* The first three of each are in the enum's order. */
+    static const char *const caches[] = {
+        "writeback", "none", "unsafe", "directsync", "writethrough", NULL,
+    };
+    static const char *const aios[] = {"threads", "io_uring", "native", NULL};
+    static const char *const discards[] = {"ignore", "unmap", "off", "on",
+                                           NULL};
+    unsigned e;
+    bool b;
+    int r = 0;
+
+    if ((r = vmm_cfg_enum(p, o, "cache", caches, &e)) > 0) {
+        r = e > VMM_CACHE_UNSAFE
+                ? vmm_cfg_fail(p,
+                               "cache=%s is not supported by "
+                               "loom-vm (none, writeback, unsafe)",
+                               caches[e])
+                : 0;
+        d->cache = (enum vmm_cache_mode)e;
+    }
+    if (r >= 0 && (r = vmm_cfg_enum(p, o, "aio", aios, &e)) > 0) {
+        r = e > VMM_AIO_IO_URING
+                ? vmm_cfg_fail(p, "aio=native is not supported by "
+                                  "loom-vm (threads, io_uring)")
+                : 0;
+        d->aio = (enum vmm_aio_mode)e;
+    }
+    if (r >= 0 && (r = vmm_cfg_bool(p, o, "readonly", &b)) > 0) {
+        d->readonly = b;
+    }
+    if (r >= 0 && (r = vmm_cfg_enum(p, o, "werror", onerror_names, &e)) > 0) {
+        r = e == VMM_ONERR_DEFAULT
+                ? vmm_cfg_fail(p, "'auto' is not a valid write "
+                                  "error action")
+                : 0;
+        d->werror = (enum vmm_on_error)e;
+    }
+    if (r >= 0 && (r = vmm_cfg_enum(p, o, "rerror", onerror_names, &e)) > 0) {
+        r = e == VMM_ONERR_DEFAULT || e == VMM_ONERR_ENOSPC
+                ? vmm_cfg_fail(p,
+                               "'%s' is not a valid read error action (report, "
+                               "ignore, stop)",
+                               onerror_names[e])
+                : 0;
+        d->rerror = (enum vmm_on_error)e;
+    }
+    if (r >= 0 && (r = vmm_cfg_enum(p, o, "discard", discards, &e)) > 0) {
+        d->discard = e & 1 ? VMM_DISCARD_UNMAP : VMM_DISCARD_IGNORE;
+    }
+    return r;
+}
+
+int vmm_cfg_opt_drive(struct vmm_cfg_parser *p, const char *arg)
+{
+    struct vmm_config *cfg = p->cfg;
+    struct vmm_config_drive *d;
+    struct vmm_cfg_opts o;
+    int r;
+
+    if (cfg->nr_drives == VMM_MAX_DRIVES) {
+        return vmm_cfg_fail(p, "more than %d drives", VMM_MAX_DRIVES);
+    }
+    r = vmm_cfg_opts_split(p, arg, NULL, VMM_CFG_QEMUOPTS, &o);
+    if (r < 0) {
+        return r;
+    }
+    /* Counted at once: on error vmm_config_free() frees what was set. */
+    d = &cfg->drives[cfg->nr_drives++];
+    r = drive_image(p, &o, d);
+    if (r >= 0) {
+        r = drive_modes(p, &o, d);
+    }
+    if (r >= 0) {
+        r = vmm_cfg_opts_done(p, &o, NULL);
     }
     vmm_cfg_opts_free(&o);
     return r;
@@ -326,3 +652,61 @@ int vmm_cfg_opt_global(struct vmm_cfg_parser *p, const char *arg)
     return r;
 }
 
+/* ---- Checks across options --------------------------------------------- */
+
+static bool iothread_exists(struct vmm_config *cfg, const char *id)
+{
+    for (unsigned i = 0; i < cfg->nr_iothreads; i++) {
+        if (!strcmp(cfg->iothreads[i].id, id)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Each virtio-blk-device names one -drive, each -drive has one device. */
+int vmm_cfg_resolve_devices(struct vmm_cfg_parser *p)
+{
+    struct vmm_config *cfg = p->cfg;
+    bool used[VMM_MAX_DRIVES] = {false};
+
+    p->opt = "-device";
+    for (unsigned i = 0; i < cfg->nr_blks; i++) {
+        struct vmm_config_blk *b = &cfg->blks[i];
+        unsigned d;
+
+        for (d = 0; d < cfg->nr_drives; d++) {
+            if (!strcmp(cfg->drives[d].id, b->drive)) {
+                break;
+            }
+        }
+        if (d == cfg->nr_drives) {
+            return vmm_cfg_fail(p, "virtio-blk-device: drive '%.64s' not found",
+                                b->drive);
+        }
+        if (used[d]) {
+            return vmm_cfg_fail(p,
+                                "drive '%.64s' is already in use by another "
+                                "device",
+                                b->drive);
+        }
+        used[d] = true;
+        if (b->iothread && !iothread_exists(cfg, b->iothread)) {
+            return vmm_cfg_fail(p, "IOThread '%.64s' not found", b->iothread);
+        }
+        for (unsigned m = 0; m < b->nr_vq_maps; m++) {
+            if (!iothread_exists(cfg, b->vq_maps[m].iothread)) {
+                return vmm_cfg_fail(p, "IOThread '%.64s' not found",
+                                    b->vq_maps[m].iothread);
+            }
+        }
+    }
+    p->opt = "-drive";
+    for (unsigned d = 0; d < cfg->nr_drives; d++) {
+        if (!used[d]) {
+            return vmm_cfg_fail(p, "drive '%.64s' is not used by any -device",
+                                cfg->drives[d].id);
+        }
+    }
+    return 0;
+}

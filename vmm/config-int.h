@@ -4,7 +4,7 @@
  * config.c (entry points, machine, memory, CPUs, the option table),
  * config-syntax.c (QEMU's key=value and JSON syntax, numbers, messages),
  * config-chr.c (-serial, -qmp, -chardev, -mon and the serial default) and
- * config-dev.c (-device, -object, -global).  Nothing outside
+ * config-dev.c (-device, -drive, -object, -global).  Nothing outside
  * vmm/config*.c includes it.
  *
  * Every handler takes the parser state and returns 0 (getters: 1 found,
@@ -311,11 +311,19 @@ int vmm_cfg_resolve_serial(struct vmm_cfg_parser *p);
 /* ---- config-dev.c: devices --------------------------------------------- */
 
 /**
- * vmm_cfg_opt_device() - -device isa-debug-exit,... or its JSON form.
+ * vmm_cfg_opt_device() - -device isa-debug-exit|virtio-blk-device,...
+ *     or its JSON form.
  * @p: the parser.  @arg: the driver and its keys, or a JSON object.
  * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
  */
 int vmm_cfg_opt_device(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_opt_drive() - -drive id=,file=,format=raw[,...].
+ * @p: the parser.  @arg: the keys.
+ * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
+ */
+int vmm_cfg_opt_drive(struct vmm_cfg_parser *p, const char *arg);
 
 /**
  * vmm_cfg_opt_object() - -object iothread,id=ID[,...] or its JSON form.
@@ -330,5 +338,15 @@ int vmm_cfg_opt_object(struct vmm_cfg_parser *p, const char *arg);
  * Context: any (pure).  Return: 0; -EINVAL; -ENOMEM.
  */
 int vmm_cfg_opt_global(struct vmm_cfg_parser *p, const char *arg);
+
+/**
+ * vmm_cfg_resolve_devices() - tie devices to their drives and IOThreads.
+ * @p: the parser, once argv is read.
+ *
+ * Each virtio-blk-device names an existing -drive that no other device
+ * uses, every -drive is used, every IOThread named exists.
+ * Context: any (pure).  Return: 0; -EINVAL.
+ */
+int vmm_cfg_resolve_devices(struct vmm_cfg_parser *p);
 
 #endif /* VMM_CONFIG_INT_H */

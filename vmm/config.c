@@ -9,8 +9,8 @@
  * the machine itself (-machine, -m, -smp, -cpu, -accel, the kernel, the
  * run-control flags); config-syntax.c reads QEMU's key=value and JSON
  * syntax, config-chr.c the character devices, config-dev.c the devices.
- * Checks across options (topology, hotplug, -mon and -chardev, the serial
- * default, stdio users) run once argv is read, as in QEMU.
+ * Checks across options (topology, hotplug, references between options,
+ * the serial default, stdio users) run once argv is read, as in QEMU.
  * The accepted syntax and every difference from QEMU 7.2 are written up
  * in docs/design/vmm-config.md.
  */
@@ -597,6 +597,7 @@ static const struct option options[] = {
     {"-sandbox", true, opt_sandbox, 0},
     {"-daemonize", false, opt_daemonize, 0},
     {"-device", true, vmm_cfg_opt_device, 0},
+    {"-drive", true, vmm_cfg_opt_drive, 0},
     {"-object", true, vmm_cfg_opt_object, 0},
     {"-global", true, vmm_cfg_opt_global, 0},
     {"-qmp", true, vmm_cfg_opt_qmp, 0},
@@ -624,7 +625,8 @@ static int finish(struct vmm_cfg_parser *p)
         return vmm_cfg_fail(p,
                             "no kernel given (loom-vm boots a PVH ELF image)");
     }
-    if ((r = vmm_cfg_resolve_monitors(p)) < 0) {
+    if ((r = vmm_cfg_resolve_devices(p)) < 0 ||
+        (r = vmm_cfg_resolve_monitors(p)) < 0) {
         return r;
     }
     return vmm_cfg_resolve_serial(p);
@@ -799,6 +801,14 @@ const char *vmm_config_usage(void)
            "  -sandbox on|off[,obsolete=deny][,elevateprivileges="
            "deny|children][,spawn=deny][,resourcecontrol=allow|deny]\n"
            "  -device isa-debug-exit[,iobase=N][,iosize=N]\n"
+           "  -device virtio-blk-device,drive=ID[,id=][,iothread=]"
+           "[,num-queues=][,queue-size=][,serial=][,werror=][,rerror=]\n"
+           "  -device '{\"driver\":\"virtio-blk-device\",...,"
+           "\"iothread-vq-mapping\":[{\"iothread\":ID,\"vqs\":[N,...]}]}'\n"
+           "  -drive id=ID,file=PATH,format=raw[,if=none]"
+           "[,cache=writeback|none|unsafe][,aio=threads|io_uring]\n"
+           "        [,readonly=on|off][,werror=][,rerror=]"
+           "[,discard=ignore|unmap]\n"
            "  -object iothread,id=ID[,poll-max-ns=][,poll-grow=]"
            "[,poll-shrink=][,aio-max-batch=]\n"
            "        [,thread-pool-min=][,thread-pool-max=]"

@@ -1289,6 +1289,71 @@ static const struct good_case good_dev[] = {
      "debug_exit=1\n"
      "debug_exit_iosize=4\n"},
     {
+     ARGS("-drive", "id=d0,file=disk.img,format=raw,if=none", "-device",
+          "virtio-blk-device,drive=d0"),
+     "nr_drives=1\n"
+     "drives[0]=d0 file=disk.img cache=writeback aio=threads ro=0 "
+     "werror=default rerror=default discard=ignore\n"
+     "nr_blks=1\n"
+     "blks[0]=id=(null) drive=d0 iothread=(null) nq=1 qs=256 serial=(null) "
+     "werror=default rerror=default maps=0\n"},
+    {
+     ARGS("-drive",
+          "file=/x,,y.img,id=d0,format=raw,cache=none,aio=io_uring,"
+          "readonly=on,werror=stop,rerror=ignore,discard=unmap",
+          "-device",
+          "virtio-blk-device,drive=d0,id=vd0,num-queues=16,queue-size=1024,"
+          "serial=0123456789012345678901,werror=enospc,rerror=auto"),
+     "nr_drives=1\n"
+     "drives[0]=d0 file=/x,y.img cache=none aio=io_uring ro=1 werror=stop "
+     "rerror=ignore discard=unmap\n"
+     "nr_blks=1\n"
+     "blks[0]=id=vd0 drive=d0 iothread=(null) nq=16 qs=1024 "
+     "serial=01234567890123456789 werror=enospc rerror=default maps=0\n"},
+    {
+     ARGS("-drive",
+          "id=d0,file=a,format=raw,cache=unsafe,aio=threads,readonly,"
+          "werror=report,rerror=stop,discard=on",
+          "-device",
+          "virtio-blk-device,drive=d0,queue-size=4,werror=ignore,"
+          "rerror=report"),
+     "nr_drives=1\n"
+     "drives[0]=d0 file=a cache=unsafe aio=threads ro=1 werror=report "
+     "rerror=stop discard=unmap\n"
+     "nr_blks=1\n"
+     "blks[0]=id=(null) drive=d0 iothread=(null) nq=1 qs=4 serial=(null) "
+     "werror=ignore rerror=report maps=0\n"},
+    {
+     ARGS("-drive",
+          "id=d0,file=a,format=raw,cache=writeback,werror=enospc,discard=off,"
+          "discard=ignore",
+          "-device",
+          "virtio-blk-device,drive=d0,werror=auto,rerror=enospc"),
+     "nr_drives=1\n"
+     "drives[0]=d0 file=a cache=writeback aio=threads ro=0 werror=enospc "
+     "rerror=default discard=ignore\n"
+     "nr_blks=1\n"
+     "blks[0]=id=(null) drive=d0 iothread=(null) nq=1 qs=256 serial=(null) "
+     "werror=default rerror=enospc maps=0\n"},
+    {
+     /* command-line order, any option order */
+     ARGS("-device", "virtio-blk-device,drive=b", "-object",
+          "iothread,id=io0", "-drive", "id=a,file=a,format=raw", "-drive",
+          "id=b,file=b,format=raw", "-device",
+          "virtio-blk-device,drive=a,iothread=io0"),
+     "nr_iothreads=1\n"
+     "iothreads[0]=io0 poll=-1,-1,-1 batch=-1 pool=-1,-1\n"
+     "nr_drives=2\n"
+     "drives[0]=a file=a cache=writeback aio=threads ro=0 werror=default "
+     "rerror=default discard=ignore\n"
+     "drives[1]=b file=b cache=writeback aio=threads ro=0 werror=default "
+     "rerror=default discard=ignore\n"
+     "nr_blks=2\n"
+     "blks[0]=id=(null) drive=b iothread=(null) nq=1 qs=256 serial=(null) "
+     "werror=default rerror=default maps=0\n"
+     "blks[1]=id=(null) drive=a iothread=io0 nq=1 qs=256 serial=(null) "
+     "werror=default rerror=default maps=0\n"},
+    {
      ARGS("-object", "iothread,id=io0"),
      "nr_iothreads=1\n"
      "iothreads[0]=io0 poll=-1,-1,-1 batch=-1 pool=-1,-1\n"},
@@ -1326,6 +1391,52 @@ static const struct good_case good_dev[] = {
      "iothreads[0]=io0 poll=5,-1,-1 batch=-1 pool=-1,-1 cpus=0;2;\n"
      "iothreads[1]=io1 poll=-1,-1,-1 batch=-1 pool=-1,-1 cpus=1;2;4;\n"},
     {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":3,\"iothread-vq-mapping\":[{\"iothread\":\"io1\","
+          "\"vqs\":[2,0]},{\"iothread\":\"io0\",\"vqs\":[1]}]}"),
+     "nr_iothreads=2\n"
+     "iothreads[0]=io0 poll=-1,-1,-1 batch=-1 pool=-1,-1\n"
+     "iothreads[1]=io1 poll=-1,-1,-1 batch=-1 pool=-1,-1\n"
+     "nr_drives=1\n"
+     "drives[0]=d0 file=a cache=writeback aio=threads ro=0 werror=default "
+     "rerror=default discard=ignore\n"
+     "nr_blks=1\n"
+     "blks[0]=id=(null) drive=d0 iothread=(null) nq=3 qs=256 serial=(null) "
+     "werror=default rerror=default maps=2 io1:2;0; io0:1;\n"},
+    {
+     /* round-robin */
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"id\":\"v\",\"drive\":\"d0\","
+          "\"num-queues\":4,\"queue-size\":128,\"serial\":\"s\","
+          "\"werror\":\"stop\","
+          "\"iothread-vq-mapping\":[{\"iothread\":\"io0\"},"
+          "{\"iothread\":\"io1\"}]}"),
+     "nr_iothreads=2\n"
+     "iothreads[0]=io0 poll=-1,-1,-1 batch=-1 pool=-1,-1\n"
+     "iothreads[1]=io1 poll=-1,-1,-1 batch=-1 pool=-1,-1\n"
+     "nr_drives=1\n"
+     "drives[0]=d0 file=a cache=writeback aio=threads ro=0 werror=default "
+     "rerror=default discard=ignore\n"
+     "nr_blks=1\n"
+     "blks[0]=id=v drive=d0 iothread=(null) nq=4 qs=128 serial=s werror=stop "
+     "rerror=default maps=2 io0: io1:\n"},
+    {
+     ARGS("-object", "iothread,id=io0", "-drive",
+          "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"iothread\":\"io0\"}"),
+     "nr_iothreads=1\n"
+     "iothreads[0]=io0 poll=-1,-1,-1 batch=-1 pool=-1,-1\n"
+     "nr_drives=1\n"
+     "drives[0]=d0 file=a cache=writeback aio=threads ro=0 werror=default "
+     "rerror=default discard=ignore\n"
+     "nr_blks=1\n"
+     "blks[0]=id=(null) drive=d0 iothread=io0 nq=1 qs=256 serial=(null) "
+     "werror=default rerror=default maps=0\n"},
+    {
      ARGS("-global", "virtio-mmio.force-legacy=on"),
      "force_legacy=1\n"},
     {
@@ -1339,16 +1450,19 @@ static const struct good_case good_dev[] = {
 static const struct bad_case bad_dev[] = {
     {
      ARGS("-device", "foo"),
-     "-device: unsupported device 'foo' (loom-vm supports isa-debug-exit)"},
+     "-device: unsupported device 'foo' (loom-vm supports isa-debug-exit and "
+     "virtio-blk-device)"},
     {
      ARGS("-device", "help"),
-     "-device: unsupported device 'help' (loom-vm supports isa-debug-exit)"},
+     "-device: unsupported device 'help' (loom-vm supports isa-debug-exit and "
+     "virtio-blk-device)"},
     {
      ARGS("-device", "iobase=1"),
      "-device: parameter 'driver' is missing"},
     {
      ARGS("-device", "[1]"),
-     "-device: unsupported device '[1]' (loom-vm supports isa-debug-exit)"},
+     "-device: unsupported device '[1]' (loom-vm supports isa-debug-exit and "
+     "virtio-blk-device)"},
     {
      ARGS("-device", "{"),
      "-device: JSON parse error: string or '}' expected near end of file"},
@@ -1405,6 +1519,332 @@ static const struct bad_case bad_dev[] = {
      ARGS("-device",
           "{\"driver\":\"isa-debug-exit\",\"iobase\":\"0x501\"}"),
      "-device: parameter 'iobase' expects an integer"},
+    {
+     ARGS("-device", "isa-debug-exit,id=x", "-drive",
+          "id=d,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d,id=x"),
+     "-device: duplicate ID 'x' for device"},
+    {
+     ARGS("-device", "virtio-blk-device"),
+     "-device: virtio-blk-device: drive property not set"},
+    {
+     ARGS("-device", "virtio-blk-device,drive=d1"),
+     "-device: virtio-blk-device: drive 'd1' not found"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0", "-device",
+          "virtio-blk-device,drive=d0"),
+     "-device: drive 'd0' is already in use by another device"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw"),
+     "-drive: drive 'd0' is not used by any -device"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,iothread=io0"),
+     "-device: IOThread 'io0' not found"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,queue-size=2"),
+     "-device: invalid queue-size 2: a power of 2 above 2, at most 1024"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,queue-size=3"),
+     "-device: invalid queue-size 3: a power of 2 above 2, at most 1024"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,queue-size=2048"),
+     "-device: invalid queue-size 2048: a power of 2 above 2, at most 1024"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,queue-size=65536"),
+     "-device: parameter 'queue-size' must be in [0, 65535], not 65536"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,num-queues=0"),
+     "-device: num-queues 0: 1 to 16"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,num-queues=17"),
+     "-device: num-queues 17: 1 to 16"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,werror=foo"),
+     "-device: parameter 'werror' does not accept value 'foo'"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,scsi=off"),
+     "-device: virtio-blk-device: unsupported parameter 'scsi'"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,iothread-vq-mapping=io0"),
+     "-device: iothread-vq-mapping needs the JSON form of -device"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "virtio-blk-device,drive=d0,id=1v"),
+     "-device: id '1v' is not an identifier (a letter, then letters, digits, "
+     "'-', '.', '_')"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":\"2\"}"),
+     "-device: parameter 'num-queues' expects an integer"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2.0}"),
+     "-device: parameter 'num-queues' expects an integer"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\",\"serial\":5}"),
+     "-device: parameter 'serial' expects a string"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[0]},{\"iothread\":\"io1\"}]}"),
+     "-device: iothread-vq-mapping: give \"vqs\" for every entry or for none"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[0,1]},{\"iothread\":\"io1\",\"vqs\":[1]}]}"),
+     "-device: iothread-vq-mapping: vq 1 is assigned twice"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[0]}]}"),
+     "-device: iothread-vq-mapping: vq 1 has no IOThread"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[0,2]}]}"),
+     "-device: iothread-vq-mapping: vq 2 of IOThread 'io0' is not below "
+     "num-queues 2"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\"},"
+          "{\"iothread\":\"io0\"}]}"),
+     "-device: iothread-vq-mapping: duplicate IOThread name 'io0'"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,"
+          "\"iothread-vq-mapping\":[{\"iothread\":\"io9\"}]}"),
+     "-device: IOThread 'io9' not found"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[]}"),
+     "-device: iothread-vq-mapping must be a non-empty list"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"x\":1}]}"),
+     "-device: iothread-vq-mapping: unsupported member 'x'"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[]}]}"),
+     "-device: iothread-vq-mapping: \"vqs\" must be a list of 1 to 16 queue "
+     "numbers"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[-1]}]}"),
+     "-device: iothread-vq-mapping: \"vqs\" entries are queue numbers below "
+     "16"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[16]}]}"),
+     "-device: iothread-vq-mapping: \"vqs\" entries are queue numbers below "
+     "16"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[\"0\"]}]}"),
+     "-device: iothread-vq-mapping: \"vqs\" entries are queue numbers below "
+     "16"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":0}]}"),
+     "-device: iothread-vq-mapping: \"vqs\" must be a list of 1 to 16 queue "
+     "numbers"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":\"io0\","
+          "\"vqs\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,0]}]}"),
+     "-device: iothread-vq-mapping: \"vqs\" must be a list of 1 to 16 queue "
+     "numbers"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[1]}"),
+     "-device: iothread-vq-mapping: each entry is an object with an "
+     "\"iothread\" string"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"vqs\":[0]}]}"),
+     "-device: iothread-vq-mapping: each entry is an object with an "
+     "\"iothread\" string"},
+    {
+     ARGS("-object", "iothread,id=io0", "-object", "iothread,id=io1",
+          "-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"num-queues\":2,\"iothread-vq-mapping\":[{\"iothread\":5}]}"),
+     "-device: iothread-vq-mapping: each entry is an object with an "
+     "\"iothread\" string"},
+    {
+     ARGS("-object", "iothread,id=io0", "-drive",
+          "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"iothread\":\"io0\","
+          "\"iothread-vq-mapping\":[{\"iothread\":\"io0\"}]}"),
+     "-device: iothread and iothread-vq-mapping cannot both be given"},
+    {
+     ARGS("-object", "iothread,id=io0", "-drive",
+          "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"iothread-vq-mapping\":{\"iothread\":\"io0\"}}"),
+     "-device: iothread-vq-mapping must be a non-empty list"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-device",
+          "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+          "\"iothread-vq-mapping\":[{\"iothread\":\"i0\"},"
+          "{\"iothread\":\"i1\"},{\"iothread\":\"i2\"},{\"iothread\":\"i3\"},"
+          "{\"iothread\":\"i4\"},{\"iothread\":\"i5\"},{\"iothread\":\"i6\"},"
+          "{\"iothread\":\"i7\"},{\"iothread\":\"i8\"},{\"iothread\":\"i9\"},"
+          "{\"iothread\":\"i10\"},{\"iothread\":\"i11\"},"
+          "{\"iothread\":\"i12\"},{\"iothread\":\"i13\"},"
+          "{\"iothread\":\"i14\"},{\"iothread\":\"i15\"},"
+          "{\"iothread\":\"i16\"},{\"iothread\":\"i17\"},"
+          "{\"iothread\":\"i18\"},{\"iothread\":\"i19\"},"
+          "{\"iothread\":\"i20\"},{\"iothread\":\"i21\"},"
+          "{\"iothread\":\"i22\"},{\"iothread\":\"i23\"},"
+          "{\"iothread\":\"i24\"},{\"iothread\":\"i25\"},"
+          "{\"iothread\":\"i26\"},{\"iothread\":\"i27\"},"
+          "{\"iothread\":\"i28\"},{\"iothread\":\"i29\"},"
+          "{\"iothread\":\"i30\"},{\"iothread\":\"i31\"},"
+          "{\"iothread\":\"i32\"},{\"iothread\":\"i33\"},"
+          "{\"iothread\":\"i34\"},{\"iothread\":\"i35\"},"
+          "{\"iothread\":\"i36\"},{\"iothread\":\"i37\"},"
+          "{\"iothread\":\"i38\"},{\"iothread\":\"i39\"},"
+          "{\"iothread\":\"i40\"},{\"iothread\":\"i41\"},"
+          "{\"iothread\":\"i42\"},{\"iothread\":\"i43\"},"
+          "{\"iothread\":\"i44\"},{\"iothread\":\"i45\"},"
+          "{\"iothread\":\"i46\"},{\"iothread\":\"i47\"},"
+          "{\"iothread\":\"i48\"},{\"iothread\":\"i49\"},"
+          "{\"iothread\":\"i50\"},{\"iothread\":\"i51\"},"
+          "{\"iothread\":\"i52\"},{\"iothread\":\"i53\"},"
+          "{\"iothread\":\"i54\"},{\"iothread\":\"i55\"},"
+          "{\"iothread\":\"i56\"},{\"iothread\":\"i57\"},"
+          "{\"iothread\":\"i58\"},{\"iothread\":\"i59\"},"
+          "{\"iothread\":\"i60\"},{\"iothread\":\"i61\"},"
+          "{\"iothread\":\"i62\"},{\"iothread\":\"i63\"},"
+          "{\"iothread\":\"i64\"}]}"),
+     "-device: iothread-vq-mapping: more than 64 entries"},
+    {
+     ARGS("-drive", "id=d0,file=a,if=none"),
+     "-drive: format=raw is required (loom-vm does not probe image formats)"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=qcow2"),
+     "-drive: format 'qcow2' is not supported (only raw)"},
+    {
+     ARGS("-drive", "file=a,format=raw"),
+     "-drive: parameter 'id' is missing (a -device refers to it)"},
+    {
+     ARGS("-drive", "id=d0,format=raw"),
+     "-drive: parameter 'file' is missing"},
+    {
+     ARGS("-drive", "id=d0,file=,format=raw"),
+     "-drive: parameter 'file' is missing"},
+    {
+     ARGS("-drive", "id=1d,file=a,format=raw"),
+     "-drive: id '1d' is not an identifier (a letter, then letters, digits, "
+     "'-', '.', '_')"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,if=virtio"),
+     "-drive: if=virtio is not supported (use if=none and -device "
+     "virtio-blk-device)"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,cache=directsync"),
+     "-drive: cache=directsync is not supported by loom-vm (none, writeback, "
+     "unsafe)"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,cache=writethrough"),
+     "-drive: cache=writethrough is not supported by loom-vm (none, writeback,"
+     " unsafe)"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,cache=foo"),
+     "-drive: parameter 'cache' does not accept value 'foo'"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,aio=native"),
+     "-drive: aio=native is not supported by loom-vm (threads, io_uring)"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,aio=foo"),
+     "-drive: parameter 'aio' does not accept value 'foo'"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,readonly=maybe"),
+     "-drive: parameter 'readonly' expects 'on' or 'off', not 'maybe'"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,werror=auto"),
+     "-drive: 'auto' is not a valid write error action"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,rerror=enospc"),
+     "-drive: 'enospc' is not a valid read error action (report, ignore, "
+     "stop)"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,rerror=auto"),
+     "-drive: 'auto' is not a valid read error action (report, ignore, stop)"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,discard=foo"),
+     "-drive: parameter 'discard' does not accept value 'foo'"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,snapshot=on"),
+     "-drive: unsupported parameter 'snapshot'"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw,cache.direct=on"),
+     "-drive: unsupported parameter 'cache.direct'"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-drive",
+          "id=d0,file=b,format=raw"),
+     "-drive: duplicate ID 'd0' for drive"},
+    {
+     ARGS("-drive", "id=d0,file=a,format=raw", "-drive",
+          "id=d1,file=a,format=raw", "-drive", "id=d2,file=a,format=raw",
+          "-drive", "id=d3,file=a,format=raw", "-drive",
+          "id=d4,file=a,format=raw", "-drive", "id=d5,file=a,format=raw",
+          "-drive", "id=d6,file=a,format=raw", "-drive",
+          "id=d7,file=a,format=raw", "-drive", "id=d8,file=a,format=raw"),
+     "-drive: more than 8 drives"},
     {
      ARGS("-object", "memory-backend-ram,id=m,size=1M"),
      "-object: unsupported object type 'memory-backend-ram' (loom-vm supports "
@@ -1513,6 +1953,10 @@ static const struct bad_case bad_dev[] = {
     {
      ARGS("-global", "virtio-mmio.force-legacy=maybe"),
      "-global: force-legacy expects 'on' or 'off', not 'maybe'"},
+    {
+     ARGS("-global", "virtio-blk-device.queue-size=128"),
+     "-global: unsupported global 'virtio-blk-device.queue-size' (loom-vm "
+     "supports virtio-mmio.force-legacy)"},
     {
      ARGS("-global", "foo"),
      "-global: expected DRIVER.PROPERTY=VALUE or driver=,property=,value="},
@@ -1911,9 +2355,43 @@ static void test_parse_limits(void)
         add(a, "-object", g_strdup_printf("iothread,id=io%d", i));
     }
     g_assert_null(parse_array(a, true));
+    add(a, "-drive", g_strdup("id=d0,file=a,format=raw"));
+    g_string_assign(s, "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+                       "\"iothread-vq-mapping\":[");
+    for (int i = 0; i < VMM_MAX_IOTHREADS; i++) {
+        g_string_append_printf(s, "%s{\"iothread\":\"io%d\"}", i ? "," : "",
+                               i);
+    }
+    add(a, "-device", g_strdup_printf("%s]}", s->str));
+    g_assert_null(parse_array(a, true));
+    g_ptr_array_set_size(a, a->len - 2);
+    g_string_append(s, ",{\"iothread\":\"io64\"}]}");
+    add(a, "-device", g_strdup(s->str));
+    err = parse_array(a, false);
+    g_assert_cmpstr(err, ==, "-device: iothread-vq-mapping: more than 64 "
+                             "entries");
+    free(err);
+    g_ptr_array_set_size(a, a->len - 4);
     add(a, "-object", g_strdup("iothread,id=io64"));
     err = parse_array(a, false);
     g_assert_cmpstr(err, ==, "-object: more than 64 IOThreads");
+    free(err);
+    g_ptr_array_set_size(a, 0);
+
+    for (int i = 0; i < VMM_MAX_DRIVES; i++) {
+        add(a, "-drive", g_strdup_printf("id=d%d,file=f%d,format=raw", i, i));
+        add(a, "-device", g_strdup_printf("virtio-blk-device,drive=d%d", i));
+    }
+    g_assert_null(parse_array(a, true));
+    add(a, "-device", g_strdup("virtio-blk-device,drive=d0"));
+    err = parse_array(a, false);
+    g_assert_cmpstr(err, ==, "-device: more than 8 virtio devices (one per "
+                             "virtio-mmio transport)");
+    free(err);
+    g_ptr_array_set_size(a, a->len - 2);
+    add(a, "-drive", g_strdup("id=d8,file=f8,format=raw"));
+    err = parse_array(a, false);
+    g_assert_cmpstr(err, ==, "-drive: more than 8 drives");
     free(err);
     g_ptr_array_unref(a);
     g_string_free(s, true);
@@ -1931,9 +2409,9 @@ static void test_parse_api(void)
         "-M", "-machine", "-m ", "-smp", "-kernel", "-append", "-initrd",
         "-enable-kvm", "-accel", "-cpu", "-nodefaults", "-no-user-config",
         "-nographic", "-display", "-serial", "-no-reboot", "-no-shutdown",
-        "-S", "-name", "-pidfile", "-sandbox", "-device", "-object",
-        "-global", "-qmp", "-qmp-pretty", "-chardev", "-mon", "-version",
-        "-h",
+        "-S", "-name", "-pidfile", "-sandbox", "-device", "-drive",
+        "-object", "-global", "-qmp", "-qmp-pretty", "-chardev", "-mon",
+        "-version", "-h",
     };
 
     g_assert_cmpint(vmm_config_parse(3, argv, NULL, &err), ==, -EINVAL);
