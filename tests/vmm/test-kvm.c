@@ -908,6 +908,96 @@ static void test_guest_fault(void)
     run_fault(0xcc, 0x90, true);  /* int3 at CPL0 */
 }
 
+struct freeze_dev {
+    struct vmm_kvm_vm *vm;
+    int freezes; /* writes to PORT_DONE */
+    int after;   /* writes to PORT_CHECK: must stay 0 */
+};
+
+static void freeze_write(void *opaque, uint64_t off, uint64_t v, unsigned sz)
+{
+    struct freeze_dev *d = opaque;
+
+    __atomic_fetch_add(&d->freezes, 1, __ATOMIC_SEQ_CST);
+    vmm_kvm_vm_freeze(d->vm);
+}
+
+static void after_write(void *opaque, uint64_t off, uint64_t v, unsigned sz)
+{
+    struct freeze_dev *d = opaque;
+
+    __atomic_fetch_add(&d->after, 1, __ATOMIC_SEQ_CST);
+}
+
+static const struct vmm_bus_ops freeze_ops = {.write = freeze_write};
+static const struct vmm_bus_ops after_ops = {.write = after_write};
+
+/*
+ * vmm_kvm_vm_freeze() from inside an exit handler: the writing vCPU runs
+ * no further guest instruction (the write right after never arrives) and
+ * stops; another vCPU spinning in the guest stops too.  Thawed and
+ * resumed, both run on.
+ */
+static void test_freeze(void)
+{
+    struct vmm_kvm_vcpu *v0, *v1;
+    struct vmm_kvm_vm *vm = NULL;
+    struct freeze_dev d = {0};
+    struct guest_cpu_init g0, g1;
+    struct guest_asm a;
+    uint32_t spin, top;
+    uint8_t *ram = NULL;
+    int64_t deadline;
+
+    g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
+    d.vm = vm;
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DONE, 1, &freeze_ops,
+                                &d, VMM_BUS_UNLOCKED),
+                    ==, 0);
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_CHECK, 1, &after_ops,
+                                &d, VMM_BUS_UNLOCKED),
+                    ==, 0);
+    ga_init(&a, ram, GUEST_CODE);
+    /* vCPU 0: out PORT_DONE; out PORT_CHECK; spin. */
+    ga_mov_imm32(&a, RDX, PORT_DONE);
+    ga_out_dx_al(&a);
+    ga_mov_imm32(&a, RDX, PORT_CHECK);
+    ga_out_dx_al(&a);
+    top = ga_here(&a);
+    ga_jmp(&a, top);
+    /* vCPU 1: spin. */
+    spin = ga_here(&a);
+    ga_jmp(&a, spin);
+    g0 = (struct guest_cpu_init){.rip = ga_addr(&a, 0)};
+    g1 = (struct guest_cpu_init){.rip = ga_addr(&a, spin)};
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &g0, &v0), ==,
+                    0);
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 1, guest_cpu_init_fn, &g1, &v1), ==,
+                    0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v1), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v0), ==, 0);
+    deadline = harness_now_ns() + WAIT_NS;
+    while (!loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v0)) ||
+           !loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v1))) {
+        g_assert_cmpint(harness_now_ns(), <, deadline);
+        g_usleep(1000);
+    }
+    g_assert_cmpint(__atomic_load_n(&d.freezes, __ATOMIC_SEQ_CST), ==, 1);
+    g_usleep(20000);
+    g_assert_cmpint(__atomic_load_n(&d.after, __ATOMIC_SEQ_CST), ==, 0);
+    /* Thawed and resumed, vCPU 0 runs on to its second write. */
+    vmm_kvm_vm_thaw(vm);
+    loom_resume_all_vcpus();
+    deadline = harness_now_ns() + WAIT_NS;
+    while (__atomic_load_n(&d.after, __ATOMIC_SEQ_CST) != 1) {
+        g_assert_cmpint(harness_now_ns(), <, deadline);
+        g_usleep(1000);
+    }
+    vmm_kvm_vcpu_free(v0);
+    vmm_kvm_vcpu_free(v1);
+    guest_vm_free(vm);
+}
+
 /* Just counts; does not halt (the guest halts itself). */
 static void post_write(void *opaque, uint64_t off, uint64_t val, unsigned sz)
 {
@@ -999,6 +1089,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/irqfd", test_irqfd);
     g_test_add_func("/kvm/irqchip-after-vcpu", test_irqchip_after_vcpu);
     g_test_add_func("/kvm/vcpu-kvm-id", test_vcpu_kvm_id);
+    g_test_add_func("/kvm/freeze", test_freeze);
     g_test_add_func("/kvm/mem-slots", test_mem_slots);
     g_test_add_func("/kvm/guest-fault", test_guest_fault);
     g_test_add_func("/kvm/hlt-wake", test_hlt_wake);

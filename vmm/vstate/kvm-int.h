@@ -38,6 +38,7 @@ struct vmm_kvm_vm {
     struct vmm_bus *pio;
     struct vmm_bus *mmio;
     vmm_kvm_event_fn *on_event; /* set before vCPUs start */
+    bool frozen;                /* atomic; vmm_kvm_vm_freeze() */
     void *event_opaque;
 
     /* Protected by ->lock. */

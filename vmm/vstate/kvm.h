@@ -135,6 +135,25 @@ void vmm_kvm_vm_set_event_handler(struct vmm_kvm_vm *vm, vmm_kvm_event_fn *fn,
                                   void *opaque);
 
 /**
+ * vmm_kvm_vm_freeze() - stop every vCPU of the VM before its next guest
+ * instruction, from any thread, even a vCPU thread inside an exit
+ * handler (where loom_vm_stop() cannot be called): each vCPU's exec
+ * returns LOOM_EXIT_STOPPED and the vCPU stays stopped until
+ * vmm_kvm_vm_thaw() and a resume (loom_vm_start()).  For "the guest asked
+ * to end now" (isa-debug-exit), where QEMU exits inside the handler.
+ * @vm: the VM (NULL is ignored).
+ * Context: any, !rcu.
+ */
+void vmm_kvm_vm_freeze(struct vmm_kvm_vm *vm);
+
+/**
+ * vmm_kvm_vm_thaw() - undo vmm_kvm_vm_freeze() (the vCPUs stay stopped
+ * until resumed).
+ * Context: any.
+ */
+void vmm_kvm_vm_thaw(struct vmm_kvm_vm *vm);
+
+/**
  * vmm_kvm_vm_ioctl() - issue a VM ioctl this layer has no wrapper for.
  * @vm: the VM.
  * @req: the request (KVM_*).

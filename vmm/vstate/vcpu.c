@@ -224,6 +224,12 @@ static int kvm_exec(struct loom_cpu *cpu)
             ret = LOOM_EXIT_KICKED;
             break;
         }
+        /* Frozen: not one more guest instruction.  Pairs with
+         * vmm_kvm_vm_freeze(), which sets the flag before it kicks. */
+        if (__atomic_load_n(&v->vm->frozen, __ATOMIC_SEQ_CST)) {
+            ret = LOOM_EXIT_STOPPED;
+            break;
+        }
         ret = run_once(v);
     }
     if (v->need_completion) {

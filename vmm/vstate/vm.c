@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <loom/cpu.h>
 #include <loom/rcu.h>
 
 static int open_kvm(int *ret_fd)
@@ -275,4 +276,28 @@ int vmm_kvm_vm_create_pit(struct vmm_kvm_vm *vm)
         return -ENODEV;
     }
     return ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0 ? -errno : 0;
+}
+
+void vmm_kvm_vm_freeze(struct vmm_kvm_vm *vm)
+{
+    struct loom_cpu *cpu;
+
+    if (!vm) {
+        return;
+    }
+    /* Pairs with the load in kvm_exec(): set first, then kick. */
+    __atomic_store_n(&vm->frozen, true, __ATOMIC_SEQ_CST);
+    /* The CPU list is process-wide, as is the machine: kick them all. */
+    loom_rcu_read_lock();
+    LOOM_CPU_FOREACH (cpu) {
+        loom_cpu_kick(cpu);
+    }
+    loom_rcu_read_unlock();
+}
+
+void vmm_kvm_vm_thaw(struct vmm_kvm_vm *vm)
+{
+    if (vm) {
+        __atomic_store_n(&vm->frozen, false, __ATOMIC_SEQ_CST);
+    }
 }
