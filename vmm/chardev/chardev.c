@@ -490,6 +490,8 @@ static int chr_open_backend(struct vmm_chr *chr,
 {
     switch (cfg->kind) {
     case VMM_CHR_NONE:
+    case VMM_CHR_NULL:
+        /* No backend: output is discarded (counted), no input. */
         return 0;
     case VMM_CHR_STDIO:
     case VMM_CHR_MON_STDIO:
