@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The machine: the one place that knows everything.  vmm_machine_create()
+ * builds a QEMU-microvm-shaped VM from a struct vmm_config in a fixed
+ * order — guest RAM, KVM memory slots, the in-kernel irqchip (before any
+ * vCPU: KVM refuses it afterwards), the buses and devices, IOThreads, the
+ * kernel and its boot data, vCPUs — and vmm_machine_destroy() tears it
+ * down in reverse.
+ *
+ * Threads (VMM.md, "Threads"): the main thread runs the main loop with the
+ * BQL held around dispatch; it owns run control (stop, cont, reset, quit),
+ * signals and every terminal or socket.  vCPU threads run KVM_RUN and take
+ * the BQL only for BQL regions.  IOThreads serve virtqueues without it.
+ * Everything here is called on the main thread with the BQL held unless
+ * its comment says otherwise.
+ *
+ * libloom's vCPU layer is process-global (one CPU list, one run state), so
+ * one process holds one machine at a time.
+ */
+#ifndef VMM_MACHINE_MACHINE_H
+#define VMM_MACHINE_MACHINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct vmm_machine;
+
+/**
+ * enum vmm_runstate - QEMU's run states, as query-status names them.
+ */
+enum vmm_runstate {
+    VMM_RUNSTATE_PRELAUNCH, /* -S, before the first cont */
+    VMM_RUNSTATE_RUNNING,
+    VMM_RUNSTATE_PAUSED,         /* stop */
+    VMM_RUNSTATE_SHUTDOWN,       /* guest shut down, -no-shutdown given */
+    VMM_RUNSTATE_INTERNAL_ERROR, /* KVM could not run the guest */
+    VMM_RUNSTATE_IO_ERROR,       /* werror/rerror=stop hit an error */
+    VMM_RUNSTATE_GUEST_PANICKED,
+};
+
+/** vmm_runstate_name() - QEMU's name ("running" ...).  Context: any. */
+const char *vmm_runstate_name(enum vmm_runstate st);
+
+/**
+ * enum vmm_shutdown_cause - why the VM shut down or reset, with QEMU's
+ * names (the SHUTDOWN and RESET events' "reason").
+ */
+enum vmm_shutdown_cause {
+    VMM_SHUTDOWN_NONE,
+    VMM_SHUTDOWN_HOST_ERROR,
+    VMM_SHUTDOWN_HOST_QMP_QUIT,
+    VMM_SHUTDOWN_HOST_QMP_SYSTEM_RESET,
+    VMM_SHUTDOWN_HOST_SIGNAL,
+    VMM_SHUTDOWN_HOST_UI, /* Ctrl-a x on a multiplexed console */
+    VMM_SHUTDOWN_GUEST_SHUTDOWN,
+    VMM_SHUTDOWN_GUEST_RESET,
+    VMM_SHUTDOWN_GUEST_PANIC,
+};
+
+/** vmm_shutdown_cause_name() - QEMU's name ("guest-reset" ...).
+ * Context: any. */
+const char *vmm_shutdown_cause_name(enum vmm_shutdown_cause c);
+
+/**
+ * enum vmm_machine_event_kind - what the machine tells its listeners
+ * (QMP turns them into events of the same names).
+ */
+enum vmm_machine_event_kind {
+    VMM_EVENT_STOP,
+    VMM_EVENT_RESUME,
+    VMM_EVENT_SHUTDOWN,
+    VMM_EVENT_RESET,
+    VMM_EVENT_BLOCK_IO_ERROR,
+};
+
+/**
+ * struct vmm_machine_event - one event.
+ * @kind: which.
+ * @guest: SHUTDOWN/RESET: whether the guest caused it.
+ * @cause: SHUTDOWN/RESET: why.
+ * @device: BLOCK_IO_ERROR: the device id ("" if none).
+ * @node: BLOCK_IO_ERROR: the drive id.
+ * @is_write: BLOCK_IO_ERROR: whether a write failed.
+ * @action: BLOCK_IO_ERROR: "report", "ignore" or "stop".
+ * @nospace: BLOCK_IO_ERROR: the error was ENOSPC.
+ * @reason: BLOCK_IO_ERROR: strerror of the error.
+ */
+struct vmm_machine_event {
+    enum vmm_machine_event_kind kind;
+    bool guest;
+    enum vmm_shutdown_cause cause;
+    const char *device;
+    const char *node;
+    bool is_write;
+    const char *action;
+    bool nospace;
+    const char *reason;
+};
+
+/**
+ * typedef vmm_machine_listener_fn - receive machine events.
+ * Callback: the main thread, BQL held.
+ */
+typedef void vmm_machine_listener_fn(void *opaque,
+                                     const struct vmm_machine_event *ev);
+
+/**
+ * vmm_machine_create() - build the machine described by @cfg.
+ * @cfg: a parsed configuration; it must outlive the machine.
+ * @ret: receives the machine.
+ * @errmsg: receives a malloc'ed one-line message on failure, or NULL.
+ *
+ * Nothing runs guest code yet: vmm_machine_start() does that.
+ *
+ * Context: main thread, BQL held, after loom_main_init().
+ * Return: 0; -errno with @errmsg (a missing /dev/kvm, a bad kernel file,
+ * a drive that cannot be opened ...).
+ */
+int vmm_machine_create(const struct vmm_config *cfg, struct vmm_machine **ret,
+                       char **errmsg);
+
+/**
+ * vmm_machine_start() - start the vCPU threads: running, or in the
+ * prelaunch state with -S (until vmm_machine_cont()).
+ * Context: main thread, BQL held.
+ * Return: 0 or -errno.
+ */
+int vmm_machine_start(struct vmm_machine *m);
+
+/**
+ * vmm_machine_destroy() - stop everything and free it, in reverse order of
+ * creation: vCPUs, devices (in-flight I/O completed), IOThreads, KVM,
+ * memory.  Serial output still buffered is flushed first.
+ * @m: the machine, or NULL.
+ * Context: main thread, BQL held.
+ */
+void vmm_machine_destroy(struct vmm_machine *m);
+
+/**
+ * vmm_machine_run() - run the main loop until the VM ends.
+ * Context: main thread, BQL held.
+ * Return: the process exit status (0 on power-off, quit or a signal;
+ * (v << 1) | 1 for isa-debug-exit value v; 1 on error).
+ */
+int vmm_machine_run(struct vmm_machine *m);
+
+/** vmm_machine_runstate() - the run state.  Context: main thread, bql. */
+enum vmm_runstate vmm_machine_runstate(struct vmm_machine *m);
+
+/**
+ * vmm_machine_stop() - pause the VM (QMP stop): vCPUs stopped at a safe
+ * point, devices drained (in-flight I/O completed), then STOP is emitted.
+ * @state: VMM_RUNSTATE_PAUSED, or IO_ERROR / INTERNAL_ERROR /
+ *     SHUTDOWN / GUEST_PANICKED for stops the machine decides.
+ * Context: main thread, BQL held.
+ * Return: 0 (also when already stopped: the state is updated).
+ */
+int vmm_machine_stop(struct vmm_machine *m, enum vmm_runstate state);
+
+/**
+ * vmm_machine_cont() - resume the VM (QMP cont); from shutdown or
+ * internal-error the VM must be reset first (QEMU's rule).
+ * Context: main thread, BQL held.
+ * Return: 0; -EBUSY from a state that needs system_reset first.
+ */
+int vmm_machine_cont(struct vmm_machine *m);
+
+/**
+ * vmm_machine_reset() - reset the VM (QMP system_reset, or the guest's
+ * reset when -no-reboot is not given): devices reset, the kernel and its
+ * boot data reloaded, every vCPU back to its power-on state; a running VM
+ * keeps running.  Emits RESET.
+ * @cause: VMM_SHUTDOWN_HOST_QMP_SYSTEM_RESET or VMM_SHUTDOWN_GUEST_RESET.
+ * Context: main thread, BQL held.
+ * Return: 0 or -errno (the VM is then left stopped in internal-error).
+ */
+int vmm_machine_reset(struct vmm_machine *m, enum vmm_shutdown_cause cause);
+
+/**
+ * vmm_machine_quit() - end the VM: vmm_machine_run() returns @status.
+ * Emits SHUTDOWN with @cause.
+ * Context: main thread, BQL held.
+ */
+void vmm_machine_quit(struct vmm_machine *m, enum vmm_shutdown_cause cause,
+                      int status);
+
+/**
+ * vmm_machine_add_listener() - be told of machine events.
+ * Context: main thread, BQL held.
+ * Return: 0; -ENOSPC past a small fixed number of listeners; -EINVAL.
+ */
+int vmm_machine_add_listener(struct vmm_machine *m, vmm_machine_listener_fn *fn,
+                             void *opaque);
+
+/**
+ * vmm_machine_emit() - send @ev to every listener (devices' events, e.g.
+ * BLOCK_IO_ERROR, go through here).
+ * Context: main thread, BQL held.
+ */
+void vmm_machine_emit(struct vmm_machine *m,
+                      const struct vmm_machine_event *ev);
+
+/** vmm_machine_config() - the configuration.  Context: any. */
+const struct vmm_config *vmm_machine_config(struct vmm_machine *m);
+
+#endif /* VMM_MACHINE_MACHINE_H */
