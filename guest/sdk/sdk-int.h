@@ -1,11 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Between the SDK's own files.
+ * Between the SDK's own files: the entry points boot.S and isr.S call,
+ * the symbols they define, and the runtime's start-up steps.
  */
 #ifndef SDK_SDK_INT_H
 #define SDK_SDK_INT_H
 
 #include "sdk/sdk.h"
+
+/* What sdk_trap_entry (isr.S) builds on the CPL0 stack. */
+struct sdk_trap_frame {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
+};
+
+/* Defined in boot.S and isr.S. */
+extern uint8_t sdk_stacks[], sdk_kstacks[];
+extern uint32_t sdk_irq_counts[256];
+
+/* Called from boot.S at CPL3; never returns. */
+SDK_NORETURN void sdk_bsp_start(uint32_t start_info_paddr);
+/* Called from isr.S at CPL0 for exceptions; never returns. */
+SDK_NORETURN void sdk_trap(struct sdk_trap_frame *f);
 
 /* serial.c: COM1. */
 void sdk__serial_init(void);
@@ -16,5 +34,8 @@ void sdk__serial_putc(char c);
 void sdk__console_lock(bool emergency);
 void sdk__console_unlock(void);
 int sdk__vprintf_locked(const char *fmt, va_list ap);
+
+/* cmdline.c: a start-up step on the boot CPU. */
+void sdk__cmdline_init(const char *src, size_t max);
 
 #endif /* SDK_SDK_INT_H */

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The micro-guest SDK: what a bundled guest sees.
+ * The micro-guest SDK: what a bundled guest sees.  A guest defines
+ * guest_main(); the runtime calls it on the boot CPU at CPL3 once the
+ * console, the command line and the memory map are ready, and exits with
+ * its return value through isa-debug-exit.  See guest/README.md.
  *
  * Contexts: "any CPU" functions may run on every CPU at once; "boot CPU"
  * ones only on CPU 0.  Everything runs at CPL3 except the SDK's exception
@@ -14,11 +17,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sdk/pvh.h"
 #include "sdk/x86.h"
 
 #define SDK_NORETURN __attribute__((noreturn))
 #define SDK_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define SDK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/**
+ * enum sdk_exit - values written to isa-debug-exit.  QEMU and loom-vm
+ * exit with (value << 1) | 1, given in parentheses.
+ * @SDK_EXIT_PASS: (33) the guest did what it was asked.
+ * @SDK_EXIT_FAIL: (35) a check the guest makes failed.
+ * @SDK_EXIT_PANIC: (37) sdk_panic() or a failed SDK_ASSERT().
+ * @SDK_EXIT_TRAP: (39) an unexpected CPU exception.
+ * @SDK_EXIT_USAGE: (41) a bad command-line argument.
+ */
+enum sdk_exit {
+    SDK_EXIT_PASS = 0x10,
+    SDK_EXIT_FAIL = 0x11,
+    SDK_EXIT_PANIC = 0x12,
+    SDK_EXIT_TRAP = 0x13,
+    SDK_EXIT_USAGE = 0x14,
+};
+
+/**
+ * guest_main() - the guest's program, provided by the guest.
+ *
+ * Context: boot CPU, at CPL3, interrupts off.
+ * Return: an enum sdk_exit value, passed to sdk_exit().
+ */
+int guest_main(void);
+
+/* ---- exit, panic ---- */
+
+/**
+ * sdk_exit() - end the VM by writing @value to isa-debug-exit (port
+ * 0x501).  Without that device, print a note and park this CPU.
+ * @value: an enum sdk_exit value (or any byte).
+ *
+ * Context: any CPU.
+ */
+SDK_NORETURN void sdk_exit(unsigned value);
+
+/**
+ * sdk_panic() - print "PANIC: <message>" and exit with SDK_EXIT_PANIC.
+ * @fmt: printf format of the message.
+ *
+ * Context: any CPU.
+ */
+SDK_NORETURN SDK_PRINTF(1, 2) void sdk_panic(const char *fmt, ...);
+
+/* SDK_ASSERT() - panic with the condition, file and line unless @cond. */
+#define SDK_ASSERT(cond)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            sdk_panic("assertion failed: %s at %s:%d", #cond, __FILE__,        \
+                      __LINE__);                                               \
+        }                                                                      \
+    } while (0)
 
 /* ---- console (COM1) ---- */
 
@@ -74,6 +131,135 @@ int sdk_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
  * Context: any CPU.
  */
 void sdk_puts(const char *s);
+
+/* ---- command line ---- */
+
+/*
+ * hvm_start_info's command line, split at blanks into words; "key=value"
+ * has a value, a bare word has the value "".  A later word wins over an
+ * earlier one with the same key.  All read-only after start-up.
+ */
+
+/**
+ * sdk_cmdline() - the whole command line ("" without one).
+ *
+ * Context: any CPU.
+ */
+const char *sdk_cmdline(void);
+
+/**
+ * sdk_arg_count() - the number of words.
+ *
+ * Context: any CPU.
+ */
+unsigned sdk_arg_count(void);
+
+/**
+ * sdk_arg_key() - word @i's key; sdk_arg_value(): its value.
+ * @i: 0 .. sdk_arg_count() - 1.
+ *
+ * Context: any CPU.
+ * Return: the string, or NULL when @i is out of range.
+ */
+const char *sdk_arg_key(unsigned i);
+const char *sdk_arg_value(unsigned i);
+
+/**
+ * sdk_arg() - look @key up.
+ * @key: the key.
+ *
+ * Context: any CPU.
+ * Return: its value, "" for a bare word, NULL when absent.
+ */
+const char *sdk_arg(const char *key);
+
+/**
+ * sdk_arg_u64() - @key as a number: decimal, or hexadecimal with 0x, with
+ * an optional k, M or G suffix (powers of 1024).  A malformed value, or
+ * one above @max, ends the guest with SDK_EXIT_USAGE and a message.
+ * @key: the key.
+ * @dflt: the result when @key is absent.
+ * @max: the largest value accepted.
+ *
+ * Context: any CPU.
+ */
+uint64_t sdk_arg_u64(const char *key, uint64_t dflt, uint64_t max);
+
+/**
+ * sdk_arg_bool() - @key as on/off, yes/no, true/false or 1/0; a bare word
+ * is true.  Anything else ends the guest with SDK_EXIT_USAGE.
+ * @key: the key.
+ * @dflt: the result when @key is absent.
+ *
+ * Context: any CPU.
+ */
+bool sdk_arg_bool(const char *key, bool dflt);
+
+/**
+ * sdk_parse_u64() - parse @s as sdk_arg_u64() does.
+ * @s: the text.
+ * @ret: the value, written only on success.
+ *
+ * Context: any CPU.
+ * Return: false when @s is malformed or does not fit 64 bits.
+ */
+bool sdk_parse_u64(const char *s, uint64_t *ret);
+
+/* ---- start info, memory map ---- */
+
+/**
+ * sdk_start_info() - the loader's hvm_start_info (its magic checked).
+ *
+ * Context: any CPU.
+ */
+const struct hvm_start_info *sdk_start_info(void);
+
+/**
+ * sdk_memmap() - the start_info memory map, as copied at start-up (at most
+ * 128 entries, as the loader gave them).
+ * @count: receives the number of entries.
+ *
+ * Context: any CPU.
+ */
+const struct hvm_memmap_table_entry *sdk_memmap(unsigned *count);
+
+/**
+ * sdk_memmap_is_ram() - whether [@addr, @addr + @size) lies inside one RAM
+ * entry of the memory map.
+ * @addr: the start.
+ * @size: the length.
+ *
+ * Context: any CPU.
+ */
+bool sdk_memmap_is_ram(uint64_t addr, uint64_t size);
+
+/**
+ * sdk_memmap_type_name() - "RAM", "reserved", "ACPI", "NVS", "unusable" or
+ * "unknown".
+ * @type: an HVM_MEMMAP_* type.
+ *
+ * Context: any CPU.
+ */
+const char *sdk_memmap_type_name(uint32_t type);
+
+/* ---- CPUs ---- */
+
+/**
+ * sdk_cpu_index() - this CPU's index: 0 for the boot CPU, then the APs in
+ * order of arrival.  Derived from the stack pointer (each CPU has its own
+ * stacks), so it costs no exit.
+ *
+ * Context: any CPU, on an SDK stack.
+ * Return: the index, or SDK_MAX_CPUS when not on an SDK stack.
+ */
+unsigned sdk_cpu_index(void);
+
+/**
+ * sdk_cpu_park() - halt this CPU for good (interrupts off).
+ *
+ * Context: any CPU.
+ */
+SDK_NORETURN void sdk_cpu_park(void);
 
 /* ---- locks and atomics ---- */
 

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Instructions the guest runs at CPL3: port I/O (allowed by IOPL=3 and the
- * TSS's zero I/O bitmap), CPUID, the TSC, MMIO.
+ * TSS's zero I/O bitmap), CPUID, the TSC, and the kernel calls that reach
+ * the few CPL0 stubs in isr.S.
  */
 #ifndef SDK_X86_H
 #define SDK_X86_H
 
 #include <stdint.h>
+
+#include "sdk/layout.h"
 
 static inline uint8_t sdk_inb(uint16_t port)
 {
@@ -98,6 +101,40 @@ static inline uint8_t sdk_mmio_read8(uint64_t addr)
 static inline void sdk_mmio_write8(uint64_t addr, uint8_t v)
 {
     *(volatile uint8_t *)(uintptr_t)addr = v;
+}
+
+/*
+ * Kernel calls: a call to a ud2 in isr.S whose #UD the CPL0 side turns
+ * into the operation (a few instructions at CPL0).  Needs -mno-red-zone
+ * (the SDK's flags): the call pushes below the stack pointer.  A missing
+ * MSR raises #GP at CPL0, which is reported like any other exception.
+ */
+static inline void sdk_wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("call sdk_kcall_wrmsr"
+                     :
+                     : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                     : "memory");
+}
+
+static inline uint64_t sdk_rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("call sdk_kcall_rdmsr"
+                     : "=a"(lo), "=d"(hi)
+                     : "c"(msr)
+                     : "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/*
+ * sdk_wait_interrupt() - sleep until an interrupt has been handled.
+ * Returns at once if one is already pending.  Context: any CPU.
+ */
+static inline void sdk_wait_interrupt(void)
+{
+    __asm__ volatile("call sdk_kcall_wait" : : : "memory");
 }
 
 #endif /* SDK_X86_H */
