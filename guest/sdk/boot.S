@@ -12,6 +12,9 @@
  *
  * Boot CPU: PVH 32-bit entry (paging off, %ebx = hvm_start_info) ->
  * ENTER_LONG_MODE -> bsp_entry64 -> iretq to sdk_bsp_start(start_info).
+ * APs: INIT/SIPI -> the 16-bit trampoline that smp.c copied below 1 MiB ->
+ * sdk_ap_entry32 -> ENTER_LONG_MODE -> ap_entry64 -> iretq to
+ * sdk_ap_start(cpu index).
  */
 #include "sdk/layout.h"
 
@@ -73,6 +76,11 @@ sdk_pvh_entry:
     lgdt sdk_gdt_ptr
     ENTER_LONG_MODE bsp_entry64
 
+    .globl sdk_ap_entry32
+    .type sdk_ap_entry32, @function
+sdk_ap_entry32:
+    ENTER_LONG_MODE ap_entry64
+
     .code64
 bsp_entry64:
     movw $SDK_SEL_TSS0, %ax
@@ -86,6 +94,58 @@ bsp_entry64:
     pushq $(SDK_SEL_UCODE | 3)
     pushq $sdk_bsp_start
     iretq
+
+/*
+ * Every AP takes the next CPU index; its TSS, CPL0 stack and CPL3 stack
+ * follow from it.  An AP beyond SDK_MAX_CPUS halts for good.
+ */
+ap_entry64:
+    movl $1, %eax
+    lock xaddl %eax, sdk_cpu_next(%rip)
+    cmpl $SDK_MAX_CPUS, %eax
+    jae ap_surplus
+    movl %eax, %edi
+    movl %eax, %ecx
+    shll $4, %ecx
+    addl $SDK_SEL_TSS0, %ecx
+    ltr %cx
+    lidt sdk_idt_ptr(%rip)
+    movl %edi, %esp
+    shll $SDK_KSTACK_SHIFT, %esp
+    addl $(sdk_kstacks + (1 << SDK_KSTACK_SHIFT)), %esp
+    movl %edi, %eax
+    shll $SDK_STACK_SHIFT, %eax
+    addl $(sdk_stacks + (1 << SDK_STACK_SHIFT)), %eax
+    pushq $(SDK_SEL_UDATA | 3)
+    pushq %rax
+    pushq $SDK_USER_RFLAGS
+    pushq $(SDK_SEL_UCODE | 3)
+    pushq $sdk_ap_start
+    iretq
+ap_surplus:
+    lock incl sdk_cpu_surplus(%rip)
+    cli
+1:  hlt
+    jmp 1b
+
+/*
+ * The AP trampoline, run in real mode at SDK_AP_TRAMPOLINE (CS = the SIPI
+ * vector << 8, IP = 0) after smp.c copied it there: load the GDT, enter
+ * protected mode and jump to sdk_ap_entry32 in the image.
+ */
+    .globl sdk_ap_trampoline, sdk_ap_trampoline_end
+    .code16
+sdk_ap_trampoline:
+    lgdtl %cs:(tramp_gdt_ptr - sdk_ap_trampoline)
+    movl $CR0_PE, %eax
+    movl %eax, %cr0
+    ljmpl $SDK_SEL_KCODE32, $sdk_ap_entry32
+    .balign 8
+tramp_gdt_ptr:
+    .word GDT_ENTRIES * 8 - 1
+    .long sdk_gdt
+sdk_ap_trampoline_end:
+    .code64
 
 /* ------------------------------------------------------------------ */
 /* Descriptor tables                                                   */
@@ -139,6 +199,13 @@ sdk_idt:
     .quad 0
     .set vec, vec + 1
     .endr
+
+    .balign 4
+    .globl sdk_cpu_surplus
+sdk_cpu_next:
+    .long 1                     /* the boot CPU is 0 */
+sdk_cpu_surplus:
+    .long 0
 
 /*
  * TSSes: RSP0 is the CPU's CPL0 stack; the I/O bitmap offset points at the

@@ -17,11 +17,14 @@ struct sdk_trap_frame {
 };
 
 /* Defined in boot.S and isr.S. */
+extern char sdk_ap_trampoline[], sdk_ap_trampoline_end[];
 extern uint8_t sdk_stacks[], sdk_kstacks[];
 extern uint32_t sdk_irq_counts[256];
+extern uint32_t sdk_cpu_surplus; /* APs beyond SDK_MAX_CPUS, halted */
 
-/* Called from boot.S at CPL3; never returns. */
+/* Called from boot.S at CPL3; never return. */
 SDK_NORETURN void sdk_bsp_start(uint32_t start_info_paddr);
+SDK_NORETURN void sdk_ap_start(unsigned cpu);
 /* Called from isr.S at CPL0 for exceptions; never returns. */
 SDK_NORETURN void sdk_trap(struct sdk_trap_frame *f);
 
@@ -35,7 +38,12 @@ void sdk__console_lock(bool emergency);
 void sdk__console_unlock(void);
 int sdk__vprintf_locked(const char *fmt, va_list ap);
 
-/* cmdline.c: a start-up step on the boot CPU. */
+/* irq.c: the ICR write behind every IPI. */
+bool sdk__lapic_icr(uint32_t hi, uint32_t lo);
+
+/* cmdline.c, start.c, tsc.c, smp.c: start-up steps on the boot CPU. */
 void sdk__cmdline_init(const char *src, size_t max);
+void sdk__time_init(void);
+void sdk__smp_init(void);
 
 #endif /* SDK_SDK_INT_H */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The boot CPU's C entry (from boot.S, at CPL3): console, hvm_start_info,
- * command line, then guest_main() and the exit.  Also exit, panic
+ * command line, clock, then guest_main() and the exit.  Also exit, panic
  * and the report of CPU exceptions (sdk_trap(), at CPL0); the CPU index
  * and parking.
  */
@@ -61,7 +61,9 @@ static void read_start_info(uint32_t paddr)
 /* sdk_bsp_start() - the boot CPU's first C code.  Context: boot CPU. */
 void sdk_bsp_start(uint32_t start_info_paddr)
 {
+    sdk__time_init();
     sdk__serial_init();
+    sdk__smp_init();
     read_start_info(start_info_paddr);
     sdk_exit((unsigned)guest_main());
 }

@@ -242,6 +242,50 @@ bool sdk_memmap_is_ram(uint64_t addr, uint64_t size);
  */
 const char *sdk_memmap_type_name(uint32_t type);
 
+/* ---- time ---- */
+
+/**
+ * sdk_tsc_hz() - the TSC frequency, calibrated on first use: from kvmclock
+ * (its pvclock scale) when CPUID offers it, else by counting TSC ticks
+ * over 25 ms of PIT channel 1.  The word sdk.clock=kvmclock|pit forces a
+ * source; a source that cannot be used panics.
+ *
+ * Context: any CPU.
+ */
+uint64_t sdk_tsc_hz(void);
+
+/**
+ * sdk_tsc_source() - "kvmclock" or "pit": where sdk_tsc_hz() came from.
+ *
+ * Context: any CPU.
+ */
+const char *sdk_tsc_source(void);
+
+/**
+ * sdk_tsc_to_ns() - @ticks of the TSC in nanoseconds; sdk_ns_to_tsc():
+ * the reverse.  Exact to the nanosecond in 64-bit arithmetic for TSCs
+ * below 18 GHz.
+ *
+ * Context: any CPU.
+ */
+uint64_t sdk_tsc_to_ns(uint64_t ticks);
+uint64_t sdk_ns_to_tsc(uint64_t ns);
+
+/**
+ * sdk_now_ns() - nanoseconds since the boot CPU entered C.
+ *
+ * Context: any CPU.
+ */
+uint64_t sdk_now_ns(void);
+
+/**
+ * sdk_delay_us() - spin on the TSC for @us microseconds.
+ * @us: the delay.
+ *
+ * Context: any CPU.
+ */
+void sdk_delay_us(uint64_t us);
+
 /* ---- CPUs ---- */
 
 /**
@@ -253,6 +297,50 @@ const char *sdk_memmap_type_name(uint32_t type);
  * Return: the index, or SDK_MAX_CPUS when not on an SDK stack.
  */
 unsigned sdk_cpu_index(void);
+
+/**
+ * sdk_apic_id() - this CPU's APIC ID from CPUID (leaf 0xb's x2APIC ID,
+ * else leaf 1's initial APIC ID).
+ *
+ * Context: any CPU.
+ */
+uint32_t sdk_apic_id(void);
+
+/**
+ * sdk_cpus_online() - CPUs that have reached C so far.
+ *
+ * Context: any CPU.
+ */
+unsigned sdk_cpus_online(void);
+
+/**
+ * sdk_cpuid_cpu_count() - the CPU count CPUID describes, assuming one
+ * package: the logical processors of leaf 0xb's last level, else leaf 1's
+ * count when HTT is set, else 1.  QEMU and loom-vm give -smp N as N.
+ *
+ * Context: any CPU.
+ */
+unsigned sdk_cpuid_cpu_count(void);
+
+typedef void sdk_cpu_fn(unsigned cpu, void *opaque);
+
+/**
+ * sdk_smp_start() - start the application processors: copy the real-mode
+ * trampoline to SDK_AP_TRAMPOLINE (which must be RAM in the memory map),
+ * broadcast INIT and two SIPIs to all CPUs but this one, and wait until
+ * @expect CPUs (this one included) are online or @timeout_us has passed.
+ * Each AP calls @fn at CPL3 on its own stack and then parks.  Callable
+ * once; APs beyond SDK_MAX_CPUS halt without running anything.
+ * @expect: CPUs to wait for; 0 waits the whole timeout.
+ * @timeout_us: the longest wait.
+ * @fn: what each AP runs (may be NULL).
+ * @opaque: its second argument.
+ *
+ * Context: boot CPU.
+ * Return: the number of CPUs online when the wait ended.
+ */
+unsigned sdk_smp_start(unsigned expect, uint64_t timeout_us, sdk_cpu_fn *fn,
+                       void *opaque);
 
 /**
  * sdk_cpu_park() - halt this CPU for good (interrupts off).
@@ -292,6 +380,38 @@ void sdk_spin_unlock(struct sdk_spinlock *l);
 #define sdk_atomic_cmpxchg(p, expp, v)                                         \
     __atomic_compare_exchange_n((p), (expp), (v), false, __ATOMIC_SEQ_CST,     \
                                 __ATOMIC_SEQ_CST)
+
+/* ---- interrupts ---- */
+
+/**
+ * sdk_lapic_enable() - let this CPU's local APIC accept interrupts:
+ * software-enabled with SDK_VEC_SPURIOUS, the local vectors (timer, LINT0,
+ * LINT1, error) masked, priority 0.  Interrupts are then taken only inside
+ * sdk_wait_interrupt().
+ *
+ * Context: any CPU, for its own APIC.
+ */
+void sdk_lapic_enable(void);
+
+/**
+ * sdk_send_ipi() - send fixed interrupt @vector to the CPU whose xAPIC ID
+ * is @apic_id; sdk_send_ipi_self(): to this CPU.
+ * @apic_id: the destination (physical mode).
+ * @vector: 0x20-0xfe.
+ *
+ * Context: any CPU.
+ * Return: false if the APIC never reports the IPI sent.
+ */
+bool sdk_send_ipi(uint32_t apic_id, uint8_t vector);
+bool sdk_send_ipi_self(uint8_t vector);
+
+/**
+ * sdk_irq_count() - how many times vector @vec was taken, on all CPUs.
+ * @vec: the vector.
+ *
+ * Context: any CPU.
+ */
+uint32_t sdk_irq_count(unsigned vec);
 
 /* ---- strings (freestanding; the compiler may also call these) ---- */
 
