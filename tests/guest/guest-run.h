@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Booting a bundled guest (guest/) on a machine monitor and checking what
+ * it printed: shared by the tests in tests/guest.  The monitor comes from
+ * the command line (--vmm=PATH, plus --vmm-arg=ARG to append), as do the
+ * guest ELFs (--guest-dir=DIR), so that QEMU and loom-vm run the same
+ * tests with the same command line (VMM.md).
+ */
+#ifndef LOOM_TEST_GUEST_RUN_H
+#define LOOM_TEST_GUEST_RUN_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+/* Exit statuses: (value << 1) | 1 of the SDK's enum sdk_exit values. */
+#define GUEST_EXIT_PASS 33
+#define GUEST_EXIT_FAIL 35
+#define GUEST_EXIT_PANIC 37
+#define GUEST_EXIT_TRAP 39
+#define GUEST_EXIT_USAGE 41
+
+struct guest_boot {
+    int status; /* exit status, or 128 + signal */
+    char *out;  /* the guest's console (the monitor's stdout) */
+    char *err;  /* the monitor's own messages */
+    char *cmd;  /* the command line, for messages */
+};
+
+/*
+ * guest_run_init() - take --vmm=, --guest-dir= and --vmm-arg= out of argv
+ * and hand the rest to harness_init().  When the monitor or a usable
+ * /dev/kvm is missing, report every test skipped and exit: under --tap a
+ * "1..0 # SKIP" plan and status 0, else status 77.  A usage error exits 1.
+ */
+void guest_run_init(int *argc, char ***argv);
+
+/* The --guest-dir directory, holding NAME.elf. */
+const char *guest_run_dir(void);
+
+/*
+ * guest_boot() - boot @guest (NAME of NAME.elf) on @cpus vCPUs with
+ * kernel command line @append; @extra (NULL-terminated, may be NULL) is
+ * appended to the monitor's command line, then the --vmm-arg words.
+ * Waits for the monitor to exit (killing it after 120 s).
+ */
+void guest_boot(struct guest_boot *b, const char *guest, unsigned cpus,
+                const char *append, const char *const *extra);
+void guest_boot_clear(struct guest_boot *b);
+
+/* Print the command line, console, stderr and status (test messages). */
+void guest_show(const struct guest_boot *b);
+
+/* The first console line starting with @prefix, or NULL. */
+const char *guest_find_line(const struct guest_boot *b, const char *prefix);
+
+/* Assertions; on failure they print the whole boot first. */
+void guest_expect_status(const struct guest_boot *b, int status);
+void guest_expect_line(const struct guest_boot *b, const char *line);
+void guest_expect_prefix(const struct guest_boot *b, const char *prefix);
+void guest_expect_no_prefix(const struct guest_boot *b, const char *prefix);
+
+#endif /* LOOM_TEST_GUEST_RUN_H */
