@@ -756,6 +756,53 @@ static void test_vcpu_kvm_id(void)
     guest_vm_free(vm);
 }
 
+static void done_post(void *opaque, uint64_t off, uint64_t val, unsigned sz)
+{
+    loom_sem_post(opaque);
+}
+
+static const struct vmm_bus_ops done_post_ops = {.write = done_post};
+
+/*
+ * The in-kernel PIT also serves port 0x61 (channel 2's gate and output,
+ * which Linux's PIT calibration polls): a guest read of it never reaches
+ * the VMM's PIO map.
+ */
+static void test_pit_speaker_port(void)
+{
+    struct vmm_kvm_vcpu *v;
+    struct vmm_kvm_vm *vm = NULL;
+    struct vmm_bus_stats bst;
+    struct guest_cpu_init gi;
+    struct guest_asm a;
+    struct loom_sem sem;
+    uint32_t top;
+    uint8_t *ram = NULL;
+
+    g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_create_irqchip(vm), ==, 0);
+    g_assert_cmpint(vmm_kvm_vm_create_pit(vm), ==, 0);
+    loom_sem_init(&sem, 0);
+    g_assert_cmpint(vmm_bus_add(vmm_kvm_vm_pio(vm), PORT_DONE, 1,
+                                &done_post_ops, &sem, VMM_BUS_UNLOCKED),
+                    ==, 0);
+    ga_init(&a, ram, GUEST_CODE);
+    ga_mov_imm32(&a, RDX, 0x61);
+    ga_b(&a, 0xec); /* in al, dx */
+    ga_mov_imm32(&a, RDX, PORT_DONE);
+    ga_out_dx_al(&a);
+    top = ga_here(&a);
+    ga_jmp(&a, top);
+    gi = (struct guest_cpu_init){.rip = ga_addr(&a, 0)};
+    g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
+    g_assert_cmpint(loom_sem_timedwait(&sem, WAIT_NS), ==, 0);
+    g_assert_cmpint(vmm_bus_stats(vmm_kvm_vm_pio(vm), &bst), ==, 0);
+    g_assert_cmpuint(bst.unassigned, ==, 0);
+    vmm_kvm_vcpu_free(v);
+    guest_vm_free(vm);
+}
+
 static void test_irqchip_after_vcpu(void)
 {
     struct vmm_kvm_vcpu *v;
@@ -1090,6 +1137,7 @@ int main(int argc, char **argv)
     g_test_add_func("/kvm/irqchip-after-vcpu", test_irqchip_after_vcpu);
     g_test_add_func("/kvm/vcpu-kvm-id", test_vcpu_kvm_id);
     g_test_add_func("/kvm/freeze", test_freeze);
+    g_test_add_func("/kvm/pit-speaker-port", test_pit_speaker_port);
     g_test_add_func("/kvm/mem-slots", test_mem_slots);
     g_test_add_func("/kvm/guest-fault", test_guest_fault);
     g_test_add_func("/kvm/hlt-wake", test_hlt_wake);

@@ -182,7 +182,9 @@ int vmm_kvm_vm_irq_line(struct vmm_kvm_vm *vm, uint32_t gsi, bool level);
 
 /**
  * vmm_kvm_vm_create_pit() - create the in-kernel i8254 PIT (KVM_CREATE_PIT2),
- * with the PC speaker port left to userspace (KVM_PIT_SPEAKER_DUMMY).
+ * with port 0x61 (channel 2's gate and output, which Linux's PIT
+ * calibration polls) served in the kernel too (KVM_PIT_SPEAKER_DUMMY:
+ * a speaker that makes no sound).
  * @vm: a VM with an irqchip.
  * Context: any.
  * Return: 0; -EINVAL for NULL; -ENODEV without an irqchip; -errno.
