@@ -604,6 +604,7 @@ static const struct option options[] = {
     {"-qmp-pretty", true, vmm_cfg_opt_qmp_pretty, 0},
     {"-chardev", true, vmm_cfg_opt_chardev, 0},
     {"-mon", true, vmm_cfg_opt_mon, 0},
+    {"-x-loom-summary", false, NULL, FLAG(summary)},
     {"-version", false, NULL, FLAG(show_version)},
     {"-h", false, NULL, FLAG(show_help)},
     {"-help", false, NULL, FLAG(show_help)},
@@ -797,6 +798,8 @@ const char *vmm_config_usage(void)
            "  -serial stdio|mon:stdio|null|none|file:PATH|"
            "unix:PATH[,server=on][,wait=off]\n"
            "  -no-reboot  -no-shutdown  -S  -pidfile FILE\n"
+           "  -x-loom-summary   (loom-vm only) threads and their statistics "
+           "on stderr at exit\n"
            "  -name [guest=]NAME[,debug-threads=on]\n"
            "  -sandbox on|off[,obsolete=deny][,elevateprivileges="
            "deny|children][,spawn=deny][,resourcecontrol=allow|deny]\n"

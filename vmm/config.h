@@ -208,6 +208,8 @@ struct vmm_config {
     unsigned nr_qmp;
     struct vmm_config_qmp qmp[VMM_MAX_QMP];
 
+    bool summary;      /* -x-loom-summary (loom-vm's own): threads and their
+                        * statistics on stderr when the VM ends */
     bool show_version; /* -version: print and exit 0, nothing else done */
     bool show_help;    /* -h / -help */
 };

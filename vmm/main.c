@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <loom/clock.h>
 #include <loom/main.h>
 
 #include "config.h"
@@ -76,7 +77,7 @@ static void pidfile_remove(const char *path, int fd)
     }
 }
 
-static int run(const struct vmm_config *cfg)
+static int run(const struct vmm_config *cfg, int64_t start_ns)
 {
     struct vmm_machine *m = NULL;
     char *err = NULL;
@@ -111,6 +112,9 @@ static int run(const struct vmm_config *cfg)
     if (vmm_machine_start(m) == 0) {
         status = vmm_machine_run(m);
     }
+    if (cfg->summary) {
+        vmm_machine_summary(m, start_ns, stderr);
+    }
     vmm_machine_destroy(m);
     loom_bql_unlock();
     pidfile_remove(cfg->pidfile, pidfd);
@@ -120,6 +124,7 @@ static int run(const struct vmm_config *cfg)
 
 int main(int argc, char **argv)
 {
+    int64_t start_ns = loom_clock_ns(LOOM_CLOCK_HOST);
     struct vmm_config *cfg = NULL;
     const char *why;
     char *err = NULL;
@@ -148,7 +153,7 @@ int main(int argc, char **argv)
         vmm_config_free(cfg);
         exit(1);
     }
-    status = run(cfg);
+    status = run(cfg, start_ns);
     vmm_config_free(cfg);
     exit(status);
 }

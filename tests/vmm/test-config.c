@@ -558,6 +558,9 @@ static const struct good_case good_core[] = {
      "no_shutdown=1\n"
      "start_paused=1\n"},
     {
+     ARGS("-x-loom-summary"),
+     "summary=1\n"},
+    {
      ARGS("-name", "vm1"),
      "name=vm1\n"},
     {
@@ -2071,6 +2074,7 @@ static char *dump_config(const struct vmm_config *c)
                               "no_shutdown=%d\nstart_paused=%d\n",
                            c->nodefaults, c->nographic, c->no_reboot,
                            c->no_shutdown, c->start_paused);
+    g_string_append_printf(g, "summary=%d\n", c->summary);
     g_string_append_printf(g, "sandbox=%d\nsandbox_rc_deny=%d\n"
                               "force_legacy=%d\nname=%s\npidfile=%s\n",
                            c->sandbox, c->sandbox_resourcecontrol_deny,
@@ -2411,7 +2415,7 @@ static void test_parse_api(void)
         "-nographic", "-display", "-serial", "-no-reboot", "-no-shutdown",
         "-S", "-name", "-pidfile", "-sandbox", "-device", "-drive",
         "-object", "-global", "-qmp", "-qmp-pretty", "-chardev", "-mon",
-        "-version", "-h",
+        "-x-loom-summary", "-version", "-h",
     };
 
     g_assert_cmpint(vmm_config_parse(3, argv, NULL, &err), ==, -EINVAL);

@@ -303,12 +303,18 @@ static void test_output_order(void)
     static const char msg[] = "hello, loom-vm\r\n";
     uint8_t buf[64];
     struct rig *r = rig_new(RIG_UNIX);
+    int64_t before = loom_clock_ns(LOOM_CLOCK_HOST), first;
     size_t i;
 
+    g_assert_cmpint(stats(r).first_tx_ns, ==, 0);
     for (i = 0; i < strlen(msg); i++) {
         g_assert_cmphex(inb(r, LSR) & 0x60, ==, 0x60);
         outb(r, THR, (uint8_t)msg[i]);
     }
+    /* The first byte's time is kept, not the last one's. */
+    first = stats(r).first_tx_ns;
+    g_assert_cmpint(first, >=, before);
+    g_assert_cmpint(first, <=, loom_clock_ns(LOOM_CLOCK_HOST));
     /* FIFO mode, same order, after the first part. */
     outb(r, FCR, 0x07);
     for (i = 0; i < strlen(msg); i++) {
@@ -320,6 +326,7 @@ static void test_output_order(void)
     g_assert_cmpmem(buf + strlen(msg), strlen(msg), msg, strlen(msg));
     g_assert_cmpuint(stats(r).tx_bytes, ==, 2 * strlen(msg));
     g_assert_cmpuint(stats(r).tx_dropped, ==, 0);
+    g_assert_cmpint(stats(r).first_tx_ns, ==, first);
     peer_assert_quiet(r);
     rig_free(r);
 }

@@ -226,6 +226,9 @@ static void serial_tx_drain(struct vmm_serial *s)
             looped = true;
         } else {
             n = vmm_chr_write(s->chr, s->tx + s->tx_head, chunk);
+            if (n > 0 && s->stats.tx_bytes == 0) {
+                s->stats.first_tx_ns = loom_clock_ns(LOOM_CLOCK_HOST);
+            }
             s->stats.tx_bytes += n;
             if (n == 0) {
                 break;

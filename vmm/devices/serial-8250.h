@@ -52,6 +52,8 @@ struct vmm_serial;
  * @rx_overruns: bytes lost because the receiver was full (LSR.OE).
  * @bad_accesses: accesses of a width the device does not decode (8
  *     bytes): reads return all ones, writes are ignored.
+ * @first_tx_ns: LOOM_CLOCK_HOST time the first byte left the UART for the
+ *     chardev, 0 before (the "time to the first guest line" figures).
  */
 struct vmm_serial_stats {
     uint64_t tx_bytes;
@@ -59,6 +61,7 @@ struct vmm_serial_stats {
     uint64_t rx_bytes;
     uint64_t rx_overruns;
     uint64_t bad_accesses;
+    int64_t first_tx_ns;
 };
 
 /**

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -201,6 +202,15 @@ int vmm_machine_add_listener(struct vmm_machine *m, vmm_machine_listener_fn *fn,
  */
 void vmm_machine_emit(struct vmm_machine *m,
                       const struct vmm_machine_event *ev);
+
+/**
+ * vmm_machine_summary() - print -x-loom-summary's report: the time from
+ * @start_ns (LOOM_CLOCK_HOST, e.g. taken first thing in main()) to the
+ * guest's first console byte, and every thread with its statistics.
+ * Flushes the console first, so it follows the guest's output.
+ * Context: main thread, BQL held.
+ */
+void vmm_machine_summary(struct vmm_machine *m, int64_t start_ns, FILE *f);
 
 /** vmm_machine_config() - the configuration.  Context: any. */
 const struct vmm_config *vmm_machine_config(struct vmm_machine *m);
