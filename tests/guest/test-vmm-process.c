@@ -317,6 +317,34 @@ static void check_signal(int sig)
     g_rmdir(dir);
 }
 
+/*
+ * -x-loom-summary is loom-vm's own: it reports what ran after the guest's
+ * last line; QEMU refuses the option like any unknown one.
+ */
+static void test_summary(void)
+{
+    g_autofree char *k = hello();
+    const char *const extra[] = {"-x-loom-summary", "-smp", "2", "-object",
+                                 "iothread,id=io0", NULL};
+    struct proc p;
+
+    run(&p, k, extra);
+    if (!strstr(g_vmm, "loom-vm")) {
+        expect_refusal(&p, "-x-loom-summary");
+        proc_clear(&p);
+        return;
+    }
+    g_assert_cmpint(p.status, ==, GUEST_EXIT_PASS);
+    g_assert_nonnull(strstr(p.out->str, "hello: done"));
+    g_assert_nonnull(strstr(p.err->str, "loom-vm summary"));
+    g_assert_nonnull(strstr(p.err->str, "first guest console byte: "));
+    g_assert_nonnull(strstr(p.err->str, "main (main loop, BQL)"));
+    g_assert_nonnull(strstr(p.err->str, "vcpu-0 (tid "));
+    g_assert_nonnull(strstr(p.err->str, "vcpu-1 (tid "));
+    g_assert_nonnull(strstr(p.err->str, "iothread io0"));
+    proc_clear(&p);
+}
+
 static void test_sigterm(void)
 {
     check_signal(SIGTERM);
@@ -340,6 +368,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm-process/missing-kernel", test_missing_kernel);
     g_test_add_func("/vmm-process/not-pvh", test_not_pvh);
     g_test_add_func("/vmm-process/pidfile", test_pidfile);
+    g_test_add_func("/vmm-process/summary", test_summary);
     g_test_add_func("/vmm-process/sigterm", test_sigterm);
     g_test_add_func("/vmm-process/sigint", test_sigint);
     return g_test_run();
