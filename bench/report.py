@@ -42,6 +42,9 @@ TARGETS = [
     (r'^co-switch$', 'boost', '<=', 1.0, '<= 1.0x boost'),
     (r'^co-create/pooled$', 'abs', '<=', 40.0, '<= 40 ns'),
     (r'^kvm-pio-exit', 'floor', '<=', 1.1, '<= 1.1x raw KVM_RUN loop'),
+    (r'^vm-start/first-line$', 'qemu', '<=', 0.25, '<= 0.25x QEMU'),
+    (r'^vm-rss$', 'qemu', '<=', 0.2, '<= 0.2x QEMU'),
+    (r'^vm-threads$', 'qemu', '<=', 1.0, '<= QEMU'),
 ]
 
 # Figures whose loom column is a variant (the plain 'loom' impl there is a
