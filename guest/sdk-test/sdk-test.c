@@ -6,9 +6,9 @@
  *
  * Cases: printf formatting, number parsing, the command line (the test
  * runner passes the words listed at check_cmdline()), string functions,
- * the spinlock, the TSC conversions and delays, RDMSR through the kernel
- * call, a self-IPI taken in sdk_wait_interrupt(), and with two or more
- * CPUs an IPI that wakes another CPU sleeping in sdk_wait_interrupt().
+ * the allocator, the spinlock, the TSC conversions and delays, RDMSR through
+ * the kernel call, a self-IPI taken in sdk_wait_interrupt(), and with two or
+ * more CPUs an IPI that wakes another CPU sleeping in sdk_wait_interrupt().
  */
 #include "sdk/sdk.h"
 
@@ -176,6 +176,27 @@ static void check_strings(void)
     CHECK(strchr("abc", '\0') != NULL);
 }
 
+static void check_alloc(void)
+{
+    uint8_t *a = sdk_alloc(100, 4096), *b = sdk_alloc(3, 1);
+    uint8_t *c = sdk_alloc(1 << 20, 64);
+    size_t i;
+
+    CHECK(((uintptr_t)a & 4095) == 0);
+    CHECK(((uintptr_t)b & 15) == 0 && b >= a + 100);
+    CHECK(((uintptr_t)c & 63) == 0 && c >= b + 3);
+    CHECK(sdk_memmap_is_ram((uintptr_t)a,
+                            (uintptr_t)c + (1 << 20) - (uintptr_t)a));
+    for (i = 0; i < (1 << 20); i++) {
+        if (c[i]) {
+            fail("byte %zu of a new block is %#x", i, c[i]);
+            break;
+        }
+    }
+    memset(a, 0xff, 100); /* the memory is there to use */
+    CHECK(b[0] == 0);
+}
+
 static void check_spinlock(void)
 {
     struct sdk_spinlock l = SDK_SPINLOCK_INIT;
@@ -271,6 +292,7 @@ int guest_main(void)
     run("parse", check_parse);
     run("cmdline", check_cmdline);
     run("strings", check_strings);
+    run("alloc", check_alloc);
     run("spinlock", check_spinlock);
     run("time", check_time);
     run("msr", check_msr);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The local APIC in xAPIC mode, through its MMIO page at CPL3: enabling it
- * to take interrupts, and sending IPIs.  Interrupts are then taken only in
- * sdk_wait_interrupt() (isr.S counts them and sends the EOI).
+ * The local APIC in xAPIC mode and the IOAPIC, through their MMIO pages at
+ * CPL3: enabling the local APIC to take interrupts, sending IPIs, routing
+ * IOAPIC inputs.  Interrupts are then taken only in sdk_wait_interrupt()
+ * (isr.S counts them and sends the EOI).
  */
 #include "sdk-int.h"
 
@@ -71,6 +72,38 @@ bool sdk_send_ipi(uint32_t apic_id, uint8_t vector)
 bool sdk_send_ipi_self(uint8_t vector)
 {
     return sdk__lapic_icr(0, ICR_SELF | ICR_ASSERT | vector);
+}
+
+#define IOAPIC_REGSEL 0x00
+#define IOAPIC_WINDOW 0x10
+#define IOAPIC_REDTBL(pin) (0x10 + 2 * (pin))
+#define REDTBL_LEVEL (1u << 15)
+#define REDTBL_MASKED (1u << 16)
+
+static struct sdk_spinlock ioapic_lock;
+
+static void ioapic_write(uint32_t reg, uint32_t v)
+{
+    sdk_mmio_write32(SDK_IOAPIC_BASE + IOAPIC_REGSEL, reg);
+    sdk_mmio_write32(SDK_IOAPIC_BASE + IOAPIC_WINDOW, v);
+}
+
+/* sdk_ioapic_route() - see sdk.h.  Context: any CPU. */
+void sdk_ioapic_route(unsigned pin, uint8_t vector, uint32_t apic_id,
+                      bool level)
+{
+    sdk_spin_lock(&ioapic_lock);
+    ioapic_write(IOAPIC_REDTBL(pin) + 1, apic_id << 24);
+    ioapic_write(IOAPIC_REDTBL(pin), vector | (level ? REDTBL_LEVEL : 0));
+    sdk_spin_unlock(&ioapic_lock);
+}
+
+/* sdk_ioapic_mask() - see sdk.h.  Context: any CPU. */
+void sdk_ioapic_mask(unsigned pin)
+{
+    sdk_spin_lock(&ioapic_lock);
+    ioapic_write(IOAPIC_REDTBL(pin), REDTBL_MASKED);
+    sdk_spin_unlock(&ioapic_lock);
 }
 
 /* sdk_irq_count() - see sdk.h.  Context: any CPU. */

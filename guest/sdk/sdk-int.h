@@ -19,6 +19,7 @@ struct sdk_trap_frame {
 /* Defined in boot.S and isr.S. */
 extern char sdk_ap_trampoline[], sdk_ap_trampoline_end[];
 extern uint8_t sdk_stacks[], sdk_kstacks[];
+extern char __sdk_image_end[]; /* guest.ld */
 extern uint32_t sdk_irq_counts[256];
 extern uint32_t sdk_cpu_surplus; /* APs beyond SDK_MAX_CPUS, halted */
 

@@ -97,6 +97,56 @@ bool sdk_memmap_is_ram(uint64_t addr, uint64_t size)
     return false;
 }
 
+static struct sdk_spinlock heap_lock;
+static uint64_t heap_next, heap_end;
+
+/* The heap: from the image's end to the end of its RAM entry (< 4 GiB). */
+static void heap_init(void)
+{
+    uint64_t start = ((uintptr_t)__sdk_image_end + 4095) & ~4095ull;
+    unsigned i;
+
+    for (i = 0; i < memmap_count; i++) {
+        const struct hvm_memmap_table_entry *e = &memmap[i];
+
+        if (e->type == HVM_MEMMAP_RAM && start >= e->addr &&
+            start - e->addr < e->size) {
+            heap_end = e->size - (start - e->addr) > FOUR_GIB - start
+                           ? FOUR_GIB
+                           : start + (e->size - (start - e->addr));
+            break;
+        }
+    }
+    if (!heap_end) {
+        sdk_panic("no RAM entry in the memory map holds %#lx",
+                  (unsigned long)start);
+    }
+    heap_next = start;
+}
+
+/* sdk_alloc() - see sdk.h.  Context: any CPU. */
+void *sdk_alloc(size_t size, size_t align)
+{
+    uint64_t at;
+
+    if (align < 16) {
+        align = 16;
+    }
+    sdk_spin_lock(&heap_lock);
+    if (!heap_next) {
+        heap_init();
+    }
+    at = (heap_next + align - 1) & ~((uint64_t)align - 1);
+    if (at < heap_next || at > heap_end || size > heap_end - at) {
+        sdk_spin_unlock(&heap_lock);
+        sdk_panic("out of memory: %lu bytes, %lu left", (unsigned long)size,
+                  (unsigned long)(heap_end - heap_next));
+    }
+    heap_next = at + size;
+    sdk_spin_unlock(&heap_lock);
+    return memset((void *)(uintptr_t)at, 0, size);
+}
+
 /* sdk_memmap_type_name() - "RAM", "reserved", ...  Context: any CPU. */
 const char *sdk_memmap_type_name(uint32_t type)
 {

@@ -44,12 +44,14 @@
  * vector is counted and acknowledged (isr.S); the local APIC's spurious
  * vector is only counted.
  */
+#define SDK_VEC_IRQ_BASE 0x30 /* IOAPIC pin n: SDK_VEC_IRQ_BASE + n */
 #define SDK_VEC_SPURIOUS 0xff
 #define SDK_ISR_STUB_SIZE 32
 
-/* Local APIC (xAPIC MMIO). */
+/* Local APIC (xAPIC MMIO), IOAPIC. */
 #define SDK_LAPIC_BASE 0xfee00000
 #define SDK_LAPIC_EOI 0xfee000b0
+#define SDK_IOAPIC_BASE 0xfec00000
 
 /* isa-debug-exit port (QEMU's and loom-vm's default iobase). */
 #define SDK_DEBUG_EXIT_PORT 0x501

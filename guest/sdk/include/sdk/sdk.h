@@ -49,6 +49,14 @@ enum sdk_exit {
  */
 int guest_main(void);
 
+/* Error codes returned as negative values (Linux's numbers). */
+#define SDK_EIO 5
+#define SDK_EAGAIN 11
+#define SDK_ENOMEM 12
+#define SDK_ENODEV 19
+#define SDK_EINVAL 22
+#define SDK_ENOTSUP 95
+
 /* ---- exit, panic ---- */
 
 /**
@@ -242,6 +250,18 @@ bool sdk_memmap_is_ram(uint64_t addr, uint64_t size);
  */
 const char *sdk_memmap_type_name(uint32_t type);
 
+/**
+ * sdk_alloc() - zeroed memory from the RAM after the image, never freed
+ * (a bump allocator over the memory-map entry the image sits in, below
+ * 4 GiB).  Panics when it runs out.
+ * @size: bytes.
+ * @align: a power of two (at least 16 is used).
+ *
+ * Context: any CPU.
+ * Return: the memory; its address is also its physical address.
+ */
+void *sdk_alloc(size_t size, size_t align);
+
 /* ---- time ---- */
 
 /**
@@ -404,6 +424,21 @@ void sdk_lapic_enable(void);
  */
 bool sdk_send_ipi(uint32_t apic_id, uint8_t vector);
 bool sdk_send_ipi_self(uint8_t vector);
+
+/**
+ * sdk_ioapic_route() - deliver IOAPIC input @pin as @vector to the CPU
+ * with APIC ID @apic_id (fixed, physical), edge-triggered active-high
+ * unless @level, and unmask it; sdk_ioapic_mask() masks it again.
+ * @pin: 0-23 (QEMU's microvm: virtio-mmio slot i is pin 5 + i).
+ * @vector: 0x20-0xfe; SDK_VEC_IRQ_BASE + @pin by convention.
+ * @apic_id: the destination.
+ * @level: level-triggered.
+ *
+ * Context: any CPU.
+ */
+void sdk_ioapic_route(unsigned pin, uint8_t vector, uint32_t apic_id,
+                      bool level);
+void sdk_ioapic_mask(unsigned pin);
 
 /**
  * sdk_irq_count() - how many times vector @vec was taken, on all CPUs.

@@ -82,6 +82,12 @@ static inline void sdk_barrier(void)
     __asm__ volatile("" ::: "memory");
 }
 
+/* A full barrier: orders a store before a later load (x86 reorders those). */
+static inline void sdk_mb(void)
+{
+    __asm__ volatile("mfence" ::: "memory");
+}
+
 /* 32-bit MMIO; the device sees exactly one access of that width. */
 static inline uint32_t sdk_mmio_read32(uint64_t addr)
 {
@@ -91,6 +97,11 @@ static inline uint32_t sdk_mmio_read32(uint64_t addr)
 static inline void sdk_mmio_write32(uint64_t addr, uint32_t v)
 {
     *(volatile uint32_t *)(uintptr_t)addr = v;
+}
+
+static inline uint16_t sdk_mmio_read16(uint64_t addr)
+{
+    return *(volatile uint16_t *)(uintptr_t)addr;
 }
 
 static inline uint8_t sdk_mmio_read8(uint64_t addr)
