@@ -277,6 +277,61 @@ static void test_blk_missing_disk(void)
     guest_boot_clear(&b);
 }
 
+/*
+ * blk-bench runs to the end and prints its figures in the benchmark
+ * format, polling or with interrupts; the figures themselves are not
+ * judged (tests never assert speed).
+ */
+static void test_bench(const void *data)
+{
+    static const char *const names[] = {
+        "blk-randread-4k-qd1",
+        "blk-randread-4k-qd4",
+        "blk-seqread-1m",
+        "blk-seqread-1m-latency",
+    };
+    static const unsigned runs[] = {50, 3, 2, 4};
+    static const char *const units[] = {"us", "us", "MB/s", "us"};
+    const char *mode = data;
+    g_autofree char *dir = g_dir_make_tmp("loom-blk-XXXXXX", NULL);
+    g_autofree char *img = NULL, *d0 = NULL, *append = NULL;
+    g_autofree char *summary = NULL;
+    const char *extra[] = {"-drive", NULL, "-device",
+                           "virtio-blk-device,drive=d0", NULL};
+    struct guest_boot b;
+
+    g_assert_nonnull(dir);
+    img = make_image(dir, "bench.img", RW_SIZE, true);
+    d0 = g_strdup_printf("id=d0,file=%s,format=raw,if=none", img);
+    extra[1] = d0;
+    append = g_strdup_printf("impl=test mode=%s requests=50 rounds=3 "
+                             "round=10 seq_rounds=2 seq_round=2 warmup=5",
+                             mode);
+    guest_boot(&b, "blk-bench", 1, append, extra);
+    guest_expect_status(&b, GUEST_EXIT_PASS);
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *prefix =
+            g_strdup_printf("bench=%s impl=test value=", names[i]);
+        g_autofree char *line = line_with(&b, prefix, " unit=");
+        g_autofree char *tail =
+            g_strdup_printf(" runs=%u unit=%s", runs[i], units[i]);
+        double value, lo, hi;
+
+        g_assert_true(g_str_has_suffix(line, tail));
+        g_assert_cmpint(sscanf(line + strlen(prefix), "%lf min=%lf max=%lf",
+                               &value, &lo, &hi),
+                        ==, 3);
+        g_assert_cmpfloat(lo, <=, value);
+        g_assert_cmpfloat(value, <=, hi);
+        g_assert_cmpfloat(lo, >, 0);
+    }
+    summary = line_with(&b, "blk-bench: ", " errors, ");
+    g_assert_nonnull(strstr(summary, " 0 errors, "));
+    guest_boot_clear(&b);
+    g_unlink(img);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     guest_run_init(&argc, &argv);
@@ -287,5 +342,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/guest/blk/fails", test_blk_fails);
     g_test_add_func("/guest/blk/missing-disk", test_blk_missing_disk);
+    g_test_add_data_func("/guest/blk/bench/poll", "poll", test_bench);
+    g_test_add_data_func("/guest/blk/bench/irq", "irq", test_bench);
     return g_test_run();
 }
