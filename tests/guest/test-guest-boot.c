@@ -11,6 +11,8 @@
  * both take the same command line (VMM.md).  Every case is skipped when
  * the monitor or a usable /dev/kvm is missing (guest-run.h).
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,26 @@ static unsigned case_cpus(const void *data)
 }
 
 /* ------------------------------------------------------------------ */
+
+/* Whether hello's memory map lists RAM over [@start, @end). */
+static bool ram_entry_covers(const struct guest_boot *b, uint64_t start,
+                             uint64_t end)
+{
+    g_auto(GStrv) lines = g_strsplit(b->out, "\n", -1);
+
+    for (size_t i = 0; lines[i]; i++) {
+        unsigned long long base, size;
+        unsigned type;
+
+        if (sscanf(lines[i], "  base %llx size %llx type %u", &base, &size,
+                   &type) == 3 &&
+            type == 1 && base <= start && base + size >= end) {
+            return true;
+        }
+    }
+    guest_show(b);
+    return false;
+}
 
 static void test_hello(const void *data)
 {
@@ -42,9 +64,12 @@ static void test_hello(const void *data)
     guest_expect_line(&b, "  arg 0: greeting = \"hi\"");
     guest_expect_line(&b, "  arg 1: answer = \"42\"");
     guest_expect_line(&b, "  arg 2: bare = \"\"");
-    /* RAM from 1 MiB to the end of -m 128, as both monitors lay it out. */
-    guest_expect_line(&b, "  base 0x0000000000100000 size 0x0000000007f00000 "
-                          "type 1 (RAM)");
+    /*
+     * One RAM entry runs from at or below 1 MiB (where the image is) to
+     * the end of -m 128; how low memory is split up is the monitor's
+     * business (QEMU reserves 0x9fc00-0xfffff for its firmware).
+     */
+    g_assert_true(ram_entry_covers(&b, 0x100000, 128u << 20));
     ram = guest_find_line(&b, "ram: ");
     g_assert_nonnull(ram);
     kib = strtoul(ram + 5, NULL, 10);
