@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by the block backend's files: backend.c (open, submit,
+ * completion, drain), threads.c (the thread-pool engine and every
+ * synchronous path: read-modify-write, zero writes), uring.c (the io_uring
+ * engine, one ring per loop) and fault.c (x-loom-fault).
+ *
+ * An op is the backend's private state for one submitted request; it
+ * lives from vmm_blk_submit() until its completion ran (or, once
+ * abandoned, until the engine is done with it).  Ops belong to their
+ * context's loop thread, except under the exclusion vmm_blk_ctx_abandon()
+ * relies on.
+ */
+#ifndef VMM_BLOCK_BLOCK_INT_H
+#define VMM_BLOCK_BLOCK_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <loom/bh.h>
+#include <loom/pool.h>
+#include <loom/thread.h>
+#include <loom/timer.h>
+
+#include "block/backend.h"
+
+#define BLK_MAX_FAULT_RULES 16
+
+enum blk_fault_kind {
+    BLK_FAULT_FAIL,
+    BLK_FAULT_SHORT,
+    BLK_FAULT_STALL,
+};
+
+struct blk_fault_rule {
+    enum blk_fault_kind kind;
+    uint64_t first, last; /* request numbers, 1-based, inclusive */
+    int err;              /* FAIL: positive errno */
+    int64_t stall_ns;     /* STALL */
+};
+
+struct blk_fault {
+    unsigned nr;
+    struct blk_fault_rule rules[BLK_MAX_FAULT_RULES];
+    unsigned align;   /* emulated O_DIRECT alignment, 0 if none */
+    uint64_t counter; /* requests seen (atomic) */
+};
+
+/* What the fault injector decided for one request. */
+struct blk_fault_action {
+    int err;          /* > 0: fail with -err */
+    bool shorten;     /* shorten the first transfer */
+    int64_t stall_ns; /* > 0: start after this long */
+};
+
+/* A byte range held by a writer (read-modify-write serialisation). */
+struct blk_range {
+    uint64_t start, end;
+    struct blk_range *next;
+};
+
+struct vmm_blk_backend {
+    /* Immutable after open. */
+    int fd;
+    uint64_t size;
+    bool readonly;
+    bool direct;
+    enum vmm_cache_mode cache;
+    enum vmm_discard_mode discard;
+    unsigned align; /* 1, or the transfer alignment the file needs */
+    bool rmw_lock;  /* writes may read-modify-write: serialise by range */
+    struct blk_fault *fault;
+    /* Protected by range_lock. */
+    struct loom_mutex range_lock;
+    struct loom_cond range_cond;
+    struct blk_range *ranges;
+    /* Atomic. */
+    struct vmm_blk_backend_stats stats;
+};
+
+enum blk_op_state {
+    OP_IDLE,     /* being set up, or between steps */
+    OP_STALLED,  /* fault injection: waiting for its timer */
+    OP_POOL,     /* on the thread pool */
+    OP_URING,    /* an SQE is queued or submitted */
+    OP_DEFERRED, /* on the context's completion list */
+};
+
+struct blk_op {
+    struct vmm_blk_ctx *ctx;
+    struct vmm_blk_req *req; /* NULL once abandoned */
+    enum vmm_blk_op kind;
+    unsigned flags;
+    uint64_t offset, len;
+    enum blk_op_state state;
+    /* The transfer still to do: a copy of the caller's iov, advanced
+     * past what moved, or one entry over the bounce buffer. */
+    struct iovec *iov;
+    unsigned iovcnt;
+    struct iovec iov_inline[4];
+    uint64_t moved;      /* bytes of the transfer done */
+    uint64_t xfer_off;   /* file offset of the transfer */
+    uint64_t xfer_len;   /* its total length */
+    uint64_t xfer_need;  /* a read may stop at end of file after this */
+    struct iovec *cut;   /* io_uring: the shortened first transfer */
+    uint64_t limit;      /* fault: the first transfer moves at most this */
+    void *bounce;        /* aligned buffer, or NULL */
+    uint64_t bounce_off; /* file offset of bounce[0] */
+    bool sync_step;      /* the data moved; now fdatasync (FUA) */
+    bool punch_tried;    /* write zeroes: punching failed, now zeroing */
+    int res;             /* a parked io_uring result (OP_DEFERRED) */
+    int ret;             /* final result (OP_DEFERRED, finished) */
+    bool finished;       /* ret is final: complete it */
+    /* Thread pool. */
+    struct loom_pool_req *preq;
+    int fn_done; /* atomic: the pool function returned */
+    struct loom_timer *stall;
+    struct blk_op *prev, *next; /* ctx->ops */
+    struct blk_op *dnext;       /* ctx->deferred */
+};
+
+struct blk_uring;
+
+struct vmm_blk_ctx {
+    /* Immutable after vmm_blk_ctx_new(). */
+    struct vmm_blk_backend *b;
+    struct loom_loop *loop;
+    struct blk_uring *ring; /* NULL: thread pool only */
+    unsigned max_batch;
+    struct loom_bh *bh; /* runs the deferred list */
+    /* Home thread (or the abandoning thread under exclusion). */
+    struct blk_op *ops; /* every live op */
+    unsigned inflight;  /* ops with a request */
+    unsigned nops;
+    struct blk_op *deferred;
+    struct blk_op *deferred_tail;
+    /* Waiting for pool functions to return (vmm_blk_ctx_abandon()). */
+    struct loom_mutex wait_lock;
+    struct loom_cond wait_cond;
+};
+
+/* Atomic statistics. */
+#define BLK_STAT_ADD(b, f, n)                                                  \
+    __atomic_fetch_add(&(b)->stats.f, (uint64_t)(n), __ATOMIC_RELAXED)
+
+/* backend.c */
+void blk_op_defer(struct blk_op *op, int ret);
+void blk_op_step_done(struct blk_op *op, int res);
+void blk_op_finish(struct blk_op *op, int ret);
+bool blk_op_needs_bounce(const struct blk_op *op);
+int blk_op_bounce_setup(struct blk_op *op);
+void blk_op_bounce_copy_out(struct blk_op *op);
+void blk_iov_advance(struct iovec **iov, unsigned *cnt, uint64_t n);
+bool blk_xfer_aligned(const struct vmm_blk_backend *b, uint64_t off,
+                      const struct iovec *iov, unsigned cnt);
+
+/* threads.c */
+int blk_pool_start(struct blk_op *op);
+void blk_pool_abandon(struct vmm_blk_ctx *c, struct blk_op *op);
+
+/* uring.c */
+int blk_uring_get(struct loom_loop *loop, struct blk_uring **ret);
+void blk_uring_put(struct blk_uring *r);
+void blk_uring_start(struct blk_op *op);
+void blk_uring_plug(struct blk_uring *r);
+void blk_uring_unplug(struct blk_uring *r);
+void blk_uring_abandon_wait(struct vmm_blk_ctx *c);
+
+/* fault.c */
+int blk_fault_parse(const char *spec, struct blk_fault **ret, char **errmsg);
+void blk_fault_decide(struct blk_fault *f, enum vmm_blk_op op,
+                      struct blk_fault_action *act);
+
+#endif /* VMM_BLOCK_BLOCK_INT_H */
