@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The io_uring engine (aio=io_uring), QEMU's model: one ring per serving
+ * loop, shared by the contexts of every backend served there, its CQ
+ * signalled through an eventfd that the loop watches like any fd (the
+ * loop's own fd monitor may be epoll or poll).  Everything here runs in
+ * that loop's thread, except vmm_blk_ctx_abandon()'s reaping under the
+ * exclusion it documents; the registry of rings is the only state other
+ * threads touch, under g_rings_lock.
+ *
+ * Batching: while a context is plugged (the device is walking its avail
+ * ring) SQEs accumulate and go in one io_uring_submit() at unplug, or
+ * earlier when max_batch are queued.  Unplugged, each SQE is submitted at
+ * once.  Completions are reaped by the eventfd handler or, when the loop
+ * busy-polls, by on_poll seeing the CQ non-empty.  An op that finds the
+ * SQ full waits on the ring's overflow list until CQEs were reaped.
+ *
+ * The ring is created disabled and restricted to the opcodes used here
+ * (READV, WRITEV, FSYNC, FALLOCATE): io_uring SQEs bypass seccomp, so the
+ * restriction is what keeps a compromised process from using the ring for
+ * anything else (VMM.md, "Sandboxing").
+ */
+#include "block/block-int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#define RING_ENTRIES 256u
+#define BATCH_BACKENDS 4
+
+struct blk_uring {
+    struct loom_loop *loop;
+    struct io_uring ring;
+    int efd;
+    unsigned refs;   /* g_rings_lock */
+    unsigned queued; /* SQEs prepared, not submitted */
+    unsigned plugged;
+    struct blk_op *overflow, *overflow_tail; /* waiting for an SQE */
+    /* Backends with SQEs in the current batch (for their statistics). */
+    struct vmm_blk_backend *batch[BATCH_BACKENDS];
+    unsigned nbatch;
+    struct blk_uring *next;
+};
+
+static struct loom_mutex g_rings_lock = LOOM_MUTEX_INITIALIZER;
+/* Guarded by g_rings_lock. */
+static struct blk_uring *g_rings;
+
+static void reap(void *opaque);
+
+static bool poll_cq(void *opaque)
+{
+    struct blk_uring *r = opaque;
+
+    return io_uring_cq_ready(&r->ring) > 0;
+}
+
+static int ring_restrict(struct io_uring *ring)
+{
+    static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV,
+                                  IORING_OP_FSYNC, IORING_OP_FALLOCATE};
+    struct io_uring_restriction res[sizeof(ops)];
+    size_t i;
+
+    memset(res, 0, sizeof(res));
+    for (i = 0; i < sizeof(ops); i++) {
+        res[i].opcode = IORING_RESTRICTION_SQE_OP;
+        res[i].sqe_op = ops[i];
+    }
+    /* Raw system calls: Debian's liburing 2.3 does not export the
+     * wrappers its header declares. */
+    if (syscall(__NR_io_uring_register, ring->ring_fd,
+                IORING_REGISTER_RESTRICTIONS, res, (unsigned)sizeof(ops)) < 0 ||
+        syscall(__NR_io_uring_register, ring->ring_fd,
+                IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+/*
+ * A ring created disabled: the eventfd is registered first (once enabled,
+ * a restricted ring refuses register operations not allowed), then the
+ * restrictions, then it is enabled.
+ */
+static int ring_create(struct blk_uring *r)
+{
+    int err;
+
+    err = io_uring_queue_init(RING_ENTRIES, &r->ring, IORING_SETUP_R_DISABLED);
+    if (err == -EINVAL) {
+        /* A kernel without restrictions (before 5.10): run unrestricted. */
+        return io_uring_queue_init(RING_ENTRIES, &r->ring, 0)
+                   ?: io_uring_register_eventfd(&r->ring, r->efd);
+    }
+    if (err) {
+        return err;
+    }
+    err = io_uring_register_eventfd(&r->ring, r->efd);
+    if (!err) {
+        err = ring_restrict(&r->ring);
+    }
+    if (err) {
+        io_uring_queue_exit(&r->ring);
+    }
+    return err;
+}
+
+static int ring_init(struct blk_uring *r)
+{
+    int err;
+
+    r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r->efd < 0) {
+        return -errno;
+    }
+    err = ring_create(r);
+    if (err) {
+        close(r->efd);
+        return err;
+    }
+    err = loom_set_fd_handler(r->loop, r->efd, reap, NULL, poll_cq, reap, r);
+    if (err) {
+        io_uring_queue_exit(&r->ring);
+        close(r->efd);
+    }
+    return err;
+}
+
+int blk_uring_get(struct loom_loop *loop, struct blk_uring **ret)
+{
+    struct blk_uring *r;
+    int err;
+
+    loom_mutex_lock(&g_rings_lock);
+    for (r = g_rings; r; r = r->next) {
+        if (r->loop == loop) {
+            r->refs++;
+            *ret = r;
+            loom_mutex_unlock(&g_rings_lock);
+            return 0;
+        }
+    }
+    r = calloc(1, sizeof(*r));
+    if (!r) {
+        loom_mutex_unlock(&g_rings_lock);
+        return -ENOMEM;
+    }
+    r->loop = loop;
+    r->efd = -1;
+    err = ring_init(r);
+    if (err) {
+        free(r);
+        loom_mutex_unlock(&g_rings_lock);
+        return err;
+    }
+    r->refs = 1;
+    r->next = g_rings;
+    g_rings = r;
+    *ret = r;
+    loom_mutex_unlock(&g_rings_lock);
+    return 0;
+}
+
+void blk_uring_put(struct blk_uring *r)
+{
+    struct blk_uring **pp;
+
+    loom_mutex_lock(&g_rings_lock);
+    if (--r->refs) {
+        loom_mutex_unlock(&g_rings_lock);
+        return;
+    }
+    for (pp = &g_rings; *pp != r; pp = &(*pp)->next) {
+    }
+    *pp = r->next;
+    loom_mutex_unlock(&g_rings_lock);
+    (void)loom_set_fd_handler(r->loop, r->efd, NULL, NULL, NULL, NULL, NULL);
+    io_uring_queue_exit(&r->ring);
+    close(r->efd);
+    free(r);
+}
+
+static void submit(struct blk_uring *r)
+{
+    unsigned i;
+    int n;
+
+    if (!r->queued) {
+        return;
+    }
+    do {
+        n = io_uring_submit(&r->ring);
+    } while (n == -EINTR);
+    if (n > 0) {
+        r->queued -= (unsigned)n < r->queued ? (unsigned)n : r->queued;
+        for (i = 0; i < r->nbatch; i++) {
+            BLK_STAT_ADD(r->batch[i], uring_submits, 1);
+        }
+    }
+    r->nbatch = 0;
+}
+
+static void note_batch(struct blk_uring *r, struct vmm_blk_backend *b)
+{
+    unsigned i;
+
+    for (i = 0; i < r->nbatch; i++) {
+        if (r->batch[i] == b) {
+            return;
+        }
+    }
+    if (r->nbatch < BATCH_BACKENDS) {
+        r->batch[r->nbatch++] = b;
+    }
+}
+
+/* The SQE's iovec: the op's, or a copy cut at the fault's limit. */
+static const struct iovec *xfer_iov(struct blk_op *op, unsigned *cnt)
+{
+    uint64_t sum = 0;
+    unsigned i;
+
+    *cnt = op->iovcnt;
+    if (!op->limit) {
+        return op->iov;
+    }
+    free(op->cut);
+    op->cut = malloc(sizeof(*op->cut) * op->iovcnt);
+    if (!op->cut) {
+        op->limit = 0;
+        return op->iov;
+    }
+    for (i = 0; i < op->iovcnt; i++) {
+        op->cut[i] = op->iov[i];
+        if (sum + op->iov[i].iov_len >= op->limit) {
+            op->cut[i].iov_len = op->limit - sum;
+            *cnt = i + 1;
+            break;
+        }
+        sum += op->iov[i].iov_len;
+    }
+    op->limit = 0;
+    return op->cut;
+}
+
+/* x-loom-fault's align=: refuse what a real O_DIRECT file would. */
+static bool fake_align_ok(const struct blk_op *op)
+{
+    const struct vmm_blk_backend *b = op->ctx->b;
+
+    if (!b->fault || !b->fault->align || op->sync_step ||
+        (op->kind != VMM_BLK_OP_READ && op->kind != VMM_BLK_OP_WRITE)) {
+        return true;
+    }
+    return blk_xfer_aligned(b, op->xfer_off + op->moved, op->iov, op->iovcnt);
+}
+
+/* Fill @sqe for the op's next step. */
+static void prep(struct blk_op *op, struct io_uring_sqe *sqe)
+{
+    struct vmm_blk_backend *b = op->ctx->b;
+    const struct iovec *iov;
+    uint64_t off = op->xfer_off + op->moved;
+    unsigned cnt;
+    int mode;
+
+    if (op->sync_step || op->kind == VMM_BLK_OP_FLUSH) {
+        io_uring_prep_fsync(sqe, b->fd, IORING_FSYNC_DATASYNC);
+        return;
+    }
+    switch (op->kind) {
+    case VMM_BLK_OP_READ:
+    case VMM_BLK_OP_WRITE:
+        iov = xfer_iov(op, &cnt);
+        if (op->kind == VMM_BLK_OP_READ) {
+            io_uring_prep_readv(sqe, b->fd, iov, cnt, off);
+        } else {
+            io_uring_prep_writev(sqe, b->fd, iov, cnt, off);
+        }
+        return;
+    case VMM_BLK_OP_DISCARD:
+        mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+        break;
+    default:
+        mode = (op->flags & VMM_BLK_REQ_UNMAP) &&
+                       b->discard == VMM_DISCARD_UNMAP && !op->punch_tried
+                   ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+                   : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+        break;
+    }
+    io_uring_prep_fallocate(sqe, b->fd, mode, op->offset, op->len);
+}
+
+static void overflow_add(struct blk_uring *r, struct blk_op *op)
+{
+    op->dnext = NULL;
+    if (r->overflow_tail) {
+        r->overflow_tail->dnext = op;
+    } else {
+        r->overflow = op;
+    }
+    r->overflow_tail = op;
+}
+
+static unsigned batch_limit(unsigned max_batch)
+{
+    return max_batch ? max_batch : RING_ENTRIES;
+}
+
+static void start_with(struct blk_uring *r, struct blk_op *op,
+                       unsigned max_batch)
+{
+    struct io_uring_sqe *sqe;
+
+    if (!fake_align_ok(op)) {
+        blk_op_defer(op, -EINVAL);
+        return;
+    }
+    op->state = OP_URING;
+    sqe = io_uring_get_sqe(&r->ring);
+    if (!sqe) {
+        submit(r);
+        sqe = io_uring_get_sqe(&r->ring);
+    }
+    if (!sqe) {
+        overflow_add(r, op);
+        return;
+    }
+    prep(op, sqe);
+    io_uring_sqe_set_data(sqe, op);
+    r->queued++;
+    note_batch(r, op->ctx->b);
+    BLK_STAT_ADD(op->ctx->b, uring_sqes, 1);
+    if (!r->plugged || r->queued >= batch_limit(max_batch)) {
+        submit(r);
+    }
+}
+
+void blk_uring_start(struct blk_op *op)
+{
+    start_with(op->ctx->ring, op, op->ctx->max_batch);
+}
+
+void blk_uring_plug(struct blk_uring *r)
+{
+    r->plugged++;
+}
+
+void blk_uring_unplug(struct blk_uring *r)
+{
+    if (r->plugged && --r->plugged == 0) {
+        submit(r);
+    }
+}
+
+/* Restart ops that found the SQ full, now that CQEs freed room. */
+static void retry_overflow(struct blk_uring *r)
+{
+    struct blk_op *op = r->overflow;
+
+    r->overflow = r->overflow_tail = NULL;
+    while (op) {
+        struct blk_op *next = op->dnext;
+
+        start_with(r, op, op->ctx->max_batch);
+        op = next;
+    }
+}
+
+static void reap(void *opaque)
+{
+    struct blk_uring *r = opaque;
+    struct io_uring_cqe *cqe;
+    uint64_t v;
+
+    if (read(r->efd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: on_poll found the CQEs before the eventfd fired. */
+    }
+    /* Steps that follow (short transfers, syncs) go in one batch. */
+    r->plugged++;
+    while (io_uring_peek_cqe(&r->ring, &cqe) == 0) {
+        struct blk_op *op = io_uring_cqe_get_data(cqe);
+        int res = cqe->res;
+
+        io_uring_cqe_seen(&r->ring, cqe);
+        if (op) {
+            op->state = OP_IDLE;
+            blk_op_step_done(op, res);
+        }
+    }
+    if (r->overflow) {
+        retry_overflow(r);
+    }
+    r->plugged--;
+    submit(r);
+}
+
+static unsigned ops_in_ring(struct vmm_blk_ctx *c)
+{
+    struct blk_op *op;
+    unsigned n = 0;
+
+    for (op = c->ops; op; op = op->next) {
+        n += op->state == OP_URING;
+    }
+    return n;
+}
+
+/*
+ * vmm_blk_ctx_abandon(): the loop does not dispatch (its thread is kept
+ * out), so this thread may consume the ring.  Ops of @c still waiting for
+ * an SQE never reached the kernel: hand them to the BH.  Then submit what
+ * is queued and wait for the CQEs of @c's ops; every CQE reaped (also
+ * other contexts') is parked on its context's deferred list, where the
+ * loop's next iteration takes it up as if its handler had reaped it.
+ */
+void blk_uring_abandon_wait(struct vmm_blk_ctx *c)
+{
+    struct blk_uring *r = c->ring;
+    struct blk_op *op = r->overflow, *keep = NULL, *keep_tail = NULL;
+    struct io_uring_cqe *cqe;
+
+    r->overflow = r->overflow_tail = NULL;
+    while (op) {
+        struct blk_op *next = op->dnext;
+
+        if (op->ctx == c) {
+            blk_op_defer(op, 0);
+        } else if (keep_tail) {
+            keep_tail->dnext = op;
+            keep_tail = op;
+        } else {
+            keep = keep_tail = op;
+        }
+        op = next;
+    }
+    if (keep_tail) {
+        keep_tail->dnext = NULL;
+    }
+    r->overflow = keep;
+    r->overflow_tail = keep_tail;
+    submit(r);
+    while (ops_in_ring(c)) {
+        if (io_uring_wait_cqe(&r->ring, &cqe) < 0) {
+            continue;
+        }
+        op = io_uring_cqe_get_data(cqe);
+        if (op) {
+            op->res = cqe->res;
+            op->finished = false;
+            op->state = OP_DEFERRED;
+            op->dnext = NULL;
+            if (op->ctx->deferred_tail) {
+                op->ctx->deferred_tail->dnext = op;
+            } else {
+                op->ctx->deferred = op;
+            }
+            op->ctx->deferred_tail = op;
+            loom_bh_schedule(op->ctx->bh);
+        }
+        io_uring_cqe_seen(&r->ring, cqe);
+    }
+}
