@@ -653,6 +653,11 @@ void vmm_virtio_mmio_stats(const struct vmm_virtio_mmio *t,
     }
 }
 
+void vmm_virtio_mmio_reset(struct vmm_virtio_mmio *t)
+{
+    device_reset(t);
+}
+
 uint32_t vmm_virtio_mmio_status(const struct vmm_virtio_mmio *t)
 {
     return status_get(t);

@@ -122,6 +122,13 @@ int vmm_virtio_mmio_new(const struct vmm_virtio_mmio_opts *o,
 void vmm_virtio_mmio_free(struct vmm_virtio_mmio *t);
 
 /**
+ * vmm_virtio_mmio_reset() - reset the device as a driver writing 0 to
+ * Status would (a system reset).
+ * Context: bql.
+ */
+void vmm_virtio_mmio_reset(struct vmm_virtio_mmio *t);
+
+/**
  * vmm_virtio_mmio_host() - the calls the device uses to reach the guest.
  * @t: the transport.
  *

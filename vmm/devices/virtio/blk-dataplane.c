@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk dataplane (blk-dataplane.h).
+ *
+ * Who touches what:
+ * - struct dp_queue.running, dp->host and the start/reset/pause sequence:
+ *   BQL holders (transport callbacks, the machine on the main thread).
+ * - a queue's serving state (q, paused, stopping) and everything of its
+ *   backend context: the queue's loop thread, or a BQL holder when that
+ *   loop is the main loop (which dispatches only under the BQL: holding
+ *   it keeps the main loop's callbacks out).
+ * - statistics: atomics, read anywhere.
+ *
+ * Handing a change to a loop (run_on_loop()): in the loop's own thread,
+ * or for the main loop under the BQL, the change runs at once; otherwise
+ * it runs in a one-shot BH on the loop and the caller waits on an event.
+ * The BH's scheduling and the event carry the happens-before both ways.
+ * The waiting caller may hold the BQL: only IOThreads are waited for
+ * this way, and nothing an IOThread runs here takes the BQL (interrupts
+ * go through the transport's irq lock and an irqfd; NEEDS_RESET is an
+ * atomic), so the wait always ends.
+ *
+ * Reset with requests in flight: on an IOThread, the stop runs there and
+ * polls the loop (nested) until every request completed; no request
+ * object is freed while the backend may still call it.  On the main loop
+ * from a vCPU, the main loop cannot be polled from the vCPU thread, so
+ * the requests are abandoned: vmm_blk_ctx_abandon() waits until their
+ * I/O no longer touches guest memory, and they are dropped unanswered
+ * (the driver, resetting, discards them).  The doorbell handlers stay
+ * registered for the dataplane's whole life and test `q` before use, so
+ * a stale notification after a reset is only counted.
+ *
+ * Polling: when the loop busy-polls (its adaptive window is open), the
+ * queue's on_poll looks at the avail index, and after processing the
+ * queue leaves guest notifications off (VRING_USED_F_NO_NOTIFY, or the
+ * avail event left behind) and arms an idle timer one window ahead: a
+ * busy guest then adds requests without exits.  The loop never spins past
+ * a timer, so when requests stop coming the timer fires, notifications
+ * are enabled and the ring checked once more, and the loop may sleep.
+ */
+#include "devices/virtio/blk-dataplane.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <loom/bh.h>
+#include <loom/main.h>
+#include <loom/notifier.h>
+#include <loom/thread.h>
+#include <loom/timer.h>
+
+struct dp_loop {
+    struct loom_loop *loop;
+    bool is_main;
+    bool home_known;
+    pthread_t home;
+    unsigned max_batch;
+    struct vmm_blk_ctx *ctx;
+};
+
+struct dp_queue {
+    /* Immutable after creation. */
+    struct vmm_blk_dataplane *dp;
+    unsigned index;
+    struct dp_loop *dl;
+    struct loom_notifier notifier;
+    bool notifier_ok, handler_ok;
+    struct loom_bh *irq_bh;
+    struct loom_bh *kick_bh;
+    struct loom_timer *idle;
+    /* BQL. */
+    bool running;
+    /* The serving thread (see the file comment). */
+    struct vmm_virtio_blk_queue *q;
+    bool paused;
+    bool stopping;
+    /* Atomic. */
+    struct vmm_blk_queue_stats stats;
+};
+
+struct vmm_blk_dataplane {
+    /* Immutable after creation. */
+    struct vmm_virtio_blk *blk;
+    struct vmm_blk_backend *backend;
+    const struct vmm_gmem *gm;
+    enum vmm_aio_mode aio;
+    unsigned nq;
+    unsigned nloops;
+    struct dp_loop loops[VMM_BLK_DP_MAX_QUEUES];
+    struct dp_queue queues[VMM_BLK_DP_MAX_QUEUES];
+    struct vmm_virtio_dev_ops ops;
+    /* BQL. */
+    struct vmm_virtio_host host;
+};
+
+#define QSTAT_INC(dq, f) __atomic_fetch_add(&(dq)->stats.f, 1, __ATOMIC_RELAXED)
+
+/* ------------------------------------------------------------------ */
+/* Running code on a queue's loop                                      */
+/* ------------------------------------------------------------------ */
+
+typedef int dp_fn(void *arg, bool may_poll);
+
+struct dp_call {
+    dp_fn *fn;
+    void *arg;
+    int ret;
+    struct loom_event done;
+};
+
+static void call_bh(void *opaque)
+{
+    struct dp_call *c = opaque;
+
+    c->ret = c->fn(c->arg, true);
+    /* Pairs with loom_event_wait() in run_on_loop(). */
+    loom_event_set(&c->done);
+}
+
+/*
+ * Run @fn(@arg) where it may touch @dl's serving state; its result.
+ * may_poll tells @fn whether it runs in the loop's thread (and so may
+ * poll the loop).
+ */
+static int run_on_loop(struct dp_loop *dl, dp_fn *fn, void *arg)
+{
+    struct dp_call c = {.fn = fn, .arg = arg};
+    int err;
+
+    if (dl->home_known && pthread_equal(dl->home, pthread_self())) {
+        return fn(arg, true);
+    }
+    if (dl->is_main && loom_bql_locked()) {
+        /* The main loop dispatches only under the BQL: it is held off. */
+        return fn(arg, false);
+    }
+    loom_event_init(&c.done, false);
+    err = loom_bh_oneshot(dl->loop, call_bh, &c);
+    if (!err) {
+        loom_event_wait(&c.done);
+        err = c.ret;
+    }
+    loom_event_destroy(&c.done);
+    return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Serving a queue (its loop's thread)                                 */
+/* ------------------------------------------------------------------ */
+
+/* The loop's current busy-poll window: > 0 while it polls. */
+static int64_t poll_window(struct dp_loop *dl)
+{
+    struct loom_loop_stats st;
+
+    loom_loop_stats(dl->loop, &st);
+    return st.poll_ns;
+}
+
+/*
+ * Take every request.  Notifications are off while the ring is walked;
+ * afterwards they are re-enabled and the ring checked once more (a
+ * request added meanwhile came without a notification) - unless the loop
+ * polls, then they stay off until the idle timer.  @idle: called by that
+ * timer.
+ */
+static void process(struct dp_queue *dq, bool idle)
+{
+    struct vmm_virtio_blk_queue *q = dq->q;
+    struct vmm_blk_ctx *ctx = dq->dl->ctx;
+    struct vmm_vq *vq;
+    int64_t window;
+    unsigned n;
+
+    if (!q || dq->paused || dq->stopping) {
+        return;
+    }
+    vq = vmm_virtio_blk_queue_vq(q);
+    vmm_blk_plug(ctx);
+    for (;;) {
+        vmm_vq_disable_notify(vq);
+        n = vmm_virtio_blk_queue_process(q);
+        __atomic_fetch_add(&dq->stats.processed, n, __ATOMIC_RELAXED);
+        if (vmm_vq_broken(vq) || vmm_virtio_blk_queue_full(q)) {
+            break; /* a full queue is resumed by a completion */
+        }
+        if (!(n == 0 && idle) && (window = poll_window(dq->dl)) > 0) {
+            QSTAT_INC(dq, notify_suppressed);
+            loom_timer_mod_ns(dq->idle, window);
+            break;
+        }
+        if (!vmm_vq_enable_notify(vq)) {
+            break;
+        }
+        idle = false;
+    }
+    vmm_blk_unplug(ctx);
+}
+
+static struct dp_queue *dq_of(struct loom_notifier *n)
+{
+    return (struct dp_queue *)((char *)n - offsetof(struct dp_queue, notifier));
+}
+
+static void on_kick(struct loom_notifier *n)
+{
+    struct dp_queue *dq = dq_of(n);
+
+    loom_notifier_test_and_clear(n);
+    QSTAT_INC(dq, kicks);
+    if (!dq->q || dq->stopping) {
+        QSTAT_INC(dq, kicks_ignored);
+        return;
+    }
+    process(dq, false);
+}
+
+static bool on_poll(void *opaque)
+{
+    struct dp_queue *dq = dq_of(opaque);
+
+    return dq->q && !dq->paused && !dq->stopping &&
+           vmm_vq_has_work(vmm_virtio_blk_queue_vq(dq->q));
+}
+
+static void on_poll_ready(struct loom_notifier *n)
+{
+    struct dp_queue *dq = dq_of(n);
+
+    QSTAT_INC(dq, poll_hits);
+    process(dq, false);
+}
+
+static void idle_timer(void *opaque)
+{
+    process(opaque, true);
+}
+
+static void kick_bh(void *opaque)
+{
+    process(opaque, false);
+}
+
+/* Completions pushed used entries: one interrupt decision per batch. */
+static void irq_bh(void *opaque)
+{
+    struct dp_queue *dq = opaque;
+
+    if (!dq->q || !vmm_vq_should_notify(vmm_virtio_blk_queue_vq(dq->q))) {
+        QSTAT_INC(dq, irqs_suppressed);
+        return;
+    }
+    QSTAT_INC(dq, irqs);
+    dq->dp->host.used(dq->dp->host.opaque, dq->index);
+}
+
+static void env_used(void *opaque)
+{
+    struct dp_queue *dq = opaque;
+
+    loom_bh_schedule(dq->irq_bh);
+}
+
+static void env_broken(void *opaque)
+{
+    struct dp_queue *dq = opaque;
+
+    QSTAT_INC(dq, broken);
+    dq->dp->host.needs_reset(dq->dp->host.opaque, dq->index);
+}
+
+static void env_resume(void *opaque)
+{
+    struct dp_queue *dq = opaque;
+
+    loom_bh_schedule(dq->kick_bh);
+}
+
+/* ------------------------------------------------------------------ */
+/* Start, stop, pause (handed to the loop by run_on_loop())            */
+/* ------------------------------------------------------------------ */
+
+struct start_arg {
+    struct dp_queue *dq;
+    const struct vmm_virtio_queue_cfg *cfg;
+};
+
+static int start_queue(void *opaque, bool may_poll)
+{
+    struct start_arg *a = opaque;
+    struct dp_queue *dq = a->dq;
+    struct vmm_blk_dataplane *dp = dq->dp;
+    struct vmm_virtio_blk_env env = {env_used, env_broken, env_resume, dq};
+    int err;
+
+    err = vmm_virtio_blk_queue_new(dp->blk, dq->index, dp->gm, a->cfg,
+                                   dq->dl->ctx, &env, &dq->q);
+    if (err) {
+        dq->q = NULL;
+        return err;
+    }
+    dq->paused = false;
+    dq->stopping = false;
+    /* Requests posted before DRIVER_OK, and the notification state. */
+    loom_bh_schedule(dq->kick_bh);
+    return 0;
+}
+
+/* Wait for the queue's requests: complete them, or cancel them. */
+static void quiesce(struct dp_queue *dq, bool may_poll)
+{
+    if (may_poll) {
+        while (vmm_virtio_blk_queue_inflight(dq->q)) {
+            loom_loop_poll(dq->dl->loop, true);
+        }
+        return;
+    }
+    /* Every request of this device on this loop; the others' queues are
+     * being reset too, and cancel theirs when their turn comes. */
+    (void)vmm_blk_ctx_abandon(dq->dl->ctx);
+    (void)vmm_virtio_blk_queue_cancel(dq->q);
+}
+
+static int stop_queue(void *opaque, bool may_poll)
+{
+    struct dp_queue *dq = opaque;
+
+    if (!dq->q) {
+        return 0;
+    }
+    dq->stopping = true;
+    loom_timer_del(dq->idle);
+    quiesce(dq, may_poll);
+    loom_bh_cancel(dq->kick_bh);
+    loom_bh_cancel(dq->irq_bh);
+    vmm_virtio_blk_queue_free(dq->q);
+    dq->q = NULL;
+    dq->stopping = false;
+    dq->paused = false;
+    return 0;
+}
+
+/*
+ * Stop taking requests and let those in flight complete.  From the main
+ * loop's thread (the only caller) may_poll is always true: the main loop
+ * is home, IOThreads run this in their own thread.
+ */
+static int pause_queue(void *opaque, bool may_poll)
+{
+    struct dp_queue *dq = opaque;
+
+    if (!dq->q) {
+        return 0;
+    }
+    dq->paused = true;
+    loom_timer_del(dq->idle);
+    loom_bh_cancel(dq->kick_bh);
+    while (may_poll && vmm_virtio_blk_queue_inflight(dq->q)) {
+        loom_loop_poll(dq->dl->loop, true);
+    }
+    return 0;
+}
+
+static int resume_queue(void *opaque, bool may_poll)
+{
+    struct dp_queue *dq = opaque;
+
+    if (dq->q && dq->paused) {
+        dq->paused = false;
+        loom_bh_schedule(dq->kick_bh);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The device, as the transport sees it (BQL)                          */
+/* ------------------------------------------------------------------ */
+
+static void ops_config_read(void *opaque, unsigned off, void *buf, unsigned len)
+{
+    struct vmm_blk_dataplane *dp = opaque;
+
+    vmm_virtio_blk_config_read(dp->blk, off, buf, len);
+}
+
+static void ops_config_write(void *opaque, unsigned off, const void *buf,
+                             unsigned len)
+{
+    struct vmm_blk_dataplane *dp = opaque;
+
+    vmm_virtio_blk_config_write(dp->blk, off, buf, len);
+}
+
+static int ops_start(void *opaque, uint64_t features,
+                     const struct vmm_virtio_queue_cfg *qs, unsigned nq)
+{
+    struct vmm_blk_dataplane *dp = opaque;
+    struct start_arg a;
+    unsigned i;
+
+    vmm_virtio_blk_set_features(dp->blk, features);
+    for (i = 0; i < nq && i < dp->nq; i++) {
+        if (!qs[i].ready) {
+            continue;
+        }
+        a.dq = &dp->queues[i];
+        a.cfg = &qs[i];
+        if (run_on_loop(a.dq->dl, start_queue, &a)) {
+            /* Rings outside RAM or misaligned: that queue is broken. */
+            QSTAT_INC(a.dq, broken);
+            dp->host.needs_reset(dp->host.opaque, i);
+            continue;
+        }
+        a.dq->running = true;
+    }
+    return 0;
+}
+
+void vmm_blk_dataplane_reset(struct vmm_blk_dataplane *dp)
+{
+    unsigned i;
+
+    for (i = 0; i < dp->nq; i++) {
+        struct dp_queue *dq = &dp->queues[i];
+
+        if (dq->running) {
+            (void)run_on_loop(dq->dl, stop_queue, dq);
+            dq->running = false;
+        }
+    }
+    vmm_virtio_blk_reset(dp->blk);
+}
+
+static void ops_reset(void *opaque)
+{
+    vmm_blk_dataplane_reset(opaque);
+}
+
+static bool ops_notify(void *opaque, unsigned q)
+{
+    struct vmm_blk_dataplane *dp = opaque;
+
+    if (q >= dp->nq || !dp->queues[q].running) {
+        return false;
+    }
+    /* The doorbell's eventfd: served by the queue's loop. */
+    (void)loom_notifier_set(&dp->queues[q].notifier);
+    return true;
+}
+
+static int ops_notifier_fd(void *opaque, unsigned q)
+{
+    struct vmm_blk_dataplane *dp = opaque;
+
+    if (q >= dp->nq) {
+        return -EINVAL;
+    }
+    return loom_notifier_fd(&dp->queues[q].notifier);
+}
+
+void vmm_blk_dataplane_pause(struct vmm_blk_dataplane *dp)
+{
+    unsigned i;
+
+    for (i = 0; i < dp->nq; i++) {
+        if (dp->queues[i].running) {
+            (void)run_on_loop(dp->queues[i].dl, pause_queue, &dp->queues[i]);
+        }
+    }
+}
+
+void vmm_blk_dataplane_resume(struct vmm_blk_dataplane *dp)
+{
+    unsigned i;
+
+    for (i = 0; i < dp->nq; i++) {
+        if (dp->queues[i].running) {
+            (void)run_on_loop(dp->queues[i].dl, resume_queue, &dp->queues[i]);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Creation and teardown                                               */
+/* ------------------------------------------------------------------ */
+
+static int learn_home(void *opaque, bool may_poll)
+{
+    struct dp_loop *dl = opaque;
+
+    dl->home = pthread_self();
+    dl->home_known = true;
+    return 0;
+}
+
+struct loop_arg {
+    struct vmm_blk_dataplane *dp;
+    struct dp_loop *dl;
+};
+
+static int ctx_create(void *opaque, bool may_poll)
+{
+    struct loop_arg *a = opaque;
+
+    return vmm_blk_ctx_new(a->dp->backend, a->dl->loop, a->dp->aio,
+                           a->dl->max_batch, &a->dl->ctx);
+}
+
+static int ctx_destroy(void *opaque, bool may_poll)
+{
+    struct dp_loop *dl = opaque;
+
+    vmm_blk_ctx_free(dl->ctx);
+    dl->ctx = NULL;
+    return 0;
+}
+
+static int queue_register(void *opaque, bool may_poll)
+{
+    struct dp_queue *dq = opaque;
+    int err;
+
+    err = loom_set_notifier_handler(dq->dl->loop, &dq->notifier, on_kick,
+                                    on_poll, on_poll_ready);
+    dq->handler_ok = !err;
+    return err;
+}
+
+static int queue_unregister(void *opaque, bool may_poll)
+{
+    struct dp_queue *dq = opaque;
+
+    if (dq->handler_ok) {
+        (void)loom_set_notifier_handler(dq->dl->loop, &dq->notifier, NULL, NULL,
+                                        NULL);
+        dq->handler_ok = false;
+    }
+    return 0;
+}
+
+static struct dp_loop *loop_for(struct vmm_blk_dataplane *dp,
+                                struct loom_loop *loop, unsigned max_batch)
+{
+    struct dp_loop *dl;
+    unsigned i;
+
+    for (i = 0; i < dp->nloops; i++) {
+        if (dp->loops[i].loop == loop) {
+            return &dp->loops[i];
+        }
+    }
+    dl = &dp->loops[dp->nloops++];
+    dl->loop = loop;
+    dl->max_batch = max_batch;
+    return dl;
+}
+
+static int setup_loops(struct vmm_blk_dataplane *dp,
+                       const struct vmm_blk_dataplane_opts *o)
+{
+    struct loop_arg a = {.dp = dp};
+    unsigned i;
+    int err;
+
+    for (i = 0; i < dp->nq; i++) {
+        if (!o->loops[i]) {
+            return -EINVAL;
+        }
+        dp->queues[i].dl = loop_for(dp, o->loops[i], o->max_batch[i]);
+    }
+    for (i = 0; i < dp->nloops; i++) {
+        struct dp_loop *dl = &dp->loops[i];
+
+        dl->is_main = dl->loop == o->main_loop;
+        if (dl->is_main) {
+            /* Created on the main loop's thread (see the header). */
+            dl->home = pthread_self();
+            dl->home_known = true;
+        } else {
+            err = run_on_loop(dl, learn_home, dl);
+            if (err) {
+                return err;
+            }
+        }
+        a.dl = dl;
+        err = run_on_loop(dl, ctx_create, &a);
+        if (err) {
+            return err;
+        }
+    }
+    return 0;
+}
+
+static int setup_queue(struct vmm_blk_dataplane *dp, unsigned i)
+{
+    struct dp_queue *dq = &dp->queues[i];
+    int err;
+
+    dq->dp = dp;
+    dq->index = i;
+    err = loom_notifier_init(&dq->notifier, false);
+    if (err) {
+        return err;
+    }
+    dq->notifier_ok = true;
+    err = loom_bh_new(dq->dl->loop, irq_bh, dq, "blk-irq", &dq->irq_bh);
+    if (!err) {
+        err = loom_bh_new(dq->dl->loop, kick_bh, dq, "blk-kick", &dq->kick_bh);
+    }
+    if (!err) {
+        err = loom_timer_new(dq->dl->loop, LOOM_CLOCK_HOST, idle_timer, dq,
+                             &dq->idle);
+    }
+    if (!err) {
+        err = run_on_loop(dq->dl, queue_register, dq);
+    }
+    return err;
+}
+
+int vmm_blk_dataplane_new(const struct vmm_blk_dataplane_opts *o,
+                          struct vmm_blk_dataplane **ret)
+{
+    struct vmm_blk_dataplane *dp;
+    unsigned i;
+    int err;
+
+    if (!o || !ret || !o->blk || !o->backend || !o->gm ||
+        vmm_virtio_blk_num_queues(o->blk) > VMM_BLK_DP_MAX_QUEUES) {
+        return -EINVAL;
+    }
+    dp = calloc(1, sizeof(*dp));
+    if (!dp) {
+        return -ENOMEM;
+    }
+    dp->blk = o->blk;
+    dp->backend = o->backend;
+    dp->gm = o->gm;
+    dp->aio = o->aio;
+    dp->nq = vmm_virtio_blk_num_queues(o->blk);
+    err = setup_loops(dp, o);
+    for (i = 0; !err && i < dp->nq; i++) {
+        err = setup_queue(dp, i);
+    }
+    if (err) {
+        vmm_blk_dataplane_free(dp);
+        return err;
+    }
+    dp->ops = (struct vmm_virtio_dev_ops){
+        .device_id = 2,
+        .num_queues = dp->nq,
+        .max_queue_size = vmm_virtio_blk_queue_size(dp->blk),
+        .config_size = VMM_VIRTIO_BLK_CONFIG_SIZE,
+        .features = vmm_virtio_blk_features(dp->blk),
+        .config_read = ops_config_read,
+        .config_write = ops_config_write,
+        .start = ops_start,
+        .reset = ops_reset,
+        .notify = ops_notify,
+        .notifier_fd = ops_notifier_fd,
+        .opaque = dp,
+    };
+    *ret = dp;
+    return 0;
+}
+
+void vmm_blk_dataplane_free(struct vmm_blk_dataplane *dp)
+{
+    unsigned i;
+
+    if (!dp) {
+        return;
+    }
+    for (i = 0; i < dp->nq; i++) {
+        struct dp_queue *dq = &dp->queues[i];
+
+        if (dq->running) {
+            (void)run_on_loop(dq->dl, stop_queue, dq);
+            dq->running = false;
+        }
+        if (dq->dl) {
+            (void)run_on_loop(dq->dl, queue_unregister, dq);
+        }
+        loom_timer_free(dq->idle);
+        loom_bh_free(dq->irq_bh);
+        loom_bh_free(dq->kick_bh);
+        if (dq->notifier_ok) {
+            loom_notifier_cleanup(&dq->notifier);
+        }
+    }
+    for (i = 0; i < dp->nloops; i++) {
+        if (dp->loops[i].ctx) {
+            (void)run_on_loop(&dp->loops[i], ctx_destroy, &dp->loops[i]);
+        }
+    }
+    free(dp);
+}
+
+const struct vmm_virtio_dev_ops *
+vmm_blk_dataplane_dev_ops(struct vmm_blk_dataplane *dp)
+{
+    return &dp->ops;
+}
+
+void vmm_blk_dataplane_set_host(struct vmm_blk_dataplane *dp,
+                                const struct vmm_virtio_host *host)
+{
+    dp->host = *host;
+}
+
+int vmm_blk_dataplane_queue_stats(struct vmm_blk_dataplane *dp, unsigned q,
+                                  struct vmm_blk_queue_stats *st)
+{
+    const uint64_t *src;
+    uint64_t *dst = (uint64_t *)st;
+    size_t i;
+
+    if (q >= dp->nq) {
+        return -EINVAL;
+    }
+    src = (const uint64_t *)&dp->queues[q].stats;
+    for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++) {
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    }
+    return 0;
+}
