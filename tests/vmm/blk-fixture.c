@@ -80,6 +80,7 @@ static void make_iothreads(struct bf *f)
     for (i = 0; i < f->o.nr_iothreads; i++) {
         snprintf(name, sizeof(name), "bf-io%u-%d", i, (int)getpid());
         io.poll_max_ns = f->o.poll_max_ns;
+        io.poll_grow = f->o.poll_grow;
         g_assert_cmpint(loom_iothread_new(name, &io, &f->io[i]), ==, 0);
         f->ioloop[i] = loom_iothread_loop(f->io[i]);
         f->iocfg[i].id = strdup(name);

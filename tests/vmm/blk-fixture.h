@@ -35,6 +35,7 @@ struct bf_opts {
     bool no_doorbells;     /* notifications exit to the transport */
     unsigned nr_iothreads; /* 0: the main loop serves */
     int64_t poll_max_ns;   /* of the IOThreads (0: no polling) */
+    int64_t poll_grow;     /* of the IOThreads (0: default) */
     unsigned num_queues;
     unsigned queue_size;
     const char *serial;
