@@ -133,6 +133,18 @@ static uint16_t desc_next(struct vq_driver *d, uint16_t idx)
     return next;
 }
 
+void vq_driver_reserve_tables(struct vq_driver *d, uint16_t n)
+{
+    uint16_t i;
+
+    for (i = 0; i < d->size; i++) {
+        if (d->table_cap[i] < n) {
+            d->table[i] = test_ram_alloc(d->ram, 16u * n, 16);
+            d->table_cap[i] = n;
+        }
+    }
+}
+
 uint16_t vq_driver_alloc_desc(struct vq_driver *d)
 {
     uint16_t idx = d->free_head;

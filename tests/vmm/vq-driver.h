@@ -67,6 +67,12 @@ struct vmm_virtio_queue_cfg vq_driver_cfg(const struct vq_driver *d);
  */
 uint16_t vq_driver_post(struct vq_driver *d, const struct vq_buf *bufs,
                         unsigned n, bool indirect);
+/*
+ * Give every head an indirect table of @n entries now, so that posting
+ * from another thread allocates no guest RAM (the allocator is not
+ * thread-safe).
+ */
+void vq_driver_reserve_tables(struct vq_driver *d, uint16_t n);
 /* Take a free descriptor (for hand-built chains). */
 uint16_t vq_driver_alloc_desc(struct vq_driver *d);
 /* Write descriptor @idx of the main table. */
