@@ -183,7 +183,7 @@ static void process(struct dp_queue *dq, bool idle)
     for (;;) {
         vmm_vq_disable_notify(vq);
         n = vmm_virtio_blk_queue_process(q);
-        __atomic_fetch_add(&dq->stats.processed, n, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&dq->stats.processed, n, __ATOMIC_RELEASE);
         if (vmm_vq_broken(vq) || vmm_virtio_blk_queue_full(q)) {
             break; /* a full queue is resumed by a completion */
         }
@@ -208,14 +208,17 @@ static struct dp_queue *dq_of(struct loom_notifier *n)
 static void on_kick(struct loom_notifier *n)
 {
     struct dp_queue *dq = dq_of(n);
+    bool ignored = !dq->q || dq->stopping;
 
     loom_notifier_test_and_clear(n);
-    QSTAT_INC(dq, kicks);
-    if (!dq->q || dq->stopping) {
+    if (ignored) {
         QSTAT_INC(dq, kicks_ignored);
-        return;
     }
-    process(dq, false);
+    /* Counters in this order: whoever sees kicks sees kicks_ignored. */
+    QSTAT_INC(dq, kicks);
+    if (!ignored) {
+        process(dq, false);
+    }
 }
 
 static bool on_poll(void *opaque)
@@ -253,8 +256,8 @@ static void irq_bh(void *opaque)
         QSTAT_INC(dq, irqs_suppressed);
         return;
     }
-    QSTAT_INC(dq, irqs);
     dq->dp->host.used(dq->dp->host.opaque, dq->index);
+    QSTAT_INC(dq, irqs);
 }
 
 static void env_used(void *opaque)
@@ -268,8 +271,9 @@ static void env_broken(void *opaque)
 {
     struct dp_queue *dq = opaque;
 
-    QSTAT_INC(dq, broken);
     dq->dp->host.needs_reset(dq->dp->host.opaque, dq->index);
+    /* After: whoever sees the counter sees NEEDS_RESET. */
+    __atomic_fetch_add(&dq->stats.broken, 1, __ATOMIC_SEQ_CST);
 }
 
 static void env_resume(void *opaque)
@@ -722,7 +726,7 @@ int vmm_blk_dataplane_queue_stats(struct vmm_blk_dataplane *dp, unsigned q,
     }
     src = (const uint64_t *)&dp->queues[q].stats;
     for (i = 0; i < sizeof(*st) / sizeof(uint64_t); i++) {
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
     }
     return 0;
 }

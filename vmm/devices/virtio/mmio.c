@@ -121,17 +121,19 @@ static void host_used(void *opaque, unsigned q)
     raise_irq(opaque, VMM_VIRTIO_MMIO_INT_VRING);
 }
 
+/* The counter last: whoever sees it sees the status and the interrupt. */
 static void set_needs_reset(struct vmm_virtio_mmio *t, const char *why)
 {
-    STAT_INC(t, needs_reset);
     if (t->legacy) {
         /* No such bit in version 1: the queue just stops. */
         warn(t, "%s; the device stops (legacy: no NEEDS_RESET)", why);
-        return;
+    } else {
+        warn(t, "%s: DEVICE_NEEDS_RESET", why);
+        __atomic_fetch_or(&t->status, VMM_VIRTIO_S_NEEDS_RESET,
+                          __ATOMIC_SEQ_CST);
+        raise_irq(t, VMM_VIRTIO_MMIO_INT_CONFIG);
     }
-    warn(t, "%s: DEVICE_NEEDS_RESET", why);
-    __atomic_fetch_or(&t->status, VMM_VIRTIO_S_NEEDS_RESET, __ATOMIC_SEQ_CST);
-    raise_irq(t, VMM_VIRTIO_MMIO_INT_CONFIG);
+    __atomic_fetch_add(&t->stats.needs_reset, 1, __ATOMIC_SEQ_CST);
 }
 
 static void host_needs_reset(void *opaque, unsigned q)
