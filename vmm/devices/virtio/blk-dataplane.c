@@ -41,7 +41,6 @@
 #include "devices/virtio/blk-dataplane.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +54,6 @@
 struct dp_loop {
     struct loom_loop *loop;
     bool is_main;
-    bool home_known;
-    pthread_t home;
     unsigned max_batch;
     struct vmm_blk_ctx *ctx;
 };
@@ -130,7 +127,7 @@ static int run_on_loop(struct dp_loop *dl, dp_fn *fn, void *arg)
     struct dp_call c = {.fn = fn, .arg = arg};
     int err;
 
-    if (dl->home_known && pthread_equal(dl->home, pthread_self())) {
+    if (loom_loop_current() == dl->loop) {
         return fn(arg, true);
     }
     if (dl->is_main && loom_bql_locked()) {
@@ -491,15 +488,6 @@ void vmm_blk_dataplane_resume(struct vmm_blk_dataplane *dp)
 /* Creation and teardown                                               */
 /* ------------------------------------------------------------------ */
 
-static int learn_home(void *opaque, bool may_poll)
-{
-    struct dp_loop *dl = opaque;
-
-    dl->home = pthread_self();
-    dl->home_known = true;
-    return 0;
-}
-
 struct loop_arg {
     struct vmm_blk_dataplane *dp;
     struct dp_loop *dl;
@@ -579,16 +567,6 @@ static int setup_loops(struct vmm_blk_dataplane *dp,
         struct dp_loop *dl = &dp->loops[i];
 
         dl->is_main = dl->loop == o->main_loop;
-        if (dl->is_main) {
-            /* Created on the main loop's thread (see the header). */
-            dl->home = pthread_self();
-            dl->home_known = true;
-        } else {
-            err = run_on_loop(dl, learn_home, dl);
-            if (err) {
-                return err;
-            }
-        }
         a.dl = dl;
         err = run_on_loop(dl, ctx_create, &a);
         if (err) {
