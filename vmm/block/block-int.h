@@ -145,30 +145,129 @@ struct vmm_blk_ctx {
     __atomic_fetch_add(&(b)->stats.f, (uint64_t)(n), __ATOMIC_RELAXED)
 
 /* backend.c */
+
+/**
+ * blk_op_defer() - complete @op with @ret from its context's BH.
+ * Context: home(loop), or under vmm_blk_ctx_abandon()'s exclusion.
+ */
 void blk_op_defer(struct blk_op *op, int ret);
+
+/**
+ * blk_op_step_done() - an io_uring step of @op ended with @res: go on
+ * (short transfer, sync, fallback) or finish.
+ * Context: home(loop).
+ */
 void blk_op_step_done(struct blk_op *op, int res);
+
+/**
+ * blk_op_finish() - account @op, free it and call its request's done
+ * (unless abandoned).
+ * Context: home(loop).
+ */
 void blk_op_finish(struct blk_op *op, int ret);
+
+/**
+ * blk_op_needs_bounce() - whether @op's transfer breaks the file's
+ * alignment.
+ * Context: home(loop).
+ */
 bool blk_op_needs_bounce(const struct blk_op *op);
+
+/**
+ * blk_op_bounce_setup() - move @op's transfer to an aligned bounce buffer
+ * (writes copy their data in).
+ * Context: home(loop).  Return: 0; -EINVAL above VMM_BLK_MAX_BOUNCE;
+ * -ENOMEM.
+ */
 int blk_op_bounce_setup(struct blk_op *op);
+
+/**
+ * blk_op_bounce_copy_out() - copy a bounced read to the request's buffers.
+ * Context: home(loop).
+ */
 void blk_op_bounce_copy_out(struct blk_op *op);
+
+/**
+ * blk_iov_advance() - drop the first @n bytes of *@iov (*@cnt entries),
+ * trimming the entry where they end.
+ * Context: any (the iovec is the caller's).
+ */
 void blk_iov_advance(struct iovec **iov, unsigned *cnt, uint64_t n);
+
+/**
+ * blk_xfer_aligned() - whether a transfer at @off over @iov meets @b's
+ * alignment (offset, every base and length).
+ * Context: any.
+ */
 bool blk_xfer_aligned(const struct vmm_blk_backend *b, uint64_t off,
                       const struct iovec *iov, unsigned cnt);
 
 /* threads.c */
+
+/**
+ * blk_pool_start() - run @op whole on its loop's pool.
+ * Context: home(loop).  Return: 0; the error of loom_pool_submit().
+ */
 int blk_pool_start(struct blk_op *op);
+
+/**
+ * blk_pool_abandon() - cancel @op's pool job, or wait until it returned.
+ * Context: under vmm_blk_ctx_abandon()'s exclusion.
+ */
 void blk_pool_abandon(struct vmm_blk_ctx *c, struct blk_op *op);
 
 /* uring.c */
+
+/**
+ * blk_uring_get() - the ring of @loop, created on first use (refcounted).
+ * Context: home(@loop).  Return: 0; -ENOMEM; the error of io_uring setup
+ * (the caller then uses the pool).
+ */
 int blk_uring_get(struct loom_loop *loop, struct blk_uring **ret);
+
+/**
+ * blk_uring_put() - drop a reference; the last frees the ring.
+ * Context: home(loop), nothing in flight.
+ */
 void blk_uring_put(struct blk_uring *r);
+
+/**
+ * blk_uring_start() - queue @op's next step as an SQE (or wait for room).
+ * Context: home(loop).
+ */
 void blk_uring_start(struct blk_op *op);
+
+/**
+ * blk_uring_plug() - hold submissions back (nestable).
+ * Context: home(loop).
+ */
 void blk_uring_plug(struct blk_uring *r);
+
+/**
+ * blk_uring_unplug() - submit what was held back at the last unplug.
+ * Context: home(loop).
+ */
 void blk_uring_unplug(struct blk_uring *r);
+
+/**
+ * blk_uring_abandon_wait() - reap until no op of @c is in the ring,
+ * parking every completion on its context's BH.
+ * Context: under vmm_blk_ctx_abandon()'s exclusion.
+ */
 void blk_uring_abandon_wait(struct vmm_blk_ctx *c);
 
 /* fault.c */
+
+/**
+ * blk_fault_parse() - parse an x-loom-fault SPEC.
+ * Context: any.  Return: 0; -EINVAL (with @errmsg); -ENOMEM.
+ */
 int blk_fault_parse(const char *spec, struct blk_fault **ret, char **errmsg);
+
+/**
+ * blk_fault_decide() - number the next request and say what befalls it.
+ * Context: any.
+ */
 void blk_fault_decide(struct blk_fault *f, enum vmm_blk_op op,
                       struct blk_fault_action *act);
 
