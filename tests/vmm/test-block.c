@@ -12,7 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <loom/loop.h>
@@ -593,6 +599,64 @@ static void test_abandon(const void *data)
     free(buf);
 }
 
+/* Make io_uring_setup() fail with ENOSYS in this process, as a kernel
+ * without io_uring (or with io_uring_disabled) would. */
+static void refuse_io_uring(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = G_N_ELEMENTS(f), .filter = f};
+
+    g_assert_cmpint(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ==, 0);
+    g_assert_cmpint(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), ==, 0);
+}
+
+/* A kernel that refuses io_uring: aio=io_uring falls back to the pool. */
+static void test_uring_refused(void)
+{
+    static const struct param p = {"uring", VMM_AIO_IO_URING,
+                                   VMM_CACHE_WRITEBACK};
+    pid_t pid;
+    int status;
+
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        uint8_t *buf = aligned_alloc(4096, 4096);
+        struct vmm_blk_backend_stats st;
+        struct t t;
+
+        refuse_io_uring();
+        memset(&t, 0, sizeof(t));
+        t.loop = harness_loop_new();
+        make_image(&t, IMG_SIZE);
+        {
+            struct vmm_config_drive d = {.file = t.path, .aio = p.aio};
+
+            g_assert_cmpint(vmm_blk_backend_open(&d, &t.b, NULL), ==, 0);
+            g_assert_cmpint(vmm_blk_ctx_new(t.b, t.loop, p.aio, 0, &t.c), ==,
+                            0);
+        }
+        g_assert_false(vmm_blk_ctx_uses_uring(t.c));
+        fill(buf, 4096, 9);
+        g_assert_cmpint(run(&t, VMM_BLK_OP_WRITE, 0, buf, 4096, 0), ==, 0);
+        g_assert_cmpint(run(&t, VMM_BLK_OP_READ, 0, buf, 4096, 0), ==, 0);
+        stats(&t, &st);
+        g_assert_cmpuint(st.uring_sqes, ==, 0);
+        g_assert_cmpuint(st.pool_jobs, ==, 2);
+        t_destroy(&t);
+        free(buf);
+        _exit(0);
+    }
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+}
+
 static const struct param g_params[] = {
     {"threads/writeback", VMM_AIO_THREADS, VMM_CACHE_WRITEBACK},
     {"threads/none", VMM_AIO_THREADS, VMM_CACHE_NONE},
@@ -625,5 +689,6 @@ int main(int argc, char **argv)
     add_all("faults", test_faults);
     add_all("abandon", test_abandon);
     g_test_add_func("/block/batching", test_batching);
+    g_test_add_func("/block/uring-refused", test_uring_refused);
     return g_test_run();
 }
