@@ -21,6 +21,7 @@ struct vmm_blk {
     struct vmm_virtio_mmio *transport;
     struct vmm_blk_info info;
     char *id, *drive, *file;
+    char serial[VMM_VIRTIO_BLK_ID_BYTES + 1];
     char *iothread_ids[VMM_MAX_QUEUES];
 };
 
@@ -107,6 +108,15 @@ static int map_queues(const struct vmm_blk_wiring *w, unsigned nq, int *which,
     return 0;
 }
 
+/* aio-max-batch: unset (-1) or 0 is the ring's size; huge is no limit. */
+static unsigned batch_of(const struct vmm_config_iothread *io)
+{
+    if (io->aio_max_batch <= 0 || io->aio_max_batch > UINT32_MAX) {
+        return 0;
+    }
+    return (unsigned)io->aio_max_batch;
+}
+
 /* Each queue's loop and aio-max-batch. */
 static int resolve_loops(const struct vmm_blk_wiring *w, struct vmm_blk *b,
                          struct vmm_blk_dataplane_opts *o, char **errmsg)
@@ -139,9 +149,7 @@ static int resolve_loops(const struct vmm_blk_wiring *w, struct vmm_blk *b,
             continue;
         }
         o->loops[i] = w->iothread_loops[which[i]];
-        o->max_batch[i] = w->iothreads[which[i]].aio_max_batch > 0
-                              ? (unsigned)w->iothreads[which[i]].aio_max_batch
-                              : 0;
+        o->max_batch[i] = batch_of(&w->iothreads[which[i]]);
         b->iothread_ids[i] = strdup(w->iothreads[which[i]].id);
         if (!b->iothread_ids[i]) {
             return -ENOMEM;
@@ -169,11 +177,9 @@ static int check_opts(const struct vmm_blk_wiring *w, struct vmm_blk *b,
         return fail(errmsg, -EINVAL, "virtio-blk: num-queues %u is above %d",
                     nq, VMM_MAX_QUEUES);
     }
-    if (c->serial && strlen(c->serial) > VMM_VIRTIO_BLK_ID_BYTES) {
-        return fail(errmsg, -EINVAL,
-                    "virtio-blk: serial longer than %u "
-                    "bytes",
-                    VMM_VIRTIO_BLK_ID_BYTES);
+    /* A longer serial is cut, as QEMU cuts it in GET_ID. */
+    if (c->serial) {
+        snprintf(b->serial, sizeof(b->serial), "%s", c->serial);
     }
     if (w->iothread_loops == NULL && w->nr_iothreads) {
         return -EINVAL;
@@ -213,7 +219,7 @@ static int build(const struct vmm_blk_wiring *w, struct vmm_blk *b,
     bo.backend = b->backend;
     bo.num_queues = b->info.num_queues;
     bo.queue_size = (uint16_t)b->info.queue_size;
-    bo.serial = w->blk->serial;
+    bo.serial = w->blk->serial ? b->serial : NULL;
     bo.discard = w->drive->discard;
     bo.werror = w->blk->werror ? w->blk->werror : w->drive->werror;
     bo.rerror = w->blk->rerror ? w->blk->rerror : w->drive->rerror;

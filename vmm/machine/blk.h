@@ -73,16 +73,17 @@ struct vmm_blk;
  * @errmsg: receives a malloc'ed one-line message on failure (naming the
  *     device or drive), or NULL.
  *
- * Defaults: num-queues 1, queue-size 256.  Queues go to the device's
+ * Defaults: num-queues 1, queue-size 256; a serial longer than 20 bytes
+ * is cut to 20 (QEMU cuts it in GET_ID).  Queues go to the device's
  * IOThread, or are spread over iothread-vq-mapping (QEMU 9: each entry's
  * vqs, or round-robin when no entry lists any), or run on the main loop.
  * The IOThreads must be running.
  *
  * Context: the main loop's thread.
  * Return: 0; -EINVAL for bad options (queue size not a power of two in
- * 4..1024, more than 16 queues, a serial longer than 20 bytes, an
- * unknown IOThread, a vq mapping that does not cover every queue exactly
- * once); the error of opening the image or mapping the transport.
+ * 4..1024, more than 16 queues, an unknown IOThread, a vq mapping that does not
+ * cover every queue exactly once); the error of opening the image or mapping
+ * the transport.
  */
 int vmm_machine_blk_create(const struct vmm_blk_wiring *w, struct vmm_blk **ret,
                            char **errmsg);
