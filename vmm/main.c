@@ -29,9 +29,6 @@ static const char *unsupported(const struct vmm_config *cfg)
     if (cfg->nr_qmp > 0) {
         return "-qmp / -mon: QMP is not yet supported";
     }
-    if (cfg->nr_blks > 0) {
-        return "-device virtio-blk-device: not yet supported";
-    }
     if (cfg->sandbox) {
         return "-sandbox on: not yet supported";
     }

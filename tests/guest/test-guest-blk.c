@@ -155,10 +155,11 @@ static void boot_blk(struct guest_boot *b, const struct blk_case *c,
     extra[n++] = d1;
     extra[n++] = "-device";
     extra[n++] = "virtio-blk-device,drive=d1,serial=loom-ro";
-    if (c->modern) {
-        extra[n++] = "-global";
-        extra[n++] = "virtio-mmio.force-legacy=off";
-    }
+    /* Spelled out both ways: the monitors' defaults differ (QEMU 7.2:
+     * legacy; loom-vm: modern). */
+    extra[n++] = "-global";
+    extra[n++] = c->modern ? "virtio-mmio.force-legacy=off"
+                           : "virtio-mmio.force-legacy=on";
     extra[n] = NULL;
     guest_boot(b, "blk-check", 1, append, extra);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Devices from the configuration: isa-debug-exit, the i8042 reset port,
- * COM1 with its character backend, and the virtio-mmio transports.  Main
- * thread, BQL held.  Teardown flushes the console first, so the guest's
- * last line is out before loom-vm says anything else.
+ * COM1 with its character backend, and the virtio-blk devices on their
+ * virtio-mmio transports (created once the IOThreads run, which serve
+ * them).  Main thread, BQL held.  Teardown flushes the console first, so
+ * the guest's last line is out before loom-vm says anything else.
  */
 #include "machine/machine-int.h"
 
@@ -11,6 +12,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <loom/cpu.h>
 #include <loom/main.h>
@@ -109,10 +112,134 @@ int vmm__machine_devices_create(struct vmm_machine *m, char **errmsg)
     return create_console(m, errmsg);
 }
 
+/*
+ * A virtio-mmio transport's interrupt: an irqfd into the in-kernel IOAPIC,
+ * edge-triggered (fired on each assert; deasserts need no action), so a
+ * device on an IOThread raises it with one eventfd write, no exit, no
+ * BQL.  Callback: any thread.
+ */
+static void irqfd_set(void *opaque, bool level)
+{
+    struct vmm_machine_virtio *v = opaque;
+
+    if (level) {
+        (void)eventfd_write(v->irqfd, 1);
+    }
+}
+
+int vmm__machine_virtio_create(struct vmm_machine *m, char **errmsg)
+{
+    const struct vmm_config *cfg = m->cfg;
+    struct loom_loop *loops[VMM_MAX_IOTHREADS];
+    struct vmm_doorbells db;
+    unsigned i;
+    int r;
+
+    for (i = 0; i < m->nr_iothreads; i++) {
+        loops[i] = loom_iothread_loop(m->iothreads[i]);
+    }
+    vmm__machine_doorbells(m, &db);
+    for (i = 0; i < cfg->nr_blks; i++) {
+        const struct vmm_config_blk *blk = &cfg->blks[i];
+        struct vmm_machine_virtio *v = &m->virtio[i];
+        unsigned slot = (unsigned)vmm_microvm_virtio_slot(i);
+        struct vmm_blk_wiring w;
+        unsigned d;
+
+        for (d = 0; d < cfg->nr_drives; d++) {
+            if (strcmp(cfg->drives[d].id, blk->drive) == 0) {
+                break;
+            }
+        }
+        if (d == cfg->nr_drives) {
+            return vmm__machine_fail(errmsg, -EINVAL,
+                                     "-device virtio-blk-device: no drive "
+                                     "'%s'",
+                                     blk->drive);
+        }
+        v->m = m;
+        v->gsi = vmm_microvm_virtio_irq(slot);
+        v->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (v->irqfd < 0) {
+            return vmm__machine_fail(errmsg, -errno, "eventfd: %s",
+                                     strerror(errno));
+        }
+        r = vmm_kvm_irqfd_add(m->vm, v->irqfd, v->gsi, -1);
+        if (r < 0) {
+            close(v->irqfd);
+            v->irqfd = -1;
+            return vmm__machine_fail(errmsg, r, "irqfd for IRQ %u: %s", v->gsi,
+                                     strerror(-r));
+        }
+        v->irqfd_added = true;
+        m->nr_virtio = i + 1;
+        memset(&w, 0, sizeof(w));
+        w.blk = blk;
+        w.drive = &cfg->drives[d];
+        w.gmem = m->gmem;
+        w.mmio_bus = m->mmio;
+        w.base = vmm_microvm_virtio_addr(slot);
+        w.irq.set = irqfd_set;
+        w.irq.opaque = v;
+        w.doorbells = &db;
+        w.main_loop = loom_main_loop();
+        w.nr_iothreads = m->nr_iothreads;
+        w.iothreads = cfg->iothreads;
+        w.iothread_loops = loops;
+        w.force_legacy = cfg->force_legacy;
+        r = vmm_machine_blk_create(&w, &v->blk, errmsg);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+static void virtio_free(struct vmm_machine *m)
+{
+    while (m->nr_virtio > 0) {
+        struct vmm_machine_virtio *v = &m->virtio[--m->nr_virtio];
+
+        vmm_machine_blk_free(v->blk);
+        v->blk = NULL;
+        if (v->irqfd_added) {
+            (void)vmm_kvm_irqfd_del(m->vm, v->irqfd, v->gsi);
+            v->irqfd_added = false;
+        }
+        if (v->irqfd >= 0) {
+            close(v->irqfd);
+            v->irqfd = -1;
+        }
+    }
+}
+
+void vmm__machine_devices_pause(struct vmm_machine *m)
+{
+    unsigned i;
+
+    for (i = 0; i < m->nr_virtio; i++) {
+        vmm_machine_blk_pause(m->virtio[i].blk);
+    }
+}
+
+void vmm__machine_devices_resume(struct vmm_machine *m)
+{
+    unsigned i;
+
+    for (i = 0; i < m->nr_virtio; i++) {
+        vmm_machine_blk_resume(m->virtio[i].blk);
+    }
+}
+
 int vmm__machine_devices_reset(struct vmm_machine *m)
 {
+    unsigned i;
+
     if (m->com1) {
         vmm_serial_reset(m->com1);
+    }
+    for (i = 0; i < m->nr_virtio; i++) {
+        vmm_machine_blk_reset(m->virtio[i].blk);
     }
     return 0;
 }
@@ -126,6 +253,8 @@ void vmm__machine_devices_flush(struct vmm_machine *m)
 
 void vmm__machine_devices_free(struct vmm_machine *m)
 {
+    /* Requests in flight complete while the IOThreads still run. */
+    virtio_free(m);
     vmm__machine_devices_flush(m);
     vmm_serial_free(m->com1);
     m->com1 = NULL;

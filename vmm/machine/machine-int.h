@@ -21,10 +21,20 @@
 #include "chardev/chardev.h"
 #include "devices/debug-exit.h"
 #include "devices/serial-8250.h"
+#include "machine/blk.h"
 #include "machine/machine.h"
 #include "vstate/kvm.h"
 
 #define VMM_MACHINE_MAX_LISTENERS 8
+
+/* A virtio-mmio transport with its device and interrupt (devices.c). */
+struct vmm_machine_virtio {
+    struct vmm_machine *m;
+    struct vmm_blk *blk;
+    unsigned gsi;
+    int irqfd;
+    bool irqfd_added;
+};
 
 /* An ISA interrupt line backed by KVM_IRQ_LINE. */
 struct vmm_machine_isa_irq {
@@ -58,6 +68,8 @@ struct vmm_machine {
     struct vmm_chr *console;
     struct vmm_serial *com1;
     struct vmm_machine_isa_irq com1_irq;
+    struct vmm_machine_virtio virtio[VMM_MAX_VIRTIO_DEVS];
+    unsigned nr_virtio;
 
     /* Boot image (boot.c), kept for resets; main thread, BQL. */
     void *kernel;
@@ -131,6 +143,9 @@ void vmm__machine_vcpus_destroy(struct vmm_machine *m);
 
 /* devices.c */
 int vmm__machine_devices_create(struct vmm_machine *m, char **errmsg);
+int vmm__machine_virtio_create(struct vmm_machine *m, char **errmsg);
+void vmm__machine_devices_pause(struct vmm_machine *m);
+void vmm__machine_devices_resume(struct vmm_machine *m);
 int vmm__machine_devices_reset(struct vmm_machine *m);
 void vmm__machine_devices_flush(struct vmm_machine *m);
 void vmm__machine_devices_free(struct vmm_machine *m);

@@ -491,6 +491,9 @@ int vmm_machine_create(const struct vmm_config *cfg, struct vmm_machine **ret,
         r = create_iothreads(m, errmsg);
     }
     if (r == 0) {
+        r = vmm__machine_virtio_create(m, errmsg);
+    }
+    if (r == 0) {
         r = vmm__machine_boot_load(m, errmsg);
     }
     if (r == 0) {
@@ -585,6 +588,8 @@ int vmm_machine_stop(struct vmm_machine *m, enum vmm_runstate state)
         return 0;
     }
     (void)loom_vm_stop((int)state);
+    /* vCPUs stopped first, then the disks drained: nothing new comes in. */
+    vmm__machine_devices_pause(m);
     vmm_machine_emit(m, &e);
     return 0;
 }
@@ -604,6 +609,7 @@ int vmm_machine_cont(struct vmm_machine *m)
         break;
     }
     m->state = VMM_RUNSTATE_RUNNING;
+    vmm__machine_devices_resume(m);
     (void)loom_vm_start();
     vmm_machine_emit(m, &e);
     return 0;
