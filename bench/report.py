@@ -45,6 +45,8 @@ TARGETS = [
     (r'^vm-start/first-line$', 'qemu', '<=', 0.25, '<= 0.25x QEMU'),
     (r'^vm-rss$', 'qemu', '<=', 0.2, '<= 0.2x QEMU'),
     (r'^vm-threads$', 'qemu', '<=', 1.0, '<= QEMU'),
+    (r'^blk-randread-4k-qd[14]$', 'qemu', '<=', 0.7, '<= 0.7x QEMU'),
+    (r'^blk-seqread-1m$', 'qemu', '>=', 1.1, '>= 1.1x QEMU'),
 ]
 
 # Figures whose loom column is a variant (the plain 'loom' impl there is a
