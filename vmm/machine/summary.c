@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * -x-loom-summary: when the VM ends, what ran — the time to the guest's
- * first console byte, and every thread loom-vm used with its counters
- * (the main loop, each vCPU, each IOThread and its pool).  The README's
+ * first console byte, each disk with its queues, and every thread loom-vm
+ * used with its counters (the main loop, each vCPU, each IOThread and its
+ * pool).  The README's
  * demo prints it.  Main thread, BQL held, after the console is flushed so
  * that it follows the guest's last line.
  */
 #include "machine/machine-int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <loom/clock.h>
 #include <loom/cpu.h>
@@ -83,6 +85,45 @@ static void print_iothread(FILE *f, const char *id, struct loom_iothread *io)
     }
 }
 
+static void print_disk(FILE *f, struct vmm_blk *b)
+{
+    struct vmm_blk_info info;
+    struct vmm_blk_stats *st = calloc(1, sizeof(*st));
+    unsigned q;
+
+    if (!st) {
+        return;
+    }
+    vmm_machine_blk_info(b, &info);
+    vmm_machine_blk_stats(b, st);
+    fprintf(f,
+            "  disk %s (%s, %s): %llu reads (%llu KiB), %llu writes "
+            "(%llu KiB), %llu flushes, %llu syncs, %llu failed\n",
+            info.drive, info.aio == VMM_AIO_IO_URING ? "io_uring" : "threads",
+            info.legacy ? "virtio-mmio v1" : "virtio-mmio v2",
+            (unsigned long long)st->dev.rd_ops,
+            (unsigned long long)(st->dev.rd_bytes >> 10),
+            (unsigned long long)st->dev.wr_ops,
+            (unsigned long long)(st->dev.wr_bytes >> 10),
+            (unsigned long long)st->dev.flush_ops,
+            (unsigned long long)st->backend.syncs,
+            (unsigned long long)(st->dev.failed_rd + st->dev.failed_wr +
+                                 st->dev.failed_flush + st->dev.failed_other));
+    for (q = 0; q < info.num_queues; q++) {
+        const struct vmm_blk_queue_stats *qs = &st->queue[q];
+
+        fprintf(f,
+                "    queue %u on %s: %llu requests, %llu doorbells, "
+                "%llu poll hits, %llu interrupts (%llu suppressed)\n",
+                q, info.queue_iothread[q] ? info.queue_iothread[q] : "main",
+                (unsigned long long)qs->processed,
+                (unsigned long long)qs->kicks,
+                (unsigned long long)qs->poll_hits, (unsigned long long)qs->irqs,
+                (unsigned long long)qs->irqs_suppressed);
+    }
+    free(st);
+}
+
 void vmm_machine_summary(struct vmm_machine *m, int64_t start_ns, FILE *f)
 {
     struct loom_loop_stats ls;
@@ -101,6 +142,9 @@ void vmm_machine_summary(struct vmm_machine *m, int64_t start_ns, FILE *f)
         fprintf(f, "  console: %llu bytes out, %llu dropped\n",
                 (unsigned long long)ss.tx_bytes,
                 (unsigned long long)ss.tx_dropped);
+    }
+    for (i = 0; i < m->nr_virtio; i++) {
+        print_disk(f, m->virtio[i].blk);
     }
     fprintf(f, "  run time: %.1f ms\n",
             (double)(loom_clock_ns(LOOM_CLOCK_HOST) - start_ns) / 1e6);
