@@ -225,6 +225,13 @@ void guest_expect_no_prefix(const struct guest_boot *b, const char *prefix)
     expect(b, prefix, false, false);
 }
 
+bool guest_run_is_loom_vm(void)
+{
+    g_autofree char *base = g_path_get_basename(vmm_path ? vmm_path : vmm_name);
+
+    return g_str_has_prefix(base, "loom-vm");
+}
+
 const char *guest_run_dir(void)
 {
     return guest_dir;

@@ -34,6 +34,10 @@ struct guest_boot {
  */
 void guest_run_init(int *argc, char ***argv);
 
+/* Whether the monitor is loom-vm (for its extensions, e.g. QEMU 9's
+ * iothread-vq-mapping, which QEMU 7.2 lacks). */
+bool guest_run_is_loom_vm(void);
+
 /* The --guest-dir directory, holding NAME.elf. */
 const char *guest_run_dir(void);
 

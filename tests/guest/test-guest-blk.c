@@ -39,6 +39,8 @@ struct blk_case {
     unsigned queues;        /* num-queues of the writable disk, 0: default */
     const char *drive;      /* more -drive options of the writable disk */
     const char *guest_args; /* more blk-check words */
+    bool vq_mapping;        /* JSON -device spreading the queues over io0, io1
+                             * (QEMU 9's iothread-vq-mapping: loom-vm only) */
 };
 
 static const struct blk_case cases[] = {
@@ -57,6 +59,9 @@ static const struct blk_case cases[] = {
     {"modern/irq/level", true, true, true, 0, "", "level=on"},
     {"modern/poll/io_uring-direct", true, true, false, 0,
      ",cache=none,aio=io_uring", "indirect=on"},
+    {"modern/irq/vq-mapping/4-queues", true, true, true, 4, "", "qd=32", true},
+    {"modern/poll/vq-mapping/4-queues/io_uring", true, true, false, 4,
+     ",aio=io_uring", "qd=32", true},
 };
 
 static char *make_image(const char *dir, const char *name, size_t size,
@@ -131,8 +136,15 @@ static void boot_blk(struct guest_boot *b, const struct blk_case *c,
     g_autofree char *nq =
         c->queues ? g_strdup_printf(",num-queues=%u", c->queues) : NULL;
     g_autofree char *dev0 =
-        g_strdup_printf("virtio-blk-device,drive=d0,serial=loom-rw%s%s",
-                        c->iothread ? ",iothread=io0" : "", nq ? nq : "");
+        c->vq_mapping
+            ? g_strdup_printf(
+                  "{\"driver\":\"virtio-blk-device\",\"drive\":\"d0\","
+                  "\"serial\":\"loom-rw\",\"num-queues\":%u,"
+                  "\"iothread-vq-mapping\":[{\"iothread\":\"io0\"},"
+                  "{\"iothread\":\"io1\"}]}",
+                  c->queues)
+            : g_strdup_printf("virtio-blk-device,drive=d0,serial=loom-rw%s%s",
+                              c->iothread ? ",iothread=io0" : "", nq ? nq : "");
     g_autofree char *d1 =
         g_strdup_printf("id=d1,file=%s,format=raw,if=none,readonly=on", ro);
     g_autofree char *append = g_strdup_printf(
@@ -146,6 +158,10 @@ static void boot_blk(struct guest_boot *b, const struct blk_case *c,
     if (c->iothread) {
         extra[n++] = "-object";
         extra[n++] = "iothread,id=io0";
+    }
+    if (c->vq_mapping) {
+        extra[n++] = "-object";
+        extra[n++] = "iothread,id=io1";
     }
     extra[n++] = "-drive";
     extra[n++] = d0;
@@ -196,6 +212,11 @@ static void test_blk(const void *data)
     unsigned long v[5], zero, nzero, img_seed;
     struct guest_boot b;
 
+    if (c->vq_mapping && !guest_run_is_loom_vm()) {
+        g_test_skip("iothread-vq-mapping is QEMU 9's; this is QEMU 7.2");
+        g_rmdir(dir);
+        return;
+    }
     g_assert_nonnull(dir);
     rw = make_image(dir, "rw.img", RW_SIZE, false);
     ro = make_image(dir, "ro.img", RO_SIZE, true);
