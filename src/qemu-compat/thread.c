@@ -11,13 +11,22 @@
 
 #include <sys/syscall.h>
 
+#include <loom/clock.h>
+
 #include "qemu/thread.h"
 
 struct start_args {
     void *(*fn)(void *);
     void *arg;
     QemuThread *thread;
-    struct loom_sem started;
+    /*
+     * Events, not semaphores: loom_sem_post() may still read the
+     * semaphore after the waiter has returned and freed it, while
+     * loom_event_set() touches user memory only in its atomic update.
+     */
+    struct loom_event started;
+    struct loom_event created; /* detached threads only: see below */
+    bool detached;
 };
 
 static void *thread_start(void *opaque)
@@ -25,30 +34,45 @@ static void *thread_start(void *opaque)
     struct start_args *sa = opaque;
     void *(*fn)(void *) = sa->fn;
     void *arg = sa->arg;
+    bool detached = sa->detached;
 
     sa->thread->thread = pthread_self();
+    if (detached) {
+        /*
+         * libloom reads its thread handle after pthread_create() returns,
+         * and a detached thread frees that handle when it exits: do not
+         * run (and so exit) before loom_thread_create() has returned.
+         */
+        loom_event_wait(&sa->created);
+    }
     /* After this post the creator frees sa: do not touch it again. */
-    loom_sem_post(&sa->started);
+    loom_event_set(&sa->started);
     return fn(arg);
 }
 
 void qemu_thread_create(QemuThread *thread, const char *name,
                         void *(*start_routine)(void *), void *arg, int mode)
 {
-    struct start_args sa = {.fn = start_routine, .arg = arg, .thread = thread};
+    struct start_args sa = {.fn = start_routine, .arg = arg, .thread = thread,
+                            .detached = mode == QEMU_THREAD_DETACHED};
     unsigned flags = mode == QEMU_THREAD_DETACHED ? LOOM_THREAD_DETACHED
                                                   : LOOM_THREAD_JOINABLE;
     struct loom_thread *t = NULL;
     int err;
 
-    loom_sem_init(&sa.started, 0);
+    loom_event_init(&sa.started, false);
+    loom_event_init(&sa.created, false);
     err = loom_thread_create(&t, name, thread_start, &sa, flags);
     if (err < 0) {
         fprintf(stderr, "qemu_thread_create: %s\n", g_strerror(-err));
         abort();
     }
-    loom_sem_wait(&sa.started);
-    loom_sem_destroy(&sa.started);
+    if (sa.detached) {
+        loom_event_set(&sa.created);
+    }
+    loom_event_wait(&sa.started);
+    loom_event_destroy(&sa.started);
+    loom_event_destroy(&sa.created);
     thread->impl = mode == QEMU_THREAD_DETACHED ? NULL : t;
 }
 
@@ -88,4 +112,26 @@ void qemu_thread_exit(void *retval)
 int qemu_get_thread_id(void)
 {
     return (int)syscall(SYS_gettid);
+}
+
+int qemu_sem_timedwait(QemuSemaphore *sem, int ms)
+{
+    int64_t deadline = loom_clock_ns(LOOM_CLOCK_HOST) + (int64_t)ms * 1000000;
+    int ret = 0;
+
+    loom_mutex_lock(&sem->lock);
+    while (sem->count == 0) {
+        int64_t left = deadline - loom_clock_ns(LOOM_CLOCK_HOST);
+
+        if (left <= 0) {
+            ret = -1;
+            break;
+        }
+        (void)loom_cond_timedwait(&sem->cond, &sem->lock, left);
+    }
+    if (ret == 0) {
+        sem->count--;
+    }
+    loom_mutex_unlock(&sem->lock);
+    return ret;
 }

@@ -85,19 +85,21 @@ static void *poster(void *opaque)
 
 static void test_thread_exit_and_detached(void)
 {
+    /*
+     * Static: a detached poster may still be inside qemu_sem_post() when
+     * the wait returns, so the semaphore must outlive this function.
+     */
+    static QemuSemaphore sem;
     QemuThread t;
-    QemuSemaphore *sem = g_new(QemuSemaphore, 1);
 
     qemu_thread_create(&t, "exiter", exiter, (void *)0x1234,
                        QEMU_THREAD_JOINABLE);
     g_assert_true(qemu_thread_join(&t) == (void *)0x1234);
 
-    qemu_sem_init(sem, 0);
-    qemu_thread_create(&t, "detached", poster, sem,
-                       QEMU_THREAD_DETACHED);
-    qemu_sem_wait(sem);
-    qemu_sem_destroy(sem);
-    g_free(sem);
+    qemu_sem_init(&sem, 0);
+    qemu_thread_create(&t, "detached", poster, &sem, QEMU_THREAD_DETACHED);
+    qemu_sem_wait(&sem);
+    g_assert_null(qemu_thread_join(&t)); /* detached: nothing to join */
 }
 
 static void test_rec_mutex(void)

@@ -34,9 +34,16 @@ typedef struct QemuCond {
     struct loom_cond impl;
 } QemuCond;
 
+/*
+ * A counting semaphore made of a mutex and a condition variable, as
+ * QEMU's own: a thread may destroy it as soon as its wait returned, even
+ * while the poster is still leaving qemu_sem_post().
+ */
 typedef struct QemuSemaphore {
     /* private: */
-    struct loom_sem impl;
+    struct loom_mutex lock;
+    struct loom_cond cond;
+    unsigned count; /* protected by lock */
 } QemuSemaphore;
 
 typedef struct QemuEvent {
@@ -151,30 +158,40 @@ static inline bool qemu_cond_timedwait(QemuCond *cond, QemuMutex *mutex,
 
 static inline void qemu_sem_init(QemuSemaphore *sem, int init)
 {
-    loom_sem_init(&sem->impl, init < 0 ? 0 : (unsigned)init);
+    loom_mutex_init(&sem->lock);
+    loom_cond_init(&sem->cond);
+    sem->count = init < 0 ? 0 : (unsigned)init;
 }
 
 static inline void qemu_sem_destroy(QemuSemaphore *sem)
 {
-    loom_sem_destroy(&sem->impl);
+    loom_cond_destroy(&sem->cond);
+    loom_mutex_destroy(&sem->lock);
 }
 
 static inline void qemu_sem_post(QemuSemaphore *sem)
 {
-    loom_sem_post(&sem->impl);
+    loom_mutex_lock(&sem->lock);
+    sem->count++;
+    loom_cond_signal(&sem->cond);
+    loom_mutex_unlock(&sem->lock);
 }
 
 static inline void qemu_sem_wait(QemuSemaphore *sem)
 {
-    loom_sem_wait(&sem->impl);
+    loom_mutex_lock(&sem->lock);
+    while (sem->count == 0) {
+        loom_cond_wait(&sem->cond, &sem->lock);
+    }
+    sem->count--;
+    loom_mutex_unlock(&sem->lock);
 }
 
-/* Return: 0 when the count was taken, -1 after @ms milliseconds. */
-static inline int qemu_sem_timedwait(QemuSemaphore *sem, int ms)
-{
-    return loom_sem_timedwait(&sem->impl, (int64_t)ms * 1000000) == 0 ? 0
-                                                                       : -1;
-}
+/**
+ * qemu_sem_timedwait() - qemu_sem_wait() for at most @ms milliseconds.
+ * Return: 0 when the count was taken, -1 on timeout.
+ */
+int qemu_sem_timedwait(QemuSemaphore *sem, int ms);
 
 /* ---- events ---- */
 
