@@ -403,6 +403,11 @@ AioContext *qemu_get_current_aio_context(void)
     return NULL;
 }
 
+AioContext *loom_q_thread_ctx(void)
+{
+    return t_current_ctx;
+}
+
 void qemu_set_current_aio_context(AioContext *ctx)
 {
     if (t_current_ctx) {

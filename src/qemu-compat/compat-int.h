@@ -31,4 +31,25 @@ G_NORETURN void loom_q_fail(const char *what, int err);
 void loom_q_timerlistgroup_init(QEMUTimerListGroup *tlg, AioContext *ctx);
 void loom_q_timerlistgroup_deinit(QEMUTimerListGroup *tlg);
 
+/*
+ * loom_q_thread_ctx() - the context set by qemu_set_current_aio_context()
+ * in the calling thread, or NULL.  Context: any.
+ */
+AioContext *loom_q_thread_ctx(void);
+
+/*
+ * Coroutine bookkeeping (coroutine.c), for the lock implementations.
+ * loom_q_co_self(): the running Coroutine, NULL outside one (aborts in a
+ * coroutine the layer did not create).  loom_q_co_release_caller(): queue
+ * the coroutine that entered @self with qemu_coroutine_enter(), which
+ * must run as soon as @self gives the thread up; call it before anything
+ * that may yield inside loom.  loom_q_co_resumed(): @self runs again
+ * (after such a call returned).  loom_q_co_yield(): QEMU's yield of @self.
+ * Context: co (@self is the running coroutine).
+ */
+Coroutine *loom_q_co_self(void);
+void loom_q_co_release_caller(Coroutine *self);
+void loom_q_co_resumed(Coroutine *self);
+void loom_q_co_yield(Coroutine *self);
+
 #endif /* LOOM_QEMU_COMPAT_INT_H */

@@ -274,6 +274,30 @@ static inline QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type,
     return aio_timer_new_with_attrs(ctx, type, scale, 0, cb, opaque);
 }
 
+/* ---- coroutines in contexts (implemented with <qemu/coroutine.h>) ---- */
+
+/**
+ * aio_co_schedule() - enter @co from @ctx's home thread, soon.
+ * Context: any; @co must not be running or scheduled already.
+ */
+void aio_co_schedule(AioContext *ctx, Coroutine *co);
+
+/**
+ * aio_co_reschedule_self() - move the running coroutine to @new_ctx's
+ * home thread; returns there.  Context: coroutine.
+ */
+void aio_co_reschedule_self(AioContext *new_ctx);
+
+/**
+ * aio_co_wake() - enter @co in the context it last ran in: now if that is
+ * the caller's and the caller is not a coroutine, after the current
+ * coroutine yields if it is, else through aio_co_schedule().
+ */
+void aio_co_wake(Coroutine *co);
+
+/** aio_co_enter() - as aio_co_wake(), in @ctx. */
+void aio_co_enter(AioContext *ctx, Coroutine *co);
+
 /* ---- the current context ---- */
 
 /**
