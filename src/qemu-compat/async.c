@@ -24,6 +24,7 @@
 
 #include "block/aio-wait.h"
 #include "block/aio.h"
+#include "block/block.h"
 #include "compat-int.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
@@ -483,14 +484,35 @@ void qemu_aio_ref(void *p)
 {
     BlockAIOCB *acb = p;
 
-    acb->refcnt++;
+    __atomic_add_fetch(&acb->refcnt, 1, __ATOMIC_RELAXED);
 }
 
 void qemu_aio_unref(void *p)
 {
     BlockAIOCB *acb = p;
 
-    if (--acb->refcnt == 0) {
+    /* Pairs with itself: the last one sees every earlier use. */
+    if (__atomic_sub_fetch(&acb->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
         g_free(acb);
     }
+}
+
+void bdrv_aio_cancel_async(BlockAIOCB *acb)
+{
+    if (acb->aiocb_info->cancel_async) {
+        acb->aiocb_info->cancel_async(acb);
+    }
+}
+
+void bdrv_aio_cancel(BlockAIOCB *acb)
+{
+    AioContext *ctx = acb->aiocb_info->get_aio_context
+                          ? acb->aiocb_info->get_aio_context(acb)
+                          : NULL;
+
+    qemu_aio_ref(acb);
+    bdrv_aio_cancel_async(acb);
+    /* The completion drops its reference and kicks waiters. */
+    AIO_WAIT_WHILE(ctx, __atomic_load_n(&acb->refcnt, __ATOMIC_ACQUIRE) > 1);
+    qemu_aio_unref(acb);
 }

@@ -65,6 +65,8 @@ typedef struct AIOCBInfo {
     /* Ask for cancellation; the request still completes, maybe with
      * -ECANCELED.  NULL: requests of this kind cannot be cancelled. */
     void (*cancel_async)(BlockAIOCB *acb);
+    /* The context the request completes in (what bdrv_aio_cancel polls). */
+    AioContext *(*get_aio_context)(BlockAIOCB *acb);
     /* Size of the request structure, which begins with a BlockAIOCB. */
     size_t aiocb_size;
 } AIOCBInfo;
@@ -79,7 +81,8 @@ struct BlockAIOCB {
 
 /**
  * qemu_aio_get() - allocate a request of @aiocb_info->aiocb_size bytes,
- * zeroed, with one reference and @cb/@opaque filled in.
+ * zeroed, with one reference and @cb/@opaque filled in.  The reference
+ * count is atomic (bdrv_aio_cancel() may watch it from another thread).
  */
 void *qemu_aio_get(const AIOCBInfo *aiocb_info, BlockDriverState *bs,
                    BlockCompletionFunc *cb, void *opaque);
