@@ -40,6 +40,46 @@ struct QEMUBH {
 /* The context set by qemu_set_current_aio_context() in this thread. */
 static __thread AioContext *t_current_ctx;
 
+/*
+ * Every live context by its loop, for qemu_get_current_aio_context() in
+ * a thread that polls a context it never declared its own.
+ */
+static GMutex g_ctx_lock;
+static GHashTable *g_ctx_by_loop; /* protected by g_ctx_lock */
+
+static void ctx_register(AioContext *ctx)
+{
+    g_mutex_lock(&g_ctx_lock);
+    if (!g_ctx_by_loop) {
+        g_ctx_by_loop = g_hash_table_new(NULL, NULL);
+    }
+    g_hash_table_insert(g_ctx_by_loop, ctx->loop, ctx);
+    g_mutex_unlock(&g_ctx_lock);
+}
+
+static void ctx_unregister(AioContext *ctx)
+{
+    g_mutex_lock(&g_ctx_lock);
+    g_hash_table_remove(g_ctx_by_loop, ctx->loop);
+    g_mutex_unlock(&g_ctx_lock);
+}
+
+/* The context of loop @l, or NULL. */
+static AioContext *ctx_lookup(struct loom_loop *l)
+{
+    AioContext *ctx = NULL;
+
+    if (!l) {
+        return NULL;
+    }
+    g_mutex_lock(&g_ctx_lock);
+    if (g_ctx_by_loop) {
+        ctx = g_hash_table_lookup(g_ctx_by_loop, l);
+    }
+    g_mutex_unlock(&g_ctx_lock);
+    return ctx;
+}
+
 static gboolean ctx_prepare(GSource *src, gint *timeout)
 {
     /* The child source does the work; this one never becomes ready. */
@@ -61,6 +101,7 @@ static void ctx_finalize(GSource *src)
 {
     AioContext *ctx = (AioContext *)src;
 
+    ctx_unregister(ctx);
     loom_q_timerlistgroup_deinit(&ctx->tlg);
     loom_loop_unref(ctx->loop);
     ctx->loop = NULL;
@@ -83,6 +124,7 @@ AioContext *loom_q_aio_context_wrap(struct loom_loop *l)
     loom_loop_ref(l);
     ctx->loop = l;
     loom_q_timerlistgroup_init(&ctx->tlg, ctx);
+    ctx_register(ctx);
     child = loom_loop_gsource(l);
     g_source_add_child_source(&ctx->source, child);
     g_source_unref(child);
@@ -394,8 +436,15 @@ ThreadPoolAio *aio_get_thread_pool(AioContext *ctx)
 
 AioContext *qemu_get_current_aio_context(void)
 {
-    if (t_current_ctx) {
-        return t_current_ctx;
+    AioContext *ctx = t_current_ctx;
+
+    if (ctx) {
+        return ctx;
+    }
+    /* Inside aio_poll() of a context, in a thread that set none. */
+    ctx = ctx_lookup(loom_loop_current());
+    if (ctx) {
+        return ctx;
     }
     if (loom_bql_locked()) {
         /* A vCPU thread, or another thread acting for the main loop. */

@@ -205,6 +205,22 @@ static void test_bh_cross_thread(void)
     qemu_bh_delete(bh);
 }
 
+/* Inside aio_poll(c), c is the current context even if never declared. */
+static void record_current(void *opaque)
+{
+    *(AioContext **)opaque = qemu_get_current_aio_context();
+}
+
+static void test_current_while_polling(void)
+{
+    AioContext *seen = NULL;
+
+    g_assert_null(qemu_get_current_aio_context());
+    aio_bh_schedule_oneshot(ctx, record_current, &seen);
+    g_assert_true(aio_poll(ctx, false));
+    g_assert_true(seen == ctx);
+}
+
 /* ---- nested aio_poll ---- */
 
 typedef struct {
@@ -592,6 +608,7 @@ int main(int argc, char **argv)
     g_test_add_func("/aio/bh/idle", test_bh_idle);
     g_test_add_func("/aio/bh/cross-thread", test_bh_cross_thread);
     g_test_add_func("/aio/nested-poll", test_nested_poll);
+    g_test_add_func("/aio/current-while-polling", test_current_while_polling);
     g_test_add_func("/aio/event/set", test_set_event_notifier);
     g_test_add_func("/aio/event/poll", test_event_notifier_poll);
     g_test_add_func("/aio/fd-handler", test_fd_handler);

@@ -307,8 +307,9 @@ void aio_co_enter(AioContext *ctx, Coroutine *co);
  * qemu_get_current_aio_context() - the context of the calling thread:
  * the one set with qemu_set_current_aio_context() (an IOThread's, or the
  * main context in the main thread after qemu_init_main_loop()); otherwise
- * the main context if the caller holds the BQL (a vCPU thread); else NULL.
- * Context: any.
+ * the context whose aio_poll() the thread is in (loom_loop_current()),
+ * or the main context if the caller holds the BQL (a vCPU thread); else
+ * NULL.  Context: any.
  */
 AioContext *qemu_get_current_aio_context(void);
 
