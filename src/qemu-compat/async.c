@@ -32,6 +32,7 @@
 
 struct QEMUBH {
     struct loom_bh *bh;
+    AioContext *ctx;
     QEMUBHFunc *cb;
     void *opaque;
     MemReentrancyGuard *guard;
@@ -80,20 +81,40 @@ static AioContext *ctx_lookup(struct loom_loop *l)
     return ctx;
 }
 
+/*
+ * The child source runs the loop; this one is ready only while an
+ * aio_notify() is pending, and dispatching it consumes the notification
+ * (QEMU's context source does the same with its notified flag).  A
+ * notification from another thread reaches a sleeping GMainContext
+ * through the child's fd (loom_loop_notify()).  GLib also dispatches a
+ * parent whose child is ready: only a notification seen by prepare or
+ * check is consumed, not one raised by the child's dispatch just before.
+ */
 static gboolean ctx_prepare(GSource *src, gint *timeout)
 {
-    /* The child source does the work; this one never becomes ready. */
-    *timeout = -1;
-    return FALSE;
+    AioContext *ctx = (AioContext *)src;
+
+    ctx->source_notified = __atomic_load_n(&ctx->notified, __ATOMIC_ACQUIRE);
+    *timeout = ctx->source_notified ? 0 : -1;
+    return ctx->source_notified;
 }
 
 static gboolean ctx_check(GSource *src)
 {
-    return FALSE;
+    AioContext *ctx = (AioContext *)src;
+
+    ctx->source_notified = __atomic_load_n(&ctx->notified, __ATOMIC_ACQUIRE);
+    return ctx->source_notified;
 }
 
 static gboolean ctx_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 {
+    AioContext *ctx = (AioContext *)src;
+
+    if (ctx->source_notified) {
+        ctx->source_notified = false;
+        __atomic_store_n(&ctx->notified, false, __ATOMIC_RELAXED);
+    }
     return G_SOURCE_CONTINUE;
 }
 
@@ -164,14 +185,14 @@ struct loom_loop *aio_context_loom_loop(AioContext *ctx)
 /*
  * QEMU's aio_notify() is remembered until a poll consumes it, whereas
  * loom_loop_notify() only ends a wait that is (about to be) in progress:
- * the notified flag bridges the two.
+ * the notified flag bridges the two.  Any poll consumes it; a blocking
+ * one then does not sleep.
  */
 bool aio_poll(AioContext *ctx, bool blocking)
 {
     bool progress;
 
-    if (blocking && __atomic_exchange_n(&ctx->notified, false,
-                                        __ATOMIC_ACQUIRE)) {
+    if (__atomic_exchange_n(&ctx->notified, false, __ATOMIC_ACQUIRE)) {
         blocking = false; /* a notification is pending: do not sleep */
     }
     progress = loom_loop_poll(ctx->loop, blocking);
@@ -226,6 +247,7 @@ QEMUBH *aio_bh_new_full(AioContext *ctx, QEMUBHFunc *cb, void *opaque,
     QEMUBH *bh = g_new0(QEMUBH, 1);
     int err;
 
+    bh->ctx = ctx;
     bh->cb = cb;
     bh->opaque = opaque;
     bh->guard = reentrancy_guard;
@@ -263,11 +285,20 @@ void qemu_bh_cancel(QEMUBH *bh)
 
 void qemu_bh_delete(QEMUBH *bh)
 {
+    AioContext *ctx;
+
     if (!bh) {
         return;
     }
+    ctx = bh->ctx;
     loom_bh_free(bh->bh);
     g_free(bh);
+    /*
+     * QEMU notifies the context when a BH is deleted (its memory is
+     * reclaimed by the next iteration); code and tests that iterate a
+     * GMainContext count on that extra dispatch.
+     */
+    aio_notify(ctx);
 }
 
 /* ---- fd handlers and notifiers ---- */

@@ -519,9 +519,7 @@ static void test_timer_del_and_anticipate(void)
 static void test_gsource(void)
 {
     BHTestData data = {.n = 0, .max = 3};
-    GSource *src = aio_get_g_source(ctx);
 
-    g_assert_cmpuint(g_source_attach(src, NULL), >, 0);
     data.bh = aio_bh_new(ctx, bh_test_cb, &data);
     qemu_bh_schedule(data.bh);
     while (data.n < 3) {
@@ -529,8 +527,40 @@ static void test_gsource(void)
     }
     g_assert_cmpint(data.n, ==, 3);
     qemu_bh_delete(data.bh);
-    g_source_destroy(src);
-    g_source_unref(src);
+}
+
+/*
+ * A pending aio_notify() makes the context's GSource ready once, and a BH
+ * deleting itself notifies its context (QEMU reclaims it in the next
+ * iteration): GMainContext iterations see exactly one more dispatch.
+ */
+static void test_gsource_notify(void)
+{
+    BHTestData data = {.n = 0, .max = 1};
+
+    while (g_main_context_iteration(NULL, false)) {
+    }
+    aio_notify(ctx);
+    g_assert_true(g_main_context_iteration(NULL, false));
+    g_assert_false(g_main_context_iteration(NULL, false));
+
+    data.bh = aio_bh_new(ctx, bh_delete_cb, &data);
+    qemu_bh_schedule(data.bh);
+    g_main_context_iteration(NULL, true);
+    g_assert_cmpint(data.n, ==, 1);
+    g_assert_null(data.bh);
+    g_assert_true(g_main_context_iteration(NULL, false));
+    g_assert_false(g_main_context_iteration(NULL, false));
+}
+
+/* Any poll consumes a pending notification; only one. */
+static void test_notify_consumed(void)
+{
+    aio_notify(ctx);
+    aio_notify(ctx);
+    g_assert_false(aio_poll(ctx, false)); /* consumes both */
+    aio_notify(ctx);
+    g_assert_false(aio_poll(ctx, true)); /* returns at once */
 }
 
 /* ---- the end of a context ---- */
@@ -592,10 +622,14 @@ static void test_armed_timer_aborts(void)
 
 int main(int argc, char **argv)
 {
+    GSource *src;
     int ret;
 
     g_test_init(&argc, &argv, NULL);
     ctx = aio_context_new(&error_abort);
+    /* As QEMU's test-aio: the context also runs in GLib's default one. */
+    src = aio_get_g_source(ctx);
+    g_assert_cmpuint(g_source_attach(src, NULL), >, 0);
     g_test_add_func("/aio/notify", test_notify);
     g_test_add_func("/aio/bh/schedule", test_bh_schedule);
     g_test_add_func("/aio/bh/schedule10", test_bh_schedule10);
@@ -618,10 +652,14 @@ int main(int argc, char **argv)
     g_test_add_func("/aio/timer/virtual", test_timer_virtual);
     g_test_add_func("/aio/timer/del-anticipate", test_timer_del_and_anticipate);
     g_test_add_func("/aio/gsource", test_gsource);
+    g_test_add_func("/aio/gsource-notify", test_gsource_notify);
+    g_test_add_func("/aio/notify-consumed", test_notify_consumed);
     g_test_add_func("/aio/lifetime", test_context_lifetime);
     g_test_add_func("/aio/leaked-bh-aborts", test_leaked_bh_aborts);
     g_test_add_func("/aio/armed-timer-aborts", test_armed_timer_aborts);
     ret = g_test_run();
+    g_source_destroy(src);
+    g_source_unref(src);
     aio_context_unref(ctx);
     return ret;
 }

@@ -218,6 +218,67 @@ static void test_co_tls(void)
     g_assert_cmpint(get_co_tls_counter(), ==, 2);
 }
 
+/*
+ * Two coroutines that aio_co_enter() each other and yield, many times:
+ * the entries chain (queued behind the running coroutine), they never
+ * nest, so no stack grows.
+ */
+typedef struct {
+    Coroutine *other;
+    unsigned i;
+    unsigned max;
+} ChainData;
+
+static void coroutine_fn chain(void *opaque)
+{
+    ChainData *data = opaque;
+
+    for (data->i = 0; data->i < data->max; data->i++) {
+        aio_co_enter(qemu_get_aio_context(), data->other);
+        qemu_coroutine_yield();
+    }
+}
+
+static void test_chaining(void)
+{
+    ChainData a = {.max = 25000}, b = {.max = 25000};
+
+    b.other = qemu_coroutine_create(chain, &a);
+    a.other = qemu_coroutine_create(chain, &b);
+    qemu_coroutine_enter(b.other);
+    g_assert_cmpuint(a.i, ==, a.max);
+    g_assert_cmpuint(b.i, ==, b.max - 1);
+    qemu_coroutine_enter(a.other); /* let the second one end */
+    g_assert_cmpuint(b.i, ==, b.max);
+}
+
+/* aio_co_enter() from a thread without a context schedules it there. */
+static void coroutine_fn check_thread(void *opaque)
+{
+    g_assert_true(qemu_thread_is_self(opaque));
+}
+
+static void *enter_from_worker(void *co)
+{
+    g_assert_null(qemu_get_current_aio_context());
+    aio_co_enter(qemu_get_aio_context(), co);
+    return NULL;
+}
+
+static void test_worker_thread_co_enter(void)
+{
+    QemuThread self, worker;
+    Coroutine *co;
+
+    qemu_thread_get_self(&self);
+    co = qemu_coroutine_create(check_thread, &self);
+    qemu_thread_create(&worker, "co-enter", enter_from_worker, co,
+                       QEMU_THREAD_JOINABLE);
+    qemu_thread_join(&worker);
+    g_assert_true(aio_poll(qemu_get_aio_context(), true));
+    g_assert_false(aio_poll(qemu_get_aio_context(), false));
+}
+
 /* ---- sleeping ---- */
 
 static void coroutine_fn sleeper(void *opaque)
@@ -378,6 +439,9 @@ int main(int argc, char **argv)
                     test_finished_stays_valid);
     g_test_add_func("/coroutine/reenter-aborts", test_reenter_aborts);
     g_test_add_func("/coroutine/co-tls", test_co_tls);
+    g_test_add_func("/coroutine/chaining", test_chaining);
+    g_test_add_func("/coroutine/worker-thread-co-enter",
+                    test_worker_thread_co_enter);
     g_test_add_func("/coroutine/sleep", test_sleep);
     g_test_add_func("/coroutine/iothreads/pingpong", test_pingpong_iothreads);
     g_test_add_func("/coroutine/iothreads/reschedule-self",

@@ -55,6 +55,7 @@ struct AioContext {
     struct loom_loop *loop;
     QEMUTimerListGroup tlg;
     bool notified; /* atomic: aio_notify() since the last aio_poll() */
+    bool source_notified; /* GSource: notified when last prepared/checked */
 };
 
 /* ---- block-layer asynchronous requests (the thread pool's handles) ---- */
