@@ -263,6 +263,7 @@ void qemu_co_rwlock_upgrade(CoRwlock *lock)
 {
     Coroutine *self = need_self("qemu_co_rwlock_upgrade");
     CoRwTicket t = {.read = false, .co = self};
+    WakeList wake = QSIMPLEQ_HEAD_INITIALIZER(wake);
 
     qemu_spin_lock(&lock->spin);
     if (lock->owners <= 0) {
@@ -270,15 +271,23 @@ void qemu_co_rwlock_upgrade(CoRwlock *lock)
         error_report("qemu_co_rwlock_upgrade: no read hold to upgrade");
         abort();
     }
-    if (lock->owners == 1) {
-        lock->owners = -1; /* the only reader: take it over at once */
+    if (lock->owners == 1 && QSIMPLEQ_EMPTY(&lock->tickets)) {
+        lock->owners = -1; /* the only reader, nobody waiting: at once */
         qemu_spin_unlock(&lock->spin);
         return;
     }
-    /* Give up our read hold and wait first in line for the write hold. */
+    /*
+     * For fairness, as QEMU: give up the read hold and queue for the
+     * write hold behind those already waiting (a waiting writer may get
+     * the lock now).  Our own ticket cannot be granted here: it is at
+     * the head only if nobody waited, and then other readers remain.
+     */
     lock->owners--;
-    QSIMPLEQ_INSERT_HEAD(&lock->tickets, &t, next);
-    wait_ticket(lock, self);
+    QSIMPLEQ_INSERT_TAIL(&lock->tickets, &t, next);
+    grant_waiters(lock, &wake);
+    qemu_spin_unlock(&lock->spin);
+    wake_all(&wake);
+    loom_q_co_yield(self);
 }
 
 void qemu_co_rwlock_downgrade(CoRwlock *lock)

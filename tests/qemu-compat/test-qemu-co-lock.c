@@ -146,6 +146,8 @@ static CoRwlock g_rw;
 typedef struct {
     bool write;
     bool upgrade;
+    bool upgrade_after_yield;
+    bool upgraded;
     bool downgrade;
     bool *flag;
 } RwArgs;
@@ -164,6 +166,11 @@ static void coroutine_fn rw_user(void *opaque)
     }
     *a->flag = true;
     qemu_coroutine_yield();
+    if (a->upgrade_after_yield) {
+        qemu_co_rwlock_upgrade(&g_rw);
+        a->upgraded = true;
+        qemu_coroutine_yield();
+    }
     if (a->downgrade) {
         qemu_co_rwlock_downgrade(&g_rw);
         qemu_coroutine_yield();
@@ -204,15 +211,16 @@ static void test_co_rwlock(void)
 
 static void test_co_rwlock_upgrade_downgrade(void)
 {
-    bool up = false, rd = false, wd = false, other = false;
+    bool up = false, rd = false, wd = false, other = false, w2 = false;
     RwArgs aup = {.upgrade = true, .flag = &up};
     RwArgs ard = {.flag = &rd};
     RwArgs awd = {.write = true, .downgrade = true, .flag = &wd};
     RwArgs aother = {.flag = &other};
-    Coroutine *cup, *crd, *cwd, *cother;
+    RwArgs aw2 = {.write = true, .flag = &w2};
+    Coroutine *cup, *crd, *cwd, *cother, *cw2;
 
     qemu_co_rwlock_init(&g_rw);
-    /* Upgrade waits for the other reader, ahead of anyone else. */
+    /* Upgrade waits for the other reader. */
     crd = qemu_coroutine_create(rw_user, &ard);
     cup = qemu_coroutine_create(rw_user, &aup);
     qemu_coroutine_enter(crd);
@@ -223,7 +231,29 @@ static void test_co_rwlock_upgrade_downgrade(void)
     qemu_coroutine_enter(cup);
     g_assert_false(up);
 
+    /* A sole reader's upgrade still waits behind a writer in line. */
+    {
+        bool r = false;
+        RwArgs ar = {.flag = &r, .upgrade_after_yield = true};
+        Coroutine *c1 = qemu_coroutine_create(rw_user, &ar);
+
+        aw2.flag = &w2;
+        w2 = false;
+        cw2 = qemu_coroutine_create(rw_user, &aw2);
+        qemu_coroutine_enter(c1);  /* reads, yields */
+        qemu_coroutine_enter(cw2); /* writer queued */
+        qemu_coroutine_enter(c1);  /* upgrade: the writer goes first */
+        g_assert_true(w2);
+        g_assert_false(ar.upgraded);
+        qemu_coroutine_enter(cw2); /* writer out: the upgrade completes */
+        g_assert_false(w2);
+        g_assert_true(ar.upgraded);
+        qemu_coroutine_enter(c1);
+        g_assert_false(r);
+    }
+
     /* Downgrade lets waiting readers in without blocking. */
+    qemu_co_rwlock_init(&g_rw);
     cwd = qemu_coroutine_create(rw_user, &awd);
     cother = qemu_coroutine_create(rw_user, &aother);
     qemu_coroutine_enter(cwd);

@@ -173,8 +173,9 @@ void coroutine_fn qemu_co_rwlock_rdlock(CoRwlock *lock);
 void coroutine_fn qemu_co_rwlock_wrlock(CoRwlock *lock);
 /**
  * qemu_co_rwlock_upgrade() - turn the caller's read hold into a write
- * hold, yielding until the other readers are gone (it goes ahead of
- * waiting writers).
+ * hold: at once if the caller is the only holder and nobody waits;
+ * otherwise it gives up its read hold and waits behind the requests
+ * already queued (a waiting writer goes first).
  */
 void coroutine_fn qemu_co_rwlock_upgrade(CoRwlock *lock);
 /**
