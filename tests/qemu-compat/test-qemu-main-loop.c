@@ -14,6 +14,7 @@
 #include "qapi/error.h"
 #include "qemu/atomic.h"
 #include "qemu/main-loop.h"
+#include "qemu/sockets.h"
 #include "qemu/thread.h"
 #include "qemu/timer.h"
 
@@ -247,6 +248,55 @@ static void test_aio_wait(void)
     iothread_join(io);
 }
 
+/* The socket and fd helpers, through the main loop's fd-handler group. */
+static void sock_read(void *opaque)
+{
+    int *fds = opaque;
+    char c;
+
+    g_assert_cmpint(read(fds[1], &c, 1), ==, 1);
+    fds[2]++;
+}
+
+static void test_socket_helpers(void)
+{
+    int fds[3] = {-1, -1, 0};
+    int pfd[2];
+    char c;
+
+    g_assert_cmpint(socket_init(), ==, 0);
+    g_assert_cmpint(qemu_socketpair(AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+    g_assert_true(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
+    qemu_socket_set_nonblock(fds[1]);
+    g_assert_cmpint(read(fds[1], &c, 1), ==, -1);
+    g_assert_cmpint(errno, ==, EAGAIN);
+    qemu_set_fd_handler(fds[1], sock_read, NULL, fds);
+    g_assert_cmpint(write(fds[0], "x", 1), ==, 1);
+    while (!fds[2]) {
+        main_loop_wait(false);
+    }
+    qemu_set_fd_handler(fds[1], NULL, NULL, NULL);
+    qemu_socket_set_block(fds[1]);
+    g_assert_false(fcntl(fds[1], F_GETFL) & O_NONBLOCK);
+    close(fds[0]);
+    close(fds[1]);
+
+    g_assert_cmpint(qemu_pipe(pfd), ==, 0);
+    g_assert_true(fcntl(pfd[1], F_GETFD) & FD_CLOEXEC);
+    close(pfd[0]);
+    pfd[0] = dup(pfd[1]); /* dup() does not copy close-on-exec */
+    g_assert_false(fcntl(pfd[0], F_GETFD) & FD_CLOEXEC);
+    qemu_set_cloexec(pfd[0]);
+    g_assert_true(fcntl(pfd[0], F_GETFD) & FD_CLOEXEC);
+    close(pfd[0]);
+    close(pfd[1]);
+    fds[0] = qemu_socket(AF_INET, SOCK_STREAM, 0);
+    g_assert_cmpint(fds[0], >=, 0);
+    g_assert_cmpint(socket_set_nodelay(fds[0]), ==, 0);
+    g_assert_cmpint(socket_set_cork(fds[0], 1), ==, 0);
+    close(fds[0]);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -260,5 +310,6 @@ int main(int argc, char **argv)
     g_test_add_func("/main-loop/bql/guard", test_bql_guard);
     g_test_add_func("/main-loop/bql/cond-wait", test_cond_wait_bql);
     g_test_add_func("/main-loop/aio-wait", test_aio_wait);
+    g_test_add_func("/main-loop/socket-helpers", test_socket_helpers);
     return g_test_run();
 }

@@ -96,6 +96,22 @@
 /* The thread id of the caller (gettid). */
 int qemu_get_thread_id(void);
 
+/* Set close-on-exec on @fd (errors ignored, as in QEMU). */
+static inline void qemu_set_cloexec(int fd)
+{
+    int flags = fcntl(fd, F_GETFD);
+
+    if (flags >= 0) {
+        (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+}
+
+/* pipe(2), close-on-exec.  Return: 0, or -1 with errno set. */
+static inline int qemu_pipe(int pipefd[2])
+{
+    return pipe2(pipefd, O_CLOEXEC);
+}
+
 /* Abort with a message naming the place: code that must not be reached. */
 #define qemu_build_not_reached() g_assert_not_reached()
 
