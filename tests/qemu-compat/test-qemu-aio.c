@@ -625,6 +625,7 @@ int main(int argc, char **argv)
     GSource *src;
     int ret;
 
+    init_clocks(NULL); /* as QEMU programs do; nothing to set up on loom */
     g_test_init(&argc, &argv, NULL);
     ctx = aio_context_new(&error_abort);
     /* As QEMU's test-aio: the context also runs in GLib's default one. */

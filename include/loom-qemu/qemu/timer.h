@@ -46,6 +46,9 @@ typedef enum {
 
 typedef void QEMUTimerCB(void *opaque);
 
+/* Called by QEMU when the earliest deadline of a timer list changes. */
+typedef void QEMUTimerListNotifyCB(void *opaque, QEMUClockType type);
+
 /*
  * The timers of one AioContext (QEMU has one list per clock; loom keeps
  * them in per-clock heaps of the context's loop).  Tracked so that the
@@ -81,6 +84,21 @@ static inline int64_t qemu_clock_get_us(QEMUClockType type)
 static inline int64_t qemu_clock_get_ms(QEMUClockType type)
 {
     return qemu_clock_get_ns(type) / SCALE_MS;
+}
+
+/**
+ * init_clocks() - QEMU's start-up of the clocks.
+ * @notify_cb: QEMU calls it to wake the main loop when a main-loop timer's
+ *             deadline moves earlier; loom loops wake themselves for their
+ *             timers, so it is accepted and never called.
+ *
+ * loom's clocks need no set-up: this only exists so that QEMU code that
+ * calls it (before or without qemu_init_main_loop()) builds.
+ * Context: any.
+ */
+static inline void init_clocks(QEMUTimerListNotifyCB *notify_cb)
+{
+    (void)notify_cb;
 }
 
 /** get_clock() - monotonic host time in ns (QEMU_CLOCK_REALTIME). */
