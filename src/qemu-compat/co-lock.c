@@ -23,17 +23,6 @@
 #include "qemu/error-report.h"
 #include "qemu/lockable.h"
 
-static Coroutine *need_self(const char *what)
-{
-    Coroutine *self = loom_q_co_self();
-
-    if (!self) {
-        error_report("%s called outside a coroutine", what);
-        abort();
-    }
-    return self;
-}
-
 /* ---- CoMutex ---- */
 
 void qemu_co_mutex_init(CoMutex *mutex)
@@ -44,7 +33,7 @@ void qemu_co_mutex_init(CoMutex *mutex)
 
 void qemu_co_mutex_lock(CoMutex *mutex)
 {
-    Coroutine *self = need_self("qemu_co_mutex_lock");
+    Coroutine *self = loom_q_co_need_self("qemu_co_mutex_lock");
 
     if (loom_co_mutex_trylock(&mutex->impl) != 0) {
         if (__atomic_load_n(&mutex->holder, __ATOMIC_RELAXED) == self) {
@@ -62,7 +51,7 @@ void qemu_co_mutex_lock(CoMutex *mutex)
 
 void qemu_co_mutex_unlock(CoMutex *mutex)
 {
-    Coroutine *self = need_self("qemu_co_mutex_unlock");
+    Coroutine *self = loom_q_co_need_self("qemu_co_mutex_unlock");
 
     if (__atomic_load_n(&mutex->holder, __ATOMIC_RELAXED) != self) {
         error_report("qemu_co_mutex_unlock: not held by this coroutine");
@@ -93,7 +82,7 @@ void qemu_co_queue_init(CoQueue *queue)
 void qemu_co_queue_wait_impl(CoQueue *queue, QemuLockable *lock,
                              CoQueueWaitFlags flags)
 {
-    Coroutine *self = need_self("qemu_co_queue_wait");
+    Coroutine *self = loom_q_co_need_self("qemu_co_queue_wait");
 
     if (flags & CO_QUEUE_WAIT_FRONT) {
         QSIMPLEQ_INSERT_HEAD(&queue->entries, self, co_queue_next);
@@ -216,7 +205,7 @@ static void wait_ticket(CoRwlock *lock, Coroutine *self)
 
 static void rwlock_acquire(CoRwlock *lock, bool read, const char *what)
 {
-    Coroutine *self = need_self(what);
+    Coroutine *self = loom_q_co_need_self(what);
     CoRwTicket t = {.read = read, .co = self};
 
     qemu_spin_lock(&lock->spin);
@@ -243,7 +232,7 @@ void qemu_co_rwlock_wrlock(CoRwlock *lock)
 
 void qemu_co_rwlock_unlock(CoRwlock *lock)
 {
-    Coroutine *self = need_self("qemu_co_rwlock_unlock");
+    Coroutine *self = loom_q_co_need_self("qemu_co_rwlock_unlock");
     WakeList wake = QSIMPLEQ_HEAD_INITIALIZER(wake);
 
     qemu_spin_lock(&lock->spin);
@@ -261,7 +250,7 @@ void qemu_co_rwlock_unlock(CoRwlock *lock)
 
 void qemu_co_rwlock_upgrade(CoRwlock *lock)
 {
-    Coroutine *self = need_self("qemu_co_rwlock_upgrade");
+    Coroutine *self = loom_q_co_need_self("qemu_co_rwlock_upgrade");
     CoRwTicket t = {.read = false, .co = self};
     WakeList wake = QSIMPLEQ_HEAD_INITIALIZER(wake);
 
@@ -294,7 +283,7 @@ void qemu_co_rwlock_downgrade(CoRwlock *lock)
 {
     WakeList wake = QSIMPLEQ_HEAD_INITIALIZER(wake);
 
-    (void)need_self("qemu_co_rwlock_downgrade");
+    (void)loom_q_co_need_self("qemu_co_rwlock_downgrade");
     qemu_spin_lock(&lock->spin);
     if (lock->owners != -1) {
         qemu_spin_unlock(&lock->spin);

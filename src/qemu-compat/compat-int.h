@@ -48,6 +48,8 @@ AioContext *loom_q_thread_ctx(void);
  * Context: co (@self is the running coroutine).
  */
 Coroutine *loom_q_co_self(void);
+/* loom_q_co_need_self(): loom_q_co_self(), aborting outside a coroutine. */
+Coroutine *loom_q_co_need_self(const char *what);
 void loom_q_co_release_caller(Coroutine *self);
 void loom_q_co_resumed(Coroutine *self);
 void loom_q_co_yield(Coroutine *self);

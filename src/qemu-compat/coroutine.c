@@ -85,8 +85,7 @@ Coroutine *loom_q_co_self(void)
     return self;
 }
 
-/* The running coroutine, which must exist. */
-static Coroutine *need_self(const char *what)
+Coroutine *loom_q_co_need_self(const char *what)
 {
     Coroutine *self = loom_q_co_self();
 
@@ -233,7 +232,7 @@ void qemu_coroutine_enter_if_inactive(Coroutine *co)
 
 void qemu_coroutine_yield(void)
 {
-    loom_q_co_yield(need_self("qemu_coroutine_yield"));
+    loom_q_co_yield(loom_q_co_need_self("qemu_coroutine_yield"));
 }
 
 AioContext *qemu_coroutine_get_aio_context(Coroutine *co)
@@ -282,7 +281,7 @@ void aio_co_schedule(AioContext *ctx, Coroutine *co)
 
 void aio_co_reschedule_self(AioContext *new_ctx)
 {
-    Coroutine *self = need_self("aio_co_reschedule_self");
+    Coroutine *self = loom_q_co_need_self("aio_co_reschedule_self");
 
     if (self->ctx == new_ctx) {
         return;
@@ -340,7 +339,7 @@ void qemu_co_sleep_wake(QemuCoSleep *w)
 
 void qemu_co_sleep_ns_wakeable(QemuCoSleep *w, QEMUClockType type, int64_t ns)
 {
-    Coroutine *self = need_self("qemu_co_sleep_ns");
+    Coroutine *self = loom_q_co_need_self("qemu_co_sleep_ns");
     AioContext *ctx = qemu_get_current_aio_context();
     QEMUTimer ts;
 

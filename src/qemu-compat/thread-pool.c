@@ -106,14 +106,10 @@ BlockAIOCB *thread_pool_submit_aio(ThreadPoolFunc *func, void *arg,
 
 int thread_pool_submit_co(ThreadPoolFunc *func, void *arg)
 {
-    Coroutine *self = loom_q_co_self();
+    Coroutine *self = loom_q_co_need_self("thread_pool_submit_co");
     AioContext *ctx = need_ctx("thread_pool_submit_co");
     int ret;
 
-    if (!self) {
-        error_report("thread_pool_submit_co called outside a coroutine");
-        abort();
-    }
     loom_q_co_release_caller(self);
     self->entered = false;
     ret = loom_pool_submit_co(ctx_pool(ctx, "thread_pool_submit_co"), func,
