@@ -21,6 +21,7 @@ extern char sdk_ap_trampoline[], sdk_ap_trampoline_end[];
 extern uint8_t sdk_stacks[], sdk_kstacks[];
 extern char __sdk_image_end[]; /* guest.ld */
 extern uint32_t sdk_irq_counts[256];
+extern uint64_t sdk_idt[2 * 256]; /* boot.S: 256 16-byte gates */
 extern uint32_t sdk_cpu_surplus; /* APs beyond SDK_MAX_CPUS, halted */
 
 /* Called from boot.S at CPL3; never return. */

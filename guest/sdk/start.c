@@ -197,6 +197,27 @@ void sdk_exit(unsigned value)
     sdk_cpu_park();
 }
 
+/* sdk_triple_fault() - see sdk.h.  Context: any CPU. */
+void sdk_triple_fault(void)
+{
+    /* Volatile: the compiler must not drop stores it sees no reader for. */
+    volatile uint64_t *gate = (volatile uint64_t *)sdk_idt;
+
+    for (unsigned i = 0; i < 2 * 256; i++) {
+        gate[i] = 0;
+    }
+    sdk_mb();
+    for (;;) {
+        __asm__ volatile("ud2" : : : "memory");
+    }
+}
+
+/* sdk_i8042_reset() - see sdk.h.  Context: any CPU. */
+void sdk_i8042_reset(void)
+{
+    sdk_outb(SDK_I8042_CMD_PORT, SDK_I8042_CMD_RESET);
+}
+
 /* Print with the console held (panic and trap reports). */
 SDK_PRINTF(1, 2) static void trap_print(const char *fmt, ...)
 {

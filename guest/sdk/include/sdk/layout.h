@@ -56,4 +56,8 @@
 /* isa-debug-exit port (QEMU's and loom-vm's default iobase). */
 #define SDK_DEBUG_EXIT_PORT 0x501
 
+/* The i8042 keyboard controller's command port and its reset command. */
+#define SDK_I8042_CMD_PORT 0x64
+#define SDK_I8042_CMD_RESET 0xfe
+
 #endif /* SDK_LAYOUT_H */

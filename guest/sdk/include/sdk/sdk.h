@@ -69,6 +69,26 @@ int guest_main(void);
 SDK_NORETURN void sdk_exit(unsigned value);
 
 /**
+ * sdk_triple_fault() - reset the machine the hard way: clear every gate of
+ * the IDT (from CPL3: the tables are ordinary memory) and raise #UD.  The
+ * CPU can deliver neither it, nor the #NP for its missing gate, nor the
+ * double fault that follows, and shuts down; the monitor then resets the
+ * VM, or ends it under -no-reboot.
+ *
+ * Context: any CPU; the other CPUs lose their IDT too.
+ */
+SDK_NORETURN void sdk_triple_fault(void);
+
+/**
+ * sdk_i8042_reset() - ask for a reset through the keyboard controller
+ * (0xfe to port 0x64, PC reset line pulse).  Returns when the machine has
+ * no such controller (QEMU microvm ignores the write).
+ *
+ * Context: any CPU.
+ */
+void sdk_i8042_reset(void);
+
+/**
  * sdk_panic() - print "PANIC: <message>" and exit with SDK_EXIT_PANIC.
  * @fmt: printf format of the message.
  *
