@@ -5,7 +5,11 @@
  * on stderr naming it, exit 1, nothing started), -pidfile (holds the pid
  * while running, locked against a second instance, removed at exit),
  * SIGTERM and SIGINT ("terminating on signal N", exit 0), -S (no guest
- * code runs until cont).
+ * code runs until cont); and the run states (docs/design/vmm.md, "Run
+ * states and exits") with the lifecycle guest: triple fault and i8042
+ * reset with and without -no-reboot and -no-shutdown, a guest that idles
+ * or spins for good.  QEMU microvm has no i8042, so there the guest
+ * reports the reset ignored.
  *
  *   test-vmm-process --vmm=PATH --guest-dir=DIR [GTest options]
  */
@@ -31,8 +35,12 @@ struct proc {
     int status; /* exit status, or 128 + signal */
 };
 
-/* The shared command line of both monitors, with @extra appended. */
-static GPtrArray *base_argv(const char *kernel, const char *const *extra)
+/*
+ * The shared command line of both monitors, with @extra appended;
+ * -no-reboot unless @reboot.
+ */
+static GPtrArray *argv_for(const char *kernel, bool reboot,
+                           const char *const *extra)
 {
     GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
     const char *const base[] = {
@@ -53,7 +61,6 @@ static GPtrArray *base_argv(const char *kernel, const char *const *extra)
         "stdio",
         "-device",
         "isa-debug-exit",
-        "-no-reboot",
         "-global",
         "virtio-mmio.force-legacy=off",
     };
@@ -61,6 +68,9 @@ static GPtrArray *base_argv(const char *kernel, const char *const *extra)
     g_ptr_array_add(a, g_strdup(g_vmm));
     for (size_t i = 0; i < G_N_ELEMENTS(base); i++) {
         g_ptr_array_add(a, g_strdup(base[i]));
+    }
+    if (!reboot) {
+        g_ptr_array_add(a, g_strdup("-no-reboot"));
     }
     if (kernel) {
         g_ptr_array_add(a, g_strdup("-kernel"));
@@ -71,6 +81,11 @@ static GPtrArray *base_argv(const char *kernel, const char *const *extra)
     }
     g_ptr_array_add(a, NULL);
     return a;
+}
+
+static GPtrArray *base_argv(const char *kernel, const char *const *extra)
+{
+    return argv_for(kernel, false, extra);
 }
 
 static void proc_start(struct proc *p, const char *const *argv)
@@ -150,25 +165,57 @@ static char *hello(void)
     return g_build_filename(guest_run_dir(), "hello.elf", NULL);
 }
 
-/* Wait until the process printed @text on stdout (at most 60 s). */
-static void wait_for_output(struct proc *p, const char *text)
+/* How many times @text occurs in @s. */
+static unsigned count_of(const char *s, const char *text)
 {
-    int64_t deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    unsigned n = 0;
+
+    for (const char *p = strstr(s, text); p; p = strstr(p + 1, text)) {
+        n++;
+    }
+    return n;
+}
+
+/* Read what stdout holds now, without waiting. */
+static void read_ready(struct proc *p)
+{
     int fl = fcntl(p->out_fd, F_GETFL);
+    char buf[4096];
+    ssize_t n;
 
     g_assert_cmpint(fcntl(p->out_fd, F_SETFL, fl | O_NONBLOCK), ==, 0);
-    while (!strstr(p->out->str, text)) {
-        char buf[4096];
-        ssize_t n = read(p->out_fd, buf, sizeof(buf));
+    while ((n = read(p->out_fd, buf, sizeof(buf))) > 0) {
+        g_string_append_len(p->out, buf, n);
+    }
+    g_assert_cmpint(fcntl(p->out_fd, F_SETFL, fl), ==, 0);
+}
 
-        if (n > 0) {
-            g_string_append_len(p->out, buf, n);
-            continue;
+/*
+ * Wait until the process printed @text on stdout @times times (at most
+ * 60 s).
+ */
+static void wait_for_count(struct proc *p, const char *text, unsigned times)
+{
+    int64_t deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
+    for (;;) {
+        read_ready(p);
+        if (count_of(p->out->str, text) >= times) {
+            return;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            proc_show(p);
+            g_test_message("waited for \"%s\" %u times", text, times);
         }
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         g_usleep(5000);
     }
-    g_assert_cmpint(fcntl(p->out_fd, F_SETFL, fl), ==, 0);
+}
+
+/* Wait until the process printed @text on stdout (at most 60 s). */
+static void wait_for_output(struct proc *p, const char *text)
+{
+    wait_for_count(p, text, 1);
 }
 
 /* Wait until @path exists with content (at most 30 s). */
@@ -355,6 +402,229 @@ static void test_sigint(void)
     check_signal(SIGINT);
 }
 
+/* ------------------------------------------------------------------ */
+/* Run states: the lifecycle guest's triple fault, i8042 reset and idle */
+/* ------------------------------------------------------------------ */
+
+/*
+ * How long a VM that should stay up (stopped, idle or spinning) is
+ * watched before it is told to end: long enough for a monitor that wrongly
+ * exits to have done so on a loaded host.
+ */
+#define ALIVE_CHECK_US (1500 * 1000)
+
+static bool is_loom_vm(void)
+{
+    return strstr(g_vmm, "loom-vm") != NULL;
+}
+
+/* Start the lifecycle guest with @append; -no-reboot unless @reboot. */
+static void lifecycle_start(struct proc *p, bool reboot, const char *append,
+                            const char *const *extra)
+{
+    g_autofree char *k =
+        g_build_filename(guest_run_dir(), "lifecycle.elf", NULL);
+    g_autoptr(GPtrArray) a = NULL;
+    GPtrArray *x = g_ptr_array_new();
+
+    g_ptr_array_add(x, (char *)"-append");
+    g_ptr_array_add(x, (char *)append);
+    for (; extra && *extra; extra++) {
+        g_ptr_array_add(x, (char *)*extra);
+    }
+    g_ptr_array_add(x, NULL);
+    a = argv_for(k, reboot, (const char *const *)x->pdata);
+    g_ptr_array_free(x, true);
+    proc_start(p, (const char *const *)a->pdata);
+}
+
+/* The console, trailing blanks cut: what the guest printed last. */
+static bool output_ends_with(const struct proc *p, const char *line)
+{
+    g_autofree char *out = g_strchomp(g_strdup(p->out->str));
+
+    return g_str_has_suffix(out, line);
+}
+
+/* The process is still running after ALIVE_CHECK_US. */
+static void expect_alive(struct proc *p)
+{
+    int st;
+
+    g_usleep(ALIVE_CHECK_US);
+    read_ready(p);
+    if (waitpid(p->pid, &st, WNOHANG) != 0) {
+        p->pid = 0;
+        proc_show(p);
+        g_test_message("the monitor exited (wait status %#x)", st);
+        g_assert_not_reached();
+    }
+}
+
+/* SIGTERM ends it in order: status 0, QEMU's message. */
+static void terminate(struct proc *p)
+{
+    g_assert_cmpint(kill(p->pid, SIGTERM), ==, 0);
+    proc_wait(p);
+    proc_show(p);
+    g_assert_cmpint(p->status, ==, 0);
+    g_assert_nonnull(strstr(p->err->str, "terminating on signal 15"));
+}
+
+/* Without a reset request the guest just runs: the first boot of its RAM. */
+static void test_lifecycle_exit(void)
+{
+    struct proc p;
+
+    lifecycle_start(&p, false, "action=exit", NULL);
+    proc_wait(&p);
+    proc_show(&p);
+    g_assert_cmpint(p.status, ==, GUEST_EXIT_PASS);
+    g_assert_nonnull(strstr(p.out->str, "lifecycle: boot 1\n"));
+    g_assert_nonnull(strstr(p.out->str, "lifecycle: done\n"));
+    proc_clear(&p);
+}
+
+/*
+ * A request the monitor obeys under -no-reboot: SHUTDOWN, exit 0, and the
+ * guest never printed another line.
+ */
+static void expect_guest_reset_exit(const char *append, const char *line)
+{
+    struct proc p;
+
+    lifecycle_start(&p, false, append, NULL);
+    proc_wait(&p);
+    proc_show(&p);
+    g_assert_cmpint(p.status, ==, 0);
+    g_assert_cmpuint(count_of(p.out->str, "lifecycle: boot"), ==, 1);
+    g_assert_true(output_ends_with(&p, line));
+    proc_clear(&p);
+}
+
+/*
+ * A request the monitor obeys, without -no-reboot: the guest boots again.
+ * loom-vm clears RAM on a reset (docs/design/vmm.md), QEMU keeps it, which
+ * the guest's boot count shows.  SIGTERM then ends the reset loop.
+ */
+static void expect_guest_reboots(const char *append, const char *line)
+{
+    struct proc p;
+
+    lifecycle_start(&p, true, append, NULL);
+    wait_for_count(&p, line, 2);
+    g_assert_nonnull(strstr(p.out->str, "lifecycle: boot 1\n"));
+    if (is_loom_vm()) {
+        g_assert_cmpuint(count_of(p.out->str, "lifecycle: boot 1\n"), >=, 2);
+        g_assert_null(strstr(p.out->str, "lifecycle: boot 2\n"));
+    } else {
+        g_assert_nonnull(strstr(p.out->str, "lifecycle: boot 2\n"));
+    }
+    g_assert_null(strstr(p.out->str, "still running"));
+    terminate(&p);
+    proc_clear(&p);
+}
+
+/*
+ * -no-reboot -no-shutdown: the VM stops in "shutdown" and the monitor
+ * stays up (QMP would see it) until it is told to end.
+ */
+static void expect_guest_stops(const char *append, const char *line)
+{
+    const char *const extra[] = {"-no-shutdown", NULL};
+    struct proc p;
+
+    lifecycle_start(&p, false, append, extra);
+    wait_for_output(&p, line);
+    expect_alive(&p);
+    g_assert_cmpuint(count_of(p.out->str, "lifecycle: boot"), ==, 1);
+    g_assert_true(output_ends_with(&p, line));
+    terminate(&p);
+    proc_clear(&p);
+}
+
+#define TRIPLE "action=triple-fault delay_ms=100"
+#define I8042 "action=i8042 delay_ms=100 wait_ms=1000"
+
+static void test_triple_fault(void)
+{
+    expect_guest_reset_exit(TRIPLE, "lifecycle: triple fault");
+}
+
+static void test_triple_fault_reboot(void)
+{
+    expect_guest_reboots(TRIPLE, "lifecycle: triple fault");
+}
+
+static void test_triple_fault_no_shutdown(void)
+{
+    expect_guest_stops(TRIPLE, "lifecycle: triple fault");
+}
+
+/*
+ * QEMU microvm has no i8042 and ignores the write: the guest keeps running
+ * and reports it, whatever -no-reboot and -no-shutdown say.
+ */
+static void expect_i8042_ignored(bool reboot, const char *const *extra)
+{
+    struct proc p;
+
+    lifecycle_start(&p, reboot, I8042, extra);
+    proc_wait(&p);
+    proc_show(&p);
+    g_assert_cmpint(p.status, ==, GUEST_EXIT_FAIL);
+    g_assert_cmpuint(count_of(p.out->str, "lifecycle: boot"), ==, 1);
+    g_assert_true(output_ends_with(
+        &p, "lifecycle: still running 1000 ms after the i8042 reset"));
+    proc_clear(&p);
+}
+
+/* loom-vm serves the i8042 reset command as a reset (docs/design/vmm.md). */
+static void test_i8042(void)
+{
+    if (!is_loom_vm()) {
+        expect_i8042_ignored(false, NULL);
+        return;
+    }
+    expect_guest_reset_exit(I8042, "lifecycle: i8042 reset");
+}
+
+static void test_i8042_reboot(void)
+{
+    if (!is_loom_vm()) {
+        expect_i8042_ignored(true, NULL);
+        return;
+    }
+    expect_guest_reboots(I8042, "lifecycle: i8042 reset");
+}
+
+static void test_i8042_no_shutdown(void)
+{
+    const char *const extra[] = {"-no-shutdown", NULL};
+
+    if (!is_loom_vm()) {
+        expect_i8042_ignored(false, extra);
+        return;
+    }
+    expect_guest_stops(I8042, "lifecycle: i8042 reset");
+}
+
+/* A guest that halts or spins for good keeps the monitor up until SIGTERM. */
+static void check_alive(const void *data)
+{
+    const char *action = data;
+    g_autofree char *append = g_strdup_printf("action=%s", action);
+    g_autofree char *line = g_strdup_printf("lifecycle: %s", action);
+    struct proc p;
+
+    lifecycle_start(&p, false, append, NULL);
+    wait_for_output(&p, line);
+    expect_alive(&p);
+    g_assert_true(output_ends_with(&p, line));
+    terminate(&p);
+    proc_clear(&p);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -371,5 +641,17 @@ int main(int argc, char **argv)
     g_test_add_func("/vmm-process/summary", test_summary);
     g_test_add_func("/vmm-process/sigterm", test_sigterm);
     g_test_add_func("/vmm-process/sigint", test_sigint);
+    g_test_add_func("/vmm-process/lifecycle/exit", test_lifecycle_exit);
+    g_test_add_func("/vmm-process/lifecycle/triple-fault", test_triple_fault);
+    g_test_add_func("/vmm-process/lifecycle/triple-fault-reboot",
+                    test_triple_fault_reboot);
+    g_test_add_func("/vmm-process/lifecycle/triple-fault-no-shutdown",
+                    test_triple_fault_no_shutdown);
+    g_test_add_func("/vmm-process/lifecycle/i8042", test_i8042);
+    g_test_add_func("/vmm-process/lifecycle/i8042-reboot", test_i8042_reboot);
+    g_test_add_func("/vmm-process/lifecycle/i8042-no-shutdown",
+                    test_i8042_no_shutdown);
+    g_test_add_data_func("/vmm-process/lifecycle/idle", "idle", check_alive);
+    g_test_add_data_func("/vmm-process/lifecycle/spin", "spin", check_alive);
     return g_test_run();
 }
