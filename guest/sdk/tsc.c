@@ -110,31 +110,68 @@ static uint16_t pit_read(uint64_t *tsc, uint64_t *window)
  * Channel 1 is the one whose gate is always on and whose output drives no
  * interrupt (channel 2's gate is port 0x61, which QEMU's microvm lacks).
  *
- * On a loaded host the vCPU may be descheduled at any point, so:
- *  - the measurement starts and ends only at reads whose latch exit took
- *    at most SLACK times the shortest one seen, which bounds the error
- *    of each end to half of that;
- *  - the 16-bit count wraps every 55 ms, so a gap between reads of more
- *    than SLACK times the shortest gap may hide whole periods: the
- *    measurement starts over.
+ * The vCPU may be descheduled at any point, for tens of milliseconds on a
+ * loaded host, and how long a latch takes depends on the monitor (QEMU
+ * emulates the PIT in userspace, loom-vm uses KVM's in-kernel one, whose
+ * reads are faster but vary more).  So nothing here is relative to the
+ * fastest read seen; instead:
+ *
+ *  - Each read's latch lies somewhere inside its window, so a measurement
+ *    from read a to read b is off by at most (window a + window b) / 2 TSC
+ *    ticks.  It ends only once that bound is below 1 / ERR_DIV of its
+ *    span, which holds whatever the windows are, and a read with a
+ *    window START_BETTER times shorter than the starting one's becomes
+ *    the new start (the bound shrinks faster than the count restarts).
+ *  - The 16-bit count wraps every 55 ms, so a long gap between two reads
+ *    may hide whole periods.  Once the span so far is known to within
+ *    1 / TRUST_DIV, it predicts how far the count moved over a gap; a gap
+ *    that may have covered half a period starts the measurement over.
+ *    Until then (the first fraction of a millisecond), a gap longer than
+ *    GAP_SLACK times the shortest one does, which is still far below a
+ *    period.
  */
-#define SLACK 4
+#define ERR_DIV 2000
+#define START_BETTER 4
+#define TRUST_DIV 8
+#define TRUST_TICKS 64
 #define GAP_SLACK 64
+#define HALF_WRAP 32768
+
+struct pit_cal {
+    bool counting;
+    uint64_t t0, w0;  /* the start: TSC at the latch, its window */
+    uint32_t elapsed; /* PIT ticks since the start */
+};
+
+/* Whether the gap @gap from the previous read (at @prev_t) may hide a wrap. */
+static bool pit_gap_too_long(const struct pit_cal *c, uint64_t prev_t,
+                             uint64_t prev_w, uint64_t gap, uint64_t min_gap)
+{
+    uint64_t span = prev_t - c->t0, per_tick;
+
+    if (c->elapsed < TRUST_TICKS || (c->w0 + prev_w) * TRUST_DIV > 2 * span) {
+        return gap > GAP_SLACK * min_gap;
+    }
+    per_tick = span / c->elapsed; /* TSC ticks per PIT tick, within 1/8 */
+    if (!per_tick) {
+        per_tick = 1;
+    }
+    return gap / per_tick >= HALF_WRAP;
+}
 
 static uint64_t pit_hz(void)
 {
-    uint32_t want = PIT_HZ / 1000 * PIT_CAL_MS, elapsed = 0, tries;
-    uint64_t t0 = 0, t, prev_t, win, gap, start;
-    uint64_t min_win = UINT64_MAX, min_gap = UINT64_MAX;
+    uint32_t want = PIT_HZ / 1000 * PIT_CAL_MS, tries;
+    uint64_t t, prev_t, win, prev_w, gap, start, min_gap = UINT64_MAX;
+    struct pit_cal c = {.counting = false};
     uint16_t first, prev, now = 0;
-    bool counting = false;
 
     sdk_outb(0x43, 0x74); /* channel 1, lobyte/hibyte, mode 2, binary */
     sdk_outb(0x41, 0);
     sdk_outb(0x41, 0); /* reload 65536: wraps every 55 ms */
     first = pit_read(&start, &win);
     for (tries = 0; tries < 1000; tries++) {
-        now = pit_read(&prev_t, &win);
+        now = pit_read(&prev_t, &prev_w);
         if (now != first) {
             break;
         }
@@ -147,24 +184,23 @@ static uint64_t pit_hz(void)
         now = pit_read(&t, &win);
         gap = t - prev_t;
         min_gap = gap < min_gap ? gap : min_gap;
-        min_win = win < min_win ? win : min_win;
-        if (gap > GAP_SLACK * min_gap) {
-            counting = false; /* the count may have wrapped unseen */
-        } else if (counting) {
-            elapsed += (uint16_t)(prev - now); /* counts down, wraps */
+        if (c.counting) {
+            if (pit_gap_too_long(&c, prev_t, prev_w, gap, min_gap)) {
+                c.counting = false;
+            } else {
+                c.elapsed += (uint16_t)(prev - now); /* counts down, wraps */
+            }
         }
-        if (win <= SLACK * min_win) {
-            if (counting && elapsed >= want) {
-                return (t - t0) * PIT_HZ / elapsed;
-            }
-            if (!counting) {
-                counting = true;
-                t0 = t;
-                elapsed = 0;
-            }
+        if (c.counting && c.elapsed >= want &&
+            (c.w0 + win) * ERR_DIV <= 2 * (t - c.t0)) {
+            return (t - c.t0) * PIT_HZ / c.elapsed;
+        }
+        if (!c.counting || win * START_BETTER < c.w0) {
+            c = (struct pit_cal){.counting = true, .t0 = t, .w0 = win};
         }
         prev = now;
         prev_t = t;
+        prev_w = win;
         if (t - start > (1ull << 40)) {
             return 0;
         }

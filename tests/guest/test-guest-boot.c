@@ -181,21 +181,30 @@ static unsigned long hello_tsc_khz(const char *append, const char **source)
     return khz;
 }
 
-/* The PIT calibration agrees with kvmclock's exact figure within 1%. */
+/*
+ * The PIT calibration agrees with kvmclock's exact figure within 0.2%
+ * (its own error is below 0.05%; the host's clock may be slewed by up to
+ * 0.05% against the TSC), each of several times: a calibration that keeps
+ * starting over would run into the boot's watchdog instead.
+ */
 static void test_clock_sources(void)
 {
     const char *dflt, *pit;
     unsigned long a = hello_tsc_khz("smp=off", &dflt);
-    unsigned long b = hello_tsc_khz("smp=off sdk.clock=pit", &pit);
 
-    g_assert_cmpstr(pit, ==, "pit");
-    g_assert_cmpuint(b, >, 100000);
-    if (strcmp(dflt, "kvmclock") != 0) {
-        g_test_message("the monitor offers no kvmclock: PIT only");
-        return;
+    for (int i = 0; i < 3; i++) {
+        unsigned long b = hello_tsc_khz("smp=off sdk.clock=pit", &pit);
+
+        g_assert_cmpstr(pit, ==, "pit");
+        g_assert_cmpuint(b, >, 100000);
+        if (strcmp(dflt, "kvmclock") != 0) {
+            g_test_message("the monitor offers no kvmclock: PIT only");
+            continue;
+        }
+        g_test_message("pit %lu kHz, kvmclock %lu kHz", b, a);
+        g_assert_cmpuint(b, >=, a - a / 500);
+        g_assert_cmpuint(b, <=, a + a / 500);
     }
-    g_assert_cmpuint(b, >=, a - a / 100);
-    g_assert_cmpuint(b, <=, a + a / 100);
 }
 
 struct failure_case {

@@ -287,8 +287,9 @@ void *sdk_alloc(size_t size, size_t align);
 /**
  * sdk_tsc_hz() - the TSC frequency, calibrated on first use: from kvmclock
  * (its pvclock scale) when CPUID offers it, else by counting TSC ticks
- * over 25 ms of PIT channel 1.  The word sdk.clock=kvmclock|pit forces a
- * source; a source that cannot be used panics.
+ * over at least 25 ms of PIT channel 1 (within 0.05% by construction).
+ * The word sdk.clock=kvmclock|pit forces a source; a source that cannot
+ * be used panics.
  *
  * Context: any CPU.
  */
