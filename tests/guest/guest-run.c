@@ -124,8 +124,9 @@ static const char *const common_args[] = {
     "-no-reboot",
 };
 
-void guest_boot(struct guest_boot *b, const char *guest, unsigned cpus,
-                const char *append, const char *const *extra)
+static void boot(struct guest_boot *b, const char *vmm, bool with_args,
+                 const char *guest, unsigned cpus, const char *append,
+                 const char *const *extra)
 {
     g_autofree char *kernel = g_strdup_printf("%s/%s.elf", guest_dir, guest);
     g_autofree char *smp = g_strdup_printf("%u", cpus);
@@ -134,7 +135,7 @@ void guest_boot(struct guest_boot *b, const char *guest, unsigned cpus,
     GPtrArray *argv = g_ptr_array_new();
 
     memset(b, 0, sizeof(*b));
-    g_ptr_array_add(argv, vmm_path);
+    g_ptr_array_add(argv, (char *)vmm);
     for (size_t i = 0; i < G_N_ELEMENTS(common_args); i++) {
         g_ptr_array_add(argv, (char *)common_args[i]);
     }
@@ -144,7 +145,7 @@ void guest_boot(struct guest_boot *b, const char *guest, unsigned cpus,
     for (size_t i = 0; extra && extra[i]; i++) {
         g_ptr_array_add(argv, (char *)extra[i]);
     }
-    for (guint i = 0; i < vmm_args->len; i++) {
+    for (guint i = 0; with_args && i < vmm_args->len; i++) {
         g_ptr_array_add(argv, vmm_args->pdata[i]);
     }
     g_ptr_array_add(argv, NULL);
@@ -155,6 +156,18 @@ void guest_boot(struct guest_boot *b, const char *guest, unsigned cpus,
         g_test_message("$ %s\n%s%s[exit %d]", b->cmd, b->out, b->err,
                        b->status);
     }
+}
+
+void guest_boot(struct guest_boot *b, const char *guest, unsigned cpus,
+                const char *append, const char *const *extra)
+{
+    boot(b, vmm_path, true, guest, cpus, append, extra);
+}
+
+void guest_boot_on(struct guest_boot *b, const char *vmm, const char *guest,
+                   unsigned cpus, const char *append, const char *const *extra)
+{
+    boot(b, vmm, false, guest, cpus, append, extra);
 }
 
 void guest_show(const struct guest_boot *b)

@@ -49,6 +49,14 @@ const char *guest_run_dir(void);
  */
 void guest_boot(struct guest_boot *b, const char *guest, unsigned cpus,
                 const char *append, const char *const *extra);
+
+/*
+ * guest_boot_on() - guest_boot() on the monitor @vmm (a path) instead of
+ * --vmm's, without the --vmm-arg words: a second monitor to compare with.
+ */
+void guest_boot_on(struct guest_boot *b, const char *vmm, const char *guest,
+                   unsigned cpus, const char *append, const char *const *extra);
+
 void guest_boot_clear(struct guest_boot *b);
 
 /* Print the command line, console, stderr and status (test messages). */
