@@ -161,7 +161,9 @@ static void *thread_start(void *opaque)
 static int spawn(struct loom_thread *t, pthread_t *tid,
                  const struct loom_cpuset *cpus)
 {
+    /* Read now: a detached thread may free @t once it is created. */
     bool detached = t->flags & LOOM_THREAD_DETACHED;
+    bool no_signals = t->flags & LOOM__THREAD_NO_SIGNALS;
     sigset_t all, old;
     pthread_attr_t attr;
     cpu_set_t native;
@@ -179,7 +181,7 @@ static int spawn(struct loom_thread *t, pthread_t *tid,
         err = pthread_attr_setaffinity_np(&attr, sizeof(native), &native);
     }
     if (!err) {
-        if (t->flags & LOOM__THREAD_NO_SIGNALS) {
+        if (no_signals) {
             /* The new thread inherits the mask in force at creation. */
             sigfillset(&all);
             pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -189,7 +191,7 @@ static int spawn(struct loom_thread *t, pthread_t *tid,
          * returns, so its tid is never read through @t.
          */
         err = pthread_create(tid, &attr, thread_start, t);
-        if (t->flags & LOOM__THREAD_NO_SIGNALS) {
+        if (no_signals) {
             pthread_sigmask(SIG_SETMASK, &old, NULL);
         }
     }
