@@ -30,7 +30,14 @@ static int g_failed;
         }                                                                      \
     } while (0)
 
-/* Fake for the loop layer, which this program does not link. */
+/*
+ * The loop layer, which this program does not link: no thread runs a
+ * loop (loom_loop_current() would be NULL everywhere) ...
+ */
+__thread struct loom_loop *loom__t_loop
+    __attribute__((tls_model("initial-exec")));
+
+/* ... and nothing may be scheduled on one. */
 void loom_co_schedule(struct loom_loop *l, struct loom_co *co)
 {
     fprintf(stderr, "unexpected loom_co_schedule(%p, %p)\n", (void *)l,
