@@ -17,6 +17,22 @@ extern "C" {
 /** LOOM_API - marks a function exported from libloom. */
 #define LOOM_API __attribute__((visibility("default")))
 
+/*
+ * loom__cpu_relax() - tell the CPU the caller is spinning (x86 pause,
+ * AArch64 yield).  Internal to loom's inline code and the library; the one
+ * pause helper.  Context: any.
+ */
+static inline void loom__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 /**
  * typedef loom_cb - generic callback taking the caller's opaque pointer.
  * @opaque: the pointer given when the callback was registered.

@@ -4,6 +4,7 @@
 #define LOOM_LOOM_H
 
 #include <loom/common.h>
+#include <loom/sync.h>
 #include <loom/thread.h>
 #include <loom/clock.h>
 #include <loom/rcu.h>

@@ -13,6 +13,8 @@
 
 #include <stdbool.h>
 
+#include <loom/common.h>
+
 /* Relaxed: atomicity only, no ordering. */
 #define loom_atomic_read(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define loom_atomic_set(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
@@ -69,15 +71,6 @@
 #define loom_smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define loom_barrier() __asm__ __volatile__("" ::: "memory")
 
-static inline void loom_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    loom_barrier();
-#endif
-}
+/* The pause helper is loom__cpu_relax() (<loom/common.h>). */
 
 #endif /* LOOM_BASE_ATOMIC_H */

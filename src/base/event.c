@@ -11,7 +11,7 @@
  * a set happened even if the event was reset again before it ran.  Any
  * thread.
  */
-#include <loom/thread.h>
+#include <loom/sync.h>
 
 #include <errno.h>
 #include <limits.h>

@@ -12,7 +12,7 @@
  * loom_lockcnt_inc_and_unlock() holds it), except for plain
  * loom_lockcnt_dec(), which the caller uses when it does not free.
  */
-#include <loom/thread.h>
+#include <loom/sync.h>
 
 #include "base/atomic.h"
 #include "base/check.h"

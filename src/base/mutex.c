@@ -6,7 +6,7 @@
  * waits use CLOCK_MONOTONIC through pthread_cond_clockwait(), so no
  * condattr is needed and static initialisers work.  Any thread.
  */
-#include <loom/thread.h>
+#include <loom/sync.h>
 
 #include <errno.h>
 #include <time.h>

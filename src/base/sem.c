@@ -11,7 +11,7 @@
  * and wakes it, or the waiter sees the new count (in its own read, or in
  * FUTEX_WAIT's atomic check of the word) and does not sleep.
  */
-#include <loom/thread.h>
+#include <loom/sync.h>
 
 #include <errno.h>
 #include <stddef.h>

@@ -189,7 +189,7 @@ static bool spin(struct poll_iter *it, int64_t window_ns)
             sched_yield();
             next_yield = now + LOOP_SPIN_YIELD_NS;
         } else {
-            loom_cpu_relax();
+            loom__cpu_relax();
         }
     }
     /*

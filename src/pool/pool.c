@@ -584,7 +584,7 @@ static void spin_for_work_locked(struct loom_pool *p)
     p->nspinning++;
     loom_mutex_unlock(&p->lock);
     while (!loom_atomic_read(&p->qlen) && !loom_atomic_read(&p->stopping)) {
-        loom_cpu_relax();
+        loom__cpu_relax();
         if (++i % 64 == 0 && loom_clock_ns(LOOM_CLOCK_HOST) - t0 > SPIN_NS) {
             break;
         }

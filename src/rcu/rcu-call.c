@@ -81,7 +81,7 @@ static struct loom_rcu_head *next_of(struct loom_rcu_head *h)
     /* Pairs with the release store in enqueue(). */
     while (!(next = loom_atomic_load_acquire(&h->next))) {
         if (++spins < 1000) {
-            loom_cpu_relax();
+            loom__cpu_relax();
         } else {
             sched_yield();
         }

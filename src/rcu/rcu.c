@@ -376,7 +376,7 @@ static void wait_for_readers(unsigned long gp)
             break;
         }
         if (pass < RCU_SPIN_PASSES) {
-            loom_cpu_relax();
+            loom__cpu_relax();
             continue;
         }
         request_wakeups(&pending);

@@ -143,7 +143,7 @@ static __attribute__((noinline)) void lock_slow(struct timer_clock *tc)
     int i;
 
     for (i = 0; i < 100; i++) {
-        loom_cpu_relax();
+        loom__cpu_relax();
         old = TLOCK_FREE;
         /* Pairs with the xchg in unlock(). */
         if (loom_atomic_read(&tc->lock) == TLOCK_FREE &&
