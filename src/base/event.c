@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #include "base/atomic.h"
-#include "base/deadline.h"
+#include "base/timeout.h"
 #include "base/futex.h"
 
 enum {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Thin wrappers over the Linux futex system call (internal): process-private
- * waits on a 32-bit word with an optional absolute CLOCK_MONOTONIC deadline.
+ * The one wrapper over the Linux futex system call (internal):
+ * process-private waits on a 32-bit word, with an absolute CLOCK_MONOTONIC
+ * deadline or a relative timeout, and wake-ups.
  */
 #ifndef LOOM_BASE_FUTEX_H
 #define LOOM_BASE_FUTEX_H
@@ -13,6 +14,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base/timeout.h"
 
 /*
  * loom__futex_wait() - sleep while *@addr == @val.
@@ -27,6 +30,29 @@ static inline int loom__futex_wait(uint32_t *addr, uint32_t val,
     /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
     if (syscall(SYS_futex, addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, val,
                 deadline, NULL, FUTEX_BITSET_MATCH_ANY) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+/*
+ * loom__futex_wait_ns() - sleep while *@addr == @val, at most @timeout_ns
+ * (relative; negative: forever).
+ * Context: any.
+ * Return: as loom__futex_wait().
+ */
+static inline int loom__futex_wait_ns(uint32_t *addr, uint32_t val,
+                                      int64_t timeout_ns)
+{
+    struct timespec ts, *tsp = NULL;
+
+    if (timeout_ns >= 0) {
+        ts = loom__timespec_ns(timeout_ns);
+        tsp = &ts;
+    }
+    /* FUTEX_WAIT takes a relative timeout. */
+    if (syscall(SYS_futex, addr, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, val, tsp,
+                NULL, 0) < 0) {
         return -errno;
     }
     return 0;

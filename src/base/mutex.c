@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "base/check.h"
-#include "base/deadline.h"
+#include "base/timeout.h"
 
 static void check(int err, const char *what, const void *obj)
 {

@@ -18,7 +18,7 @@
 
 #include "base/atomic.h"
 #include "base/check.h"
-#include "base/deadline.h"
+#include "base/timeout.h"
 #include "base/futex.h"
 
 #define SEM_MAX 0x7fffffffu

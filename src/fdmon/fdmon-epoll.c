@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/atomic.h"
+#include "base/timeout.h"
 #include "loop/loop-int.h"
 
 #define MAX_EVENTS 128
@@ -148,8 +149,7 @@ static int do_wait(int epfd, struct epoll_event *evs, int max,
     int ret, ms;
 
     if (loom_atomic_read(&g_have_pwait2)) {
-        ts.tv_sec = timeout_ns / 1000000000;
-        ts.tv_nsec = timeout_ns % 1000000000;
+        ts = loom__timespec_ns(timeout_ns < 0 ? 0 : timeout_ns);
         ret = epoll_pwait2(epfd, evs, max, timeout_ns < 0 ? NULL : &ts, NULL);
         if (ret >= 0 || errno != ENOSYS) {
             return ret;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/timeout.h"
 #include "loop/loop-int.h"
 
 struct fdmon_poll {
@@ -167,8 +168,7 @@ static int poll_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
     unsigned i;
 
     if (timeout_ns >= 0) {
-        ts.tv_sec = timeout_ns / 1000000000;
-        ts.tv_nsec = timeout_ns % 1000000000;
+        ts = loom__timespec_ns(timeout_ns);
         tsp = &ts;
     }
     ret = ppoll(p->pfds, count, tsp, NULL);

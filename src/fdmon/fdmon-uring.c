@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "base/atomic.h"
+#include "base/timeout.h"
 #include "fdmon/fdmon-config.h"
 #include "loop/loop-int.h"
 
@@ -416,19 +417,11 @@ static int reap(struct fdmon_uring *u, bool legacy, struct loom_list *ready)
     }
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int uring_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
                       struct loom_list *ready)
 {
     struct fdmon_uring *u = to_u(m);
-    int64_t deadline = timeout_ns > 0 ? now_ns() + timeout_ns : 0;
+    int64_t deadline = timeout_ns > 0 ? loom__mono_ns() + timeout_ns : 0;
     struct __kernel_timespec ts;
     struct io_uring_cqe *cqe;
     int found = 0, ret;
@@ -452,8 +445,11 @@ static int uring_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
                 ret = io_uring_submit(&u->ring);
             }
         } else {
-            ts.tv_sec = timeout_ns / 1000000000;
-            ts.tv_nsec = timeout_ns % 1000000000;
+            struct timespec rel =
+                loom__timespec_ns(timeout_ns < 0 ? 0 : timeout_ns);
+
+            ts.tv_sec = rel.tv_sec;
+            ts.tv_nsec = rel.tv_nsec;
             ret = io_uring_submit_and_wait_timeout(
                 &u->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
         }
@@ -469,7 +465,7 @@ static int uring_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
          * tombstones, parked legacy fds): sleep for the rest.
          */
         if (timeout_ns > 0) {
-            timeout_ns = deadline - now_ns();
+            timeout_ns = deadline - loom__mono_ns();
             if (timeout_ns <= 0) {
                 return 0;
             }

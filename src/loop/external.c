@@ -18,22 +18,6 @@
 #include "loop/loop-priv.h"
 #include "timer/timer-int.h"
 
-/* As loom_loop_poll() computes it: BHs first, then timers. */
-static int64_t ext_timeout(struct loom_loop *l)
-{
-    int64_t t = loom__bh_timeout_ns(l);
-    int64_t tt;
-
-    if (t == 0) {
-        return 0;
-    }
-    tt = loom__timers_timeout_ns(l->timers);
-    if (tt >= 0 && (t < 0 || tt < t)) {
-        t = tt;
-    }
-    return t;
-}
-
 /* Move the loop to epoll (remembering the mode to restore) if needed. */
 static int ext_pin(struct loom_loop *l, struct loom__ext_poll *ep)
 {
@@ -78,7 +62,7 @@ int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
         /*
          * Announce before looking for work, as prepare_wait() in poll.c.
          * Pairs with the seq_cst load in loom_loop_notify(): a thread
-         * publishing work either is seen by ext_timeout() or sees
+         * publishing work either is seen by loom__loop_timeout_ns() or sees
          * notify_me != 0 and writes the eventfd.
          */
         loom_atomic_inc(&l->notify_me);
@@ -86,7 +70,7 @@ int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
     }
     timeout = ((old & LOOP_WAKE_FUTEX) && (old & LOOP_WAKE_NOTIFIED))
                   ? 0
-                  : ext_timeout(l);
+                  : loom__loop_timeout_ns(l);
     if (timeout == 0) {
         /* The caller will not block (nor, with GLib, call check). */
         loom__loop_ext_withdraw(l, ep);
@@ -118,7 +102,7 @@ bool loom__loop_ext_check(struct loom_loop *l, struct loom__ext_poll *ep,
     if (fd_ready || (loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
         loom__loop_notify_accept(l, true);
     }
-    return fd_ready || ext_timeout(l) == 0;
+    return fd_ready || loom__loop_timeout_ns(l) == 0;
 }
 
 void loom__loop_ext_detach(struct loom_loop *l, struct loom__ext_poll *ep)

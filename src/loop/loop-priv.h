@@ -212,4 +212,13 @@ bool loom__fdh_poll(struct loom_loop *l, bool legacy, struct loom_list *ready);
 void loom__loop_claim_home(struct loom_loop *l);
 void loom__loop_notify_accept(struct loom_loop *l, bool drain);
 
+/*
+ * poll.c.  loom__loop_timeout_ns(): how long a level that announced it may
+ * block (notify_me) may sleep: 0 if a BH is pending, else the nearest of
+ * the idle-BH bound and the timers' deadline, -1 for no limit.  The one
+ * timeout computation, shared with external loops (external.c).
+ * Context: home(loop).
+ */
+int64_t loom__loop_timeout_ns(struct loom_loop *l);
+
 #endif /* LOOM_LOOP_PRIV_H */

@@ -14,16 +14,13 @@
  */
 #include <loom/loop.h>
 
-#include <linux/futex.h>
 #include <sched.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <loom/clock.h>
 
 #include "base/atomic.h"
 #include "base/check.h"
+#include "base/futex.h"
 #include "loop/loop-priv.h"
 #include "timer/timer-int.h"
 
@@ -39,7 +36,7 @@ struct poll_iter {
     struct loom_list ready; /* this level's ready handlers */
 };
 
-static int64_t compute_timeout(struct loom_loop *l)
+int64_t loom__loop_timeout_ns(struct loom_loop *l)
 {
     int64_t t = loom__bh_timeout_ns(l);
     int64_t tt;
@@ -100,10 +97,10 @@ static void prepare_wait(struct poll_iter *it)
     /*
      * Announce before looking for work.  Pairs with the seq_cst load in
      * loom_loop_notify(): a thread publishing work either is seen by
-     * compute_timeout() or sees notify_me != 0 and wakes us.
+     * loom__loop_timeout_ns() or sees notify_me != 0 and wakes us.
      */
     loom_atomic_inc(&l->notify_me);
-    it->timeout_ns = may_sleep ? compute_timeout(l) : 0;
+    it->timeout_ns = may_sleep ? loom__loop_timeout_ns(l) : 0;
 }
 
 /*
@@ -129,7 +126,7 @@ static bool poll_allowed(const struct poll_iter *it)
  *
  * The notify protocol while spinning.  notify_me stays announced (from
  * prepare_wait() until finish_wait()), so every loom_loop_notify() that
- * follows our compute_timeout() - a BH scheduled, a timer armed earlier, a
+ * follows our loom__loop_timeout_ns() - a BH scheduled, a timer armed earlier, a
  * bare notify, from any thread - reaches its fetch_or of NOTIFIED (or
  * finds NOTIFIED set and knows a wake-up is on its way).  What SPIN
  * changes is only whether that fetch_or is followed by a syscall.  Take
@@ -148,7 +145,7 @@ static bool poll_allowed(const struct poll_iter *it)
  * A notifier that skipped its fetch_or because NOTIFIED was already set
  * relies on that earlier setter's case; its work was published before its
  * seq_cst load of notify_me, so if this iteration's dispatch misses it the
- * next poll's compute_timeout() finds it (as without polling).  The spin
+ * next poll's loom__loop_timeout_ns() finds it (as without polling).  The spin
  * does not need to walk the BH list itself: every schedule that needs a
  * wake-up notifies, and NOTIFIED is one load.
  */
@@ -279,21 +276,13 @@ static void adapt_window(struct poll_iter *it)
 
 static void sleep_futex(struct loom_loop *l, int64_t timeout_ns)
 {
-    struct timespec ts, *tsp = NULL;
-
-    if (timeout_ns >= 0) {
-        ts.tv_sec = timeout_ns / 1000000000;
-        ts.tv_nsec = timeout_ns % 1000000000;
-        tsp = &ts;
-    }
     /*
      * Sleeps only while the word is exactly FUTEX (not NOTIFIED): a
      * notifier's fetch_or before this call makes it return at once, one
      * after it is followed by its futex wake.  EINTR, EAGAIN and
      * ETIMEDOUT all just end the wait.
      */
-    (void)syscall(SYS_futex, &l->wake, FUTEX_WAIT_PRIVATE, LOOP_WAKE_FUTEX, tsp,
-                  NULL, 0);
+    (void)loom__futex_wait_ns(&l->wake, LOOP_WAKE_FUTEX, timeout_ns);
 }
 
 static void wait_fds(struct poll_iter *it)

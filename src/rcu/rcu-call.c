@@ -135,7 +135,7 @@ static void wait_for_work(void)
             loom_atomic_set(&g_wake, 1);
             return;
         }
-        loom__rcu_futex_wait(&g_wake, 0, -1);
+        (void)loom__futex_wait_ns(&g_wake, 0, -1);
     }
 }
 
@@ -156,7 +156,7 @@ static void *call_rcu_thread(void *arg)
             loom_atomic_load_seq(&g_urgent) == 0) {
             /* A drain bumps g_urgent and wakes us early. */
             tries++;
-            loom__rcu_futex_wait(&g_urgent, 0, CALL_BATCH_DELAY_NS);
+            (void)loom__futex_wait_ns(&g_urgent, 0, CALL_BATCH_DELAY_NS);
             continue;
         }
         tries = 0;
@@ -209,7 +209,7 @@ void loom_call_rcu(struct loom_rcu_head *head,
     loom_atomic_inc(&g_count);
     if (LOOM_UNLIKELY(loom_atomic_load_seq(&g_wake) == 0) &&
         loom_atomic_xchg(&g_wake, 1) == 0) {
-        loom__rcu_futex_wake_all(&g_wake);
+        loom__futex_wake(&g_wake, INT_MAX);
     }
     /* Pairs with the release store in start_thread(). */
     if (LOOM_UNLIKELY(!loom_atomic_load_acquire(&g_started))) {
@@ -232,7 +232,7 @@ static void drain_marker_run(struct loom_rcu_head *head)
     loom_atomic_store_release(&m->done, 1);
     /* @m may be gone now: wake through the global word. */
     loom_atomic_inc(&g_drain_seq);
-    loom__rcu_futex_wake_all(&g_drain_seq);
+    loom__futex_wake(&g_drain_seq, INT_MAX);
 }
 
 /*
@@ -265,7 +265,7 @@ void loom_drain_call_rcu(void)
                    "it would wait for itself");
     }
     loom_atomic_inc(&g_urgent);
-    loom__rcu_futex_wake_all(&g_urgent);
+    loom__futex_wake(&g_urgent, INT_MAX);
     loom_call_rcu(&m.head, drain_marker_run);
     if (!loom_atomic_load_acquire(&g_started) && start_thread() != 0) {
         drain_inline(&m);
@@ -277,7 +277,7 @@ void loom_drain_call_rcu(void)
         if (loom_atomic_load_acquire(&m.done)) {
             break;
         }
-        loom__rcu_futex_wait(&g_drain_seq, seq, -1);
+        (void)loom__futex_wait_ns(&g_drain_seq, seq, -1);
     }
     loom_atomic_dec(&g_urgent);
 }

@@ -1,43 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Internal interface between the RCU reader/grace-period code (rcu.c)
- * and the call_rcu thread (rcu-call.c), plus the futex wrappers both use.
+ * and the call_rcu thread (rcu-call.c).
  */
 #ifndef LOOM_RCU_INT_H
 #define LOOM_RCU_INT_H
 
-#include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
-#include <stdint.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-/*
- * Sleep while *word == val, at most @timeout_ns when >= 0.  Spurious
- * returns are possible: callers re-check their condition.
- * Context: any.
- */
-static inline void loom__rcu_futex_wait(unsigned int *word, unsigned int val,
-                                        int64_t timeout_ns)
-{
-    struct timespec ts, *tsp = NULL;
-
-    if (timeout_ns >= 0) {
-        ts.tv_sec = timeout_ns / 1000000000;
-        ts.tv_nsec = timeout_ns % 1000000000;
-        tsp = &ts;
-    }
-    (void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
-}
-
-/* Wake every thread sleeping on @word.  Context: any. */
-static inline void loom__rcu_futex_wake_all(unsigned int *word)
-{
-    (void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL,
-                  0);
-}
+#include "base/futex.h"
 
 /*
  * One-time initialisation of the RCU core (membarrier registration, the

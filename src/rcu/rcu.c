@@ -284,7 +284,7 @@ void loom__rcu_wake_writer(void)
 {
     /* Pairs with the reset of g_gp_event in request_wakeups(). */
     if (loom_atomic_xchg(&g_gp_event, 1) == 0) {
-        loom__rcu_futex_wake_all(&g_gp_event);
+        loom__futex_wake(&g_gp_event, INT_MAX);
     }
 }
 
@@ -386,7 +386,7 @@ static void wait_for_readers(unsigned long gp)
             break;
         }
         pthread_mutex_unlock(&g_registry_lock);
-        loom__rcu_futex_wait(&g_gp_event, 0, -1);
+        (void)loom__futex_wait_ns(&g_gp_event, 0, -1);
         pthread_mutex_lock(&g_registry_lock);
     }
     if (slept) {
