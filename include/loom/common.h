@@ -18,6 +18,26 @@ extern "C" {
 #define LOOM_API __attribute__((visibility("default")))
 
 /*
+ * LOOM__TSAN / LOOM__ASAN: defined when compiled with ThreadSanitizer /
+ * AddressSanitizer (gcc and clang spell it differently).  Internal: the
+ * one place loom's headers and sources learn it.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define LOOM__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LOOM__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define LOOM__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LOOM__ASAN 1
+#endif
+#endif
+
+/*
  * loom__cpu_relax() - tell the CPU the caller is spinning (x86 pause,
  * AArch64 yield).  Internal to loom's inline code and the library; the one
  * pause helper.  Context: any.

@@ -28,12 +28,8 @@ extern "C" {
  * barriers only.  ThreadSanitizer models neither membarrier nor fences, so
  * instrumented readers use sequentially consistent atomics instead.
  */
-#if defined(__SANITIZE_THREAD__)
+#ifdef LOOM__TSAN
 #define LOOM__RCU_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LOOM__RCU_TSAN 1
-#endif
 #endif
 
 /*

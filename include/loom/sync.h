@@ -563,12 +563,8 @@ struct loom_seqlock {
  * ThreadSanitizer does not model fences (and gcc warns about them); its
  * builds order the seqlock with read-modify-writes instead.
  */
-#if defined(__SANITIZE_THREAD__)
+#ifdef LOOM__TSAN
 #define LOOM__SEQLOCK_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LOOM__SEQLOCK_TSAN 1
-#endif
 #endif
 
 /** LOOM_SEQLOCK_INITIALIZER - static initialiser for struct loom_seqlock. */

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <loom/common.h>
+
 #define LOOM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define LOOM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define LOOM_NORETURN __attribute__((noreturn))
@@ -17,12 +19,12 @@
 #define loom_container_of(ptr, type, member)                                  \
     ((type *)((char *)(ptr) - offsetof(type, member)))
 
-#if defined(__SANITIZE_THREAD__)
-#define LOOM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
+/* LOOM_TSAN / LOOM_ASAN: sanitizer builds (see <loom/common.h>). */
+#ifdef LOOM__TSAN
 #define LOOM_TSAN 1
 #endif
+#ifdef LOOM__ASAN
+#define LOOM_ASAN 1
 #endif
 
 #endif /* LOOM_BASE_COMPILER_H */

@@ -15,14 +15,7 @@
 
 #include "base/compiler.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CO_ASAN 1
-#endif
-#endif
-#ifdef CO_ASAN
+#ifdef LOOM_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
 
@@ -74,7 +67,7 @@ void loom__co_stack_unmap(const struct loom__co_stack *st)
 {
     struct loom__co_stack copy = *st;
 
-#ifdef CO_ASAN
+#ifdef LOOM_ASAN
     /*
      * A parked coroutine's frames leave redzones poisoned in the shadow
      * memory; clear them, or a later mapping at this address would report

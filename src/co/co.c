@@ -34,14 +34,7 @@
 #include "base/compiler.h"
 
 /* Sanitizer fiber support (the asm switch is invisible to them). */
-#if defined(__SANITIZE_ADDRESS__)
-#define CO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CO_ASAN 1
-#endif
-#endif
-#ifdef CO_ASAN
+#ifdef LOOM_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
 #ifdef LOOM_TSAN
@@ -49,7 +42,7 @@
 #endif
 
 /* See the file comment. */
-#if LOOM_CO_BACKEND_ASM && !defined(CO_ASAN) && !defined(LOOM_TSAN)
+#if LOOM_CO_BACKEND_ASM && !defined(LOOM_ASAN) && !defined(LOOM_TSAN)
 #define CO_FAST 1
 #else
 #define CO_FAST 0
@@ -332,7 +325,7 @@ static inline void leader_switch(struct loom__co_thread *t, struct loom_co *co)
     /* A tail call: the leader resumes right in loom_co_enter's caller. */
     (void)loom__co_swap(&t->leader.sp, co->ctx.sp, t);
 #else
-#ifdef CO_ASAN
+#ifdef LOOM_ASAN
     t->asan_capture = true;
     __sanitizer_start_switch_fiber(&t->asan_leader_fake, co->stack.base,
                                    co->stack.size);
@@ -341,7 +334,7 @@ static inline void leader_switch(struct loom__co_thread *t, struct loom_co *co)
     __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
     t = loom__co_ctx_switch(&t->leader, &co->ctx, t);
-#ifdef CO_ASAN
+#ifdef LOOM_ASAN
     __sanitizer_finish_switch_fiber(t->asan_leader_fake, NULL, NULL);
 #endif
     if (t->post_co) {
@@ -355,7 +348,7 @@ static inline void leader_switch(struct loom__co_thread *t, struct loom_co *co)
 static void co_resumed(struct loom__co_thread *t, struct loom_co *co,
                        bool first)
 {
-#ifdef CO_ASAN
+#ifdef LOOM_ASAN
     /* Learn the leader's stack when we come from it. */
     bool capture = t->asan_capture;
 
@@ -407,7 +400,7 @@ static void co_leave(struct loom_co *co)
     }
     (void)loom__co_swap(&co->ctx.sp, to->sp, t);
 #else
-#ifdef CO_ASAN
+#ifdef LOOM_ASAN
     __sanitizer_start_switch_fiber(
         &co->asan_fake, next ? next->stack.base : t->asan_leader_bottom,
         next ? next->stack.size : t->asan_leader_size);

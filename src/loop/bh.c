@@ -29,6 +29,7 @@
 
 #include "base/atomic.h"
 #include "base/check.h"
+#include "base/compiler.h"
 #include "loop/loop-priv.h"
 
 void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
@@ -62,14 +63,9 @@ void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
  * freed.  Under ASan nothing is recycled, so that a use after
  * loom_bh_free() stays detectable.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#ifdef LOOM_ASAN
 #define BH_RECYCLE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BH_RECYCLE 0
-#endif
-#endif
-#ifndef BH_RECYCLE
+#else
 #define BH_RECYCLE 1
 #endif
 
