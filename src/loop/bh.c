@@ -30,6 +30,7 @@
 #include "base/atomic.h"
 #include "base/check.h"
 #include "base/compiler.h"
+#include "base/lifo.h"
 #include "loop/loop-priv.h"
 
 void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
@@ -241,16 +242,12 @@ int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
 /* Called by the thread whose RMW set BH_PENDING: it owns bh->next. */
 static void bh_push(struct loom_loop *l, struct loom_bh *bh)
 {
-    struct loom_bh *old = loom_atomic_read(&l->bh_head);
-
-    do {
-        bh->next = old;
-        /*
-         * Pairs with the xchg in loom__bh_poll() and the seq_cst load in
-         * loom__bh_timeout_ns(): publishes bh->next, and is ordered
-         * before the notify_me load in loom_loop_notify().
-         */
-    } while (!loom_atomic_cas(&l->bh_head, &old, bh));
+    /*
+     * Pairs with the xchg in bh_take_slice() and the seq_cst load in
+     * loom__bh_timeout_ns(): publishes bh->next, and is ordered before
+     * the notify_me load in loom_loop_notify().
+     */
+    (void)loom__lifo_push(&l->bh_head, bh, bh, next);
 }
 
 void loom_bh_schedule(struct loom_bh *bh)
@@ -392,16 +389,8 @@ int64_t loom__bh_timeout_ns(struct loom_loop *l)
 
 static void bh_take_slice(struct loom_loop *l, struct loom__bh_slice *s)
 {
-    struct loom_bh *bh, *next, *fifo = NULL;
-
     /* Pairs with the CAS in bh_push(): makes every bh->next visible. */
-    bh = loom_atomic_xchg(&l->bh_head, NULL);
-    for (; bh; bh = next) {
-        next = bh->next;
-        bh->next = fifo;
-        fifo = bh;
-    }
-    s->head = fifo;
+    s->head = loom__lifo_take_fifo(&l->bh_head, next);
     loom_list_add_tail(&l->slices, &s->link);
 }
 
@@ -501,7 +490,7 @@ size_t loom__bh_reclaim_all(struct loom_loop *l)
 #endif
 
     /* Teardown: no other thread may push any more. */
-    for (bh = loom_atomic_xchg(&l->bh_head, NULL); bh; bh = next) {
+    for (bh = loom__lifo_take(&l->bh_head); bh; bh = next) {
         next = bh->next;
         if (!(loom_atomic_read(&bh->flags) & BH_INTERNAL)) {
             free(bh);

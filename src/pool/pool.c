@@ -44,6 +44,7 @@
 #include "base/atomic.h"
 #include "base/check.h"
 #include "base/compiler.h"
+#include "base/lifo.h"
 #include "base/list.h"
 #include "base/thread-int.h"
 #include "loop/loop-int.h"
@@ -164,13 +165,8 @@ static void *worker_main(void *arg);
 static void push_done(struct loom_pool *p, struct loom_pool_req *first,
                       struct loom_pool_req *last)
 {
-    struct loom_pool_req *old = loom_atomic_read(&p->done_head);
-
-    do {
-        last->done_next = old;
-        /* Pairs with the xchg in run_completions(): publishes the chain. */
-    } while (!loom_atomic_cas(&p->done_head, &old, first));
-    if (!old) {
+    /* Pairs with the xchg in run_completions(): publishes the chain. */
+    if (!loom__lifo_push(&p->done_head, first, last, done_next)) {
         loom_bh_schedule(p->bh);
     }
 }
@@ -233,18 +229,13 @@ static bool req_release(struct loom_pool_req *req, unsigned who)
  */
 static size_t run_completions(struct loom_pool *p)
 {
-    struct loom_pool_req *req, *next, *fifo = NULL;
+    struct loom_pool_req *req, *next, *fifo;
     struct loom_pool_req *dead = NULL, *dead_last = NULL;
     uint64_t ok = 0, cancelled = 0;
     bool recycle;
 
     /* Pairs with the CAS in push_done(): makes the chains visible. */
-    req = loom_atomic_xchg(&p->done_head, (struct loom_pool_req *)NULL);
-    for (; req; req = next) {
-        next = req->done_next;
-        req->done_next = fifo;
-        fifo = req;
-    }
+    fifo = loom__lifo_take_fifo(&p->done_head, done_next);
     for (req = fifo; req; req = next) {
         next = req->done_next;
         if (req->done) {
