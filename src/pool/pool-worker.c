@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pool's worker threads: spawning (by submitters, on demand, outside
+ * the lock) and reaping exited ones, and the worker loop: claim a batch,
+ * run it, push its completions; spin briefly when work ran out, then
+ * sleep, and exit after idle_ns beyond the minimum.  The loop runs in the
+ * workers; spawning and reaping in submitters and the teardown.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <loom/clock.h>
+
+#include "base/atomic.h"
+#include "base/thread-int.h"
+#include "pool/pool-int.h"
+
+static void *worker_main(void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Workers: spawning and reaping.                                      */
+
+/*
+ * Reserve a worker slot.  Context: p->lock held.
+ * Return: the new worker (on p->workers, thread not started), or NULL.
+ */
+struct loom__pool_worker *loom__pool_spawn_reserve_locked(struct loom_pool *p)
+{
+    struct loom__pool_worker *w = aligned_alloc(LOOM_CACHELINE, sizeof(*w));
+
+    if (!w) {
+        return NULL;
+    }
+    memset(w, 0, sizeof(*w));
+    w->pool = p;
+    loom_list_add_tail(&p->workers, &w->link);
+    p->nworkers++;
+    p->nspawning++;
+    return w;
+}
+
+/*
+ * Start the thread of a reserved worker.  Context: p->lock not held.
+ * Return: 0 or a negative errno (the reservation is undone).
+ */
+int loom__pool_spawn_finish(struct loom_pool *p, struct loom__pool_worker *w)
+{
+    struct loom_thread *t = NULL;
+    int err;
+
+    err = loom__thread_create(&t, LOOM_THREAD_KIND_POOL, "loom-pool",
+                              worker_main, w, LOOM_THREAD_JOINABLE, NULL);
+    loom_mutex_lock(&p->lock);
+    if (err < 0) {
+        loom_list_del(&w->link);
+        p->nworkers--;
+    } else {
+        w->thread = t;
+    }
+    p->nspawning--;
+    if (p->stopping) {
+        loom_cond_broadcast(&p->exit_cond);
+    }
+    loom_mutex_unlock(&p->lock);
+    if (err < 0) {
+        free(w);
+    }
+    return err;
+}
+
+/*
+ * Take the exited workers whose handle is known, to join them outside the
+ * lock.  Context: p->lock held.
+ */
+void loom__pool_take_zombies_locked(struct loom_pool *p, struct loom_list *out)
+{
+    struct loom_list *n, *next;
+    struct loom__pool_worker *w;
+
+    loom_list_init(out);
+    for (n = p->zombies.next; n != &p->zombies; n = next) {
+        next = n->next;
+        w = loom_list_entry(n, struct loom__pool_worker, link);
+        if (w->thread) {
+            loom_list_del(n);
+            loom_list_add_tail(out, n);
+        }
+    }
+}
+
+void loom__pool_join_zombies(struct loom_list *list)
+{
+    struct loom__pool_worker *w;
+
+    while (!loom_list_empty(list)) {
+        w = loom_list_entry(list->next, struct loom__pool_worker, link);
+        loom_list_del(&w->link);
+        (void)loom_thread_join(w->thread, NULL);
+        free(w);
+    }
+}
+
+/* Move @req from QUEUED to RUNNING; false if it was cancelled. */
+static bool req_try_start(struct loom_pool_req *req)
+{
+    unsigned s = REQ_QUEUED;
+
+    /* Pairs with the CAS in req_try_cancel(): exactly one of them wins. */
+    return loom_atomic_cas(&req->state, &s, REQ_RUNNING);
+}
+
+/* Run a claimed batch and push its completions.  Context: worker. */
+static void run_batch(struct loom_pool *p, struct loom__pool_worker *w,
+                      struct loom_pool_req **batch, size_t n)
+{
+    struct loom_pool_req *top = NULL, *bottom = NULL, *req;
+
+    for (size_t i = 0; i < n; i++) {
+        req = batch[i];
+        if (loom_atomic_read(&p->stopping)) {
+            /* Teardown: what has not started is cancelled. */
+            loom__pool_cancel_dequeued(p, batch + i, n - i);
+            break;
+        }
+        if (top && loom_atomic_read(&p->idle_hint) > 0 &&
+            !loom_atomic_read(&p->qlen) &&
+            loom__pool_give_back(p, batch + i, n - i)) {
+            /* Someone is idle with nothing to do: they take the rest. */
+            break;
+        }
+        if (!req_try_start(req)) {
+            /* Cancelled while queued: already on the completion list. */
+            if (loom__pool_req_release(req, REL_QUEUE)) {
+                loom__pool_req_free_chain(p, req, req);
+            }
+            continue;
+        }
+        loom_atomic_set(&w->started, w->started + 1);
+        req->ret = req->fn(req->arg);
+        loom_atomic_set(&req->state, REQ_DONE);
+        loom_atomic_set(&w->finished, w->finished + 1);
+        /* Newest on top, like the completion list itself. */
+        req->done_next = top;
+        if (!top) {
+            bottom = req;
+        }
+        top = req;
+    }
+    if (top) {
+        loom__pool_push_done(p, top, bottom);
+    }
+}
+
+/*
+ * Wait for work.  A worker beyond the minimum waits for what is left of
+ * the idle time, one kept by the minimum until it is woken.  Context:
+ * p->lock held (it is released while waiting).  Return: true when the
+ * worker should exit (idle for idle_ns and beyond the minimum).
+ */
+static bool wait_for_work_locked(struct loom_pool *p, int64_t *idle_since)
+{
+    int64_t now = loom_clock_ns(LOOM_CLOCK_HOST);
+    int64_t left;
+
+    if (*idle_since < 0) {
+        *idle_since = now;
+    }
+    /* The idle time is re-read on every wake-up: changes apply at once. */
+    left = p->idle_ns - (now - *idle_since);
+    if (left <= 0 && p->nworkers > p->min) {
+        return true;
+    }
+    p->nidle++;
+    loom_atomic_set(&p->idle_hint, p->nidle);
+    if (left > 0) {
+        (void)loom_cond_timedwait(&p->work_cond, &p->lock, left);
+    } else {
+        loom_cond_wait(&p->work_cond, &p->lock);
+    }
+    p->nidle--;
+    loom_atomic_set(&p->idle_hint, p->nidle);
+    if (p->nwakes > 0) {
+        p->nwakes--;
+    }
+    return false;
+}
+
+/*
+ * Busy-wait up to SPIN_NS for a request.  Context: p->lock held (released
+ * while spinning).  Submitters count spinners as workers about to look
+ * (spin_claims) instead of waking or starting one.
+ */
+static void spin_for_work_locked(struct loom_pool *p)
+{
+    int64_t t0 = loom_clock_ns(LOOM_CLOCK_HOST);
+    unsigned i = 0;
+
+    p->nspinning++;
+    loom_mutex_unlock(&p->lock);
+    while (!loom_atomic_read(&p->qlen) && !loom_atomic_read(&p->stopping)) {
+        loom__cpu_relax();
+        if (++i % 64 == 0 && loom_clock_ns(LOOM_CLOCK_HOST) - t0 > SPIN_NS) {
+            break;
+        }
+    }
+    loom_mutex_lock(&p->lock);
+    /* The caller re-checks the queue under the lock: nothing is missed. */
+    p->nspinning--;
+    if (p->spin_claims > p->nspinning) {
+        p->spin_claims = p->nspinning;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct loom__pool_worker *w = arg;
+    struct loom_pool *p = w->pool;
+    struct loom_pool_req *batch[BATCH_MAX];
+    int64_t idle_since = -1; /* start of the idle period; -1: busy */
+    bool worked = false;     /* ran requests since it last spun */
+    size_t n;
+
+    loom_mutex_lock(&p->lock);
+    for (;;) {
+        if (p->nworkers > p->max) {
+            break; /* the maximum was lowered */
+        }
+        if (p->qlen && !p->stopping) {
+            n = loom__pool_claim_locked(p, batch);
+            loom_mutex_unlock(&p->lock);
+            run_batch(p, w, batch, n);
+            loom_mutex_lock(&p->lock);
+            idle_since = -1;
+            worked = true;
+            continue;
+        }
+        if (p->stopping) {
+            break;
+        }
+        if (worked) {
+            worked = false;
+            spin_for_work_locked(p);
+            continue;
+        }
+        if (wait_for_work_locked(p, &idle_since)) {
+            break;
+        }
+    }
+    p->nworkers--;
+    p->retired_started += loom_atomic_read(&w->started);
+    p->retired_finished += loom_atomic_read(&w->finished);
+    loom_list_del(&w->link);
+    loom_list_add_tail(&p->zombies, &w->link);
+    if (p->stopping) {
+        loom_cond_broadcast(&p->exit_cond);
+    }
+    loom_mutex_unlock(&p->lock);
+    return NULL;
+}
