@@ -233,6 +233,15 @@ void loom__co_post_run(struct loom__co_thread *t);
 void loom__co_enter_loop(struct loom_loop *l, struct loom_co *co);
 
 /*
+ * loom__co_wake_here() - loom_co_wake()'s local half: if @co last ran on
+ * the calling thread (or never ran), enter it now, or queue it when
+ * called from a coroutine.
+ * Context: any.  Return: true if done; false if @co belongs to another
+ * thread (the caller goes through its loop).
+ */
+bool loom__co_wake_here(struct loom_co *co);
+
+/*
  * loom__co_bind_loop() - give a running coroutine that remembers no loop
  * its thread's loom_loop_current() (before it waits to be woken).
  * Context: co (the coroutine itself, on its thread).

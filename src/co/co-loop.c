@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Coroutines meet loops: loom_co_schedule() (enter in a loop's home
- * thread, through a one-shot BH), loom_co_enter_in() (enter now when
- * already there), loom_co_reschedule_self() and loom_co_sleep_ns() (a
- * timer on the coroutine's loop).  Scheduling is called from any thread;
+ * thread, through a one-shot BH), loom_co_wake() (enter here, or schedule
+ * in the loop the coroutine last ran in), loom_co_enter_in() (enter now
+ * when already there), loom_co_reschedule_self() and loom_co_sleep_ns()
+ * (a timer on the coroutine's loop).  Scheduling is called from any thread;
  * the BH and timer callbacks run in the target loop's home thread and
  * enter the coroutine there, which records that loop as its own.
  */
@@ -62,6 +63,19 @@ void loom_co_enter_in(struct loom_loop *l, struct loom_co *co)
     } else {
         loom_co_schedule(l, co);
     }
+}
+
+void loom_co_wake(struct loom_co *co)
+{
+    if (co == NULL || loom__co_wake_here(co)) {
+        return;
+    }
+    if (co->loop == NULL) {
+        loom_panic("loom_co_wake: coroutine %p last ran outside any loop in "
+                   "another thread; it cannot be resumed from here",
+                   (void *)co);
+    }
+    loom_co_schedule(co->loop, co);
 }
 
 /* Dispatcher, once the coroutine has fully yielded. */

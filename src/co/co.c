@@ -524,25 +524,16 @@ void loom_co_yield(void)
     co_leave(co);
 }
 
-void loom_co_wake(struct loom_co *co)
+bool loom__co_wake_here(struct loom_co *co)
 {
-    struct loom__co_thread *t;
+    struct loom__co_thread *t = thread_for_enter();
 
-    if (co == NULL) {
-        return;
+    if (co->thread != t && co->thread != NULL) {
+        return false;
     }
-    t = thread_for_enter();
-    if (co->thread == t || co->thread == NULL) {
-        /* Our thread (so its loop's, if it has one): enter or queue. */
-        co_enter(t, co, NULL, "loom_co_wake");
-        return;
-    }
-    if (co->loop == NULL) {
-        loom_panic("loom_co_wake: coroutine %p last ran outside any loop in "
-                   "another thread; it cannot be resumed from here",
-                   (void *)co);
-    }
-    loom_co_schedule(co->loop, co);
+    /* Our thread (so its loop's, if it has one): enter or queue. */
+    co_enter(t, co, NULL, "loom_co_wake");
+    return true;
 }
 
 /*
