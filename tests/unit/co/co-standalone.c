@@ -8,7 +8,8 @@
  * status 0 when all passed.
  *
  * Built from the coroutine sources plus the few base files they use; the
- * loop-facing loom_co_schedule() is replaced by a fake that fails.
+ * loop layer's part (the current loop, cross-thread wake-ups) is replaced
+ * below by its no-loop equivalent.
  */
 #include <loom/co.h>
 
@@ -32,17 +33,19 @@ static int g_failed;
 
 /*
  * The loop layer, which this program does not link: no thread runs a
- * loop (loom_loop_current() would be NULL everywhere) ...
+ * loop (loom_loop_current() would be NULL everywhere), and a wake-up can
+ * only be local (the loop-facing half of loom_co_wake() fails).
  */
 __thread struct loom_loop *loom__t_loop
     __attribute__((tls_model("initial-exec")));
 
-/* ... and nothing may be scheduled on one. */
-void loom_co_schedule(struct loom_loop *l, struct loom_co *co)
+void loom_co_wake(struct loom_co *co)
 {
-    fprintf(stderr, "unexpected loom_co_schedule(%p, %p)\n", (void *)l,
-            (void *)co);
-    abort();
+    if (co && !loom__co_wake_here(co)) {
+        fprintf(stderr, "unexpected cross-thread loom_co_wake(%p)\n",
+                (void *)co);
+        abort();
+    }
 }
 
 static struct loom_co *co_new(void (*fn)(void *), void *opaque)
