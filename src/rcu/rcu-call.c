@@ -55,6 +55,7 @@ static bool g_sentinel_queued = true;
 
 /* Protects starting the thread.  g_started: atomic, set once running. */
 static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_call_once = PTHREAD_ONCE_INIT;
 static unsigned int g_started;
 
 static __thread bool t_on_call_thread;
@@ -165,17 +166,51 @@ static void *call_rcu_thread(void *arg)
     return NULL;
 }
 
+/*
+ * fork(): the child has no call_rcu thread; the next loom_call_rcu() or
+ * drain starts one.  Queued callbacks stay queued.  Lock order:
+ * g_start_lock before RCU's own locks, so these handlers are installed
+ * after RCU's (prepare handlers run in reverse order of installation,
+ * parent and child ones in order).
+ */
+static void call_before_fork(void)
+{
+    pthread_mutex_lock(&g_start_lock);
+}
+
+static void call_after_fork_parent(void)
+{
+    pthread_mutex_unlock(&g_start_lock);
+}
+
+static void call_after_fork_child(void)
+{
+    loom_atomic_set(&g_started, 0);
+    loom_atomic_set(&g_wake, 1);
+    pthread_mutex_unlock(&g_start_lock);
+}
+
+static void call_init_once(void)
+{
+    /* RCU's fork handlers first: see above. */
+    loom__rcu_init();
+    if (pthread_atfork(call_before_fork, call_after_fork_parent,
+                       call_after_fork_child) != 0) {
+        loom_panic("call_rcu: cannot install fork handlers");
+    }
+}
+
 /* Start the thread unless it runs; 0 or -errno.  Context: any. */
 static int start_thread(void)
 {
     int err;
 
+    pthread_once(&g_call_once, call_init_once);
     pthread_mutex_lock(&g_start_lock);
     if (loom_atomic_read(&g_started)) {
         pthread_mutex_unlock(&g_start_lock);
         return 0;
     }
-    loom__rcu_init();
     /*
      * Detached, every signal blocked, and not an RCU reader: it waits
      * for grace periods and never reads under RCU itself.
@@ -280,25 +315,4 @@ void loom_drain_call_rcu(void)
         (void)loom__futex_wait_ns(&g_drain_seq, seq, -1);
     }
     loom_atomic_dec(&g_urgent);
-}
-
-/*
- * fork(): the child has no call_rcu thread; the next loom_call_rcu() or
- * drain starts one.  Queued callbacks stay queued.
- */
-void loom__rcu_call_before_fork(void)
-{
-    pthread_mutex_lock(&g_start_lock);
-}
-
-void loom__rcu_call_after_fork_parent(void)
-{
-    pthread_mutex_unlock(&g_start_lock);
-}
-
-void loom__rcu_call_after_fork_child(void)
-{
-    loom_atomic_set(&g_started, 0);
-    loom_atomic_set(&g_wake, 1);
-    pthread_mutex_unlock(&g_start_lock);
 }

@@ -22,13 +22,4 @@ void loom__rcu_init(void);
  */
 void loom__rcu_test_force_fences(void);
 
-/*
- * Called by the fork handlers of rcu.c: before fork() with the RCU locks
- * held, and in the child so the call_rcu thread is restarted lazily.
- * Context: the forking thread.
- */
-void loom__rcu_call_before_fork(void);
-void loom__rcu_call_after_fork_parent(void);
-void loom__rcu_call_after_fork_child(void);
-
 #endif /* LOOM_RCU_INT_H */

@@ -150,7 +150,6 @@ static void rcu_thread_exit(void *arg)
 
 static void rcu_fork_prepare(void)
 {
-    loom__rcu_call_before_fork();
     pthread_mutex_lock(&g_gp_lock);
     pthread_mutex_lock(&g_registry_lock);
 }
@@ -159,7 +158,6 @@ static void rcu_fork_parent(void)
 {
     pthread_mutex_unlock(&g_registry_lock);
     pthread_mutex_unlock(&g_gp_lock);
-    loom__rcu_call_after_fork_parent();
 }
 
 /* Only the forking thread survives: forget every other reader. */
@@ -175,7 +173,6 @@ static void rcu_fork_child(void)
     }
     pthread_mutex_unlock(&g_registry_lock);
     pthread_mutex_unlock(&g_gp_lock);
-    loom__rcu_call_after_fork_child();
 }
 
 static void rcu_init_once(void)
