@@ -19,6 +19,7 @@
  * notifiers then only set NOTIFIED, which the spin watches (poll.c).
  */
 #include <loom/loop.h>
+#include <loom/timer.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -68,6 +69,12 @@ static void nop_cb(void *opaque)
 {
 }
 
+/* The timers' wake-up call (any thread). */
+static void timers_notify(void *opaque)
+{
+    loom_loop_notify(opaque);
+}
+
 int loom_loop_new(struct loom_loop **ret)
 {
     struct loom_loop *l;
@@ -92,7 +99,7 @@ int loom_loop_new(struct loom_loop **ret)
         err = -errno;
         goto fail_free;
     }
-    err = loom__timers_new(l, &l->timers);
+    err = loom__timers_new(timers_notify, l, &l->timers);
     if (err < 0) {
         goto fail_close;
     }
@@ -186,6 +193,13 @@ struct loom_pool *loom__loop_install_pool(struct loom_loop *l,
 struct loom__timers *loom__loop_timers(struct loom_loop *l)
 {
     return l->timers;
+}
+
+int loom_timer_new(struct loom_loop *l, enum loom_clock clock, loom_cb *cb,
+                   void *opaque, struct loom_timer **ret)
+{
+    LOOM_CHECK(l, -EINVAL);
+    return loom__timer_new(l->timers, clock, cb, opaque, ret);
 }
 
 bool loom__loop_is_home(struct loom_loop *l)

@@ -6,8 +6,10 @@
  * with it.  The loop's poll phases ask it for the next deadline (to bound
  * the blocking wait) and let it run what expired.  Everything here is
  * home(loop) unless stated; arming from other threads goes through the
- * public loom_timer_* calls, which lock internally and wake the loop with
- * loom_loop_notify().
+ * public loom_timer_* calls, which lock internally and wake the loop
+ * through the notify callback it gave (QEMU's timerlistgroup_init()).  The
+ * timers know nothing else about loops: loom_timer_new(), which takes a
+ * loop, lives in the loop module and calls loom__timer_new().
  */
 #ifndef LOOM_TIMER_INT_H
 #define LOOM_TIMER_INT_H
@@ -19,8 +21,11 @@
 #include "base/atomic.h"
 #include "base/compiler.h"
 
-struct loom_loop;
+#include <loom/clock.h>
+#include <loom/common.h>
+
 struct loom__timers;
+struct loom_timer;
 
 /*
  * The first member of struct loom__timers (timer.c), so that the loop's
@@ -33,11 +38,23 @@ struct loom__timers_head {
 };
 
 /*
- * loom__timers_new() - create the timer state of loop @l.
+ * loom__timers_new() - create the timer state of a loop.
+ * @notify: called with @opaque, from any thread, when arming a timer moved
+ *          the deadline the loop may be sleeping for (or the virtual clock
+ *          made one due): the loop must wake and recompute its timeout.
  * Context: any (called by loom_loop_new()).
  * Return: 0, or -ENOMEM.
  */
-int loom__timers_new(struct loom_loop *l, struct loom__timers **ret);
+int loom__timers_new(loom_cb *notify, void *opaque, struct loom__timers **ret);
+
+/*
+ * loom__timer_new() - loom_timer_new() on the timer state @ts (the loop
+ * module's wrapper checks the loop).
+ * Context: any.
+ * Return: as loom_timer_new().
+ */
+int loom__timer_new(struct loom__timers *ts, enum loom_clock clock,
+                    loom_cb *cb, void *opaque, struct loom_timer **ret);
 
 /*
  * loom__timers_live() - timers created on this loop and not yet freed

@@ -23,16 +23,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <loom/loop.h>
-
 #include "base/atomic.h"
 #include "base/check.h"
 #include "base/clock-int.h"
 #include "base/compiler.h"
 #include "base/futex.h"
 #include "base/list.h"
-#include "loop/loop-int.h"
-#include "timer/heap.h"
+#include "base/heap.h"
 #include "timer/timer-int.h"
 
 #define NCLOCKS LOOM_CLOCK_MAX
@@ -98,7 +95,8 @@ struct loom__timers {
     struct timer_clock clocks[NCLOCKS];
 
     /* Immutable after loom__timers_new(). */
-    struct loom_loop *loop;
+    loom_cb *notify; /* wakes the loop; see loom__timers_new() */
+    void *notify_opaque;
 
     /* Atomic: timers created and not freed. */
     size_t live;
@@ -296,7 +294,7 @@ static void virtual_hook(void)
             loom_list_entry(pos, struct loom__timers, registry_link);
 
         if (virtual_needs_wake(&ts->clocks[LOOM_CLOCK_VIRTUAL], advancing)) {
-            loom_loop_notify(ts->loop);
+            ts->notify(ts->notify_opaque);
         }
     }
     pthread_mutex_unlock(&g_registry_lock);
@@ -324,7 +322,7 @@ static void registry_put(struct loom__timers *ts)
     pthread_mutex_unlock(&g_registry_lock);
 }
 
-int loom__timers_new(struct loom_loop *l, struct loom__timers **ret)
+int loom__timers_new(loom_cb *notify, void *opaque, struct loom__timers **ret)
 {
     struct loom__timers *ts;
     int i;
@@ -346,7 +344,8 @@ int loom__timers_new(struct loom_loop *l, struct loom__timers **ret)
         tc->ts = ts;
     }
     ts->head.pending = 0;
-    ts->loop = l;
+    ts->notify = notify;
+    ts->notify_opaque = opaque;
     ts->live = 0;
     ts->nvirtual = 0;
     loom_list_init(&ts->registry_link);
@@ -369,7 +368,7 @@ void loom__timers_free(struct loom__timers *ts)
     }
     if (loom__timers_live(ts) != 0) {
         loom_panic("timers of loop %p freed with %zu timers live",
-                   (void *)ts->loop, loom__timers_live(ts));
+                   ts->notify_opaque, loom__timers_live(ts));
     }
     for (i = 0; i < NCLOCKS; i++) {
         loom__heap_destroy(&ts->clocks[i].heap);
@@ -513,18 +512,16 @@ unsigned loom__timers_run_slow(struct loom__timers *ts, unsigned pending)
     return n;
 }
 
-int loom_timer_new(struct loom_loop *l, enum loom_clock clock, loom_cb *cb,
-                   void *opaque, struct loom_timer **ret)
+int loom__timer_new(struct loom__timers *ts, enum loom_clock clock,
+                    loom_cb *cb, void *opaque, struct loom_timer **ret)
 {
-    struct loom__timers *ts;
     struct timer_clock *tc;
     struct loom_timer *t;
     int err;
 
-    LOOM_CHECK(l && cb && ret, -EINVAL);
+    LOOM_CHECK(cb && ret, -EINVAL);
     LOOM_CHECK((unsigned)clock < NCLOCKS, -EINVAL);
 
-    ts = loom__loop_timers(l);
     tc = &ts->clocks[clock];
     t = malloc(sizeof(*t));
     if (!t) {
@@ -601,7 +598,7 @@ void loom_timer_mod(struct loom_timer *t, int64_t expire_ns)
     wake = arm_locked(tc, t, expire_ns);
     unlock(tc);
     if (wake) {
-        loom_loop_notify(tc->ts->loop);
+        tc->ts->notify(tc->ts->notify_opaque);
     }
 }
 
@@ -638,7 +635,7 @@ void loom_timer_mod_anticipate(struct loom_timer *t, int64_t expire_ns)
     }
     unlock(tc);
     if (wake) {
-        loom_loop_notify(tc->ts->loop);
+        tc->ts->notify(tc->ts->notify_opaque);
     }
 }
 

@@ -8,7 +8,7 @@
  * Sifting moves a "hole": the entry being placed is held aside, the ones it
  * passes move one step, and it is stored once at its final slot.
  */
-#include "timer/heap.h"
+#include "base/heap.h"
 
 #include <errno.h>
 #include <stdlib.h>

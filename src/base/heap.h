@@ -13,8 +13,8 @@
  *
  * Not thread-safe: the owner's lock guards the heap and its nodes.
  */
-#ifndef LOOM_TIMER_HEAP_H
-#define LOOM_TIMER_HEAP_H
+#ifndef LOOM_BASE_HEAP_H
+#define LOOM_BASE_HEAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -132,4 +132,4 @@ static inline int64_t loom__heap_key(const struct loom__heap *h,
  */
 bool loom__heap_check(const struct loom__heap *h);
 
-#endif /* LOOM_TIMER_HEAP_H */
+#endif /* LOOM_BASE_HEAP_H */

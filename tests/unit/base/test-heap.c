@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
-#include "timer/heap.h"
+#include "base/heap.h"
 
 struct item {
     struct loom__heap_node hn;
