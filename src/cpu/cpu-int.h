@@ -47,6 +47,28 @@ struct loom__cpu_work {
 struct loom__cpu_rr;
 
 /*
+ * How a thread mode serves its vCPUs (cpu-thread.c: one thread per vCPU;
+ * cpu-rr.c: one round-robin thread for all).  cpu.c calls only these.
+ *   start: loom_cpu_start()'s work, BQL not held; returns once the vCPU
+ *          runs (0) or failed (-errno, the vCPU is back to CPU_NEW).
+ *   stop: after cpu->unplug was set and the vCPU kicked, wait until its
+ *         thread let go of it (loom__cpu_finish() ran).
+ *   kick: make exec return soon; inside an RCU read section.
+ *   is_self: is the caller the thread serving @cpu?
+ *   set_affinity: loom_cpu_set_affinity() (@cpus not NULL).
+ * Context: any, except as said.
+ */
+struct loom__cpu_mode_ops {
+    int (*start)(struct loom_cpu *cpu);
+    void (*stop)(struct loom_cpu *cpu);
+    void (*kick)(struct loom_cpu *cpu);
+    bool (*is_self)(struct loom_cpu *cpu);
+    int (*set_affinity)(struct loom_cpu *cpu, const struct loom_cpuset *cpus);
+};
+extern const struct loom__cpu_mode_ops loom__cpu_mode_per_vcpu;
+extern const struct loom__cpu_mode_ops loom__cpu_mode_rr;
+
+/*
  * Halt states (struct loom_cpu.halt_state).  RUNNING: may enter exec.
  * HALTED: asleep until loom_cpu_wake().  WAKE_PENDING: a wake-up arrived
  * while the vCPU was not halted; its next LOOM_EXIT_HALTED returns to exec
@@ -63,7 +85,7 @@ struct loom_cpu {
     int index;
     const struct loom_accel_ops *ops;
     void *opaque;
-    bool rr_mode;            /* LOOM_THREAD_ROUND_ROBIN */
+    const struct loom__cpu_mode_ops *mode; /* by ops->thread_mode */
 
     /* Round-robin group; written once by loom_cpu_start(), atomic. */
     struct loom__cpu_rr *rr;
@@ -176,7 +198,7 @@ bool loom__cpu_paused(void);
  */
 bool loom__cpu_vm_running(void);
 
-/* Thread-side helpers shared by the two thread modes (cpu.c). */
+/* Thread-side helpers shared by the two thread modes (cpu-exec.c). */
 void loom__cpu_handle_stop(struct loom_cpu *cpu);
 bool loom__cpu_can_run(struct loom_cpu *cpu);
 bool loom__cpu_idle(struct loom_cpu *cpu);
@@ -184,10 +206,6 @@ void loom__cpu_exec_once(struct loom_cpu *cpu);
 void loom__cpu_mark_running(struct loom_cpu *cpu);
 void loom__cpu_finish(struct loom_cpu *cpu);
 
-/* Round-robin group (cpu-rr.c). */
-int loom__cpu_rr_start(struct loom_cpu *cpu);
-void loom__cpu_rr_destroy(struct loom_cpu *cpu);
-void loom__cpu_rr_kick(struct loom_cpu *cpu);
 
 /*
  * Wake the thread serving @cpu.  cpu->wake may point into the round-robin

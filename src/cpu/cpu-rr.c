@@ -93,9 +93,9 @@ static void rr_poke(struct loom__cpu_rr *rr, struct loom_cpu *cpu)
     }
 }
 
-void loom__cpu_rr_kick(struct loom_cpu *cpu)
+static void rr_kick(struct loom_cpu *cpu)
 {
-    /* Pairs with the release store in loom__cpu_rr_start(). */
+    /* Pairs with the release store in rr_start(). */
     struct loom__cpu_rr *rr = loom_atomic_load_acquire(&cpu->rr);
 
     if (rr && loom_atomic_load_acquire(&cpu->state) == CPU_RUNNING) {
@@ -150,7 +150,7 @@ static void rr_accept_joiners(struct loom__cpu_rr *rr)
             loom_list_add_tail(&rr->members, &cpu->rr_link);
             loom__cpu_mark_running(cpu);
         }
-        /* Pairs with loom_event_wait() in loom__cpu_rr_start(). */
+        /* Pairs with loom_event_wait() in rr_start(). */
         loom_event_set(&cpu->created_ev);
     }
 }
@@ -194,7 +194,7 @@ static void rr_exec(struct loom__cpu_rr *rr, struct loom_cpu *cpu)
     loom_mutex_unlock(&rr->klock);
 }
 
-/* Let go of a destroyed member and tell loom__cpu_rr_destroy(). */
+/* Let go of a destroyed member and tell rr_stop(). */
 static void rr_release(struct loom_cpu *cpu)
 {
     loom_list_del(&cpu->rr_link);
@@ -378,7 +378,7 @@ static void rr_put(struct loom__cpu_rr *rr)
     }
 }
 
-int loom__cpu_rr_start(struct loom_cpu *cpu)
+static int rr_start(struct loom_cpu *cpu)
 {
     struct loom__cpu_rr *rr;
     int ret;
@@ -396,7 +396,7 @@ int loom__cpu_rr_start(struct loom_cpu *cpu)
     loom_mutex_unlock(&g_rr_lock);
 
     loom_atomic_store_release(&cpu->wake, &rr->wake_ev);
-    /* Pairs with the acquire load in loom__cpu_rr_kick(). */
+    /* Pairs with the acquire load in rr_kick(). */
     loom_atomic_store_release(&cpu->rr, rr);
     loom_mutex_lock(&rr->lock);
     loom_list_add_tail(&rr->joining, &cpu->rr_link);
@@ -418,9 +418,30 @@ int loom__cpu_rr_start(struct loom_cpu *cpu)
     return ret;
 }
 
-void loom__cpu_rr_destroy(struct loom_cpu *cpu)
+static void rr_stop(struct loom_cpu *cpu)
 {
     /* The group thread sees cpu->unplug and calls rr_release(). */
     loom_event_wait(&cpu->gone_ev);
     rr_put(loom_atomic_read(&cpu->rr));
 }
+
+static bool rr_is_self(struct loom_cpu *cpu)
+{
+    return loom__current_rr != NULL &&
+           loom__current_rr == loom_atomic_load_acquire(&cpu->rr);
+}
+
+/* The thread serves every round-robin vCPU: pinning one would pin all. */
+static int rr_set_affinity(struct loom_cpu *cpu,
+                           const struct loom_cpuset *cpus)
+{
+    return -ENOTSUP;
+}
+
+const struct loom__cpu_mode_ops loom__cpu_mode_rr = {
+    .start = rr_start,
+    .stop = rr_stop,
+    .kick = rr_kick,
+    .is_self = rr_is_self,
+    .set_affinity = rr_set_affinity,
+};

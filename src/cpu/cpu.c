@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vCPU objects: creation, the RCU-protected CPU list, the thread of a
- * LOOM_THREAD_PER_VCPU vCPU and the parts of the vCPU loop shared with the
- * round-robin thread (cpu-rr.c): stop acknowledgement, exec, halt, death.
- * Kick, halt and wake come from any thread; the loop runs on the vCPU's
+ * vCPU objects: creation, the RCU-protected CPU list, start and destroy
+ * (through the thread mode's ops: cpu-thread.c or cpu-rr.c), kick, halt,
+ * wake and statistics.  Everything here is entered from any thread; the
+ * vCPU loop itself (cpu-exec.c and the thread modes) runs on the vCPU's
  * thread only.  The thread sleeps on one event (cpu->wake) whenever it has
  * nothing to do; every state change that may give it something to do is
  * written first and followed by loom_event_set(cpu->wake), and the thread
@@ -55,7 +55,9 @@ int loom_cpu_new(int index, const struct loom_accel_ops *ops, void *opaque,
     cpu->index = index;
     cpu->ops = ops;
     cpu->opaque = opaque;
-    cpu->rr_mode = ops->thread_mode == LOOM_THREAD_ROUND_ROBIN;
+    cpu->mode = ops->thread_mode == LOOM_THREAD_ROUND_ROBIN
+                    ? &loom__cpu_mode_rr
+                    : &loom__cpu_mode_per_vcpu;
     cpu->state = CPU_NEW;
     loom_event_init(&cpu->created_ev, false);
     loom_event_init(&cpu->gone_ev, false);
@@ -145,265 +147,14 @@ void loom_cpu_set_accel_state(struct loom_cpu *cpu, void *state)
 
 bool loom__cpu_is_self(struct loom_cpu *cpu)
 {
-    if (cpu->rr_mode) {
-        return loom__current_rr != NULL &&
-               loom__current_rr == loom_atomic_load_acquire(&cpu->rr);
-    }
-    return loom__current_cpu == cpu;
-}
-
-/* ------------------------------------------------------------------ */
-/* The vCPU loop's building blocks (both thread modes)                 */
-/* ------------------------------------------------------------------ */
-
-/*
- * The thread is up: accept work, and start stopped if every vCPU is
- * paused (so that a vCPU started during a pause does not run).
- */
-void loom__cpu_mark_running(struct loom_cpu *cpu)
-{
-    loom_mutex_lock(&loom__cpu_list_lock);
-    loom_mutex_lock(&cpu->lock);
-    if (loom__cpu_paused()) {
-        loom_atomic_store_seq(&cpu->stopped, true);
-    }
-    /* Pairs with the acquire load in loom__cpu_kick_internal(). */
-    loom_atomic_store_release(&cpu->state, CPU_RUNNING);
-    loom_mutex_unlock(&cpu->lock);
-    loom_mutex_unlock(&loom__cpu_list_lock);
-}
-
-/*
- * Acknowledge a pause request.  stop and stopped change together under the
- * list lock, which loom_pause_all_vcpus() holds while it checks them, so
- * it never sees a vCPU that is neither asked to stop nor stopped.
- */
-void loom__cpu_handle_stop(struct loom_cpu *cpu)
-{
-    if (!loom_atomic_load_seq(&cpu->stop)) {
-        return;
-    }
-    loom_mutex_lock(&loom__cpu_list_lock);
-    if (loom_atomic_read(&cpu->stop)) {
-        loom_atomic_store_seq(&cpu->stop, false);
-        loom_atomic_store_seq(&cpu->stopped, true);
-        loom_atomic_add_relaxed(&cpu->stats.stops, 1);
-        loom_cond_broadcast(&loom__cpu_pause_cond);
-    }
-    loom_mutex_unlock(&loom__cpu_list_lock);
-}
-
-/* The vCPU stops itself (LOOM_EXIT_STOPPED or an exec error). */
-static void cpu_stop_self(struct loom_cpu *cpu)
-{
-    loom_mutex_lock(&loom__cpu_list_lock);
-    loom_atomic_store_seq(&cpu->stopped, true);
-    loom_atomic_add_relaxed(&cpu->stats.stops, 1);
-    loom_cond_broadcast(&loom__cpu_pause_cond);
-    loom_mutex_unlock(&loom__cpu_list_lock);
-}
-
-/* May the vCPU enter exec now? */
-bool loom__cpu_can_run(struct loom_cpu *cpu)
-{
-    return !loom_atomic_load_seq(&cpu->stop) &&
-           !loom_atomic_load_seq(&cpu->stopped) &&
-           loom_atomic_load_seq(&cpu->halt_state) != CPU_HALT_HALTED &&
-           !loom_atomic_load_seq(&cpu->unplug) && loom__cpu_vm_running();
-}
-
-/*
- * Has the thread nothing to do for @cpu?  Called after resetting
- * cpu->wake: every flag read here is written before loom_event_set() by
- * the thread that changes it.
- */
-bool loom__cpu_idle(struct loom_cpu *cpu)
-{
-    if (loom_atomic_load_seq(&cpu->unplug) ||
-        loom_atomic_load_seq(&cpu->stop) ||
-        loom_atomic_load_seq(&cpu->queue_len) > 0) {
-        return false;
-    }
-    return !loom__cpu_can_run(cpu);
-}
-
-/* Run guest code once and act on the exit. */
-void loom__cpu_exec_once(struct loom_cpu *cpu)
-{
-    int r;
-
-    loom_atomic_add_relaxed(&cpu->stats.exec_count, 1);
-    r = cpu->ops->exec(cpu);
-    if (r == LOOM_EXIT_HALTED) {
-        int s = CPU_HALT_RUNNING;
-
-        /*
-         * Halt unless a wake-up came first.  Every transition is a CAS on
-         * the one word, so a wake-up either finds RUNNING (and leaves
-         * WAKE_PENDING, which we consume here instead of halting) or finds
-         * HALTED (and ends the halt, leaving nothing behind).  Pairs with
-         * the CAS loop in loom_cpu_wake().
-         */
-        if (loom_atomic_cas(&cpu->halt_state, &s, CPU_HALT_HALTED)) {
-            loom_atomic_add_relaxed(&cpu->stats.halts, 1);
-        } else if (s == CPU_HALT_WAKE_PENDING) {
-            /* Only a halt or another exit can follow: no lost update. */
-            (void)loom_atomic_cas(&cpu->halt_state, &s, CPU_HALT_RUNNING);
-        }
-        /* s == CPU_HALT_HALTED: loom_cpu_halt() got there first. */
-    } else if (r == LOOM_EXIT_STOPPED) {
-        cpu_stop_self(cpu);
-    } else if (r < 0) {
-        loom_atomic_set(&cpu->stats.last_error, r);
-        cpu_stop_self(cpu);
-    }
-    /* LOOM_EXIT_KICKED (and anything else): back to the loop. */
-}
-
-/*
- * The vCPU is being destroyed: refuse new work, run what was accepted,
- * make sure no kicker is still inside ops->kick, then let the accelerator
- * tear down.  Pause waiters ignore dead vCPUs, hence the broadcast.
- */
-void loom__cpu_finish(struct loom_cpu *cpu)
-{
-    loom_mutex_lock(&loom__cpu_list_lock);
-    loom_mutex_lock(&cpu->lock);
-    loom_atomic_store_seq(&cpu->state, CPU_DEAD);
-    loom_mutex_unlock(&cpu->lock);
-    loom_cond_broadcast(&loom__cpu_pause_cond);
-    loom_mutex_unlock(&loom__cpu_list_lock);
-
-    loom__cpu_process_work(cpu);
-    /*
-     * Kickers call ops->kick inside an RCU read section and only after
-     * seeing CPU_RUNNING (loom__cpu_kick_internal()); after this grace
-     * period none can still be in there.
-     */
-    loom_synchronize_rcu();
-    if (cpu->ops->destroy_vcpu) {
-        cpu->ops->destroy_vcpu(cpu);
-    }
-}
-
-/* ------------------------------------------------------------------ */
-/* LOOM_THREAD_PER_VCPU                                                */
-/* ------------------------------------------------------------------ */
-
-/* Sleep until there is something to do; true once unplugged. */
-static bool vcpu_wait_io(struct loom_cpu *cpu)
-{
-    for (;;) {
-        loom__cpu_handle_stop(cpu);
-        loom__cpu_process_work(cpu);
-        if (loom_atomic_load_seq(&cpu->unplug)) {
-            return true;
-        }
-        loom_event_reset(cpu->wake);
-        if (!loom__cpu_idle(cpu)) {
-            return false;
-        }
-        loom_event_wait(cpu->wake);
-    }
-}
-
-static void *vcpu_thread_fn(void *arg)
-{
-    struct loom_cpu *cpu = arg;
-    int ret = 0;
-
-    loom__current_cpu = cpu;
-    if (cpu->ops->init_vcpu) {
-        ret = cpu->ops->init_vcpu(cpu);
-    }
-    cpu->start_ret = ret < 0 ? ret : 0;
-    if (ret < 0) {
-        loom__current_cpu = NULL;
-        /* Pairs with loom_event_wait() in loom_cpu_start(). */
-        loom_event_set(&cpu->created_ev);
-        return NULL;
-    }
-    loom__cpu_mark_running(cpu);
-    loom_event_set(&cpu->created_ev);
-
-    for (;;) {
-        if (loom__cpu_can_run(cpu)) {
-            loom__cpu_exec_once(cpu);
-        }
-        if (vcpu_wait_io(cpu)) {
-            break;
-        }
-    }
-    loom__cpu_finish(cpu);
-    loom__current_cpu = NULL;
-    return NULL;
-}
-
-static int vcpu_thread_start(struct loom_cpu *cpu)
-{
-    struct loom_cpuset cpus;
-    struct loom_thread *t;
-    bool pinned;
-    unsigned gen;
-    char name[16];
-    int ret;
-
-    snprintf(name, sizeof(name), "vcpu-%d", cpu->index);
-    loom_mutex_lock(&cpu->lock);
-    pinned = cpu->has_affinity;
-    cpus = cpu->affinity;
-    gen = cpu->affinity_gen;
-    loom_mutex_unlock(&cpu->lock);
-    ret = loom__thread_create(&t, LOOM_THREAD_KIND_VCPU, name, vcpu_thread_fn,
-                              cpu, LOOM_THREAD_JOINABLE,
-                              pinned ? &cpus : NULL);
-    if (ret < 0) {
-        return ret;
-    }
-    loom_mutex_lock(&cpu->lock);
-    cpu->thread = t;
-    if (cpu->affinity_gen != gen) {
-        /* Changed while the thread was being created: best effort. */
-        (void)loom_thread_set_affinity(t, &cpu->affinity);
-    }
-    loom_mutex_unlock(&cpu->lock);
-    /* The "created" handshake: start_ret is written before the set. */
-    loom_event_wait(&cpu->created_ev);
-    ret = cpu->start_ret;
-    if (ret < 0) {
-        (void)loom_thread_join(t, NULL);
-        loom_mutex_lock(&cpu->lock);
-        cpu->thread = NULL;
-        loom_mutex_unlock(&cpu->lock);
-        loom_event_reset(&cpu->created_ev);
-    }
-    return ret;
+    return cpu->mode->is_self(cpu);
 }
 
 int loom_cpu_set_affinity(struct loom_cpu *cpu,
                           const struct loom_cpuset *cpus)
 {
-    int ret;
-
     LOOM_CHECK(cpu != NULL && cpus != NULL, -EINVAL);
-    if (cpu->rr_mode) {
-        return -ENOTSUP;
-    }
-    ret = loom__cpuset_check(cpus);
-    if (ret < 0) {
-        return ret;
-    }
-    loom_mutex_lock(&cpu->lock);
-    if (cpu->thread) {
-        ret = loom_thread_set_affinity(cpu->thread, cpus);
-    }
-    if (ret == 0) {
-        cpu->affinity = *cpus;
-        cpu->has_affinity = true;
-        cpu->affinity_gen++;
-    }
-    loom_mutex_unlock(&cpu->lock);
-    return ret;
+    return cpu->mode->set_affinity(cpu, cpus);
 }
 
 int loom_cpu_start(struct loom_cpu *cpu)
@@ -413,7 +164,7 @@ int loom_cpu_start(struct loom_cpu *cpu)
     int ret;
 
     LOOM_CHECK(cpu != NULL, -EINVAL);
-    if (cpu->rr_mode && loom__current_rr != NULL) {
+    if (cpu->mode == &loom__cpu_mode_rr && loom__current_rr != NULL) {
         return -EDEADLK;
     }
     if (!loom_atomic_cas(&cpu->state, &expected, CPU_STARTING)) {
@@ -423,11 +174,7 @@ int loom_cpu_start(struct loom_cpu *cpu)
     if (bql) {
         loom_bql_unlock();
     }
-    if (cpu->rr_mode) {
-        ret = loom__cpu_rr_start(cpu);
-    } else {
-        ret = vcpu_thread_start(cpu);
-    }
+    ret = cpu->mode->start(cpu);
     if (ret < 0) {
         loom_atomic_store_seq(&cpu->state, CPU_NEW);
     }
@@ -487,17 +234,7 @@ void loom_cpu_destroy(struct loom_cpu *cpu)
         /* The thread sees unplug in its loop; see loom__cpu_finish(). */
         loom_atomic_store_seq(&cpu->unplug, true);
         loom__cpu_kick_internal(cpu);
-        if (cpu->rr_mode) {
-            loom__cpu_rr_destroy(cpu);
-        } else {
-            struct loom_thread *t;
-
-            loom_mutex_lock(&cpu->lock);
-            t = cpu->thread;
-            cpu->thread = NULL;
-            loom_mutex_unlock(&cpu->lock);
-            (void)loom_thread_join(t, NULL);
-        }
+        cpu->mode->stop(cpu);
     }
 
     loom_mutex_lock(&loom__cpu_list_lock);
@@ -526,13 +263,7 @@ void loom__cpu_kick_internal(struct loom_cpu *cpu)
      */
     loom_rcu_read_lock();
     loom__cpu_wake_thread(cpu);
-    if (cpu->rr_mode) {
-        loom__cpu_rr_kick(cpu);
-    } else if (cpu->ops->kick &&
-               /* Pairs with the release store in mark_running(). */
-               loom_atomic_load_acquire(&cpu->state) == CPU_RUNNING) {
-        cpu->ops->kick(cpu);
-    }
+    cpu->mode->kick(cpu);
     loom_rcu_read_unlock();
 }
 
@@ -597,3 +328,4 @@ int loom_cpu_stats(struct loom_cpu *cpu, struct loom_cpu_stats *st)
     st->last_error = loom_atomic_read(&cpu->stats.last_error);
     return 0;
 }
+
