@@ -92,8 +92,13 @@ struct loom_cpu {
 
     /* Before start, or the vCPU's own thread only. */
     void *accel_state;
-    loom_dummy_step_fn *dummy_step;
-    void *dummy_opaque;
+
+    /*
+     * Immutable after loom_cpu_new(): per-vCPU state of an accelerator of
+     * the library itself (accel-dummy.c), malloc'ed by
+     * loom__accel_lib_attach(); freed with the vCPU.
+     */
+    void *lib_accel;
 
     /* Protected by loom__cpu_list_lock (writers); RCU for readers. */
     struct loom_rcu_list_node node;
@@ -129,10 +134,6 @@ struct loom_cpu {
      * ->has_waiter is protected by g_excl_lock. */
     bool running;
     bool has_waiter;
-
-    /* Dummy accelerator, atomic. */
-    bool dummy_kick;
-    struct loom_event dummy_ev;
 
     /* Statistics: relaxed atomics. */
     struct loom_cpu_stats stats;
@@ -198,6 +199,13 @@ bool loom__cpu_paused(void);
  */
 bool loom__cpu_vm_running(void);
 
+/*
+ * loom__accel_lib_attach() - give a new vCPU the per-vCPU state of the
+ * library's own accelerator it uses, if any (accel-dummy.c).
+ * Context: loom_cpu_new().  Return: 0 or -ENOMEM.
+ */
+int loom__accel_lib_attach(struct loom_cpu *cpu);
+
 /* Thread-side helpers shared by the two thread modes (cpu-exec.c). */
 void loom__cpu_handle_stop(struct loom_cpu *cpu);
 bool loom__cpu_can_run(struct loom_cpu *cpu);
@@ -205,7 +213,6 @@ bool loom__cpu_idle(struct loom_cpu *cpu);
 void loom__cpu_exec_once(struct loom_cpu *cpu);
 void loom__cpu_mark_running(struct loom_cpu *cpu);
 void loom__cpu_finish(struct loom_cpu *cpu);
-
 
 /*
  * Wake the thread serving @cpu.  cpu->wake may point into the round-robin

@@ -62,11 +62,15 @@ int loom_cpu_new(int index, const struct loom_accel_ops *ops, void *opaque,
     loom_event_init(&cpu->created_ev, false);
     loom_event_init(&cpu->gone_ev, false);
     loom_event_init(&cpu->own_ev, false);
-    loom_event_init(&cpu->dummy_ev, false);
     cpu->wake = &cpu->own_ev;
     loom_mutex_init(&cpu->lock);
     loom_list_init(&cpu->work);
     loom_list_init(&cpu->rr_link);
+    if (loom__accel_lib_attach(cpu) < 0) {
+        loom_mutex_destroy(&cpu->lock);
+        free(cpu);
+        return -ENOMEM;
+    }
 
     /* Keep the list sorted by index: insert before the first larger one. */
     loom_mutex_lock(&loom__cpu_list_lock);
@@ -74,6 +78,7 @@ int loom_cpu_new(int index, const struct loom_accel_ops *ops, void *opaque,
         if (pos->index == index) {
             loom_mutex_unlock(&loom__cpu_list_lock);
             loom_mutex_destroy(&cpu->lock);
+            free(cpu->lib_accel);
             free(cpu);
             return -EEXIST;
         }
@@ -192,7 +197,7 @@ static void cpu_free_rcu(struct loom_rcu_head *head)
     loom_event_destroy(&cpu->created_ev);
     loom_event_destroy(&cpu->gone_ev);
     loom_event_destroy(&cpu->own_ev);
-    loom_event_destroy(&cpu->dummy_ev);
+    free(cpu->lib_accel);
     free(cpu);
 }
 
