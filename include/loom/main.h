@@ -3,7 +3,7 @@
  * The main loop and the big lock (BQL).
  *
  * The main loop is an ordinary struct loom_loop owned by the thread that
- * called loom_main_init(), plus a "legacy" group of fd handlers that only
+ * called loom_main_init(), plus a "top-level" group of fd handlers that only
  * the main loop's own iteration (loom_main_loop_wait()) watches and
  * dispatches: a nested loom_loop_poll(loom_main_loop()) never runs them.
  * SIGINT and SIGTERM are received through a signalfd in that group and turn
@@ -67,7 +67,7 @@ LOOM_API struct loom_loop *loom_main_loop(void);
  * loom_main_loop_wait() - run one iteration of the main loop.
  * @nonblocking: true to only dispatch what is ready now.
  *
- * Watches the main loop's handlers, BHs, timers and the legacy group.  If
+ * Watches the main loop's handlers, BHs, timers and the top-level group.  If
  * the caller holds the BQL it is released while the loop sleeps and
  * re-taken before anything is dispatched.
  *
@@ -103,13 +103,13 @@ LOOM_API void loom_request_shutdown(int reason);
 LOOM_API int loom_main_shutdown_requested(void);
 
 /**
- * loom_main_set_fd_handler() - add, change or remove a legacy fd handler.
+ * loom_main_set_fd_handler() - add, change or remove a top-level fd handler.
  * @fd: the file descriptor.
  * @on_read: called when @fd is readable, or NULL.
  * @on_write: called when @fd is writable, or NULL.
  * @opaque: passed to the callbacks.
  *
- * Legacy handlers are dispatched by loom_main_loop_wait() only, never by a
+ * Top-level handlers are dispatched by loom_main_loop_wait() only, never by a
  * nested loom_loop_poll(loom_main_loop()); use them for code that cannot
  * cope with re-entrancy.  Both callbacks NULL removes the handler.
  *

@@ -3,7 +3,7 @@
  * Argument checks and panics (internal); STYLE.md section 4's classes:
  *  - LOOM_CHECK(cond, err): cheap public argument errors; returns err
  *    (and reports at LOOM_LOG_DEBUG level in debug-check builds);
- *  - loom_panic(fmt, ...): contract violations that would corrupt state;
+ *  - loom__panic(fmt, ...): contract violations that would corrupt state;
  *    always on, prints and aborts;
  *  - assert(): internal invariants, enabled in every build we ship.
  */
@@ -15,13 +15,13 @@
 #include "base/compiler.h"
 #include <loom/common.h>
 
-LOOM_NORETURN LOOM_PRINTF(3, 4) void loom__panic(const char *file, int line,
+LOOM_NORETURN LOOM_PRINTF(3, 4) void loom__panic_at(const char *file, int line,
                                                  const char *fmt, ...);
 LOOM_PRINTF(2, 3) void loom__log(enum loom_log_level level,
                                  const char *fmt, ...);
 
 /* Context: any.  Never returns. */
-#define loom_panic(...) loom__panic(__FILE__, __LINE__, __VA_ARGS__)
+#define loom__panic(...) loom__panic_at(__FILE__, __LINE__, __VA_ARGS__)
 
 #ifdef LOOM_DEBUG_CHECKS
 #define LOOM__CHECK_REPORT(cond)                                              \

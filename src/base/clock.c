@@ -58,11 +58,11 @@ static int64_t virtual_ns(void)
 
     do {
         s = loom_seqlock_read_begin(&g_vclock.seq);
-        if (loom_atomic_read(&g_vclock.advancing)) {
+        if (loom__atomic_read(&g_vclock.advancing)) {
             /* Host time is read inside the section: see write_begin(). */
-            v = read_clock(CLOCK_MONOTONIC) + loom_atomic_read(&g_vclock.bias);
+            v = read_clock(CLOCK_MONOTONIC) + loom__atomic_read(&g_vclock.bias);
         } else {
-            v = loom_atomic_read(&g_vclock.frozen);
+            v = loom__atomic_read(&g_vclock.frozen);
         }
     } while (loom_seqlock_read_retry(&g_vclock.seq, s));
     return v;
@@ -97,7 +97,7 @@ static int64_t write_begin(void)
      * do not model fences, do without: this orders a hardware clock read,
      * not memory accesses.)
      */
-    loom_smp_mb();
+    loom__smp_mb();
 #endif
     if (g_vclock.advancing) {
         return read_clock(CLOCK_MONOTONIC) + g_vclock.bias;
@@ -114,7 +114,7 @@ static void write_end(bool notify)
     loom_mutex_unlock(&g_vclock.lock);
     if (notify) {
         /* Pairs with the release store in loom__clock_set_virtual_hook(). */
-        hook = loom_atomic_load_acquire(&g_vclock.hook);
+        hook = loom__atomic_load_acquire(&g_vclock.hook);
         if (hook) {
             hook();
         }
@@ -124,15 +124,15 @@ static void write_end(bool notify)
 /* Freeze at @now (held by the writer). */
 static void freeze(int64_t now)
 {
-    loom_atomic_set(&g_vclock.frozen, now);
-    loom_atomic_set(&g_vclock.advancing, false);
+    loom__atomic_set(&g_vclock.frozen, now);
+    loom__atomic_set(&g_vclock.advancing, false);
 }
 
 /* Advance from @now on (held by the writer). */
 static void thaw(int64_t now)
 {
-    loom_atomic_set(&g_vclock.bias, now - read_clock(CLOCK_MONOTONIC));
-    loom_atomic_set(&g_vclock.advancing, true);
+    loom__atomic_set(&g_vclock.bias, now - read_clock(CLOCK_MONOTONIC));
+    loom__atomic_set(&g_vclock.advancing, true);
 }
 
 void loom_clock_virtual_stop(void)
@@ -141,7 +141,7 @@ void loom_clock_virtual_stop(void)
 
     if (g_vclock.running) {
         freeze(now);
-        loom_atomic_set(&g_vclock.running, false);
+        loom__atomic_set(&g_vclock.running, false);
     }
     write_end(false);
 }
@@ -152,7 +152,7 @@ void loom_clock_virtual_start(void)
     bool notify = false;
 
     if (!g_vclock.running) {
-        loom_atomic_set(&g_vclock.running, true);
+        loom__atomic_set(&g_vclock.running, true);
         if (!g_vclock.deterministic) {
             thaw(now);
             notify = true;
@@ -163,7 +163,7 @@ void loom_clock_virtual_start(void)
 
 bool loom_clock_virtual_running(void)
 {
-    return loom_atomic_read(&g_vclock.running);
+    return loom__atomic_read(&g_vclock.running);
 }
 
 void loom_clock_virtual_set_deterministic(bool on)
@@ -173,9 +173,9 @@ void loom_clock_virtual_set_deterministic(bool on)
 
     if (on && !g_vclock.deterministic) {
         freeze(now);
-        loom_atomic_set(&g_vclock.deterministic, true);
+        loom__atomic_set(&g_vclock.deterministic, true);
     } else if (!on && g_vclock.deterministic) {
-        loom_atomic_set(&g_vclock.deterministic, false);
+        loom__atomic_set(&g_vclock.deterministic, false);
         if (g_vclock.running) {
             thaw(now);
             notify = true;
@@ -205,7 +205,7 @@ int loom_clock_virtual_step(int64_t ns)
 void loom__clock_set_virtual_hook(void (*fn)(void))
 {
     /* Pairs with the acquire load in write_end(). */
-    loom_atomic_store_release(&g_vclock.hook, fn);
+    loom__atomic_store_release(&g_vclock.hook, fn);
 }
 
 bool loom__clock_virtual_advancing(void)
@@ -214,5 +214,5 @@ bool loom__clock_virtual_advancing(void)
      * Pairs with the seqlock write in the transitions: a caller that then
      * reads the clock sees at least this state.
      */
-    return loom_atomic_load_acquire(&g_vclock.advancing);
+    return loom__atomic_load_acquire(&g_vclock.advancing);
 }

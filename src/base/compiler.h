@@ -16,7 +16,7 @@
 #define LOOM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Pointer to the structure that embeds @ptr as its @member. */
-#define loom_container_of(ptr, type, member)                                  \
+#define loom__container_of(ptr, type, member)                                  \
     ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* LOOM_TSAN / LOOM_ASAN: sanitizer builds (see <loom/common.h>). */

@@ -41,7 +41,7 @@ static inline uint32_t ev_gen(uint32_t v)
 
 void loom_event_init(struct loom_event *e, bool set)
 {
-    loom_atomic_set(&e->value, set ? EV_SET : EV_FREE);
+    loom__atomic_set(&e->value, set ? EV_SET : EV_FREE);
 }
 
 void loom_event_destroy(struct loom_event *e)
@@ -51,7 +51,7 @@ void loom_event_destroy(struct loom_event *e)
 
 void loom_event_set(struct loom_event *e)
 {
-    uint32_t v = loom_atomic_read(&e->value);
+    uint32_t v = loom__atomic_read(&e->value);
     uint32_t nv;
 
     /*
@@ -63,7 +63,7 @@ void loom_event_set(struct loom_event *e)
      */
     do {
         nv = ev_gen(v) + (ev_state(v) == EV_BUSY ? EV_GEN_ONE : 0) + EV_SET;
-    } while (!loom_atomic_cas(&e->value, &v, nv));
+    } while (!loom__atomic_cas(&e->value, &v, nv));
     if (ev_state(v) == EV_BUSY) {
         loom__futex_wake(&e->value, INT_MAX);
     }
@@ -71,7 +71,7 @@ void loom_event_set(struct loom_event *e)
 
 void loom_event_reset(struct loom_event *e)
 {
-    uint32_t v = loom_atomic_read(&e->value);
+    uint32_t v = loom__atomic_read(&e->value);
 
     /*
      * Only SET -> FREE, keeping the generation; FREE and BUSY already mean
@@ -81,7 +81,7 @@ void loom_event_reset(struct loom_event *e)
      * compare-exchange in loom_event_set().
      */
     if (ev_state(v) == EV_SET) {
-        (void)loom_atomic_cas(&e->value, &v, ev_gen(v) + EV_FREE);
+        (void)loom__atomic_cas(&e->value, &v, ev_gen(v) + EV_FREE);
     }
 }
 
@@ -90,7 +90,7 @@ static int event_wait_until(struct loom_event *e,
                             const struct timespec *deadline)
 {
     /* Pairs with the compare-exchange in loom_event_set(). */
-    uint32_t v = loom_atomic_load_acquire(&e->value);
+    uint32_t v = loom__atomic_load_acquire(&e->value);
     uint32_t gen = ev_gen(v);
 
     for (;;) {
@@ -104,19 +104,19 @@ static int event_wait_until(struct loom_event *e,
              * BUSY (and bumps the generation, failing our futex wait or
              * waking it), or we fail here and look again.
              */
-            if (!loom_atomic_cas(&e->value, &v, gen + EV_BUSY)) {
+            if (!loom__atomic_cas(&e->value, &v, gen + EV_BUSY)) {
                 continue;
             }
         }
         if (loom__futex_wait(&e->value, gen + EV_BUSY, deadline) ==
             -ETIMEDOUT) {
             /* Pairs with the compare-exchange in loom_event_set(). */
-            v = loom_atomic_load_acquire(&e->value);
+            v = loom__atomic_load_acquire(&e->value);
             return ev_state(v) == EV_SET || ev_gen(v) != gen ? 0
                                                              : -ETIMEDOUT;
         }
         /* Pairs with the compare-exchange in loom_event_set(). */
-        v = loom_atomic_load_acquire(&e->value);
+        v = loom__atomic_load_acquire(&e->value);
     }
 }
 
@@ -130,7 +130,7 @@ int loom_event_timedwait(struct loom_event *e, int64_t timeout_ns)
     struct timespec deadline;
 
     /* Pairs with the compare-exchange in loom_event_set(). */
-    if (ev_state(loom_atomic_load_acquire(&e->value)) == EV_SET) {
+    if (ev_state(loom__atomic_load_acquire(&e->value)) == EV_SET) {
         return 0;
     }
     if (timeout_ns <= 0) {

@@ -25,11 +25,11 @@
  */
 #define loom__lifo_push(head, first, last, link)                              \
     ({                                                                        \
-        __typeof__(*(head)) lifo_old_ = loom_atomic_read(head);               \
+        __typeof__(*(head)) lifo_old_ = loom__atomic_read(head);               \
         do {                                                                  \
             (last)->link = lifo_old_;                                         \
             /* Pairs with the xchg in loom__lifo_take(). */                   \
-        } while (!loom_atomic_cas((head), &lifo_old_, (first)));              \
+        } while (!loom__atomic_cas((head), &lifo_old_, (first)));              \
         lifo_old_;                                                            \
     })
 
@@ -39,7 +39,7 @@
  */
 #define loom__lifo_take(head)                                                 \
     /* Pairs with the CAS in loom__lifo_push(): the links are visible. */     \
-    loom_atomic_xchg((head), (__typeof__(*(head)))NULL)
+    loom__atomic_xchg((head), (__typeof__(*(head)))NULL)
 
 /*
  * loom__lifo_take_fifo() - take the whole list at *@head and return it

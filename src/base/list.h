@@ -12,26 +12,26 @@
 
 #include "base/compiler.h"
 
-struct loom_list {
-    struct loom_list *next, *prev;
+struct loom__list {
+    struct loom__list *next, *prev;
 };
 
-#define LOOM_LIST_INIT(name) { &(name), &(name) }
+#define LOOM__LIST_INIT(name) { &(name), &(name) }
 
-static inline void loom_list_init(struct loom_list *head)
+static inline void loom__list_init(struct loom__list *head)
 {
     head->next = head;
     head->prev = head;
 }
 
-static inline bool loom_list_empty(const struct loom_list *head)
+static inline bool loom__list_empty(const struct loom__list *head)
 {
     return head->next == head;
 }
 
-static inline void loom__list_insert(struct loom_list *n,
-                                     struct loom_list *prev,
-                                     struct loom_list *next)
+static inline void loom__list_insert(struct loom__list *n,
+                                     struct loom__list *prev,
+                                     struct loom__list *next)
 {
     n->next = next;
     n->prev = prev;
@@ -39,20 +39,20 @@ static inline void loom__list_insert(struct loom_list *n,
     next->prev = n;
 }
 
-static inline void loom_list_add_head(struct loom_list *head,
-                                      struct loom_list *n)
+static inline void loom__list_add_head(struct loom__list *head,
+                                      struct loom__list *n)
 {
     loom__list_insert(n, head, head->next);
 }
 
-static inline void loom_list_add_tail(struct loom_list *head,
-                                      struct loom_list *n)
+static inline void loom__list_add_tail(struct loom__list *head,
+                                      struct loom__list *n)
 {
     loom__list_insert(n, head->prev, head);
 }
 
 /* Unlink @n and leave it pointing at itself (so list_linked() is false). */
-static inline void loom_list_del(struct loom_list *n)
+static inline void loom__list_del(struct loom__list *n)
 {
     n->prev->next = n->next;
     n->next->prev = n->prev;
@@ -61,36 +61,37 @@ static inline void loom_list_del(struct loom_list *n)
 }
 
 /* True while @n sits on some list (requires init or a previous del). */
-static inline bool loom_list_linked(const struct loom_list *n)
+static inline bool loom__list_linked(const struct loom__list *n)
 {
     return n->next != n;
 }
 
 /* Move every node of @from to the tail of @to; @from becomes empty. */
-static inline void loom_list_splice_tail(struct loom_list *to,
-                                         struct loom_list *from)
+static inline void loom__list_splice_tail(struct loom__list *to,
+                                         struct loom__list *from)
 {
-    if (loom_list_empty(from)) {
+    if (loom__list_empty(from)) {
         return;
     }
     from->next->prev = to->prev;
     to->prev->next = from->next;
     from->prev->next = to;
     to->prev = from->prev;
-    loom_list_init(from);
+    loom__list_init(from);
 }
 
-#define loom_list_entry(ptr, type, member) loom_container_of(ptr, type, member)
+#define loom__list_entry(ptr, type, member)                                   \
+    loom__container_of(ptr, type, member)
 
-#define loom_list_first(head, type, member)                                   \
-    (loom_list_empty(head) ? NULL                                             \
-                           : loom_list_entry((head)->next, type, member))
+#define loom__list_first(head, type, member)                                   \
+    (loom__list_empty(head) ? NULL                                             \
+                           : loom__list_entry((head)->next, type, member))
 
-#define loom_list_foreach(pos, head) \
+#define loom__list_foreach(pos, head) \
     for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 
 /* Safe against removal of @pos inside the body. */
-#define loom_list_foreach_safe(pos, tmp, head)                                \
+#define loom__list_foreach_safe(pos, tmp, head)                                \
     for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);          \
          (pos) = (tmp), (tmp) = (pos)->next)
 

@@ -20,14 +20,14 @@
 void loom_lockcnt_init(struct loom_lockcnt *c)
 {
     loom_mutex_init(&c->mutex);
-    loom_atomic_set(&c->count, 0);
+    loom__atomic_set(&c->count, 0);
 }
 
 void loom_lockcnt_destroy(struct loom_lockcnt *c)
 {
-    if (loom_atomic_load_acquire(&c->count) != 0) {
-        loom_panic("lockcnt %p destroyed with %u visitors", (void *)c,
-                   loom_atomic_read(&c->count));
+    if (loom__atomic_load_acquire(&c->count) != 0) {
+        loom__panic("lockcnt %p destroyed with %u visitors", (void *)c,
+                   loom__atomic_read(&c->count));
     }
     loom_mutex_destroy(&c->mutex);
 }
@@ -35,12 +35,12 @@ void loom_lockcnt_destroy(struct loom_lockcnt *c)
 unsigned loom_lockcnt_get(struct loom_lockcnt *c)
 {
     /* Pairs with the seq_cst updates below. */
-    return loom_atomic_load_acquire(&c->count);
+    return loom__atomic_load_acquire(&c->count);
 }
 
 void loom_lockcnt_inc(struct loom_lockcnt *c)
 {
-    uint32_t n = loom_atomic_read(&c->count);
+    uint32_t n = loom__atomic_read(&c->count);
 
     for (;;) {
         if (n == 0) {
@@ -57,7 +57,7 @@ void loom_lockcnt_inc(struct loom_lockcnt *c)
          * visitor that gets in here was counted before the last one left,
          * so that one sees a non-zero count and does not free.
          */
-        if (loom_atomic_cas(&c->count, &n, n + 1)) {
+        if (loom__atomic_cas(&c->count, &n, n + 1)) {
             return;
         }
     }
@@ -66,26 +66,26 @@ void loom_lockcnt_inc(struct loom_lockcnt *c)
 void loom_lockcnt_dec(struct loom_lockcnt *c)
 {
     /* Pairs with the loads and compare-exchanges of the other calls. */
-    uint32_t old = loom_atomic_fetch_sub(&c->count, 1);
+    uint32_t old = loom__atomic_fetch_sub(&c->count, 1);
 
     if (LOOM_UNLIKELY(old == 0)) {
-        loom_panic("lockcnt %p decremented below zero", (void *)c);
+        loom__panic("lockcnt %p decremented below zero", (void *)c);
     }
 }
 
 bool loom_lockcnt_dec_and_lock(struct loom_lockcnt *c)
 {
-    uint32_t n = loom_atomic_read(&c->count);
+    uint32_t n = loom__atomic_read(&c->count);
 
     for (;;) {
         if (LOOM_UNLIKELY(n == 0)) {
-            loom_panic("lockcnt %p decremented below zero", (void *)c);
+            loom__panic("lockcnt %p decremented below zero", (void *)c);
         }
         if (n == 1) {
             break;
         }
         /* Not the last: leave without the mutex.  Pairs as in _inc(). */
-        if (loom_atomic_cas(&c->count, &n, n - 1)) {
+        if (loom__atomic_cas(&c->count, &n, n - 1)) {
             return false;
         }
     }
@@ -94,7 +94,7 @@ bool loom_lockcnt_dec_and_lock(struct loom_lockcnt *c)
      * that a visitor arriving at zero waits for us to finish freeing.
      */
     loom_mutex_lock(&c->mutex);
-    if (loom_atomic_sub_fetch(&c->count, 1) == 0) {
+    if (loom__atomic_sub_fetch(&c->count, 1) == 0) {
         return true;
     }
     /* Someone came in between: not the last after all. */
@@ -104,10 +104,10 @@ bool loom_lockcnt_dec_and_lock(struct loom_lockcnt *c)
 
 bool loom_lockcnt_dec_if_lock(struct loom_lockcnt *c)
 {
-    uint32_t n = loom_atomic_read(&c->count);
+    uint32_t n = loom__atomic_read(&c->count);
 
     if (LOOM_UNLIKELY(n == 0)) {
-        loom_panic("lockcnt %p decremented below zero", (void *)c);
+        loom__panic("lockcnt %p decremented below zero", (void *)c);
     }
     if (n != 1) {
         return false;
@@ -115,7 +115,7 @@ bool loom_lockcnt_dec_if_lock(struct loom_lockcnt *c)
     loom_mutex_lock(&c->mutex);
     n = 1;
     /* Only 1 -> 0; pairs as in loom_lockcnt_dec_and_lock(). */
-    if (loom_atomic_cas(&c->count, &n, 0)) {
+    if (loom__atomic_cas(&c->count, &n, 0)) {
         return true;
     }
     loom_mutex_unlock(&c->mutex);
@@ -135,6 +135,6 @@ void loom_lockcnt_unlock(struct loom_lockcnt *c)
 void loom_lockcnt_inc_and_unlock(struct loom_lockcnt *c)
 {
     /* Counted before the mutex is released: see loom_lockcnt_inc(). */
-    loom_atomic_inc(&c->count);
+    loom__atomic_inc(&c->count);
     loom_mutex_unlock(&c->mutex);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The library's diagnostics hook and loom_panic().  libloom never prints
+ * The library's diagnostics hook and loom__panic().  libloom never prints
  * except for a panic message right before abort(); everything else goes to
  * the hook installed with loom_set_log_fn(), or nowhere.
  */
@@ -67,7 +67,7 @@ void loom__log(enum loom_log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
-void loom__panic(const char *file, int line, const char *fmt, ...)
+void loom__panic_at(const char *file, int line, const char *fmt, ...)
 {
     char msg[448];
     va_list ap;

@@ -17,7 +17,7 @@
 static void check(int err, const char *what, const void *obj)
 {
     if (LOOM_UNLIKELY(err != 0)) {
-        loom_panic("%s %p failed: %s", what, obj, loom_strerror(err));
+        loom__panic("%s %p failed: %s", what, obj, loom_strerror(err));
     }
 }
 
@@ -31,7 +31,7 @@ void loom_mutex_destroy(struct loom_mutex *m)
     int err = pthread_mutex_destroy(&m->m);
 
     if (err == EBUSY) {
-        loom_panic("mutex %p destroyed while locked", (void *)m);
+        loom__panic("mutex %p destroyed while locked", (void *)m);
     }
     check(err, "mutex destroy", m);
 }
@@ -73,7 +73,7 @@ void loom_rec_mutex_destroy(struct loom_rec_mutex *m)
     int err = pthread_mutex_destroy(&m->m);
 
     if (err == EBUSY) {
-        loom_panic("recursive mutex %p destroyed while locked", (void *)m);
+        loom__panic("recursive mutex %p destroyed while locked", (void *)m);
     }
     check(err, "rec mutex destroy", m);
 }
@@ -99,7 +99,7 @@ void loom_rec_mutex_unlock(struct loom_rec_mutex *m)
     int err = pthread_mutex_unlock(&m->m);
 
     if (err == EPERM) {
-        loom_panic("recursive mutex %p unlocked by a thread not holding it",
+        loom__panic("recursive mutex %p unlocked by a thread not holding it",
                    (void *)m);
     }
     check(err, "rec mutex unlock", m);

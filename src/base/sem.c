@@ -25,27 +25,27 @@
 
 void loom_sem_init(struct loom_sem *s, unsigned value)
 {
-    loom_atomic_set(&s->count, value > SEM_MAX ? SEM_MAX : value);
-    loom_atomic_set(&s->waiters, 0);
+    loom__atomic_set(&s->count, value > SEM_MAX ? SEM_MAX : value);
+    loom__atomic_set(&s->waiters, 0);
 }
 
 void loom_sem_destroy(struct loom_sem *s)
 {
-    if (loom_atomic_load_acquire(&s->waiters) != 0) {
-        loom_panic("semaphore %p destroyed with waiters", (void *)s);
+    if (loom__atomic_load_acquire(&s->waiters) != 0) {
+        loom__panic("semaphore %p destroyed with waiters", (void *)s);
     }
 }
 
 void loom_sem_post(struct loom_sem *s)
 {
     /* Pairs with the compare-exchange in try_take(). */
-    uint32_t old = loom_atomic_fetch_add(&s->count, 1);
+    uint32_t old = loom__atomic_fetch_add(&s->count, 1);
 
     if (LOOM_UNLIKELY(old >= SEM_MAX)) {
-        loom_panic("semaphore %p count overflow", (void *)s);
+        loom__panic("semaphore %p count overflow", (void *)s);
     }
     /* Pairs with the increment of ->waiters in sem_wait_until(). */
-    if (loom_atomic_load_seq(&s->waiters) != 0) {
+    if (loom__atomic_load_seq(&s->waiters) != 0) {
         loom__futex_wake(&s->count, 1);
     }
 }
@@ -53,14 +53,14 @@ void loom_sem_post(struct loom_sem *s)
 /* Decrement the count if it is positive; true on success. */
 static bool try_take(struct loom_sem *s)
 {
-    uint32_t c = loom_atomic_read(&s->count);
+    uint32_t c = loom__atomic_read(&s->count);
 
     while (c > 0) {
         /*
          * Acquire (seq_cst) pairs with the fetch_add in loom_sem_post():
          * what the poster wrote before posting is visible to us.
          */
-        if (loom_atomic_cas(&s->count, &c, c - 1)) {
+        if (loom__atomic_cas(&s->count, &c, c - 1)) {
             return true;
         }
     }
@@ -76,12 +76,12 @@ static int sem_wait_until(struct loom_sem *s, const struct timespec *deadline)
         if (err == -ETIMEDOUT) {
             return -ETIMEDOUT;
         }
-        loom_atomic_inc(&s->waiters);
+        loom__atomic_inc(&s->waiters);
         /* Pairs with the ->waiters read in loom_sem_post(). */
-        if (loom_atomic_load_seq(&s->count) == 0) {
+        if (loom__atomic_load_seq(&s->count) == 0) {
             err = loom__futex_wait(&s->count, 0, deadline);
         }
-        loom_atomic_dec(&s->waiters);
+        loom__atomic_dec(&s->waiters);
     }
     return 0;
 }

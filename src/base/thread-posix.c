@@ -326,13 +326,13 @@ int loom_thread_join(struct loom_thread *t, void **ret_val)
         return -EDEADLK;
     }
     if (t->flags & LOOM_THREAD_DETACHED) {
-        loom_panic("thread %p (%s) is detached and cannot be joined",
+        loom__panic("thread %p (%s) is detached and cannot be joined",
                    (void *)t, t->has_name ? t->name : "unnamed");
     }
     err = pthread_join(t->tid, &val);
     if (err) {
         /* ESRCH/EINVAL: not a joinable live thread: a double join. */
-        loom_panic("thread %p (%s) join failed: %s", (void *)t,
+        loom__panic("thread %p (%s) join failed: %s", (void *)t,
                    t->has_name ? t->name : "unnamed", loom_strerror(err));
     }
     free(t);

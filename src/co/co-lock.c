@@ -28,7 +28,7 @@ static struct loom_co *self_or_panic(const char *fn)
     struct loom_co *co = loom_co_self();
 
     if (LOOM_UNLIKELY(co == NULL)) {
-        loom_panic("%s: called outside a coroutine", fn);
+        loom__panic("%s: called outside a coroutine", fn);
     }
     loom__co_bind_loop(co);
     return co;
@@ -161,7 +161,7 @@ void loom_co_mutex_lock(struct loom_co_mutex *m)
     }
     if (LOOM_UNLIKELY(m->holder == co)) {
         loom_spin_unlock(&m->spin);
-        loom_panic("loom_co_mutex_lock: coroutine %p already holds mutex %p",
+        loom__panic("loom_co_mutex_lock: coroutine %p already holds mutex %p",
                    (void *)co, (void *)m);
     }
     co->granted = false;
@@ -192,7 +192,7 @@ void loom_co_mutex_unlock(struct loom_co_mutex *m)
     loom_spin_lock(&m->spin);
     if (LOOM_UNLIKELY(m->holder != co)) {
         loom_spin_unlock(&m->spin);
-        loom_panic("loom_co_mutex_unlock: mutex %p is not held by coroutine "
+        loom__panic("loom_co_mutex_unlock: mutex %p is not held by coroutine "
                    "%p",
                    (void *)m, (void *)co);
     }
@@ -268,7 +268,7 @@ void loom_co_rwlock_unlock(struct loom_co_rwlock *l)
         l->readers--;
     } else {
         loom_spin_unlock(&l->spin);
-        loom_panic("loom_co_rwlock_unlock: rwlock %p is not held (coroutine "
+        loom__panic("loom_co_rwlock_unlock: rwlock %p is not held (coroutine "
                    "%p)",
                    (void *)l, (void *)co);
     }

@@ -28,7 +28,7 @@ static void schedule_bh(void *opaque)
      * Clear before entering: the coroutine may schedule itself again
      * while it runs.  Pairs with the exchange in loom_co_schedule().
      */
-    loom_atomic_store_release(&co->scheduled, 0);
+    loom__atomic_store_release(&co->scheduled, 0);
     loom__co_enter_loop(l, co);
 }
 
@@ -40,15 +40,15 @@ void loom_co_schedule(struct loom_loop *l, struct loom_co *co)
         return;
     }
     /* Pairs with the release store in schedule_bh(). */
-    if (loom_atomic_xchg(&co->scheduled, 1) != 0) {
-        loom_panic("loom_co_schedule: coroutine %p scheduled twice (it is "
+    if (loom__atomic_xchg(&co->scheduled, 1) != 0) {
+        loom__panic("loom_co_schedule: coroutine %p scheduled twice (it is "
                    "already scheduled and has not run yet)",
                    (void *)co);
     }
     co->sched_loop = l;
     r = loom_bh_oneshot(l, schedule_bh, co);
     if (r < 0) {
-        loom_panic("loom_co_schedule: cannot schedule coroutine %p: %s",
+        loom__panic("loom_co_schedule: cannot schedule coroutine %p: %s",
                    (void *)co, loom_strerror(r));
     }
 }
@@ -71,7 +71,7 @@ void loom_co_wake(struct loom_co *co)
         return;
     }
     if (co->loop == NULL) {
-        loom_panic("loom_co_wake: coroutine %p last ran outside any loop in "
+        loom__panic("loom_co_wake: coroutine %p last ran outside any loop in "
                    "another thread; it cannot be resumed from here",
                    (void *)co);
     }
@@ -89,7 +89,7 @@ void loom_co_reschedule_self(struct loom_loop *l)
     struct loom_co *co = loom_co_self();
 
     if (co == NULL) {
-        loom_panic("loom_co_reschedule_self: called outside a coroutine");
+        loom__panic("loom_co_reschedule_self: called outside a coroutine");
     }
     if (l == NULL || l == co->loop) {
         return;
@@ -115,17 +115,17 @@ void loom_co_sleep_ns(enum loom_clock clock, int64_t ns)
     int r;
 
     if (co == NULL) {
-        loom_panic("loom_co_sleep_ns: called outside a coroutine");
+        loom__panic("loom_co_sleep_ns: called outside a coroutine");
     }
     if (loom__co_bind_loop(co) == NULL) {
-        loom_panic("loom_co_sleep_ns: coroutine %p does not run in a loop "
+        loom__panic("loom_co_sleep_ns: coroutine %p does not run in a loop "
                    "(enter it with loom_co_schedule() or from a loop "
                    "dispatcher, or in a thread with a loop)",
                    (void *)co);
     }
     r = loom_timer_new(co->loop, clock, sleep_timer_cb, co, &timer);
     if (r < 0) {
-        loom_panic("loom_co_sleep_ns: cannot create a timer for coroutine "
+        loom__panic("loom_co_sleep_ns: cannot create a timer for coroutine "
                    "%p: %s",
                    (void *)co, loom_strerror(r));
     }

@@ -135,7 +135,7 @@ static void thread_exit(void *arg)
 static void make_exit_key(void)
 {
     if (pthread_key_create(&g_exit_key, thread_exit) != 0) {
-        loom_panic("coroutines: cannot create the thread-exit key");
+        loom__panic("coroutines: cannot create the thread-exit key");
     }
 }
 
@@ -144,7 +144,7 @@ thread_register(struct loom__co_thread *t)
 {
     pthread_once(&g_exit_key_once, make_exit_key);
     if (pthread_setspecific(g_exit_key, t) != 0) {
-        loom_panic("coroutines: cannot register thread %p", (void *)t);
+        loom__panic("coroutines: cannot register thread %p", (void *)t);
     }
 #ifdef LOOM_TSAN
     t->tsan_leader = __tsan_get_current_fiber();
@@ -263,7 +263,7 @@ int loom_co_create(void (*entry)(void *), void *opaque, struct loom_co **ret)
     co->pending_next = NULL;
     co->after_yield = NULL;
     co->wait_next = NULL;
-    loom_atomic_set(&co->scheduled, 0);
+    loom__atomic_set(&co->scheduled, 0);
     *ret = co;
     return 0;
 }
@@ -273,17 +273,17 @@ bad_enter(const char *fn, struct loom_co *co)
 {
     switch (co->state) {
     case LOOM__CO_RUNNING:
-        loom_panic("%s: coroutine %p is running (entered recursively or "
+        loom__panic("%s: coroutine %p is running (entered recursively or "
                    "from another thread)",
                    fn, (void *)co);
     case LOOM__CO_QUEUED:
-        loom_panic("%s: coroutine %p is already queued to be entered", fn,
+        loom__panic("%s: coroutine %p is already queued to be entered", fn,
                    (void *)co);
     case LOOM__CO_FINISHED:
     case LOOM__CO_FREE:
-        loom_panic("%s: coroutine %p has finished", fn, (void *)co);
+        loom__panic("%s: coroutine %p has finished", fn, (void *)co);
     default:
-        loom_panic("%s: coroutine %p is scheduled with loom_co_schedule() "
+        loom__panic("%s: coroutine %p is scheduled with loom_co_schedule() "
                    "and must not be entered before that runs",
                    fn, (void *)co);
     }
@@ -468,7 +468,7 @@ static inline void co_enter(struct loom__co_thread *t, struct loom_co *co,
                             struct loom_loop *loop, const char *fn)
 {
     if (LOOM_UNLIKELY(co->state > LOOM__CO_CREATED ||
-                      loom_atomic_read(&co->scheduled))) {
+                      loom__atomic_read(&co->scheduled))) {
         bad_enter(fn, co);
     }
     if (loop) {
@@ -518,7 +518,7 @@ void loom_co_yield(void)
     struct loom_co *co = g_co_thread.current;
 
     if (LOOM_UNLIKELY(co == NULL)) {
-        loom_panic("loom_co_yield: called outside a coroutine");
+        loom__panic("loom_co_yield: called outside a coroutine");
     }
     co->state = LOOM__CO_YIELDED;
     co_leave(co);

@@ -50,8 +50,8 @@ int loom__accel_lib_attach(struct loom_cpu *cpu)
 static int dummy_exec(struct loom_cpu *cpu)
 {
     struct dummy_vcpu *d = cpu->lib_accel;
-    loom_dummy_step_fn *step = loom_atomic_read(&d->step);
-    void *opaque = loom_atomic_read(&d->opaque);
+    loom_dummy_step_fn *step = loom__atomic_read(&d->step);
+    void *opaque = loom__atomic_read(&d->opaque);
     int ret = LOOM_EXIT_KICKED;
 
     loom_cpu_exec_start(cpu);
@@ -60,8 +60,8 @@ static int dummy_exec(struct loom_cpu *cpu)
             int r;
 
             /* Pairs with the exchange in dummy_kick(). */
-            if (loom_atomic_load_seq(&d->kick) &&
-                loom_atomic_xchg(&d->kick, false)) {
+            if (loom__atomic_load_seq(&d->kick) &&
+                loom__atomic_xchg(&d->kick, false)) {
                 break;
             }
             r = step(cpu, opaque);
@@ -72,12 +72,12 @@ static int dummy_exec(struct loom_cpu *cpu)
         }
     } else {
         for (;;) {
-            if (loom_atomic_xchg(&d->kick, false)) {
+            if (loom__atomic_xchg(&d->kick, false)) {
                 break;
             }
             loom_event_reset(&d->ev);
             /* Pairs with the exchange in dummy_kick(). */
-            if (loom_atomic_load_seq(&d->kick)) {
+            if (loom__atomic_load_seq(&d->kick)) {
                 continue;
             }
             loom_event_wait(&d->ev);
@@ -94,7 +94,7 @@ static void dummy_kick(struct loom_cpu *cpu)
     /* NULL: a program's kick in dummy ops it combined with its own exec. */
     if (d) {
         /* Pairs with the loads in dummy_exec(). */
-        (void)loom_atomic_xchg(&d->kick, true);
+        (void)loom__atomic_xchg(&d->kick, true);
         loom_event_set(&d->ev);
     }
 }
@@ -120,6 +120,6 @@ void loom_accel_dummy_set_step(struct loom_cpu *cpu, loom_dummy_step_fn *fn,
     if (!cpu || !(d = cpu->lib_accel)) {
         return;
     }
-    loom_atomic_set(&d->opaque, opaque);
-    loom_atomic_set(&d->step, fn);
+    loom__atomic_set(&d->opaque, opaque);
+    loom__atomic_set(&d->step, fn);
 }

@@ -20,10 +20,10 @@ void loom__cpu_mark_running(struct loom_cpu *cpu)
     loom_mutex_lock(&loom__cpu_list_lock);
     loom_mutex_lock(&cpu->lock);
     if (loom__cpu_paused()) {
-        loom_atomic_store_seq(&cpu->stopped, true);
+        loom__atomic_store_seq(&cpu->stopped, true);
     }
-    /* Pairs with the acquire load in loom__cpu_kick_internal(). */
-    loom_atomic_store_release(&cpu->state, CPU_RUNNING);
+    /* Pairs with the acquire load in loom__cpu_kick(). */
+    loom__atomic_store_release(&cpu->state, CPU_RUNNING);
     loom_mutex_unlock(&cpu->lock);
     loom_mutex_unlock(&loom__cpu_list_lock);
 }
@@ -35,14 +35,14 @@ void loom__cpu_mark_running(struct loom_cpu *cpu)
  */
 void loom__cpu_handle_stop(struct loom_cpu *cpu)
 {
-    if (!loom_atomic_load_seq(&cpu->stop)) {
+    if (!loom__atomic_load_seq(&cpu->stop)) {
         return;
     }
     loom_mutex_lock(&loom__cpu_list_lock);
-    if (loom_atomic_read(&cpu->stop)) {
-        loom_atomic_store_seq(&cpu->stop, false);
-        loom_atomic_store_seq(&cpu->stopped, true);
-        loom_atomic_add_relaxed(&cpu->stats.stops, 1);
+    if (loom__atomic_read(&cpu->stop)) {
+        loom__atomic_store_seq(&cpu->stop, false);
+        loom__atomic_store_seq(&cpu->stopped, true);
+        loom__atomic_add_relaxed(&cpu->stats.stops, 1);
         loom_cond_broadcast(&loom__cpu_pause_cond);
     }
     loom_mutex_unlock(&loom__cpu_list_lock);
@@ -52,8 +52,8 @@ void loom__cpu_handle_stop(struct loom_cpu *cpu)
 static void cpu_stop_self(struct loom_cpu *cpu)
 {
     loom_mutex_lock(&loom__cpu_list_lock);
-    loom_atomic_store_seq(&cpu->stopped, true);
-    loom_atomic_add_relaxed(&cpu->stats.stops, 1);
+    loom__atomic_store_seq(&cpu->stopped, true);
+    loom__atomic_add_relaxed(&cpu->stats.stops, 1);
     loom_cond_broadcast(&loom__cpu_pause_cond);
     loom_mutex_unlock(&loom__cpu_list_lock);
 }
@@ -61,10 +61,10 @@ static void cpu_stop_self(struct loom_cpu *cpu)
 /* May the vCPU enter exec now? */
 bool loom__cpu_can_run(struct loom_cpu *cpu)
 {
-    return !loom_atomic_load_seq(&cpu->stop) &&
-           !loom_atomic_load_seq(&cpu->stopped) &&
-           loom_atomic_load_seq(&cpu->halt_state) != CPU_HALT_HALTED &&
-           !loom_atomic_load_seq(&cpu->unplug) && loom__cpu_vm_running();
+    return !loom__atomic_load_seq(&cpu->stop) &&
+           !loom__atomic_load_seq(&cpu->stopped) &&
+           loom__atomic_load_seq(&cpu->halt_state) != CPU_HALT_HALTED &&
+           !loom__atomic_load_seq(&cpu->unplug) && loom__cpu_vm_running();
 }
 
 /*
@@ -74,9 +74,9 @@ bool loom__cpu_can_run(struct loom_cpu *cpu)
  */
 bool loom__cpu_idle(struct loom_cpu *cpu)
 {
-    if (loom_atomic_load_seq(&cpu->unplug) ||
-        loom_atomic_load_seq(&cpu->stop) ||
-        loom_atomic_load_seq(&cpu->queue_len) > 0) {
+    if (loom__atomic_load_seq(&cpu->unplug) ||
+        loom__atomic_load_seq(&cpu->stop) ||
+        loom__atomic_load_seq(&cpu->queue_len) > 0) {
         return false;
     }
     return !loom__cpu_can_run(cpu);
@@ -87,7 +87,7 @@ void loom__cpu_exec_once(struct loom_cpu *cpu)
 {
     int r;
 
-    loom_atomic_add_relaxed(&cpu->stats.exec_count, 1);
+    loom__atomic_add_relaxed(&cpu->stats.exec_count, 1);
     r = cpu->ops->exec(cpu);
     if (r == LOOM_EXIT_HALTED) {
         int s = CPU_HALT_RUNNING;
@@ -99,17 +99,17 @@ void loom__cpu_exec_once(struct loom_cpu *cpu)
          * HALTED (and ends the halt, leaving nothing behind).  Pairs with
          * the CAS loop in loom_cpu_wake().
          */
-        if (loom_atomic_cas(&cpu->halt_state, &s, CPU_HALT_HALTED)) {
-            loom_atomic_add_relaxed(&cpu->stats.halts, 1);
+        if (loom__atomic_cas(&cpu->halt_state, &s, CPU_HALT_HALTED)) {
+            loom__atomic_add_relaxed(&cpu->stats.halts, 1);
         } else if (s == CPU_HALT_WAKE_PENDING) {
             /* Only a halt or another exit can follow: no lost update. */
-            (void)loom_atomic_cas(&cpu->halt_state, &s, CPU_HALT_RUNNING);
+            (void)loom__atomic_cas(&cpu->halt_state, &s, CPU_HALT_RUNNING);
         }
         /* s == CPU_HALT_HALTED: loom_cpu_halt() got there first. */
     } else if (r == LOOM_EXIT_STOPPED) {
         cpu_stop_self(cpu);
     } else if (r < 0) {
-        loom_atomic_set(&cpu->stats.last_error, r);
+        loom__atomic_set(&cpu->stats.last_error, r);
         cpu_stop_self(cpu);
     }
     /* LOOM_EXIT_KICKED (and anything else): back to the loop. */
@@ -124,7 +124,7 @@ void loom__cpu_finish(struct loom_cpu *cpu)
 {
     loom_mutex_lock(&loom__cpu_list_lock);
     loom_mutex_lock(&cpu->lock);
-    loom_atomic_store_seq(&cpu->state, CPU_DEAD);
+    loom__atomic_store_seq(&cpu->state, CPU_DEAD);
     loom_mutex_unlock(&cpu->lock);
     loom_cond_broadcast(&loom__cpu_pause_cond);
     loom_mutex_unlock(&loom__cpu_list_lock);
@@ -132,7 +132,7 @@ void loom__cpu_finish(struct loom_cpu *cpu)
     loom__cpu_process_work(cpu);
     /*
      * Kickers call ops->kick inside an RCU read section and only after
-     * seeing CPU_RUNNING (loom__cpu_kick_internal()); after this grace
+     * seeing CPU_RUNNING (loom__cpu_kick()); after this grace
      * period none can still be in there.
      */
     loom_synchronize_rcu();

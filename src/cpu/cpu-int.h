@@ -36,7 +36,7 @@ enum {
 
 /* One queued piece of work. */
 struct loom__cpu_work {
-    struct loom_list link;
+    struct loom__list link;
     loom_cpu_fn *fn;
     void *data;
     bool safe; /* run inside an exclusive section */
@@ -107,7 +107,7 @@ struct loom_cpu {
     int start_ret;
     struct loom_event created_ev;
     struct loom_event gone_ev;  /* round-robin: the thread let go of it */
-    struct loom_list rr_link;   /* round-robin thread's lists */
+    struct loom__list rr_link;   /* round-robin thread's lists */
 
     /* Life cycle, CPU_*; see the enum. */
     int state;
@@ -124,7 +124,7 @@ struct loom_cpu {
 
     /* Protected by ->lock. */
     struct loom_mutex lock;
-    struct loom_list work;
+    struct loom__list work;
     struct loom_thread *thread; /* per-vCPU mode; set by start, destroy */
     struct loom_cpuset affinity; /* per-vCPU mode; see has_affinity */
     bool has_affinity;           /* loom_cpu_set_affinity() was called */
@@ -176,10 +176,10 @@ void loom__cpu_process_work(struct loom_cpu *cpu);
 int loom__cpu_queue_work(struct loom_cpu *cpu, struct loom__cpu_work *w);
 
 /*
- * loom__cpu_kick_internal() - loom_cpu_kick() without the public NULL
+ * loom__cpu_kick() - loom_cpu_kick() without the public NULL
  * check.  Context: any.
  */
-void loom__cpu_kick_internal(struct loom_cpu *cpu);
+void loom__cpu_kick(struct loom_cpu *cpu);
 
 /*
  * loom__in_exclusive() - whether the caller is inside an exclusive

@@ -32,10 +32,10 @@ struct loom__cpu_rr {
 
     /* Protected by ->lock. */
     struct loom_mutex lock;
-    struct loom_list joining;
+    struct loom__list joining;
 
     /* Group thread only. */
-    struct loom_list members;
+    struct loom__list members;
 
     /* Atomic. */
     bool exit;
@@ -65,7 +65,7 @@ static int64_t g_rr_slice_ns = 10 * 1000 * 1000;
 int loom_cpu_rr_set_slice(int64_t ns)
 {
     LOOM_CHECK(ns > 0, -EINVAL);
-    loom_atomic_set(&g_rr_slice_ns, ns);
+    loom__atomic_set(&g_rr_slice_ns, ns);
     return 0;
 }
 
@@ -87,7 +87,7 @@ static void rr_poke(struct loom__cpu_rr *rr, struct loom_cpu *cpu)
         cpu->ops->kick(cpu);
     }
     /* Pairs with the seq_cst store in rr_exec(). */
-    y = loom_atomic_load_seq(&rr->exec_cpu);
+    y = loom__atomic_load_seq(&rr->exec_cpu);
     if (y && y != cpu && y->ops->kick) {
         y->ops->kick(y);
     }
@@ -96,9 +96,9 @@ static void rr_poke(struct loom__cpu_rr *rr, struct loom_cpu *cpu)
 static void rr_kick(struct loom_cpu *cpu)
 {
     /* Pairs with the release store in rr_start(). */
-    struct loom__cpu_rr *rr = loom_atomic_load_acquire(&cpu->rr);
+    struct loom__cpu_rr *rr = loom__atomic_load_acquire(&cpu->rr);
 
-    if (rr && loom_atomic_load_acquire(&cpu->state) == CPU_RUNNING) {
+    if (rr && loom__atomic_load_acquire(&cpu->state) == CPU_RUNNING) {
         rr_poke(rr, cpu);
     }
 }
@@ -106,20 +106,20 @@ static void rr_kick(struct loom_cpu *cpu)
 /* Does a member other than @self, or a joiner, need the thread now? */
 static bool rr_others_need(struct loom__cpu_rr *rr, struct loom_cpu *self)
 {
-    struct loom_list *pos;
+    struct loom__list *pos;
     bool joiners;
 
-    loom_list_foreach(pos, &rr->members) {
-        struct loom_cpu *m = loom_list_entry(pos, struct loom_cpu, rr_link);
+    loom__list_foreach(pos, &rr->members) {
+        struct loom_cpu *m = loom__list_entry(pos, struct loom_cpu, rr_link);
 
-        if (m != self && (loom_atomic_load_seq(&m->queue_len) > 0 ||
-                          loom_atomic_load_seq(&m->stop) ||
-                          loom_atomic_load_seq(&m->unplug))) {
+        if (m != self && (loom__atomic_load_seq(&m->queue_len) > 0 ||
+                          loom__atomic_load_seq(&m->stop) ||
+                          loom__atomic_load_seq(&m->unplug))) {
             return true;
         }
     }
     loom_mutex_lock(&rr->lock);
-    joiners = !loom_list_empty(&rr->joining);
+    joiners = !loom__list_empty(&rr->joining);
     loom_mutex_unlock(&rr->lock);
     return joiners;
 }
@@ -127,19 +127,19 @@ static bool rr_others_need(struct loom__cpu_rr *rr, struct loom_cpu *self)
 /* Initialise the vCPUs that asked to join; report to their starters. */
 static void rr_accept_joiners(struct loom__cpu_rr *rr)
 {
-    struct loom_list local;
+    struct loom__list local;
 
-    loom_list_init(&local);
+    loom__list_init(&local);
     loom_mutex_lock(&rr->lock);
-    loom_list_splice_tail(&local, &rr->joining);
+    loom__list_splice_tail(&local, &rr->joining);
     loom_mutex_unlock(&rr->lock);
 
-    while (!loom_list_empty(&local)) {
+    while (!loom__list_empty(&local)) {
         struct loom_cpu *cpu =
-            loom_list_first(&local, struct loom_cpu, rr_link);
+            loom__list_first(&local, struct loom_cpu, rr_link);
         int ret = 0;
 
-        loom_list_del(&cpu->rr_link);
+        loom__list_del(&cpu->rr_link);
         loom__current_cpu = cpu;
         if (cpu->ops->init_vcpu) {
             ret = cpu->ops->init_vcpu(cpu);
@@ -147,7 +147,7 @@ static void rr_accept_joiners(struct loom__cpu_rr *rr)
         loom__current_cpu = NULL;
         cpu->start_ret = ret < 0 ? ret : 0;
         if (ret >= 0) {
-            loom_list_add_tail(&rr->members, &cpu->rr_link);
+            loom__list_add_tail(&rr->members, &cpu->rr_link);
             loom__cpu_mark_running(cpu);
         }
         /* Pairs with loom_event_wait() in rr_start(). */
@@ -161,7 +161,7 @@ static void rr_arm_slice(struct loom__cpu_rr *rr, struct loom_cpu *cpu)
 
     loom_mutex_lock(&rr->klock);
     rr->slice_cpu = cpu;
-    rr->slice_end = now + loom_atomic_read(&g_rr_slice_ns);
+    rr->slice_end = now + loom__atomic_read(&g_rr_slice_ns);
     rr->armed = true;
     if (rr->kicker_idle) {
         loom_cond_signal(&rr->kcond);
@@ -179,13 +179,13 @@ static void rr_exec(struct loom__cpu_rr *rr, struct loom_cpu *cpu)
     }
     rr_arm_slice(rr, cpu);
     /* Pairs with the seq_cst load in rr_poke(). */
-    loom_atomic_store_seq(&rr->exec_cpu, cpu);
+    loom__atomic_store_seq(&rr->exec_cpu, cpu);
     if (rr_others_need(rr, cpu)) {
         /* Their poke may have missed us: leave exec at once. */
         cpu->ops->kick(cpu);
     }
     loom__cpu_exec_once(cpu);
-    loom_atomic_store_seq(&rr->exec_cpu, NULL);
+    loom__atomic_store_seq(&rr->exec_cpu, NULL);
 
     /* After this the kicker no longer touches @cpu. */
     loom_mutex_lock(&rr->klock);
@@ -197,7 +197,7 @@ static void rr_exec(struct loom__cpu_rr *rr, struct loom_cpu *cpu)
 /* Let go of a destroyed member and tell rr_stop(). */
 static void rr_release(struct loom_cpu *cpu)
 {
-    loom_list_del(&cpu->rr_link);
+    loom__list_del(&cpu->rr_link);
     loom__cpu_finish(cpu);
     loom__current_cpu = NULL;
     /* The destroyer frees @cpu after a grace period: stay in one. */
@@ -209,16 +209,16 @@ static void rr_release(struct loom_cpu *cpu)
 /* Serve every member once; true if one of them ran guest code. */
 static bool rr_round(struct loom__cpu_rr *rr)
 {
-    struct loom_list *pos, *tmp;
+    struct loom__list *pos, *tmp;
     bool progress = false;
 
-    loom_list_foreach_safe(pos, tmp, &rr->members) {
-        struct loom_cpu *cpu = loom_list_entry(pos, struct loom_cpu, rr_link);
+    loom__list_foreach_safe(pos, tmp, &rr->members) {
+        struct loom_cpu *cpu = loom__list_entry(pos, struct loom_cpu, rr_link);
 
         loom__current_cpu = cpu;
         loom__cpu_handle_stop(cpu);
         loom__cpu_process_work(cpu);
-        if (loom_atomic_load_seq(&cpu->unplug)) {
+        if (loom__atomic_load_seq(&cpu->unplug)) {
             rr_release(cpu);
             continue;
         }
@@ -234,21 +234,21 @@ static bool rr_round(struct loom__cpu_rr *rr)
 /* Sleep unless a member or a joiner needs the thread. */
 static void rr_sleep(struct loom__cpu_rr *rr)
 {
-    struct loom_list *pos;
+    struct loom__list *pos;
     bool joiners;
 
     loom_event_reset(&rr->wake_ev);
-    if (loom_atomic_load_seq(&rr->exit)) {
+    if (loom__atomic_load_seq(&rr->exit)) {
         return;
     }
     loom_mutex_lock(&rr->lock);
-    joiners = !loom_list_empty(&rr->joining);
+    joiners = !loom__list_empty(&rr->joining);
     loom_mutex_unlock(&rr->lock);
     if (joiners) {
         return;
     }
-    loom_list_foreach(pos, &rr->members) {
-        if (!loom__cpu_idle(loom_list_entry(pos, struct loom_cpu, rr_link))) {
+    loom__list_foreach(pos, &rr->members) {
+        if (!loom__cpu_idle(loom__list_entry(pos, struct loom_cpu, rr_link))) {
             return;
         }
     }
@@ -260,13 +260,13 @@ static void *rr_thread_fn(void *arg)
     struct loom__cpu_rr *rr = arg;
 
     loom__current_rr = rr;
-    while (!loom_atomic_load_seq(&rr->exit)) {
+    while (!loom__atomic_load_seq(&rr->exit)) {
         rr_accept_joiners(rr);
         if (!rr_round(rr)) {
             rr_sleep(rr);
         }
     }
-    assert(loom_list_empty(&rr->members));
+    assert(loom__list_empty(&rr->members));
     loom__current_rr = NULL;
     return NULL;
 }
@@ -295,7 +295,7 @@ static void *rr_kicker_fn(void *arg)
          * Slice over.  @slice_cpu stays valid while armed under klock.
          */
         rr->armed = false;
-        loom_atomic_add_relaxed(&rr->slice_cpu->stats.kicks, 1);
+        loom__atomic_add_relaxed(&rr->slice_cpu->stats.kicks, 1);
         rr->slice_cpu->ops->kick(rr->slice_cpu);
     }
     loom_mutex_unlock(&rr->klock);
@@ -304,7 +304,7 @@ static void *rr_kicker_fn(void *arg)
 
 static void rr_free_rcu(struct loom_rcu_head *head)
 {
-    struct loom__cpu_rr *rr = loom_container_of(head, struct loom__cpu_rr,
+    struct loom__cpu_rr *rr = loom__container_of(head, struct loom__cpu_rr,
                                                 rcu);
 
     loom_mutex_destroy(&rr->lock);
@@ -317,7 +317,7 @@ static void rr_free_rcu(struct loom_rcu_head *head)
 /* Stop and join a group's threads; reclaim it after a grace period. */
 static void rr_teardown(struct loom__cpu_rr *rr)
 {
-    loom_atomic_store_seq(&rr->exit, true);
+    loom__atomic_store_seq(&rr->exit, true);
     loom_event_set(&rr->wake_ev);
     if (rr->thread) {
         (void)loom_thread_join(rr->thread, NULL);
@@ -345,8 +345,8 @@ static int rr_create(struct loom__cpu_rr **ret)
     loom_mutex_init(&rr->lock);
     loom_mutex_init(&rr->klock);
     loom_cond_init(&rr->kcond);
-    loom_list_init(&rr->joining);
-    loom_list_init(&rr->members);
+    loom__list_init(&rr->joining);
+    loom__list_init(&rr->members);
     err = loom__thread_create(&rr->thread, LOOM_THREAD_KIND_VCPU, "vcpu-rr",
                               rr_thread_fn, rr, LOOM_THREAD_JOINABLE, NULL);
     if (err == 0) {
@@ -395,11 +395,11 @@ static int rr_start(struct loom_cpu *cpu)
     rr->ncpus++;
     loom_mutex_unlock(&g_rr_lock);
 
-    loom_atomic_store_release(&cpu->wake, &rr->wake_ev);
+    loom__atomic_store_release(&cpu->wake, &rr->wake_ev);
     /* Pairs with the acquire load in rr_kick(). */
-    loom_atomic_store_release(&cpu->rr, rr);
+    loom__atomic_store_release(&cpu->rr, rr);
     loom_mutex_lock(&rr->lock);
-    loom_list_add_tail(&rr->joining, &cpu->rr_link);
+    loom__list_add_tail(&rr->joining, &cpu->rr_link);
     loom_mutex_unlock(&rr->lock);
     loom_event_set(&rr->wake_ev);
     loom_rcu_read_lock();
@@ -411,8 +411,8 @@ static int rr_start(struct loom_cpu *cpu)
     ret = cpu->start_ret;
     if (ret < 0) {
         loom_event_reset(&cpu->created_ev);
-        loom_atomic_store_release(&cpu->rr, NULL);
-        loom_atomic_store_release(&cpu->wake, &cpu->own_ev);
+        loom__atomic_store_release(&cpu->rr, NULL);
+        loom__atomic_store_release(&cpu->wake, &cpu->own_ev);
         rr_put(rr);
     }
     return ret;
@@ -422,13 +422,13 @@ static void rr_stop(struct loom_cpu *cpu)
 {
     /* The group thread sees cpu->unplug and calls rr_release(). */
     loom_event_wait(&cpu->gone_ev);
-    rr_put(loom_atomic_read(&cpu->rr));
+    rr_put(loom__atomic_read(&cpu->rr));
 }
 
 static bool rr_is_self(struct loom_cpu *cpu)
 {
     return loom__current_rr != NULL &&
-           loom__current_rr == loom_atomic_load_acquire(&cpu->rr);
+           loom__current_rr == loom__atomic_load_acquire(&cpu->rr);
 }
 
 /* The thread serves every round-robin vCPU: pinning one would pin all. */

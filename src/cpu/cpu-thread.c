@@ -21,7 +21,7 @@ static bool vcpu_wait_io(struct loom_cpu *cpu)
     for (;;) {
         loom__cpu_handle_stop(cpu);
         loom__cpu_process_work(cpu);
-        if (loom_atomic_load_seq(&cpu->unplug)) {
+        if (loom__atomic_load_seq(&cpu->unplug)) {
             return true;
         }
         loom_event_reset(cpu->wake);
@@ -143,7 +143,7 @@ static void per_vcpu_kick(struct loom_cpu *cpu)
 {
     /* Pairs with the release store in loom__cpu_mark_running(). */
     if (cpu->ops->kick &&
-        loom_atomic_load_acquire(&cpu->state) == CPU_RUNNING) {
+        loom__atomic_load_acquire(&cpu->state) == CPU_RUNNING) {
         cpu->ops->kick(cpu);
     }
 }

@@ -35,7 +35,7 @@ __thread struct loom__cpu_rr *loom__current_rr;
 
 static struct loom_cpu *cpu_of(struct loom_rcu_list_node *n)
 {
-    return n ? loom_container_of(n, struct loom_cpu, node) : NULL;
+    return n ? loom__container_of(n, struct loom_cpu, node) : NULL;
 }
 
 int loom_cpu_new(int index, const struct loom_accel_ops *ops, void *opaque,
@@ -64,8 +64,8 @@ int loom_cpu_new(int index, const struct loom_accel_ops *ops, void *opaque,
     loom_event_init(&cpu->own_ev, false);
     cpu->wake = &cpu->own_ev;
     loom_mutex_init(&cpu->lock);
-    loom_list_init(&cpu->work);
-    loom_list_init(&cpu->rr_link);
+    loom__list_init(&cpu->work);
+    loom__list_init(&cpu->rr_link);
     if (loom__accel_lib_attach(cpu) < 0) {
         loom_mutex_destroy(&cpu->lock);
         free(cpu);
@@ -172,7 +172,7 @@ int loom_cpu_start(struct loom_cpu *cpu)
     if (cpu->mode == &loom__cpu_mode_rr && loom__current_rr != NULL) {
         return -EDEADLK;
     }
-    if (!loom_atomic_cas(&cpu->state, &expected, CPU_STARTING)) {
+    if (!loom__atomic_cas(&cpu->state, &expected, CPU_STARTING)) {
         return -EALREADY;
     }
     bql = loom_bql_locked();
@@ -181,7 +181,7 @@ int loom_cpu_start(struct loom_cpu *cpu)
     }
     ret = cpu->mode->start(cpu);
     if (ret < 0) {
-        loom_atomic_store_seq(&cpu->state, CPU_NEW);
+        loom__atomic_store_seq(&cpu->state, CPU_NEW);
     }
     if (bql) {
         loom_bql_lock();
@@ -191,7 +191,7 @@ int loom_cpu_start(struct loom_cpu *cpu)
 
 static void cpu_free_rcu(struct loom_rcu_head *head)
 {
-    struct loom_cpu *cpu = loom_container_of(head, struct loom_cpu, rcu);
+    struct loom_cpu *cpu = loom__container_of(head, struct loom_cpu, rcu);
 
     loom_mutex_destroy(&cpu->lock);
     loom_event_destroy(&cpu->created_ev);
@@ -210,24 +210,24 @@ void loom_cpu_destroy(struct loom_cpu *cpu)
         return;
     }
     if (loom__cpu_is_self(cpu)) {
-        loom_panic("loom_cpu_destroy: vcpu %d called from its own thread",
+        loom__panic("loom_cpu_destroy: vcpu %d called from its own thread",
                    cpu->index);
     }
     if (loom__in_exclusive()) {
-        loom_panic("loom_cpu_destroy: vcpu %d destroyed inside an "
+        loom__panic("loom_cpu_destroy: vcpu %d destroyed inside an "
                    "exclusive section", cpu->index);
     }
-    if (loom_atomic_xchg(&cpu->destroying, true)) {
-        loom_panic("loom_cpu_destroy: vcpu %d destroyed twice", cpu->index);
+    if (loom__atomic_xchg(&cpu->destroying, true)) {
+        loom__panic("loom_cpu_destroy: vcpu %d destroyed twice", cpu->index);
     }
-    state = loom_atomic_load_seq(&cpu->state);
+    state = loom__atomic_load_seq(&cpu->state);
     if (state == CPU_RUNNING && loom_rcu_read_locked()) {
         /* Its thread waits for a grace period before it lets go. */
-        loom_panic("loom_cpu_destroy: vcpu %d destroyed inside an RCU "
+        loom__panic("loom_cpu_destroy: vcpu %d destroyed inside an RCU "
                    "read section would deadlock", cpu->index);
     }
     if (state == CPU_STARTING) {
-        loom_panic("loom_cpu_destroy: vcpu %d is being started",
+        loom__panic("loom_cpu_destroy: vcpu %d is being started",
                    cpu->index);
     }
 
@@ -237,14 +237,14 @@ void loom_cpu_destroy(struct loom_cpu *cpu)
     }
     if (state == CPU_RUNNING) {
         /* The thread sees unplug in its loop; see loom__cpu_finish(). */
-        loom_atomic_store_seq(&cpu->unplug, true);
-        loom__cpu_kick_internal(cpu);
+        loom__atomic_store_seq(&cpu->unplug, true);
+        loom__cpu_kick(cpu);
         cpu->mode->stop(cpu);
     }
 
     loom_mutex_lock(&loom__cpu_list_lock);
     loom_rcu_list_remove(&cpu->node);
-    loom_atomic_store_seq(&cpu->state, CPU_DESTROYED);
+    loom__atomic_store_seq(&cpu->state, CPU_DESTROYED);
     loom_mutex_unlock(&loom__cpu_list_lock);
     if (bql) {
         loom_bql_lock();
@@ -257,9 +257,9 @@ void loom_cpu_destroy(struct loom_cpu *cpu)
 /* Kick, halt, wake, statistics                                        */
 /* ------------------------------------------------------------------ */
 
-void loom__cpu_kick_internal(struct loom_cpu *cpu)
+void loom__cpu_kick(struct loom_cpu *cpu)
 {
-    loom_atomic_add_relaxed(&cpu->stats.kicks, 1);
+    loom__atomic_add_relaxed(&cpu->stats.kicks, 1);
     /*
      * ops->kick must not run once destroy_vcpu has begun: the thread sets
      * CPU_DEAD and then waits for a grace period (loom__cpu_finish()), so
@@ -275,7 +275,7 @@ void loom__cpu_kick_internal(struct loom_cpu *cpu)
 void loom_cpu_kick(struct loom_cpu *cpu)
 {
     if (cpu) {
-        loom__cpu_kick_internal(cpu);
+        loom__cpu_kick(cpu);
     }
 }
 
@@ -285,9 +285,9 @@ void loom_cpu_halt(struct loom_cpu *cpu)
         return;
     }
     /* Also forgets a pending wake-up. */
-    loom_atomic_store_seq(&cpu->halt_state, CPU_HALT_HALTED);
-    loom_atomic_add_relaxed(&cpu->stats.halts, 1);
-    loom__cpu_kick_internal(cpu);
+    loom__atomic_store_seq(&cpu->halt_state, CPU_HALT_HALTED);
+    loom__atomic_add_relaxed(&cpu->stats.halts, 1);
+    loom__cpu_kick(cpu);
 }
 
 void loom_cpu_wake(struct loom_cpu *cpu)
@@ -295,7 +295,7 @@ void loom_cpu_wake(struct loom_cpu *cpu)
     if (!cpu) {
         return;
     }
-    int s = loom_atomic_load_seq(&cpu->halt_state);
+    int s = loom__atomic_load_seq(&cpu->halt_state);
 
     /*
      * HALTED -> RUNNING ends a halt and leaves nothing pending; RUNNING ->
@@ -303,7 +303,7 @@ void loom_cpu_wake(struct loom_cpu *cpu)
      * with the CAS in loom__cpu_exec_once().
      */
     while (s != CPU_HALT_WAKE_PENDING &&
-           !loom_atomic_cas(&cpu->halt_state, &s,
+           !loom__atomic_cas(&cpu->halt_state, &s,
                             s == CPU_HALT_HALTED ? CPU_HALT_RUNNING
                                                  : CPU_HALT_WAKE_PENDING)) {
     }
@@ -312,25 +312,25 @@ void loom_cpu_wake(struct loom_cpu *cpu)
 
 bool loom_cpu_is_halted(struct loom_cpu *cpu)
 {
-    return cpu ? loom_atomic_load_seq(&cpu->halt_state) == CPU_HALT_HALTED
+    return cpu ? loom__atomic_load_seq(&cpu->halt_state) == CPU_HALT_HALTED
                : false;
 }
 
 bool loom_cpu_is_stopped(struct loom_cpu *cpu)
 {
-    return cpu ? loom_atomic_load_seq(&cpu->stopped) : false;
+    return cpu ? loom__atomic_load_seq(&cpu->stopped) : false;
 }
 
 int loom_cpu_stats(struct loom_cpu *cpu, struct loom_cpu_stats *st)
 {
     LOOM_CHECK(cpu != NULL && st != NULL, -EINVAL);
-    st->exec_count = loom_atomic_read(&cpu->stats.exec_count);
-    st->kicks = loom_atomic_read(&cpu->stats.kicks);
-    st->work_items = loom_atomic_read(&cpu->stats.work_items);
-    st->safe_work_items = loom_atomic_read(&cpu->stats.safe_work_items);
-    st->halts = loom_atomic_read(&cpu->stats.halts);
-    st->stops = loom_atomic_read(&cpu->stats.stops);
-    st->last_error = loom_atomic_read(&cpu->stats.last_error);
+    st->exec_count = loom__atomic_read(&cpu->stats.exec_count);
+    st->kicks = loom__atomic_read(&cpu->stats.kicks);
+    st->work_items = loom__atomic_read(&cpu->stats.work_items);
+    st->safe_work_items = loom__atomic_read(&cpu->stats.safe_work_items);
+    st->halts = loom__atomic_read(&cpu->stats.halts);
+    st->stops = loom__atomic_read(&cpu->stats.stops);
+    st->last_error = loom__atomic_read(&cpu->stats.last_error);
     return 0;
 }
 

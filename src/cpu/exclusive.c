@@ -55,7 +55,7 @@ bool loom__in_exclusive(void)
 /* Wait until no section is pending or active.  g_excl_lock held. */
 static void exclusive_idle(void)
 {
-    while (loom_atomic_read(&g_pending) != 0) {
+    while (loom__atomic_read(&g_pending) != 0) {
         loom_cond_wait(&g_excl_resume, &g_excl_lock);
     }
 }
@@ -67,10 +67,10 @@ void loom_start_exclusive(void)
     int waiting = 0;
 
     if (t_in_exclusive) {
-        loom_panic("loom_start_exclusive: nested exclusive section");
+        loom__panic("loom_start_exclusive: nested exclusive section");
     }
-    if (self && loom_atomic_read(&self->running)) {
-        loom_panic("loom_start_exclusive: vcpu %d is inside exec "
+    if (self && loom__atomic_read(&self->running)) {
+        loom__panic("loom_start_exclusive: vcpu %d is inside exec "
                    "(between loom_cpu_exec_start and _end)", self->index);
     }
 
@@ -78,21 +78,21 @@ void loom_start_exclusive(void)
     /* Nested requests from other threads are serialised here. */
     exclusive_idle();
     /* Pairs with the seq_cst load in loom_cpu_exec_start()/_end(). */
-    loom_atomic_store_seq(&g_pending, 1);
+    loom__atomic_store_seq(&g_pending, 1);
 
     loom_rcu_read_lock();
     LOOM_CPU_FOREACH(cpu) {
         /* Pairs with the seq_cst store in loom_cpu_exec_start(). */
-        if (loom_atomic_load_seq(&cpu->running)) {
+        if (loom__atomic_load_seq(&cpu->running)) {
             cpu->has_waiter = true;
             waiting++;
-            loom__cpu_kick_internal(cpu);
+            loom__cpu_kick(cpu);
         }
     }
     loom_rcu_read_unlock();
 
-    loom_atomic_store_seq(&g_pending, waiting + 1);
-    while (loom_atomic_read(&g_pending) > 1) {
+    loom__atomic_store_seq(&g_pending, waiting + 1);
+    while (loom__atomic_read(&g_pending) > 1) {
         loom_cond_wait(&g_excl_cond, &g_excl_lock);
     }
     loom_mutex_unlock(&g_excl_lock);
@@ -102,11 +102,11 @@ void loom_start_exclusive(void)
 void loom_end_exclusive(void)
 {
     if (!t_in_exclusive) {
-        loom_panic("loom_end_exclusive: not inside an exclusive section");
+        loom__panic("loom_end_exclusive: not inside an exclusive section");
     }
     t_in_exclusive = false;
     loom_mutex_lock(&g_excl_lock);
-    loom_atomic_store_seq(&g_pending, 0);
+    loom__atomic_store_seq(&g_pending, 0);
     loom_cond_broadcast(&g_excl_resume);
     loom_mutex_unlock(&g_excl_lock);
 }
@@ -114,28 +114,28 @@ void loom_end_exclusive(void)
 void loom_cpu_exec_start(struct loom_cpu *cpu)
 {
     if (!cpu || cpu != loom__current_cpu) {
-        loom_panic("loom_cpu_exec_start: not called on vcpu %d's thread",
+        loom__panic("loom_cpu_exec_start: not called on vcpu %d's thread",
                    cpu ? cpu->index : -1);
     }
     if (t_in_exclusive) {
-        loom_panic("loom_cpu_exec_start: vcpu %d enters exec inside an "
+        loom__panic("loom_cpu_exec_start: vcpu %d enters exec inside an "
                    "exclusive section", cpu->index);
     }
-    if (loom_atomic_read(&cpu->running)) {
-        loom_panic("loom_cpu_exec_start: vcpu %d is already inside exec",
+    if (loom__atomic_read(&cpu->running)) {
+        loom__panic("loom_cpu_exec_start: vcpu %d is already inside exec",
                    cpu->index);
     }
     /* Pairs with the seq_cst store of 1 in loom_start_exclusive(). */
-    loom_atomic_store_seq(&cpu->running, true);
-    if (LOOM_LIKELY(loom_atomic_load_seq(&g_pending) == 0)) {
+    loom__atomic_store_seq(&cpu->running, true);
+    if (LOOM_LIKELY(loom__atomic_load_seq(&g_pending) == 0)) {
         return;
     }
     loom_mutex_lock(&g_excl_lock);
     if (!cpu->has_waiter) {
         /* Not counted: stay out until the section ends. */
-        loom_atomic_store_seq(&cpu->running, false);
+        loom__atomic_store_seq(&cpu->running, false);
         exclusive_idle();
-        loom_atomic_store_seq(&cpu->running, true);
+        loom__atomic_store_seq(&cpu->running, true);
     }
     loom_mutex_unlock(&g_excl_lock);
 }
@@ -145,23 +145,23 @@ void loom_cpu_exec_end(struct loom_cpu *cpu)
     int pending;
 
     if (!cpu || cpu != loom__current_cpu) {
-        loom_panic("loom_cpu_exec_end: not called on vcpu %d's thread",
+        loom__panic("loom_cpu_exec_end: not called on vcpu %d's thread",
                    cpu ? cpu->index : -1);
     }
-    if (!loom_atomic_read(&cpu->running)) {
-        loom_panic("loom_cpu_exec_end: vcpu %d is not inside exec",
+    if (!loom__atomic_read(&cpu->running)) {
+        loom__panic("loom_cpu_exec_end: vcpu %d is not inside exec",
                    cpu->index);
     }
     /* Pairs with the seq_cst load in loom_start_exclusive(). */
-    loom_atomic_store_seq(&cpu->running, false);
-    if (LOOM_LIKELY(loom_atomic_load_seq(&g_pending) == 0)) {
+    loom__atomic_store_seq(&cpu->running, false);
+    if (LOOM_LIKELY(loom__atomic_load_seq(&g_pending) == 0)) {
         return;
     }
     loom_mutex_lock(&g_excl_lock);
     if (cpu->has_waiter) {
         cpu->has_waiter = false;
-        pending = loom_atomic_read(&g_pending) - 1;
-        loom_atomic_store_seq(&g_pending, pending);
+        pending = loom__atomic_read(&g_pending) - 1;
+        loom__atomic_store_seq(&g_pending, pending);
         if (pending == 1) {
             loom_cond_signal(&g_excl_cond);
         }

@@ -29,13 +29,13 @@ int loom__cpu_queue_work(struct loom_cpu *cpu, struct loom__cpu_work *w)
 
     loom_mutex_lock(&cpu->lock);
     /* CPU_DEAD is set under cpu->lock: accepted items are always run. */
-    if (loom_atomic_read(&cpu->state) != CPU_RUNNING) {
+    if (loom__atomic_read(&cpu->state) != CPU_RUNNING) {
         loom_mutex_unlock(&cpu->lock);
         return -ESRCH;
     }
-    was_empty = loom_list_empty(&cpu->work);
-    loom_list_add_tail(&cpu->work, &w->link);
-    loom_atomic_store_seq(&cpu->queue_len, loom_atomic_read(&cpu->queue_len)
+    was_empty = loom__list_empty(&cpu->work);
+    loom__list_add_tail(&cpu->work, &w->link);
+    loom__atomic_store_seq(&cpu->queue_len, loom__atomic_read(&cpu->queue_len)
                                                + 1);
     loom_mutex_unlock(&cpu->lock);
 
@@ -47,39 +47,39 @@ int loom__cpu_queue_work(struct loom_cpu *cpu, struct loom__cpu_work *w)
      * the queue would have been empty for us).
      */
     if (was_empty) {
-        loom__cpu_kick_internal(cpu);
+        loom__cpu_kick(cpu);
     }
     return 0;
 }
 
 void loom__cpu_process_work(struct loom_cpu *cpu)
 {
-    struct loom_list local;
+    struct loom__list local;
 
-    if (loom_atomic_load_seq(&cpu->queue_len) == 0) {
+    if (loom__atomic_load_seq(&cpu->queue_len) == 0) {
         return;
     }
-    loom_list_init(&local);
+    loom__list_init(&local);
     loom_mutex_lock(&cpu->lock);
-    loom_list_splice_tail(&local, &cpu->work);
-    loom_atomic_store_seq(&cpu->queue_len, 0);
+    loom__list_splice_tail(&local, &cpu->work);
+    loom__atomic_store_seq(&cpu->queue_len, 0);
     loom_mutex_unlock(&cpu->lock);
 
-    while (!loom_list_empty(&local)) {
+    while (!loom__list_empty(&local)) {
         struct loom__cpu_work *w =
-            loom_list_first(&local, struct loom__cpu_work, link);
+            loom__list_first(&local, struct loom__cpu_work, link);
 
-        loom_list_del(&w->link);
+        loom__list_del(&w->link);
         if (w->safe) {
             /* cpu is outside exec here, so it is not waited for. */
             loom_start_exclusive();
             w->fn(cpu, w->data);
             loom_end_exclusive();
-            loom_atomic_add_relaxed(&cpu->stats.safe_work_items, 1);
+            loom__atomic_add_relaxed(&cpu->stats.safe_work_items, 1);
         } else {
             w->fn(cpu, w->data);
         }
-        loom_atomic_add_relaxed(&cpu->stats.work_items, 1);
+        loom__atomic_add_relaxed(&cpu->stats.work_items, 1);
         if (w->sync) {
             /* Pairs with the wait loop in loom_run_on_cpu(). */
             loom_mutex_lock(&loom__cpu_done_lock);
@@ -101,14 +101,14 @@ int loom_run_on_cpu(struct loom_cpu *cpu, loom_cpu_fn *fn, void *data)
     LOOM_CHECK(cpu != NULL && fn != NULL, -EINVAL);
     if (loom__cpu_is_self(cpu)) {
         fn(cpu, data);
-        loom_atomic_add_relaxed(&cpu->stats.work_items, 1);
+        loom__atomic_add_relaxed(&cpu->stats.work_items, 1);
         return 0;
     }
     if (loom__in_exclusive()) {
-        loom_panic("loom_run_on_cpu: waiting for vcpu %d inside an "
+        loom__panic("loom_run_on_cpu: waiting for vcpu %d inside an "
                    "exclusive section would deadlock", cpu->index);
     }
-    loom_list_init(&w.link);
+    loom__list_init(&w.link);
     ret = loom__cpu_queue_work(cpu, &w);
     if (ret < 0) {
         return ret;
@@ -137,7 +137,7 @@ static int queue_async(struct loom_cpu *cpu, loom_cpu_fn *fn, void *data,
     int ret;
 
     LOOM_CHECK(cpu != NULL && fn != NULL, -EINVAL);
-    if (loom_atomic_read(&cpu->state) != CPU_RUNNING) {
+    if (loom__atomic_read(&cpu->state) != CPU_RUNNING) {
         return -ESRCH; /* cheap early answer; rechecked under the lock */
     }
     w = calloc(1, sizeof(*w));
@@ -147,7 +147,7 @@ static int queue_async(struct loom_cpu *cpu, loom_cpu_fn *fn, void *data,
     w->fn = fn;
     w->data = data;
     w->safe = safe;
-    loom_list_init(&w->link);
+    loom__list_init(&w->link);
     ret = loom__cpu_queue_work(cpu, w);
     if (ret < 0) {
         free(w);

@@ -23,7 +23,7 @@
 #include "cpu/cpu-int.h"
 
 struct loom_vm_state_notifier {
-    struct loom_list link;
+    struct loom__list link;
     loom_vm_state_fn *fn;
     void *opaque;
 };
@@ -32,7 +32,7 @@ struct loom_vm_state_notifier {
 static struct loom_mutex g_runstate_lock = LOOM_MUTEX_INITIALIZER;
 /* Notifier list; held while notifiers run (BQL -> this order). */
 static struct loom_mutex g_notifier_lock = LOOM_MUTEX_INITIALIZER;
-static struct loom_list g_notifiers = LOOM_LIST_INIT(g_notifiers);
+static struct loom__list g_notifiers = LOOM__LIST_INIT(g_notifiers);
 
 /* Protected by loom__cpu_list_lock: vCPUs started now start stopped. */
 static bool g_paused;
@@ -50,7 +50,7 @@ bool loom__cpu_paused(void)
 
 bool loom__cpu_vm_running(void)
 {
-    return loom_atomic_load_seq(&g_vm_running);
+    return loom__atomic_load_seq(&g_vm_running);
 }
 
 bool loom_vm_running(void)
@@ -60,7 +60,7 @@ bool loom_vm_running(void)
 
 int loom_vm_stop_reason(void)
 {
-    return loom_atomic_load_seq(&g_stop_reason);
+    return loom__atomic_load_seq(&g_stop_reason);
 }
 
 /* Which contract does calling a run-state function here break?  NULL if
@@ -96,8 +96,8 @@ static bool all_stopped_locked(void)
     struct loom_cpu *cpu;
 
     LOOM_RCU_LIST_FOREACH(cpu, &loom__cpu_list, node) {
-        if (loom_atomic_read(&cpu->state) == CPU_RUNNING &&
-            !loom_atomic_read(&cpu->stopped)) {
+        if (loom__atomic_read(&cpu->state) == CPU_RUNNING &&
+            !loom__atomic_read(&cpu->stopped)) {
             return false;
         }
     }
@@ -113,10 +113,10 @@ static void pause_locked(void)
     g_paused = true;
     LOOM_RCU_LIST_FOREACH(cpu, &loom__cpu_list, node) {
         /* A RUNNING vCPU cannot die meanwhile: that needs this lock. */
-        if (loom_atomic_read(&cpu->state) == CPU_RUNNING &&
-            !loom_atomic_read(&cpu->stopped)) {
-            loom_atomic_store_seq(&cpu->stop, true);
-            loom__cpu_kick_internal(cpu);
+        if (loom__atomic_read(&cpu->state) == CPU_RUNNING &&
+            !loom__atomic_read(&cpu->stopped)) {
+            loom__atomic_store_seq(&cpu->stop, true);
+            loom__cpu_kick(cpu);
         }
     }
     while (!all_stopped_locked()) {
@@ -133,10 +133,10 @@ static void resume_locked(void)
     loom_mutex_lock(&loom__cpu_list_lock);
     g_paused = false;
     LOOM_RCU_LIST_FOREACH(cpu, &loom__cpu_list, node) {
-        loom_atomic_store_seq(&cpu->stop, false);
-        loom_atomic_store_seq(&cpu->stopped, false);
+        loom__atomic_store_seq(&cpu->stop, false);
+        loom__atomic_store_seq(&cpu->stopped, false);
         /* Pairs with loom_event_reset() + loom__cpu_idle() in the loop. */
-        if (loom_atomic_read(&cpu->state) == CPU_RUNNING) {
+        if (loom__atomic_read(&cpu->state) == CPU_RUNNING) {
             loom__cpu_wake_thread(cpu);
         }
     }
@@ -149,7 +149,7 @@ void loom_pause_all_vcpus(void)
     bool bql;
 
     if (bad) {
-        loom_panic("loom_pause_all_vcpus: %s", bad);
+        loom__panic("loom_pause_all_vcpus: %s", bad);
     }
     bql = runstate_lock();
     pause_locked();
@@ -165,7 +165,7 @@ void loom_resume_all_vcpus(void)
     bool bql;
 
     if (bad) {
-        loom_panic("loom_resume_all_vcpus: %s", bad);
+        loom__panic("loom_resume_all_vcpus: %s", bad);
     }
     bql = runstate_lock();
     resume_locked();
@@ -178,21 +178,21 @@ void loom_resume_all_vcpus(void)
 /* Call the notifiers; start: registration order, stop: reverse. */
 static void notify(bool running, int reason)
 {
-    struct loom_list *pos;
+    struct loom__list *pos;
 
     loom_mutex_lock(&g_notifier_lock);
     t_in_notifier = true;
     if (running) {
         for (pos = g_notifiers.next; pos != &g_notifiers; pos = pos->next) {
             struct loom_vm_state_notifier *n =
-                loom_list_entry(pos, struct loom_vm_state_notifier, link);
+                loom__list_entry(pos, struct loom_vm_state_notifier, link);
 
             n->fn(n->opaque, running, reason);
         }
     } else {
         for (pos = g_notifiers.prev; pos != &g_notifiers; pos = pos->prev) {
             struct loom_vm_state_notifier *n =
-                loom_list_entry(pos, struct loom_vm_state_notifier, link);
+                loom__list_entry(pos, struct loom_vm_state_notifier, link);
 
             n->fn(n->opaque, running, reason);
         }
@@ -209,7 +209,7 @@ int loom_vm_stop(int reason)
         return -EDEADLK;
     }
     bql = runstate_lock();
-    if (!loom_atomic_read(&g_vm_running)) {
+    if (!loom__atomic_read(&g_vm_running)) {
         loom_mutex_unlock(&g_runstate_lock);
         if (bql) {
             loom_bql_lock();
@@ -219,8 +219,8 @@ int loom_vm_stop(int reason)
     /* Freeze guest time first, so no vCPU sees it move while stopping. */
     loom_clock_virtual_stop();
     pause_locked();
-    loom_atomic_store_seq(&g_stop_reason, reason);
-    loom_atomic_store_seq(&g_vm_running, false);
+    loom__atomic_store_seq(&g_stop_reason, reason);
+    loom__atomic_store_seq(&g_vm_running, false);
     if (bql) {
         loom_bql_lock();
     }
@@ -237,15 +237,15 @@ int loom_vm_start(void)
         return -EDEADLK;
     }
     bql = runstate_lock();
-    if (loom_atomic_read(&g_vm_running)) {
+    if (loom__atomic_read(&g_vm_running)) {
         loom_mutex_unlock(&g_runstate_lock);
         if (bql) {
             loom_bql_lock();
         }
         return 0;
     }
-    loom_atomic_store_seq(&g_stop_reason, 0);
-    loom_atomic_store_seq(&g_vm_running, true);
+    loom__atomic_store_seq(&g_stop_reason, 0);
+    loom__atomic_store_seq(&g_vm_running, true);
     loom_clock_virtual_start();
     if (bql) {
         loom_bql_lock();
@@ -273,7 +273,7 @@ int loom_vm_add_state_notifier(loom_vm_state_fn *fn, void *opaque,
     n->fn = fn;
     n->opaque = opaque;
     loom_mutex_lock(&g_notifier_lock);
-    loom_list_add_tail(&g_notifiers, &n->link);
+    loom__list_add_tail(&g_notifiers, &n->link);
     loom_mutex_unlock(&g_notifier_lock);
     *ret = n;
     return 0;
@@ -285,11 +285,11 @@ void loom_vm_remove_state_notifier(struct loom_vm_state_notifier *n)
         return;
     }
     if (t_in_notifier) {
-        loom_panic("loom_vm_remove_state_notifier: called from a "
+        loom__panic("loom_vm_remove_state_notifier: called from a "
                    "state-change notifier");
     }
     loom_mutex_lock(&g_notifier_lock);
-    loom_list_del(&n->link);
+    loom__list_del(&n->link);
     loom_mutex_unlock(&g_notifier_lock);
     free(n);
 }

@@ -2,11 +2,11 @@
 /*
  * epoll fd monitor.  Entered only by the loop's home thread.
  *
- * Default-group handlers live in one epoll instance.  Legacy handlers get
+ * Default-group handlers live in one epoll instance.  Top-level handlers get
  * a second instance, created on first use, which also watches the first
- * one: wait(legacy = true) sleeps on the second and harvests the first
- * when it signals, while wait(legacy = false) never sees legacy fds, so a
- * ready legacy fd cannot make a nested poll spin.  A handler watching no
+ * one: wait(toplevel = true) sleeps on the second and harvests the first
+ * when it signals, while wait(toplevel = false) never sees top-level fds, so a
+ * ready top-level fd cannot make a nested poll spin.  A handler watching no
  * events is not in the kernel set at all (epoll would still report
  * hang-ups for it).
  */
@@ -27,7 +27,7 @@
 struct fdmon_epoll {
     struct loom__fdmon base;
     int epfd;        /* default group */
-    int legacy_epfd; /* legacy group + epfd; -1 until needed */
+    int toplevel_epfd; /* top-level group + epfd; -1 until needed */
     struct epoll_event evs[MAX_EVENTS];
 };
 
@@ -36,7 +36,7 @@ static bool g_have_pwait2 = true;
 
 static struct fdmon_epoll *to_ep(struct loom__fdmon *m)
 {
-    return loom_container_of(m, struct fdmon_epoll, base);
+    return loom__container_of(m, struct fdmon_epoll, base);
 }
 
 static int ep_create(unsigned slot, struct loom__fdmon **ret)
@@ -53,7 +53,7 @@ static int ep_create(unsigned slot, struct loom__fdmon **ret)
         free(e);
         return err;
     }
-    e->legacy_epfd = -1;
+    e->toplevel_epfd = -1;
     e->base.ops = &loom__fdmon_epoll_ops;
     e->base.slot = slot;
     *ret = &e->base;
@@ -65,19 +65,19 @@ static void ep_destroy(struct loom__fdmon *m)
     struct fdmon_epoll *e = to_ep(m);
 
     close(e->epfd);
-    if (e->legacy_epfd >= 0) {
-        close(e->legacy_epfd);
+    if (e->toplevel_epfd >= 0) {
+        close(e->toplevel_epfd);
     }
     free(e);
 }
 
-static int legacy_epfd(struct fdmon_epoll *e)
+static int toplevel_epfd(struct fdmon_epoll *e)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
     int fd;
 
-    if (e->legacy_epfd >= 0) {
-        return e->legacy_epfd;
+    if (e->toplevel_epfd >= 0) {
+        return e->toplevel_epfd;
     }
     fd = epoll_create1(EPOLL_CLOEXEC);
     if (fd < 0) {
@@ -90,7 +90,7 @@ static int legacy_epfd(struct fdmon_epoll *e)
         close(fd);
         return err;
     }
-    e->legacy_epfd = fd;
+    e->toplevel_epfd = fd;
     return fd;
 }
 
@@ -102,7 +102,7 @@ static int ctl(struct fdmon_epoll *e, struct loom__fdh *h, unsigned old,
     int op;
 
     if (h->group != LOOM__GROUP_DEFAULT) {
-        epfd = legacy_epfd(e);
+        epfd = toplevel_epfd(e);
         if (epfd < 0) {
             return epfd;
         }
@@ -148,13 +148,13 @@ static int do_wait(int epfd, struct epoll_event *evs, int max,
     struct timespec ts;
     int ret, ms;
 
-    if (loom_atomic_read(&g_have_pwait2)) {
+    if (loom__atomic_read(&g_have_pwait2)) {
         ts = loom__timespec_ns(timeout_ns < 0 ? 0 : timeout_ns);
         ret = epoll_pwait2(epfd, evs, max, timeout_ns < 0 ? NULL : &ts, NULL);
         if (ret >= 0 || errno != ENOSYS) {
             return ret;
         }
-        loom_atomic_set(&g_have_pwait2, false);
+        loom__atomic_set(&g_have_pwait2, false);
     }
     /* Round up: never wake before a timer's deadline. */
     ms = timeout_ns < 0 ? -1
@@ -172,7 +172,7 @@ static unsigned from_epev(uint32_t re)
 }
 
 /* Returns the number of handlers added; flags the nested-set marker. */
-static int collect(struct epoll_event *evs, int n, struct loom_list *ready,
+static int collect(struct epoll_event *evs, int n, struct loom__list *ready,
                    bool *nested_ready)
 {
     int i, found = 0;
@@ -188,12 +188,12 @@ static int collect(struct epoll_event *evs, int n, struct loom_list *ready,
     return found;
 }
 
-static int ep_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
-                   struct loom_list *ready)
+static int ep_wait(struct loom__fdmon *m, int64_t timeout_ns, bool toplevel,
+                   struct loom__list *ready)
 {
     struct fdmon_epoll *e = to_ep(m);
     bool harvest = false;
-    int epfd = (legacy && e->legacy_epfd >= 0) ? e->legacy_epfd : e->epfd;
+    int epfd = (toplevel && e->toplevel_epfd >= 0) ? e->toplevel_epfd : e->epfd;
     int ret, found;
 
     ret = do_wait(epfd, e->evs, MAX_EVENTS, timeout_ns);
@@ -202,7 +202,7 @@ static int ep_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
     }
     found = collect(e->evs, ret, ready, &harvest);
     if (harvest) {
-        /* The default set signalled inside the legacy one. */
+        /* The default set signalled inside the top-level one. */
         ret = do_wait(e->epfd, e->evs, MAX_EVENTS, 0);
         if (ret > 0) {
             found += collect(e->evs, ret, ready, &harvest);

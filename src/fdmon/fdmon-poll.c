@@ -3,7 +3,7 @@
  * poll(2) fd monitor.  Entered only by the loop's home thread.
  *
  * The pollfd array is kept ready for ppoll() at all times, so a wait is
- * one syscall with no rebuilding: default-group entries first, legacy ones
+ * one syscall with no rebuilding: default-group entries first, top-level ones
  * after them, so that a nested poll passes only the prefix.  Removal moves
  * the last entry of the group into the hole (O(1)).  A handler watching no
  * events keeps its slot with fd -1, which ppoll() ignores.
@@ -29,7 +29,7 @@ struct fdmon_poll {
 
 static struct fdmon_poll *to_poll(struct loom__fdmon *m)
 {
-    return loom_container_of(m, struct fdmon_poll, base);
+    return loom__container_of(m, struct fdmon_poll, base);
 }
 
 static int poll_create(unsigned slot, struct loom__fdmon **ret)
@@ -158,11 +158,11 @@ static unsigned from_pollev(short re)
            ((re & (POLLHUP | POLLERR | POLLNVAL)) ? LOOM__EV_ERR : 0);
 }
 
-static int poll_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
-                     struct loom_list *ready)
+static int poll_wait(struct loom__fdmon *m, int64_t timeout_ns, bool toplevel,
+                     struct loom__list *ready)
 {
     struct fdmon_poll *p = to_poll(m);
-    unsigned count = legacy ? p->n : p->ndef;
+    unsigned count = toplevel ? p->n : p->ndef;
     struct timespec ts, *tsp = NULL;
     int ret, found = 0;
     unsigned i;

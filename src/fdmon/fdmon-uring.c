@@ -23,7 +23,7 @@ static bool g_refused;
 
 void loom__fdmon_uring_force_unavailable(bool on)
 {
-    loom_atomic_set(&g_forced_off, on);
+    loom__atomic_set(&g_forced_off, on);
 }
 
 #ifdef LOOM_HAVE_IO_URING
@@ -50,9 +50,9 @@ void loom__fdmon_uring_force_unavailable(bool on)
  * tombstone (no watch) whose completions are dropped, and its table entry
  * is recycled only after its last CQE.
  *
- * Legacy-group handlers: a completion seen by a non-legacy wait "parks"
- * the watch (nothing reported, no re-arm, so a ready legacy fd cannot make
- * nested polls spin or return); the next legacy wait re-arms it, and the
+ * Top-level-group handlers: a completion seen by a nested wait "parks"
+ * the watch (nothing reported, no re-arm, so a ready top-level fd cannot make
+ * nested polls spin or return); the next top-level wait re-arms it, and the
  * fresh poll reports it if it is still ready.
  */
 #define SQ_ENTRIES 128
@@ -82,10 +82,10 @@ struct uwatch {
     struct loom__fdh *h;
     unsigned want;         /* LOOM__EV_* to watch; 0: none */
     uint32_t req;          /* the live request, or NO_REQ */
-    bool parked;           /* on the parked list (legacy, waits for legacy) */
+    bool parked;           /* on the parked list (waits for a top-level wait) */
     bool broken;           /* the last poll failed: no re-arm until update */
-    struct loom_list link; /* dirty or parked list */
-    struct loom_list all;  /* the monitor's watches */
+    struct loom__list link; /* dirty or parked list */
+    struct loom__list all;  /* the monitor's watches */
 };
 
 struct fdmon_uring {
@@ -96,16 +96,16 @@ struct fdmon_uring {
     struct ureq *reqs;
     uint32_t nreqs, free_head;
     uint32_t cancel_head, cancel_tail;
-    struct loom_list dirty;   /* watches whose request must change */
-    struct loom_list parked;  /* legacy watches completed in a nested poll */
-    struct loom_list watches; /* every watch, for destroy */
+    struct loom__list dirty;   /* watches whose request must change */
+    struct loom__list parked;  /* top-level watches done in a nested poll */
+    struct loom__list watches; /* every watch, for destroy */
 };
 
 static const struct loom__fdmon_ops uring_ops_table;
 
 static struct fdmon_uring *to_u(struct loom__fdmon *m)
 {
-    return loom_container_of(m, struct fdmon_uring, base);
+    return loom__container_of(m, struct fdmon_uring, base);
 }
 
 static uint64_t req_ud(const struct fdmon_uring *u, uint32_t idx)
@@ -190,17 +190,17 @@ static void watch_refresh(struct fdmon_uring *u, struct uwatch *w)
     if (w->parked) {
         return;
     }
-    if (stale && !loom_list_linked(&w->link)) {
-        loom_list_add_tail(&u->dirty, &w->link);
-    } else if (!stale && loom_list_linked(&w->link)) {
-        loom_list_del(&w->link);
+    if (stale && !loom__list_linked(&w->link)) {
+        loom__list_add_tail(&u->dirty, &w->link);
+    } else if (!stale && loom__list_linked(&w->link)) {
+        loom__list_del(&w->link);
     }
 }
 
 static void watch_unpark(struct uwatch *w)
 {
     if (w->parked) {
-        loom_list_del(&w->link);
+        loom__list_del(&w->link);
         w->parked = false;
     }
 }
@@ -309,20 +309,20 @@ static void flush(struct fdmon_uring *u)
     if (!flush_cancels(u)) {
         return;
     }
-    while (!loom_list_empty(&u->dirty)) {
-        struct uwatch *w = loom_list_entry(u->dirty.next, struct uwatch, link);
+    while (!loom__list_empty(&u->dirty)) {
+        struct uwatch *w = loom__list_entry(u->dirty.next, struct uwatch, link);
 
         if (!flush_watch(u, w)) {
             /* Out of SQEs or memory: the rest waits for the next wait. */
             return;
         }
-        loom_list_del(&w->link);
+        loom__list_del(&w->link);
     }
 }
 
 /* One completion.  Return: 1 if a handler was reported, else 0. */
 static int handle_cqe(struct fdmon_uring *u, const struct io_uring_cqe *cqe,
-                      bool legacy, struct loom_list *ready)
+                      bool toplevel, struct loom__list *ready)
 {
     uint64_t ud = io_uring_cqe_get_data64(cqe);
     uint32_t idx = (uint32_t)ud;
@@ -373,13 +373,13 @@ static int handle_cqe(struct fdmon_uring *u, const struct io_uring_cqe *cqe,
     } else {
         revents = from_pollev((unsigned)cqe->res) & (w->want | LOOM__EV_ERR);
     }
-    if (w->h->group != LOOM__GROUP_DEFAULT && !legacy) {
-        /* Not this wait's business: park until the next legacy wait. */
+    if (w->h->group != LOOM__GROUP_DEFAULT && !toplevel) {
+        /* Not this wait's business: park until the next top-level wait. */
         if (!more) {
-            if (loom_list_linked(&w->link)) {
-                loom_list_del(&w->link);
+            if (loom__list_linked(&w->link)) {
+                loom__list_del(&w->link);
             }
-            loom_list_add_tail(&u->parked, &w->link);
+            loom__list_add_tail(&u->parked, &w->link);
             w->parked = true;
         }
         return 0;
@@ -395,7 +395,7 @@ static int handle_cqe(struct fdmon_uring *u, const struct io_uring_cqe *cqe,
 }
 
 /* Process every available completion.  Return: handlers reported. */
-static int reap(struct fdmon_uring *u, bool legacy, struct loom_list *ready)
+static int reap(struct fdmon_uring *u, bool toplevel, struct loom__list *ready)
 {
     struct io_uring_cqe *cqe;
     unsigned head, n;
@@ -405,7 +405,7 @@ static int reap(struct fdmon_uring *u, bool legacy, struct loom_list *ready)
         n = 0;
         io_uring_for_each_cqe(&u->ring, head, cqe)
         {
-            found += handle_cqe(u, cqe, legacy, ready);
+            found += handle_cqe(u, cqe, toplevel, ready);
             n++;
         }
         io_uring_cq_advance(&u->ring, n);
@@ -417,8 +417,8 @@ static int reap(struct fdmon_uring *u, bool legacy, struct loom_list *ready)
     }
 }
 
-static int uring_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
-                      struct loom_list *ready)
+static int uring_wait(struct loom__fdmon *m, int64_t timeout_ns, bool toplevel,
+                      struct loom__list *ready)
 {
     struct fdmon_uring *u = to_u(m);
     int64_t deadline = timeout_ns > 0 ? loom__mono_ns() + timeout_ns : 0;
@@ -426,11 +426,11 @@ static int uring_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
     struct io_uring_cqe *cqe;
     int found = 0, ret;
 
-    if (legacy) {
-        /* Legacy watches parked by nested polls: poll them afresh. */
-        while (!loom_list_empty(&u->parked)) {
+    if (toplevel) {
+        /* Top-level watches parked by nested polls: poll them afresh. */
+        while (!loom__list_empty(&u->parked)) {
             struct uwatch *w =
-                loom_list_entry(u->parked.next, struct uwatch, link);
+                loom__list_entry(u->parked.next, struct uwatch, link);
 
             watch_unpark(w);
             w->broken = false;
@@ -453,7 +453,7 @@ static int uring_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
             ret = io_uring_submit_and_wait_timeout(
                 &u->ring, &cqe, 1, timeout_ns < 0 ? NULL : &ts, NULL);
         }
-        found += reap(u, legacy, ready);
+        found += reap(u, toplevel, ready);
         if (found || timeout_ns == 0 || ret == -ETIME || ret == -EINTR) {
             return found;
         }
@@ -462,7 +462,7 @@ static int uring_wait(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
         }
         /*
          * Woken only by completions reported to nobody (removals,
-         * tombstones, parked legacy fds): sleep for the rest.
+         * tombstones, parked top-level fds): sleep for the rest.
          */
         if (timeout_ns > 0) {
             timeout_ns = deadline - loom__mono_ns();
@@ -477,7 +477,7 @@ static bool uring_need_wait(struct loom__fdmon *m)
 {
     struct fdmon_uring *u = to_u(m);
 
-    return u->cancel_head != NO_REQ || !loom_list_empty(&u->dirty) ||
+    return u->cancel_head != NO_REQ || !loom__list_empty(&u->dirty) ||
            io_uring_sq_ready(&u->ring) > 0;
 }
 
@@ -493,8 +493,8 @@ static int uring_add(struct loom__fdmon *m, struct loom__fdh *h,
     w->h = h;
     w->want = events;
     w->req = NO_REQ;
-    loom_list_init(&w->link);
-    loom_list_add_tail(&u->watches, &w->all);
+    loom__list_init(&w->link);
+    loom__list_add_tail(&u->watches, &w->all);
     h->mon[m->slot].priv = w;
     h->mon[m->slot].idx = 0;
     h->mon[m->slot].events = events;
@@ -526,10 +526,10 @@ static void uring_remove(struct loom__fdmon *m, struct loom__fdh *h)
     if (w->req != NO_REQ) {
         req_cancel(u, w->req);
     }
-    if (loom_list_linked(&w->link)) {
-        loom_list_del(&w->link);
+    if (loom__list_linked(&w->link)) {
+        loom__list_del(&w->link);
     }
-    loom_list_del(&w->all);
+    loom__list_del(&w->all);
     free(w);
     h->mon[m->slot].priv = NULL;
     h->mon[m->slot].events = 0;
@@ -550,7 +550,7 @@ static int uring_create(unsigned slot, struct loom__fdmon **ret)
     struct fdmon_uring *u;
     int err;
 
-    if (loom_atomic_read(&g_forced_off)) {
+    if (loom__atomic_read(&g_forced_off)) {
         return -ENOSYS;
     }
     u = calloc(1, sizeof(*u));
@@ -571,7 +571,7 @@ static int uring_create(unsigned slot, struct loom__fdmon **ret)
     if (err < 0) {
         free(u);
         if (refused(err)) {
-            loom_atomic_set(&g_refused, true);
+            loom__atomic_set(&g_refused, true);
         }
         return err;
     }
@@ -581,9 +581,9 @@ static int uring_create(unsigned slot, struct loom__fdmon **ret)
     u->free_head = NO_REQ;
     u->cancel_head = NO_REQ;
     u->cancel_tail = NO_REQ;
-    loom_list_init(&u->dirty);
-    loom_list_init(&u->parked);
-    loom_list_init(&u->watches);
+    loom__list_init(&u->dirty);
+    loom__list_init(&u->parked);
+    loom__list_init(&u->watches);
     u->base.ops = &uring_ops_table;
     u->base.slot = slot;
     *ret = &u->base;
@@ -596,10 +596,11 @@ static void uring_destroy(struct loom__fdmon *m)
 
     /* Closing the ring cancels every request; none touches our memory. */
     io_uring_queue_exit(&u->ring);
-    while (!loom_list_empty(&u->watches)) {
-        struct uwatch *w = loom_list_entry(u->watches.next, struct uwatch, all);
+    while (!loom__list_empty(&u->watches)) {
+        struct uwatch *w =
+            loom__list_entry(u->watches.next, struct uwatch, all);
 
-        loom_list_del(&w->all);
+        loom__list_del(&w->all);
         free(w);
     }
     free(u->reqs);
@@ -621,7 +622,7 @@ const struct loom__fdmon_ops *const loom__fdmon_uring_ops = &uring_ops_table;
 
 bool loom__fdmon_uring_usable(void)
 {
-    return !loom_atomic_read(&g_forced_off) && !loom_atomic_read(&g_refused);
+    return !loom__atomic_read(&g_forced_off) && !loom__atomic_read(&g_refused);
 }
 
 #else /* !LOOM_HAVE_IO_URING */

@@ -7,7 +7,7 @@
  * The loop owns the handlers (struct loom__fdh) and tells the monitor what
  * to watch with add/update/remove; wait() blocks and appends the ready
  * handlers, with ->revents set, to the caller's ready list.  Handlers of
- * the legacy group are watched only by wait(..., legacy = true).
+ * the top-level group are watched only by wait(..., toplevel = true).
  *
  * Each handler has two monitor slots so that a loop can register every
  * handler in a new backend while the old one still holds its own state
@@ -57,9 +57,9 @@ struct loom__fdh {
     void (*on_event)(struct loom_notifier *);
     void (*on_notifier_ready)(struct loom_notifier *);
 
-    struct loom_list link;       /* loop's handler list or deleted list */
-    struct loom_list ready_link; /* some poll level's ready list */
-    struct loom_list run_link;   /* loop's running list */
+    struct loom__list link;       /* loop's handler list or deleted list */
+    struct loom__list ready_link; /* some poll level's ready list */
+    struct loom__list run_link;   /* loop's running list */
     struct loom__fdmon_slot mon[2];
 };
 
@@ -81,8 +81,8 @@ struct loom__fdmon_ops {
      * handlers to @ready (taking them off any other ready list).  Return:
      * the number found, or -errno (-EINTR is reported as 0).
      */
-    int (*wait)(struct loom__fdmon *m, int64_t timeout_ns, bool legacy,
-                struct loom_list *ready);
+    int (*wait)(struct loom__fdmon *m, int64_t timeout_ns, bool toplevel,
+                struct loom__list *ready);
     /*
      * True if wait() must be entered even with a zero timeout and no fd
      * being watched (io_uring: pending submissions).
@@ -130,7 +130,7 @@ int loom__fdmon_epoll_fd(struct loom__fdmon *m);
  * loom__fdmon_add_ready() - record that @h is ready with @revents.
  * Context: home(loop), from a backend's wait().
  */
-static inline void loom__fdmon_add_ready(struct loom_list *ready,
+static inline void loom__fdmon_add_ready(struct loom__list *ready,
                                          struct loom__fdh *h, unsigned revents)
 {
     /*
@@ -139,12 +139,12 @@ static inline void loom__fdmon_add_ready(struct loom_list *ready,
      * loop added (busy-polling's LOOP_EV_POLLED) stay: io_uring may be
      * waited on after busy-polling found the same handler.
      */
-    if (loom_list_linked(&h->ready_link)) {
-        loom_list_del(&h->ready_link);
+    if (loom__list_linked(&h->ready_link)) {
+        loom__list_del(&h->ready_link);
         revents |= h->revents & ~LOOM__EV_MONITOR;
     }
     h->revents = revents;
-    loom_list_add_tail(ready, &h->ready_link);
+    loom__list_add_tail(ready, &h->ready_link);
 }
 
 #endif /* LOOM_FDMON_H */

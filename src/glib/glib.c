@@ -11,7 +11,7 @@
  * loom_main_use_glib(): hooks around loom_main_loop_wait() (main-int.h)
  * prepare and query the context before the main loop's poll and check and
  * dispatch it afterwards.  GLib's fds go into a private epoll fd, watched
- * as one legacy-group handler of the main loop; GLib's timeout arms a loom
+ * as one top-level-group handler of the main loop; GLib's timeout arms a loom
  * timer.  All of it runs in the main loop's thread.
  */
 #include <loom/glib.h>

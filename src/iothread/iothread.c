@@ -36,7 +36,7 @@ struct loom_iothread {
     struct loom_event started;
 
     /* Protected by g_registry_lock. */
-    struct loom_list link;
+    struct loom__list link;
     bool ready; /* the thread runs: visible to find and foreach */
 
     /* home(loop) only. */
@@ -48,16 +48,16 @@ struct loom_iothread {
 
 /* Every IOThread, in creation order.  Guarded by g_registry_lock. */
 static struct loom_mutex g_registry_lock = LOOM_MUTEX_INITIALIZER;
-static struct loom_list g_registry = LOOM_LIST_INIT(g_registry);
+static struct loom__list g_registry = LOOM__LIST_INIT(g_registry);
 
 /* Context: g_registry_lock held. */
 static struct loom_iothread *find_locked(const char *name)
 {
-    struct loom_list *n;
+    struct loom__list *n;
     struct loom_iothread *io;
 
     for (n = g_registry.next; n != &g_registry; n = n->next) {
-        io = loom_list_entry(n, struct loom_iothread, link);
+        io = loom__list_entry(n, struct loom_iothread, link);
         if (strcmp(io->name, name) == 0) {
             return io;
         }
@@ -126,7 +126,7 @@ static int apply_opts(struct loom_loop *l,
 static void unregister(struct loom_iothread *io)
 {
     loom_mutex_lock(&g_registry_lock);
-    loom_list_del(&io->link);
+    loom__list_del(&io->link);
     loom_mutex_unlock(&g_registry_lock);
 }
 
@@ -148,7 +148,7 @@ int loom_iothread_new(const char *name,
         return -ENOMEM;
     }
     loom_event_init(&io->started, false);
-    loom_list_init(&io->link);
+    loom__list_init(&io->link);
 
     /* Reserve the name. */
     loom_mutex_lock(&g_registry_lock);
@@ -157,7 +157,7 @@ int loom_iothread_new(const char *name,
         err = -EEXIST;
         goto fail_free;
     }
-    loom_list_add_tail(&g_registry, &io->link);
+    loom__list_add_tail(&g_registry, &io->link);
     loom_mutex_unlock(&g_registry_lock);
 
     err = loom_loop_new(&io->loop);
@@ -229,7 +229,7 @@ static void run_bh(void *opaque)
     struct run_req *r = opaque;
 
     r->ret = r->fn(r->arg);
-    loom_atomic_add_relaxed(&r->io->run_calls, 1);
+    loom__atomic_add_relaxed(&r->io->run_calls, 1);
     /* Pairs with loom_event_wait() in loom_iothread_run(); @r dies then. */
     loom_event_set(&r->done);
 }
@@ -241,7 +241,7 @@ int loom_iothread_run(struct loom_iothread *io, int (*fn)(void *), void *arg)
 
     LOOM_CHECK(io && fn, -EINVAL);
     if (loom__loop_is_home(io->loop)) {
-        loom_atomic_add_relaxed(&io->run_calls, 1);
+        loom__atomic_add_relaxed(&io->run_calls, 1);
         return fn(arg);
     }
     loom_event_init(&r.done, false);
@@ -261,7 +261,7 @@ void loom_iothread_free(struct loom_iothread *io)
         return;
     }
     if (loom__loop_is_home(io->loop)) {
-        loom_panic("loom_iothread_free: IOThread '%s' freed from its own "
+        loom__panic("loom_iothread_free: IOThread '%s' freed from its own "
                    "thread",
                    io->name);
     }
@@ -294,14 +294,14 @@ struct loom_iothread *loom_iothread_find(const char *name)
 
 int loom_iothread_foreach(loom_iothread_foreach_fn *fn, void *opaque)
 {
-    struct loom_list *n;
+    struct loom__list *n;
     struct loom_iothread *io;
     int rc = 0;
 
     LOOM_CHECK(fn, -EINVAL);
     loom_mutex_lock(&g_registry_lock);
     for (n = g_registry.next; n != &g_registry && !rc; n = n->next) {
-        io = loom_list_entry(n, struct loom_iothread, link);
+        io = loom__list_entry(n, struct loom_iothread, link);
         if (io->ready) {
             rc = fn(io, opaque);
         }
@@ -325,5 +325,5 @@ void loom_iothread_stats(struct loom_iothread *io,
         st->has_pool = true;
         loom_pool_stats(p, &st->pool);
     }
-    st->run_calls = loom_atomic_read(&io->run_calls);
+    st->run_calls = loom__atomic_read(&io->run_calls);
 }

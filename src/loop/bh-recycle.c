@@ -80,7 +80,7 @@ static bool take_spare(struct loom_loop *l)
     unsigned i, k;
 
     /* One load while nothing is published (the line rarely changes). */
-    if (!loom_atomic_read(&l->bh_nspare)) {
+    if (!loom__atomic_read(&l->bh_nspare)) {
         return false;
     }
     if (LOOM_UNLIKELY(!tls_key_set)) {
@@ -93,7 +93,7 @@ static bool take_spare(struct loom_loop *l)
     }
     for (i = 0; i < LOOP_BH_SLOTS; i++) {
         k = (tls_slot + i) % LOOP_BH_SLOTS;
-        if (!loom_atomic_read(&l->bh_spare[k])) {
+        if (!loom__atomic_read(&l->bh_spare[k])) {
             continue;
         }
         /*
@@ -116,14 +116,14 @@ static bool recycle_publish(struct loom_loop *l)
 {
     unsigned k = l->bh_slot;
 
-    if (loom_atomic_read(&l->bh_spare[k])) {
+    if (loom__atomic_read(&l->bh_spare[k])) {
         return false;
     }
     /*
      * Only the loop stores non-NULL, and it read NULL: nobody else can
      * have stored since.  Pairs with the xchg in take_spare().
      */
-    loom_atomic_store_release(&l->bh_spare[k], l->bh_cache);
+    loom__atomic_store_release(&l->bh_spare[k], l->bh_cache);
     __atomic_fetch_add(&l->bh_nspare, 1, __ATOMIC_RELAXED);
     l->bh_slot = (k + 1) % LOOP_BH_SLOTS;
     l->bh_cache = NULL;
@@ -179,7 +179,7 @@ void loom__bh_mem_teardown(struct loom_loop *l)
     l->bh_ncache = 0;
     for (i = 0; i < LOOP_BH_SLOTS; i++) {
         /* Pairs with the xchg in take_spare() (teardown: none races). */
-        free_chain(loom_atomic_xchg(&l->bh_spare[i], NULL));
+        free_chain(loom__atomic_xchg(&l->bh_spare[i], NULL));
     }
     l->bh_nspare = 0;
 #else

@@ -28,7 +28,7 @@
 #include "base/lifo.h"
 #include "loop/loop-priv.h"
 
-void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
+void loom__bh_init_embedded(struct loom_loop *l, struct loom_bh *bh,
                             loom_cb *cb, const char *name)
 {
     bh->l = l;
@@ -71,7 +71,7 @@ int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
      * One-shots are not counted here (that would be two RMWs on a shared
      * line per post); loom__bh_live() counts those still queued.
      */
-    loom_atomic_add_relaxed(&l->bh_live, 1);
+    loom__atomic_add_relaxed(&l->bh_live, 1);
     *ret = bh;
     return 0;
 }
@@ -94,7 +94,7 @@ void loom_bh_schedule(struct loom_bh *bh)
     if (!bh) {
         return;
     }
-    old = loom_atomic_read(&bh->flags);
+    old = loom__atomic_read(&bh->flags);
     do {
         new = (old | BH_PENDING | BH_SCHEDULED) & ~BH_IDLE;
         /*
@@ -102,7 +102,7 @@ void loom_bh_schedule(struct loom_bh *bh)
          * fetch_and in loom__bh_poll() synchronizes with it: whatever the
          * caller wrote before scheduling is visible to the callback.
          */
-    } while (!loom_atomic_cas(&bh->flags, &old, new));
+    } while (!loom__atomic_cas(&bh->flags, &old, new));
     if (!(old & BH_PENDING)) {
         bh_push(bh->l, bh);
     } else if ((old & (BH_SCHEDULED | BH_IDLE)) == BH_SCHEDULED) {
@@ -124,14 +124,14 @@ void loom_bh_schedule_idle(struct loom_bh *bh)
     if (!bh) {
         return;
     }
-    old = loom_atomic_read(&bh->flags);
+    old = loom__atomic_read(&bh->flags);
     do {
         new = old | BH_PENDING | BH_SCHEDULED;
         if (!(old & BH_SCHEDULED)) {
             new |= BH_IDLE;
         }
         /* An RMW for the same reason as in loom_bh_schedule(). */
-    } while (!loom_atomic_cas(&bh->flags, &old, new));
+    } while (!loom__atomic_cas(&bh->flags, &old, new));
     if (!(old & BH_PENDING)) {
         bh_push(bh->l, bh);
     }
@@ -144,7 +144,7 @@ void loom_bh_cancel(struct loom_bh *bh)
          * Stays queued if pending; dequeuing it then runs nothing.  Pairs
          * with the fetch_and in loom__bh_poll().
          */
-        loom_atomic_fetch_and(&bh->flags, ~(BH_SCHEDULED | BH_IDLE));
+        loom__atomic_fetch_and(&bh->flags, ~(BH_SCHEDULED | BH_IDLE));
     }
 }
 
@@ -157,10 +157,10 @@ void loom_bh_free(struct loom_bh *bh)
         return;
     }
     l = bh->l;
-    old = loom_atomic_read(&bh->flags);
+    old = loom__atomic_read(&bh->flags);
     do {
         if (old & (BH_DELETED | BH_INTERNAL | BH_ONESHOT)) {
-            loom_panic("loom_bh_free: BH %p (%s) freed twice or not freeable",
+            loom__panic("loom_bh_free: BH %p (%s) freed twice or not freeable",
                        (void *)bh, bh->name ? bh->name : "unnamed");
         }
         /* Cancel and mark in one step: a freed BH never runs again. */
@@ -170,8 +170,8 @@ void loom_bh_free(struct loom_bh *bh)
          * the loop may free @bh if it was queued, so it is not touched
          * again unless we queue it ourselves.
          */
-    } while (!loom_atomic_cas(&bh->flags, &old, new));
-    loom_atomic_add_relaxed(&l->bh_live, (size_t)-1);
+    } while (!loom__atomic_cas(&bh->flags, &old, new));
+    loom__atomic_add_relaxed(&l->bh_live, (size_t)-1);
     if (!(old & BH_PENDING)) {
         /* Hand the memory to the loop, which frees it when dequeued. */
         bh_push(l, bh);
@@ -204,15 +204,15 @@ int64_t loom__bh_timeout_ns(struct loom_loop *l)
     int64_t timeout = -1;
     struct loom_bh *bh;
 
-    if (!loom_list_empty(&l->slices)) {
+    if (!loom__list_empty(&l->slices)) {
         return 0;
     }
     /*
      * Pairs with the CAS in bh_push(): after our seq_cst increment of
      * notify_me, either we see the BH or its pusher sees notify_me != 0.
      */
-    for (bh = loom_atomic_load_seq(&l->bh_head); bh; bh = bh->next) {
-        unsigned f = loom_atomic_read(&bh->flags);
+    for (bh = loom__atomic_load_seq(&l->bh_head); bh; bh = bh->next) {
+        unsigned f = loom__atomic_read(&bh->flags);
 
         if (f & BH_SCHEDULED) {
             if (!(f & BH_IDLE)) {
@@ -228,7 +228,7 @@ static void bh_take_slice(struct loom_loop *l, struct loom__bh_slice *s)
 {
     /* Pairs with the CAS in bh_push(): makes every bh->next visible. */
     s->head = loom__lifo_take_fifo(&l->bh_head, next);
-    loom_list_add_tail(&l->slices, &s->link);
+    loom__list_add_tail(&l->slices, &s->link);
 }
 
 /* Run one dequeued BH; returns true if it counts as progress. */
@@ -252,38 +252,38 @@ static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
 bool loom__bh_poll(struct loom_loop *l)
 {
     struct loom__bh_slice slice, *s;
-    struct loom_list *first;
+    struct loom__list *first;
     struct loom_bh *bh;
     bool progress = false;
     unsigned flags;
 
     /* Acquire pairs with the CAS in bh_push(). */
-    if (loom_atomic_load_acquire(&l->bh_head)) {
+    if (loom__atomic_load_acquire(&l->bh_head)) {
         bh_take_slice(l, &slice);
-    } else if (loom_list_empty(&l->slices)) {
+    } else if (loom__list_empty(&l->slices)) {
         return false;
     }
-    while (!loom_list_empty(&l->slices)) {
+    while (!loom__list_empty(&l->slices)) {
         first = l->slices.next;
-        s = loom_list_entry(first, struct loom__bh_slice, link);
+        s = loom__list_entry(first, struct loom__bh_slice, link);
         bh = s->head;
         if (!bh) {
-            loom_list_del(&s->link);
+            loom__list_del(&s->link);
             continue;
         }
         s->head = bh->next;
         if (!s->head) {
             /* Drop it now so that nested polls do not see it. */
-            loom_list_del(&s->link);
+            loom__list_del(&s->link);
         }
-        flags = loom_atomic_read(&bh->flags);
+        flags = loom__atomic_read(&bh->flags);
         if (!(flags & BH_ONESHOT)) {
             /*
              * Read bh->next before clearing BH_PENDING: from then on
              * another thread may push the BH again.  Pairs with the CAS in
              * loom_bh_schedule() and the fetch_or in loom_bh_free().
              */
-            flags = loom_atomic_fetch_and(
+            flags = loom__atomic_fetch_and(
                 &bh->flags, ~(BH_PENDING | BH_SCHEDULED | BH_IDLE));
         }
         /*
@@ -298,15 +298,15 @@ bool loom__bh_poll(struct loom_loop *l)
 
 size_t loom__bh_live(struct loom_loop *l)
 {
-    size_t n = loom_atomic_read(&l->bh_live);
+    size_t n = loom__atomic_read(&l->bh_live);
     struct loom_bh *bh;
 
     /*
      * Teardown, at depth 0: every slice is finished, so a one-shot that
      * did not run is still on the list.  Freed BHs on it are not counted.
      */
-    for (bh = loom_atomic_load_acquire(&l->bh_head); bh; bh = bh->next) {
-        if (loom_atomic_read(&bh->flags) & BH_ONESHOT) {
+    for (bh = loom__atomic_load_acquire(&l->bh_head); bh; bh = bh->next) {
+        if (loom__atomic_read(&bh->flags) & BH_ONESHOT) {
             n++;
         }
     }
@@ -326,7 +326,7 @@ size_t loom__bh_reclaim_all(struct loom_loop *l)
     /* Teardown: no other thread may push any more. */
     for (bh = loom__lifo_take(&l->bh_head); bh; bh = next) {
         next = bh->next;
-        if (!(loom_atomic_read(&bh->flags) & BH_INTERNAL)) {
+        if (!(loom__atomic_read(&bh->flags) & BH_INTERNAL)) {
             free(bh);
             n++;
         }

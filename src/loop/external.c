@@ -57,7 +57,7 @@ int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
      * slept with no fd to watch), it is not on the eventfd: do not block.
      * Pairs with the fetch_or in loom_loop_notify().
      */
-    old = loom_atomic_fetch_and(&l->wake, ~LOOP_WAKE_FUTEX);
+    old = loom__atomic_fetch_and(&l->wake, ~LOOP_WAKE_FUTEX);
     if (!ep->announced) {
         /*
          * Announce before looking for work, as prepare_wait() in poll.c.
@@ -65,7 +65,7 @@ int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
          * publishing work either is seen by loom__loop_timeout_ns() or sees
          * notify_me != 0 and writes the eventfd.
          */
-        loom_atomic_inc(&l->notify_me);
+        loom__atomic_inc(&l->notify_me);
         ep->announced = true;
     }
     timeout = ((old & LOOP_WAKE_FUTEX) && (old & LOOP_WAKE_NOTIFIED))
@@ -84,7 +84,7 @@ void loom__loop_ext_withdraw(struct loom_loop *l, struct loom__ext_poll *ep)
     if (ep->announced) {
         ep->announced = false;
         /* Pairs with the seq_cst load in loom_loop_notify(). */
-        loom_atomic_dec(&l->notify_me);
+        loom__atomic_dec(&l->notify_me);
     }
 }
 
@@ -99,7 +99,7 @@ bool loom__loop_ext_check(struct loom_loop *l, struct loom__ext_poll *ep,
      * it, and with no handler fd watched loom_loop_poll(l, false) never
      * reads the eventfd, so the epoll fd would stay readable for good.
      */
-    if (fd_ready || (loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
+    if (fd_ready || (loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
         loom__loop_notify_accept(l, true);
     }
     return fd_ready || loom__loop_timeout_ns(l) == 0;

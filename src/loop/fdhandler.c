@@ -70,9 +70,9 @@ int loom__loop_mon_init(struct loom_loop *l)
     n->fd = l->notify_fd;
     n->internal = true;
     n->events = LOOM__EV_IN;
-    loom_list_init(&n->link);
-    loom_list_init(&n->ready_link);
-    loom_list_init(&n->run_link);
+    loom__list_init(&n->link);
+    loom__list_init(&n->ready_link);
+    loom__list_init(&n->run_link);
     ret = loom__fdmon_poll_ops.create(0, &l->mon);
     if (ret < 0) {
         return ret;
@@ -82,7 +82,7 @@ int loom__loop_mon_init(struct loom_loop *l)
         l->mon->ops->destroy(l->mon);
         return ret;
     }
-    loom_atomic_set(&l->fdmon_kind, (int)LOOM_FDMON_POLL);
+    loom__atomic_set(&l->fdmon_kind, (int)LOOM_FDMON_POLL);
     return 0;
 }
 
@@ -96,7 +96,7 @@ void loom__loop_mon_destroy(struct loom_loop *l)
 static int switch_mon(struct loom_loop *l, const struct loom__fdmon_ops *ops)
 {
     struct loom__fdmon *old = l->mon, *m;
-    struct loom_list *pos;
+    struct loom__list *pos;
     int ret;
 
     if (old->ops == ops) {
@@ -108,7 +108,7 @@ static int switch_mon(struct loom_loop *l, const struct loom__fdmon_ops *ops)
     }
     ret = ops->add(m, &l->notify_h, effective_events(&l->notify_h));
     for (pos = l->handlers.next; pos != &l->handlers; pos = pos->next) {
-        struct loom__fdh *h = loom_list_entry(pos, struct loom__fdh, link);
+        struct loom__fdh *h = loom__list_entry(pos, struct loom__fdh, link);
 
         if (ret < 0) {
             break;
@@ -122,7 +122,7 @@ static int switch_mon(struct loom_loop *l, const struct loom__fdmon_ops *ops)
     }
     l->mon = m;
     old->ops->destroy(old);
-    loom_atomic_set(&l->fdmon_kind, (int)ops->kind);
+    loom__atomic_set(&l->fdmon_kind, (int)ops->kind);
     return 0;
 }
 
@@ -235,14 +235,14 @@ static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
 {
     unsigned old = h->mon[l->mon->slot].events;
 
-    if (loom_list_linked(&h->ready_link)) {
+    if (loom__list_linked(&h->ready_link)) {
         /* Found ready in this iteration: it must not be called now. */
-        loom_list_del(&h->ready_link);
+        loom__list_del(&h->ready_link);
     }
     l->mon->ops->remove(l->mon, h);
     count_watched(l, h, old, 0);
     l->fds[h->fd].h[h->group] = NULL;
-    loom_list_del(&h->link);
+    loom__list_del(&h->link);
     l->nhandlers--;
     if (!h->on_poll) {
         l->nopoll[h->group]--;
@@ -252,7 +252,7 @@ static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
     }
     h->deleted = true;
     if (l->depth) {
-        loom_list_add_tail(&l->deleted, &h->link);
+        loom__list_add_tail(&l->deleted, &h->link);
     } else {
         free(h);
     }
@@ -297,8 +297,8 @@ static int handler_add(struct loom_loop *l, int fd,
     h->fd = fd;
     h->group = (uint8_t)group;
     h->events = events;
-    loom_list_init(&h->ready_link);
-    loom_list_init(&h->run_link);
+    loom__list_init(&h->ready_link);
+    loom__list_init(&h->run_link);
     ret = l->mon->ops->add(l->mon, h, events);
     if (ret < 0) {
         free(h);
@@ -309,7 +309,7 @@ static int handler_add(struct loom_loop *l, int fd,
     if (!h->on_poll) {
         l->nopoll[group]++;
     }
-    loom_list_add_tail(&l->handlers, &h->link);
+    loom__list_add_tail(&l->handlers, &h->link);
     l->fds[fd].h[group] = h;
     l->nhandlers++;
     auto_switch(l);
@@ -325,7 +325,7 @@ int loom__set_handler(struct loom_loop *l, int fd,
     int ret;
 
     LOOM_CHECK(l, -EINVAL);
-    LOOM_CHECK(group == LOOM__GROUP_DEFAULT || group == LOOM__GROUP_LEGACY,
+    LOOM_CHECK(group == LOOM__GROUP_DEFAULT || group == LOOM__GROUP_TOPLEVEL,
                -EINVAL);
     LOOM_CHECK(!spec->on_poll_ready || spec->on_poll, -EINVAL);
     LOOM_CHECK(!spec->on_notifier_ready || spec->on_poll, -EINVAL);
@@ -399,11 +399,11 @@ int loom_set_fd_handler(struct loom_loop *l, int fd, loom_fd_cb *on_read,
  */
 unsigned loom__fdh_mask_running(struct loom_loop *l)
 {
-    struct loom_list *pos;
+    struct loom__list *pos;
     unsigned n = 0;
 
     for (pos = l->running.next; pos != &l->running; pos = pos->next) {
-        struct loom__fdh *h = loom_list_entry(pos, struct loom__fdh, run_link);
+        struct loom__fdh *h = loom__list_entry(pos, struct loom__fdh, run_link);
 
         if (!h->masked && !h->deleted) {
             h->masked = true;
@@ -453,7 +453,7 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
         return 0;
     }
     h->running++;
-    loom_list_add_head(&l->running, &h->run_link);
+    loom__list_add_head(&l->running, &h->run_link);
     if (re & LOOP_EV_POLLED) {
         n += call_poll_ready(h);
     }
@@ -467,7 +467,7 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
         n++;
     }
     h->running--;
-    loom_list_del(&h->run_link);
+    loom__list_del(&h->run_link);
     if (h->masked) {
         h->masked = false;
         if (!h->deleted) {
@@ -478,7 +478,7 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
 }
 
 /* The handler phase: dispatch this level's ready list. */
-bool loom__fdh_dispatch(struct loom_loop *l, struct loom_list *ready)
+bool loom__fdh_dispatch(struct loom_loop *l, struct loom__list *ready)
 {
     unsigned n = 0;
 
@@ -486,11 +486,11 @@ bool loom__fdh_dispatch(struct loom_loop *l, struct loom_list *ready)
      * Pop from the head each time: callbacks (and nested polls) may take
      * any entry off this list, including the next one.
      */
-    while (!loom_list_empty(ready)) {
+    while (!loom__list_empty(ready)) {
         struct loom__fdh *h =
-            loom_list_entry(ready->next, struct loom__fdh, ready_link);
+            loom__list_entry(ready->next, struct loom__fdh, ready_link);
 
-        loom_list_del(&h->ready_link);
+        loom__list_del(&h->ready_link);
         n += dispatch_one(l, h);
     }
     if (n) {
@@ -507,18 +507,19 @@ bool loom__fdh_dispatch(struct loom_loop *l, struct loom_list *ready)
  * list may have changed under the walk, so the round ends there and
  * counts as work found (the dispatch phases then run).
  */
-bool loom__fdh_poll(struct loom_loop *l, bool legacy, struct loom_list *ready)
+bool loom__fdh_poll(struct loom_loop *l, bool toplevel,
+                    struct loom__list *ready)
 {
     unsigned gen = l->handlers_gen;
     bool found = false;
-    struct loom_list *pos;
+    struct loom__list *pos;
 
     for (pos = l->handlers.next; pos != &l->handlers; pos = pos->next) {
-        struct loom__fdh *h = loom_list_entry(pos, struct loom__fdh, link);
+        struct loom__fdh *h = loom__list_entry(pos, struct loom__fdh, link);
         bool work;
 
         if (!h->on_poll || h->running ||
-            (h->group == LOOM__GROUP_LEGACY && !legacy)) {
+            (h->group == LOOM__GROUP_TOPLEVEL && !toplevel)) {
             continue;
         }
         work = h->on_poll(h->opaque);
@@ -527,7 +528,7 @@ bool loom__fdh_poll(struct loom_loop *l, bool legacy, struct loom_list *ready)
         }
         if (work) {
             /* Keep fd events an outer level found for it. */
-            unsigned re = loom_list_linked(&h->ready_link) ? h->revents : 0;
+            unsigned re = loom__list_linked(&h->ready_link) ? h->revents : 0;
 
             loom__fdmon_add_ready(ready, h, re | LOOP_EV_POLLED);
             found = true;
@@ -539,11 +540,11 @@ bool loom__fdh_poll(struct loom_loop *l, bool legacy, struct loom_list *ready)
 /* Free removed handlers; only when no poll level can hold them. */
 void loom__fdh_reap(struct loom_loop *l)
 {
-    while (!loom_list_empty(&l->deleted)) {
+    while (!loom__list_empty(&l->deleted)) {
         struct loom__fdh *h =
-            loom_list_entry(l->deleted.next, struct loom__fdh, link);
+            loom__list_entry(l->deleted.next, struct loom__fdh, link);
 
-        loom_list_del(&h->link);
+        loom__list_del(&h->link);
         free(h);
     }
 }

@@ -22,15 +22,17 @@ struct loom__timers;
 struct loom__timers *loom__loop_timers(struct loom_loop *l);
 
 /*
- * Handler groups.  LOOM__GROUP_LEGACY handlers (the main loop's
- * loom_main_set_fd_handler()) are watched and dispatched only by
- * loom__loop_poll_ex(l, blocking, true), i.e. by the main loop's own
- * iteration, never by a nested loom_loop_poll().  A legacy fd that is ready
- * while only nested polls run must not make them spin or return early.
+ * Handler groups.  LOOM__GROUP_TOPLEVEL handlers (the main loop's
+ * loom_main_set_fd_handler(), QEMU's iohandler context) are the ones only
+ * the outermost main-loop iteration dispatches: they are watched and run
+ * only by loom__loop_poll_ex(l, blocking, true), i.e. by
+ * loom_main_loop_wait(), never by a nested loom_loop_poll().  A top-level
+ * fd that is ready while only nested polls run must not make them spin or
+ * return early.
  */
 enum loom__handler_group {
     LOOM__GROUP_DEFAULT = 0,
-    LOOM__GROUP_LEGACY = 1,
+    LOOM__GROUP_TOPLEVEL = 1,
 };
 
 /*
@@ -46,10 +48,10 @@ int loom__set_fd_handler_group(struct loom_loop *l, int fd,
 
 /*
  * loom__loop_poll_ex() - loom_loop_poll(), optionally also watching and
- * dispatching the legacy group.  loom_loop_poll(l, b) is
+ * dispatching the top-level group.  loom_loop_poll(l, b) is
  * loom__loop_poll_ex(l, b, false).  Context: home(loop).
  */
-bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool legacy);
+bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool toplevel);
 
 /*
  * loom__loop_set_sleep_hooks() - callbacks run immediately before and
@@ -119,7 +121,7 @@ void loom__loop_kick(struct loom_loop *l);
 #define LOOM_ASSERT_HOME(l, what)                                              \
     do {                                                                       \
         if (!loom__loop_is_home(l)) {                                          \
-            loom_panic("%s: loop %p used outside its home thread", (what),     \
+            loom__panic("%s: loop %p used outside its home thread", (what),    \
                        (void *)(l));                                           \
         }                                                                      \
     } while (0)

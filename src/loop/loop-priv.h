@@ -49,7 +49,7 @@ struct loom_bh {
 /* BHs taken off the pending list by one poll level (QEMU's BHListSlice). */
 struct loom__bh_slice {
     struct loom_bh *head; /* FIFO order */
-    struct loom_list link;
+    struct loom__list link;
 };
 
 /* fd table entry: at most one handler per group. */
@@ -79,10 +79,10 @@ struct loom_loop {
 
     /* home(loop) only. */
     unsigned depth LOOM_CACHE_ALIGNED; /* loom_loop_poll() nesting */
-    struct loom_list slices;           /* struct loom__bh_slice, oldest first */
-    struct loom_list handlers;         /* live user handlers */
-    struct loom_list deleted;          /* removed, waiting for depth 0 */
-    struct loom_list running;          /* handlers whose callback is running */
+    struct loom__list slices;          /* struct loom__bh_slice, oldest first */
+    struct loom__list handlers;         /* live user handlers */
+    struct loom__list deleted;          /* removed, waiting for depth 0 */
+    struct loom__list running;          /* handlers whose callback is running */
     struct loom__fdh notify_h;         /* the loop's eventfd */
     struct loom__fdmon *mon;
     enum loom_fdmon mode; /* as requested; AUTO switches by count */
@@ -157,7 +157,7 @@ struct loom_loop {
 #define LOOP_IDLE_BH_NS ((int64_t)10 * 1000 * 1000)
 
 /*
- * bh.c.  loom__bh_init_internal(): set up a BH embedded in the loop (not
+ * bh.c.  loom__bh_init_embedded(): set up a BH embedded in the loop (not
  * counted as live, never freed; Context: loom_loop_new()).
  * loom__bh_timeout_ns(): 0 if a scheduled BH is pending, LOOP_IDLE_BH_NS
  * if only idle ones are, else -1 (Context: home, after announcing the
@@ -165,7 +165,7 @@ struct loom_loop {
  * ran (Context: home).  loom__bh_reclaim_all(): free BHs still queued
  * (Context: the loop's teardown).
  */
-void loom__bh_init_internal(struct loom_loop *l, struct loom_bh *bh,
+void loom__bh_init_embedded(struct loom_loop *l, struct loom_bh *bh,
                             loom_cb *cb, const char *name);
 int64_t loom__bh_timeout_ns(struct loom_loop *l);
 bool loom__bh_poll(struct loom_loop *l);
@@ -200,7 +200,7 @@ size_t loom__bh_live(struct loom_loop *l);
 int loom__loop_mon_init(struct loom_loop *l);
 void loom__loop_mon_destroy(struct loom_loop *l);
 unsigned loom__fdh_mask_running(struct loom_loop *l);
-bool loom__fdh_dispatch(struct loom_loop *l, struct loom_list *ready);
+bool loom__fdh_dispatch(struct loom_loop *l, struct loom__list *ready);
 void loom__fdh_reap(struct loom_loop *l);
 int loom__set_handler(struct loom_loop *l, int fd,
                       enum loom__handler_group group,
@@ -213,7 +213,8 @@ int loom__set_handler(struct loom_loop *l, int fd,
  * that found work on @ready marked LOOP_EV_POLLED.  Return: true if one
  * did, or if an on_poll changed the loop's handlers (the walk stops then).
  */
-bool loom__fdh_poll(struct loom_loop *l, bool legacy, struct loom_list *ready);
+bool loom__fdh_poll(struct loom_loop *l, bool toplevel,
+                    struct loom__list *ready);
 
 /*
  * loop.c.  loom__loop_claim_home(): the first poller becomes home; checks

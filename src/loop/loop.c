@@ -89,11 +89,11 @@ int loom_loop_new(struct loom_loop **ret)
     l->refcnt = 1;
     l->home = self_id();
     l->mode = LOOM_FDMON_AUTO;
-    loom_list_init(&l->slices);
-    loom_list_init(&l->handlers);
-    loom_list_init(&l->deleted);
-    loom_list_init(&l->running);
-    loom__bh_init_internal(l, &l->kick_bh, nop_cb, "wait-kick");
+    loom__list_init(&l->slices);
+    loom__list_init(&l->handlers);
+    loom__list_init(&l->deleted);
+    loom__list_init(&l->running);
+    loom__bh_init_embedded(l, &l->kick_bh, nop_cb, "wait-kick");
     l->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (l->notify_fd < 0) {
         err = -errno;
@@ -123,7 +123,7 @@ void loom_loop_ref(struct loom_loop *l)
 {
     if (l) {
         /* Pairs with the fetch_sub in loom_loop_unref(). */
-        loom_atomic_inc(&l->refcnt);
+        loom__atomic_inc(&l->refcnt);
     }
 }
 
@@ -132,7 +132,7 @@ static void loop_destroy(struct loom_loop *l)
     size_t bhs, timers;
 
     if (l->depth) {
-        loom_panic("loom_loop_unref: loop %p freed inside its own poll",
+        loom__panic("loom_loop_unref: loop %p freed inside its own poll",
                    (void *)l);
     }
     /* The pool owns a BH on this loop: it goes first. */
@@ -143,7 +143,7 @@ static void loop_destroy(struct loom_loop *l)
     bhs = loom__bh_live(l);
     timers = loom__timers_live(l->timers);
     if (bhs || l->nhandlers || timers) {
-        loom_panic("loom_loop_unref: loop %p freed with %zu BH(s) not freed "
+        loom__panic("loom_loop_unref: loop %p freed with %zu BH(s) not freed "
                    "or not run, %zu fd handler(s) and %zu notifier "
                    "handler(s) still set, %zu timer(s) not freed",
                    (void *)l, bhs, l->nhandlers - l->nnotifiers, l->nnotifiers,
@@ -164,7 +164,7 @@ void loom_loop_unref(struct loom_loop *l)
         return;
     }
     /* Pairs with itself in other unrefs: the last one sees every use. */
-    if (loom_atomic_fetch_sub(&l->refcnt, 1) == 1) {
+    if (loom__atomic_fetch_sub(&l->refcnt, 1) == 1) {
         loop_destroy(l);
     }
 }
@@ -172,7 +172,7 @@ void loom_loop_unref(struct loom_loop *l)
 struct loom_pool *loom__loop_get_pool(struct loom_loop *l)
 {
     /* Pairs with the cmpxchg in loom__loop_install_pool(). */
-    return loom_atomic_load_acquire(&l->pool);
+    return loom__atomic_load_acquire(&l->pool);
 }
 
 struct loom_pool *loom__loop_install_pool(struct loom_loop *l,
@@ -185,8 +185,8 @@ struct loom_pool *loom__loop_install_pool(struct loom_loop *l,
      * pool_free is written before the pool is published and read only by
      * the loop's teardown, after the last reference is gone.
      */
-    loom_atomic_set(&l->pool_free, free_fn);
-    old = loom_atomic_cmpxchg(&l->pool, (struct loom_pool *)NULL, p);
+    loom__atomic_set(&l->pool_free, free_fn);
+    old = loom__atomic_cmpxchg(&l->pool, (struct loom_pool *)NULL, p);
     return old ? old : p;
 }
 
@@ -204,19 +204,19 @@ int loom_timer_new(struct loom_loop *l, enum loom_clock clock, loom_cb *cb,
 
 bool loom__loop_is_home(struct loom_loop *l)
 {
-    return loom_atomic_read(&l->home) == self_id();
+    return loom__atomic_read(&l->home) == self_id();
 }
 
 void loom__loop_set_home(struct loom_loop *l)
 {
-    loom_atomic_set(&l->home, self_id());
-    loom_atomic_set(&l->home_claimed, true);
+    loom__atomic_set(&l->home, self_id());
+    loom__atomic_set(&l->home_claimed, true);
 }
 
 void loom__loop_claim_home(struct loom_loop *l)
 {
     /* The first poller becomes home; later ones are checked. */
-    if (LOOM_UNLIKELY(!loom_atomic_read(&l->home_claimed))) {
+    if (LOOM_UNLIKELY(!loom__atomic_read(&l->home_claimed))) {
         loom__loop_set_home(l);
     }
     LOOM_ASSERT_HOME(l, "loom_loop_poll");
@@ -232,8 +232,8 @@ void loom_loop_notify(struct loom_loop *l)
      * (poll.c): the caller's work was published before this load, the
      * loop looks for work after its increment.
      */
-    if (!loom_atomic_load_seq(&l->notify_me)) {
-        loom_atomic_add_relaxed(&l->notify_skipped, 1);
+    if (!loom__atomic_load_seq(&l->notify_me)) {
+        loom__atomic_add_relaxed(&l->notify_skipped, 1);
         return;
     }
     /*
@@ -246,17 +246,17 @@ void loom_loop_notify(struct loom_loop *l)
      * its fetch_or, ends the loop's wait (a later mode change sees the bit
      * and does not sleep).
      */
-    if (loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED) {
-        loom_atomic_add_relaxed(&l->notify_skipped, 1);
+    if (loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED) {
+        loom__atomic_add_relaxed(&l->notify_skipped, 1);
         return;
     }
-    old = loom_atomic_fetch_or(&l->wake, LOOP_WAKE_NOTIFIED);
+    old = loom__atomic_fetch_or(&l->wake, LOOP_WAKE_NOTIFIED);
     if (old & (LOOP_WAKE_NOTIFIED | LOOP_WAKE_SPIN)) {
         /*
          * A wake-up is on its way, or the loop is busy-polling and will
          * see NOTIFIED before it sleeps (spin() in poll.c).
          */
-        loom_atomic_add_relaxed(&l->notify_skipped, 1);
+        loom__atomic_add_relaxed(&l->notify_skipped, 1);
         return;
     }
     if (old & LOOP_WAKE_FUTEX) {
@@ -265,7 +265,7 @@ void loom_loop_notify(struct loom_loop *l)
         /* EAGAIN: the counter is saturated, the loop is awake anyway. */
         (void)!write(l->notify_fd, &one, sizeof(one));
     }
-    loom_atomic_add_relaxed(&l->notify_sent, 1);
+    loom__atomic_add_relaxed(&l->notify_sent, 1);
 }
 
 void loom__loop_notify_accept(struct loom_loop *l, bool drain)
@@ -277,7 +277,7 @@ void loom__loop_notify_accept(struct loom_loop *l, bool drain)
      * sends another wake-up, which the next wait reports, so none is lost.
      * Pairs with the fetch_or in loom_loop_notify().
      */
-    loom_atomic_fetch_and(&l->wake, ~LOOP_WAKE_NOTIFIED);
+    loom__atomic_fetch_and(&l->wake, ~LOOP_WAKE_NOTIFIED);
     if (drain) {
         (void)!read(l->notify_fd, &val, sizeof(val));
     }
@@ -289,20 +289,20 @@ void loom_loop_stats(struct loom_loop *l, struct loom_loop_stats *st)
         return;
     }
     memset(st, 0, sizeof(*st));
-    st->iterations = loom_atomic_read(&l->iterations);
-    st->bh_runs = loom_atomic_read(&l->bh_runs);
-    st->fd_events = loom_atomic_read(&l->fd_events);
-    st->timer_runs = loom_atomic_read(&l->timer_runs);
-    st->notify_sent = loom_atomic_read(&l->notify_sent);
-    st->notify_skipped = loom_atomic_read(&l->notify_skipped);
-    st->poll_hits = loom_atomic_read(&l->poll_hits);
-    st->poll_misses = loom_atomic_read(&l->poll_misses);
+    st->iterations = loom__atomic_read(&l->iterations);
+    st->bh_runs = loom__atomic_read(&l->bh_runs);
+    st->fd_events = loom__atomic_read(&l->fd_events);
+    st->timer_runs = loom__atomic_read(&l->timer_runs);
+    st->notify_sent = loom__atomic_read(&l->notify_sent);
+    st->notify_skipped = loom__atomic_read(&l->notify_skipped);
+    st->poll_hits = loom__atomic_read(&l->poll_hits);
+    st->poll_misses = loom__atomic_read(&l->poll_misses);
     /* The loop applies a lowered maximum at its next blocking poll. */
-    st->poll_ns = loom_atomic_read(&l->poll_ns);
-    if (st->poll_ns > loom_atomic_read(&l->poll_max_ns)) {
-        st->poll_ns = loom_atomic_read(&l->poll_max_ns);
+    st->poll_ns = loom__atomic_read(&l->poll_ns);
+    if (st->poll_ns > loom__atomic_read(&l->poll_max_ns)) {
+        st->poll_ns = loom__atomic_read(&l->poll_max_ns);
     }
-    st->fdmon = (enum loom_fdmon)loom_atomic_read(&l->fdmon_kind);
+    st->fdmon = (enum loom_fdmon)loom__atomic_read(&l->fdmon_kind);
 }
 
 int loom_loop_set_poll_params(struct loom_loop *l, int64_t max_ns, int64_t grow,
@@ -310,9 +310,9 @@ int loom_loop_set_poll_params(struct loom_loop *l, int64_t max_ns, int64_t grow,
 {
     LOOM_CHECK(l, -EINVAL);
     LOOM_CHECK(max_ns >= 0 && grow >= 0 && shrink >= 0, -EINVAL);
-    loom_atomic_set(&l->poll_max_ns, max_ns);
-    loom_atomic_set(&l->poll_grow, grow);
-    loom_atomic_set(&l->poll_shrink, shrink);
+    loom__atomic_set(&l->poll_max_ns, max_ns);
+    loom__atomic_set(&l->poll_grow, grow);
+    loom__atomic_set(&l->poll_shrink, shrink);
     return 0;
 }
 

@@ -27,13 +27,13 @@
 struct poll_iter {
     struct loom_loop *l;
     bool blocking;
-    bool legacy;
+    bool toplevel;
     bool futex;  /* no fd to watch: sleep on l->wake */
     bool polled; /* busy-polling found work: no fd wait */
     int64_t timeout_ns;
     int64_t poll_start;     /* adaptive polling: when it began; 0 if off */
     int64_t poll_max;       /* adaptive polling: poll_max_ns read at start */
-    struct loom_list ready; /* this level's ready handlers */
+    struct loom__list ready; /* this level's ready handlers */
 };
 
 int64_t loom__loop_timeout_ns(struct loom_loop *l)
@@ -57,7 +57,7 @@ static bool no_fds(const struct poll_iter *it)
     const struct loom_loop *l = it->l;
 
     return !l->watched[LOOM__GROUP_DEFAULT] &&
-           !(it->legacy && l->watched[LOOM__GROUP_LEGACY]) &&
+           !(it->toplevel && l->watched[LOOM__GROUP_TOPLEVEL]) &&
            !l->mon->ops->need_wait(l->mon);
 }
 
@@ -68,7 +68,7 @@ static bool no_fds(const struct poll_iter *it)
  */
 static bool set_wake_mode(struct loom_loop *l, bool futex)
 {
-    uint32_t old = loom_atomic_read(&l->wake);
+    uint32_t old = loom__atomic_read(&l->wake);
 
     if (!(old & LOOP_WAKE_FUTEX) == !futex) {
         /* Unchanged: notifiers already wake this mode. */
@@ -76,9 +76,9 @@ static bool set_wake_mode(struct loom_loop *l, bool futex)
     }
     /* Pairs with the fetch_or in loom_loop_notify(). */
     if (futex) {
-        old = loom_atomic_fetch_or(&l->wake, LOOP_WAKE_FUTEX);
+        old = loom__atomic_fetch_or(&l->wake, LOOP_WAKE_FUTEX);
     } else {
-        old = loom_atomic_fetch_and(&l->wake, ~LOOP_WAKE_FUTEX);
+        old = loom__atomic_fetch_and(&l->wake, ~LOOP_WAKE_FUTEX);
     }
     return !(old & LOOP_WAKE_NOTIFIED);
 }
@@ -99,7 +99,7 @@ static void prepare_wait(struct poll_iter *it)
      * loom_loop_notify(): a thread publishing work either is seen by
      * loom__loop_timeout_ns() or sees notify_me != 0 and wakes us.
      */
-    loom_atomic_inc(&l->notify_me);
+    loom__atomic_inc(&l->notify_me);
     it->timeout_ns = may_sleep ? loom__loop_timeout_ns(l) : 0;
 }
 
@@ -115,9 +115,9 @@ static bool poll_allowed(const struct poll_iter *it)
     const struct loom_loop *l = it->l;
 
     return it->timeout_ns != 0 && it->blocking &&
-           loom_atomic_read(&l->poll_max_ns) > 0 &&
+           loom__atomic_read(&l->poll_max_ns) > 0 &&
            !l->nopoll[LOOM__GROUP_DEFAULT] &&
-           !(it->legacy && l->nopoll[LOOM__GROUP_LEGACY]);
+           !(it->toplevel && l->nopoll[LOOM__GROUP_TOPLEVEL]);
 }
 
 /*
@@ -165,15 +165,15 @@ static bool spin(struct poll_iter *it, int64_t window_ns)
     uint32_t old, last;
 
     /* Pairs with the fetch_or in loom_loop_notify(). */
-    old = loom_atomic_fetch_or(&l->wake, LOOP_WAKE_SPIN);
+    old = loom__atomic_fetch_or(&l->wake, LOOP_WAKE_SPIN);
     if (old & LOOP_WAKE_NOTIFIED) {
         /* Case (a): finish_wait() accepts the wake-up and drains. */
-        loom_atomic_fetch_and(&l->wake, ~LOOP_WAKE_SPIN);
+        loom__atomic_fetch_and(&l->wake, ~LOOP_WAKE_SPIN);
         return true;
     }
     while (!found) {
-        if (loom__fdh_poll(l, it->legacy, &it->ready) ||
-            (loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
+        if (loom__fdh_poll(l, it->toplevel, &it->ready) ||
+            (loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
             found = true;
         } else if ((now = loom_clock_ns(LOOM_CLOCK_HOST)) - it->poll_start >=
                    window_ns) {
@@ -194,7 +194,8 @@ static bool spin(struct poll_iter *it, int64_t window_ns)
      * nothing to drain.  Pairs with the fetch_or in loom_loop_notify().
      */
     last =
-        loom_atomic_fetch_and(&l->wake, ~(LOOP_WAKE_SPIN | LOOP_WAKE_NOTIFIED));
+        loom__atomic_fetch_and(&l->wake,
+                               ~(LOOP_WAKE_SPIN | LOOP_WAKE_NOTIFIED));
     return found || (last & LOOP_WAKE_NOTIFIED);
 }
 
@@ -212,12 +213,12 @@ static void busy_poll(struct poll_iter *it)
     if (LOOM_LIKELY(!poll_allowed(it))) {
         return;
     }
-    it->poll_max = loom_atomic_read(&l->poll_max_ns);
-    window = loom_atomic_read(&l->poll_ns);
+    it->poll_max = loom__atomic_read(&l->poll_max_ns);
+    window = loom__atomic_read(&l->poll_ns);
     if (window > it->poll_max) {
         /* The maximum was lowered. */
         window = it->poll_max;
-        loom_atomic_set(&l->poll_ns, window);
+        loom__atomic_set(&l->poll_ns, window);
     }
     it->poll_start = loom_clock_ns(LOOM_CLOCK_HOST);
     if (!window) {
@@ -251,16 +252,16 @@ static void adapt_window(struct poll_iter *it)
 {
     struct loom_loop *l = it->l;
     int64_t block = loom_clock_ns(LOOM_CLOCK_HOST) - it->poll_start;
-    int64_t cur = loom_atomic_read(&l->poll_ns), next = cur;
+    int64_t cur = loom__atomic_read(&l->poll_ns), next = cur;
     int64_t max = it->poll_max, f;
 
     if (block > max) {
-        f = loom_atomic_read(&l->poll_shrink);
+        f = loom__atomic_read(&l->poll_shrink);
         next = f ? cur / f : 0;
         /* Too short to catch anything: grow from the start again. */
         next = next < LOOP_POLL_INITIAL_NS ? 0 : next;
     } else if (block > cur && cur < max) {
-        f = loom_atomic_read(&l->poll_grow);
+        f = loom__atomic_read(&l->poll_grow);
         f = f ? f : 2;
         if (!cur) {
             next = LOOP_POLL_INITIAL_NS;
@@ -270,7 +271,7 @@ static void adapt_window(struct poll_iter *it)
         next = next < max ? next : max;
     }
     if (next != cur) {
-        loom_atomic_set(&l->poll_ns, next);
+        loom__atomic_set(&l->poll_ns, next);
     }
 }
 
@@ -310,7 +311,7 @@ static void wait_fds(struct poll_iter *it)
     } else {
         m = l->mon;
         /* An error leaves the ready list empty; the caller retries. */
-        (void)m->ops->wait(m, it->timeout_ns, it->legacy, &it->ready);
+        (void)m->ops->wait(m, it->timeout_ns, it->toplevel, &it->ready);
     }
     if (hooks && l->after_sleep) {
         l->after_sleep(l->sleep_opaque);
@@ -327,12 +328,13 @@ static void finish_wait(struct poll_iter *it)
          * the seq_cst load in loom_loop_notify(); work published before
          * it is found by the dispatch phases that follow.
          */
-        loom_atomic_dec(&l->notify_me);
+        loom__atomic_dec(&l->notify_me);
     }
-    if (loom_list_linked(&l->notify_h.ready_link)) {
-        loom_list_del(&l->notify_h.ready_link);
+    if (loom__list_linked(&l->notify_h.ready_link)) {
+        loom__list_del(&l->notify_h.ready_link);
         loom__loop_notify_accept(l, true);
-    } else if (LOOM_UNLIKELY(loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
+    } else if (LOOM_UNLIKELY(loom__atomic_read(&l->wake) &
+                             LOOP_WAKE_NOTIFIED)) {
         /*
          * Woken by something else, did not sleep, or slept on the futex:
          * clear the flag.  The eventfd is drained only if it was watched
@@ -356,20 +358,20 @@ static bool run_timers(struct loom_loop *l)
     return n > 0;
 }
 
-bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool legacy)
+bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool toplevel)
 {
     struct poll_iter it = {
         .l = l,
         .blocking = blocking,
-        .legacy = legacy,
+        .toplevel = toplevel,
     };
     struct loom_loop *outer = loom__t_loop;
     bool progress;
 
     loom__loop_claim_home(l);
     loom__t_loop = l;
-    loom_list_init(&it.ready);
-    if (l->depth++ && !loom_list_empty(&l->running)) {
+    loom__list_init(&it.ready);
+    if (l->depth++ && !loom__list_empty(&l->running)) {
         loom__fdh_mask_running(l);
     }
     prepare_wait(&it);
@@ -380,7 +382,7 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool legacy)
     progress |= loom__fdh_dispatch(l, &it.ready);
     progress |= run_timers(l);
     LOOP_STAT_ADD(l, iterations, 1);
-    if (--l->depth == 0 && !loom_list_empty(&l->deleted)) {
+    if (--l->depth == 0 && !loom__list_empty(&l->deleted)) {
         loom__fdh_reap(l);
     }
     loom__t_loop = outer;

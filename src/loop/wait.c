@@ -26,21 +26,21 @@ static unsigned g_waiters;
 void loom__loop_set_main(struct loom_loop *l)
 {
     /* Pairs with the acquire loads below. */
-    loom_atomic_store_release(&g_main_loop, l);
+    loom__atomic_store_release(&g_main_loop, l);
 }
 
 struct loom_loop *loom__wait_begin(struct loom_loop *l)
 {
     /* Pairs with the release store in loom__loop_set_main(). */
-    struct loom_loop *main_loop = loom_atomic_load_acquire(&g_main_loop);
+    struct loom_loop *main_loop = loom__atomic_load_acquire(&g_main_loop);
     struct loom_loop *polled;
 
     if (!l) {
-        loom_panic("LOOM_WAIT_WHILE: NULL loop");
+        loom__panic("LOOM_WAIT_WHILE: NULL loop");
     }
     polled = loom__loop_is_home(l) ? l : main_loop;
     if (!polled) {
-        loom_panic("LOOM_WAIT_WHILE: loop %p waited on outside its home "
+        loom__panic("LOOM_WAIT_WHILE: loop %p waited on outside its home "
                    "thread and no main loop is set",
                    (void *)l);
     }
@@ -50,7 +50,7 @@ struct loom_loop *loom__wait_begin(struct loom_loop *l)
          * with the fetch_add in loom_wait_kick(): either the kicker sees
          * us, or we see what it wrote before kicking.
          */
-        loom_atomic_inc(&g_waiters);
+        loom__atomic_inc(&g_waiters);
     }
     return polled;
 }
@@ -58,9 +58,9 @@ struct loom_loop *loom__wait_begin(struct loom_loop *l)
 void loom__wait_end(struct loom_loop *polled)
 {
     /* Pairs with the release store in loom__loop_set_main(). */
-    if (polled == loom_atomic_load_acquire(&g_main_loop)) {
+    if (polled == loom__atomic_load_acquire(&g_main_loop)) {
         /* Pairs with the fetch_add in loom_wait_kick(). */
-        loom_atomic_dec(&g_waiters);
+        loom__atomic_dec(&g_waiters);
     }
 }
 
@@ -73,11 +73,11 @@ void loom_wait_kick(void)
      * (possibly plain) writes that changed a waited-for condition.  Pairs
      * with the fetch_add in loom__wait_begin().
      */
-    if (!loom_atomic_fetch_add(&g_waiters, 0)) {
+    if (!loom__atomic_fetch_add(&g_waiters, 0)) {
         return;
     }
     /* Pairs with the release store in loom__loop_set_main(). */
-    main_loop = loom_atomic_load_acquire(&g_main_loop);
+    main_loop = loom__atomic_load_acquire(&g_main_loop);
     if (main_loop) {
         loom__loop_kick(main_loop);
     }

@@ -32,7 +32,7 @@ static struct loom_mutex *bql(void)
 void loom_bql_lock(void)
 {
     if (t_bql_locked) {
-        loom_panic("loom_bql_lock: the BQL is already held by this thread");
+        loom__panic("loom_bql_lock: the BQL is already held by this thread");
     }
     loom_mutex_lock(bql());
     t_bql_locked = true;
@@ -41,7 +41,7 @@ void loom_bql_lock(void)
 void loom_bql_unlock(void)
 {
     if (!t_bql_locked) {
-        loom_panic("loom_bql_unlock: the BQL is not held by this thread");
+        loom__panic("loom_bql_unlock: the BQL is not held by this thread");
     }
     t_bql_locked = false;
     loom_mutex_unlock(bql());
@@ -55,7 +55,7 @@ bool loom_bql_locked(void)
 void loom_bql_cond_wait(struct loom_cond *c)
 {
     if (!t_bql_locked) {
-        loom_panic("loom_bql_cond_wait: the BQL is not held by this thread");
+        loom__panic("loom_bql_cond_wait: the BQL is not held by this thread");
     }
     t_bql_locked = false;
     loom_cond_wait(c, bql());
@@ -67,7 +67,7 @@ int loom_bql_cond_timedwait(struct loom_cond *c, int64_t timeout_ns)
     int ret;
 
     if (!t_bql_locked) {
-        loom_panic("loom_bql_cond_timedwait: the BQL is not held by this "
+        loom__panic("loom_bql_cond_timedwait: the BQL is not held by this "
                    "thread");
     }
     t_bql_locked = false;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The main loop: the process's main-thread loom_loop, its legacy handler
+ * The main loop: the process's main-thread loom_loop, its top-level handler
  * group, shutdown requests and SIGINT/SIGTERM through a signalfd.
  *
  * loom_main_init(), loom_main_loop_wait(), loom_main_loop_run() and
@@ -103,7 +103,7 @@ int loom_main_init(void)
     struct loom_loop *l;
     int ret;
 
-    if (loom_atomic_load_acquire(&g_main)) {
+    if (loom__atomic_load_acquire(&g_main)) {
         return -EALREADY;
     }
     ret = loom_loop_new(&l);
@@ -114,18 +114,18 @@ int loom_main_init(void)
     if (ret < 0) {
         goto fail_loop;
     }
-    ret = loom__set_fd_handler_group(l, g_sigfd, LOOM__GROUP_LEGACY,
+    ret = loom__set_fd_handler_group(l, g_sigfd, LOOM__GROUP_TOPLEVEL,
                                      main_signal_read, NULL, NULL, NULL,
                                      NULL);
     if (ret < 0) {
         goto fail_signals;
     }
     loom__loop_set_sleep_hooks(l, main_before_sleep, main_after_sleep, NULL);
-    loom_atomic_set(&g_shutdown_reason, 0);
+    loom__atomic_set(&g_shutdown_reason, 0);
     loom__loop_set_main(l);
     loom__loop_set_thread_default(l);
     /* Pairs with the acquire loads in loom_main_loop() and init. */
-    loom_atomic_store_release(&g_main, l);
+    loom__atomic_store_release(&g_main, l);
     return 0;
 
 fail_signals:
@@ -144,18 +144,18 @@ void loom_main_cleanup(void)
     }
     loom__loop_set_main(NULL);
     loom__loop_set_sleep_hooks(l, NULL, NULL, NULL);
-    loom__set_fd_handler_group(l, g_sigfd, LOOM__GROUP_LEGACY, NULL, NULL,
+    loom__set_fd_handler_group(l, g_sigfd, LOOM__GROUP_TOPLEVEL, NULL, NULL,
                                NULL, NULL, NULL);
     main_signals_cleanup();
     loom__loop_set_thread_default(NULL);
-    loom_atomic_store_release(&g_main, NULL);
+    loom__atomic_store_release(&g_main, NULL);
     loom_loop_unref(l);
 }
 
 struct loom_loop *loom_main_loop(void)
 {
     /* Pairs with the release store in loom_main_init(). */
-    return loom_atomic_load_acquire(&g_main);
+    return loom__atomic_load_acquire(&g_main);
 }
 
 bool loom_main_loop_wait(bool nonblocking)
@@ -196,7 +196,7 @@ int loom_main_loop_run(void)
     }
     for (;;) {
         /* Consume the request so a later run starts afresh. */
-        reason = loom_atomic_xchg(&g_shutdown_reason, 0);
+        reason = loom__atomic_xchg(&g_shutdown_reason, 0);
         if (reason) {
             return reason;
         }
@@ -219,7 +219,7 @@ void loom_request_shutdown(int reason)
      * loom_main_loop_run().  Both steps are lock-free, so this stays
      * async-signal-safe.
      */
-    loom_atomic_store_seq(&g_shutdown_reason, reason);
+    loom__atomic_store_seq(&g_shutdown_reason, reason);
     l = loom_main_loop();
     if (l) {
         loom__loop_kick(l);
@@ -228,13 +228,13 @@ void loom_request_shutdown(int reason)
 
 int loom_main_shutdown_requested(void)
 {
-    return loom_atomic_load_seq(&g_shutdown_reason);
+    return loom__atomic_load_seq(&g_shutdown_reason);
 }
 
 int loom_main_set_fd_handler(int fd, loom_fd_cb *on_read,
                              loom_fd_cb *on_write, void *opaque)
 {
     LOOM_CHECK(g_main, -EINVAL);
-    return loom__set_fd_handler_group(g_main, fd, LOOM__GROUP_LEGACY, on_read,
+    return loom__set_fd_handler_group(g_main, fd, LOOM__GROUP_TOPLEVEL, on_read,
                                       on_write, NULL, NULL, opaque);
 }

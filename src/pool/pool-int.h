@@ -104,7 +104,7 @@ struct LOOM_CACHE_ALIGNED loom__pool_worker {
 
     /* Protected by pool->lock. */
     struct loom_thread *thread; /* set by the spawner; NULL until then */
-    struct loom_list link;      /* on pool->workers, then pool->zombies */
+    struct loom__list link;      /* on pool->workers, then pool->zombies */
 
     /* Written by this worker only (relaxed atomics), read by stats. */
     uint64_t started, finished;
@@ -133,7 +133,7 @@ struct loom_pool {
     int nspinning;   /* workers busy-waiting for requests (not idle) */
     int spin_claims; /* requests submitted for them, <= nspinning */
     bool stopping;   /* also read atomically by workers running a batch */
-    struct loom_list workers, zombies;
+    struct loom__list workers, zombies;
     uint64_t submitted;
     uint64_t retired_started, retired_finished; /* of exited workers */
     struct loom_pool_req *free_reqs;     /* recycled, linked by done_next */
@@ -227,7 +227,8 @@ int loom__pool_spawn_finish(struct loom_pool *p, struct loom__pool_worker *w);
  * loom__pool_join_zombies() - join and free them.  Context: p->lock not
  * held.
  */
-void loom__pool_take_zombies_locked(struct loom_pool *p, struct loom_list *out);
-void loom__pool_join_zombies(struct loom_list *list);
+void loom__pool_take_zombies_locked(struct loom_pool *p,
+                                    struct loom__list *out);
+void loom__pool_join_zombies(struct loom__list *list);
 
 #endif /* LOOM_POOL_INT_H */

@@ -42,7 +42,7 @@ int loom__pool_ring_reserve_locked(struct loom_pool *p, size_t n)
 void loom__pool_ring_push_locked(struct loom_pool *p, struct loom_pool_req *req)
 {
     p->ring[(p->ring_head + p->qlen) & (p->ring_cap - 1)] = req;
-    loom_atomic_set(&p->qlen, p->qlen + 1);
+    loom__atomic_set(&p->qlen, p->qlen + 1);
 }
 
 /*
@@ -58,7 +58,7 @@ size_t loom__pool_ring_take_locked(struct loom_pool *p,
         out[i] = p->ring[p->ring_head];
         p->ring_head = (p->ring_head + 1) & (p->ring_cap - 1);
     }
-    loom_atomic_set(&p->qlen, p->qlen - n);
+    loom__atomic_set(&p->qlen, p->qlen - n);
     return n;
 }
 
@@ -93,7 +93,7 @@ bool loom__pool_give_back(struct loom_pool *p, struct loom_pool_req **reqs,
         p->ring_head = (p->ring_head - 1) & (p->ring_cap - 1);
         p->ring[p->ring_head] = reqs[i];
     }
-    loom_atomic_set(&p->qlen, p->qlen + n);
+    loom__atomic_set(&p->qlen, p->qlen + n);
     if (p->nidle > p->nwakes) {
         p->nwakes++;
         loom_cond_signal(&p->work_cond);

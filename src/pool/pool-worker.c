@@ -33,7 +33,7 @@ struct loom__pool_worker *loom__pool_spawn_reserve_locked(struct loom_pool *p)
     }
     memset(w, 0, sizeof(*w));
     w->pool = p;
-    loom_list_add_tail(&p->workers, &w->link);
+    loom__list_add_tail(&p->workers, &w->link);
     p->nworkers++;
     p->nspawning++;
     return w;
@@ -52,7 +52,7 @@ int loom__pool_spawn_finish(struct loom_pool *p, struct loom__pool_worker *w)
                               worker_main, w, LOOM_THREAD_JOINABLE, NULL);
     loom_mutex_lock(&p->lock);
     if (err < 0) {
-        loom_list_del(&w->link);
+        loom__list_del(&w->link);
         p->nworkers--;
     } else {
         w->thread = t;
@@ -72,29 +72,30 @@ int loom__pool_spawn_finish(struct loom_pool *p, struct loom__pool_worker *w)
  * Take the exited workers whose handle is known, to join them outside the
  * lock.  Context: p->lock held.
  */
-void loom__pool_take_zombies_locked(struct loom_pool *p, struct loom_list *out)
+void loom__pool_take_zombies_locked(struct loom_pool *p,
+                                    struct loom__list *out)
 {
-    struct loom_list *n, *next;
+    struct loom__list *n, *next;
     struct loom__pool_worker *w;
 
-    loom_list_init(out);
+    loom__list_init(out);
     for (n = p->zombies.next; n != &p->zombies; n = next) {
         next = n->next;
-        w = loom_list_entry(n, struct loom__pool_worker, link);
+        w = loom__list_entry(n, struct loom__pool_worker, link);
         if (w->thread) {
-            loom_list_del(n);
-            loom_list_add_tail(out, n);
+            loom__list_del(n);
+            loom__list_add_tail(out, n);
         }
     }
 }
 
-void loom__pool_join_zombies(struct loom_list *list)
+void loom__pool_join_zombies(struct loom__list *list)
 {
     struct loom__pool_worker *w;
 
-    while (!loom_list_empty(list)) {
-        w = loom_list_entry(list->next, struct loom__pool_worker, link);
-        loom_list_del(&w->link);
+    while (!loom__list_empty(list)) {
+        w = loom__list_entry(list->next, struct loom__pool_worker, link);
+        loom__list_del(&w->link);
         (void)loom_thread_join(w->thread, NULL);
         free(w);
     }
@@ -106,7 +107,7 @@ static bool req_try_start(struct loom_pool_req *req)
     unsigned s = REQ_QUEUED;
 
     /* Pairs with the CAS in req_try_cancel(): exactly one of them wins. */
-    return loom_atomic_cas(&req->state, &s, REQ_RUNNING);
+    return loom__atomic_cas(&req->state, &s, REQ_RUNNING);
 }
 
 /* Run a claimed batch and push its completions.  Context: worker. */
@@ -117,13 +118,13 @@ static void run_batch(struct loom_pool *p, struct loom__pool_worker *w,
 
     for (size_t i = 0; i < n; i++) {
         req = batch[i];
-        if (loom_atomic_read(&p->stopping)) {
+        if (loom__atomic_read(&p->stopping)) {
             /* Teardown: what has not started is cancelled. */
             loom__pool_cancel_dequeued(p, batch + i, n - i);
             break;
         }
-        if (top && loom_atomic_read(&p->idle_hint) > 0 &&
-            !loom_atomic_read(&p->qlen) &&
+        if (top && loom__atomic_read(&p->idle_hint) > 0 &&
+            !loom__atomic_read(&p->qlen) &&
             loom__pool_give_back(p, batch + i, n - i)) {
             /* Someone is idle with nothing to do: they take the rest. */
             break;
@@ -135,10 +136,10 @@ static void run_batch(struct loom_pool *p, struct loom__pool_worker *w,
             }
             continue;
         }
-        loom_atomic_set(&w->started, w->started + 1);
+        loom__atomic_set(&w->started, w->started + 1);
         req->ret = req->fn(req->arg);
-        loom_atomic_set(&req->state, REQ_DONE);
-        loom_atomic_set(&w->finished, w->finished + 1);
+        loom__atomic_set(&req->state, REQ_DONE);
+        loom__atomic_set(&w->finished, w->finished + 1);
         /* Newest on top, like the completion list itself. */
         req->done_next = top;
         if (!top) {
@@ -171,14 +172,14 @@ static bool wait_for_work_locked(struct loom_pool *p, int64_t *idle_since)
         return true;
     }
     p->nidle++;
-    loom_atomic_set(&p->idle_hint, p->nidle);
+    loom__atomic_set(&p->idle_hint, p->nidle);
     if (left > 0) {
         (void)loom_cond_timedwait(&p->work_cond, &p->lock, left);
     } else {
         loom_cond_wait(&p->work_cond, &p->lock);
     }
     p->nidle--;
-    loom_atomic_set(&p->idle_hint, p->nidle);
+    loom__atomic_set(&p->idle_hint, p->nidle);
     if (p->nwakes > 0) {
         p->nwakes--;
     }
@@ -197,7 +198,7 @@ static void spin_for_work_locked(struct loom_pool *p)
 
     p->nspinning++;
     loom_mutex_unlock(&p->lock);
-    while (!loom_atomic_read(&p->qlen) && !loom_atomic_read(&p->stopping)) {
+    while (!loom__atomic_read(&p->qlen) && !loom__atomic_read(&p->stopping)) {
         loom__cpu_relax();
         if (++i % 64 == 0 && loom_clock_ns(LOOM_CLOCK_HOST) - t0 > SPIN_NS) {
             break;
@@ -247,10 +248,10 @@ static void *worker_main(void *arg)
         }
     }
     p->nworkers--;
-    p->retired_started += loom_atomic_read(&w->started);
-    p->retired_finished += loom_atomic_read(&w->finished);
-    loom_list_del(&w->link);
-    loom_list_add_tail(&p->zombies, &w->link);
+    p->retired_started += loom__atomic_read(&w->started);
+    p->retired_finished += loom__atomic_read(&w->finished);
+    loom__list_del(&w->link);
+    loom__list_add_tail(&p->zombies, &w->link);
     if (p->stopping) {
         loom_cond_broadcast(&p->exit_cond);
     }

@@ -87,7 +87,7 @@ bool loom__pool_req_release(struct loom_pool_req *req, unsigned who)
     unsigned other = who == REL_QUEUE ? REL_DONE : REL_QUEUE;
 
     /* Pairs with the same fetch_or by the other owner. */
-    return loom_atomic_fetch_or(&req->state, who) & other;
+    return loom__atomic_fetch_or(&req->state, who) & other;
 }
 
 /*
@@ -109,7 +109,8 @@ static size_t run_completions(struct loom_pool *p)
         if (req->done) {
             req->done(req->opaque, req->ret);
         }
-        if ((loom_atomic_read(&req->state) & REQ_STATE_MASK) == REQ_CANCELLED) {
+        if ((loom__atomic_read(&req->state) & REQ_STATE_MASK) ==
+            REQ_CANCELLED) {
             cancelled++;
             recycle = loom__pool_req_release(req, REL_DONE);
         } else {
@@ -128,8 +129,9 @@ static size_t run_completions(struct loom_pool *p)
         loom__pool_req_free_chain(p, dead, dead_last);
     }
     /* Single writer: the loop's home thread (or the teardown). */
-    loom_atomic_set(&p->completed, loom_atomic_read(&p->completed) + ok);
-    loom_atomic_set(&p->cancelled, loom_atomic_read(&p->cancelled) + cancelled);
+    loom__atomic_set(&p->completed, loom__atomic_read(&p->completed) + ok);
+    loom__atomic_set(&p->cancelled,
+                     loom__atomic_read(&p->cancelled) + cancelled);
     return ok + cancelled;
 }
 
@@ -143,11 +145,11 @@ static bool req_try_cancel(struct loom_pool *p, struct loom_pool_req *req)
 {
     unsigned s = REQ_QUEUED;
 
-    if (!loom_atomic_cas(&req->state, &s, REQ_CANCELLED)) {
+    if (!loom__atomic_cas(&req->state, &s, REQ_CANCELLED)) {
         return false;
     }
     req->ret = -ECANCELED;
-    loom_atomic_add_relaxed(&p->cancels, 1);
+    loom__atomic_add_relaxed(&p->cancels, 1);
     return true;
 }
 
@@ -164,7 +166,7 @@ void loom__pool_cancel_dequeued(struct loom_pool *p,
 
         if (req_try_cancel(p, req)) {
             /* Owned by the completion list alone from now on. */
-            loom_atomic_fetch_or(&req->state, REL_QUEUE);
+            loom__atomic_fetch_or(&req->state, REL_QUEUE);
             req->done_next = NULL;
             loom__pool_push_done(p, req, req);
         } else {
@@ -186,20 +188,20 @@ void loom__pool_cancel_dequeued(struct loom_pool *p,
  */
 static void pool_free(struct loom_pool *p)
 {
-    struct loom_list zombies;
+    struct loom__list zombies;
 
     loom_mutex_lock(&p->lock);
     /*
      * Also read without the lock by run_batch(), as a hint: a worker that
      * sees it cancels the rest of its batch instead of running it.
      */
-    loom_atomic_set(&p->stopping, true);
+    loom__atomic_set(&p->stopping, true);
     loom_cond_broadcast(&p->work_cond);
     while (p->nworkers > 0 || p->nspawning > 0) {
         loom_cond_wait(&p->exit_cond, &p->lock);
     }
     loom__pool_take_zombies_locked(p, &zombies);
-    assert(loom_list_empty(&p->zombies));
+    assert(loom__list_empty(&p->zombies));
     loom_mutex_unlock(&p->lock);
     loom__pool_join_zombies(&zombies);
 
@@ -257,8 +259,8 @@ struct loom_pool *loom_loop_pool(struct loom_loop *l)
     p->min = 0;
     p->max = LOOM_POOL_DEFAULT_MAX;
     p->idle_ns = LOOM_POOL_DEFAULT_IDLE_NS;
-    loom_list_init(&p->workers);
-    loom_list_init(&p->zombies);
+    loom__list_init(&p->workers);
+    loom__list_init(&p->zombies);
     installed = loom__loop_install_pool(l, p, pool_free);
     if (installed != p) {
         pool_free(p);
@@ -312,7 +314,7 @@ int loom_pool_submit(struct loom_pool *p, loom_pool_fn *fn, void *arg,
                      struct loom_pool_req **ret_req)
 {
     struct loom_pool_req *req;
-    struct loom_list zombies;
+    struct loom__list zombies;
     struct loom__pool_worker *w;
     int err;
 
@@ -382,7 +384,7 @@ int loom_pool_cancel(struct loom_pool_req *req)
         loom__pool_push_done(p, req, req);
         return 0;
     }
-    return (loom_atomic_read(&req->state) & REQ_STATE_MASK) == REQ_CANCELLED
+    return (loom__atomic_read(&req->state) & REQ_STATE_MASK) == REQ_CANCELLED
                ? -EALREADY
                : -EBUSY;
 }
@@ -411,7 +413,7 @@ int loom_pool_submit_co(struct loom_pool *p, loom_pool_fn *fn, void *arg)
     int err;
 
     if (!cw.co) {
-        loom_panic("loom_pool_submit_co: pool %p: called outside a coroutine",
+        loom__panic("loom_pool_submit_co: pool %p: called outside a coroutine",
                    (void *)p);
     }
     LOOM_CHECK(p && fn, -EINVAL);
@@ -431,7 +433,7 @@ int loom_pool_submit_co(struct loom_pool *p, loom_pool_fn *fn, void *arg)
 void loom_pool_stats(struct loom_pool *p, struct loom_pool_stats *st)
 {
     uint64_t started, finished, cancels, queued;
-    struct loom_list *n;
+    struct loom__list *n;
     struct loom__pool_worker *w;
 
     if (!p || !st) {
@@ -442,11 +444,11 @@ void loom_pool_stats(struct loom_pool *p, struct loom_pool_stats *st)
     started = p->retired_started;
     finished = p->retired_finished;
     for (n = p->workers.next; n != &p->workers; n = n->next) {
-        w = loom_list_entry(n, struct loom__pool_worker, link);
-        finished += loom_atomic_read(&w->finished);
-        started += loom_atomic_read(&w->started);
+        w = loom__list_entry(n, struct loom__pool_worker, link);
+        finished += loom__atomic_read(&w->finished);
+        started += loom__atomic_read(&w->started);
     }
-    cancels = loom_atomic_read(&p->cancels);
+    cancels = loom__atomic_read(&p->cancels);
     queued = p->submitted - started;
     st->queued = queued > cancels ? queued - cancels : 0;
     st->running = started > finished ? started - finished : 0;
@@ -457,6 +459,6 @@ void loom_pool_stats(struct loom_pool *p, struct loom_pool_stats *st)
     st->max_workers = p->max;
     st->idle_ns = p->idle_ns;
     loom_mutex_unlock(&p->lock);
-    st->completed = loom_atomic_read(&p->completed);
-    st->cancelled = loom_atomic_read(&p->cancelled);
+    st->completed = loom__atomic_read(&p->completed);
+    st->cancelled = loom__atomic_read(&p->cancelled);
 }

@@ -64,10 +64,10 @@ static void enqueue(struct loom_rcu_head *h)
 {
     struct loom_rcu_head **prev;
 
-    loom_atomic_set(&h->next, NULL);
-    prev = loom_atomic_xchg(&g_tail, &h->next);
+    loom__atomic_set(&h->next, NULL);
+    prev = loom__atomic_xchg(&g_tail, &h->next);
     /* Pairs with the acquire load in next_of(). */
-    loom_atomic_store_release(prev, h);
+    loom__atomic_store_release(prev, h);
 }
 
 /*
@@ -80,7 +80,7 @@ static struct loom_rcu_head *next_of(struct loom_rcu_head *h)
     unsigned int spins = 0;
 
     /* Pairs with the release store in enqueue(). */
-    while (!(next = loom_atomic_load_acquire(&h->next))) {
+    while (!(next = loom__atomic_load_acquire(&h->next))) {
         if (++spins < 1000) {
             loom__cpu_relax();
         } else {
@@ -101,7 +101,7 @@ static struct loom_rcu_head *dequeue(void)
         g_sentinel_queued = false;
     }
     /* Pairs with the release store in enqueue(). */
-    if (!g_sentinel_queued && !loom_atomic_load_acquire(&h->next)) {
+    if (!g_sentinel_queued && !loom__atomic_load_acquire(&h->next)) {
         /*
          * @h looks last: queue the sentinel behind it so that @h can be
          * unlinked.  If the sentinel is still queued, it (or an element a
@@ -123,7 +123,7 @@ static void run_batch(unsigned long n)
 
         h->fn(h);
     }
-    loom_atomic_sub_fetch(&g_count, n);
+    loom__atomic_sub_fetch(&g_count, n);
 }
 
 /* Sleep until g_count > 0.  Consumer only. */
@@ -131,9 +131,9 @@ static void wait_for_work(void)
 {
     for (;;) {
         /* Pairs with the g_count increment and g_wake load in call_rcu. */
-        loom_atomic_store_seq(&g_wake, 0);
-        if (loom_atomic_load_seq(&g_count) != 0) {
-            loom_atomic_set(&g_wake, 1);
+        loom__atomic_store_seq(&g_wake, 0);
+        if (loom__atomic_load_seq(&g_count) != 0) {
+            loom__atomic_set(&g_wake, 1);
             return;
         }
         (void)loom__futex_wait_ns(&g_wake, 0, -1);
@@ -147,14 +147,14 @@ static void *call_rcu_thread(void *arg)
     (void)arg;
     t_on_call_thread = true;
     for (;;) {
-        unsigned long n = loom_atomic_load_seq(&g_count);
+        unsigned long n = loom__atomic_load_seq(&g_count);
 
         if (n == 0) {
             wait_for_work();
             continue;
         }
         if (n < CALL_BATCH_MIN && tries < CALL_BATCH_TRIES &&
-            loom_atomic_load_seq(&g_urgent) == 0) {
+            loom__atomic_load_seq(&g_urgent) == 0) {
             /* A drain bumps g_urgent and wakes us early. */
             tries++;
             (void)loom__futex_wait_ns(&g_urgent, 0, CALL_BATCH_DELAY_NS);
@@ -185,8 +185,8 @@ static void call_after_fork_parent(void)
 
 static void call_after_fork_child(void)
 {
-    loom_atomic_set(&g_started, 0);
-    loom_atomic_set(&g_wake, 1);
+    loom__atomic_set(&g_started, 0);
+    loom__atomic_set(&g_wake, 1);
     pthread_mutex_unlock(&g_start_lock);
 }
 
@@ -196,7 +196,7 @@ static void call_init_once(void)
     loom__rcu_init();
     if (pthread_atfork(call_before_fork, call_after_fork_parent,
                        call_after_fork_child) != 0) {
-        loom_panic("call_rcu: cannot install fork handlers");
+        loom__panic("call_rcu: cannot install fork handlers");
     }
 }
 
@@ -207,7 +207,7 @@ static int start_thread(void)
 
     pthread_once(&g_call_once, call_init_once);
     pthread_mutex_lock(&g_start_lock);
-    if (loom_atomic_read(&g_started)) {
+    if (loom__atomic_read(&g_started)) {
         pthread_mutex_unlock(&g_start_lock);
         return 0;
     }
@@ -222,7 +222,7 @@ static int start_thread(void)
                               NULL);
     if (err == 0) {
         /* Pairs with the acquire load in loom_call_rcu(). */
-        loom_atomic_store_release(&g_started, 1);
+        loom__atomic_store_release(&g_started, 1);
     }
     pthread_mutex_unlock(&g_start_lock);
     return err;
@@ -241,13 +241,13 @@ void loom_call_rcu(struct loom_rcu_head *head,
      * queued.  The RMW orders the count before the g_wake load; pairs
      * with wait_for_work().
      */
-    loom_atomic_inc(&g_count);
-    if (LOOM_UNLIKELY(loom_atomic_load_seq(&g_wake) == 0) &&
-        loom_atomic_xchg(&g_wake, 1) == 0) {
+    loom__atomic_inc(&g_count);
+    if (LOOM_UNLIKELY(loom__atomic_load_seq(&g_wake) == 0) &&
+        loom__atomic_xchg(&g_wake, 1) == 0) {
         loom__futex_wake(&g_wake, INT_MAX);
     }
     /* Pairs with the release store in start_thread(). */
-    if (LOOM_UNLIKELY(!loom_atomic_load_acquire(&g_started))) {
+    if (LOOM_UNLIKELY(!loom__atomic_load_acquire(&g_started))) {
         /* On failure the callback stays queued for a later attempt. */
         (void)start_thread();
     }
@@ -260,13 +260,13 @@ struct drain_marker {
 
 static void drain_marker_run(struct loom_rcu_head *head)
 {
-    struct drain_marker *m = loom_container_of(head, struct drain_marker,
+    struct drain_marker *m = loom__container_of(head, struct drain_marker,
                                                head);
 
     /* Pairs with the acquire load in loom_drain_call_rcu(). */
-    loom_atomic_store_release(&m->done, 1);
+    loom__atomic_store_release(&m->done, 1);
     /* @m may be gone now: wake through the global word. */
-    loom_atomic_inc(&g_drain_seq);
+    loom__atomic_inc(&g_drain_seq);
     loom__futex_wake(&g_drain_seq, INT_MAX);
 }
 
@@ -277,10 +277,10 @@ static void drain_marker_run(struct loom_rcu_head *head)
 static void drain_inline(struct drain_marker *m)
 {
     pthread_mutex_lock(&g_start_lock);
-    if (!loom_atomic_load_acquire(&g_started)) {
+    if (!loom__atomic_load_acquire(&g_started)) {
         t_on_call_thread = true;
-        while (!loom_atomic_load_acquire(&m->done)) {
-            run_batch(loom_atomic_load_seq(&g_count));
+        while (!loom__atomic_load_acquire(&m->done)) {
+            run_batch(loom__atomic_load_seq(&g_count));
         }
         t_on_call_thread = false;
     }
@@ -292,27 +292,27 @@ void loom_drain_call_rcu(void)
     struct drain_marker m = { .done = 0 };
 
     if (loom_rcu_read_locked()) {
-        loom_panic("loom_drain_call_rcu() called inside an RCU read-side "
+        loom__panic("loom_drain_call_rcu() called inside an RCU read-side "
                    "section");
     }
     if (t_on_call_thread) {
-        loom_panic("loom_drain_call_rcu() called from a call_rcu callback: "
+        loom__panic("loom_drain_call_rcu() called from a call_rcu callback: "
                    "it would wait for itself");
     }
-    loom_atomic_inc(&g_urgent);
+    loom__atomic_inc(&g_urgent);
     loom__futex_wake(&g_urgent, INT_MAX);
     loom_call_rcu(&m.head, drain_marker_run);
-    if (!loom_atomic_load_acquire(&g_started) && start_thread() != 0) {
+    if (!loom__atomic_load_acquire(&g_started) && start_thread() != 0) {
         drain_inline(&m);
     }
     for (;;) {
-        unsigned int seq = loom_atomic_load_seq(&g_drain_seq);
+        unsigned int seq = loom__atomic_load_seq(&g_drain_seq);
 
         /* Pairs with the release store in drain_marker_run(). */
-        if (loom_atomic_load_acquire(&m.done)) {
+        if (loom__atomic_load_acquire(&m.done)) {
             break;
         }
         (void)loom__futex_wait_ns(&g_drain_seq, seq, -1);
     }
-    loom_atomic_dec(&g_urgent);
+    loom__atomic_dec(&g_urgent);
 }

@@ -55,13 +55,13 @@ struct loom__rcu_global loom__rcu_global = {
 /* Read-side nesting of the calling thread. */
 static unsigned long self_depth(void)
 {
-    return loom_atomic_read(&loom__rcu_reader.ctr) & LOOM__RCU_NEST_MASK;
+    return loom__atomic_read(&loom__rcu_reader.ctr) & LOOM__RCU_NEST_MASK;
 }
 
 /* A registered thread as seen by the registry. */
 struct rcu_thread {
     /* Protected by g_registry_lock. */
-    struct loom_list node;
+    struct loom__list node;
     /* Immutable while registered: &loom__rcu_reader of that thread. */
     struct loom__rcu_reader *reader;
 };
@@ -73,7 +73,7 @@ static pthread_mutex_t g_gp_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Protects g_registry, g_nreaders and the lists wait_for_readers() uses. */
 static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct loom_list g_registry = LOOM_LIST_INIT(g_registry);
+static struct loom__list g_registry = LOOM__LIST_INIT(g_registry);
 static unsigned long g_nreaders;
 
 /*
@@ -107,19 +107,19 @@ static void rcu_mb_all(void)
 {
     if (g_use_membarrier) {
         if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
-            loom_panic("rcu: membarrier failed after registration: %s",
+            loom__panic("rcu: membarrier failed after registration: %s",
                        loom_strerror(-errno));
         }
     }
-    loom_smp_mb();
+    loom__smp_mb();
 }
 
 static void rcu_unregister_locked(struct loom__rcu_reader *r)
 {
-    loom_list_del(&t_self.node);
+    loom__list_del(&t_self.node);
     g_nreaders--;
     r->registered = 0;
-    loom_atomic_set(&r->waiting, 0);
+    loom__atomic_set(&r->waiting, 0);
 }
 
 static void rcu_unregister(struct loom__rcu_reader *r)
@@ -140,7 +140,7 @@ static void rcu_thread_exit(void *arg)
 
     (void)arg;
     if (self_depth() != 0) {
-        loom_panic("rcu: thread exiting inside an RCU read-side section "
+        loom__panic("rcu: thread exiting inside an RCU read-side section "
                    "(depth %lu)", self_depth());
     }
     if (r->registered) {
@@ -163,11 +163,11 @@ static void rcu_fork_parent(void)
 /* Only the forking thread survives: forget every other reader. */
 static void rcu_fork_child(void)
 {
-    struct loom_list *pos, *tmp;
+    struct loom__list *pos, *tmp;
 
-    loom_list_foreach_safe(pos, tmp, &g_registry) {
+    loom__list_foreach_safe(pos, tmp, &g_registry) {
         if (pos != &t_self.node) {
-            loom_list_del(pos);
+            loom__list_del(pos);
             g_nreaders--;
         }
     }
@@ -183,14 +183,14 @@ static void rcu_init_once(void)
         sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0) {
         g_use_membarrier = true;
         /* pthread_once orders this before every reader's first section. */
-        loom_atomic_set(&loom__rcu_global.need_fence, 0);
+        loom__atomic_set(&loom__rcu_global.need_fence, 0);
     }
     if (pthread_key_create(&g_exit_key, rcu_thread_exit) != 0) {
-        loom_panic("rcu: no pthread key left for the thread-exit hook");
+        loom__panic("rcu: no pthread key left for the thread-exit hook");
     }
     if (pthread_atfork(rcu_fork_prepare, rcu_fork_parent,
                        rcu_fork_child) != 0) {
-        loom_panic("rcu: cannot install fork handlers");
+        loom__panic("rcu: cannot install fork handlers");
     }
 }
 
@@ -205,11 +205,11 @@ void loom__rcu_test_force_fences(void)
     pthread_mutex_lock(&g_gp_lock);
     pthread_mutex_lock(&g_registry_lock);
     if (g_nreaders != 0) {
-        loom_panic("rcu: fences forced with %lu readers registered",
+        loom__panic("rcu: fences forced with %lu readers registered",
                    g_nreaders);
     }
     g_use_membarrier = false;
-    loom_atomic_set(&loom__rcu_global.need_fence, 1);
+    loom__atomic_set(&loom__rcu_global.need_fence, 1);
     pthread_mutex_unlock(&g_registry_lock);
     pthread_mutex_unlock(&g_gp_lock);
 }
@@ -219,14 +219,14 @@ static void rcu_register(struct loom__rcu_reader *r)
     loom__rcu_init();
     t_self.reader = r;
     pthread_mutex_lock(&g_registry_lock);
-    loom_list_add_tail(&g_registry, &t_self.node);
+    loom__list_add_tail(&g_registry, &t_self.node);
     g_nreaders++;
-    loom_atomic_set(&r->waiting, 0);
+    loom__atomic_set(&r->waiting, 0);
     pthread_mutex_unlock(&g_registry_lock);
     r->registered = 1;
     /* The destructor runs only for non-NULL values. */
     if (pthread_setspecific(g_exit_key, &t_self) != 0) {
-        loom_panic("rcu: cannot install the thread-exit hook");
+        loom__panic("rcu: cannot install the thread-exit hook");
     }
 }
 
@@ -249,7 +249,7 @@ void loom_rcu_unregister_thread(void)
     struct loom__rcu_reader *r = &loom__rcu_reader;
 
     if (self_depth() != 0) {
-        loom_panic("loom_rcu_unregister_thread() called inside an RCU "
+        loom__panic("loom_rcu_unregister_thread() called inside an RCU "
                    "read-side section");
     }
     if (!r->registered) {
@@ -261,13 +261,13 @@ void loom_rcu_unregister_thread(void)
 
 void loom__rcu_unbalanced(void)
 {
-    loom_panic("loom_rcu_read_unlock() without a matching "
+    loom__panic("loom_rcu_read_unlock() without a matching "
                "loom_rcu_read_lock()");
 }
 
 void loom__rcu_too_deep(void)
 {
-    loom_panic("loom_rcu_read_lock() nested more than %lu deep",
+    loom__panic("loom_rcu_read_lock() nested more than %lu deep",
                LOOM__RCU_NEST_MASK);
 }
 
@@ -280,7 +280,7 @@ void loom__rcu_too_deep(void)
 void loom__rcu_wake_writer(void)
 {
     /* Pairs with the reset of g_gp_event in request_wakeups(). */
-    if (loom_atomic_xchg(&g_gp_event, 1) == 0) {
+    if (loom__atomic_xchg(&g_gp_event, 1) == 0) {
         loom__futex_wake(&g_gp_event, INT_MAX);
     }
 }
@@ -295,9 +295,9 @@ static bool reader_old(struct loom__rcu_reader *r, unsigned long gp)
      * from rcu_mb_all()).
      */
 #ifdef LOOM_TSAN
-    unsigned long c = loom_atomic_load_seq(&r->ctr);
+    unsigned long c = loom__atomic_load_seq(&r->ctr);
 #else
-    unsigned long c = loom_atomic_load_acquire(&r->ctr);
+    unsigned long c = loom__atomic_load_acquire(&r->ctr);
 #endif
 
     return (c & LOOM__RCU_NEST_MASK) != 0 &&
@@ -305,32 +305,32 @@ static bool reader_old(struct loom__rcu_reader *r, unsigned long gp)
 }
 
 /* Move the readers of @pending that are not in an old section to @done. */
-static void scan_readers(struct loom_list *pending, struct loom_list *done,
+static void scan_readers(struct loom__list *pending, struct loom__list *done,
                          unsigned long gp)
 {
-    struct loom_list *pos, *tmp;
+    struct loom__list *pos, *tmp;
 
-    loom_list_foreach_safe(pos, tmp, pending) {
-        struct rcu_thread *t = loom_list_entry(pos, struct rcu_thread, node);
+    loom__list_foreach_safe(pos, tmp, pending) {
+        struct rcu_thread *t = loom__list_entry(pos, struct rcu_thread, node);
 
         if (!reader_old(t->reader, gp)) {
-            loom_list_del(pos);
-            loom_list_add_tail(done, pos);
+            loom__list_del(pos);
+            loom__list_add_tail(done, pos);
         }
     }
 }
 
 /* Ask the readers still in @pending to wake us when they leave. */
-static void request_wakeups(struct loom_list *pending)
+static void request_wakeups(struct loom__list *pending)
 {
-    struct loom_list *pos;
+    struct loom__list *pos;
 
     /* Reset first so a wake-up for this request cannot be lost. */
-    loom_atomic_store_seq(&g_gp_event, 0);
-    loom_list_foreach(pos, pending) {
-        struct rcu_thread *t = loom_list_entry(pos, struct rcu_thread, node);
+    loom__atomic_store_seq(&g_gp_event, 0);
+    loom__list_foreach(pos, pending) {
+        struct rcu_thread *t = loom__list_entry(pos, struct rcu_thread, node);
 
-        loom_atomic_store_seq(&t->reader->waiting, 1);
+        loom__atomic_store_seq(&t->reader->waiting, 1);
     }
     /*
      * waiting = 1 before the re-scan's ctr loads.  Pairs with the barrier
@@ -341,15 +341,15 @@ static void request_wakeups(struct loom_list *pending)
 }
 
 /* Withdraw the requests of request_wakeups(); readers never clear them. */
-static void clear_wakeups(struct loom_list *done)
+static void clear_wakeups(struct loom__list *done)
 {
-    struct loom_list *pos;
+    struct loom__list *pos;
 
-    loom_list_foreach(pos, done) {
-        struct rcu_thread *t = loom_list_entry(pos, struct rcu_thread, node);
+    loom__list_foreach(pos, done) {
+        struct rcu_thread *t = loom__list_entry(pos, struct rcu_thread, node);
 
-        if (loom_atomic_read(&t->reader->waiting)) {
-            loom_atomic_set(&t->reader->waiting, 0);
+        if (loom__atomic_read(&t->reader->waiting)) {
+            loom__atomic_set(&t->reader->waiting, 0);
         }
     }
 }
@@ -362,14 +362,14 @@ static void clear_wakeups(struct loom_list *done)
  */
 static void wait_for_readers(unsigned long gp)
 {
-    struct loom_list pending = LOOM_LIST_INIT(pending);
-    struct loom_list done = LOOM_LIST_INIT(done);
+    struct loom__list pending = LOOM__LIST_INIT(pending);
+    struct loom__list done = LOOM__LIST_INIT(done);
     bool slept = false;
 
-    loom_list_splice_tail(&pending, &g_registry);
+    loom__list_splice_tail(&pending, &g_registry);
     for (unsigned int pass = 0;; pass++) {
         scan_readers(&pending, &done, gp);
-        if (loom_list_empty(&pending)) {
+        if (loom__list_empty(&pending)) {
             break;
         }
         if (pass < RCU_SPIN_PASSES) {
@@ -379,7 +379,7 @@ static void wait_for_readers(unsigned long gp)
         request_wakeups(&pending);
         slept = true;
         scan_readers(&pending, &done, gp);
-        if (loom_list_empty(&pending)) {
+        if (loom__list_empty(&pending)) {
             break;
         }
         pthread_mutex_unlock(&g_registry_lock);
@@ -389,7 +389,7 @@ static void wait_for_readers(unsigned long gp)
     if (slept) {
         clear_wakeups(&done);
     }
-    loom_list_splice_tail(&g_registry, &done);
+    loom__list_splice_tail(&g_registry, &done);
 }
 
 void loom_synchronize_rcu(void)
@@ -398,7 +398,7 @@ void loom_synchronize_rcu(void)
     unsigned long gp;
 
     if (self_depth() != 0) {
-        loom_panic("loom_synchronize_rcu() called inside an RCU read-side "
+        loom__panic("loom_synchronize_rcu() called inside an RCU read-side "
                    "section (depth %lu): it would wait for itself",
                    self_depth());
     }
@@ -418,8 +418,8 @@ void loom_synchronize_rcu(void)
      * Pairs with the barrier after the ctr store in loom_rcu_read_lock().
      */
     rcu_mb_all();
-    gp = loom_atomic_read(&loom__rcu_global.gp_ctr) + RCU_GP_STEP;
-    loom_atomic_store_seq(&loom__rcu_global.gp_ctr, gp);
+    gp = loom__atomic_read(&loom__rcu_global.gp_ctr) + RCU_GP_STEP;
+    loom__atomic_store_seq(&loom__rcu_global.gp_ctr, gp);
     wait_for_readers(gp);
 #if ULONG_MAX == 0xffffffffUL
     /*
@@ -431,7 +431,7 @@ void loom_synchronize_rcu(void)
      * order it before the second flip.
      */
     gp += RCU_GP_STEP;
-    loom_atomic_store_seq(&loom__rcu_global.gp_ctr, gp);
+    loom__atomic_store_seq(&loom__rcu_global.gp_ctr, gp);
     wait_for_readers(gp);
 #endif
     /*

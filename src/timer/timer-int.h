@@ -86,7 +86,7 @@ static inline int64_t loom__timers_timeout_ns(struct loom__timers *t)
      * (which follows its fetch_or) sees notify_me != 0 and wakes us.
      */
     unsigned pending =
-        loom_atomic_load_seq(&((struct loom__timers_head *)t)->pending);
+        loom__atomic_load_seq(&((struct loom__timers_head *)t)->pending);
 
     return LOOM_LIKELY(!pending) ? -1 : loom__timers_timeout_slow(t, pending);
 }
@@ -108,7 +108,7 @@ static inline unsigned loom__timers_run(struct loom__timers *t)
      * next loom__timers_timeout_ns(), which orders properly.
      */
     unsigned pending =
-        loom_atomic_read(&((struct loom__timers_head *)t)->pending);
+        loom__atomic_read(&((struct loom__timers_head *)t)->pending);
 
     return LOOM_LIKELY(!pending) ? 0 : loom__timers_run_slow(t, pending);
 }

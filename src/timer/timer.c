@@ -49,7 +49,7 @@ struct run_frame {
      * re-armed into the past from its callback runs once per pass, not
      * forever) and those whose callback runs in an enclosing pass.
      */
-    struct loom_list deferred;
+    struct loom__list deferred;
     struct run_frame *up; /* enclosing pass of the same clock */
 };
 
@@ -103,13 +103,13 @@ struct loom__timers {
 
     /* Protected by g_registry_lock. */
     size_t nvirtual;                /* live VIRTUAL timers */
-    struct loom_list registry_link; /* on g_registry while nvirtual > 0 */
+    struct loom__list registry_link; /* on g_registry while nvirtual > 0 */
 };
 
 struct loom_timer {
     /* Protected by tc->lock. */
     struct loom__heap_node node; /* in tc->heap while armed */
-    struct loom_list defer_link; /* on a run_frame's deferred list */
+    struct loom__list defer_link; /* on a run_frame's deferred list */
 
     /* Written under tc->lock, read lock-free: the deadline, -1 if idle. */
     int64_t expire_ns;
@@ -125,7 +125,7 @@ struct loom_timer {
  * Lock order: g_registry_lock, then a clock's lock.
  */
 static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct loom_list g_registry = LOOM_LIST_INIT(g_registry);
+static struct loom__list g_registry = LOOM__LIST_INIT(g_registry);
 static bool g_hook_installed; /* protected by g_registry_lock */
 
 /*
@@ -144,7 +144,7 @@ static __attribute__((noinline)) void lock_slow(struct timer_clock *tc)
         loom__cpu_relax();
         old = TLOCK_FREE;
         /* Pairs with the xchg in unlock(). */
-        if (loom_atomic_read(&tc->lock) == TLOCK_FREE &&
+        if (loom__atomic_read(&tc->lock) == TLOCK_FREE &&
             __atomic_compare_exchange_n(&tc->lock, &old, TLOCK_HELD, false,
                                         __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
             return;
@@ -181,9 +181,9 @@ static inline void unlock(struct timer_clock *tc)
 /* One more pending timer.  Called with tc->lock held. */
 static inline void pending_inc(struct timer_clock *tc)
 {
-    size_t n = loom_atomic_read(&tc->npending);
+    size_t n = loom__atomic_read(&tc->npending);
 
-    loom_atomic_set(&tc->npending, n + 1);
+    loom__atomic_set(&tc->npending, n + 1);
     if (n == 0) {
         /*
          * Pairs with the seq_cst load in loom__timers_timeout_ns()
@@ -194,16 +194,16 @@ static inline void pending_inc(struct timer_clock *tc)
          * clock's lock holder changes this bit, so its RMWs follow the
          * lock order; other clocks' bits change concurrently, hence an RMW.
          */
-        loom_atomic_fetch_or(&tc->ts->head.pending, 1u << tc->clock);
+        loom__atomic_fetch_or(&tc->ts->head.pending, 1u << tc->clock);
     }
 }
 
 /* One pending timer less.  Called with tc->lock held. */
 static inline void pending_dec(struct timer_clock *tc)
 {
-    size_t n = loom_atomic_read(&tc->npending) - 1;
+    size_t n = loom__atomic_read(&tc->npending) - 1;
 
-    loom_atomic_set(&tc->npending, n);
+    loom__atomic_set(&tc->npending, n);
     if (n == 0) {
         tc->wake_deadline = INT64_MAX;
         /*
@@ -220,12 +220,12 @@ static void disarm_locked(struct timer_clock *tc, struct loom_timer *t)
 {
     if (loom__heap_node_linked(&t->node)) {
         loom__heap_remove(&tc->heap, &t->node);
-    } else if (loom_list_linked(&t->defer_link)) {
-        loom_list_del(&t->defer_link);
+    } else if (loom__list_linked(&t->defer_link)) {
+        loom__list_del(&t->defer_link);
     } else {
         return;
     }
-    loom_atomic_set(&t->expire_ns, -1);
+    loom__atomic_set(&t->expire_ns, -1);
     pending_dec(tc);
 }
 
@@ -241,8 +241,8 @@ static bool arm_locked(struct timer_clock *tc, struct loom_timer *t,
     if (loom__heap_node_linked(&t->node)) {
         loom__heap_update(&tc->heap, &t->node, expire_ns);
     } else {
-        if (loom_list_linked(&t->defer_link)) {
-            loom_list_del(&t->defer_link);
+        if (loom__list_linked(&t->defer_link)) {
+            loom__list_del(&t->defer_link);
         } else {
             pending_inc(tc);
         }
@@ -251,7 +251,7 @@ static bool arm_locked(struct timer_clock *tc, struct loom_timer *t,
         assert(ret == 0);
         (void)ret;
     }
-    loom_atomic_set(&t->expire_ns, expire_ns);
+    loom__atomic_set(&t->expire_ns, expire_ns);
     if (expire_ns < tc->wake_deadline) {
         tc->wake_deadline = expire_ns;
         return true;
@@ -269,7 +269,7 @@ static bool virtual_needs_wake(struct timer_clock *tc, bool advancing)
 {
     bool wake;
 
-    if (!loom_atomic_read(&tc->npending)) {
+    if (!loom__atomic_read(&tc->npending)) {
         return false;
     }
     if (advancing) {
@@ -286,12 +286,12 @@ static bool virtual_needs_wake(struct timer_clock *tc, bool advancing)
 static void virtual_hook(void)
 {
     bool advancing = loom__clock_virtual_advancing();
-    struct loom_list *pos;
+    struct loom__list *pos;
 
     pthread_mutex_lock(&g_registry_lock);
     for (pos = g_registry.next; pos != &g_registry; pos = pos->next) {
         struct loom__timers *ts =
-            loom_list_entry(pos, struct loom__timers, registry_link);
+            loom__list_entry(pos, struct loom__timers, registry_link);
 
         if (virtual_needs_wake(&ts->clocks[LOOM_CLOCK_VIRTUAL], advancing)) {
             ts->notify(ts->notify_opaque);
@@ -304,7 +304,7 @@ static void registry_get(struct loom__timers *ts)
 {
     pthread_mutex_lock(&g_registry_lock);
     if (ts->nvirtual++ == 0) {
-        loom_list_add_tail(&g_registry, &ts->registry_link);
+        loom__list_add_tail(&g_registry, &ts->registry_link);
     }
     if (!g_hook_installed) {
         loom__clock_set_virtual_hook(virtual_hook);
@@ -317,7 +317,7 @@ static void registry_put(struct loom__timers *ts)
 {
     pthread_mutex_lock(&g_registry_lock);
     if (--ts->nvirtual == 0) {
-        loom_list_del(&ts->registry_link);
+        loom__list_del(&ts->registry_link);
     }
     pthread_mutex_unlock(&g_registry_lock);
 }
@@ -348,15 +348,15 @@ int loom__timers_new(loom_cb *notify, void *opaque, struct loom__timers **ret)
     ts->notify_opaque = opaque;
     ts->live = 0;
     ts->nvirtual = 0;
-    loom_list_init(&ts->registry_link);
+    loom__list_init(&ts->registry_link);
     *ret = ts;
     return 0;
 }
 
 size_t loom__timers_live(struct loom__timers *ts)
 {
-    /* Pairs with loom_atomic_dec() in loom_timer_free(). */
-    return loom_atomic_load_acquire(&ts->live);
+    /* Pairs with loom__atomic_dec() in loom_timer_free(). */
+    return loom__atomic_load_acquire(&ts->live);
 }
 
 void loom__timers_free(struct loom__timers *ts)
@@ -367,7 +367,7 @@ void loom__timers_free(struct loom__timers *ts)
         return;
     }
     if (loom__timers_live(ts) != 0) {
-        loom_panic("timers of loop %p freed with %zu timers live",
+        loom__panic("timers of loop %p freed with %zu timers live",
                    ts->notify_opaque, loom__timers_live(ts));
     }
     for (i = 0; i < NCLOCKS; i++) {
@@ -444,9 +444,9 @@ static struct loom_timer *next_expired_locked(struct timer_clock *tc,
     while (loom__heap_len(h) && loom__heap_min_key(h) <= now) {
         bool defer = loom__heap_min_seq(h) >= seq0;
 
-        t = loom_container_of(loom__heap_pop(h), struct loom_timer, node);
+        t = loom__container_of(loom__heap_pop(h), struct loom_timer, node);
         if (LOOM_UNLIKELY(defer || running_in(f->up, t))) {
-            loom_list_add_tail(&f->deferred, &t->defer_link);
+            loom__list_add_tail(&f->deferred, &t->defer_link);
             continue;
         }
         return t;
@@ -459,9 +459,9 @@ static void requeue_deferred_locked(struct timer_clock *tc, struct run_frame *f)
 {
     struct loom_timer *t;
 
-    while (!loom_list_empty(&f->deferred)) {
-        t = loom_list_first(&f->deferred, struct loom_timer, defer_link);
-        loom_list_del(&t->defer_link);
+    while (!loom__list_empty(&f->deferred)) {
+        t = loom__list_first(&f->deferred, struct loom_timer, defer_link);
+        loom__list_del(&t->defer_link);
         (void)loom__heap_insert(&tc->heap, &t->node, t->expire_ns);
     }
 }
@@ -476,7 +476,7 @@ static unsigned run_clock(struct timer_clock *tc)
 
     now = loom_clock_ns(tc->clock);
     frame.t = NULL;
-    loom_list_init(&frame.deferred);
+    loom__list_init(&frame.deferred);
     lock(tc);
     seq0 = loom__heap_next_seq(&tc->heap);
     frame.up = tc->frames;
@@ -485,7 +485,7 @@ static unsigned run_clock(struct timer_clock *tc)
         loom_cb *cb = t->cb;
         void *opaque = t->opaque;
 
-        loom_atomic_set(&t->expire_ns, -1);
+        loom__atomic_set(&t->expire_ns, -1);
         pending_dec(tc);
         frame.t = t;
         /* From here on @t may be freed, by its callback or another thread. */
@@ -528,7 +528,7 @@ int loom__timer_new(struct loom__timers *ts, enum loom_clock clock,
         return -ENOMEM;
     }
     loom__heap_node_init(&t->node);
-    loom_list_init(&t->defer_link);
+    loom__list_init(&t->defer_link);
     t->expire_ns = -1;
     t->tc = tc;
     t->cb = cb;
@@ -548,7 +548,7 @@ int loom__timer_new(struct loom__timers *ts, enum loom_clock clock,
     if (clock == LOOM_CLOCK_VIRTUAL) {
         registry_get(ts);
     }
-    loom_atomic_add_relaxed(&ts->live, 1);
+    loom__atomic_add_relaxed(&ts->live, 1);
     *ret = t;
     return 0;
 }
@@ -579,9 +579,9 @@ void loom_timer_free(struct loom_timer *t)
     }
     /*
      * Last access to @ts: the loop may be torn down as soon as it reads 0.
-     * Pairs with loom_atomic_load_acquire() in loom__timers_live().
+     * Pairs with loom__atomic_load_acquire() in loom__timers_live().
      */
-    loom_atomic_dec(&ts->live);
+    loom__atomic_dec(&ts->live);
 }
 
 void loom_timer_mod(struct loom_timer *t, int64_t expire_ns)
@@ -652,10 +652,10 @@ void loom_timer_del(struct loom_timer *t)
 
 bool loom_timer_pending(struct loom_timer *t)
 {
-    return t && loom_atomic_read(&t->expire_ns) >= 0;
+    return t && loom__atomic_read(&t->expire_ns) >= 0;
 }
 
 int64_t loom_timer_expire_ns(struct loom_timer *t)
 {
-    return t ? loom_atomic_read(&t->expire_ns) : -1;
+    return t ? loom__atomic_read(&t->expire_ns) : -1;
 }

@@ -78,15 +78,15 @@ static void bh_cb(void *opaque)
 
     b->runs++;
     for (p = 0; p < NPROD; p++) {
-        unsigned long n = loom_atomic_xchg(&b->req[p], 0);
+        unsigned long n = loom__atomic_xchg(&b->req[p], 0);
 
         if (n) {
             g_prod[p].served += n;
             /* Pairs with the acquire load in producer_drain(). */
-            loom_atomic_fetch_sub(&g_prod[p].outstanding, n);
+            loom__atomic_fetch_sub(&g_prod[p].outstanding, n);
         }
     }
-    loom_atomic_add_relaxed(&g_progress, 1);
+    loom__atomic_add_relaxed(&g_progress, 1);
 }
 
 static void timer_cb(void *opaque)
@@ -94,8 +94,8 @@ static void timer_cb(void *opaque)
     struct stimer *s = opaque;
 
     s->fires++;
-    s->fired_seq = loom_atomic_load_seq(&s->mod_seq);
-    loom_atomic_add_relaxed(&g_progress, 1);
+    s->fired_seq = loom__atomic_load_seq(&s->mod_seq);
+    loom__atomic_add_relaxed(&g_progress, 1);
 }
 
 static void nop_cb(void *opaque)
@@ -105,8 +105,8 @@ static void nop_cb(void *opaque)
 static void request(struct producer *pr, struct sbh *b)
 {
     /* Count the request before scheduling: the run that sees it serves it. */
-    loom_atomic_inc(&pr->outstanding);
-    loom_atomic_inc(&b->req[pr->id]);
+    loom__atomic_inc(&pr->outstanding);
+    loom__atomic_inc(&b->req[pr->id]);
     loom_bh_schedule(b->bh);
     pr->scheduled++;
 }
@@ -114,7 +114,7 @@ static void request(struct producer *pr, struct sbh *b)
 static void producer_drain(struct producer *pr)
 {
     /* Let the loop run dry so that it sleeps and must be woken again. */
-    while (loom_atomic_load_acquire(&pr->outstanding)) {
+    while (loom__atomic_load_acquire(&pr->outstanding)) {
         sched_yield();
     }
 }
@@ -127,14 +127,14 @@ static void *producer_fn(void *opaque)
     for (i = 0; i < OPS; i++) {
         request(pr, (i % 4 == 3) ? &g_shared : &pr->dist[i % NDIST]);
         if (i % TIMER_EVERY == 0) {
-            loom_atomic_inc(&pr->timer.mod_seq);
+            loom__atomic_inc(&pr->timer.mod_seq);
             loom_timer_mod(pr->timer.t, loom_clock_ns(LOOM_CLOCK_HOST));
         }
         if (i % DRAIN_EVERY == DRAIN_EVERY - 1) {
             producer_drain(pr);
         }
     }
-    loom_atomic_store_release(&pr->done, 1);
+    loom__atomic_store_release(&pr->done, 1);
     /* A BH, not a bare notify: the loop must re-check its condition. */
     g_assert_cmpint(loom_bh_oneshot(g_loop, nop_cb, NULL), ==, 0);
     return NULL;
@@ -145,8 +145,8 @@ static void *watchdog_fn(void *opaque)
     unsigned long last = (unsigned long)-1;
     int64_t since = harness_now_ns();
 
-    while (!loom_atomic_load_acquire(&g_finished)) {
-        unsigned long now = loom_atomic_read(&g_progress);
+    while (!loom__atomic_load_acquire(&g_finished)) {
+        unsigned long now = loom__atomic_read(&g_progress);
         struct timespec ts = {0, 50 * 1000 * 1000};
 
         if (now != last) {
@@ -159,8 +159,8 @@ static void *watchdog_fn(void *opaque)
                     STALL_NS / 1000000000);
             for (p = 0; p < NPROD; p++) {
                 fprintf(stderr, "  producer %d: done %d outstanding %lu\n", p,
-                        loom_atomic_read(&g_prod[p].done),
-                        loom_atomic_read(&g_prod[p].outstanding));
+                        loom__atomic_read(&g_prod[p].done),
+                        loom__atomic_read(&g_prod[p].outstanding));
             }
             abort();
         }
@@ -176,9 +176,9 @@ static bool all_done(void)
     for (p = 0; p < NPROD; p++) {
         struct producer *pr = &g_prod[p];
 
-        if (!loom_atomic_load_acquire(&pr->done) ||
-            loom_atomic_load_acquire(&pr->outstanding) ||
-            pr->timer.fired_seq != loom_atomic_load_seq(&pr->timer.mod_seq) ||
+        if (!loom__atomic_load_acquire(&pr->done) ||
+            loom__atomic_load_acquire(&pr->outstanding) ||
+            pr->timer.fired_seq != loom__atomic_load_seq(&pr->timer.mod_seq) ||
             loom_timer_pending(pr->timer.t)) {
             return false;
         }
@@ -202,7 +202,7 @@ static void run(bool toggle_fd)
 
     memset(g_prod, 0, sizeof(g_prod));
     memset(&g_shared, 0, sizeof(g_shared));
-    loom_atomic_set(&g_finished, 0);
+    loom__atomic_set(&g_finished, 0);
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     g_loop = harness_loop_new();
     g_assert_cmpint(
@@ -228,7 +228,7 @@ static void run(bool toggle_fd)
     }
     while (!all_done()) {
         loom_loop_poll(g_loop, true);
-        loom_atomic_add_relaxed(&g_progress, 1);
+        loom__atomic_add_relaxed(&g_progress, 1);
         if (toggle_fd && ++iter % 256 == 0) {
             /* Also move between backends while notifiers race. */
             g_assert_cmpint(loom_loop_set_fdmon(g_loop, (iter / 256) % 2
@@ -252,7 +252,7 @@ static void run(bool toggle_fd)
     for (p = 0; p < NPROD; p++) {
         pthread_join(g_prod[p].th, NULL);
     }
-    loom_atomic_store_release(&g_finished, 1);
+    loom__atomic_store_release(&g_finished, 1);
     pthread_join(wd, NULL);
     /* Run the producers' final one-shots. */
     while (loom_loop_poll(g_loop, false)) {
@@ -264,11 +264,11 @@ static void run(bool toggle_fd)
 
         g_assert_cmpuint(pr->scheduled, ==, OPS);
         g_assert_cmpuint(pr->served, ==, pr->scheduled);
-        g_assert_cmpuint(loom_atomic_read(&g_shared.req[p]), ==, 0);
+        g_assert_cmpuint(loom__atomic_read(&g_shared.req[p]), ==, 0);
         sched += pr->scheduled;
         served += pr->served;
         for (j = 0; j < NDIST; j++) {
-            g_assert_cmpuint(loom_atomic_read(&pr->dist[j].req[p]), ==, 0);
+            g_assert_cmpuint(loom__atomic_read(&pr->dist[j].req[p]), ==, 0);
             runs += pr->dist[j].runs;
             loom_bh_free(pr->dist[j].bh);
         }

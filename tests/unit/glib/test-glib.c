@@ -5,7 +5,7 @@
  * thread while the context sleeps), removal of the source, the fd monitor
  * pinned to epoll and restored, nesting both ways.  loom_main_use_glib():
  * the main loop dispatches GLib timeout, idle and I/O watch sources along
- * with its own BHs, legacy handlers and timers, stops on NULL (also from
+ * with its own BHs, top-level handlers and timers, stops on NULL (also from
  * inside its own callbacks), switches contexts, nests, and leaves alone
  * (without spinning on its fds) a context another thread owns.
  */
@@ -349,7 +349,7 @@ static void test_gsource_nested(void)
 /* ---- loom_main_use_glib() ---- */
 
 struct main_state {
-    int timeouts, idles, io_reads, bhs, legacy_reads, timers;
+    int timeouts, idles, io_reads, bhs, toplevel_reads, timers;
     int pipe[2];
     int efd;
 };
@@ -389,13 +389,13 @@ static void main_bh_cb(void *opaque)
     s->bhs++;
 }
 
-static void main_legacy_read(void *opaque)
+static void main_toplevel_read(void *opaque)
 {
     struct main_state *s = opaque;
     uint64_t v;
 
     g_assert_cmpint(read(s->efd, &v, sizeof(v)), ==, sizeof(v));
-    s->legacy_reads++;
+    s->toplevel_reads++;
 }
 
 static void main_timer_cb(void *opaque)
@@ -408,7 +408,7 @@ static void main_timer_cb(void *opaque)
 static bool main_all_done(const struct main_state *s)
 {
     return s->timeouts && s->idles && s->io_reads && s->bhs &&
-           s->legacy_reads && s->timers;
+           s->toplevel_reads && s->timers;
 }
 
 static void run_main_until_done(struct main_state *s)
@@ -465,7 +465,8 @@ static void test_main_dispatches_glib(void)
 
     /* The main loop's own work, in the same iterations. */
     g_assert_cmpint(loom_bh_oneshot(loom_main_loop(), main_bh_cb, &s), ==, 0);
-    g_assert_cmpint(loom_main_set_fd_handler(s.efd, main_legacy_read, NULL, &s),
+    g_assert_cmpint(loom_main_set_fd_handler(s.efd, main_toplevel_read, NULL,
+                                             &s),
                     ==, 0);
     g_assert_cmpint(write(s.efd, &one, sizeof(one)), ==, sizeof(one));
     g_assert_cmpint(loom_timer_new(loom_main_loop(), LOOM_CLOCK_HOST,
@@ -477,7 +478,7 @@ static void test_main_dispatches_glib(void)
     run_main_until_done(&s);
     g_assert_cmpint(s.idles, ==, 1);
     g_assert_cmpint(s.io_reads, ==, 1);
-    g_assert_cmpint(s.legacy_reads, ==, 1);
+    g_assert_cmpint(s.toplevel_reads, ==, 1);
 
     /*
      * Nothing else to do: the main loop sleeps in its own wait until

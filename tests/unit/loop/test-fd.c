@@ -3,7 +3,7 @@
  * fd handlers and event notifiers (QEMU test-aio semantics): readiness on
  * a socketpair, modify, remove (also from callbacks, also a handler about
  * to be dispatched), no re-entry from nested polls, hang-up, notifiers,
- * fd monitor switching, the legacy group, and bad input.
+ * fd monitor switching, the top-level group, and bad input.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -542,8 +542,8 @@ static void test_notifier_wait(void)
     loom_loop_unref(l);
 }
 
-/* Legacy group: only loom__loop_poll_ex(l, b, true) watches it. */
-static void test_legacy_group(void)
+/* Top-level group: only loom__loop_poll_ex(l, b, true) watches it. */
+static void test_toplevel_group(void)
 {
     struct loom_loop *l = harness_loop_new();
     struct fdh a, d;
@@ -554,18 +554,18 @@ static void test_legacy_group(void)
     make_pair(&a, l);
     make_pair(&d, l);
     a.drain = d.drain = true;
-    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_LEGACY,
+    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_TOPLEVEL,
                                                on_read, NULL, NULL, NULL, &a),
                     ==, 0);
     /* Same fd in both groups is allowed. */
-    g_assert_cmpint(loom__set_fd_handler_group(l, d.fd, LOOM__GROUP_LEGACY,
+    g_assert_cmpint(loom__set_fd_handler_group(l, d.fd, LOOM__GROUP_TOPLEVEL,
                                                on_read, NULL, NULL, NULL, &d),
                     ==, 0);
     g_assert_cmpint(set_rw(&d, true, false), ==, 0);
     send_byte(&a);
     g_assert_false(loom_loop_poll(l, false));
     g_assert_cmpint(a.reads, ==, 0);
-    /* A blocking poll is not woken by the ready legacy fd: only the
+    /* A blocking poll is not woken by the ready top-level fd: only the
      * timer ends it. */
     g_assert_cmpint(
         loom_timer_new(l, LOOM_CLOCK_HOST, counting_read, &fired, &t), ==, 0);
@@ -575,20 +575,20 @@ static void test_legacy_group(void)
         loom_loop_poll(l, true);
         g_assert_cmpint(a.reads, ==, 0);
     }
-    /* It slept: a ready legacy fd did not make the polls spin. */
+    /* It slept: a ready top-level fd did not make the polls spin. */
     loom_loop_stats(l, &st1);
     g_assert_cmpuint(st1.iterations - st0.iterations, <=, 3);
     /* The main loop's own iteration dispatches it. */
     g_assert_true(loom__loop_poll_ex(l, true, true));
     g_assert_cmpint(a.reads, ==, 1);
-    /* Default and legacy handlers of one fd: both run in poll_ex. */
+    /* Default and top-level handlers of one fd: both run in poll_ex. */
     send_byte(&d);
     g_assert_true(loom__loop_poll_ex(l, false, true));
     g_assert_cmpint(d.reads, ==, 2);
-    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_LEGACY,
+    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_TOPLEVEL,
                                                NULL, NULL, NULL, NULL, NULL),
                     ==, 0);
-    g_assert_cmpint(loom__set_fd_handler_group(l, d.fd, LOOM__GROUP_LEGACY,
+    g_assert_cmpint(loom__set_fd_handler_group(l, d.fd, LOOM__GROUP_TOPLEVEL,
                                                NULL, NULL, NULL, NULL, NULL),
                     ==, 0);
     g_assert_cmpint(set_rw(&d, false, false), ==, 0);
@@ -684,7 +684,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fd/auto-epoll", test_auto_epoll);
     g_test_add_func("/fd/notifier", test_notifier);
     g_test_add_func("/fd/notifier-wait", test_notifier_wait);
-    g_test_add_func("/fd/legacy-group", test_legacy_group);
+    g_test_add_func("/fd/toplevel-group", test_toplevel_group);
     g_test_add_func("/fd/bad-input", test_bad_input);
     g_test_add_func("/fd/leak-panic", test_leak_panic);
     return g_test_run();

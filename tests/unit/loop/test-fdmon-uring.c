@@ -4,7 +4,7 @@
  * explicit LOOM_FDMON_IO_URING gives -ENOTSUP), run-time switching
  * poll -> io_uring -> epoll with handlers kept, removal while a poll is
  * in flight (also with the fd number reused), level-triggered reports,
- * the legacy group in nested polls, 1,000 eventfds one ready at a time,
+ * the top-level group in nested polls, 1,000 eventfds one ready at a time,
  * and other threads waking a blocked io_uring loop.  Cases that need a
  * working io_uring skip where the kernel forbids it.
  */
@@ -197,8 +197,8 @@ static void test_switch(void)
     a.drain = b.drain = c.drain = true;
     g_assert_cmpint(watch(l, &a), ==, 0);
     g_assert_cmpint(watch(l, &b), ==, 0);
-    /* Legacy group: only a legacy poll dispatches it. */
-    g_assert_cmpint(loom__set_fd_handler_group(l, c.fd, LOOM__GROUP_LEGACY,
+    /* Top-level group: only a top-level poll dispatches it. */
+    g_assert_cmpint(loom__set_fd_handler_group(l, c.fd, LOOM__GROUP_TOPLEVEL,
                                                efd_read, NULL, NULL, NULL, &c),
                     ==, 0);
     for (i = 0; i < G_N_ELEMENTS(kinds); i++) {
@@ -219,7 +219,7 @@ static void test_switch(void)
     g_assert_cmpint(loom_loop_set_fdmon(l, LOOM_FDMON_IO_URING), ==, 0);
     unwatch(l, &a);
     unwatch(l, &b);
-    g_assert_cmpint(loom__set_fd_handler_group(l, c.fd, LOOM__GROUP_LEGACY,
+    g_assert_cmpint(loom__set_fd_handler_group(l, c.fd, LOOM__GROUP_TOPLEVEL,
                                                NULL, NULL, NULL, NULL, NULL),
                     ==, 0);
     close(a.fd);
@@ -332,10 +332,10 @@ static void on_timer(void *opaque)
 }
 
 /*
- * A ready legacy fd neither makes a nested (non-legacy) poll return nor
- * spin; the next legacy poll reports it.
+ * A ready top-level fd neither makes a nested (nested) poll return nor
+ * spin; the next top-level poll reports it.
  */
-static void test_legacy_nested(void)
+static void test_toplevel_nested(void)
 {
     struct loom_loop *l = uring_loop_new();
     struct loom_timer *t;
@@ -347,14 +347,14 @@ static void test_legacy_nested(void)
     }
     efd_open(&a);
     a.drain = true;
-    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_LEGACY,
+    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_TOPLEVEL,
                                                efd_read, NULL, NULL, NULL, &a),
                     ==, 0);
     g_assert_false(loom__loop_poll_ex(l, false, true));
     efd_kick(&a);
     g_assert_false(loom_loop_poll(l, false));
     g_assert_false(loom_loop_poll(l, false));
-    /* A blocking non-legacy poll sleeps until its timer (a few ms). */
+    /* A blocking nested poll sleeps until its timer (a few ms). */
     g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, on_timer, &fired, &t),
                     ==, 0);
     loom_timer_mod(t, loom_clock_ns(LOOM_CLOCK_HOST) + 5 * 1000 * 1000);
@@ -366,7 +366,7 @@ static void test_legacy_nested(void)
     g_assert_cmpint(a.calls, ==, 1);
     g_assert_false(loom__loop_poll_ex(l, false, true));
     loom_timer_free(t);
-    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_LEGACY,
+    g_assert_cmpint(loom__set_fd_handler_group(l, a.fd, LOOM__GROUP_TOPLEVEL,
                                                NULL, NULL, NULL, NULL, NULL),
                     ==, 0);
     close(a.fd);
@@ -509,7 +509,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fdmon-uring/switch", test_switch);
     g_test_add_func("/fdmon-uring/remove-inflight", test_remove_inflight);
     g_test_add_func("/fdmon-uring/level-triggered", test_level_triggered);
-    g_test_add_func("/fdmon-uring/legacy-nested", test_legacy_nested);
+    g_test_add_func("/fdmon-uring/toplevel-nested", test_toplevel_nested);
     g_test_add_func("/fdmon-uring/many", test_many);
     g_test_add_func("/fdmon-uring/cross-thread", test_cross_thread);
     return g_test_run();

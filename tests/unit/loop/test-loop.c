@@ -122,7 +122,7 @@ static void *notify_when_asleep(void *opaque)
      * loop never blocks, give up: the caller's checks then fail). */
     int64_t give_up = harness_now_ns() + 5000000000LL;
 
-    while (!loom_atomic_load_seq(&c->l->notify_me)) {
+    while (!loom__atomic_load_seq(&c->l->notify_me)) {
         if (harness_now_ns() > give_up) {
             return NULL;
         }
@@ -171,8 +171,8 @@ static void notify_run(bool with_fd)
     g_assert_cmpuint(st.notify_skipped, ==, 2);
     g_assert_cmpuint(st.iterations, ==, 1);
     /* The notification was consumed: the flag is clear again. */
-    g_assert_cmpuint(loom_atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED, ==, 0);
-    g_assert_cmpuint(loom_atomic_read(&l->notify_me), ==, 0);
+    g_assert_cmpuint(loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED, ==, 0);
+    g_assert_cmpuint(loom__atomic_read(&l->notify_me), ==, 0);
     /* And again: the wake-up was fully consumed (no spurious return). */
     g_assert_cmpint(pthread_create(&th, NULL, notify_when_asleep, &c), ==, 0);
     g_assert_false(loom_loop_poll(l, true));
@@ -332,13 +332,13 @@ static void io_work_cb(void *opaque)
 {
     struct iothread *io = opaque;
 
-    loom_atomic_store_release(&io->work_done, 1);
+    loom__atomic_store_release(&io->work_done, 1);
     loom_wait_kick();
 }
 
 static void io_stop_cb(void *opaque)
 {
-    loom_atomic_set(&((struct iothread *)opaque)->stop, 1);
+    loom__atomic_set(&((struct iothread *)opaque)->stop, 1);
 }
 
 static void *io_fn(void *opaque)
@@ -346,8 +346,8 @@ static void *io_fn(void *opaque)
     struct iothread *io = opaque;
 
     loom__loop_set_home(io->l);
-    loom_atomic_store_release(&io->started, 1);
-    while (!loom_atomic_read(&io->stop)) {
+    loom__atomic_store_release(&io->started, 1);
+    while (!loom__atomic_read(&io->stop)) {
         loom_loop_poll(io->l, true);
     }
     return NULL;
@@ -362,15 +362,15 @@ static void test_wait_while_kick(void)
 
     loom__loop_set_main(main_loop);
     g_assert_cmpint(pthread_create(&th, NULL, io_fn, &io), ==, 0);
-    while (!loom_atomic_load_acquire(&io.started)) {
+    while (!loom__atomic_load_acquire(&io.started)) {
         sleep_ms(1);
     }
     g_assert_false(loom__loop_is_home(io.l));
     for (i = 0; i < 50; i++) {
-        loom_atomic_set(&io.work_done, 0);
+        loom__atomic_set(&io.work_done, 0);
         g_assert_cmpint(loom_bh_oneshot(io.l, io_work_cb, &io), ==, 0);
         /* Not io.l's home: polls main_loop until the kick. */
-        LOOM_WAIT_WHILE(io.l, !loom_atomic_load_acquire(&io.work_done));
+        LOOM_WAIT_WHILE(io.l, !loom__atomic_load_acquire(&io.work_done));
     }
     g_assert_cmpint(loom_bh_oneshot(io.l, io_stop_cb, &io), ==, 0);
     pthread_join(th, NULL);
@@ -403,10 +403,10 @@ static void *kicker_fn(void *opaque)
 
     for (i = 1; i <= k->rounds; i++) {
         /* Wait until the loop consumed the previous round. */
-        while (loom_atomic_load_acquire(&k->ack) != i - 1) {
+        while (loom__atomic_load_acquire(&k->ack) != i - 1) {
             sched_yield();
         }
-        loom_atomic_store_release(&k->flag, i);
+        loom__atomic_store_release(&k->flag, i);
         loom__loop_kick(k->l);
     }
     return NULL;
@@ -420,10 +420,10 @@ static void test_kick(void)
 
     g_assert_cmpint(pthread_create(&th, NULL, kicker_fn, &k), ==, 0);
     for (i = 1; i <= k.rounds; i++) {
-        while (loom_atomic_load_acquire(&k.flag) != i) {
+        while (loom__atomic_load_acquire(&k.flag) != i) {
             loom_loop_poll(k.l, true);
         }
-        loom_atomic_store_release(&k.ack, i);
+        loom__atomic_store_release(&k.ack, i);
     }
     pthread_join(th, NULL);
     /* A pending kick is not a leak. */

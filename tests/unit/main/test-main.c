@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Main loop and BQL: shutdown requests (also from another thread and from
- * SIGTERM), the legacy handler group, BQL release while sleeping, per-thread
+ * SIGTERM), the top-level handler group, BQL release while sleeping, per-thread
  * loom_bql_locked(), loom_bql_cond_wait(), and bad input.
  */
 #include <loom/loom.h>
@@ -58,29 +58,29 @@ static void test_shutdown_signal(void)
     g_assert_cmpint(loom_main_loop_run(), ==, LOOM_SHUTDOWN_SIGNAL(SIGINT));
 }
 
-struct legacy_state {
+struct toplevel_state {
     int fd;
-    int legacy_runs;
+    int toplevel_runs;
     int nested_progress;
     bool nested_done;
 };
 
-static void legacy_read(void *opaque)
+static void toplevel_read(void *opaque)
 {
-    struct legacy_state *s = opaque;
+    struct toplevel_state *s = opaque;
     uint64_t v;
 
     g_assert_cmpint(read(s->fd, &v, sizeof(v)), ==, sizeof(v));
-    s->legacy_runs++;
+    s->toplevel_runs++;
 }
 
 static void nested_bh(void *opaque)
 {
-    struct legacy_state *s = opaque;
+    struct toplevel_state *s = opaque;
     int i;
 
     /*
-     * The legacy fd is readable, but a nested poll of the main loop must
+     * The top-level fd is readable, but a nested poll of the main loop must
      * neither dispatch it nor report progress because of it.
      */
     for (i = 0; i < 5; i++) {
@@ -91,9 +91,9 @@ static void nested_bh(void *opaque)
     s->nested_done = true;
 }
 
-static void test_legacy_group(void)
+static void test_toplevel_group(void)
 {
-    struct legacy_state s = { 0 };
+    struct toplevel_state s = { 0 };
     uint64_t one = 1;
     int64_t deadline;
 
@@ -102,13 +102,13 @@ static void test_legacy_group(void)
     }
     s.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     g_assert_cmpint(s.fd, >=, 0);
-    g_assert_cmpint(loom_main_set_fd_handler(s.fd, legacy_read, NULL, &s),
+    g_assert_cmpint(loom_main_set_fd_handler(s.fd, toplevel_read, NULL, &s),
                     ==, 0);
     g_assert_cmpint(write(s.fd, &one, sizeof(one)), ==, sizeof(one));
 
-    /* Plain (non-main) polls of the main loop ignore the legacy group. */
+    /* Plain (non-main) polls of the main loop ignore the top-level group. */
     g_assert_false(loom_loop_poll(loom_main_loop(), false));
-    g_assert_cmpint(s.legacy_runs, ==, 0);
+    g_assert_cmpint(s.toplevel_runs, ==, 0);
 
     /* Nested inside the main loop's own iteration: still ignored. */
     g_assert_cmpint(loom_bh_oneshot(loom_main_loop(), nested_bh, &s), ==, 0);
@@ -120,10 +120,10 @@ static void test_legacy_group(void)
     g_assert_cmpint(s.nested_progress, ==, 0);
 
     /* The main loop's iteration dispatches it. */
-    while (s.legacy_runs == 0 && harness_now_ns() < deadline) {
+    while (s.toplevel_runs == 0 && harness_now_ns() < deadline) {
         loom_main_loop_wait(false);
     }
-    g_assert_cmpint(s.legacy_runs, ==, 1);
+    g_assert_cmpint(s.toplevel_runs, ==, 1);
 
     g_assert_cmpint(loom_main_set_fd_handler(s.fd, NULL, NULL, NULL), ==, 0);
     close(s.fd);
@@ -209,13 +209,13 @@ static void test_bad_input(void)
 {
     int fds[2];
 
-    g_assert_cmpint(loom_main_set_fd_handler(-1, legacy_read, NULL, NULL),
+    g_assert_cmpint(loom_main_set_fd_handler(-1, toplevel_read, NULL, NULL),
                     ==, -EBADF);
     g_assert_true(pipe(fds) == 0);
     close(fds[0]);
     close(fds[1]);
     /* A closed fd. */
-    g_assert_cmpint(loom_main_set_fd_handler(fds[0], legacy_read, NULL,
+    g_assert_cmpint(loom_main_set_fd_handler(fds[0], toplevel_read, NULL,
                                              NULL), ==, -EBADF);
 }
 
@@ -307,7 +307,7 @@ static void test_uninitialised(void)
         g_assert_null(loom_main_loop());
         g_assert_false(loom_main_loop_wait(true));
         g_assert_cmpint(loom_main_loop_run(), ==, -EINVAL);
-        g_assert_cmpint(loom_main_set_fd_handler(0, legacy_read, NULL, NULL),
+        g_assert_cmpint(loom_main_set_fd_handler(0, toplevel_read, NULL, NULL),
                         ==, -EINVAL);
         /* And it can be initialised again. */
         g_assert_cmpint(loom_main_init(), ==, 0);
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
     g_test_add_func("/main/init-twice", test_init_twice);
     g_test_add_func("/main/shutdown-from-thread", test_shutdown_from_thread);
     g_test_add_func("/main/shutdown-signal", test_shutdown_signal);
-    g_test_add_func("/main/legacy-group", test_legacy_group);
+    g_test_add_func("/main/toplevel-group", test_toplevel_group);
     g_test_add_func("/main/bql-dropped-while-sleeping",
                     test_bql_dropped_while_sleeping);
     g_test_add_func("/main/bql-cond-wait", test_bql_cond_wait);
