@@ -70,6 +70,11 @@ int64_t harness_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void harness_yield(void)
+{
+    sched_yield();
+}
+
 int harness_ncpus(void)
 {
     cpu_set_t set;

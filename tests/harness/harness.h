@@ -17,10 +17,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <loom/loop.h>
+
 /* Exit status meaning "skipped" to Meson's TAP/exitcode protocols. */
 #define HARNESS_EXIT_SKIP 77
-
-struct loom_loop;
 
 void harness_init(int *argc, char ***argv);
 
@@ -49,6 +49,80 @@ const char *harness_fdmon_unavailable(const char *name);
 
 /* Monotonic nanoseconds, for watchdogs (never for asserting speed). */
 int64_t harness_now_ns(void);
+
+/*
+ * The watchdog of every wait in the tests: how long a condition may take
+ * before the test fails instead of hanging.  Generous, because the
+ * machines are shared and sanitizers slow everything down; a wait that
+ * is allowed to take long uses a multiple.
+ */
+#define HARNESS_WATCHDOG_NS (20LL * 1000 * 1000 * 1000)
+
+/*
+ * harness_watchdog() - fail the test, naming @what and where the wait
+ * is, when @deadline (from harness_now_ns() + HARNESS_WATCHDOG_NS) passed.
+ */
+#define harness_watchdog(deadline, what)                                       \
+    do {                                                                       \
+        if (harness_now_ns() > (deadline)) {                                   \
+            g_error("%s:%d: watchdog: %s still not true after %lld s",         \
+                    __FILE__, __LINE__, (what),                                \
+                    (long long)(HARNESS_WATCHDOG_NS / 1000000000));            \
+        }                                                                      \
+    } while (0)
+
+/*
+ * POLL_UNTIL() - poll loop @l (blocking; the caller is its home thread)
+ * until @cond holds; fail after the watchdog.
+ */
+#define POLL_UNTIL(l, cond)                                                    \
+    do {                                                                       \
+        int64_t harness_dl_ = harness_now_ns() + HARNESS_WATCHDOG_NS;          \
+        while (!(cond)) {                                                      \
+            loom_loop_poll((l), true);                                         \
+            harness_watchdog(harness_dl_, #cond);                              \
+        }                                                                      \
+    } while (0)
+
+/*
+ * WAIT_UNTIL() - wait without polling any loop (yielding the CPU) until
+ * @cond holds, made true by another thread; fail after the watchdog.
+ */
+#define WAIT_UNTIL(cond)                                                       \
+    do {                                                                       \
+        int64_t harness_dl_ = harness_now_ns() + HARNESS_WATCHDOG_NS;          \
+        while (!(cond)) {                                                      \
+            harness_yield();                                                   \
+            harness_watchdog(harness_dl_, #cond);                              \
+        }                                                                      \
+    } while (0)
+
+/* Give the CPU away briefly (sched_yield()), for WAIT_UNTIL(). */
+void harness_yield(void);
+
+/*
+ * struct harness_watchdog - a thread that fails the test (g_error) when
+ * the code under test makes no progress for @seconds: for waits that
+ * could block forever inside the library (a blocking poll that is never
+ * woken), which POLL_UNTIL() cannot catch.  Progress is reported with
+ * harness_watchdog_progress(); without any, the limit is simply
+ * @seconds from the start.  Defined in harness-watchdog.c.
+ */
+struct harness_watchdog {
+    /* private: */
+    GMutex lock;
+    GCond cond;
+    bool done;
+    gint progress;
+    int seconds;
+    const char *what;
+    GThread *thread;
+};
+
+void harness_watchdog_start(struct harness_watchdog *w, int seconds,
+                            const char *what);
+void harness_watchdog_progress(struct harness_watchdog *w);
+void harness_watchdog_stop(struct harness_watchdog *w);
 
 /* Number of CPUs available to this process (>= 1). */
 int harness_ncpus(void);

@@ -26,57 +26,6 @@
 /* Counts are the same under ThreadSanitizer (about 3 s there). */
 #define SCALE 1
 
-/* Watchdog: fails the test when the loop stops making progress. */
-struct watchdog {
-    GMutex lock;
-    GCond cond;
-    bool done;
-    gint progress; /* atomic: bumped by the loop's callbacks */
-    GThread *thread;
-};
-
-static gpointer watchdog_fn(gpointer opaque)
-{
-    struct watchdog *w = opaque;
-    gint last = -1;
-
-    g_mutex_lock(&w->lock);
-    while (!w->done) {
-        gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-
-        if (!g_cond_wait_until(&w->cond, &w->lock, end) && !w->done) {
-            gint p = g_atomic_int_get(&w->progress);
-
-            if (p == last) {
-                g_error("watchdog: no timer fired for 10 s");
-            }
-            last = p;
-        }
-    }
-    g_mutex_unlock(&w->lock);
-    return NULL;
-}
-
-static void watchdog_start(struct watchdog *w)
-{
-    g_mutex_init(&w->lock);
-    g_cond_init(&w->cond);
-    w->done = false;
-    w->progress = 0;
-    w->thread = g_thread_new("watchdog", watchdog_fn, w);
-}
-
-static void watchdog_stop(struct watchdog *w)
-{
-    g_mutex_lock(&w->lock);
-    w->done = true;
-    g_cond_signal(&w->cond);
-    g_mutex_unlock(&w->lock);
-    g_thread_join(w->thread);
-    g_mutex_clear(&w->lock);
-    g_cond_clear(&w->cond);
-}
-
 /* ---- exact-once ---- */
 
 struct once_slot {
@@ -89,7 +38,7 @@ struct once_slot {
 
 struct once_ctx {
     struct loom_loop *l;
-    struct watchdog *w;
+    struct harness_watchdog *w;
     struct once_slot *slots; /* NTHREADS * per_thread */
     int per_thread;
     gint total_fired; /* atomic */
@@ -137,11 +86,11 @@ static gpointer once_worker(gpointer opaque)
 static void test_exact_once(void)
 {
     struct loom_loop *l = harness_loop_new();
-    struct watchdog w;
+    struct harness_watchdog w;
     int rounds = 50 / SCALE, per = 2000 / SCALE;
     int round, i, n;
 
-    watchdog_start(&w);
+    harness_watchdog_start(&w, 10, "timers firing");
     for (round = 0; round < rounds; round++) {
         struct once_ctx ctx = {.l = l, .w = &w, .per_thread = per};
         struct once_arg args[NTHREADS];
@@ -161,11 +110,15 @@ static void test_exact_once(void)
         }
         /* Wait for every arming, polling all the while. */
         while (fired < n) {
+            int before = fired;
+
             loom_loop_poll(l, true);
             for (i = 0, fired = 0; i < n; i++) {
                 fired += ctx.slots[i].fired;
             }
-            g_atomic_int_set(&w.progress, fired + round * n);
+            if (fired != before) {
+                harness_watchdog_progress(&w);
+            }
         }
         for (i = 0; i < NTHREADS; i++) {
             g_thread_join(th[i]);
@@ -180,7 +133,7 @@ static void test_exact_once(void)
         }
         g_free(ctx.slots);
     }
-    watchdog_stop(&w);
+    harness_watchdog_stop(&w);
     loom_loop_unref(l);
 }
 
@@ -286,7 +239,7 @@ static void test_churn(void)
     struct churn_ctx *ctx = g_new0(struct churn_ctx, 1);
     struct churn_arg args[NTHREADS];
     GThread *th[NTHREADS];
-    struct watchdog w;
+    struct harness_watchdog w;
     long fired = 0;
     int i, j;
 
@@ -301,7 +254,7 @@ static void test_churn(void)
                 0);
         }
     }
-    watchdog_start(&w);
+    harness_watchdog_start(&w, 10, "timers firing");
     for (i = 0; i < NTHREADS; i++) {
         args[i].ctx = ctx;
         args[i].index = i;
@@ -309,7 +262,7 @@ static void test_churn(void)
     }
     while (g_atomic_int_get(&ctx->workers_done) < NTHREADS) {
         loom_loop_poll(ctx->l, true);
-        g_atomic_int_inc(&w.progress);
+        harness_watchdog_progress(&w);
     }
     for (i = 0; i < NTHREADS; i++) {
         g_thread_join(th[i]);
@@ -317,9 +270,9 @@ static void test_churn(void)
     /* Only the loop touches the timers now: wait for the final firings. */
     while (!churn_all_fired(ctx)) {
         loom_loop_poll(ctx->l, true);
-        g_atomic_int_inc(&w.progress);
+        harness_watchdog_progress(&w);
     }
-    watchdog_stop(&w);
+    harness_watchdog_stop(&w);
     for (i = 0; i < NTHREADS; i++) {
         for (j = 0; j < CHURN_TIMERS; j++) {
             struct churn_slot *s = &ctx->slots[i][j];
@@ -385,7 +338,7 @@ static gpointer virt_stepper(gpointer opaque)
 static void test_virtual_step(void)
 {
     struct virt_ctx ctx = {0};
-    struct watchdog w;
+    struct harness_watchdog w;
     GThread *armer, *stepper;
     int i, fired = 0;
 
@@ -396,7 +349,7 @@ static void test_virtual_step(void)
     for (i = 0; i < ctx.n; i++) {
         ctx.slots[i].clock = LOOM_CLOCK_VIRTUAL;
     }
-    watchdog_start(&w);
+    harness_watchdog_start(&w, 10, "timers firing");
     armer = g_thread_new("armer", virt_armer, &ctx);
     stepper = g_thread_new("stepper", virt_stepper, &ctx);
     while (fired < ctx.n) {
@@ -406,12 +359,12 @@ static void test_virtual_step(void)
                 fired += ctx.slots[i].fired;
             }
         }
-        g_atomic_int_inc(&w.progress);
+        harness_watchdog_progress(&w);
     }
     g_atomic_int_set(&ctx.all_done, 1);
     g_thread_join(armer);
     g_thread_join(stepper);
-    watchdog_stop(&w);
+    harness_watchdog_stop(&w);
     while (loom_loop_poll(ctx.l, false)) {
     }
     for (i = 0; i < ctx.n; i++) {

@@ -28,23 +28,13 @@ static struct loom_co *co_new(void (*fn)(void *), void *opaque)
 /* Poll @l (this thread is its home) until *@flag becomes true. */
 static void poll_until(struct loom_loop *l, const int *flag)
 {
-    int64_t deadline = harness_now_ns() + 10 * (int64_t)1000000000;
-
-    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
-        loom_loop_poll(l, true);
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-    }
+    POLL_UNTIL(l, __atomic_load_n(flag, __ATOMIC_ACQUIRE));
 }
 
 /* Spin (no loop of ours involved) until *@flag becomes @val. */
 static void wait_flag(const int *flag, int val)
 {
-    int64_t deadline = harness_now_ns() + 10 * (int64_t)1000000000;
-
-    while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != val) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        sched_yield();
-    }
+    WAIT_UNTIL(__atomic_load_n(flag, __ATOMIC_ACQUIRE) == val);
 }
 
 static void set_done(int *flag)

@@ -20,17 +20,6 @@
 #include <loom/pool.h>
 #include <loom/thread.h>
 
-#define WATCHDOG_NS (20LL * 1000 * 1000 * 1000)
-
-#define POLL_UNTIL(l, cond)                                                    \
-    do {                                                                       \
-        int64_t t0_ = harness_now_ns();                                        \
-        while (!(cond)) {                                                      \
-            loom_loop_poll((l), true);                                         \
-            g_assert_cmpint(harness_now_ns() - t0_, <, WATCHDOG_NS);           \
-        }                                                                      \
-    } while (0)
-
 static pthread_t g_main_thread;
 
 static int count_cb(struct loom_iothread *io, void *opaque)
@@ -272,7 +261,7 @@ static void test_opts_and_pool(void)
     g_assert_cmpint(loom_iothread_run(io, submit_in_io, &j), ==, 0);
     t0 = harness_now_ns();
     while (loom_iothread_run(io, read_done_runs, &j) == 0) {
-        g_assert_cmpint(harness_now_ns() - t0, <, WATCHDOG_NS);
+        g_assert_cmpint(harness_now_ns() - t0, <, HARNESS_WATCHDOG_NS);
         sched_yield();
     }
     loom_iothread_free(io);

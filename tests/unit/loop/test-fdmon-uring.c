@@ -95,12 +95,7 @@ static struct loom_loop *uring_loop_new(void)
 /* Poll (blocking) until @e was called @n times; bounded by a watchdog. */
 static void poll_until(struct loom_loop *l, struct efd *e, int n)
 {
-    int64_t deadline = harness_now_ns() + (int64_t)10 * 1000000000;
-
-    while (e->calls < n) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        loom_loop_poll(l, true);
-    }
+    POLL_UNTIL(l, e->calls >= n);
 }
 
 #define NAUTO 70

@@ -18,29 +18,6 @@
 #include <loom/pool.h>
 #include <loom/thread.h>
 
-#define WATCHDOG_NS (20LL * 1000 * 1000 * 1000)
-
-/* Poll @l until @cond holds; fail after the watchdog. */
-#define POLL_UNTIL(l, cond)                                                    \
-    do {                                                                       \
-        int64_t t0_ = harness_now_ns();                                        \
-        while (!(cond)) {                                                      \
-            loom_loop_poll((l), true);                                         \
-            g_assert_cmpint(harness_now_ns() - t0_, <, WATCHDOG_NS);           \
-        }                                                                      \
-    } while (0)
-
-/* Wait (without polling) until @cond holds; fail after the watchdog. */
-#define WAIT_UNTIL(cond)                                                       \
-    do {                                                                       \
-        int64_t t0_ = harness_now_ns();                                        \
-        while (!(cond)) {                                                      \
-            struct timespec ts_ = {0, 1000000};                                \
-            nanosleep(&ts_, NULL);                                             \
-            g_assert_cmpint(harness_now_ns() - t0_, <, WATCHDOG_NS);           \
-        }                                                                      \
-    } while (0)
-
 static pthread_t g_main_thread;
 
 /* ------------------------------------------------------------------ */
@@ -287,7 +264,7 @@ static void test_many(void)
             m.submitted++;
         }
         loom_loop_poll(l, true);
-        g_assert_cmpint(harness_now_ns() - t0, <, 10 * WATCHDOG_NS);
+        g_assert_cmpint(harness_now_ns() - t0, <, 10 * HARNESS_WATCHDOG_NS);
     }
     g_assert_cmpint(m.done, ==, MANY);
     g_assert_false(m.bad);
@@ -508,7 +485,7 @@ static int rendezvous_fn(void *arg)
 
     __atomic_fetch_add(&r->arrived, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&r->arrived, __ATOMIC_SEQ_CST) < 2) {
-        if (harness_now_ns() - t0 > WATCHDOG_NS) {
+        if (harness_now_ns() - t0 > HARNESS_WATCHDOG_NS) {
             return -ETIMEDOUT;
         }
         sched_yield();

@@ -87,59 +87,16 @@ static void rec_arm_in(struct rec *r, int64_t delta)
 }
 
 /* Watchdog: aborts the test if a blocking wait hangs (lost wake-up). */
-struct watchdog {
-    GMutex lock;
-    GCond cond;
-    bool done;
-    int64_t limit_us;
-    GThread *thread;
-};
-
-static gpointer watchdog_fn(gpointer opaque)
-{
-    struct watchdog *w = opaque;
-    gint64 end = g_get_monotonic_time() + w->limit_us;
-
-    g_mutex_lock(&w->lock);
-    while (!w->done) {
-        if (!g_cond_wait_until(&w->cond, &w->lock, end)) {
-            g_error("watchdog: the loop did not wake up");
-        }
-    }
-    g_mutex_unlock(&w->lock);
-    return NULL;
-}
-
-static void watchdog_start(struct watchdog *w, int seconds)
-{
-    g_mutex_init(&w->lock);
-    g_cond_init(&w->cond);
-    w->done = false;
-    w->limit_us = (int64_t)seconds * G_USEC_PER_SEC;
-    w->thread = g_thread_new("watchdog", watchdog_fn, w);
-}
-
-static void watchdog_stop(struct watchdog *w)
-{
-    g_mutex_lock(&w->lock);
-    w->done = true;
-    g_cond_signal(&w->cond);
-    g_mutex_unlock(&w->lock);
-    g_thread_join(w->thread);
-    g_mutex_clear(&w->lock);
-    g_cond_clear(&w->cond);
-}
-
 /* Blocking polls until *@count reaches @n, under a watchdog. */
 static void poll_until_count(struct loom_loop *l, const int *count, int n)
 {
-    struct watchdog w;
+    struct harness_watchdog w;
 
-    watchdog_start(&w, 10);
+    harness_watchdog_start(&w, 10, "the loop wakes for its timers");
     while (*count < n) {
         loom_loop_poll(l, true);
     }
-    watchdog_stop(&w);
+    harness_watchdog_stop(&w);
 }
 
 static size_t live(struct loom_loop *l)
@@ -294,11 +251,11 @@ static void check_never_early(enum loom_clock clock)
         rec_arm_in(&r[i], (6 - i) * MS / 2);
     }
     while (total < 6) {
-        struct watchdog w;
+        struct harness_watchdog w;
 
-        watchdog_start(&w, 10);
+        harness_watchdog_start(&w, 10, "the loop wakes for its timers");
         loom_loop_poll(l, true);
-        watchdog_stop(&w);
+        harness_watchdog_stop(&w);
         for (i = 0, total = 0; i < 6; i++) {
             g_assert_false(r[i].early);
             total += r[i].count;
@@ -527,13 +484,13 @@ static void test_nested_poll(void)
 static void nested_blocking_cb(void *opaque)
 {
     struct rec *r = opaque;
-    struct watchdog w;
+    struct harness_watchdog w;
 
     r->count++;
     /* The other due timer is waiting to run: this must not block. */
-    watchdog_start(&w, 10);
+    harness_watchdog_start(&w, 10, "the loop wakes for its timers");
     loom_loop_poll(r->l, true);
-    watchdog_stop(&w);
+    harness_watchdog_stop(&w);
     r->nested_seen = r->other->count;
 }
 
