@@ -9,8 +9,14 @@
  * and the address to resume at.  Only callee-saved state is saved: the
  * switch is an ordinary call for the compiler.  The MXCSR control bits and
  * the x87 control word are callee-saved in the ABI (rounding modes,
- * exception masks), so they travel with the context as boost.context
- * does.  The resumed context is entered with an indirect `jmp`, not `ret`:
+ * exception masks), so they travel with the context.  MXCSR's sticky
+ * exception flags (bits 0-5) are not: they stay with the thread.  Loading
+ * MXCSR or the x87 control word stalls the pipeline (some Intel cores
+ * take ~60 ns whenever the value changes, e.g. because the two contexts'
+ * sticky flags differ), so each is loaded only when the control bits the
+ * resumed context wants differ from the current ones: in the common case
+ * a switch loads neither.  The resumed context is entered with an indirect
+ * `jmp`, not `ret`:
  * a `ret` would pop the return-stack predictor entry pushed by this call,
  * which belongs to the other context, and mispredict on every switch.
  *
@@ -36,13 +42,23 @@ loom__co_swap:
     movq    %r15, 0x20(%rsp)
     movq    %rbx, 0x28(%rsp)
     movq    %rbp, 0x30(%rsp)
+    /* r9, r10: MXCSR and x87 control word in force now. */
+    movl    (%rsp), %r9d
+    movzwl  0x4(%rsp), %r10d
     movq    %rsp, (%rdi)
     /* Everything below runs on the other context's stack. */
     movq    %rsi, %rsp
     /* Load the target first so that the jump resolves early. */
     movq    0x38(%rsp), %rcx
-    ldmxcsr (%rsp)
-    fldcw   0x4(%rsp)
+    /* Does the resumed context want other control bits? */
+    movl    (%rsp), %r8d
+    xorl    %r9d, %r8d
+    testl   $0xffc0, %r8d
+    jnz     .Lload_mxcsr
+.Lmxcsr_done:
+    cmpw    0x4(%rsp), %r10w
+    jne     .Lload_x87
+.Lcontrol_done:
     movq    0x8(%rsp), %r12
     movq    0x10(%rsp), %r13
     movq    0x18(%rsp), %r14
@@ -52,6 +68,23 @@ loom__co_swap:
     leaq    0x40(%rsp), %rsp
     movq    %rdx, %rax
     jmpq    *%rcx
+
+/*
+ * Rare paths: the control bits differ.  MXCSR gets the resumed context's
+ * control bits and keeps the thread's sticky flags (r9); the x87 control
+ * word is the resumed context's.
+ */
+.Lload_mxcsr:
+    movl    (%rsp), %r8d
+    andl    $0xffc0, %r8d
+    andl    $0x3f, %r9d
+    orl     %r9d, %r8d
+    movl    %r8d, (%rsp)
+    ldmxcsr (%rsp)
+    jmp     .Lmxcsr_done
+.Lload_x87:
+    fldcw   0x4(%rsp)
+    jmp     .Lcontrol_done
     .cfi_endproc
     .size   loom__co_swap, .-loom__co_swap
 

@@ -2,12 +2,14 @@
 /*
  * Coroutines without a loop: create, enter, yield, self, queued enters
  * (no nesting, no stack growth), lifecycle and pool reuse, CoQueue,
- * CoMutex and CoRwlock ordering in one thread, contract-violation panics
- * and the stack guard page.
+ * CoMutex and CoRwlock ordering in one thread, the floating-point
+ * environment across switches, contract-violation panics and the stack
+ * guard page.
  */
 #include <loom/co.h>
 
 #include <errno.h>
+#include <fenv.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -890,6 +892,117 @@ static void test_guard_page(void)
     g_test_trap_assert_stderr_unmatched("*overflow returned*");
 }
 
+/* ------------------------------------------------------------------ */
+/* The floating-point environment across switches.                    */
+
+#if defined(__x86_64__)
+/* MXCSR's rounding-control bits (13-14): SSE arithmetic's rounding. */
+static unsigned sse_rounding(void)
+{
+    return __builtin_ia32_stmxcsr() & 0x6000u;
+}
+#endif
+
+struct fenv_seen {
+    int round[2];      /* fegetround() at the coroutine's two steps */
+    int except[2];     /* fegetexcept() likewise */
+    unsigned sse[2];   /* sse_rounding() likewise (x86-64) */
+};
+
+static void fenv_co(void *opaque)
+{
+    struct fenv_seen *s = opaque;
+
+    g_assert_cmpint(fesetround(FE_UPWARD), ==, 0);
+    g_assert_cmpint(feenableexcept(FE_DIVBYZERO), !=, -1);
+    s->round[0] = fegetround();
+    s->except[0] = fegetexcept();
+#if defined(__x86_64__)
+    s->sse[0] = sse_rounding();
+#endif
+    loom_co_yield();
+    s->round[1] = fegetround();
+    s->except[1] = fegetexcept();
+#if defined(__x86_64__)
+    s->sse[1] = sse_rounding();
+#endif
+    /* Leave the thread's environment as the caller expects it. */
+    g_assert_cmpint(fedisableexcept(FE_DIVBYZERO), !=, -1);
+    g_assert_cmpint(fesetround(FE_TONEAREST), ==, 0);
+}
+
+/*
+ * Rounding modes and exception masks are callee-saved: they travel with
+ * each context, whichever way the switch goes.
+ */
+static void test_fenv_control(void)
+{
+    struct fenv_seen s = {0};
+    struct loom_co *co = NULL;
+
+    g_assert_cmpint(fesetround(FE_TONEAREST), ==, 0);
+    g_assert_cmpint(fegetexcept(), ==, 0);
+    g_assert_cmpint(loom_co_create(fenv_co, &s, &co), ==, 0);
+    loom_co_enter(co);
+    /* Back in the caller: its own environment. */
+    g_assert_cmpint(fegetround(), ==, FE_TONEAREST);
+    g_assert_cmpint(fegetexcept(), ==, 0);
+#if defined(__x86_64__)
+    g_assert_cmpuint(sse_rounding(), ==, 0);
+#endif
+    loom_co_enter(co);
+    g_assert_cmpint(s.round[0], ==, FE_UPWARD);
+    g_assert_cmpint(s.round[1], ==, FE_UPWARD);
+    g_assert_cmpint(s.except[0], ==, FE_DIVBYZERO);
+    g_assert_cmpint(s.except[1], ==, FE_DIVBYZERO);
+#if defined(__x86_64__)
+    g_assert_cmpuint(s.sse[0], ==, 0x4000u); /* round up */
+    g_assert_cmpuint(s.sse[1], ==, 0x4000u);
+#endif
+    g_assert_cmpint(fegetround(), ==, FE_TONEAREST);
+}
+
+#if defined(__x86_64__)
+/* MXCSR's sticky flag for an inexact result (PE, bit 5). */
+#define MXCSR_PE 0x20u
+
+static volatile double g_one = 1.0, g_three = 3.0, g_third;
+
+static void raise_inexact_co(void *opaque)
+{
+    (void)opaque;
+    /* SSE arithmetic: sets MXCSR's PE (the x87 status word is separate). */
+    g_third = g_one / g_three;
+    g_assert_cmpuint(__builtin_ia32_stmxcsr() & MXCSR_PE, !=, 0);
+    loom_co_yield();
+}
+#endif
+
+/*
+ * MXCSR's sticky exception flags are not callee-saved: they belong to the
+ * thread, so a flag raised in a coroutine is still raised after it
+ * yields (the asm switch never reloads them; ucontext restores them).
+ * Contexts whose flags differ are the case that made every switch reload
+ * MXCSR, which stalls some CPUs for ~60 ns.
+ */
+static void test_fenv_flags_stay(void)
+{
+#if defined(__x86_64__) && LOOM_CO_BACKEND_ASM
+    struct loom_co *co = NULL;
+
+    __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() & ~0x3fu);
+    g_assert_cmpint(loom_co_create(raise_inexact_co, NULL, &co), ==, 0);
+    loom_co_enter(co);
+    g_assert_cmpuint(__builtin_ia32_stmxcsr() & MXCSR_PE, !=, 0);
+    /* Flags raised here, clear in the coroutine's saved state: fine. */
+    loom_co_enter(co);
+    g_assert_cmpuint(__builtin_ia32_stmxcsr() & MXCSR_PE, !=, 0);
+    __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() & ~0x3fu);
+#else
+    g_test_skip("x86-64 asm switch only (ucontext restores MXCSR)");
+#endif
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
@@ -916,6 +1029,8 @@ int main(int argc, char **argv)
     g_test_add_func("/co/panic/enter-finished", test_panic_enter_finished);
     g_test_add_func("/co/panic/enter-queued", test_panic_enter_queued);
     g_test_add_func("/co/panic/yield-outside", test_panic_yield_outside);
+    g_test_add_func("/co/fenv/control-travels", test_fenv_control);
+    g_test_add_func("/co/fenv/flags-stay-with-thread", test_fenv_flags_stay);
     g_test_add_func("/co/panic/mutex-unlock", test_panic_mutex_unlock);
     g_test_add_func("/co/panic/mutex-relock", test_panic_mutex_relock);
     g_test_add_func("/co/panic/rwlock-unlock", test_panic_rwlock_unlock);
