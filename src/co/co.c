@@ -244,12 +244,14 @@ int loom_co_create(void (*entry)(void *), void *opaque, struct loom_co **ret)
     int r;
 
     LOOM_CHECK(entry != NULL && ret != NULL, -EINVAL);
-    t = thread_get();
+    /* A thread has a pool only once registered (see co_start()). */
+    t = &g_co_thread;
     co = t->pool;
     if (LOOM_LIKELY(co != NULL)) {
         t->pool = co->pool_next;
         t->npool--;
     } else {
+        (void)thread_get();
         r = co_alloc(&co);
         if (r < 0) {
             return r;
@@ -260,9 +262,11 @@ int loom_co_create(void (*entry)(void *), void *opaque, struct loom_co **ret)
     co->state = LOOM__CO_CREATED;
     co->thread = NULL;
     co->loop = NULL;
-    co->pending_next = NULL;
+    /*
+     * pending_next and wait_next are written by whoever queues the
+     * coroutine; after_yield is cleared by its one use.
+     */
     co->after_yield = NULL;
-    co->wait_next = NULL;
     loom__atomic_set(&co->scheduled, 0);
     *ret = co;
     return 0;
