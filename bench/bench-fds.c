@@ -124,7 +124,7 @@ static int run_loom(void *arg, double *out)
         out[0] = (double)(t1 - t0) / (double)n / 1000.0;
         loom_loop_stats(l, &st);
         if (kind == LOOM_FDMON_AUTO && !g_auto_reported) {
-            /* AUTO is io_uring where the kernel allows, else epoll. */
+            /* AUTO is epoll at this size. */
             printf("# loom AUTO ran on fd monitor %d (%s)\n", (int)st.fdmon,
                    st.fdmon == LOOM_FDMON_IO_URING ? "io_uring"
                    : st.fdmon == LOOM_FDMON_EPOLL  ? "epoll"

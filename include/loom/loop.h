@@ -202,10 +202,12 @@ LOOM_API int loom_loop_set_poll_params(struct loom_loop *l, int64_t max_ns,
 /**
  * enum loom_fdmon - fd monitor backend of a loop.
  * @LOOM_FDMON_AUTO: poll(2), switching to epoll above 64 fd handlers (and
- *                   back at 32 or fewer).
+ *                   back at 32 or fewer).  Never io_uring, which costs more
+ *                   per busy iteration for pure fd monitoring.
  * @LOOM_FDMON_POLL: poll(2) (ppoll with a nanosecond timeout).
  * @LOOM_FDMON_EPOLL: epoll.
- * @LOOM_FDMON_IO_URING: io_uring (not available yet).
+ * @LOOM_FDMON_IO_URING: io_uring (one-shot poll requests), on request only:
+ *                       for loops that also submit block I/O to a ring.
  */
 enum loom_fdmon {
     LOOM_FDMON_AUTO,
@@ -224,7 +226,9 @@ enum loom_fdmon {
  *
  * Context: home(l).
  * Return: 0; -EINVAL for a NULL @l or an unknown @kind; -ENOTSUP for
- * LOOM_FDMON_IO_URING; -ENOMEM, or the backend's negative errno.
+ * LOOM_FDMON_IO_URING where io_uring is unavailable (built without
+ * liburing, refused by a seccomp filter or kernel.io_uring_disabled, or too
+ * old a kernel); -ENOMEM, or the backend's negative errno.
  */
 LOOM_API int loom_loop_set_fdmon(struct loom_loop *l, enum loom_fdmon kind);
 

@@ -105,8 +105,8 @@ extern const struct loom__fdmon_ops *const loom__fdmon_uring_ops;
  * loom__fdmon_uring_usable() - false if io_uring is known not to work here
  * (built without liburing, forced off, or a ring setup was refused with
  * -EPERM / -ENOSYS / -ENOTSUP); true if it worked or was never tried.
- * LOOM_FDMON_AUTO consults it so that a refusal is not retried on every
- * handler change.  Context: any.
+ * For tests and diagnostics: whether explicit LOOM_FDMON_IO_URING can
+ * work.  Context: any.
  */
 bool loom__fdmon_uring_usable(void);
 

@@ -413,13 +413,9 @@ static void test_auto_epoll(void)
                                             &count),
                         ==, 0);
         loom_loop_stats(l, &st);
-        /* Above 64: io_uring where the kernel allows it, else epoll. */
-        if (i < 64) {
-            g_assert_cmpint(st.fdmon, ==, LOOM_FDMON_POLL);
-        } else {
-            g_assert_true(st.fdmon == LOOM_FDMON_EPOLL ||
-                          st.fdmon == LOOM_FDMON_IO_URING);
-        }
+        /* Above 64: epoll (never io_uring). */
+        g_assert_cmpint(st.fdmon, ==,
+                        i < 64 ? LOOM_FDMON_POLL : LOOM_FDMON_EPOLL);
     }
     g_assert_true(loom_loop_poll(l, false));
     g_assert_cmpint(count, ==, 70);
@@ -435,8 +431,7 @@ static void test_auto_epoll(void)
         loom_notifier_cleanup(&n[i]);
         loom_loop_stats(l, &st);
         if (i < 37) {
-            g_assert_true(st.fdmon == LOOM_FDMON_EPOLL ||
-                          st.fdmon == LOOM_FDMON_IO_URING);
+            g_assert_cmpint(st.fdmon, ==, LOOM_FDMON_EPOLL);
         } else {
             g_assert_cmpint(st.fdmon, ==, LOOM_FDMON_POLL);
         }
