@@ -199,7 +199,7 @@ int loom_bh_oneshot(struct loom_loop *l, loom_cb *cb, void *opaque)
  * ones are, -1 if none.  Walking the list is safe: only the home thread
  * removes entries, others only push in front of the head we read.
  */
-int64_t loom__bh_timeout_ns(struct loom_loop *l)
+int64_t loom__bh_timeout_slow(struct loom_loop *l)
 {
     int64_t timeout = -1;
     struct loom_bh *bh;
@@ -249,7 +249,7 @@ static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
     return !(flags & BH_IDLE);
 }
 
-bool loom__bh_poll(struct loom_loop *l)
+bool loom__bh_poll_slow(struct loom_loop *l)
 {
     struct loom__bh_slice slice, *s;
     struct loom__list *first;

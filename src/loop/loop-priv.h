@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/atomic.h"
 #include "base/compiler.h"
 #include "base/list.h"
 #include "fdmon/fdmon.h"
@@ -167,8 +168,32 @@ struct loom_loop {
  */
 void loom__bh_init_embedded(struct loom_loop *l, struct loom_bh *bh,
                             loom_cb *cb, const char *name);
-int64_t loom__bh_timeout_ns(struct loom_loop *l);
-bool loom__bh_poll(struct loom_loop *l);
+int64_t loom__bh_timeout_slow(struct loom_loop *l);
+bool loom__bh_poll_slow(struct loom_loop *l);
+
+/* The common cases (nothing pending) inline, for every poll level. */
+static inline int64_t loom__bh_timeout_ns(struct loom_loop *l)
+{
+    /*
+     * Pairs with the CAS in bh_push() (bh.c): after the caller's seq_cst
+     * increment of notify_me, either we see the BH or its pusher sees
+     * notify_me != 0.
+     */
+    if (loom__list_empty(&l->slices) && !loom__atomic_load_seq(&l->bh_head)) {
+        return -1;
+    }
+    return loom__bh_timeout_slow(l);
+}
+
+static inline bool loom__bh_poll(struct loom_loop *l)
+{
+    /* Acquire pairs with the CAS in bh_push() (bh.c). */
+    if (!loom__atomic_load_acquire(&l->bh_head) &&
+        loom__list_empty(&l->slices)) {
+        return false;
+    }
+    return loom__bh_poll_slow(l);
+}
 size_t loom__bh_reclaim_all(struct loom_loop *l);
 /*
  * bh-recycle.c: the memory of BHs.  loom__bh_mem_alloc(): a block for a
