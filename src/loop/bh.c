@@ -327,7 +327,7 @@ size_t loom__bh_reclaim_all(struct loom_loop *l)
     for (bh = loom__lifo_take(&l->bh_head); bh; bh = next) {
         next = bh->next;
         if (!(loom__atomic_read(&bh->flags) & BH_INTERNAL)) {
-            free(bh);
+            loom__bh_mem_free(bh);
             n++;
         }
     }

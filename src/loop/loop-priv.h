@@ -199,11 +199,13 @@ size_t loom__bh_reclaim_all(struct loom_loop *l);
  * bh-recycle.c: the memory of BHs.  loom__bh_mem_alloc(): a block for a
  * struct loom_bh, or NULL (Context: any).  loom__bh_mem_release(): give
  * back the block of a dequeued BH (Context: home(loop)).
+ * loom__bh_mem_free(): free a block for good (Context: any).
  * loom__bh_mem_teardown(): free every recycled block the loop holds
  * (Context: the loop's teardown).
  */
 struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l);
 void loom__bh_mem_release(struct loom_loop *l, struct loom_bh *bh);
+void loom__bh_mem_free(struct loom_bh *bh);
 void loom__bh_mem_teardown(struct loom_loop *l);
 
 /*
