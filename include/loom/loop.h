@@ -242,7 +242,9 @@ LOOM_API int loom_loop_set_fdmon(struct loom_loop *l, enum loom_fdmon kind);
  * @poll_misses: busy-poll windows that did not.
  * @notify_sent: loom_loop_notify() calls that woke the loop (a syscall).
  * @notify_skipped: loom_loop_notify() calls that did not need to (the
- *                  loop was running, or a wake-up was already on its way).
+ *                  loop was running, or a wake-up was already on its way);
+ *                  counted without an atomic read-modify-write, so
+ *                  notifiers racing in different threads may undercount.
  * @poll_ns: current busy-poll window (0: polling off).
  * @fdmon: the backend in use now (never LOOM_FDMON_AUTO).
  */
