@@ -8,6 +8,8 @@
 #ifndef LOOM_BASE_THREAD_INT_H
 #define LOOM_BASE_THREAD_INT_H
 
+#include <stdint.h>
+
 #include <loom/thread.h>
 
 /* Internal flags, beside LOOM_THREAD_DETACHED. */
@@ -25,6 +27,19 @@
 int loom__thread_create(struct loom_thread **ret, enum loom_thread_kind kind,
                         const char *name, void *(*fn)(void *), void *arg,
                         unsigned flags, const struct loom_cpuset *cpus);
+
+/*
+ * loom__thread_id() - a cheap, unique id of the calling thread (the
+ * address of a thread-local byte), valid while the thread lives.
+ * Context: any.
+ */
+extern __thread char loom__thread_marker
+    __attribute__((tls_model("initial-exec")));
+
+static inline uintptr_t loom__thread_id(void)
+{
+    return (uintptr_t)&loom__thread_marker;
+}
 
 /*
  * loom__cpuset_check() - 0 if @cpus is a set the library accepts (not

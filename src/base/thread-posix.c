@@ -55,6 +55,9 @@ struct loom_thread {
     struct start_sync *sync;
 };
 
+/* Its address is loom__thread_id() (thread-int.h). */
+__thread char loom__thread_marker __attribute__((tls_model("initial-exec")));
+
 /* The calling thread's own struct; NULL outside loom threads. */
 static __thread struct loom_thread *t_self;
 

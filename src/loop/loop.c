@@ -31,6 +31,7 @@
 #include "base/atomic.h"
 #include "base/check.h"
 #include "base/futex.h"
+#include "base/thread-int.h"
 #include "loop/loop-priv.h"
 #include "timer/timer-int.h"
 
@@ -57,14 +58,6 @@ void loom__loop_set_thread_default(struct loom_loop *l)
     t_default_loop = l;
 }
 
-/* Address of a thread-local byte: a cheap, unique thread id. */
-static __thread char tls_thread_marker;
-
-static uintptr_t self_id(void)
-{
-    return (uintptr_t)&tls_thread_marker;
-}
-
 static void nop_cb(void *opaque)
 {
 }
@@ -87,7 +80,7 @@ int loom_loop_new(struct loom_loop **ret)
     }
     memset(l, 0, sizeof(*l));
     l->refcnt = 1;
-    l->home = self_id();
+    l->home = loom__thread_id();
     l->mode = LOOM_FDMON_AUTO;
     loom__list_init(&l->slices);
     loom__list_init(&l->handlers);
@@ -204,12 +197,12 @@ int loom_timer_new(struct loom_loop *l, enum loom_clock clock, loom_cb *cb,
 
 bool loom__loop_is_home(struct loom_loop *l)
 {
-    return loom__atomic_read(&l->home) == self_id();
+    return loom__atomic_read(&l->home) == loom__thread_id();
 }
 
 void loom__loop_set_home(struct loom_loop *l)
 {
-    loom__atomic_set(&l->home, self_id());
+    loom__atomic_set(&l->home, loom__thread_id());
     loom__atomic_set(&l->home_claimed, true);
 }
 

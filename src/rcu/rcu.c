@@ -19,7 +19,6 @@
 #include <loom/rcu.h>
 
 #include <limits.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -28,6 +27,7 @@
 #include "base/atomic.h"
 #include "base/check.h"
 #include "base/list.h"
+#include "base/membarrier.h"
 #include "rcu/rcu-int.h"
 
 /*
@@ -94,11 +94,6 @@ static bool g_use_membarrier;
 /* Passes over the waited-for readers before sleeping on g_gp_event. */
 #define RCU_SPIN_PASSES 100
 
-static long sys_membarrier(int cmd)
-{
-    return syscall(__NR_membarrier, cmd, 0, 0);
-}
-
 /*
  * A full barrier in every running thread of the process, or only in this
  * one when readers fence themselves.
@@ -106,10 +101,7 @@ static long sys_membarrier(int cmd)
 static void rcu_mb_all(void)
 {
     if (g_use_membarrier) {
-        if (sys_membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
-            loom__panic("rcu: membarrier failed after registration: %s",
-                       loom_strerror(-errno));
-        }
+        loom__membarrier();
     }
     loom__smp_mb();
 }
@@ -177,10 +169,7 @@ static void rcu_fork_child(void)
 
 static void rcu_init_once(void)
 {
-    long mask = sys_membarrier(MEMBARRIER_CMD_QUERY);
-
-    if (mask >= 0 && (mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-        sys_membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0) {
+    if (loom__membarrier_init()) {
         g_use_membarrier = true;
         /* pthread_once orders this before every reader's first section. */
         loom__atomic_set(&loom__rcu_global.need_fence, 0);
