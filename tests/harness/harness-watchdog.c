@@ -12,11 +12,12 @@ static gpointer watchdog_fn(gpointer opaque)
     gint last = g_atomic_int_get(&w->progress);
 
     g_mutex_lock(&w->lock);
-    while (!w->done) {
+    while (!g_atomic_int_get(&w->done)) {
         gint64 end = g_get_monotonic_time() +
                      (gint64)w->seconds * G_USEC_PER_SEC;
 
-        if (!g_cond_wait_until(&w->cond, &w->lock, end) && !w->done) {
+        if (!g_cond_wait_until(&w->cond, &w->lock, end) &&
+            !g_atomic_int_get(&w->done)) {
             gint p = g_atomic_int_get(&w->progress);
 
             if (p == last) {
@@ -35,7 +36,7 @@ void harness_watchdog_start(struct harness_watchdog *w, int seconds,
 {
     g_mutex_init(&w->lock);
     g_cond_init(&w->cond);
-    w->done = false;
+    g_atomic_int_set(&w->done, 0);
     w->progress = 0;
     w->seconds = seconds;
     w->what = what;
@@ -50,7 +51,7 @@ void harness_watchdog_progress(struct harness_watchdog *w)
 void harness_watchdog_stop(struct harness_watchdog *w)
 {
     g_mutex_lock(&w->lock);
-    w->done = true;
+    g_atomic_int_set(&w->done, 1);
     g_cond_signal(&w->cond);
     g_mutex_unlock(&w->lock);
     g_thread_join(w->thread);

@@ -112,8 +112,8 @@ struct harness_watchdog {
     /* private: */
     GMutex lock;
     GCond cond;
-    bool done;
-    gint progress;
+    gint done;     /* atomic (GLib's mutex is invisible to TSan) */
+    gint progress; /* atomic */
     int seconds;
     const char *what;
     GThread *thread;
