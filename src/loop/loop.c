@@ -204,6 +204,8 @@ void loom__loop_set_home(struct loom_loop *l)
 {
     loom__atomic_set(&l->home, loom__thread_id());
     loom__atomic_set(&l->home_claimed, true);
+    /* The timers' lock-free path follows the home thread. */
+    loom__timers_set_home(l->timers, loom__thread_id());
 }
 
 void loom__loop_claim_home(struct loom_loop *l)

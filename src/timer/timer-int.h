@@ -48,6 +48,20 @@ struct loom__timers_head {
 int loom__timers_new(loom_cb *notify, void *opaque, struct loom__timers **ret);
 
 /*
+ * loom__timers_set_home() - the loop's home thread is now the thread whose
+ * loom__thread_id() is @id (the timers start with their creator).  Ends
+ * the home thread's lock-free path for good if another thread was home.
+ * Context: the new home thread, before it polls.
+ */
+void loom__timers_set_home(struct loom__timers *ts, uintptr_t id);
+
+/*
+ * loom__timers_private() - true while only the home thread has used these
+ * timers, so that it takes no lock (for tests).  Context: any.
+ */
+bool loom__timers_private(struct loom__timers *ts);
+
+/*
  * loom__timer_new() - loom_timer_new() on the timer state @ts (the loop
  * module's wrapper checks the loop).
  * Context: any.

@@ -20,6 +20,8 @@
 #include <loom/timer.h>
 
 #include "harness.h"
+#include "loop/loop-int.h"
+#include "timer/timer-int.h"
 
 #define NTHREADS 4
 
@@ -377,11 +379,125 @@ static void test_virtual_step(void)
     loom_clock_virtual_set_deterministic(false);
 }
 
+/* ---- the home thread's lock-free path ends under load ---- */
+
+#define HO_OWN 64     /* timers only the home thread arms */
+#define HO_OTHER 16   /* timers the other thread arms */
+#define HO_LOOPS 60   /* fresh loops: each starts lock-free */
+#define HO_CHURN 300  /* re-arm and delete rounds on each side */
+
+struct handover {
+    struct loom_timer *own[HO_OWN], *other[HO_OTHER];
+    int own_fired;    /* home only */
+    gint other_fired; /* atomic */
+    gint other_done;  /* atomic: the other thread armed its last round */
+    gint go;          /* atomic: the other thread may start */
+};
+
+static void ho_own_cb(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+static void ho_other_cb(void *opaque)
+{
+    g_atomic_int_inc((gint *)opaque);
+}
+
+/* Re-arm far away and delete, @rounds times, then arm all due now. */
+static void ho_churn(struct loom_timer **t, int n, int rounds)
+{
+    int64_t far = loom_clock_ns(LOOM_CLOCK_HOST) + 3600 * (int64_t)1000000000;
+    int r, i;
+
+    for (r = 0; r < rounds; r++) {
+        for (i = 0; i < n; i++) {
+            loom_timer_mod(t[i], far + r * n + i);
+        }
+        for (i = 0; i < n; i += 2) {
+            loom_timer_del(t[i]);
+        }
+    }
+    for (i = 0; i < n; i++) {
+        loom_timer_mod(t[i], loom_clock_ns(LOOM_CLOCK_HOST));
+    }
+}
+
+static gpointer ho_other_fn(gpointer opaque)
+{
+    struct handover *h = opaque;
+
+    while (!g_atomic_int_get(&h->go)) {
+        g_thread_yield();
+    }
+    ho_churn(h->other, HO_OTHER, HO_CHURN);
+    g_atomic_int_set(&h->other_done, 1);
+    return NULL;
+}
+
+/*
+ * A loop's home thread arms its timers without a lock until another
+ * thread first touches them; that hand-over happens here while both
+ * threads re-arm and delete timers of the same heap, on many fresh loops.
+ * A section of the home thread overlapping a locked one of the other
+ * thread would corrupt the heap: every timer must then still fire exactly
+ * once when finally armed.  (Under ThreadSanitizer the lock-free path is
+ * off: this then checks only the locked protocol.)
+ */
+static void test_handover(void)
+{
+    struct harness_watchdog w;
+    int n, i;
+
+    harness_watchdog_start(&w, 10, "timers firing across the hand-over");
+    for (n = 0; n < HO_LOOPS; n++) {
+        struct loom_loop *l = harness_loop_new();
+        struct handover h = {0};
+        GThread *th;
+
+        for (i = 0; i < HO_OWN; i++) {
+            g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, ho_own_cb,
+                                           &h.own_fired, &h.own[i]), ==, 0);
+        }
+        for (i = 0; i < HO_OTHER; i++) {
+            g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, ho_other_cb,
+                                           &h.other_fired, &h.other[i]),
+                            ==, 0);
+        }
+        th = g_thread_new("handover", ho_other_fn, &h);
+        /* A few lock-free rounds first, then both sides at once. */
+        ho_churn(h.own, HO_OWN, n % 4);
+        g_atomic_int_set(&h.go, 1);
+        ho_churn(h.own, HO_OWN, HO_CHURN);
+        while (h.own_fired < HO_OWN || !g_atomic_int_get(&h.other_done) ||
+               g_atomic_int_get(&h.other_fired) < HO_OTHER) {
+            loom_loop_poll(l, false);
+            g_thread_yield();
+        }
+        g_thread_join(th);
+        harness_watchdog_progress(&w);
+        g_assert_cmpint(h.own_fired, ==, HO_OWN);
+        g_assert_cmpint(g_atomic_int_get(&h.other_fired), ==, HO_OTHER);
+        g_assert_false(loom__timers_private(loom__loop_timers(l)));
+        for (i = 0; i < HO_OWN; i++) {
+            g_assert_false(loom_timer_pending(h.own[i]));
+            loom_timer_free(h.own[i]);
+        }
+        for (i = 0; i < HO_OTHER; i++) {
+            g_assert_false(loom_timer_pending(h.other[i]));
+            loom_timer_free(h.other[i]);
+        }
+        loom_loop_unref(l);
+    }
+    harness_watchdog_stop(&w);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
     g_test_add_func("/timer-mt/exact-once", test_exact_once);
     g_test_add_func("/timer-mt/churn", test_churn);
     g_test_add_func("/timer-mt/virtual-step", test_virtual_step);
+    g_test_add_func("/timer-mt/handover", test_handover);
     return g_test_run();
 }

@@ -7,6 +7,7 @@
  * loop's timeout and bad input.  Runs once per fd monitor (--fdmon=).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -850,6 +851,103 @@ static void test_bad_input(void)
     loom_loop_unref(l);
 }
 
+/* ------------------------------------------------------------------ */
+/* The home thread's lock-free path and its end.                      */
+
+struct other_arm {
+    struct loom_timer *t;
+    int64_t expire;
+};
+
+static void *arm_from_other(void *arg)
+{
+    struct other_arm *a = arg;
+
+    loom_timer_mod(a->t, a->expire);
+    return NULL;
+}
+
+static void count_cb(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+/*
+ * While only the home thread uses a loop's timers it takes no lock; the
+ * first other thread ends that for good, and everything keeps working.
+ */
+static void test_home_fast_path_ends(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom__timers *ts = loom__loop_timers(l);
+    struct loom_timer *t[3];
+    struct other_arm a;
+    int fired[3] = {0};
+    int64_t now = loom_clock_ns(LOOM_CLOCK_HOST);
+    pthread_t th;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, count_cb,
+                                       &fired[i], &t[i]), ==, 0);
+    }
+    loom_timer_mod(t[0], now);
+    poll_until_count(l, &fired[0], 1);
+    if (!loom__timers_private(ts)) {
+        /* No membarrier(2) here (or ThreadSanitizer): always locked. */
+        g_test_message("timers start shared on this system");
+    }
+    /* Another thread arms one: the timers are shared from now on. */
+    a.t = t[1];
+    a.expire = now;
+    g_assert_cmpint(pthread_create(&th, NULL, arm_from_other, &a), ==, 0);
+    g_assert_cmpint(pthread_join(th, NULL), ==, 0);
+    g_assert_false(loom__timers_private(ts));
+    loom_timer_mod(t[2], now);
+    poll_until_count(l, &fired[1], 1);
+    poll_until_count(l, &fired[2], 1);
+    g_assert_cmpint(fired[0], ==, 1);
+    for (i = 0; i < 3; i++) {
+        loom_timer_free(t[i]);
+    }
+    loom_loop_unref(l);
+}
+
+static void *claim_and_fire(void *arg)
+{
+    struct loom_loop *l = arg;
+    struct loom__timers *ts = loom__loop_timers(l);
+    int fired = 0;
+    struct loom_timer *t;
+
+    /* The first poll makes this thread home. */
+    loom_loop_poll(l, false);
+    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, count_cb, &fired, &t),
+                    ==, 0);
+    loom_timer_mod(t, loom_clock_ns(LOOM_CLOCK_HOST));
+    poll_until_count(l, &fired, 1);
+    loom_timer_free(t);
+    return (void *)(uintptr_t)loom__timers_private(ts);
+}
+
+/*
+ * A loop created in one thread and run by another (an IOThread's): the
+ * new home thread gets the lock-free path, as long as the creator did not
+ * touch the timers meanwhile.
+ */
+static void test_home_moves(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    bool private_at_start = loom__timers_private(loom__loop_timers(l));
+    void *private_in_thread = NULL;
+    pthread_t th;
+
+    g_assert_cmpint(pthread_create(&th, NULL, claim_and_fire, l), ==, 0);
+    g_assert_cmpint(pthread_join(th, &private_in_thread), ==, 0);
+    g_assert_cmpint((uintptr_t)private_in_thread, ==, private_at_start);
+    loom_loop_unref(l);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
@@ -881,6 +979,8 @@ int main(int argc, char **argv)
     g_test_add_func("/timer/virtual/stopped", test_virtual_stopped);
     g_test_add_func("/timer/mod-ns", test_mod_ns);
     g_test_add_func("/timer/live-count", test_live_count);
+    g_test_add_func("/timer/home-fast-path-ends", test_home_fast_path_ends);
+    g_test_add_func("/timer/home-moves", test_home_moves);
     g_test_add_func("/timer/bad-input", test_bad_input);
     g_test_add_func("/timer/leak-panics", test_leak_panics);
     return g_test_run();
