@@ -215,4 +215,83 @@ void vmm_machine_summary(struct vmm_machine *m, int64_t start_ns, FILE *f);
 /** vmm_machine_config() - the configuration.  Context: any. */
 const struct vmm_config *vmm_machine_config(struct vmm_machine *m);
 
+/* ------------------------------------------------------------------ */
+/* KVM's binary statistics (kvm-stats.c)                               */
+/* ------------------------------------------------------------------ */
+
+/** enum vmm_kstat_type - a KVM statistic's kind (KVM_STATS_TYPE_*). */
+enum vmm_kstat_type {
+    VMM_KSTAT_CUMULATIVE,
+    VMM_KSTAT_INSTANT,
+    VMM_KSTAT_PEAK,
+    VMM_KSTAT_LINEAR_HIST,
+    VMM_KSTAT_LOG_HIST,
+};
+
+/** enum vmm_kstat_unit - a KVM statistic's unit (KVM_STATS_UNIT_*). */
+enum vmm_kstat_unit {
+    VMM_KSTAT_UNIT_NONE,
+    VMM_KSTAT_UNIT_BYTES,
+    VMM_KSTAT_UNIT_SECONDS,
+    VMM_KSTAT_UNIT_CYCLES,
+    VMM_KSTAT_UNIT_BOOLEAN,
+};
+
+/**
+ * struct vmm_kstat - one KVM statistic and its current value.
+ * @name: its name, NUL-terminated.
+ * @type: its kind.
+ * @unit: its unit.
+ * @base: 10 or 2: the value is in units of @base to the @exponent.
+ * @exponent: see @base.
+ * @bucket_size: linear histograms: the width of a bucket.
+ * @nr_values: 1 for a scalar, the number of buckets for a histogram.
+ * @values: the values.
+ */
+struct vmm_kstat {
+    const char *name;
+    enum vmm_kstat_type type;
+    enum vmm_kstat_unit unit;
+    unsigned base;
+    int exponent;
+    uint32_t bucket_size;
+    unsigned nr_values;
+    const uint64_t *values;
+};
+
+/**
+ * struct vmm_kstats - a snapshot of one KVM statistics file.
+ * @nr: number of statistics.
+ * @stats: the statistics.
+ */
+struct vmm_kstats {
+    unsigned nr;
+    struct vmm_kstat *stats;
+};
+
+/* Most statistics and values in one file (KVM has under 100 of each). */
+#define VMM_KSTATS_MAX_DESC 1024
+#define VMM_KSTATS_MAX_VALUES 4096
+
+/**
+ * vmm_kstats_read() - read a KVM binary statistics file (the fd
+ * KVM_GET_STATS_FD returns): header, descriptors and data, read with
+ * pread, so any thread may call it and the fd's offset does not matter.
+ * @fd: the statistics fd.
+ * @ret: receives the snapshot (vmm_kstats_free()).
+ *
+ * The file is checked: offsets and sizes inside it, names terminated,
+ * at most VMM_KSTATS_MAX_DESC descriptors and VMM_KSTATS_MAX_VALUES
+ * values.  Statistics of a type, unit or base this reader does not know
+ * (a newer kernel's) are left out.
+ *
+ * Context: any.
+ * Return: 0; -EINVAL for a NULL @ret; -EBADMSG for a malformed file;
+ * -ENOMEM; the negative errno of pread.
+ */
+int vmm_kstats_read(int fd, struct vmm_kstats **ret);
+
+/** vmm_kstats_free() - free a snapshot (NULL is ignored).  Context: any. */
+void vmm_kstats_free(struct vmm_kstats *st);
+
 #endif /* VMM_MACHINE_MACHINE_H */
