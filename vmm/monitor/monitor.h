@@ -1,9 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The QMP monitor: QEMU's machine protocol (docs/design/vmm-qmp.md).
+ * The QMP monitor: QEMU's machine protocol over UNIX sockets and stdio
+ * (docs/design/vmm-qmp.md).  A struct vmm_monitor listens on the sockets
+ * of -qmp / -mon, serves any number of clients at once (each its own
+ * session: greeting, capabilities negotiation, commands, events) and
+ * reaches the machine only through a struct vmm_monitor_ops, which
+ * machine/qmp-glue.c implements for the real machine and the tests
+ * implement with a fake one.
+ *
+ * Threads: everything here runs on the main thread with the BQL held —
+ * the socket handlers are the main loop's legacy fd handlers (never
+ * dispatched by a nested poll), and commands call the machine there.
+ * Sockets are non-blocking; each session's output is bounded, and a
+ * client that stops reading is dropped when its output reaches the bound.
  */
 #ifndef VMM_MONITOR_MONITOR_H
 #define VMM_MONITOR_MONITOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "machine/machine.h"
 
 /* Limits (documented in docs/design/vmm-qmp.md). */
 /* One message, from its first byte to its last. */
@@ -20,5 +39,107 @@
 #define VMM_QMP_OUT_PAUSE (64 * 1024)
 /* Sessions at once, over every socket; more are accepted and closed. */
 #define VMM_QMP_MAX_SESSIONS 256
+
+struct vmm_monitor;
+
+/**
+ * struct vmm_monitor_ops - what the monitor asks of the machine.
+ *
+ * Every callback gets the ops' opaque pointer and runs on the main
+ * thread with the BQL held.  Return values follow the -errno rule; the
+ * monitor turns them into QMP errors.  machine/qmp-glue.c is the real
+ * implementation (vmm_machine_monitor_new()).
+ *
+ * @add_listener: be told of machine events; 0 or -errno.
+ * @remove_listener: undo @add_listener.
+ */
+struct vmm_monitor_ops {
+    int (*add_listener)(void *opaque, vmm_machine_listener_fn *fn,
+                        void *fn_opaque);
+    void (*remove_listener)(void *opaque, vmm_machine_listener_fn *fn,
+                            void *fn_opaque);
+};
+
+/**
+ * vmm_monitor_new() - a monitor with no socket yet.
+ * @ops: the machine's side (must outlive the monitor).
+ * @opaque: passed to @ops.
+ * @ret: receives the monitor.
+ *
+ * Registers a machine listener (events go to every session in command
+ * mode).
+ *
+ * Context: main thread, bql, after loom_main_init().
+ * Return: 0; -EINVAL for NULL arguments; -ENOMEM; @ops->add_listener's
+ * error.
+ */
+int vmm_monitor_new(const struct vmm_monitor_ops *ops, void *opaque,
+                    struct vmm_monitor **ret);
+
+/**
+ * vmm_monitor_add() - serve one -qmp / -mon.
+ * @mon: the monitor.
+ * @cfg: UNIX (server: listen on the path, replacing a stale socket file;
+ *     with wait the call runs the main loop until the first client
+ *     connects or a shutdown is requested) or STDIO (one session on
+ *     standard input and output).
+ * @errmsg: receives a malloc'ed one-line message on failure, or NULL.
+ *
+ * Context: main thread, bql.
+ * Return: 0; -EINVAL for another kind or a client (server=off) socket;
+ * -ENAMETOOLONG; -EINTR if a shutdown came while waiting; -ENOSPC past
+ * VMM_MAX_QMP; the negative errno of socket(), bind(), listen(), or of
+ * the stdio backend (-EBUSY: stdio in use).
+ */
+int vmm_monitor_add(struct vmm_monitor *mon, const struct vmm_config_qmp *cfg,
+                    char **errmsg);
+
+/**
+ * vmm_monitor_add_fd() - serve a connected stream socket as one session
+ * (socketpair(); the tests use it).
+ * @mon: the monitor.
+ * @fd: the socket; the monitor owns it from now on (also on failure).
+ * @pretty: indent replies (as -mon pretty=on).
+ * Context: main thread, bql.
+ * Return: 0; -EINVAL; -EMFILE past VMM_QMP_MAX_SESSIONS; -ENOMEM.
+ */
+int vmm_monitor_add_fd(struct vmm_monitor *mon, int fd, bool pretty);
+
+/**
+ * struct vmm_monitor_stats - counters of a monitor (monotonic except
+ *     @sessions).
+ * @sessions: sessions open now.
+ * @accepted: sessions opened.
+ * @refused: connections closed at once (VMM_QMP_MAX_SESSIONS reached).
+ * @dropped: sessions closed because their output passed VMM_QMP_OUT_MAX
+ *     or could not be written.
+ * @commands: commands run.
+ * @errors: error replies sent.
+ * @events: events queued to sessions (one per session reached).
+ */
+struct vmm_monitor_stats {
+    unsigned sessions;
+    uint64_t accepted, refused, dropped, commands, errors, events;
+};
+
+/** vmm_monitor_stats() - read the counters.  Context: main thread, bql. */
+void vmm_monitor_stats(struct vmm_monitor *mon, struct vmm_monitor_stats *st);
+
+/**
+ * vmm_monitor_flush() - write out every session's queued output (the
+ * reply to quit, the last SHUTDOWN event), waiting at most @timeout_ns in
+ * all for slow clients.
+ * Context: main thread, bql; the main loop need not run.
+ */
+void vmm_monitor_flush(struct vmm_monitor *mon, int64_t timeout_ns);
+
+/**
+ * vmm_monitor_free() - close every session and socket (removing the
+ * socket files) and the machine listener.  Output not yet written is
+ * dropped: call vmm_monitor_flush() first.
+ * @mon: the monitor, or NULL.
+ * Context: main thread, bql.
+ */
+void vmm_monitor_free(struct vmm_monitor *mon);
 
 #endif /* VMM_MONITOR_MONITOR_H */

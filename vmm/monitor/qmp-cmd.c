@@ -2,7 +2,7 @@
 /*
  * What every command shares: error objects with QEMU's classes, argument
  * checks with QEMU's messages (so that a client that matches on them
- * works with both), and small JSON helpers.  Main
+ * works with both), the command tables, and small JSON helpers.  Main
  * thread, BQL held (the helpers themselves touch no shared state).
  */
 #include "monitor/qmp-int.h"
@@ -184,4 +184,36 @@ json_t *vmm__qmp_u64(uint64_t v)
 bool vmm__qmp_set(json_t *o, const char *key, json_t *v)
 {
     return v && json_object_set_new(o, key, v) == 0;
+}
+
+static const struct qmp_cmd *const g_tables[] = {
+    vmm__qmp_cmds_control,
+};
+
+const struct qmp_cmd *vmm__qmp_find(const char *name)
+{
+    const struct qmp_cmd *c;
+    size_t t;
+
+    for (t = 0; t < sizeof(g_tables) / sizeof(g_tables[0]); t++) {
+        for (c = g_tables[t]; c->name; c++) {
+            if (strcmp(c->name, name) == 0) {
+                return c;
+            }
+        }
+    }
+    return NULL;
+}
+
+void vmm__qmp_foreach(void (*fn)(const struct qmp_cmd *cmd, void *opaque),
+                      void *opaque)
+{
+    const struct qmp_cmd *c;
+    size_t t;
+
+    for (t = 0; t < sizeof(g_tables) / sizeof(g_tables[0]); t++) {
+        for (c = g_tables[t]; c->name; c++) {
+            fn(c, opaque);
+        }
+    }
 }

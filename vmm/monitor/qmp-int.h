@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Inside the QMP monitor: the framing scanner (qmp-scan.c), errors and
- * argument checks (qmp-cmd.c).  Everything runs on the main thread with
- * the BQL held.
+ * Inside the QMP monitor: the framing scanner (qmp-scan.c), the monitor
+ * and its sessions (qmp.c, qmp-session.c), errors and argument checks
+ * (qmp-cmd.c), and the commands (cmds-*.c).  Everything runs on the main
+ * thread with the BQL held.
  */
 #ifndef VMM_MONITOR_QMP_INT_H
 #define VMM_MONITOR_QMP_INT_H
@@ -60,6 +61,76 @@ enum qmp_scan_res vmm__qmp_scan_eof(struct qmp_scan *s, size_t len,
 void vmm__qmp_scan_shift(struct qmp_scan *s, size_t n);
 /* Bytes before this offset are no longer needed. */
 size_t vmm__qmp_scan_keep_from(const struct qmp_scan *s);
+
+/* ------------------------------------------------------------------ */
+/* The monitor and its sessions (qmp.c, qmp-session.c)                 */
+/* ------------------------------------------------------------------ */
+
+struct vmm_chr;
+struct vmm_chr_frontend;
+
+/* One client (a socket) or the stdio session. */
+struct qmp_session {
+    struct vmm_monitor *mon;
+    struct qmp_session *next;
+    int fd;              /* the client's socket; -1 for stdio */
+    struct vmm_chr *chr; /* -qmp stdio */
+    bool pretty;
+    bool negotiated; /* command mode: commands run, events are sent */
+    bool eof;        /* input ended (the client may still read) */
+    bool dead;       /* closed; freed by reap_bh when not busy */
+    bool watch_r, watch_w;
+    unsigned busy; /* commands of this session running */
+
+    char *in; /* input; the scanner's offsets point into it */
+    size_t in_len, in_cap;
+    struct qmp_scan scan;
+
+    char *out; /* output queued: [out_head, out_head + out_len) */
+    size_t out_head, out_len, out_cap;
+};
+
+/* A listening socket. */
+struct qmp_socket {
+    struct vmm_monitor *mon;
+    int fd;
+    char *path;
+    bool pretty;
+    uint64_t dev, ino; /* the socket file we created, to unlink */
+};
+
+struct vmm_monitor {
+    const struct vmm_monitor_ops *ops;
+    void *opaque;
+    bool listening; /* our machine listener is registered */
+    struct loom_bh *reap_bh;
+    struct qmp_socket socks[VMM_MAX_QMP];
+    unsigned nr_socks;
+    bool have_stdio;
+    struct qmp_session *sessions;
+    struct vmm_monitor_stats stats;
+};
+
+/*
+ * qmp-session.c.  Context: main thread, bql.
+ * _new: a session on socket @fd or stdio chardev @chr, linked into @mon,
+ *   greeted and watched; NULL on OOM.
+ * _kill: end it now, free it later (reap_bh); @dropped counts it.
+ * _flush: write what the transport takes now.
+ * _send_text: queue one serialised message (line ends made CR LF), write.
+ * _free: close and free (unlinked from the monitor by the caller).
+ */
+struct qmp_session *vmm__qmp_session_new(struct vmm_monitor *mon, int fd,
+                                         struct vmm_chr *chr, bool pretty);
+void vmm__qmp_session_kill(struct qmp_session *s, bool dropped);
+void vmm__qmp_session_flush(struct qmp_session *s);
+void vmm__qmp_session_send_text(struct qmp_session *s, const char *text);
+void vmm__qmp_session_free(struct qmp_session *s);
+/* Serialise a message: compact or pretty, non-ASCII escaped.  Context:
+ * any.  Return: a malloc'ed string, NULL on OOM. */
+char *vmm__qmp_dump(json_t *msg, bool pretty);
+/* The frontend of the stdio session's chardev (opaque: the session). */
+extern const struct vmm_chr_frontend vmm__qmp_chr_frontend;
 
 /* ------------------------------------------------------------------ */
 /* Errors and arguments (qmp-cmd.c)                                    */
@@ -128,5 +199,48 @@ int vmm__qmp_enum(const char *param, const char *value,
 json_t *vmm__qmp_u64(uint64_t v);
 /* Add @v to object @o under @key, stealing @v; false on OOM. */
 bool vmm__qmp_set(json_t *o, const char *key, json_t *v);
+
+/* ------------------------------------------------------------------ */
+/* Commands                                                            */
+/* ------------------------------------------------------------------ */
+
+/* What a command sees of the monitor and the session running it. */
+struct qmp_ctx {
+    struct vmm_monitor *mon;
+    const struct vmm_monitor_ops *ops;
+    void *opaque;
+    bool negotiated;     /* the session is in command mode */
+    bool enter_cmd_mode; /* set by qmp_capabilities on success */
+};
+
+/*
+ * A command.  @args has been checked against @spec (it is an object,
+ * possibly empty).  Return: the "return" value (a new reference) or NULL
+ * with *@errp set.
+ */
+typedef json_t *qmp_cmd_fn(struct qmp_ctx *c, json_t *args,
+                           struct qmp_error **errp);
+
+struct qmp_cmd {
+    const char *name;
+    qmp_cmd_fn *fn;
+    const struct qmp_arg *spec;
+};
+
+/* The command tables, each ending with a NULL name (cmds-*.c). */
+extern const struct qmp_cmd vmm__qmp_cmds_control[];
+
+/* Look a command up by name in every table, or NULL.  Context: any. */
+const struct qmp_cmd *vmm__qmp_find(const char *name);
+/* Call @fn for every command, in table order.  Context: any. */
+void vmm__qmp_foreach(void (*fn)(const struct qmp_cmd *cmd, void *opaque),
+                      void *opaque);
+
+/*
+ * QEMU's VersionInfo of the release whose protocol loom-vm speaks, with
+ * loom-vm's own version as the package (the greeting and query-version).
+ * Context: any.  Return: a new object, NULL on OOM.
+ */
+json_t *vmm__qmp_version_json(void);
 
 #endif /* VMM_MONITOR_QMP_INT_H */
