@@ -50,14 +50,29 @@ struct vmm_monitor;
  * monitor turns them into QMP errors.  machine/qmp-glue.c is the real
  * implementation (vmm_machine_monitor_new()).
  *
+ * @config: the configuration (name, topology, iothread ids, drives).
+ * @runstate: the run state.
+ * @stop: QMP stop (a no-op unless running, as QEMU).
+ * @cont: QMP cont; -EBUSY when the VM must be reset first.
+ * @system_reset: QMP system_reset (with -no-reboot a shutdown, as QEMU).
+ * @quit: QMP quit: the main loop ends after this command's reply.
  * @add_listener: be told of machine events; 0 or -errno.
  * @remove_listener: undo @add_listener.
+ * @kvm: whether KVM is present and enabled (query-kvm).
+ *     @cpu is -1 (query-stats); *@ret is freed with vmm_kstats_free();
  */
 struct vmm_monitor_ops {
+    const struct vmm_config *(*config)(void *opaque);
+    enum vmm_runstate (*runstate)(void *opaque);
+    int (*stop)(void *opaque);
+    int (*cont)(void *opaque);
+    int (*system_reset)(void *opaque);
+    void (*quit)(void *opaque);
     int (*add_listener)(void *opaque, vmm_machine_listener_fn *fn,
                         void *fn_opaque);
     void (*remove_listener)(void *opaque, vmm_machine_listener_fn *fn,
                             void *fn_opaque);
+    void (*kvm)(void *opaque, bool *present, bool *enabled);
 };
 
 /**

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fake machine of the QMP tests (qmp-fake.h): run control as
+ * machine.c does it (QEMU's rules).
+ */
+#include "qmp-fake.h"
+
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+
+#include <loom/main.h>
+
+static struct fake_machine *fm(void *opaque)
+{
+    return opaque;
+}
+
+void fake_emit(struct fake_machine *f, const struct vmm_machine_event *ev)
+{
+    if (f->listener) {
+        f->listener(f->listener_opaque, ev);
+    }
+}
+
+static void emit_kind(struct fake_machine *f, enum vmm_machine_event_kind k,
+                      enum vmm_shutdown_cause cause)
+{
+    struct vmm_machine_event e = {.kind = k, .cause = cause};
+
+    fake_emit(f, &e);
+}
+
+static const struct vmm_config *op_config(void *opaque)
+{
+    return &fm(opaque)->cfg;
+}
+
+static enum vmm_runstate op_runstate(void *opaque)
+{
+    return fm(opaque)->state;
+}
+
+static int op_stop(void *opaque)
+{
+    struct fake_machine *f = opaque;
+
+    if (f->state == VMM_RUNSTATE_RUNNING) {
+        f->state = VMM_RUNSTATE_PAUSED;
+        f->stops++;
+        emit_kind(f, VMM_EVENT_STOP, VMM_SHUTDOWN_NONE);
+    }
+    return 0;
+}
+
+static int op_cont(void *opaque)
+{
+    struct fake_machine *f = opaque;
+
+    switch (f->state) {
+    case VMM_RUNSTATE_RUNNING:
+        return 0;
+    case VMM_RUNSTATE_SHUTDOWN:
+    case VMM_RUNSTATE_INTERNAL_ERROR:
+    case VMM_RUNSTATE_GUEST_PANICKED:
+        return -EBUSY;
+    default:
+        break;
+    }
+    f->state = VMM_RUNSTATE_RUNNING;
+    f->conts++;
+    emit_kind(f, VMM_EVENT_RESUME, VMM_SHUTDOWN_NONE);
+    return 0;
+}
+
+static int op_system_reset(void *opaque)
+{
+    struct fake_machine *f = opaque;
+
+    f->resets++;
+    emit_kind(f, VMM_EVENT_RESET, VMM_SHUTDOWN_HOST_QMP_SYSTEM_RESET);
+    return 0;
+}
+
+static void op_quit(void *opaque)
+{
+    struct fake_machine *f = opaque;
+
+    f->quits++;
+    emit_kind(f, VMM_EVENT_SHUTDOWN, VMM_SHUTDOWN_HOST_QMP_QUIT);
+}
+
+static int op_add_listener(void *opaque, vmm_machine_listener_fn *fn,
+                           void *fn_opaque)
+{
+    struct fake_machine *f = opaque;
+
+    if (f->listener) {
+        return -ENOSPC;
+    }
+    f->listener = fn;
+    f->listener_opaque = fn_opaque;
+    return 0;
+}
+
+static void op_remove_listener(void *opaque, vmm_machine_listener_fn *fn,
+                               void *fn_opaque)
+{
+    struct fake_machine *f = opaque;
+
+    g_assert_true(f->listener == fn && f->listener_opaque == fn_opaque);
+    f->listener = NULL;
+    f->listener_opaque = NULL;
+}
+
+static void op_kvm(void *opaque, bool *present, bool *enabled)
+{
+    *present = true;
+    *enabled = true;
+}
+
+const struct vmm_monitor_ops fake_ops = {
+    .config = op_config,
+    .runstate = op_runstate,
+    .stop = op_stop,
+    .cont = op_cont,
+    .system_reset = op_system_reset,
+    .quit = op_quit,
+    .add_listener = op_add_listener,
+    .remove_listener = op_remove_listener,
+    .kvm = op_kvm,
+};
+
+void fake_init(struct fake_machine *f, unsigned cpus, const char *name)
+{
+    memset(f, 0, sizeof(*f));
+    g_assert_cmpuint(cpus, <=, FAKE_MAX_CPUS);
+    f->state = VMM_RUNSTATE_RUNNING;
+    f->nr_cpus = cpus;
+    f->sockets = cpus % 2 == 0 ? 2 : 1;
+    f->threads = 1;
+    f->cores = cpus / f->sockets;
+    f->cfg.name = name ? g_strdup(name) : NULL;
+}
+
+void fake_destroy(struct fake_machine *f)
+{
+    g_assert_null(f->listener);
+    g_free(f->cfg.name);
+}
+
+static void pump(void)
+{
+    if (!loom_main_loop_wait(true)) {
+        g_usleep(50);
+    }
+}
+
+void qmp_test_main_init(void)
+{
+    g_assert_cmpint(loom_main_init(), ==, 0);
+    loom_bql_lock();
+    qclient_pump = pump;
+}
+
+void qmp_test_main_cleanup(void)
+{
+    qclient_pump = NULL;
+    loom_bql_unlock();
+    loom_main_cleanup();
+}
+
+void qmp_spin(int n)
+{
+    while (n-- > 0) {
+        pump();
+    }
+}
+
+void qclient_pair(struct qclient *c, struct vmm_monitor *mon, bool pretty)
+{
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==,
+                    0);
+    g_assert_cmpint(vmm_monitor_add_fd(mon, sv[1], pretty), ==, 0);
+    qclient_init(c, sv[0], sv[0]);
+}

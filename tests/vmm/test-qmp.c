@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The QMP protocol and every command against a fake machine (no KVM):
+ * greeting, capabilities negotiation, ids, the envelope's and the
+ * arguments' errors with QEMU's classes and words, run control and its
+ * events, event delivery to sessions, and the reply of each query in
+ * QEMU 7.2's shape.  Transport and bad input: test-qmp-io.c.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "qmp-fake.h"
+
+static struct fake_machine g_f;
+static struct vmm_monitor *g_mon;
+
+static void setup(unsigned cpus, const char *name)
+{
+    fake_init(&g_f, cpus, name);
+    g_assert_cmpint(vmm_monitor_new(&fake_ops, &g_f, &g_mon), ==, 0);
+}
+
+static void teardown(void)
+{
+    vmm_monitor_free(g_mon);
+    g_mon = NULL;
+    fake_destroy(&g_f);
+}
+
+/* A negotiated client of a fresh fake with 2 vCPUs. */
+static void start(struct qclient *c)
+{
+    setup(2, "vm0");
+    qclient_pair(c, g_mon, false);
+    qclient_negotiate(c);
+}
+
+static void stop(struct qclient *c)
+{
+    qclient_close(c);
+    teardown();
+}
+
+static void expect_shape(json_t *v, const char *shape)
+{
+    char *s = json_shape(v);
+
+    g_assert_cmpstr(s, ==, shape);
+    g_free(s);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_greeting(void)
+{
+    struct qclient c;
+    json_t *g, *v, *r;
+
+    setup(1, NULL);
+    qclient_pair(&c, g_mon, false);
+    g = qclient_recv(&c, false);
+    expect_shape(g, "{QMP:{capabilities:[],version:{package:str,qemu:"
+                    "{major:int,micro:int,minor:int}}}}");
+    v = json_object_get(json_object_get(g, "QMP"), "version");
+    g_assert_cmpint(jint(json_object_get(v, "qemu"), "major"), ==, 7);
+    g_assert_cmpint(jint(json_object_get(v, "qemu"), "minor"), ==, 2);
+    g_assert_cmpint(jint(json_object_get(v, "qemu"), "micro"), ==, 0);
+    g_assert_true(g_str_has_prefix(jstr(v, "package"), "loom-vm "));
+    /* The same in query-version. */
+    expect_return(qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\"}"));
+    r = qcall(&c, "{\"execute\":\"query-version\"}");
+    g_assert_true(json_equal(r, v));
+    json_decref(r);
+    json_decref(g);
+    stop(&c);
+}
+
+static void test_negotiation(void)
+{
+    struct qclient a, c;
+    json_t *r;
+
+    setup(1, NULL);
+    qclient_pair(&a, g_mon, false);
+    qclient_negotiate(&a);
+    qclient_pair(&c, g_mon, false);
+    json_decref(qclient_recv(&c, false)); /* greeting */
+    /* Commands wait for negotiation; so do events. */
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-status\",\"id\":5}"),
+                 "CommandNotFound",
+                 "Expecting capabilities negotiation with 'qmp_capabilities'");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"no-such\"}"),
+                 "CommandNotFound", "Expecting capabilities negotiation");
+    expect_return(qclient_cmd(&a, "{\"execute\":\"stop\"}"));
+    json_decref(qclient_event(&a, "STOP"));
+    /* Capabilities: none offered; QEMU's known one refused. */
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\","
+                                 "\"arguments\":{\"enable\":[\"oob\"]}}"),
+                 "GenericError", "Capability 'oob' not available");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\","
+                                 "\"arguments\":{\"enable\":[\"x\"]}}"),
+                 "GenericError", "does not accept value 'x'");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\","
+                                 "\"arguments\":{\"enable\":\"oob\"}}"),
+                 "GenericError",
+                 "Invalid parameter type for 'enable', expected: array");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\","
+                                 "\"arguments\":{\"enable\":[1]}}"),
+                 "GenericError", "expected: string");
+    r = qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\","
+                        "\"arguments\":{\"enable\":[]},\"id\":{\"a\":[1]}}");
+    g_assert_nonnull(json_object_get(r, "return"));
+    g_assert_cmpint(json_object_size(json_object_get(r, "return")), ==, 0);
+    json_decref(r);
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\"}"),
+                 "CommandNotFound",
+                 "Capabilities negotiation is already complete");
+    /* The STOP sent before negotiation never reaches c. */
+    expect_return(qclient_cmd(&c, "{\"execute\":\"query-status\"}"));
+    g_assert_true(g_queue_is_empty(c.events));
+    qclient_close(&a);
+    stop(&c);
+}
+
+/* Any JSON value as id comes back unchanged, on returns and errors. */
+static void test_ids(void)
+{
+    static const char *const ids[] = {
+        "5",
+        "-1",
+        "1.5",
+        "\"x\"",
+        "null",
+        "true",
+        "[1,{\"a\":null}]",
+        "{\"k\":[\"v\"],\"n\":{}}",
+        "\"\\u00e9\\n\"",
+    };
+    struct qclient c;
+
+    start(&c);
+    for (size_t i = 0; i < G_N_ELEMENTS(ids); i++) {
+        g_autofree char *ok =
+            g_strdup_printf("{\"execute\":\"query-status\",\"id\":%s}", ids[i]);
+        g_autofree char *bad =
+            g_strdup_printf("{\"execute\":\"nope\",\"id\":%s}", ids[i]);
+        json_t *want = json_loads(ids[i], JSON_DECODE_ANY, NULL);
+        json_t *r;
+
+        g_assert_nonnull(want);
+        r = qclient_cmd(&c, ok);
+        g_assert_true(json_equal(json_object_get(r, "id"), want));
+        json_decref(r);
+        r = qclient_cmd(&c, bad);
+        g_assert_true(json_equal(json_object_get(r, "id"), want));
+        g_assert_nonnull(json_object_get(r, "error"));
+        json_decref(r);
+        json_decref(want);
+    }
+    /* No id, no id member. */
+    {
+        json_t *r = qclient_cmd(&c, "{\"execute\":\"query-status\"}");
+
+        g_assert_null(json_object_get(r, "id"));
+        json_decref(r);
+    }
+    stop(&c);
+}
+
+static void test_envelope(void)
+{
+    struct qclient c;
+    json_t *r;
+
+    start(&c);
+    expect_error(qclient_cmd(&c, "[1,2]\n"), "GenericError",
+                 "QMP input must be a JSON object");
+    expect_error(qclient_cmd(&c, "\"query-status\"\n"), "GenericError",
+                 "QMP input must be a JSON object");
+    expect_error(qclient_cmd(&c, "42\n"), "GenericError",
+                 "QMP input must be a JSON object");
+    expect_error(qclient_cmd(&c, "{}"), "GenericError",
+                 "QMP input lacks member 'execute'");
+    expect_error(qclient_cmd(&c, "{\"exec\":\"query-status\"}"), "GenericError",
+                 "QMP input member 'exec' is unexpected");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-status\",\"x\":1}"),
+                 "GenericError", "QMP input member 'x' is unexpected");
+    expect_error(qclient_cmd(&c, "{\"execute\":1}"), "GenericError",
+                 "QMP input member 'execute' must be a string");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-status\","
+                                 "\"arguments\":[]}"),
+                 "GenericError",
+                 "QMP input member 'arguments' must be an object");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-status\","
+                                 "\"arguments\":null}"),
+                 "GenericError",
+                 "QMP input member 'arguments' must be an object");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"no-such-command\"}"),
+                 "CommandNotFound",
+                 "The command no-such-command has not been found");
+    /* The id is echoed on envelope errors of an object. */
+    r = qclient_cmd(&c, "{\"execute\":1,\"id\":\"e\"}");
+    g_assert_cmpstr(jstr(r, "id"), ==, "e");
+    json_decref(r);
+    stop(&c);
+}
+
+static void test_arguments(void)
+{
+    struct qclient c;
+
+    start(&c);
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-status\","
+                                 "\"arguments\":{\"x\":1}}"),
+                 "GenericError", "Parameter 'x' is unexpected");
+    expect_return(qclient_cmd(&c, "{\"execute\":\"query-status\","
+                                  "\"arguments\":{}}"));
+    stop(&c);
+}
+
+static void test_query_commands(void)
+{
+    static const char *const want[] = {
+        "qmp_capabilities",
+        "query-version",
+        "query-commands",
+        "query-name",
+        "query-status",
+        "query-kvm",
+        "stop",
+        "cont",
+        "system_reset",
+        "quit",
+    };
+    struct qclient c;
+    json_t *list, *e;
+    size_t i;
+
+    start(&c);
+    list = qcall(&c, "{\"execute\":\"query-commands\"}");
+    expect_shape(list, "[{name:str}]");
+    g_assert_cmpuint(json_array_size(list), ==, G_N_ELEMENTS(want));
+    json_array_foreach (list, i, e) {
+        g_assert_cmpstr(jstr(e, "name"), ==, want[i]);
+    }
+    json_decref(list);
+    stop(&c);
+}
+
+static void check_timestamp(json_t *ev)
+{
+    json_t *ts = json_object_get(ev, "timestamp");
+    struct timeval now;
+
+    gettimeofday(&now, NULL);
+    g_assert_cmpint(json_object_size(ts), ==, 2);
+    g_assert_cmpint(jint(ts, "seconds"), <=, now.tv_sec);
+    g_assert_cmpint(jint(ts, "seconds"), >=, now.tv_sec - 60);
+    g_assert_cmpint(jint(ts, "microseconds"), >=, 0);
+    g_assert_cmpint(jint(ts, "microseconds"), <, 1000000);
+}
+
+static void expect_status(struct qclient *c, const char *status, bool running)
+{
+    json_t *s = qcall(c, "{\"execute\":\"query-status\"}");
+
+    expect_shape(s, "{running:bool,singlestep:bool,status:str}");
+    g_assert_cmpstr(jstr(s, "status"), ==, status);
+    g_assert_true(json_is_true(json_object_get(s, "running")) == running);
+    g_assert_true(json_is_false(json_object_get(s, "singlestep")));
+    json_decref(s);
+}
+
+/* The event comes before the reply of the command that caused it. */
+static json_t *cmd_with_event(struct qclient *c, const char *cmd,
+                              const char *event)
+{
+    json_t *ev;
+
+    qclient_sends(c, cmd);
+    ev = qclient_recv(c, true);
+    g_assert_cmpstr(jstr(ev, "event"), ==, event);
+    check_timestamp(ev);
+    expect_return(qclient_recv(c, true));
+    return ev;
+}
+
+static void test_run_control(void)
+{
+    struct qclient c;
+    json_t *ev, *d;
+
+    start(&c);
+    expect_status(&c, "running", true);
+    ev = cmd_with_event(&c, "{\"execute\":\"stop\"}", "STOP");
+    expect_shape(ev, "{event:str,timestamp:{microseconds:int,seconds:int}}");
+    json_decref(ev);
+    expect_status(&c, "paused", false);
+    /* Stopping a stopped VM: no event. */
+    expect_return(qclient_cmd(&c, "{\"execute\":\"stop\"}"));
+    json_decref(cmd_with_event(&c, "{\"execute\":\"cont\"}", "RESUME"));
+    expect_return(qclient_cmd(&c, "{\"execute\":\"cont\"}"));
+    expect_status(&c, "running", true);
+    ev = cmd_with_event(&c, "{\"execute\":\"system_reset\"}", "RESET");
+    d = json_object_get(ev, "data");
+    expect_shape(d, "{guest:bool,reason:str}");
+    g_assert_true(json_is_false(json_object_get(d, "guest")));
+    g_assert_cmpstr(jstr(d, "reason"), ==, "host-qmp-system-reset");
+    json_decref(ev);
+    g_assert_true(g_queue_is_empty(c.events));
+    g_assert_cmpuint(g_f.stops, ==, 1);
+    g_assert_cmpuint(g_f.conts, ==, 1);
+    g_assert_cmpuint(g_f.resets, ==, 1);
+    /* From shutdown, cont needs a reset first (QEMU's rule and words). */
+    g_f.state = VMM_RUNSTATE_SHUTDOWN;
+    expect_status(&c, "shutdown", false);
+    expect_error(qclient_cmd(&c, "{\"execute\":\"cont\"}"), "GenericError",
+                 "Resetting the Virtual Machine is required");
+    g_f.state = VMM_RUNSTATE_IO_ERROR;
+    expect_status(&c, "io-error", false);
+    json_decref(cmd_with_event(&c, "{\"execute\":\"cont\"}", "RESUME"));
+    g_f.state = VMM_RUNSTATE_PRELAUNCH;
+    expect_status(&c, "prelaunch", false);
+    g_f.state = VMM_RUNSTATE_RUNNING;
+    ev = cmd_with_event(&c, "{\"execute\":\"quit\"}", "SHUTDOWN");
+    d = json_object_get(ev, "data");
+    g_assert_true(json_is_false(json_object_get(d, "guest")));
+    g_assert_cmpstr(jstr(d, "reason"), ==, "host-qmp-quit");
+    json_decref(ev);
+    g_assert_cmpuint(g_f.quits, ==, 1);
+    stop(&c);
+}
+
+/* Events reach every session in command mode, in QEMU's form. */
+static void test_events(void)
+{
+    struct vmm_machine_event sd = {
+        .kind = VMM_EVENT_SHUTDOWN,
+        .guest = true,
+        .cause = VMM_SHUTDOWN_GUEST_SHUTDOWN,
+    };
+    struct vmm_machine_event io = {
+        .kind = VMM_EVENT_BLOCK_IO_ERROR,
+        .device = "vda",
+        .node = "drive0",
+        .is_write = true,
+        .action = "stop",
+        .nospace = false,
+        .reason = "Input/output error",
+    };
+    struct qclient a, b, c;
+    json_t *e;
+
+    setup(1, NULL);
+    qclient_pair(&a, g_mon, false);
+    qclient_pair(&b, g_mon, true);
+    qclient_pair(&c, g_mon, false);
+    qclient_negotiate(&a);
+    qclient_negotiate(&b);
+    json_decref(qclient_recv(&c, false));
+    fake_emit(&g_f, &sd);
+    fake_emit(&g_f, &io);
+    for (int i = 0; i < 2; i++) {
+        struct qclient *x = i ? &b : &a;
+
+        e = qclient_event(x, "SHUTDOWN");
+        check_timestamp(e);
+        g_assert_true(
+            json_is_true(json_object_get(json_object_get(e, "data"), "guest")));
+        g_assert_cmpstr(jstr(json_object_get(e, "data"), "reason"), ==,
+                        "guest-shutdown");
+        json_decref(e);
+        e = qclient_event(x, "BLOCK_IO_ERROR");
+        expect_shape(json_object_get(e, "data"),
+                     "{action:str,device:str,node-name:str,nospace:bool,"
+                     "operation:str,reason:str}");
+        g_assert_cmpstr(jstr(json_object_get(e, "data"), "operation"), ==,
+                        "write");
+        g_assert_cmpstr(jstr(json_object_get(e, "data"), "action"), ==, "stop");
+        json_decref(e);
+    }
+    /* c was still negotiating: nothing for it. */
+    expect_return(qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\"}"));
+    expect_return(qclient_cmd(&c, "{\"execute\":\"query-status\"}"));
+    g_assert_true(g_queue_is_empty(c.events));
+    qclient_close(&a);
+    qclient_close(&b);
+    stop(&c);
+}
+
+static void test_name_kvm(void)
+{
+    struct qclient c;
+    json_t *r;
+
+    start(&c);
+    r = qcall(&c, "{\"execute\":\"query-name\"}");
+    expect_shape(r, "{name:str}");
+    g_assert_cmpstr(jstr(r, "name"), ==, "vm0");
+    json_decref(r);
+    r = qcall(&c, "{\"execute\":\"query-kvm\"}");
+    expect_shape(r, "{enabled:bool,present:bool}");
+    g_assert_true(json_is_true(json_object_get(r, "enabled")));
+    json_decref(r);
+    stop(&c);
+    /* Without -name, QEMU returns an empty object. */
+    setup(1, NULL);
+    qclient_pair(&c, g_mon, false);
+    qclient_negotiate(&c);
+    r = qcall(&c, "{\"execute\":\"query-name\"}");
+    g_assert_cmpint(json_object_size(r), ==, 0);
+    json_decref(r);
+    stop(&c);
+}
+
+/* -mon pretty=on: indented replies, still one message each. */
+static void test_pretty(void)
+{
+    struct qclient c;
+    json_t *r;
+
+    setup(1, "p");
+    qclient_pair(&c, g_mon, true);
+    qclient_negotiate(&c);
+    qclient_sends(&c, "{\"execute\":\"query-name\"}");
+    r = qclient_recv(&c, false);
+    g_assert_cmpstr(jstr(json_object_get(r, "return"), "name"), ==, "p");
+    json_decref(r);
+    /* The raw bytes span lines. */
+    qclient_sends(&c, "{\"execute\":\"query-status\"}");
+    while (!strstr(c.in->str, "}\r\n")) {
+        qmp_spin(1);
+        (void)qclient_wait_eof(&c, 1);
+    }
+    g_assert_nonnull(strstr(c.in->str, "{\r\n    \"return\": {\r\n"));
+    expect_return(qclient_recv(&c, false));
+    stop(&c);
+}
+
+int main(int argc, char **argv)
+{
+    int r;
+
+    harness_init(&argc, &argv);
+    qmp_test_main_init();
+    g_test_add_func("/qmp/greeting", test_greeting);
+    g_test_add_func("/qmp/negotiation", test_negotiation);
+    g_test_add_func("/qmp/ids", test_ids);
+    g_test_add_func("/qmp/envelope", test_envelope);
+    g_test_add_func("/qmp/arguments", test_arguments);
+    g_test_add_func("/qmp/query-commands", test_query_commands);
+    g_test_add_func("/qmp/run-control", test_run_control);
+    g_test_add_func("/qmp/events", test_events);
+    g_test_add_func("/qmp/name-kvm", test_name_kvm);
+    g_test_add_func("/qmp/pretty", test_pretty);
+    r = g_test_run();
+    qmp_test_main_cleanup();
+    return r;
+}
