@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fake machine of the QMP tests (qmp-fake.h): run control as
- * machine.c does it (QEMU's rules).
+ * machine.c does it (QEMU's rules), KVM statistics read by the real
+ * reader from files built here.
  */
 #include "qmp-fake.h"
 
+#include "kstats-file.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
 
 #include <loom/main.h>
 
@@ -123,6 +126,59 @@ static void op_kvm(void *opaque, bool *present, bool *enabled)
     *enabled = true;
 }
 
+static unsigned op_nr_cpus(void *opaque)
+{
+    return fm(opaque)->nr_cpus;
+}
+
+static int op_cpu_info(void *opaque, unsigned i,
+                       struct vmm_machine_cpu_info *info)
+{
+    struct fake_machine *f = opaque;
+
+    if (i >= f->nr_cpus) {
+        return -EINVAL;
+    }
+    info->index = i;
+    info->thread_id = 5000 + (int)i;
+    info->thread_in_core = i % f->threads;
+    info->core_id = (i / f->threads) % f->cores;
+    info->socket_id = i / (f->threads * f->cores);
+    return 0;
+}
+
+static int op_kvm_stats(void *opaque, int cpu, struct vmm_kstats **ret)
+{
+    static const struct kstats_desc vcpu[] = {
+        {KVM_STATS_TYPE_CUMULATIVE, 0, 1, 0, 0, "exits"},
+        {KVM_STATS_TYPE_INSTANT | KVM_STATS_UNIT_BOOLEAN, 0, 1, 8, 0,
+         "guest_mode"},
+        {KVM_STATS_TYPE_LOG_HIST | KVM_STATS_UNIT_SECONDS, -9, 4, 16, 0,
+         "halt_wait_hist"},
+        {KVM_STATS_TYPE_LINEAR_HIST, 0, 2, 48, 8, "lin_hist"},
+    };
+    static const struct kstats_desc vm[] = {
+        {KVM_STATS_TYPE_CUMULATIVE, 0, 1, 0, 0, "remote_tlb_flush"},
+        {KVM_STATS_TYPE_PEAK, 0, 1, 8, 0, "max_mmu_rmap_size"},
+    };
+    struct fake_machine *f = opaque;
+    uint64_t data[8] = {1000 + (uint64_t)cpu, 1, 1, 2, 3, 4, 5, 6};
+    int fd, r;
+
+    f->kstats_reads++;
+    if (f->kstats_err) {
+        return f->kstats_err;
+    }
+    if (cpu >= (int)f->nr_cpus || cpu < -1) {
+        return -EINVAL;
+    }
+    fd = cpu < 0 ? kstats_file(vm, G_N_ELEMENTS(vm), data, 2, 48)
+                 : kstats_file(vcpu, G_N_ELEMENTS(vcpu), data, 8, 48);
+    r = vmm_kstats_read(fd, ret);
+    close(fd);
+    return r;
+}
+
 const struct vmm_monitor_ops fake_ops = {
     .config = op_config,
     .runstate = op_runstate,
@@ -133,6 +189,9 @@ const struct vmm_monitor_ops fake_ops = {
     .add_listener = op_add_listener,
     .remove_listener = op_remove_listener,
     .kvm = op_kvm,
+    .nr_cpus = op_nr_cpus,
+    .cpu_info = op_cpu_info,
+    .kvm_stats = op_kvm_stats,
 };
 
 void fake_init(struct fake_machine *f, unsigned cpus, const char *name)

@@ -2,7 +2,8 @@
 /*
  * What the QMP tests share (tests/vmm/test-qmp*.c): a fake machine behind
  * struct vmm_monitor_ops — run states and events as the real machine
- * has them — and a QMP client that talks to the monitor from
+ * has them, vCPUs with a topology, KVM statistics from a file built in
+ * memory — and a QMP client that talks to the monitor from
  * the test's own thread (qmp-client.h), running the main loop while it
  * waits.
  */
@@ -12,6 +13,7 @@
 #include <glib.h>
 #include <jansson.h>
 #include <stdbool.h>
+
 
 #include "monitor/monitor.h"
 #include "qmp-client.h"
@@ -23,6 +25,8 @@ struct fake_machine {
     enum vmm_runstate state;
     unsigned nr_cpus;
     unsigned sockets, cores, threads;
+    int kstats_err;   /* returned by kvm_stats when non-zero */
+    unsigned kstats_reads;
     unsigned stops, conts, resets, quits;
     vmm_machine_listener_fn *listener;
     void *listener_opaque;

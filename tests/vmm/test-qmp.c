@@ -218,6 +218,11 @@ static void test_arguments(void)
                  "GenericError", "Parameter 'x' is unexpected");
     expect_return(qclient_cmd(&c, "{\"execute\":\"query-status\","
                                   "\"arguments\":{}}"));
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\"}"),
+                 "GenericError", "Parameter 'target' is missing");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\","
+                                 "\"arguments\":{\"target\":true}}"),
+                 "GenericError", "'target', expected: string");
     stop(&c);
 }
 
@@ -234,6 +239,9 @@ static void test_query_commands(void)
         "cont",
         "system_reset",
         "quit",
+        "query-cpus-fast",
+        "query-stats",
+        "query-stats-schemas",
     };
     struct qclient c;
     json_t *list, *e;
@@ -416,6 +424,199 @@ static void test_name_kvm(void)
     stop(&c);
 }
 
+static void test_query_cpus_fast(void)
+{
+    struct qclient c;
+    json_t *list, *e, *p;
+    size_t i;
+
+    setup(4, NULL);
+    qclient_pair(&c, g_mon, false);
+    qclient_negotiate(&c);
+    list = qcall(&c, "{\"execute\":\"query-cpus-fast\"}");
+    expect_shape(list, "[{cpu-index:int,props:{core-id:int,socket-id:int,"
+                       "thread-id:int},qom-path:str,target:str,"
+                       "thread-id:int}]");
+    g_assert_cmpuint(json_array_size(list), ==, 4);
+    json_array_foreach (list, i, e) {
+        g_autofree char *path =
+            g_strdup_printf("/machine/unattached/device[%zu]", i ? i + 1 : 0);
+
+        p = json_object_get(e, "props");
+        g_assert_cmpint(jint(e, "cpu-index"), ==, (json_int_t)i);
+        g_assert_cmpint(jint(e, "thread-id"), ==, 5000 + (json_int_t)i);
+        g_assert_cmpstr(jstr(e, "target"), ==, "x86_64");
+        g_assert_cmpstr(jstr(e, "qom-path"), ==, path);
+        /* 2 sockets of 2 cores. */
+        g_assert_cmpint(jint(p, "socket-id"), ==, (json_int_t)i / 2);
+        g_assert_cmpint(jint(p, "core-id"), ==, (json_int_t)i % 2);
+        g_assert_cmpint(jint(p, "thread-id"), ==, 0);
+    }
+    json_decref(list);
+    stop(&c);
+}
+
+/* The value of statistic @name in one StatsResult's "stats". */
+static json_t *stat_value(json_t *result, const char *name)
+{
+    json_t *e;
+    size_t i;
+
+    json_array_foreach (json_object_get(result, "stats"), i, e) {
+        if (strcmp(jstr(e, "name"), name) == 0) {
+            return json_object_get(e, "value");
+        }
+    }
+    return NULL;
+}
+
+static void test_query_stats(void)
+{
+    struct qclient c;
+    json_t *list, *e, *v;
+    size_t i;
+
+    start(&c);
+    list = qcall(&c, "{\"execute\":\"query-stats\","
+                     "\"arguments\":{\"target\":\"vcpu\"}}");
+    expect_shape(list, "[{provider:str,qom-path:str,stats:[{name:str,value:"
+                       "[int]}|{name:str,value:bool}|{name:str,value:int}]}]");
+    g_assert_cmpuint(json_array_size(list), ==, 2);
+    json_array_foreach (list, i, e) {
+        g_assert_cmpstr(jstr(e, "provider"), ==, "kvm");
+        g_assert_cmpint(json_integer_value(stat_value(e, "exits")), ==,
+                        1000 + (json_int_t)i);
+        g_assert_true(json_is_true(stat_value(e, "guest_mode")));
+        v = stat_value(e, "halt_wait_hist");
+        g_assert_cmpuint(json_array_size(v), ==, 4);
+        g_assert_cmpint(json_integer_value(json_array_get(v, 3)), ==, 4);
+        g_assert_cmpuint(json_array_size(stat_value(e, "lin_hist")), ==, 2);
+    }
+    g_assert_cmpstr(jstr(json_array_get(list, 1), "qom-path"), ==,
+                    "/machine/unattached/device[2]");
+    json_decref(list);
+
+    list = qcall(&c, "{\"execute\":\"query-stats\","
+                     "\"arguments\":{\"target\":\"vm\"}}");
+    expect_shape(list, "[{provider:str,stats:[{name:str,value:int}]}]");
+    g_assert_cmpint(json_integer_value(stat_value(json_array_get(list, 0),
+                                                  "remote_tlb_flush")),
+                    ==, 999);
+    json_decref(list);
+
+    /* Filters: names, vCPUs, providers. */
+    list = qcall(&c, "{\"execute\":\"query-stats\",\"arguments\":{"
+                     "\"target\":\"vcpu\",\"vcpus\":"
+                     "[\"/machine/unattached/device[2]\"],\"providers\":"
+                     "[{\"provider\":\"kvm\",\"names\":[\"exits\"]}]}}");
+    g_assert_cmpuint(json_array_size(list), ==, 1);
+    e = json_array_get(list, 0);
+    g_assert_cmpuint(json_array_size(json_object_get(e, "stats")), ==, 1);
+    g_assert_cmpint(json_integer_value(stat_value(e, "exits")), ==, 1001);
+    json_decref(list);
+    list = qcall(&c, "{\"execute\":\"query-stats\",\"arguments\":{"
+                     "\"target\":\"vm\",\"providers\":[]}}");
+    g_assert_cmpuint(json_array_size(list), ==, 0);
+    json_decref(list);
+    list = qcall(&c, "{\"execute\":\"query-stats\",\"arguments\":{"
+                     "\"target\":\"vcpu\",\"vcpus\":[]}}");
+    g_assert_cmpuint(json_array_size(list), ==, 0);
+    json_decref(list);
+
+    /* Errors. */
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\","
+                                 "\"arguments\":{\"target\":\"cryptodev\"}}"),
+                 "GenericError",
+                 "Parameter 'target' does not accept value 'cryptodev'");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\",\"arguments\":"
+                                 "{\"target\":\"vm\",\"vcpus\":[]}}"),
+                 "GenericError", "Parameter 'vcpus' is unexpected");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\",\"arguments\":"
+                                 "{\"target\":\"vm\",\"providers\":"
+                                 "[{\"provider\":\"nope\"}]}}"),
+                 "GenericError", "does not accept value 'nope'");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\",\"arguments\":"
+                                 "{\"target\":\"vm\",\"providers\":[{}]}}"),
+                 "GenericError", "Parameter 'provider' is missing");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\",\"arguments\":"
+                                 "{\"target\":\"vm\",\"providers\":"
+                                 "[{\"provider\":\"kvm\",\"names\":[1]}]}}"),
+                 "GenericError", "expected: string");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\",\"arguments\":"
+                                 "{\"target\":\"vcpu\",\"vcpus\":[0]}}"),
+                 "GenericError", "expected: string");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\"}"),
+                 "GenericError", "Parameter 'target' is missing");
+    /* A host without binary statistics: nothing, as QEMU; a failing read
+     * is an error. */
+    g_f.kstats_err = -ENOTTY;
+    list = qcall(&c, "{\"execute\":\"query-stats\","
+                     "\"arguments\":{\"target\":\"vcpu\"}}");
+    g_assert_cmpuint(json_array_size(list), ==, 0);
+    json_decref(list);
+    g_f.kstats_err = -EIO;
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\","
+                                 "\"arguments\":{\"target\":\"vm\"}}"),
+                 "GenericError", "cannot read KVM statistics");
+    stop(&c);
+}
+
+static json_t *schema_entry(json_t *schema, const char *name)
+{
+    json_t *e;
+    size_t i;
+
+    json_array_foreach (json_object_get(schema, "stats"), i, e) {
+        if (strcmp(jstr(e, "name"), name) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void test_query_stats_schemas(void)
+{
+    struct qclient c;
+    json_t *list, *vcpu, *e;
+
+    start(&c);
+    list = qcall(&c, "{\"execute\":\"query-stats-schemas\"}");
+    g_assert_cmpuint(json_array_size(list), ==, 2);
+    vcpu = json_array_get(list, 0);
+    g_assert_cmpstr(jstr(vcpu, "target"), ==, "vcpu");
+    g_assert_cmpstr(jstr(vcpu, "provider"), ==, "kvm");
+    g_assert_cmpstr(jstr(json_array_get(list, 1), "target"), ==, "vm");
+    e = schema_entry(vcpu, "exits");
+    expect_shape(e, "{exponent:int,name:str,type:str}");
+    g_assert_cmpstr(jstr(e, "type"), ==, "cumulative");
+    e = schema_entry(vcpu, "guest_mode");
+    expect_shape(e, "{exponent:int,name:str,type:str,unit:str}");
+    g_assert_cmpstr(jstr(e, "unit"), ==, "boolean");
+    g_assert_cmpstr(jstr(e, "type"), ==, "instant");
+    e = schema_entry(vcpu, "halt_wait_hist");
+    expect_shape(e, "{base:int,exponent:int,name:str,type:str,unit:str}");
+    g_assert_cmpstr(jstr(e, "type"), ==, "log2-histogram");
+    g_assert_cmpint(jint(e, "base"), ==, 10);
+    g_assert_cmpint(jint(e, "exponent"), ==, -9);
+    e = schema_entry(vcpu, "lin_hist");
+    g_assert_cmpint(jint(e, "bucket-size"), ==, 8);
+    g_assert_cmpstr(jstr(e, "type"), ==, "linear-histogram");
+    g_assert_cmpstr(
+        jstr(schema_entry(json_array_get(list, 1), "max_mmu_rmap_size"),
+             "type"),
+        ==, "peak");
+    json_decref(list);
+    list = qcall(&c, "{\"execute\":\"query-stats-schemas\","
+                     "\"arguments\":{\"provider\":\"kvm\"}}");
+    g_assert_cmpuint(json_array_size(list), ==, 2);
+    json_decref(list);
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats-schemas\","
+                                 "\"arguments\":{\"provider\":\"x\"}}"),
+                 "GenericError",
+                 "Parameter 'provider' does not accept value 'x'");
+    stop(&c);
+}
+
 /* -mon pretty=on: indented replies, still one message each. */
 static void test_pretty(void)
 {
@@ -455,6 +656,9 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp/run-control", test_run_control);
     g_test_add_func("/qmp/events", test_events);
     g_test_add_func("/qmp/name-kvm", test_name_kvm);
+    g_test_add_func("/qmp/query-cpus-fast", test_query_cpus_fast);
+    g_test_add_func("/qmp/query-stats", test_query_stats);
+    g_test_add_func("/qmp/query-stats-schemas", test_query_stats_schemas);
     g_test_add_func("/qmp/pretty", test_pretty);
     r = g_test_run();
     qmp_test_main_cleanup();

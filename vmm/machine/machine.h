@@ -216,6 +216,24 @@ void vmm_machine_summary(struct vmm_machine *m, int64_t start_ns, FILE *f);
 const struct vmm_config *vmm_machine_config(struct vmm_machine *m);
 
 /* ------------------------------------------------------------------ */
+/* What the monitor asks about                                         */
+/* ------------------------------------------------------------------ */
+
+/**
+ * struct vmm_machine_cpu_info - a vCPU's identity (QMP query-cpus-fast).
+ * @index: its index (QEMU's cpu-index).
+ * @thread_id: its thread's kernel id, 0 before it started.
+ * @socket_id: its socket in the -smp topology.
+ * @core_id: its core within the socket.
+ * @thread_in_core: its thread within the core.
+ */
+struct vmm_machine_cpu_info {
+    unsigned index;
+    int thread_id;
+    unsigned socket_id, core_id, thread_in_core;
+};
+
+/* ------------------------------------------------------------------ */
 /* KVM's binary statistics (kvm-stats.c)                               */
 /* ------------------------------------------------------------------ */
 

@@ -59,7 +59,11 @@ struct vmm_monitor;
  * @add_listener: be told of machine events; 0 or -errno.
  * @remove_listener: undo @add_listener.
  * @kvm: whether KVM is present and enabled (query-kvm).
+ * @nr_cpus: number of vCPUs.
+ * @cpu_info: vCPU @i's identity (query-cpus-fast); -EINVAL past the end.
+ * @kvm_stats: KVM's binary statistics of vCPU @cpu, or of the VM when
  *     @cpu is -1 (query-stats); *@ret is freed with vmm_kstats_free();
+ *     -ENOTTY / -EINVAL when KVM has no binary statistics.
  */
 struct vmm_monitor_ops {
     const struct vmm_config *(*config)(void *opaque);
@@ -73,6 +77,10 @@ struct vmm_monitor_ops {
     void (*remove_listener)(void *opaque, vmm_machine_listener_fn *fn,
                             void *fn_opaque);
     void (*kvm)(void *opaque, bool *present, bool *enabled);
+    unsigned (*nr_cpus)(void *opaque);
+    int (*cpu_info)(void *opaque, unsigned i,
+                    struct vmm_machine_cpu_info *info);
+    int (*kvm_stats)(void *opaque, int cpu, struct vmm_kstats **ret);
 };
 
 /**

@@ -188,6 +188,7 @@ bool vmm__qmp_set(json_t *o, const char *key, json_t *v)
 
 static const struct qmp_cmd *const g_tables[] = {
     vmm__qmp_cmds_control,
+    vmm__qmp_cmds_cpu,
 };
 
 const struct qmp_cmd *vmm__qmp_find(const char *name)
