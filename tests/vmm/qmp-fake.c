@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The fake machine of the QMP tests (qmp-fake.h): run control as
- * machine.c does it (QEMU's rules), KVM statistics read by the real
- * reader from files built here.
+ * machine.c and qmp-glue.c do it (QEMU's rules), real IOThreads, KVM
+ * statistics read by the real reader from files built here.
  */
 #include "qmp-fake.h"
 
@@ -16,6 +16,7 @@
 
 #include <linux/kvm.h>
 
+#include <loom/loop.h>
 #include <loom/main.h>
 
 static struct fake_machine *fm(void *opaque)
@@ -147,6 +148,22 @@ static int op_cpu_info(void *opaque, unsigned i,
     return 0;
 }
 
+static int op_cpu_stats(void *opaque, unsigned i,
+                        struct vmm_machine_cpu_stats *st)
+{
+    struct fake_machine *f = opaque;
+
+    if (i >= f->nr_cpus) {
+        return -EINVAL;
+    }
+    memset(st, 0, sizeof(*st));
+    st->runs = 100 + i;
+    st->exits_io = 10 + i;
+    st->exec_count = 1;
+    st->last_exit_reason = KVM_EXIT_IO;
+    return 0;
+}
+
 static int op_kvm_stats(void *opaque, int cpu, struct vmm_kstats **ret)
 {
     static const struct kstats_desc vcpu[] = {
@@ -179,6 +196,53 @@ static int op_kvm_stats(void *opaque, int cpu, struct vmm_kstats **ret)
     return r;
 }
 
+static unsigned op_nr_iothreads(void *opaque)
+{
+    return fm(opaque)->cfg.nr_iothreads;
+}
+
+static int tid_fn(void *arg)
+{
+    return (int)gettid();
+}
+
+static int op_iothread_info(void *opaque, unsigned i,
+                            struct vmm_machine_iothread_info *info)
+{
+    struct fake_machine *f = opaque;
+
+    if (i >= f->cfg.nr_iothreads) {
+        return -EINVAL;
+    }
+    info->id = f->cfg.iothreads[i].id;
+    info->thread_id = loom_iothread_run(f->io[i], tid_fn, NULL);
+    info->poll_max_ns = f->poll[i][0];
+    info->poll_grow = f->poll[i][1];
+    info->poll_shrink = f->poll[i][2];
+    info->aio_max_batch = 0;
+    info->io = f->io[i];
+    return 0;
+}
+
+static int op_iothread_set_poll(void *opaque, unsigned i, int64_t max_ns,
+                                int64_t grow, int64_t shrink)
+{
+    struct fake_machine *f = opaque;
+    int r;
+
+    if (f->set_poll_err) {
+        return f->set_poll_err;
+    }
+    r = loom_loop_set_poll_params(loom_iothread_loop(f->io[i]), max_ns, grow,
+                                  shrink);
+    if (r == 0) {
+        f->poll[i][0] = max_ns;
+        f->poll[i][1] = grow;
+        f->poll[i][2] = shrink;
+    }
+    return r;
+}
+
 const struct vmm_monitor_ops fake_ops = {
     .config = op_config,
     .runstate = op_runstate,
@@ -191,7 +255,11 @@ const struct vmm_monitor_ops fake_ops = {
     .kvm = op_kvm,
     .nr_cpus = op_nr_cpus,
     .cpu_info = op_cpu_info,
+    .cpu_stats = op_cpu_stats,
     .kvm_stats = op_kvm_stats,
+    .nr_iothreads = op_nr_iothreads,
+    .iothread_info = op_iothread_info,
+    .iothread_set_poll = op_iothread_set_poll,
 };
 
 void fake_init(struct fake_machine *f, unsigned cpus, const char *name)
@@ -204,11 +272,22 @@ void fake_init(struct fake_machine *f, unsigned cpus, const char *name)
     f->threads = 1;
     f->cores = cpus / f->sockets;
     f->cfg.name = name ? g_strdup(name) : NULL;
+    f->cfg.nr_iothreads = FAKE_IOTHREADS;
+    for (unsigned i = 0; i < FAKE_IOTHREADS; i++) {
+        f->cfg.iothreads[i].id = g_strdup_printf("io%u", i);
+        g_assert_cmpint(
+            loom_iothread_new(f->cfg.iothreads[i].id, NULL, &f->io[i]), ==, 0);
+        f->poll[i][0] = LOOM_IOTHREAD_POLL_MAX_NS_DEFAULT;
+    }
 }
 
 void fake_destroy(struct fake_machine *f)
 {
     g_assert_null(f->listener);
+    for (unsigned i = 0; i < FAKE_IOTHREADS; i++) {
+        loom_iothread_free(f->io[i]);
+        g_free(f->cfg.iothreads[i].id);
+    }
     g_free(f->cfg.name);
 }
 

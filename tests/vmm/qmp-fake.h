@@ -2,8 +2,8 @@
 /*
  * What the QMP tests share (tests/vmm/test-qmp*.c): a fake machine behind
  * struct vmm_monitor_ops — run states and events as the real machine
- * has them, vCPUs with a topology, KVM statistics from a file built in
- * memory — and a QMP client that talks to the monitor from
+ * has them, vCPUs with a topology, real IOThreads, KVM statistics from a
+ * file built in memory — and a QMP client that talks to the monitor from
  * the test's own thread (qmp-client.h), running the main loop while it
  * waits.
  */
@@ -14,17 +14,22 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include <loom/iothread.h>
 
 #include "monitor/monitor.h"
 #include "qmp-client.h"
 
 #define FAKE_MAX_CPUS 8
+#define FAKE_IOTHREADS 2
 
 struct fake_machine {
     struct vmm_config cfg;
     enum vmm_runstate state;
     unsigned nr_cpus;
     unsigned sockets, cores, threads;
+    struct loom_iothread *io[FAKE_IOTHREADS];
+    int64_t poll[FAKE_IOTHREADS][3];
+    int set_poll_err; /* returned by iothread_set_poll when non-zero */
     int kstats_err;   /* returned by kvm_stats when non-zero */
     unsigned kstats_reads;
     unsigned stops, conts, resets, quits;
@@ -36,7 +41,7 @@ struct fake_machine {
 extern const struct vmm_monitor_ops fake_ops;
 
 /* A running fake with @cpus vCPUs (2 sockets x cores x 1 thread when
- * @cpus is even). */
+ * @cpus is even) and FAKE_IOTHREADS IOThreads "io0", "io1". */
 void fake_init(struct fake_machine *f, unsigned cpus, const char *name);
 void fake_destroy(struct fake_machine *f);
 /* Emit an event as the machine would. */

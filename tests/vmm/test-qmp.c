@@ -218,8 +218,17 @@ static void test_arguments(void)
                  "GenericError", "Parameter 'x' is unexpected");
     expect_return(qclient_cmd(&c, "{\"execute\":\"query-status\","
                                   "\"arguments\":{}}"));
-    expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\"}"),
-                 "GenericError", "Parameter 'target' is missing");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-get\",\"arguments\":"
+                                 "{\"path\":\"/objects/io0\"}}"),
+                 "GenericError", "Parameter 'property' is missing");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-get\",\"arguments\":"
+                                 "{\"path\":1,\"property\":\"x\"}}"),
+                 "GenericError",
+                 "Invalid parameter type for 'path', expected: string");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-get\",\"arguments\":"
+                                 "{\"path\":\"/objects/io0\","
+                                 "\"property\":\"poll-max-ns\",\"z\":[]}}"),
+                 "GenericError", "Parameter 'z' is unexpected");
     expect_error(qclient_cmd(&c, "{\"execute\":\"query-stats\","
                                  "\"arguments\":{\"target\":true}}"),
                  "GenericError", "'target', expected: string");
@@ -242,6 +251,10 @@ static void test_query_commands(void)
         "query-cpus-fast",
         "query-stats",
         "query-stats-schemas",
+        "query-iothreads",
+        "qom-get",
+        "qom-set",
+        "x-loom-query-stats",
     };
     struct qclient c;
     json_t *list, *e;
@@ -617,6 +630,132 @@ static void test_query_stats_schemas(void)
     stop(&c);
 }
 
+static void test_iothreads(void)
+{
+    struct qclient c;
+    json_t *list, *e, *v;
+    size_t i;
+
+    start(&c);
+    list = qcall(&c, "{\"execute\":\"query-iothreads\"}");
+    expect_shape(list, "[{aio-max-batch:int,id:str,poll-grow:int,"
+                       "poll-max-ns:int,poll-shrink:int,thread-id:int}]");
+    g_assert_cmpuint(json_array_size(list), ==, 2);
+    json_array_foreach (list, i, e) {
+        g_autofree char *id = g_strdup_printf("io%zu", i);
+
+        g_assert_cmpstr(jstr(e, "id"), ==, id);
+        g_assert_cmpint(jint(e, "thread-id"), >, 0);
+        g_assert_cmpint(jint(e, "thread-id"), !=, getpid());
+        g_assert_cmpint(jint(e, "poll-max-ns"), ==, 32768);
+    }
+    json_decref(list);
+    v = qcall(&c, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":"
+                  "\"/objects/io1\",\"property\":\"poll-max-ns\"}}");
+    g_assert_cmpint(json_integer_value(v), ==, 32768);
+    json_decref(v);
+    expect_return(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                  "\"path\":\"/objects/io1\",\"property\":"
+                                  "\"poll-max-ns\",\"value\":1000}}"));
+    expect_return(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                  "\"path\":\"/objects/io1\",\"property\":"
+                                  "\"poll-grow\",\"value\":4}}"));
+    expect_return(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                  "\"path\":\"/objects/io1\",\"property\":"
+                                  "\"poll-shrink\",\"value\":3}}"));
+    g_assert_cmpint(g_f.poll[1][0], ==, 1000);
+    g_assert_cmpint(g_f.poll[1][1], ==, 4);
+    g_assert_cmpint(g_f.poll[1][2], ==, 3);
+    g_assert_cmpint(g_f.poll[0][0], ==, 32768);
+    list = qcall(&c, "{\"execute\":\"query-iothreads\"}");
+    e = json_array_get(list, 1);
+    g_assert_cmpint(jint(e, "poll-max-ns"), ==, 1000);
+    g_assert_cmpint(jint(e, "poll-grow"), ==, 4);
+    g_assert_cmpint(jint(e, "poll-shrink"), ==, 3);
+    json_decref(list);
+    v = qcall(&c, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":"
+                  "\"/objects/io1\",\"property\":\"aio-max-batch\"}}");
+    g_assert_cmpint(json_integer_value(v), ==, 0);
+    json_decref(v);
+
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-get\",\"arguments\":{"
+                                 "\"path\":\"/objects/nope\",\"property\":"
+                                 "\"poll-max-ns\"}}"),
+                 "DeviceNotFound", "Device '/objects/nope' not found");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-get\",\"arguments\":{"
+                                 "\"path\":\"/machine\",\"property\":"
+                                 "\"type\"}}"),
+                 "DeviceNotFound", "Device '/machine' not found");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-get\",\"arguments\":{"
+                                 "\"path\":\"/objects/io0\",\"property\":"
+                                 "\"nope\"}}"),
+                 "GenericError", "Property 'iothread.nope' not found");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                 "\"path\":\"/objects/io0\",\"property\":"
+                                 "\"poll-max-ns\",\"value\":-1}}"),
+                 "GenericError",
+                 "poll-max-ns value must be in range [0, 9223372036854775807]");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                 "\"path\":\"/objects/io0\",\"property\":"
+                                 "\"poll-grow\",\"value\":\"x\"}}"),
+                 "GenericError",
+                 "Invalid parameter type for 'poll-grow', expected: integer");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                 "\"path\":\"/objects/io0\",\"property\":"
+                                 "\"poll-grow\",\"value\":1.5}}"),
+                 "GenericError", "expected: integer");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                 "\"path\":\"/objects/io0\",\"property\":"
+                                 "\"aio-max-batch\",\"value\":8}}"),
+                 "GenericError", "cannot be changed");
+    g_f.set_poll_err = -EINVAL;
+    expect_error(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                 "\"path\":\"/objects/io0\",\"property\":"
+                                 "\"poll-max-ns\",\"value\":5}}"),
+                 "GenericError", "poll-max-ns");
+    g_assert_cmpint(g_f.poll[0][0], ==, 32768);
+    stop(&c);
+}
+
+static void test_loom_stats(void)
+{
+    struct qclient c;
+    json_t *s, *e;
+    size_t i;
+
+    start(&c);
+    s = qcall(&c, "{\"execute\":\"x-loom-query-stats\"}");
+    expect_shape(json_object_get(s, "loops"),
+                 "[{bh-runs:int,fd-events:int,fdmon:str,iterations:int,"
+                 "name:str,notify-sent:int,notify-skipped:int,poll-hits:int,"
+                 "poll-misses:int,poll-ns:int,timer-runs:int}]");
+    g_assert_cmpuint(json_array_size(json_object_get(s, "loops")), ==, 3);
+    g_assert_cmpstr(
+        jstr(json_array_get(json_object_get(s, "loops"), 0), "name"), ==,
+        "main");
+    g_assert_cmpstr(
+        jstr(json_array_get(json_object_get(s, "loops"), 2), "name"), ==,
+        "io1");
+    /* The main loop has been running this conversation. */
+    g_assert_cmpint(
+        jint(json_array_get(json_object_get(s, "loops"), 0), "iterations"), >,
+        0);
+    expect_shape(json_object_get(s, "vcpus"),
+                 "[{cpu-index:int,exec-count:int,exits-intr:int,exits-io:int,"
+                 "exits-mmio:int,exits-other:int,halts:int,kicks:int,"
+                 "kvm-runs:int,last-exit-reason:int,safe-work-items:int,"
+                 "signal-kicks:int,stops:int,thread-id:int,work-items:int}]");
+    json_array_foreach (json_object_get(s, "vcpus"), i, e) {
+        g_assert_cmpint(jint(e, "kvm-runs"), ==, 100 + (json_int_t)i);
+    }
+    e = json_object_get(s, "monitor");
+    g_assert_cmpint(jint(e, "sessions"), ==, 1);
+    g_assert_cmpint(jint(e, "commands"), ==, 2);
+    g_assert_true(json_is_array(json_object_get(s, "pools")));
+    json_decref(s);
+    stop(&c);
+}
+
 /* -mon pretty=on: indented replies, still one message each. */
 static void test_pretty(void)
 {
@@ -659,6 +798,8 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp/query-cpus-fast", test_query_cpus_fast);
     g_test_add_func("/qmp/query-stats", test_query_stats);
     g_test_add_func("/qmp/query-stats-schemas", test_query_stats_schemas);
+    g_test_add_func("/qmp/iothreads", test_iothreads);
+    g_test_add_func("/qmp/x-loom-query-stats", test_loom_stats);
     g_test_add_func("/qmp/pretty", test_pretty);
     r = g_test_run();
     qmp_test_main_cleanup();

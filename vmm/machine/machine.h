@@ -27,6 +27,7 @@
 #include "config.h"
 
 struct vmm_machine;
+struct loom_iothread;
 
 /**
  * enum vmm_runstate - QEMU's run states, as query-status names them.
@@ -231,6 +232,48 @@ struct vmm_machine_cpu_info {
     unsigned index;
     int thread_id;
     unsigned socket_id, core_id, thread_in_core;
+};
+
+/**
+ * struct vmm_machine_cpu_stats - a vCPU's counters (monotonic), from the
+ * library's vCPU layer and from the KVM accelerator.
+ * @exec_count: accelerator exec calls.
+ * @kicks: kicks delivered by the vCPU layer.
+ * @work_items: run_on_cpu-family items run on its thread.
+ * @safe_work_items: of those, "safe" (exclusive) ones.
+ * @halts: times it slept halted.
+ * @stops: times it acknowledged a stop.
+ * @runs: KVM_RUN calls.
+ * @exits_io: port I/O exits.
+ * @exits_mmio: MMIO exits.
+ * @exits_intr: KVM_RUN interrupted (kicks, immediate exits).
+ * @exits_other: any other exit.
+ * @signal_kicks: kicks delivered to KVM_RUN by signal.
+ * @last_exit_reason: KVM_EXIT_* of the last exit.
+ */
+struct vmm_machine_cpu_stats {
+    uint64_t exec_count, kicks, work_items, safe_work_items, halts, stops;
+    uint64_t runs, exits_io, exits_mmio, exits_intr, exits_other;
+    uint64_t signal_kicks;
+    uint32_t last_exit_reason;
+};
+
+/**
+ * struct vmm_machine_iothread_info - an IOThread (QMP query-iothreads).
+ * @id: its -object id.
+ * @thread_id: its thread's kernel id.
+ * @poll_max_ns: the adaptive polling window's maximum (0: off).
+ * @poll_grow: its growth factor (0: the loop's default).
+ * @poll_shrink: its shrink divisor (0: the loop's default).
+ * @aio_max_batch: most requests a device submits in one batch (0: the
+ *     backend's default).
+ * @io: the IOThread itself (its loop's and pool's statistics).
+ */
+struct vmm_machine_iothread_info {
+    const char *id;
+    int thread_id;
+    int64_t poll_max_ns, poll_grow, poll_shrink, aio_max_batch;
+    struct loom_iothread *io;
 };
 
 /* ------------------------------------------------------------------ */

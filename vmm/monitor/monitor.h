@@ -61,9 +61,14 @@ struct vmm_monitor;
  * @kvm: whether KVM is present and enabled (query-kvm).
  * @nr_cpus: number of vCPUs.
  * @cpu_info: vCPU @i's identity (query-cpus-fast); -EINVAL past the end.
+ * @cpu_stats: vCPU @i's counters (x-loom-query-stats).
  * @kvm_stats: KVM's binary statistics of vCPU @cpu, or of the VM when
  *     @cpu is -1 (query-stats); *@ret is freed with vmm_kstats_free();
  *     -ENOTTY / -EINVAL when KVM has no binary statistics.
+ * @nr_iothreads: number of IOThreads.
+ * @iothread_info: IOThread @i (query-iothreads, qom-get).
+ * @iothread_set_poll: set IOThread @i's polling parameters (qom-set);
+ *     -EINVAL for a value the loop refuses.
  */
 struct vmm_monitor_ops {
     const struct vmm_config *(*config)(void *opaque);
@@ -80,7 +85,14 @@ struct vmm_monitor_ops {
     unsigned (*nr_cpus)(void *opaque);
     int (*cpu_info)(void *opaque, unsigned i,
                     struct vmm_machine_cpu_info *info);
+    int (*cpu_stats)(void *opaque, unsigned i,
+                     struct vmm_machine_cpu_stats *st);
     int (*kvm_stats)(void *opaque, int cpu, struct vmm_kstats **ret);
+    unsigned (*nr_iothreads)(void *opaque);
+    int (*iothread_info)(void *opaque, unsigned i,
+                         struct vmm_machine_iothread_info *info);
+    int (*iothread_set_poll)(void *opaque, unsigned i, int64_t max_ns,
+                             int64_t grow, int64_t shrink);
 };
 
 /**

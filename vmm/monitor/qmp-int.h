@@ -230,6 +230,8 @@ struct qmp_cmd {
 /* The command tables, each ending with a NULL name (cmds-*.c). */
 extern const struct qmp_cmd vmm__qmp_cmds_control[];
 extern const struct qmp_cmd vmm__qmp_cmds_cpu[];
+extern const struct qmp_cmd vmm__qmp_cmds_iothread[];
+extern const struct qmp_cmd vmm__qmp_cmds_loom[];
 
 /* Look a command up by name in every table, or NULL.  Context: any. */
 const struct qmp_cmd *vmm__qmp_find(const char *name);
