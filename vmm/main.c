@@ -26,9 +26,6 @@
  */
 static const char *unsupported(const struct vmm_config *cfg)
 {
-    if (cfg->nr_qmp > 0) {
-        return "-qmp / -mon: QMP is not yet supported";
-    }
     if (cfg->sandbox) {
         return "-sandbox on: not yet supported";
     }
@@ -76,6 +73,7 @@ static void pidfile_remove(const char *path, int fd)
 
 static int run(const struct vmm_config *cfg, int64_t start_ns)
 {
+    struct vmm_monitor *mon = NULL;
     struct vmm_machine *m = NULL;
     char *err = NULL;
     int r, status, pidfd = -1;
@@ -97,6 +95,13 @@ static int run(const struct vmm_config *cfg, int64_t start_ns)
     }
     loom_bql_lock();
     r = vmm_machine_create(cfg, &m, &err);
+    if (r == 0) {
+        /* QMP listens before the vCPUs start (-S waits for cont). */
+        r = vmm_machine_monitor_new(m, &mon, &err);
+        if (r < 0) {
+            vmm_machine_destroy(m);
+        }
+    }
     if (r < 0) {
         fprintf(stderr, PROG ": %s\n", err ? err : strerror(-r));
         free(err);
@@ -109,6 +114,7 @@ static int run(const struct vmm_config *cfg, int64_t start_ns)
     if (vmm_machine_start(m) == 0) {
         status = vmm_machine_run(m);
     }
+    vmm_machine_monitor_free(mon);
     if (cfg->summary) {
         vmm_machine_summary(m, start_ns, stderr);
     }

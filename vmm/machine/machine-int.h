@@ -99,6 +99,14 @@ struct vmm_machine {
     uint64_t ev_detail;
     int ev_cpu;
 
+    /* IOThread settings the monitor reads and changes (qmp-glue.c);
+     * main thread, BQL. */
+    struct vmm_machine_io_state {
+        bool known; /* filled in from the configuration */
+        int tid;    /* 0 until first asked for */
+        int64_t poll_max_ns, poll_grow, poll_shrink;
+    } io_state[VMM_MAX_IOTHREADS];
+
     /* Atomic: set once by the first isa-debug-exit write. */
     bool exit_requested;
     int debug_exit_status;
@@ -136,6 +144,7 @@ int vmm__machine_boot_reload(struct vmm_machine *m);
 void vmm__machine_boot_free(struct vmm_machine *m);
 
 /* vcpus.c */
+struct vmm_x86_topo vmm__machine_topo(const struct vmm_config *cfg);
 int vmm__machine_vcpus_create(struct vmm_machine *m, char **errmsg);
 int vmm__machine_vcpus_start(struct vmm_machine *m);
 int vmm__machine_vcpus_reset(struct vmm_machine *m);

@@ -217,8 +217,16 @@ void vmm_machine_summary(struct vmm_machine *m, int64_t start_ns, FILE *f);
 const struct vmm_config *vmm_machine_config(struct vmm_machine *m);
 
 /* ------------------------------------------------------------------ */
-/* What the monitor asks about                                         */
+/* Queries and hooks for the monitor (machine/qmp-glue.c)              */
 /* ------------------------------------------------------------------ */
+
+/**
+ * vmm_machine_remove_listener() - undo vmm_machine_add_listener() (the
+ * same @fn and @opaque); nothing if not registered.
+ * Context: main thread, BQL held.
+ */
+void vmm_machine_remove_listener(struct vmm_machine *m,
+                                 vmm_machine_listener_fn *fn, void *opaque);
 
 /**
  * struct vmm_machine_cpu_info - a vCPU's identity (QMP query-cpus-fast).
@@ -259,26 +267,26 @@ struct vmm_machine_cpu_stats {
 };
 
 /**
- * struct vmm_machine_iothread_info - an IOThread (QMP query-iothreads).
- * @id: its -object id.
- * @thread_id: its thread's kernel id.
- * @poll_max_ns: the adaptive polling window's maximum (0: off).
- * @poll_grow: its growth factor (0: the loop's default).
- * @poll_shrink: its shrink divisor (0: the loop's default).
- * @aio_max_batch: most requests a device submits in one batch (0: the
- *     backend's default).
- * @io: the IOThread itself (its loop's and pool's statistics).
+ * vmm_machine_nr_cpus() - the number of vCPUs.
+ * Context: any.
  */
-struct vmm_machine_iothread_info {
-    const char *id;
-    int thread_id;
-    int64_t poll_max_ns, poll_grow, poll_shrink, aio_max_batch;
-    struct loom_iothread *io;
-};
+unsigned vmm_machine_nr_cpus(struct vmm_machine *m);
 
-/* ------------------------------------------------------------------ */
-/* KVM's binary statistics (kvm-stats.c)                               */
-/* ------------------------------------------------------------------ */
+/**
+ * vmm_machine_cpu_info() - vCPU @i's identity.
+ * Context: main thread, BQL held.
+ * Return: 0; -EINVAL when @i is not a vCPU.
+ */
+int vmm_machine_cpu_info(struct vmm_machine *m, unsigned i,
+                         struct vmm_machine_cpu_info *info);
+
+/**
+ * vmm_machine_cpu_stats() - vCPU @i's counters.
+ * Context: main thread, BQL held.
+ * Return: 0; -EINVAL when @i is not a vCPU.
+ */
+int vmm_machine_cpu_stats(struct vmm_machine *m, unsigned i,
+                          struct vmm_machine_cpu_stats *st);
 
 /** enum vmm_kstat_type - a KVM statistic's kind (KVM_STATS_TYPE_*). */
 enum vmm_kstat_type {
@@ -354,5 +362,81 @@ int vmm_kstats_read(int fd, struct vmm_kstats **ret);
 
 /** vmm_kstats_free() - free a snapshot (NULL is ignored).  Context: any. */
 void vmm_kstats_free(struct vmm_kstats *st);
+
+/**
+ * vmm_machine_kvm_stats() - read KVM's binary statistics of vCPU @cpu, or
+ * of the VM when @cpu is -1 (QMP query-stats).
+ * @ret: receives the snapshot (vmm_kstats_free()).
+ * Context: main thread, BQL held (a vCPU's file is opened on its thread).
+ * Return: 0; -EINVAL for a bad @cpu; -ENOTTY or -EINVAL when KVM has no
+ * binary statistics; as vmm_kstats_read().
+ */
+int vmm_machine_kvm_stats(struct vmm_machine *m, int cpu,
+                          struct vmm_kstats **ret);
+
+/**
+ * struct vmm_machine_iothread_info - an IOThread (QMP query-iothreads).
+ * @id: its -object id.
+ * @thread_id: its thread's kernel id.
+ * @poll_max_ns: the adaptive polling window's maximum (0: off).
+ * @poll_grow: its growth factor (0: the loop's default).
+ * @poll_shrink: its shrink divisor (0: the loop's default).
+ * @aio_max_batch: most requests a device submits in one batch (0: the
+ *     backend's default).
+ * @io: the IOThread itself (its loop's and pool's statistics).
+ */
+struct vmm_machine_iothread_info {
+    const char *id;
+    int thread_id;
+    int64_t poll_max_ns, poll_grow, poll_shrink, aio_max_batch;
+    struct loom_iothread *io;
+};
+
+/** vmm_machine_nr_iothreads() - the number of IOThreads.  Context: any. */
+unsigned vmm_machine_nr_iothreads(struct vmm_machine *m);
+
+/**
+ * vmm_machine_iothread_info() - IOThread @i, in -object order.
+ * Context: main thread, BQL held.
+ * Return: 0; -EINVAL when @i is not an IOThread; the error of running
+ * gettid() in it.
+ */
+int vmm_machine_iothread_info(struct vmm_machine *m, unsigned i,
+                              struct vmm_machine_iothread_info *info);
+
+/**
+ * vmm_machine_iothread_set_poll() - change IOThread @i's adaptive polling
+ * (QMP qom-set of poll-max-ns, poll-grow, poll-shrink); the new values
+ * take effect at its loop's next wait.
+ * Context: main thread, BQL held.
+ * Return: 0; -EINVAL for a bad @i or a negative value.
+ */
+int vmm_machine_iothread_set_poll(struct vmm_machine *m, unsigned i,
+                                  int64_t max_ns, int64_t grow,
+                                  int64_t shrink);
+
+struct vmm_monitor;
+
+/**
+ * vmm_machine_monitor_new() - the QMP monitor of @m, serving every -qmp
+ * and -mon of its configuration (vmm/monitor/monitor.h).
+ * @m: the machine; it must outlive the monitor.
+ * @ret: receives the monitor (free it with vmm_machine_monitor_free()
+ *     before destroying @m).  With no -qmp or -mon, *@ret is NULL.
+ * @errmsg: receives a malloc'ed one-line message on failure, or NULL.
+ * Context: main thread, BQL held.
+ * Return: 0; -errno with @errmsg (a socket that cannot be bound ...).
+ */
+int vmm_machine_monitor_new(struct vmm_machine *m, struct vmm_monitor **ret,
+                            char **errmsg);
+
+/**
+ * vmm_machine_monitor_free() - write out what the clients are still owed
+ * (the reply to quit, the last SHUTDOWN event; at most one second for
+ * slow clients), then close the monitor.
+ * @mon: the monitor, or NULL.
+ * Context: main thread, BQL held.
+ */
+void vmm_machine_monitor_free(struct vmm_monitor *mon);
 
 #endif /* VMM_MACHINE_MACHINE_H */

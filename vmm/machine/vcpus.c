@@ -30,7 +30,7 @@ static void cpuid_warn(void *opaque, const char *msg)
     fprintf(stderr, "loom-vm: warning: %s\n", msg);
 }
 
-static struct vmm_x86_topo topo_of(const struct vmm_config *cfg)
+struct vmm_x86_topo vmm__machine_topo(const struct vmm_config *cfg)
 {
     struct vmm_x86_topo t = {
         .sockets = cfg->sockets ? cfg->sockets : 1,
@@ -46,7 +46,7 @@ static int vcpu_init(struct vmm_kvm_vcpu *vcpu, void *opaque)
 {
     struct vcpu_init *vi = opaque;
     struct vmm_machine *m = vi->m;
-    struct vmm_x86_topo t = topo_of(m->cfg);
+    struct vmm_x86_topo t = vmm__machine_topo(m->cfg);
     struct vmm_x86_cpuid *c;
     struct kvm_cpuid_entry2 *leaf1;
     int r;
@@ -71,7 +71,7 @@ static int vcpu_init(struct vmm_kvm_vcpu *vcpu, void *opaque)
 int vmm__machine_vcpus_create(struct vmm_machine *m, char **errmsg)
 {
     const struct vmm_config *cfg = m->cfg;
-    struct vmm_x86_topo t = topo_of(cfg);
+    struct vmm_x86_topo t = vmm__machine_topo(cfg);
     char err[256] = "";
     unsigned i;
     int r;

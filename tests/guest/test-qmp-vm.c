@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * QMP conversations with a running machine monitor — loom-vm, and QEMU
+ * microvm with the same command line and the same assertions (VMM.md:
+ * loom-vm answers as QEMU 7.2 does).  The guest is the smp guest asked to
+ * wait for a second CPU that never comes: it prints one line and stays
+ * running.  Covered: every query on a live machine (thread ids are the
+ * process's threads, the vCPU's KVM statistics), run control and its
+ * events with what the guest shows (a reset restarts it, a stopped VM
+ * that is reset waits in prelaunch), -S, -no-reboot and -no-shutdown,
+ * SIGTERM, the guest's own exit, -qmp stdio, -mon with pretty=on, wait=on,
+ * clients vanishing; on loom-vm also many clients at once, bad input and
+ * x-loom-query-stats.
+ *
+ *   test-qmp-vm --vmm=PATH --guest-dir=DIR [GTest options]
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guest-run.h"
+#include "qmp-vm.h"
+
+#define STAY "cpus=2 ap_timeout_ms=600000"
+#define BOOTED "smp: expecting 2 CPUs"
+
+static const char *g_vmm;
+
+/* Whether @c talks to loom-vm (QEMU lacks loom-vm's extensions). */
+static bool is_loom(struct qclient *c)
+{
+    json_t *v = qcall(c, "{\"execute\":\"query-version\"}");
+    bool loom = g_str_has_prefix(jstr(v, "package"), "loom-vm");
+
+    json_decref(v);
+    return loom;
+}
+
+static void expect_status(struct qclient *c, const char *status)
+{
+    json_t *s = qcall(c, "{\"execute\":\"query-status\"}");
+
+    g_assert_cmpstr(jstr(s, "status"), ==, status);
+    g_assert_true(json_is_boolean(json_object_get(s, "singlestep")));
+    g_assert_true(json_is_true(json_object_get(s, "running")) ==
+                  (strcmp(status, "running") == 0));
+    json_decref(s);
+}
+
+/* @cmd succeeds and @event (with @reason, if given) is emitted. */
+static void cmd_event(struct qclient *c, const char *cmd, const char *event,
+                      const char *reason)
+{
+    json_t *e;
+
+    expect_return(qclient_cmd(c, cmd));
+    e = qclient_event(c, event);
+    if (reason) {
+        json_t *d = json_object_get(e, "data");
+
+        g_assert_true(json_is_false(json_object_get(d, "guest")));
+        g_assert_cmpstr(jstr(d, "reason"), ==, reason);
+    }
+    json_decref(e);
+}
+
+static bool is_task(struct qvm *v, json_int_t tid)
+{
+    g_autofree char *p =
+        g_strdup_printf("/proc/%d/task/%lld", (int)v->pid, (long long)tid);
+
+    return tid > 0 && g_file_test(p, G_FILE_TEST_IS_DIR);
+}
+
+/* The statistic @name of a query-stats result, or NULL. */
+static json_t *stat_of(json_t *result, const char *name)
+{
+    json_t *e;
+    size_t i;
+
+    json_array_foreach (json_object_get(result, "stats"), i, e) {
+        if (strcmp(jstr(e, "name"), name) == 0) {
+            return json_object_get(e, "value");
+        }
+    }
+    return NULL;
+}
+
+static void quit(struct qvm *v, struct qclient *c)
+{
+    cmd_event(c, "{\"execute\":\"quit\"}", "SHUTDOWN", "host-qmp-quit");
+    g_assert_true(qclient_wait_eof(c, 30000));
+    if (qvm_wait(v) != 0) {
+        qvm_show(v);
+    }
+    g_assert_cmpint(v->status, ==, 0);
+}
+
+static void test_queries(void)
+{
+    const char *const extra[] = {"-name", "vm-q", "-object", "iothread,id=io0",
+                                 NULL};
+    struct qvm v;
+    struct qclient c;
+    json_t *r, *e;
+    json_int_t cpu_tid;
+    char path[64];
+
+    qvm_start_qmp(&v, &c, g_vmm, "smp", STAY, extra);
+    qclient_negotiate(&c);
+    qvm_wait_output(&v, BOOTED, 1);
+    expect_status(&c, "running");
+    r = qcall(&c, "{\"execute\":\"query-name\"}");
+    g_assert_cmpstr(jstr(r, "name"), ==, "vm-q");
+    json_decref(r);
+    r = qcall(&c, "{\"execute\":\"query-kvm\"}");
+    g_assert_true(json_is_true(json_object_get(r, "enabled")));
+    g_assert_true(json_is_true(json_object_get(r, "present")));
+    json_decref(r);
+
+    r = qcall(&c, "{\"execute\":\"query-cpus-fast\"}");
+    g_assert_cmpuint(json_array_size(r), ==, 1);
+    e = json_array_get(r, 0);
+    cpu_tid = jint(e, "thread-id");
+    g_assert_true(is_task(&v, cpu_tid));
+    g_assert_cmpint(cpu_tid, !=, v.pid);
+    g_assert_cmpstr(jstr(e, "target"), ==, "x86_64");
+    g_snprintf(path, sizeof(path), "%s", jstr(e, "qom-path"));
+    json_decref(r);
+
+    r = qcall(&c, "{\"execute\":\"query-iothreads\"}");
+    g_assert_cmpuint(json_array_size(r), ==, 1);
+    e = json_array_get(r, 0);
+    g_assert_cmpstr(jstr(e, "id"), ==, "io0");
+    g_assert_true(is_task(&v, jint(e, "thread-id")));
+    g_assert_cmpint(jint(e, "thread-id"), !=, cpu_tid);
+    g_assert_cmpint(jint(e, "poll-max-ns"), ==, 32768);
+    json_decref(r);
+    expect_return(qclient_cmd(&c, "{\"execute\":\"qom-set\",\"arguments\":{"
+                                  "\"path\":\"/objects/io0\",\"property\":"
+                                  "\"poll-max-ns\",\"value\":5000}}"));
+    r = qcall(&c, "{\"execute\":\"qom-get\",\"arguments\":{\"path\":"
+                  "\"/objects/io0\",\"property\":\"poll-max-ns\"}}");
+    g_assert_cmpint(json_integer_value(r), ==, 5000);
+    json_decref(r);
+
+    /* KVM's own statistics of the vCPU and of the VM. */
+    r = qcall(&c, "{\"execute\":\"query-stats\","
+                  "\"arguments\":{\"target\":\"vcpu\"}}");
+    if (json_array_size(r) == 0) {
+        g_test_message("this KVM has no binary statistics");
+    } else {
+        e = json_array_get(r, 0);
+        g_assert_cmpstr(jstr(e, "provider"), ==, "kvm");
+        g_assert_cmpstr(jstr(e, "qom-path"), ==, path);
+        g_assert_true(json_is_integer(stat_of(e, "exits")));
+        g_assert_cmpint(json_integer_value(stat_of(e, "exits")), >, 0);
+        json_decref(r);
+        r = qcall(&c, "{\"execute\":\"query-stats\","
+                      "\"arguments\":{\"target\":\"vm\"}}");
+        g_assert_nonnull(stat_of(json_array_get(r, 0), "remote_tlb_flush"));
+        json_decref(r);
+        r = qcall(&c, "{\"execute\":\"query-stats-schemas\"}");
+        g_assert_cmpuint(json_array_size(r), ==, 2);
+    }
+    json_decref(r);
+
+    if (is_loom(&c)) {
+        r = qcall(&c, "{\"execute\":\"x-loom-query-stats\"}");
+        e = json_array_get(json_object_get(r, "vcpus"), 0);
+        g_assert_cmpint(jint(e, "thread-id"), ==, cpu_tid);
+        g_assert_cmpint(jint(e, "kvm-runs"), >, 0);
+        g_assert_cmpint(jint(e, "exits-io"), >, 0); /* the console line */
+        g_assert_cmpuint(json_array_size(json_object_get(r, "loops")), ==, 2);
+        json_decref(r);
+    }
+    quit(&v, &c);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+static void test_run_control(void)
+{
+    struct qvm v;
+    struct qclient c;
+    bool loom;
+
+    qvm_start_qmp(&v, &c, g_vmm, "smp", STAY, NULL);
+    qclient_negotiate(&c);
+    loom = is_loom(&c);
+    qvm_wait_output(&v, BOOTED, 1);
+    cmd_event(&c, "{\"execute\":\"stop\"}", "STOP", NULL);
+    expect_status(&c, "paused");
+    if (loom) {
+        json_t *r = qcall(&c, "{\"execute\":\"x-loom-query-stats\"}");
+
+        /* The vCPU really stopped (it acknowledged the stop). */
+        g_assert_cmpint(
+            jint(json_array_get(json_object_get(r, "vcpus"), 0), "stops"), >=,
+            1);
+        json_decref(r);
+    }
+    cmd_event(&c, "{\"execute\":\"cont\"}", "RESUME", NULL);
+    expect_status(&c, "running");
+    /* A reset of a running VM: the guest starts over. */
+    cmd_event(&c, "{\"execute\":\"system_reset\"}", "RESET",
+              "host-qmp-system-reset");
+    qvm_wait_output(&v, BOOTED, 2);
+    expect_status(&c, "running");
+    /* A stopped VM that is reset waits in prelaunch until cont. */
+    cmd_event(&c, "{\"execute\":\"stop\"}", "STOP", NULL);
+    cmd_event(&c, "{\"execute\":\"system_reset\"}", "RESET",
+              "host-qmp-system-reset");
+    expect_status(&c, "prelaunch");
+    g_usleep(300000);
+    g_assert_cmpuint(qvm_count(&v, BOOTED), ==, 2);
+    cmd_event(&c, "{\"execute\":\"cont\"}", "RESUME", NULL);
+    qvm_wait_output(&v, BOOTED, 3);
+    quit(&v, &c);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+static void test_start_paused(void)
+{
+    const char *const extra[] = {"-S", NULL};
+    struct qvm v;
+    struct qclient c;
+
+    qvm_start_qmp(&v, &c, g_vmm, "smp", STAY, extra);
+    qclient_negotiate(&c);
+    expect_status(&c, "prelaunch");
+    /* stop leaves prelaunch alone (QEMU). */
+    expect_return(qclient_cmd(&c, "{\"execute\":\"stop\"}"));
+    expect_status(&c, "prelaunch");
+    g_usleep(200000);
+    g_assert_cmpuint(qvm_count(&v, BOOTED), ==, 0);
+    cmd_event(&c, "{\"execute\":\"cont\"}", "RESUME", NULL);
+    qvm_wait_output(&v, BOOTED, 1);
+    expect_status(&c, "running");
+    quit(&v, &c);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+/* Under -no-reboot, system_reset is a shutdown; with -no-shutdown the VM
+ * then waits in "shutdown", where cont is refused. */
+static void test_no_reboot(void)
+{
+    const char *const nr[] = {"-no-reboot", NULL};
+    const char *const nrns[] = {"-no-reboot", "-no-shutdown", NULL};
+    struct qvm v;
+    struct qclient c;
+
+    qvm_start_qmp(&v, &c, g_vmm, "smp", STAY, nr);
+    qclient_negotiate(&c);
+    qvm_wait_output(&v, BOOTED, 1);
+    cmd_event(&c, "{\"execute\":\"system_reset\"}", "SHUTDOWN",
+              "host-qmp-system-reset");
+    g_assert_true(qclient_wait_eof(&c, 30000));
+    g_assert_cmpint(qvm_wait(&v), ==, 0);
+    qclient_close(&c);
+    qvm_destroy(&v);
+
+    qvm_start_qmp(&v, &c, g_vmm, "smp", STAY, nrns);
+    qclient_negotiate(&c);
+    qvm_wait_output(&v, BOOTED, 1);
+    cmd_event(&c, "{\"execute\":\"system_reset\"}", "SHUTDOWN",
+              "host-qmp-system-reset");
+    json_decref(qclient_event(&c, "STOP"));
+    expect_status(&c, "shutdown");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"cont\"}"), "GenericError",
+                 "Resetting the Virtual Machine is required");
+    quit(&v, &c);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+static void test_signal(void)
+{
+    struct qvm v;
+    struct qclient c;
+    json_t *e;
+
+    qvm_start_qmp(&v, &c, g_vmm, "smp", STAY, NULL);
+    qclient_negotiate(&c);
+    qvm_wait_output(&v, BOOTED, 1);
+    g_assert_cmpint(kill(v.pid, SIGTERM), ==, 0);
+    e = qclient_event(&c, "SHUTDOWN");
+    g_assert_cmpstr(jstr(json_object_get(e, "data"), "reason"), ==,
+                    "host-signal");
+    json_decref(e);
+    g_assert_true(qclient_wait_eof(&c, 30000));
+    g_assert_cmpint(qvm_wait(&v), ==, 0);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+/* The guest ends itself (isa-debug-exit): no SHUTDOWN, as QEMU. */
+static void test_guest_exit(void)
+{
+    const char *const extra[] = {"-S", NULL};
+    struct qvm v;
+    struct qclient c;
+
+    qvm_start_qmp(&v, &c, g_vmm, "hello", "cpus=1", extra);
+    qclient_negotiate(&c);
+    cmd_event(&c, "{\"execute\":\"cont\"}", "RESUME", NULL);
+    g_assert_null(qclient_recv(&c, true));
+    g_assert_true(g_queue_is_empty(c.events));
+    g_assert_cmpint(qvm_wait(&v), ==, GUEST_EXIT_PASS);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+static void test_stdio(void)
+{
+    const char *const extra[] = {"-serial", "file:@DIR@/console", "-qmp",
+                                 "stdio", NULL};
+    struct qvm v;
+    struct qclient c;
+
+    qvm_start(&v, g_vmm, "smp", STAY, extra, true);
+    qclient_init(&c, dup(v.out_fd), v.in_fd);
+    v.in_fd = -1; /* the client closes it */
+    qclient_negotiate(&c);
+    expect_status(&c, "running");
+    cmd_event(&c, "{\"execute\":\"quit\"}", "SHUTDOWN", "host-qmp-quit");
+    g_assert_cmpint(qvm_wait(&v), ==, 0);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+static void test_mon_pretty(void)
+{
+    const char *const extra[] = {
+        "-serial",  "stdio",
+        "-chardev", "socket,id=m0,path=@SOCK@,server=on,wait=off",
+        "-mon",     "chardev=m0,mode=control,pretty=on",
+        NULL,
+    };
+    struct qvm v;
+    struct qclient c;
+    json_t *g;
+
+    qvm_start(&v, g_vmm, "smp", STAY, extra, false);
+    qclient_connect(&c, v.sock);
+    g = qclient_recv(&c, false);
+    g_assert_nonnull(json_object_get(g, "QMP"));
+    json_decref(g);
+    expect_return(qclient_cmd(&c, "{\"execute\":\"qmp_capabilities\"}"));
+    qclient_sends(&c, "{\"execute\":\"query-status\"}");
+    while (!strstr(c.in->str, "}\r\n")) {
+        g_assert_false(qclient_wait_eof(&c, 10));
+    }
+    /* Indented, every line ended with CR LF (as QEMU does). */
+    g_assert_nonnull(strstr(c.in->str, "{\r\n    \"return\": {\r\n"));
+    expect_return(qclient_recv(&c, false));
+    quit(&v, &c);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+/* wait=on: nothing runs until a client connects. */
+static void test_wait_on(void)
+{
+    const char *const extra[] = {"-serial", "stdio", "-qmp",
+                                 "unix:@SOCK@,server=on", NULL};
+    struct qvm v;
+    struct qclient c;
+
+    qvm_start(&v, g_vmm, "smp", STAY, extra, false);
+    while (!g_file_test(v.sock, G_FILE_TEST_EXISTS)) {
+        g_usleep(2000);
+    }
+    g_usleep(300000);
+    g_assert_cmpuint(qvm_count(&v, BOOTED), ==, 0);
+    qclient_connect(&c, v.sock);
+    qclient_negotiate(&c);
+    qvm_wait_output(&v, BOOTED, 1);
+    quit(&v, &c);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+/* A client leaves with commands in flight; the next is served. */
+static void test_vanish(void)
+{
+    struct qvm v;
+    struct qclient a, b;
+
+    qvm_start_qmp(&v, &a, g_vmm, "smp", STAY, NULL);
+    qclient_negotiate(&a);
+    for (int i = 0; i < 50; i++) {
+        qclient_sends(&a, "{\"execute\":\"query-cpus-fast\"}");
+    }
+    qclient_sends(&a, "{\"execute\":\"query-st");
+    qclient_close(&a);
+    qclient_connect(&b, v.sock);
+    qclient_negotiate(&b);
+    expect_status(&b, "running");
+    quit(&v, &b);
+    qclient_close(&b);
+    qvm_destroy(&v);
+}
+
+#define NCLIENTS 20
+
+/* loom-vm's extension: many clients at once, each its own session. */
+static void test_clients(void)
+{
+    struct qclient c[NCLIENTS];
+    struct qvm v;
+
+    qvm_start_qmp(&v, &c[0], g_vmm, "smp", STAY, NULL);
+    qclient_negotiate(&c[0]);
+    if (!is_loom(&c[0])) {
+        g_test_skip("one client per socket (QEMU)");
+        qclient_close(&c[0]);
+        qvm_destroy(&v);
+        return;
+    }
+    for (int i = 1; i < NCLIENTS; i++) {
+        qclient_connect(&c[i], v.sock);
+    }
+    for (int i = 1; i < NCLIENTS; i++) {
+        qclient_negotiate(&c[i]);
+    }
+    cmd_event(&c[7], "{\"execute\":\"stop\"}", "STOP", NULL);
+    for (int i = 0; i < NCLIENTS; i++) {
+        if (i != 7) {
+            json_decref(qclient_event(&c[i], "STOP"));
+        }
+    }
+    expect_status(&c[3], "paused");
+    quit(&v, &c[0]);
+    for (int i = 1; i < NCLIENTS; i++) {
+        json_decref(qclient_event(&c[i], "SHUTDOWN"));
+        g_assert_true(qclient_wait_eof(&c[i], 30000));
+        qclient_close(&c[i]);
+    }
+    qclient_close(&c[0]);
+    qvm_destroy(&v);
+}
+
+/* loom-vm: bad input gets one error each and the session goes on. */
+static void test_bad_input(void)
+{
+    GString *big = g_string_new("{\"execute\":\"");
+    struct qvm v;
+    struct qclient c;
+    json_t *r;
+
+    qvm_start_qmp(&v, &c, g_vmm, "smp", STAY, NULL);
+    qclient_negotiate(&c);
+    if (!is_loom(&c)) {
+        g_test_skip("QEMU's limits and error counts differ");
+        g_string_free(big, TRUE);
+        qclient_close(&c);
+        qvm_destroy(&v);
+        return;
+    }
+    while (big->len < 2 * 1024 * 1024) {
+        g_string_append(big, "xxxxxxxxxxxxxxxx");
+    }
+    g_string_append(big, "\"}\n\xff\xfe\x01garbage\n{bad}\n");
+    qclient_send(&c, big->str, big->len);
+    for (int i = 0; i < 3; i++) {
+        expect_error(qclient_recv(&c, false), "GenericError",
+                     "JSON parse error");
+    }
+    r = qclient_cmd(&c, "{\"execute\":\"query-status\",\"id\":1}");
+    g_assert_cmpint(jint(r, "id"), ==, 1);
+    json_decref(r);
+    quit(&v, &c);
+    g_string_free(big, TRUE);
+    qclient_close(&c);
+    qvm_destroy(&v);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (g_str_has_prefix(argv[i], "--vmm=")) {
+            g_vmm = argv[i] + strlen("--vmm=");
+        }
+    }
+    guest_run_init(&argc, &argv);
+    g_test_add_func("/qmp-vm/queries", test_queries);
+    g_test_add_func("/qmp-vm/run-control", test_run_control);
+    g_test_add_func("/qmp-vm/start-paused", test_start_paused);
+    g_test_add_func("/qmp-vm/no-reboot", test_no_reboot);
+    g_test_add_func("/qmp-vm/signal", test_signal);
+    g_test_add_func("/qmp-vm/guest-exit", test_guest_exit);
+    g_test_add_func("/qmp-vm/stdio", test_stdio);
+    g_test_add_func("/qmp-vm/mon-pretty", test_mon_pretty);
+    g_test_add_func("/qmp-vm/wait-on", test_wait_on);
+    g_test_add_func("/qmp-vm/vanish", test_vanish);
+    g_test_add_func("/qmp-vm/clients", test_clients);
+    g_test_add_func("/qmp-vm/bad-input", test_bad_input);
+    return g_test_run();
+}
