@@ -13,6 +13,10 @@
  * x-loom-query-stats.
  *
  *   test-qmp-vm --vmm=PATH --guest-dir=DIR [GTest options]
+ *
+ * With --peer=QEMU as well, it runs the compatibility check instead: one
+ * conversation with both monitors, comparing the shape (keys and JSON
+ * types) of every reply and event, and the class of every error.
  */
 #include <signal.h>
 #include <string.h>
@@ -25,6 +29,7 @@
 #define BOOTED "smp: expecting 2 CPUs"
 
 static const char *g_vmm;
+static const char *g_peer;
 
 /* Whether @c talks to loom-vm (QEMU lacks loom-vm's extensions). */
 static bool is_loom(struct qclient *c)
@@ -478,14 +483,199 @@ static void test_bad_input(void)
     qvm_destroy(&v);
 }
 
+/* ------------------------------------------------------------------ */
+/* Compatibility: the same conversation with both monitors              */
+/* ------------------------------------------------------------------ */
+
+struct step {
+    const char *cmd;
+    const char *event; /* emitted by it, or NULL */
+};
+
+static const struct step g_steps[] = {
+    {"{\"execute\":\"query-status\"}"}, /* before negotiation */
+    {"{\"execute\":\"qmp_capabilities\"}"},
+    {"{\"execute\":\"query-version\"}"},
+    {"{\"execute\":\"query-name\"}"},
+    {"{\"execute\":\"query-status\"}"},
+    {"{\"execute\":\"query-kvm\"}"},
+    {"{\"execute\":\"query-cpus-fast\"}"},
+    {"{\"execute\":\"query-iothreads\"}"},
+    {"{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/objects/io0\","
+     "\"property\":\"poll-max-ns\"}}"},
+    {"{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/io0\","
+     "\"property\":\"poll-grow\",\"value\":2}}"},
+    {"{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/objects/io0\","
+     "\"property\":\"poll-grow\"}}"},
+    {"{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/objects/io0\","
+     "\"property\":\"nope\"}}"},
+    {"{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/objects/none\","
+     "\"property\":\"poll-grow\"}}"},
+    {"{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/io0\","
+     "\"property\":\"poll-max-ns\",\"value\":-5}}"},
+    {"{\"execute\":\"qom-set\",\"arguments\":{\"path\":\"/objects/io0\","
+     "\"property\":\"poll-max-ns\",\"value\":\"x\"}}"},
+    {"{\"execute\":\"query-stats\",\"arguments\":{\"target\":\"vcpu\"}}"},
+    {"{\"execute\":\"query-stats\",\"arguments\":{\"target\":\"vm\"}}"},
+    {"{\"execute\":\"query-stats\",\"arguments\":{\"target\":\"vcpu\","
+     "\"providers\":[{\"provider\":\"kvm\",\"names\":[\"exits\"]}]}}"},
+    {"{\"execute\":\"query-stats\",\"arguments\":{\"target\":\"bogus\"}}"},
+    {"{\"execute\":\"query-stats\"}"},
+    {"{\"execute\":\"query-stats-schemas\"}"},
+    {"{\"execute\":\"query-commands\"}"},
+    {"{\"execute\":\"stop\"}"}, /* prelaunch: nothing happens */
+    {"{\"execute\":\"cont\"}", "RESUME"},
+    {"{\"execute\":\"stop\"}", "STOP"},
+    {"{\"execute\":\"query-status\"}"},
+    {"{\"execute\":\"cont\"}", "RESUME"},
+    {"{\"execute\":\"system_reset\"}", "RESET"},
+    {"{\"execute\":\"no-such-command\"}"},
+    {"{\"execute\":\"query-status\",\"arguments\":{\"x\":1}}"},
+    {"{\"execute\":\"query-status\",\"id\":[1,{\"a\":null}]}"},
+    {"{\"execute\":\"query-status\",\"arguments\":[]}"},
+    {"{\"execute\":1,\"id\":\"i\"}"},
+    {"{\"arguments\":{}}"},
+    {"{\"execute\":\"query-status\",\"bogus\":1}"},
+    {"[1]"},
+    {"{\"execute\":\"qmp_capabilities\"}"},
+    {"{\"execute\":\"quit\"}", "SHUTDOWN"},
+};
+
+/* The comparable form of a reply: its shape, with an error's class. */
+static char *describe(json_t *r)
+{
+    json_t *e = json_object_get(r, "error");
+    g_autofree char *shape = json_shape(r);
+
+    if (e) {
+        return g_strdup_printf("%s class=%s", shape, jstr(e, "class"));
+    }
+    return g_steal_pointer(&shape);
+}
+
+/* Every command loom-vm lists, but its own x- ones, QEMU lists too. */
+static void compare_commands(json_t *loom, json_t *qemu)
+{
+    json_t *e, *f;
+    size_t i, j;
+
+    json_array_foreach (json_object_get(loom, "return"), i, e) {
+        bool found = false;
+
+        if (g_str_has_prefix(jstr(e, "name"), "x-loom-")) {
+            continue;
+        }
+        json_array_foreach (json_object_get(qemu, "return"), j, f) {
+            found = found || strcmp(jstr(e, "name"), jstr(f, "name")) == 0;
+        }
+        if (!found) {
+            g_test_message("QEMU has no %s", jstr(e, "name"));
+        }
+        g_assert_true(found);
+    }
+}
+
+static void test_compat(void)
+{
+    const char *const extra[] = {"-S",      "-name",           "compat",
+                                 "-object", "iothread,id=io0", NULL};
+    struct qvm vm[2];
+    struct qclient c[2];
+    json_t *g;
+    bool mismatch = false;
+
+    qvm_start_qmp(&vm[0], &c[0], g_vmm, "smp", STAY, extra);
+    qvm_start_qmp(&vm[1], &c[1], g_peer, "smp", STAY, extra);
+    for (int k = 0; k < 2; k++) {
+        /* The greetings differ only in the capabilities offered. */
+        g = qclient_recv(&c[k], false);
+        g_assert_nonnull(
+            json_object_get(json_object_get(g, "QMP"), "capabilities"));
+        json_decref(g);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(g_steps); i++) {
+        const struct step *s = &g_steps[i];
+        json_t *r[2], *ev[2] = {NULL, NULL};
+        char *d[2];
+
+        for (int k = 0; k < 2; k++) {
+            r[k] = qclient_cmd(&c[k], s->cmd);
+            g_assert_nonnull(r[k]);
+            if (s->event) {
+                ev[k] = qclient_event(&c[k], s->event);
+            }
+            g_assert_true(g_queue_is_empty(c[k].events));
+        }
+        if (strstr(s->cmd, "query-commands")) {
+            compare_commands(r[0], r[1]);
+            json_decref(r[0]);
+            json_decref(r[1]);
+            continue;
+        }
+        d[0] = describe(r[0]);
+        d[1] = describe(r[1]);
+        if (strcmp(d[0], d[1]) != 0) {
+            g_test_message("%s\n  loom-vm: %s\n  QEMU:    %s", s->cmd, d[0],
+                           d[1]);
+            mismatch = true;
+        }
+        g_free(d[0]);
+        g_free(d[1]);
+        if (s->event) {
+            d[0] = json_shape(ev[0]);
+            d[1] = json_shape(ev[1]);
+            if (strcmp(d[0], d[1]) != 0) {
+                g_test_message("event %s\n  loom-vm: %s\n  QEMU:    %s",
+                               s->event, d[0], d[1]);
+                mismatch = true;
+            }
+            g_free(d[0]);
+            g_free(d[1]);
+        }
+        for (int k = 0; k < 2; k++) {
+            json_decref(r[k]);
+            json_decref(ev[k]);
+        }
+    }
+    g_assert_false(mismatch);
+    for (int k = 0; k < 2; k++) {
+        g_assert_true(qclient_wait_eof(&c[k], 30000));
+        g_assert_cmpint(qvm_wait(&vm[k]), ==, 0);
+        qclient_close(&c[k]);
+        qvm_destroy(&vm[k]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (g_str_has_prefix(argv[i], "--vmm=")) {
             g_vmm = argv[i] + strlen("--vmm=");
         }
+        if (g_str_has_prefix(argv[i], "--peer=")) {
+            g_peer = argv[i] + strlen("--peer=");
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+            argc--;
+            i--;
+        }
+    }
+    if (g_peer && !strchr(g_peer, '/')) {
+        g_peer = g_find_program_in_path(g_peer);
+    }
+    if (g_peer && access(g_peer, X_OK) != 0) {
+        bool tap = false;
+
+        for (int i = 1; i < argc; i++) {
+            tap = tap || strcmp(argv[i], "--tap") == 0;
+        }
+        printf("1..0 # SKIP no QEMU to compare with\n");
+        return tap ? 0 : 77;
     }
     guest_run_init(&argc, &argv);
+    if (g_peer) {
+        g_test_add_func("/qmp-compat/conversation", test_compat);
+        return g_test_run();
+    }
     g_test_add_func("/qmp-vm/queries", test_queries);
     g_test_add_func("/qmp-vm/run-control", test_run_control);
     g_test_add_func("/qmp-vm/start-paused", test_start_paused);
