@@ -28,10 +28,15 @@ static void irq_set(void *opaque, bool level)
     __atomic_store_n(&f->irq_level, level, __ATOMIC_SEQ_CST);
 }
 
-static void on_stop(void *opaque, bool is_read, int err)
+static void on_error(void *opaque, bool is_read, int err,
+                     enum vmm_blk_error_action action)
 {
     struct bf *f = opaque;
 
+    __atomic_fetch_add(&f->errors, 1, __ATOMIC_SEQ_CST);
+    if (action != VMM_BLK_ERR_STOP) {
+        return;
+    }
     __atomic_store_n(&f->stop_err, err, __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&f->stops, 1, __ATOMIC_SEQ_CST);
 }
@@ -154,7 +159,7 @@ int bf_create(struct bf *f, const struct bf_opts *o)
     w.iothreads = f->iocfg;
     w.iothread_loops = f->ioloop;
     w.force_legacy = o->legacy;
-    w.on_error = on_stop;
+    w.on_error = on_error;
     w.error_opaque = f;
     ret = vmm_machine_blk_create(&w, &f->blk, &err);
     if (ret) {

@@ -66,7 +66,8 @@ struct bf {
     struct vq_driver q[16];
     uint64_t scratch; /* 1 MiB of guest RAM for the tests' buffers */
     uint64_t hdr[16], status[16]; /* the last request's, per queue */
-    unsigned stops;               /* atomic: werror/rerror stop hook calls */
+    unsigned errors;              /* atomic: error hook calls */
+    unsigned stops;               /* atomic: of those, the stop policy's */
     int stop_err;                 /* atomic: its last errno */
 };
 

@@ -439,14 +439,19 @@ static void test_polling(void)
     bf_destroy(&f);
 }
 
-/* werror / rerror: report, ignore, stop (the hook); short transfers. */
+/*
+ * werror / rerror: report, ignore, stop (the hook; the request is held
+ * until the VM runs again, then retried, answered once); short transfers.
+ */
 static void test_error_policy(void)
 {
     struct bf_opts o = {.nr_iothreads = 1,
-                        .fault = "fail@1=EIO+fail@2=ENOSPC+fail@3=EIO+short@4"};
+                        .fault = "fail@1=EIO+fail@2=ENOSPC+fail@4=EIO+short@5"};
     const struct vq_buf w[] = {{0, 4096, false}};
     const struct vq_buf r[] = {{0, 4096, true}};
     struct vq_buf ww[1], rr[1];
+    uint32_t id, len;
+    uint16_t head;
     struct bf f;
 
     bf_init(&f, &o);
@@ -457,10 +462,26 @@ static void test_error_policy(void)
     /* werror=enospc (default): EIO reports, ENOSPC stops. */
     g_assert_cmpuint(bf_run(&f, 0, T_OUT, 0, ww, 1, NULL), ==, S_IOERR);
     g_assert_cmpuint(__atomic_load_n(&f.stops, __ATOMIC_SEQ_CST), ==, 0);
-    g_assert_cmpuint(bf_run(&f, 0, T_OUT, 0, ww, 1, NULL), ==, S_IOERR);
-    g_assert_cmpuint(__atomic_load_n(&f.stops, __ATOMIC_SEQ_CST), ==, 1);
+    head = bf_req(&f, 0, T_OUT, 0, ww, 1);
+    while (__atomic_load_n(&f.stops, __ATOMIC_SEQ_CST) == 0) {
+        bf_step(&f);
+    }
     g_assert_cmpint(__atomic_load_n(&f.stop_err, __ATOMIC_SEQ_CST), ==,
                     -ENOSPC);
+    g_assert_cmpuint(__atomic_load_n(&f.errors, __ATOMIC_SEQ_CST), ==, 2);
+    /* Held: not answered while the VM is stopped. */
+    for (int i = 0; i < 50; i++) {
+        bf_step(&f);
+    }
+    g_assert_cmpuint(vq_driver_used_idx(&f.q[0]), ==, 1);
+    /* cont: retried (request 3, which succeeds), answered once. */
+    vmm_machine_blk_pause(f.blk);
+    vmm_machine_blk_resume(f.blk);
+    bf_wait(&f, 0, &id, &len);
+    g_assert_cmpuint(id, ==, head);
+    g_assert_cmpuint(bf_status(&f, 0), ==, S_OK);
+    g_assert_cmpuint(bf_stats(&f).dev.retried, ==, 1);
+    g_assert_cmpuint(bf_stats(&f).dev.wr_highest_offset, ==, 4096);
     /* rerror=report (default). */
     g_assert_cmpuint(bf_run(&f, 0, T_IN, 0, rr, 1, NULL), ==, S_IOERR);
     /* A short transfer is continued: whole data. */

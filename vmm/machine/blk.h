@@ -44,7 +44,8 @@
  * @iothreads: the -object iothread options (ids, aio-max-batch).
  * @iothread_loops: the loop of each, in the same order.
  * @force_legacy: -global virtio-mmio.force-legacy=on.
- * @on_error: the werror/rerror "stop" hook, or NULL.
+ * @on_error: the hook told of every failed read or write (werror= /
+ *     rerror=: the stop policy holds the request until resume), or NULL.
  * @error_opaque: passed to @on_error.
  */
 struct vmm_blk_wiring {

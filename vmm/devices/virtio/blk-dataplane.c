@@ -371,6 +371,8 @@ static int resume_queue(void *opaque, bool may_poll)
 
     if (dq->q && dq->paused) {
         dq->paused = false;
+        /* Requests an I/O error held (werror/rerror=stop) go again. */
+        (void)vmm_virtio_blk_queue_retry(dq->q);
         loom_bh_schedule(dq->kick_bh);
     }
     return 0;

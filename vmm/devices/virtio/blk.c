@@ -48,6 +48,7 @@ struct blk_req {
     uint16_t head;
     bool busy;      /* taken from the avail ring, not answered */
     bool submitted; /* with the backend */
+    bool held;      /* failed, held by the stop policy until a retry */
     uint32_t type;
     uint8_t *status; /* host address of the status byte, or NULL */
     uint32_t in_len; /* data bytes written on success */
@@ -55,7 +56,7 @@ struct blk_req {
     struct vmm_blk_req io;
     struct iovec *iov;
     struct iovec iov_inline[REQ_IOV_INLINE];
-    struct blk_req *next_free;
+    struct blk_req *next_free; /* on the free list, or the held list */
 };
 
 struct vmm_virtio_blk_queue {
@@ -69,6 +70,9 @@ struct vmm_virtio_blk_queue {
     struct blk_req *free;
     unsigned inflight;
     bool starved;
+    /* Failed requests the stop policy holds, oldest first. */
+    struct blk_req *held_head, *held_tail;
+    unsigned held;
 };
 
 #define STAT_ADD(b, f, n)                                                      \
@@ -357,14 +361,22 @@ unsigned vmm_virtio_blk_queue_cancel(struct vmm_virtio_blk_queue *q)
 {
     unsigned i, n = 0;
 
+    q->held_head = q->held_tail = NULL;
+    q->held = 0;
     for (i = 0; i < q->vq.size; i++) {
-        if (q->reqs[i].submitted) {
-            q->inflight--;
+        if (q->reqs[i].submitted || q->reqs[i].held) {
+            q->inflight -= q->reqs[i].submitted;
+            q->reqs[i].held = false;
             req_release(q, &q->reqs[i]);
             n++;
         }
     }
     return n;
+}
+
+unsigned vmm_virtio_blk_queue_held(const struct vmm_virtio_blk_queue *q)
+{
+    return q->held;
 }
 
 /* Answer @req: status (if it has a status byte) and the used entry. */
@@ -386,6 +398,39 @@ static void req_answer(struct blk_req *req, uint8_t status, uint32_t data)
     vmm_vq_push(&q->vq, req->head, len);
     req_release(q, req);
     q->env.used(q->env.opaque);
+}
+
+/* A counter that only grows: raise it to @v.  Atomic. */
+static void stat_max(uint64_t *p, uint64_t v)
+{
+    uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+    while (cur < v &&
+           !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+    }
+}
+
+/* A malformed request answered without I/O, by kind (QEMU's invalid_*). */
+static void count_invalid(struct vmm_virtio_blk *b, uint32_t type)
+{
+    STAT_ADD(b, invalid, 1);
+    switch (type) {
+    case VMM_VIRTIO_BLK_T_IN:
+        STAT_ADD(b, invalid_rd, 1);
+        break;
+    case VMM_VIRTIO_BLK_T_OUT:
+        STAT_ADD(b, invalid_wr, 1);
+        break;
+    case VMM_VIRTIO_BLK_T_FLUSH:
+        STAT_ADD(b, invalid_flush, 1);
+        break;
+    case VMM_VIRTIO_BLK_T_DISCARD:
+        STAT_ADD(b, invalid_unmap, 1);
+        break;
+    default:
+        break;
+    }
 }
 
 static enum vmm_blk_error_action error_action(struct vmm_virtio_blk *b,
@@ -423,15 +468,79 @@ static void count_io(struct vmm_virtio_blk *b, const struct blk_req *req,
         STAT_ADD(b, wr_ns, ns);
         STAT_ADD(b, failed_wr, ret != 0);
         STAT_ADD(b, wr_bytes, ret ? 0 : req->io.len);
+        if (!ret) {
+            stat_max(&b->stats.wr_highest_offset, req->io.offset + req->io.len);
+        }
         break;
     case VMM_VIRTIO_BLK_T_FLUSH:
         STAT_ADD(b, flush_ns, ns);
         STAT_ADD(b, failed_flush, ret != 0);
         break;
+    case VMM_VIRTIO_BLK_T_DISCARD:
+        STAT_ADD(b, unmap_ns, ns);
+        STAT_ADD(b, failed_unmap, ret != 0);
+        STAT_ADD(b, unmap_bytes, ret ? 0 : req->io.len);
+        STAT_ADD(b, failed_other, ret != 0);
+        break;
     default:
         STAT_ADD(b, failed_other, ret != 0);
         break;
     }
+}
+
+/*
+ * The stop policy: keep the failed request, unanswered, for a retry once
+ * the VM runs again; its buffers stay the guest's until then.
+ */
+static void hold(struct vmm_virtio_blk_queue *q, struct blk_req *req)
+{
+    req->submitted = false;
+    req->held = true;
+    req->next_free = NULL;
+    if (q->held_tail) {
+        q->held_tail->next_free = req;
+    } else {
+        q->held_head = req;
+    }
+    q->held_tail = req;
+    q->held++;
+}
+
+static void io_done(struct vmm_blk_req *io, int ret);
+
+/* Hand @req (its io filled in) to the backend, or answer it IOERR. */
+static void start_io(struct blk_req *req)
+{
+    struct vmm_virtio_blk_queue *q = req->q;
+
+    req->start_ns = loom_clock_ns(LOOM_CLOCK_HOST);
+    if (vmm_blk_submit(q->ctx, &req->io)) {
+        count_invalid(q->b, req->type);
+        req_answer(req, VMM_VIRTIO_BLK_S_IOERR, 0);
+        return;
+    }
+    req->submitted = true;
+    q->inflight++;
+}
+
+unsigned vmm_virtio_blk_queue_retry(struct vmm_virtio_blk_queue *q)
+{
+    unsigned n = 0;
+
+    while (q->held_head) {
+        struct blk_req *req = q->held_head;
+
+        q->held_head = req->next_free;
+        if (!q->held_head) {
+            q->held_tail = NULL;
+        }
+        q->held--;
+        req->held = false;
+        STAT_ADD(q->b, retried, 1);
+        start_io(req);
+        n++;
+    }
+    return n;
 }
 
 static void io_done(struct vmm_blk_req *io, int ret)
@@ -445,18 +554,17 @@ static void io_done(struct vmm_blk_req *io, int ret)
     q->inflight--;
     count_io(b, req, ret);
     if (ret) {
-        switch (error_action(b, is_read, ret)) {
-        case VMM_BLK_ERR_IGNORE:
-            break;
-        case VMM_BLK_ERR_STOP:
-            if (b->on_error) {
-                b->on_error(b->error_opaque, is_read, ret);
-            }
+        enum vmm_blk_error_action act = error_action(b, is_read, ret);
+
+        if (b->on_error) {
+            b->on_error(b->error_opaque, is_read, ret, act);
+        }
+        if (act == VMM_BLK_ERR_STOP && b->on_error) {
+            hold(q, req);
+            return;
+        }
+        if (act != VMM_BLK_ERR_IGNORE) {
             status = VMM_VIRTIO_BLK_S_IOERR;
-            break;
-        case VMM_BLK_ERR_REPORT:
-            status = VMM_VIRTIO_BLK_S_IOERR;
-            break;
         }
     }
     req_answer(req, status, status == VMM_VIRTIO_BLK_S_OK ? req->in_len : 0);
@@ -562,22 +670,13 @@ struct parse {
 static void submit(struct blk_req *req, enum vmm_blk_op op, uint64_t offset,
                    uint64_t len, unsigned flags)
 {
-    struct vmm_virtio_blk_queue *q = req->q;
-
     req->io.op = op;
     req->io.flags = flags;
     req->io.offset = offset;
     req->io.len = len;
     req->io.done = io_done;
     req->io.opaque = req;
-    req->start_ns = loom_clock_ns(LOOM_CLOCK_HOST);
-    if (vmm_blk_submit(q->ctx, &req->io)) {
-        STAT_ADD(q->b, invalid, 1);
-        req_answer(req, VMM_VIRTIO_BLK_S_IOERR, 0);
-        return;
-    }
-    req->submitted = true;
-    q->inflight++;
+    start_io(req);
 }
 
 /* IN and OUT; an error status to answer with, or -1 when submitted. */
@@ -592,7 +691,7 @@ static int parse_rw(struct parse *p)
     if ((in ? p->out_data : p->in_data) != 0 || len % VMM_BLK_SECTOR ||
         len >= UINT32_MAX || !in_range(b, p->sector, len) ||
         (!in && b->readonly)) {
-        STAT_ADD(b, invalid, 1);
+        count_invalid(b, p->req->type);
         return VMM_VIRTIO_BLK_S_IOERR;
     }
     if (len == 0) {
@@ -627,7 +726,7 @@ static int parse_dwz(struct parse *p)
         return VMM_VIRTIO_BLK_S_UNSUPP; /* more segments than max_*_seg */
     }
     if (p->out_data != DWZ_SEG_SIZE || p->in_data) {
-        STAT_ADD(b, invalid, 1);
+        count_invalid(b, p->req->type);
         return VMM_VIRTIO_BLK_S_IOERR;
     }
     gather(p->segs, p->elem->nr_segs, HDR_SIZE, seg, sizeof(seg));
@@ -641,7 +740,7 @@ static int parse_dwz(struct parse *p)
     }
     if (num > VMM_VIRTIO_BLK_MAX_DWZ_SECTORS ||
         !in_range(b, sector, (uint64_t)num * VMM_BLK_SECTOR) || b->readonly) {
-        STAT_ADD(b, invalid, 1);
+        count_invalid(b, p->req->type);
         return VMM_VIRTIO_BLK_S_IOERR;
     }
     req->io.iov = NULL;
@@ -663,7 +762,7 @@ static int parse_get_id(struct parse *p)
                                                     : VMM_VIRTIO_BLK_ID_BYTES;
 
     if (!n || p->out_data) {
-        STAT_ADD(req->q->b, invalid, 1);
+        count_invalid(req->q->b, req->type);
         return VMM_VIRTIO_BLK_S_IOERR;
     }
     scatter(p->segs, p->elem->nr_segs, req->q->b->serial, n);
@@ -678,7 +777,7 @@ static int parse(struct parse *p)
     uint8_t hdr[HDR_SIZE];
 
     if (p->elem->err != VMM_VQ_OK || p->elem->out_bytes < HDR_SIZE) {
-        STAT_ADD(b, invalid, 1);
+        count_invalid(b, UINT32_MAX); /* no type yet */
         return VMM_VIRTIO_BLK_S_IOERR;
     }
     gather(p->segs, p->elem->nr_segs, 0, hdr, sizeof(hdr));

@@ -78,7 +78,9 @@
  * @VMM_BLK_ERR_REPORT: complete it with IOERR.
  * @VMM_BLK_ERR_IGNORE: complete it with OK.
  * @VMM_BLK_ERR_STOP: stop the VM (the error hook does it); the request
- *     completes with IOERR.
+ *     is held, unanswered, until vmm_virtio_blk_queue_retry() submits it
+ *     again (cont), or the queue is cancelled or freed (a reset); without
+ *     a hook it completes with IOERR.
  */
 enum vmm_blk_error_action {
     VMM_BLK_ERR_REPORT,
@@ -87,16 +89,19 @@ enum vmm_blk_error_action {
 };
 
 /**
- * typedef vmm_blk_error_fn - told about a request that the werror= /
- * rerror= policy says should stop the VM.
+ * typedef vmm_blk_error_fn - told about every failed read or write (QMP's
+ * BLOCK_IO_ERROR), with what the werror= / rerror= policy does with it.
  * @opaque: the hook's pointer.
  * @is_read: a read (rerror) rather than a write (werror).
  * @err: the negative errno.
+ * @action: the policy's decision; VMM_BLK_ERR_STOP asks the hook's owner
+ *     to stop the VM (the request is held until retried).
  *
  * Callback: the queue's serving thread, !bql; must not block (post a
  * message to the main loop).
  */
-typedef void vmm_blk_error_fn(void *opaque, bool is_read, int err);
+typedef void vmm_blk_error_fn(void *opaque, bool is_read, int err,
+                              enum vmm_blk_error_action action);
 
 /**
  * struct vmm_virtio_blk_opts - what a device is made of.
@@ -276,9 +281,24 @@ bool vmm_virtio_blk_queue_full(const struct vmm_virtio_blk_queue *q);
 unsigned vmm_virtio_blk_queue_inflight(const struct vmm_virtio_blk_queue *q);
 
 /**
- * vmm_virtio_blk_queue_cancel() - forget the requests in flight without
- * answering them, after vmm_blk_ctx_abandon() detached them (a reset:
- * the driver discards them).
+ * vmm_virtio_blk_queue_retry() - submit again the requests the stop
+ * policy held (cont after an I/O error stopped the VM), in the order they
+ * failed.  Each is answered exactly once, by this attempt or a later one.
+ * Context: the serving thread.
+ * Return: how many were submitted again.
+ */
+unsigned vmm_virtio_blk_queue_retry(struct vmm_virtio_blk_queue *q);
+
+/**
+ * vmm_virtio_blk_queue_held() - requests held by the stop policy.
+ * Context: the serving thread.
+ */
+unsigned vmm_virtio_blk_queue_held(const struct vmm_virtio_blk_queue *q);
+
+/**
+ * vmm_virtio_blk_queue_cancel() - forget the requests in flight and those
+ * held by the stop policy without answering them, after
+ * vmm_blk_ctx_abandon() detached them (a reset: the driver discards them).
  * Context: the serving thread (or one holding its loop off).
  * Return: how many were cancelled.
  */
@@ -293,8 +313,16 @@ unsigned vmm_virtio_blk_queue_cancel(struct vmm_virtio_blk_queue *q);
  * @rd_ns, @wr_ns, @flush_ns: total time from submission to completion.
  * @failed_rd, @failed_wr, @failed_flush, @failed_other: completed IOERR
  *     after a backend error (others: discard, write zeroes).
+ * @failed_unmap: of @failed_other, discards.
+ * @unmap_bytes: bytes discarded successfully; @unmap_ns: total time of
+ *     discards from submission to completion.
+ * @wr_highest_offset: the end of the highest write that succeeded.
  * @invalid: malformed requests answered IOERR without I/O (bad buffers,
  *     bad sizes, out of range, read-only).
+ * @invalid_rd, @invalid_wr, @invalid_flush, @invalid_unmap: of @invalid,
+ *     the IN, OUT, FLUSH and DISCARD requests.
+ * @retried: failed requests held by the stop policy and submitted again
+ *     (vmm_virtio_blk_queue_retry()).
  * @unsupp: requests answered UNSUPP.
  * @no_status: chains without a writable status byte (used length 0).
  * @queue_full: times a queue waited for a free request slot.
@@ -304,7 +332,10 @@ struct vmm_virtio_blk_stats {
     uint64_t rd_bytes, wr_bytes;
     uint64_t rd_ns, wr_ns, flush_ns;
     uint64_t failed_rd, failed_wr, failed_flush, failed_other;
+    uint64_t failed_unmap, unmap_bytes, unmap_ns, wr_highest_offset;
     uint64_t invalid, unsupp, no_status, queue_full;
+    uint64_t invalid_rd, invalid_wr, invalid_flush, invalid_unmap;
+    uint64_t retried;
 };
 
 /**
