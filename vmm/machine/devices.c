@@ -138,6 +138,10 @@ int vmm__machine_virtio_create(struct vmm_machine *m, char **errmsg)
     for (i = 0; i < m->nr_iothreads; i++) {
         loops[i] = loom_iothread_loop(m->iothreads[i]);
     }
+    r = cfg->nr_blks ? vmm__machine_blk_errors_init(m) : 0;
+    if (r < 0) {
+        return vmm__machine_fail(errmsg, r, "%s", strerror(-r));
+    }
     vmm__machine_doorbells(m, &db);
     for (i = 0; i < cfg->nr_blks; i++) {
         const struct vmm_config_blk *blk = &cfg->blks[i];
@@ -187,6 +191,8 @@ int vmm__machine_virtio_create(struct vmm_machine *m, char **errmsg)
         w.iothreads = cfg->iothreads;
         w.iothread_loops = loops;
         w.force_legacy = cfg->force_legacy;
+        w.on_error = vmm__machine_blk_error;
+        w.error_opaque = v;
         r = vmm_machine_blk_create(&w, &v->blk, errmsg);
         if (r < 0) {
             return r;
@@ -211,6 +217,7 @@ static void virtio_free(struct vmm_machine *m)
             v->irqfd = -1;
         }
     }
+    vmm__machine_blk_errors_destroy(m);
 }
 
 void vmm__machine_devices_pause(struct vmm_machine *m)

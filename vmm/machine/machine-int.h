@@ -12,6 +12,7 @@
 
 #include <loom/bh.h>
 #include <loom/iothread.h>
+#include <loom/sync.h>
 
 #include "arch/x86_64/cpuid.h"
 #include "arch/x86_64/pvh.h"
@@ -34,6 +35,33 @@ struct vmm_machine_virtio {
     unsigned gsi;
     int irqfd;
     bool irqfd_added;
+    /* QMP's io-status after the stop policy hit (blk-errors.c): 0 ok,
+     * -ENOSPC nospace, another -errno failed; main thread, BQL. */
+    int io_status;
+};
+
+/* One failed request, on its way from a serving thread to the main loop. */
+struct vmm_machine_blk_err {
+    struct vmm_machine_virtio *v;
+    bool is_read;
+    int err;
+    enum vmm_blk_error_action action;
+};
+
+#define VMM_MACHINE_BLK_ERRS 64
+
+/*
+ * Block I/O errors reported by the devices' serving threads, handed to
+ * the main loop (blk-errors.c): BLOCK_IO_ERROR events, and the stop in
+ * io-error.  Protected by ->lock, except ->bh (immutable).
+ */
+struct vmm_machine_blk_errors {
+    struct loom_mutex lock;
+    struct loom_bh *bh;
+    struct vmm_machine_blk_err ring[VMM_MACHINE_BLK_ERRS];
+    unsigned head, len;
+    uint64_t lost;     /* events not reported: the ring was full */
+    bool stop_pending; /* a stop policy hit (kept even when lost) */
 };
 
 /* An ISA interrupt line backed by KVM_IRQ_LINE. */
@@ -70,6 +98,7 @@ struct vmm_machine {
     struct vmm_machine_isa_irq com1_irq;
     struct vmm_machine_virtio virtio[VMM_MAX_VIRTIO_DEVS];
     unsigned nr_virtio;
+    struct vmm_machine_blk_errors blk_errors;
 
     /* Boot image (boot.c), kept for resets; main thread, BQL. */
     void *kernel;
@@ -149,6 +178,12 @@ int vmm__machine_vcpus_create(struct vmm_machine *m, char **errmsg);
 int vmm__machine_vcpus_start(struct vmm_machine *m);
 int vmm__machine_vcpus_reset(struct vmm_machine *m);
 void vmm__machine_vcpus_destroy(struct vmm_machine *m);
+
+/* blk-errors.c: the devices' error hook (any thread) and its BH. */
+int vmm__machine_blk_errors_init(struct vmm_machine *m);
+void vmm__machine_blk_errors_destroy(struct vmm_machine *m);
+void vmm__machine_blk_error(void *opaque, bool is_read, int err,
+                            enum vmm_blk_error_action action);
 
 /* devices.c */
 int vmm__machine_devices_create(struct vmm_machine *m, char **errmsg);

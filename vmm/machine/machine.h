@@ -415,6 +415,98 @@ int vmm_machine_iothread_set_poll(struct vmm_machine *m, unsigned i,
                                   int64_t max_ns, int64_t grow,
                                   int64_t shrink);
 
+/**
+ * struct vmm_machine_drive_info - one virtio-blk device and its drive
+ * (QMP query-block).
+ * @index: the device's index (-device order).
+ * @id: the -device id, or NULL.
+ * @drive: the -drive id.
+ * @file: the image as given (an x-loom-fault: prefix included).
+ * @size: the image's size in bytes.
+ * @actual_size: bytes the image file occupies on disk.
+ * @readonly: read-only.
+ * @direct: cache=none (O_DIRECT).
+ * @no_flush: cache=unsafe (FLUSH acknowledged without a sync).
+ * @num_queues: request queues.
+ * @queue_iothread: each queue's IOThread id, NULL for the main loop.
+ * @io_status: 0, or the error (-ENOSPC ...) that stopped the VM through
+ *     the stop policy, until cont or a reset.
+ */
+struct vmm_machine_drive_info {
+    unsigned index;
+    const char *id;
+    const char *drive;
+    const char *file;
+    uint64_t size, actual_size;
+    bool readonly, direct, no_flush;
+    unsigned num_queues;
+    const char *queue_iothread[VMM_MAX_QUEUES];
+    int io_status;
+};
+
+/**
+ * struct vmm_machine_vq_stats - one request queue's counters.
+ * @kicks: guest notifications that reached the serving loop.
+ * @kicks_ignored: of those, for a queue that did not run.
+ * @poll_hits: times busy-polling found requests.
+ * @processed: requests taken from the ring.
+ * @irqs: interrupts raised.
+ * @irqs_suppressed: interrupt decisions that found none was needed.
+ * @broken: times the ring was found corrupted.
+ * @notify_suppressed: times processing ended with notifications off.
+ */
+struct vmm_machine_vq_stats {
+    uint64_t kicks, kicks_ignored, poll_hits, processed;
+    uint64_t irqs, irqs_suppressed, broken, notify_suppressed;
+};
+
+/**
+ * struct vmm_machine_drive_stats - a device's I/O counters (QMP
+ * query-blockstats; monotonic).  Times are nanoseconds from submission
+ * to completion; "unmap" is DISCARD.
+ * @rd_ops, @wr_ops, @flush_ops, @unmap_ops: requests by kind.
+ * @rd_bytes, @wr_bytes, @unmap_bytes: bytes of the successful ones.
+ * @rd_ns, @wr_ns, @flush_ns, @unmap_ns: their total time.
+ * @failed_rd, @failed_wr, @failed_flush, @failed_unmap: failed by the
+ *     backend.
+ * @invalid_rd, @invalid_wr, @invalid_flush, @invalid_unmap: refused as
+ *     malformed without I/O.
+ * @wr_highest_offset: the end of the highest successful write.
+ * @retried: requests held by the stop policy and submitted again.
+ * @syncs: syncs the backend completed.
+ * @queue: each request queue's (num_queues of them).
+ */
+struct vmm_machine_drive_stats {
+    uint64_t rd_ops, wr_ops, flush_ops, unmap_ops;
+    uint64_t rd_bytes, wr_bytes, unmap_bytes;
+    uint64_t rd_ns, wr_ns, flush_ns, unmap_ns;
+    uint64_t failed_rd, failed_wr, failed_flush, failed_unmap;
+    uint64_t invalid_rd, invalid_wr, invalid_flush, invalid_unmap;
+    uint64_t wr_highest_offset, retried, syncs;
+    struct vmm_machine_vq_stats queue[VMM_MAX_QUEUES];
+};
+
+/** vmm_machine_nr_drives() - the number of virtio-blk devices.
+ * Context: any. */
+unsigned vmm_machine_nr_drives(struct vmm_machine *m);
+
+/**
+ * vmm_machine_drive_info() - device @i.
+ * Context: main thread, BQL held.  Strings live as long as @m.
+ * Return: 0; -EINVAL when @i is not a device.
+ */
+int vmm_machine_drive_info(struct vmm_machine *m, unsigned i,
+                           struct vmm_machine_drive_info *info);
+
+/**
+ * vmm_machine_drive_stats() - device @i's counters (each read
+ * atomically, not as a snapshot).
+ * Context: main thread, BQL held.
+ * Return: 0; -EINVAL when @i is not a device.
+ */
+int vmm_machine_drive_stats(struct vmm_machine *m, unsigned i,
+                            struct vmm_machine_drive_stats *st);
+
 struct vmm_monitor;
 
 /**

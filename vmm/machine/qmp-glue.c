@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <loom/cpu.h>
@@ -226,6 +227,121 @@ int vmm_machine_iothread_set_poll(struct vmm_machine *m, unsigned i,
 }
 
 /* ------------------------------------------------------------------ */
+/* Block devices                                                       */
+/* ------------------------------------------------------------------ */
+
+unsigned vmm_machine_nr_drives(struct vmm_machine *m)
+{
+    return m->nr_virtio;
+}
+
+/* The image file behind a drive's file= (x-loom-fault:SPEC:IMAGE too). */
+static const char *image_path(const char *file)
+{
+    const char *p;
+
+    if (strncmp(file, "x-loom-fault:", 13) == 0 &&
+        (p = strchr(file + 13, ':'))) {
+        return p + 1;
+    }
+    return file;
+}
+
+int vmm_machine_drive_info(struct vmm_machine *m, unsigned i,
+                           struct vmm_machine_drive_info *info)
+{
+    struct vmm_blk_info bi;
+    struct stat st;
+    unsigned q;
+
+    if (i >= m->nr_virtio || !info) {
+        return -EINVAL;
+    }
+    vmm_machine_blk_info(m->virtio[i].blk, &bi);
+    memset(info, 0, sizeof(*info));
+    info->index = i;
+    info->id = bi.id;
+    info->drive = bi.drive;
+    info->file = bi.file;
+    info->size = bi.size;
+    if (stat(image_path(bi.file), &st) == 0) {
+        info->actual_size = (uint64_t)st.st_blocks * 512;
+    }
+    info->readonly = bi.readonly;
+    info->direct = bi.cache == VMM_CACHE_NONE;
+    info->no_flush = bi.cache == VMM_CACHE_UNSAFE;
+    info->num_queues = bi.num_queues;
+    for (q = 0; q < bi.num_queues && q < VMM_MAX_QUEUES; q++) {
+        info->queue_iothread[q] = bi.queue_iothread[q];
+    }
+    info->io_status = m->virtio[i].io_status;
+    return 0;
+}
+
+int vmm_machine_drive_stats(struct vmm_machine *m, unsigned i,
+                            struct vmm_machine_drive_stats *st)
+{
+    const struct vmm_virtio_blk_stats *d;
+    struct vmm_blk_stats *bs;
+    struct vmm_blk_info bi;
+    unsigned q;
+
+    if (i >= m->nr_virtio || !st) {
+        return -EINVAL;
+    }
+    bs = malloc(sizeof(*bs));
+    if (!bs) {
+        return -ENOMEM;
+    }
+    vmm_machine_blk_stats(m->virtio[i].blk, bs);
+    vmm_machine_blk_info(m->virtio[i].blk, &bi);
+    d = &bs->dev;
+    memset(st, 0, sizeof(*st));
+    st->rd_ops = d->rd_ops;
+    st->wr_ops = d->wr_ops;
+    st->flush_ops = d->flush_ops;
+    st->unmap_ops = d->discard_ops;
+    st->rd_bytes = d->rd_bytes;
+    st->wr_bytes = d->wr_bytes;
+    st->unmap_bytes = d->unmap_bytes;
+    st->rd_ns = d->rd_ns;
+    st->wr_ns = d->wr_ns;
+    st->flush_ns = d->flush_ns;
+    st->unmap_ns = d->unmap_ns;
+    st->failed_rd = d->failed_rd;
+    st->failed_wr = d->failed_wr;
+    st->failed_flush = d->failed_flush;
+    st->failed_unmap = d->failed_unmap;
+    st->invalid_rd = d->invalid_rd;
+    st->invalid_wr = d->invalid_wr;
+    st->invalid_flush = d->invalid_flush;
+    st->invalid_unmap = d->invalid_unmap;
+    st->wr_highest_offset = d->wr_highest_offset;
+    st->retried = d->retried;
+    st->syncs = bs->backend.syncs;
+    for (q = 0; q < bi.num_queues && q < VMM_MAX_QUEUES; q++) {
+        const struct vmm_blk_queue_stats *s = &bs->queue[q];
+
+        st->queue[q] = (struct vmm_machine_vq_stats){
+            s->kicks, s->kicks_ignored,   s->poll_hits, s->processed,
+            s->irqs,  s->irqs_suppressed, s->broken,    s->notify_suppressed,
+        };
+    }
+    free(bs);
+    return 0;
+}
+
+/* QEMU clears a device's io-status at cont and at a reset. */
+static void clear_io_status(struct vmm_machine *m)
+{
+    unsigned i;
+
+    for (i = 0; i < m->nr_virtio; i++) {
+        m->virtio[i].io_status = 0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
 /* The monitor's operations                                            */
 /* ------------------------------------------------------------------ */
 
@@ -252,7 +368,12 @@ static int op_stop(void *opaque)
 
 static int op_cont(void *opaque)
 {
-    return vmm_machine_cont(opaque);
+    int r = vmm_machine_cont(opaque);
+
+    if (r == 0) {
+        clear_io_status(opaque);
+    }
+    return r;
 }
 
 /*
@@ -269,6 +390,7 @@ static int op_system_reset(void *opaque)
     };
 
     if (!m->cfg->no_reboot) {
+        clear_io_status(m);
         return vmm_machine_reset(m, VMM_SHUTDOWN_HOST_QMP_SYSTEM_RESET);
     }
     if (!m->cfg->no_shutdown) {
@@ -343,6 +465,23 @@ static int op_iothread_set_poll(void *opaque, unsigned i, int64_t max_ns,
     return vmm_machine_iothread_set_poll(opaque, i, max_ns, grow, shrink);
 }
 
+static unsigned op_nr_drives(void *opaque)
+{
+    return vmm_machine_nr_drives(opaque);
+}
+
+static int op_drive_info(void *opaque, unsigned i,
+                         struct vmm_machine_drive_info *info)
+{
+    return vmm_machine_drive_info(opaque, i, info);
+}
+
+static int op_drive_stats(void *opaque, unsigned i,
+                          struct vmm_machine_drive_stats *st)
+{
+    return vmm_machine_drive_stats(opaque, i, st);
+}
+
 static const struct vmm_monitor_ops g_monitor_ops = {
     .config = op_config,
     .runstate = op_runstate,
@@ -360,6 +499,9 @@ static const struct vmm_monitor_ops g_monitor_ops = {
     .nr_iothreads = op_nr_iothreads,
     .iothread_info = op_iothread_info,
     .iothread_set_poll = op_iothread_set_poll,
+    .nr_drives = op_nr_drives,
+    .drive_info = op_drive_info,
+    .drive_stats = op_drive_stats,
 };
 
 int vmm_machine_monitor_new(struct vmm_machine *m, struct vmm_monitor **ret,

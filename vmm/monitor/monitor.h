@@ -69,6 +69,10 @@ struct vmm_monitor;
  * @iothread_info: IOThread @i (query-iothreads, qom-get).
  * @iothread_set_poll: set IOThread @i's polling parameters (qom-set);
  *     -EINVAL for a value the loop refuses.
+ * @nr_drives: number of block devices.
+ * @drive_info: block device @i (query-block).
+ * @drive_stats: block device @i's counters (query-blockstats,
+ *     x-loom-query-stats).
  */
 struct vmm_monitor_ops {
     const struct vmm_config *(*config)(void *opaque);
@@ -93,6 +97,11 @@ struct vmm_monitor_ops {
                          struct vmm_machine_iothread_info *info);
     int (*iothread_set_poll)(void *opaque, unsigned i, int64_t max_ns,
                              int64_t grow, int64_t shrink);
+    unsigned (*nr_drives)(void *opaque);
+    int (*drive_info)(void *opaque, unsigned i,
+                      struct vmm_machine_drive_info *info);
+    int (*drive_stats)(void *opaque, unsigned i,
+                       struct vmm_machine_drive_stats *st);
 };
 
 /**
