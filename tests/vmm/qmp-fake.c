@@ -243,6 +243,57 @@ static int op_iothread_set_poll(void *opaque, unsigned i, int64_t max_ns,
     return r;
 }
 
+static unsigned op_nr_drives(void *opaque)
+{
+    return fm(opaque)->nr_drives;
+}
+
+static int op_drive_info(void *opaque, unsigned i,
+                         struct vmm_machine_drive_info *info)
+{
+    struct fake_machine *f = opaque;
+
+    if (i >= f->nr_drives) {
+        return -EINVAL;
+    }
+    memset(info, 0, sizeof(*info));
+    info->index = i;
+    info->id = i ? NULL : "vda";
+    info->drive = i ? "d1" : "d0";
+    info->file = i ? "/images/d1.img" : "/images/d0.img";
+    info->size = (i + 1) << 20;
+    info->actual_size = 4096;
+    info->readonly = i == 1;
+    info->direct = i == 0;
+    info->num_queues = 2;
+    info->queue_iothread[0] = "io0";
+    info->io_status = f->io_status[i];
+    return 0;
+}
+
+static int op_drive_stats(void *opaque, unsigned i,
+                          struct vmm_machine_drive_stats *st)
+{
+    struct fake_machine *f = opaque;
+
+    if (i >= f->nr_drives) {
+        return -EINVAL;
+    }
+    memset(st, 0, sizeof(*st));
+    st->rd_ops = 10 + i;
+    st->wr_ops = 20;
+    st->wr_bytes = 81920;
+    st->unmap_ops = 3;
+    st->failed_unmap = 1;
+    st->unmap_bytes = 8192;
+    st->failed_wr = 2;
+    st->invalid_rd = 4;
+    st->wr_highest_offset = 1ull << 20;
+    st->queue[1].processed = 7;
+    st->queue[1].kicks = 5;
+    return 0;
+}
+
 const struct vmm_monitor_ops fake_ops = {
     .config = op_config,
     .runstate = op_runstate,
@@ -260,6 +311,9 @@ const struct vmm_monitor_ops fake_ops = {
     .nr_iothreads = op_nr_iothreads,
     .iothread_info = op_iothread_info,
     .iothread_set_poll = op_iothread_set_poll,
+    .nr_drives = op_nr_drives,
+    .drive_info = op_drive_info,
+    .drive_stats = op_drive_stats,
 };
 
 void fake_init(struct fake_machine *f, unsigned cpus, const char *name)

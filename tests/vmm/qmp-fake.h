@@ -33,6 +33,8 @@ struct fake_machine {
     int kstats_err;   /* returned by kvm_stats when non-zero */
     unsigned kstats_reads;
     unsigned stops, conts, resets, quits;
+    unsigned nr_drives; /* block devices: "vda" on d0, anonymous on d1 */
+    int io_status[2];   /* their io-status (0, -ENOSPC, -EIO) */
     vmm_machine_listener_fn *listener;
     void *listener_opaque;
 };

@@ -254,6 +254,8 @@ static void test_query_commands(void)
         "query-iothreads",
         "qom-get",
         "qom-set",
+        "query-block",
+        "query-blockstats",
         "x-loom-query-stats",
     };
     struct qclient c;
@@ -756,6 +758,93 @@ static void test_loom_stats(void)
     stop(&c);
 }
 
+static void test_block(void)
+{
+    struct qclient c;
+    json_t *list, *e, *st;
+    size_t i;
+
+    start(&c);
+    g_f.nr_drives = 2;
+    g_f.io_status[1] = -ENOSPC;
+    list = qcall(&c, "{\"execute\":\"query-block\"}");
+    expect_shape(list,
+                 "[{device:str,inserted:{backing_file_depth:int,bps:int,"
+                 "bps_rd:int,bps_wr:int,cache:{direct:bool,no-flush:bool,"
+                 "writeback:bool},detect_zeroes:str,drv:str,encrypted:bool,"
+                 "file:str,image:{actual-size:int,dirty-flag:bool,"
+                 "filename:str,format:str,virtual-size:int},iops:int,"
+                 "iops_rd:int,iops_wr:int,node-name:str,ro:bool,"
+                 "write_threshold:int},io-status:str,locked:bool,qdev:str,"
+                 "removable:bool,type:str}]");
+    e = json_array_get(list, 0);
+    g_assert_cmpstr(jstr(e, "device"), ==, "d0");
+    g_assert_cmpstr(jstr(e, "qdev"), ==, "vda");
+    g_assert_cmpstr(jstr(e, "io-status"), ==, "ok");
+    g_assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(e, "inserted"), "cache"), "direct")));
+    g_assert_cmpint(
+        jint(json_object_get(json_object_get(e, "inserted"), "image"),
+             "virtual-size"),
+        ==, 1 << 20);
+    e = json_array_get(list, 1);
+    g_assert_cmpstr(jstr(e, "qdev"), ==,
+                    "/machine/peripheral-anon/device[1]/virtio-backend");
+    g_assert_cmpstr(jstr(e, "io-status"), ==, "nospace");
+    g_assert_true(
+        json_is_true(json_object_get(json_object_get(e, "inserted"), "ro")));
+    json_decref(list);
+
+    list = qcall(&c, "{\"execute\":\"query-blockstats\"}");
+    g_assert_cmpuint(json_array_size(list), ==, 2);
+    json_array_foreach (list, i, e) {
+        st = json_object_get(e, "stats");
+        g_assert_cmpint(jint(st, "rd_operations"), ==, 10 + (json_int_t)i);
+        g_assert_cmpint(jint(st, "wr_bytes"), ==, 81920);
+        g_assert_cmpint(jint(st, "failed_wr_operations"), ==, 2);
+        g_assert_cmpint(jint(st, "invalid_rd_operations"), ==, 4);
+        g_assert_cmpint(jint(st, "wr_highest_offset"), ==, 1 << 20);
+        g_assert_true(json_is_true(json_object_get(st, "account_failed")));
+        /* The file node: same requests, no failure accounting. */
+        st = json_object_get(json_object_get(e, "parent"), "stats");
+        g_assert_cmpint(jint(st, "wr_operations"), ==, 20);
+        g_assert_cmpint(jint(st, "failed_wr_operations"), ==, 0);
+        st = json_object_get(json_object_get(e, "parent"), "driver-specific");
+        g_assert_cmpint(jint(st, "discard-nb-ok"), ==, 2);
+        g_assert_cmpint(jint(st, "discard-nb-failed"), ==, 1);
+    }
+    expect_shape(json_object_get(json_array_get(list, 0), "parent"),
+                 "{driver-specific:{discard-bytes-ok:int,discard-nb-failed:"
+                 "int,discard-nb-ok:int,driver:str},node-name:str,stats:{"
+                 "account_failed:bool,account_invalid:bool,failed_flush_"
+                 "operations:int,failed_rd_operations:int,failed_unmap_"
+                 "operations:int,failed_wr_operations:int,flush_operations:"
+                 "int,flush_total_time_ns:int,invalid_flush_operations:int,"
+                 "invalid_rd_operations:int,invalid_unmap_operations:int,"
+                 "invalid_wr_operations:int,rd_bytes:int,rd_merged:int,"
+                 "rd_operations:int,rd_total_time_ns:int,timed_stats:[],"
+                 "unmap_bytes:int,unmap_merged:int,unmap_operations:int,"
+                 "unmap_total_time_ns:int,wr_bytes:int,wr_highest_offset:int,"
+                 "wr_merged:int,wr_operations:int,wr_total_time_ns:int}}");
+    json_decref(list);
+    expect_error(qclient_cmd(&c, "{\"execute\":\"query-blockstats\","
+                                 "\"arguments\":{\"query-nodes\":1}}"),
+                 "GenericError", "expected: boolean");
+
+    /* Every virtqueue in x-loom-query-stats. */
+    st = qcall(&c, "{\"execute\":\"x-loom-query-stats\"}");
+    list = json_object_get(st, "virtqueues");
+    g_assert_cmpuint(json_array_size(list), ==, 4);
+    e = json_array_get(list, 1);
+    g_assert_cmpstr(jstr(e, "device"), ==, "vda");
+    g_assert_cmpint(jint(e, "queue"), ==, 1);
+    g_assert_cmpstr(jstr(e, "iothread"), ==, "main");
+    g_assert_cmpint(jint(e, "processed"), ==, 7);
+    g_assert_cmpstr(jstr(json_array_get(list, 0), "iothread"), ==, "io0");
+    json_decref(st);
+    stop(&c);
+}
+
 /* -mon pretty=on: indented replies, still one message each. */
 static void test_pretty(void)
 {
@@ -800,6 +889,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp/query-stats-schemas", test_query_stats_schemas);
     g_test_add_func("/qmp/iothreads", test_iothreads);
     g_test_add_func("/qmp/x-loom-query-stats", test_loom_stats);
+    g_test_add_func("/qmp/block", test_block);
     g_test_add_func("/qmp/pretty", test_pretty);
     r = g_test_run();
     qmp_test_main_cleanup();

@@ -187,10 +187,8 @@ bool vmm__qmp_set(json_t *o, const char *key, json_t *v)
 }
 
 static const struct qmp_cmd *const g_tables[] = {
-    vmm__qmp_cmds_control,
-    vmm__qmp_cmds_cpu,
-    vmm__qmp_cmds_iothread,
-    vmm__qmp_cmds_loom,
+    vmm__qmp_cmds_control, vmm__qmp_cmds_cpu,  vmm__qmp_cmds_iothread,
+    vmm__qmp_cmds_block,   vmm__qmp_cmds_loom,
 };
 
 const struct qmp_cmd *vmm__qmp_find(const char *name)

@@ -232,6 +232,11 @@ extern const struct qmp_cmd vmm__qmp_cmds_control[];
 extern const struct qmp_cmd vmm__qmp_cmds_cpu[];
 extern const struct qmp_cmd vmm__qmp_cmds_iothread[];
 extern const struct qmp_cmd vmm__qmp_cmds_loom[];
+extern const struct qmp_cmd vmm__qmp_cmds_block[];
+
+/* Every request queue of every block device, for x-loom-query-stats
+ * (cmds-block.c).  Return: a new list, or NULL with *@errp set. */
+json_t *vmm__qmp_virtqueues_json(struct qmp_ctx *c, struct qmp_error **errp);
 
 /* Look a command up by name in every table, or NULL.  Context: any. */
 const struct qmp_cmd *vmm__qmp_find(const char *name);
