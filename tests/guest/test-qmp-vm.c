@@ -18,9 +18,12 @@
  * conversation with both monitors, comparing the shape (keys and JSON
  * types) of every reply and event, and the class of every error.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "guest-run.h"
 #include "qmp-vm.h"
@@ -38,6 +41,20 @@ static bool is_loom(struct qclient *c)
     bool loom = g_str_has_prefix(jstr(v, "package"), "loom-vm");
 
     json_decref(v);
+    return loom;
+}
+
+/* Whether --vmm is loom-vm, asked before starting it (-version). */
+static bool vmm_is_loom(void)
+{
+    const char *argv[] = {g_vmm, "-version", NULL};
+    g_autofree char *out = NULL;
+    bool loom;
+
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                               G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                               NULL, NULL, NULL));
+    loom = strstr(out, "loom-vm") != NULL;
     return loom;
 }
 
@@ -483,6 +500,103 @@ static void test_bad_input(void)
     qvm_destroy(&v);
 }
 
+/* An image of @mib MiB in a new private directory @dir. */
+static char *make_image(char **dir, unsigned mib)
+{
+    char *img;
+    int fd;
+
+    *dir = g_dir_make_tmp("loom-qmp-img-XXXXXX", NULL);
+    g_assert_nonnull(*dir);
+    img = g_build_filename(*dir, "disk.img", NULL);
+    fd = open(img, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, (off_t)mib << 20), ==, 0);
+    close(fd);
+    return img;
+}
+
+static void drop_image(char *dir, char *img)
+{
+    g_unlink(img);
+    g_rmdir(dir);
+    g_free(img);
+    g_free(dir);
+}
+
+/*
+ * werror=enospc (QEMU's default) with an injected ENOSPC on a guest's
+ * write (loom-vm's x-loom-fault backend): BLOCK_IO_ERROR, the VM stops in
+ * io-error with the device's io-status nospace; cont retries the held
+ * request and the guest, which checks every byte it wrote and that every
+ * request was answered, passes.
+ */
+static void test_werror_stop(void)
+{
+    g_autofree char *drive = NULL;
+    char *dir, *img = make_image(&dir, 1);
+    const char *extra[] = {"-S",
+                           "-object",
+                           "iothread,id=io0",
+                           "-drive",
+                           NULL,
+                           "-device",
+                           "virtio-blk-device,drive=d0,id=vda,iothread=io0",
+                           NULL};
+    struct qclient c;
+    struct qvm v;
+    json_t *e, *d;
+
+    if (!vmm_is_loom()) {
+        g_test_skip("no x-loom-fault backend (QEMU)");
+        drop_image(dir, img);
+        return;
+    }
+    drive = g_strdup_printf("id=d0,file=x-loom-fault:fail@5=ENOSPC:%s,"
+                            "format=raw,if=none",
+                            img);
+    extra[4] = drive;
+    qvm_start_qmp(&v, &c, g_vmm, "blk-check", "mode=poll disks=1 seed=7",
+                  extra);
+    qclient_negotiate(&c);
+    cmd_event(&c, "{\"execute\":\"cont\"}", "RESUME", NULL);
+    e = qclient_event(&c, "BLOCK_IO_ERROR");
+    d = json_object_get(e, "data");
+    g_assert_cmpstr(jstr(d, "device"), ==, "vda");
+    g_assert_cmpstr(jstr(d, "node-name"), ==, "d0");
+    g_assert_cmpstr(jstr(d, "operation"), ==, "write");
+    g_assert_cmpstr(jstr(d, "action"), ==, "stop");
+    g_assert_true(json_is_true(json_object_get(d, "nospace")));
+    json_decref(e);
+    json_decref(qclient_event(&c, "STOP"));
+    expect_status(&c, "io-error");
+    e = qcall(&c, "{\"execute\":\"query-block\"}");
+    g_assert_cmpstr(jstr(json_array_get(e, 0), "io-status"), ==, "nospace");
+    json_decref(e);
+    /* Stopped: the guest is not answered meanwhile. */
+    g_usleep(200000);
+    g_assert_cmpuint(qvm_count(&v, "PASS vda/write-pattern"), ==, 0);
+    cmd_event(&c, "{\"execute\":\"cont\"}", "RESUME", NULL);
+    e = qcall(&c, "{\"execute\":\"query-block\"}");
+    g_assert_cmpstr(jstr(json_array_get(e, 0), "io-status"), ==, "ok");
+    json_decref(e);
+    e = qcall(&c, "{\"execute\":\"query-blockstats\"}");
+    g_assert_cmpint(jint(json_object_get(json_array_get(e, 0), "stats"),
+                         "failed_wr_operations"),
+                    ==, 1);
+    json_decref(e);
+    /* The guest checks every request and byte, then exits. */
+    g_assert_true(qclient_wait_eof(&c, 60000));
+    if (qvm_wait(&v) != GUEST_EXIT_PASS) {
+        qvm_show(&v);
+    }
+    g_assert_cmpint(v.status, ==, GUEST_EXIT_PASS);
+    g_assert_cmpuint(qvm_count(&v, "FAIL"), ==, 0);
+    qclient_close(&c);
+    qvm_destroy(&v);
+    drop_image(dir, img);
+}
+
 /* ------------------------------------------------------------------ */
 /* Compatibility: the same conversation with both monitors              */
 /* ------------------------------------------------------------------ */
@@ -523,6 +637,8 @@ static const struct step g_steps[] = {
     {"{\"execute\":\"query-stats\"}"},
     {"{\"execute\":\"query-stats-schemas\"}"},
     {"{\"execute\":\"query-commands\"}"},
+    {"{\"execute\":\"query-block\"}"},
+    {"{\"execute\":\"query-blockstats\"}"},
     {"{\"execute\":\"stop\"}"}, /* prelaunch: nothing happens */
     {"{\"execute\":\"cont\"}", "RESUME"},
     {"{\"execute\":\"stop\"}", "STOP"},
@@ -577,8 +693,15 @@ static void compare_commands(json_t *loom, json_t *qemu)
 
 static void test_compat(void)
 {
-    const char *const extra[] = {"-S",      "-name",           "compat",
-                                 "-object", "iothread,id=io0", NULL};
+    char *dir, *img = make_image(&dir, 1);
+    g_autofree char *drive =
+        g_strdup_printf("id=d0,file=%s,format=raw,if=none", img);
+    const char *const extra[] = {
+        "-S",      "-name",           "compat",
+        "-object", "iothread,id=io0", "-drive",
+        drive,     "-device",         "virtio-blk-device,drive=d0,id=vda",
+        NULL,
+    };
     struct qvm vm[2];
     struct qclient c[2];
     json_t *g;
@@ -644,6 +767,7 @@ static void test_compat(void)
         qclient_close(&c[k]);
         qvm_destroy(&vm[k]);
     }
+    drop_image(dir, img);
 }
 
 int main(int argc, char **argv)
@@ -688,5 +812,6 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp-vm/vanish", test_vanish);
     g_test_add_func("/qmp-vm/clients", test_clients);
     g_test_add_func("/qmp-vm/bad-input", test_bad_input);
+    g_test_add_func("/qmp-vm/werror-stop", test_werror_stop);
     return g_test_run();
 }
