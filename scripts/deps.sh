@@ -17,4 +17,4 @@ loom_install_deps() {
 
 # What building and testing libloom needs.
 LOOM_BUILD_DEPS=(gcc meson ninja-build pkg-config libglib2.0-dev liburing-dev
-                 libjansson-dev)
+                 libjansson-dev libseccomp-dev)

@@ -17,20 +17,9 @@
 
 #include "config.h"
 #include "machine/machine.h"
+#include "sandbox.h"
 
 #define PROG "loom-vm"
-
-/*
- * Options parsed in full whose features other parts of loom-vm are still
- * building: refused by name, before anything starts, never ignored.
- */
-static const char *unsupported(const struct vmm_config *cfg)
-{
-    if (cfg->sandbox) {
-        return "-sandbox on: not yet supported";
-    }
-    return NULL;
-}
 
 /*
  * -pidfile: QEMU's contract: the file holds our pid while we run, locked
@@ -71,6 +60,53 @@ static void pidfile_remove(const char *path, int fd)
     }
 }
 
+#ifdef VMM_TEST_TRIGGERS
+/*
+ * The test build's loom-vm (tests/guest) only: LOOM_VM_X_SANDBOX_TRIGGER=
+ * main|vcpu|iothread|pool|helper makes threads of that type make a call
+ * outside their list once confined, so that a test sees the sandbox kill.
+ */
+static int sandbox_trigger(void)
+{
+    static const char *const names[] = {"main", "vcpu", "iothread", "pool",
+                                        "helper"};
+    const char *v = getenv("LOOM_VM_X_SANDBOX_TRIGGER");
+
+    for (int i = 0; v && i < (int)(sizeof(names) / sizeof(names[0])); i++) {
+        if (strcmp(v, names[i]) == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+#else
+static int sandbox_trigger(void)
+{
+    return 0;
+}
+#endif
+
+/* -sandbox on: confine every thread from now on (sandbox.h). */
+static int sandbox_init(const struct vmm_config *cfg)
+{
+    struct vmm_sandbox_opts opts = {
+        .resourcecontrol_deny = cfg->sandbox_resourcecontrol_deny,
+        .x_trigger = sandbox_trigger(),
+    };
+    char *err = NULL;
+    int r;
+
+    if (!cfg->sandbox) {
+        return 0;
+    }
+    r = vmm_sandbox_init(&opts, &err);
+    if (r < 0) {
+        fprintf(stderr, PROG ": %s\n", err ? err : strerror(-r));
+        free(err);
+    }
+    return r;
+}
+
 static int run(const struct vmm_config *cfg, int64_t start_ns)
 {
     struct vmm_monitor *mon = NULL;
@@ -85,11 +121,17 @@ static int run(const struct vmm_config *cfg, int64_t start_ns)
         fprintf(stderr, PROG ": main loop: %s\n", strerror(-r));
         return 1;
     }
+    /* Before the first thread: each one is confined as it starts. */
+    if (sandbox_init(cfg) < 0) {
+        loom_main_cleanup();
+        return 1;
+    }
     /* Once the pid file exists, SIGINT and SIGTERM end the VM in order. */
     if (cfg->pidfile) {
         pidfd = pidfile_create(cfg->pidfile);
         if (pidfd < 0) {
             loom_main_cleanup();
+            vmm_sandbox_cleanup();
             return 1;
         }
     }
@@ -108,11 +150,18 @@ static int run(const struct vmm_config *cfg, int64_t start_ns)
         loom_bql_unlock();
         pidfile_remove(cfg->pidfile, pidfd);
         loom_main_cleanup();
+        vmm_sandbox_cleanup();
         return 1;
     }
     status = 1;
     if (vmm_machine_start(m) == 0) {
-        status = vmm_machine_run(m);
+        /* The machine is built and its vCPU threads exist: confine main. */
+        r = cfg->sandbox ? vmm_sandbox_enter_main() : 0;
+        if (r < 0) {
+            fprintf(stderr, PROG ": -sandbox on: %s\n", strerror(-r));
+        } else {
+            status = vmm_machine_run(m);
+        }
     }
     vmm_machine_monitor_free(mon);
     if (cfg->summary) {
@@ -122,6 +171,7 @@ static int run(const struct vmm_config *cfg, int64_t start_ns)
     loom_bql_unlock();
     pidfile_remove(cfg->pidfile, pidfd);
     loom_main_cleanup();
+    vmm_sandbox_cleanup();
     return status;
 }
 
@@ -129,7 +179,6 @@ int main(int argc, char **argv)
 {
     int64_t start_ns = loom_clock_ns(LOOM_CLOCK_HOST);
     struct vmm_config *cfg = NULL;
-    const char *why;
     char *err = NULL;
     int r, status;
 
@@ -149,12 +198,6 @@ int main(int argc, char **argv)
                     "Copyright (c) the loom authors; MIT licence\n");
         vmm_config_free(cfg);
         exit(0);
-    }
-    why = unsupported(cfg);
-    if (why) {
-        fprintf(stderr, PROG ": %s\n", why);
-        vmm_config_free(cfg);
-        exit(1);
     }
     status = run(cfg, start_ns);
     vmm_config_free(cfg);
