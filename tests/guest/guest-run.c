@@ -250,6 +250,12 @@ const char *guest_run_dir(void)
     return guest_dir;
 }
 
+char *const *guest_run_vmm_args(unsigned *ret_n)
+{
+    *ret_n = vmm_args->len;
+    return (char *const *)vmm_args->pdata;
+}
+
 /* NULL if the monitor and /dev/kvm are usable, else why not. */
 static const char *skip_reason(void)
 {

@@ -41,6 +41,9 @@ bool guest_run_is_loom_vm(void);
 /* The --guest-dir directory, holding NAME.elf. */
 const char *guest_run_dir(void);
 
+/* The --vmm-arg words, in order (@ret_n receives how many). */
+char *const *guest_run_vmm_args(unsigned *ret_n);
+
 /*
  * guest_boot() - boot @guest (NAME of NAME.elf) on @cpus vCPUs with
  * kernel command line @append; @extra (NULL-terminated, may be NULL) is

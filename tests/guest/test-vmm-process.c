@@ -11,7 +11,7 @@
  * or spins for good.  QEMU microvm has no i8042, so there the guest
  * reports the reset ignored.
  *
- *   test-vmm-process --vmm=PATH --guest-dir=DIR [GTest options]
+ *   test-vmm-process --vmm=PATH --guest-dir=DIR [--vmm-arg=ARG]... [GTest]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,12 +36,14 @@ struct proc {
 };
 
 /*
- * The shared command line of both monitors, with @extra appended;
- * -no-reboot unless @reboot.
+ * The shared command line of both monitors, with @extra appended, then
+ * the --vmm-arg words (e.g. -sandbox on); -no-reboot unless @reboot.
  */
 static GPtrArray *argv_for(const char *kernel, bool reboot,
                            const char *const *extra)
 {
+    unsigned nr_args;
+    char *const *args = guest_run_vmm_args(&nr_args);
     GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
     const char *const base[] = {
         "-M",
@@ -78,6 +80,9 @@ static GPtrArray *argv_for(const char *kernel, bool reboot,
     }
     for (; extra && *extra; extra++) {
         g_ptr_array_add(a, g_strdup(*extra));
+    }
+    for (unsigned i = 0; i < nr_args; i++) {
+        g_ptr_array_add(a, g_strdup(args[i]));
     }
     g_ptr_array_add(a, NULL);
     return a;
