@@ -88,6 +88,7 @@ enum cond {
     C_PRCTL_OWN,    /* prctl() of the thread's own name or no_new_privs */
     C_FILTER,       /* seccomp(SECCOMP_SET_MODE_FILTER): narrowing only */
     C_ENOSYS,       /* refused with ENOSYS (clone3: glibc falls back) */
+    C_EACCES,       /* refused with EACCES (opening files: glibc copes) */
 };
 
 struct rule {
@@ -104,6 +105,13 @@ struct rule {
 /* clang-format on */
 
 static const struct rule rules[] = {
+    /*
+     * Files are all opened before confinement; but glibc's malloc reads
+     * /proc/sys/vm/overcommit_memory the first time it shrinks a heap, in
+     * whichever thread that is, and copes with a refusal.
+     */
+    RC(open, T_ALL, C_EACCES),
+    RC(openat, T_ALL, C_EACCES),
     /* Memory (malloc, thread stacks, guest RAM teardown). */
     R(brk, T_ALL),
     R(mmap, T_ALL),
@@ -283,6 +291,16 @@ static int add_rule(scmp_filter_ctx ctx, const struct rule *r, pid_t pid)
                                 SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
     case C_ENOSYS:
         return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), r->nr, 0);
+    case C_EACCES:
+        /*
+         * Sanitizers open /proc files (LeakSanitizer at exit): there the
+         * default action, LOG, takes the call (libseccomp refuses a rule
+         * that repeats the default).
+         */
+        if (SANDBOX_LOG_ONLY) {
+            return 0;
+        }
+        return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), r->nr, 0);
     }
     return -EINVAL;
 }
