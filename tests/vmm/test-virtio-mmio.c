@@ -513,6 +513,67 @@ static void test_reset(void)
     fake_destroy(&f);
 }
 
+/*
+ * A Status write with no driver bit in its low byte (0x100, 0x400 with
+ * higher bits, or NEEDS_RESET alone, which belongs to the device), or
+ * whose only bit is a refused FEATURES_OK, is a reset, for both layouts:
+ * storing 0 without resetting would tell the driver "reset" while the
+ * device kept serving its rings.  Found by tests/fuzz/fuzz-virtio-mmio.
+ */
+static void test_status_without_driver_bits(void)
+{
+    static const uint32_t writes[] = {0x100, 0x400, 0xffff0000,
+                                      VMM_VIRTIO_S_NEEDS_RESET};
+
+    for (int legacy = 0; legacy < 2; legacy++) {
+        for (size_t i = 0; i < G_N_ELEMENTS(writes); i++) {
+            struct fake f;
+            unsigned resets;
+
+            fake_init(&f, legacy);
+            g_assert_true(
+                negotiate(&f, legacy ? 0 : 1ull << VMM_VIRTIO_F_VERSION_1));
+            setup_queue(&f, 0, 64, 0x1000, 0x2000, 0x3000);
+            wr(&f, VMM_VIRTIO_MMIO_STATUS, S_ALL);
+            g_assert_true(f.serving);
+            resets = f.resets;
+            wr(&f, VMM_VIRTIO_MMIO_STATUS, writes[i]);
+            g_assert_cmpuint(f.resets, ==, resets + 1);
+            g_assert_false(f.serving);
+            g_assert_cmpuint(rd(&f, VMM_VIRTIO_MMIO_STATUS), ==, 0);
+            /* Usable again: the next DRIVER_OK starts the device. */
+            g_assert_true(
+                negotiate(&f, legacy ? 0 : 1ull << VMM_VIRTIO_F_VERSION_1));
+            setup_queue(&f, 0, 64, 0x1000, 0x2000, 0x3000);
+            wr(&f, VMM_VIRTIO_MMIO_STATUS, S_ALL);
+            g_assert_true(f.serving);
+            fake_destroy(&f);
+        }
+    }
+}
+
+/* A running device, Status 1, unoffered features, then FEATURES_OK alone. */
+static void test_status_refused_features_ok_alone(void)
+{
+    struct fake f;
+    unsigned resets;
+
+    fake_init(&f, false);
+    g_assert_true(negotiate(&f, 1ull << VMM_VIRTIO_F_VERSION_1));
+    setup_queue(&f, 0, 64, 0x1000, 0x2000, 0x3000);
+    wr(&f, VMM_VIRTIO_MMIO_STATUS, S_ALL);
+    g_assert_true(f.serving);
+    wr(&f, VMM_VIRTIO_MMIO_STATUS, VMM_VIRTIO_S_ACKNOWLEDGE);
+    set_features(&f, 1ull << 60);
+    resets = f.resets;
+    wr(&f, VMM_VIRTIO_MMIO_STATUS, VMM_VIRTIO_S_FEATURES_OK);
+    g_assert_cmpuint(stats(&f).features_refused, ==, 1);
+    g_assert_cmpuint(f.resets, ==, resets + 1);
+    g_assert_false(f.serving);
+    g_assert_cmpuint(rd(&f, VMM_VIRTIO_MMIO_STATUS), ==, 0);
+    fake_destroy(&f);
+}
+
 static void test_bad_opts(void)
 {
     struct vmm_virtio_mmio_opts o = {0};
@@ -549,6 +610,10 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-mmio/notify", test_notify);
     g_test_add_func("/virtio-mmio/interrupts", test_interrupts);
     g_test_add_func("/virtio-mmio/reset", test_reset);
+    g_test_add_func("/virtio-mmio/status-without-driver-bits",
+                    test_status_without_driver_bits);
+    g_test_add_func("/virtio-mmio/status-refused-features-ok-alone",
+                    test_status_refused_features_ok_alone);
     g_test_add_func("/virtio-mmio/bad-opts", test_bad_opts);
     return g_test_run();
 }

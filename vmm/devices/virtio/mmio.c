@@ -450,16 +450,22 @@ static void write_status(struct vmm_virtio_mmio *t, uint32_t v)
 {
     uint32_t old = status_get(t), new_bits;
 
-    if (!v) {
-        device_reset(t);
-        return;
-    }
+    /* Only the driver's bits of the low byte count. */
     v &= 0xff & ~VMM_VIRTIO_S_NEEDS_RESET;
     new_bits = v & ~old;
     if (!t->legacy && (new_bits & VMM_VIRTIO_S_FEATURES_OK) &&
         !features_ok(t)) {
         v &= ~VMM_VIRTIO_S_FEATURES_OK;
         new_bits &= ~VMM_VIRTIO_S_FEATURES_OK;
+    }
+    /*
+     * Nothing left (0, 0x100, a refused FEATURES_OK alone): a reset, as
+     * QEMU resets on a zero low byte.  Storing 0 without one would tell
+     * the driver "reset" while the device still runs.
+     */
+    if (!v) {
+        device_reset(t);
+        return;
     }
     /* NEEDS_RESET belongs to the device; keep it if a device thread set it. */
     while (!__atomic_compare_exchange_n(
