@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 #
 # Seed corpora of the binary fuzz targets, generated rather than stored:
-#   gen-seeds.py pvh DIR      PVH kernels (fuzz-pvh.c's 8-byte header + ELF)
-#   gen-seeds.py serial DIR   16550A programs (fuzz-serial.c's byte code)
+#   gen-seeds.py pvh DIR          PVH kernels (fuzz-pvh.c's header + ELF)
+#   gen-seeds.py serial DIR       16550A programs (fuzz-serial.c's code)
+#   gen-seeds.py virtio-blk DIR   requests in guest RAM (fuzz-virtio-blk.c)
+#   gen-seeds.py virtio-mmio DIR  register programs (fuzz-virtio-mmio.c)
 # Writes a few small files into DIR (created if needed) and nothing else;
 # the same files every time.  The text corpus of fuzz-config lives in
 # tests/fuzz/corpus/config/.
@@ -177,10 +179,210 @@ def serial_seeds():
     }
 
 
+# ---- virtio-blk requests in guest RAM ------------------------------------
+
+# fuzz-virtio-blk.c's fixed layout.
+DESC, AVAIL, USED = 0x0, 0x4000, 0x5000
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+T_IN, T_OUT, T_FLUSH, T_GET_ID, T_DISCARD, T_WZ = 0, 1, 4, 8, 11, 13
+
+
+class Ram:
+    """Guest RAM as fuzz-virtio-blk.c sees it, built request by request."""
+
+    def __init__(self):
+        self.mem = bytearray(0x6000)
+        self.next_desc = 0
+        self.heap = 0x6000
+        self.heads = []
+
+    def put(self, gpa, data):
+        if gpa + len(data) > len(self.mem):
+            self.mem.extend(b'\0' * (gpa + len(data) - len(self.mem)))
+        self.mem[gpa:gpa + len(data)] = data
+
+    def alloc(self, data):
+        gpa = self.heap
+        self.put(gpa, data)
+        self.heap += (len(data) + 15) & ~15
+        return gpa
+
+    def desc(self, table, i, gpa, length, flags, nxt):
+        self.put(table + 16 * i, struct.pack('<QIHH', gpa, length, flags, nxt))
+
+    def chain(self, bufs, indirect=False):
+        """bufs: (gpa, len, writable); returns the head."""
+        if indirect:
+            table = self.heap
+            self.heap += 16 * len(bufs)
+            self.put(table + 16 * len(bufs) - 1, b'\0')
+            for i, (gpa, length, w) in enumerate(bufs):
+                last = i == len(bufs) - 1
+                self.desc(table, i, gpa, length,
+                          (0 if last else F_NEXT) | (F_WRITE if w else 0),
+                          0 if last else i + 1)
+            head = self.next_desc
+            self.desc(DESC, head, table, 16 * len(bufs), F_INDIRECT, 0)
+            self.next_desc += 1
+        else:
+            head = self.next_desc
+            for i, (gpa, length, w) in enumerate(bufs):
+                last = i == len(bufs) - 1
+                self.desc(DESC, head + i, gpa, length,
+                          (0 if last else F_NEXT) | (F_WRITE if w else 0),
+                          0 if last else head + i + 1)
+            self.next_desc += len(bufs)
+        self.heads.append(head)
+        return head
+
+    def request(self, rtype, sector, data=(), indirect=False):
+        hdr = self.alloc(struct.pack('<IIQ', rtype, 0, sector))
+        status = self.alloc(b'\xff')
+        bufs = [(hdr, 16, False)] + list(data) + [(status, 1, True)]
+        return self.chain(bufs, indirect)
+
+    def image(self, header):
+        self.put(AVAIL, struct.pack('<HH', 0, len(self.heads)) +
+                 b''.join(struct.pack('<H', h) for h in self.heads))
+        return bytes(header) + bytes(self.mem)
+
+
+def blk_header(qsize_log=4, features=0x3f, drive=0, errors=0):
+    """qsize 2 << qsize_log; features and drive bits as the target reads."""
+    return bytes([qsize_log - 1, features, drive, errors, 0, 0, 0, 0])
+
+
+def blk_seeds():
+    seeds = {}
+    r = Ram()
+    r.request(T_IN, 0, [(r.alloc(b'\0' * 512), 512, True)])
+    seeds['read'] = r.image(blk_header())
+    r = Ram()
+    r.request(T_OUT, 1, [(r.alloc(b'\x11' * 512), 512, False),
+                         (r.alloc(b'\x22' * 512), 512, False)])
+    r.request(T_FLUSH, 0)
+    seeds['write-flush'] = r.image(blk_header(drive=0x04))
+    r = Ram()
+    r.request(T_GET_ID, 0, [(r.alloc(b'\0' * 20), 20, True)])
+    seeds['get-id'] = r.image(blk_header(qsize_log=2))
+    r = Ram()
+    seg = struct.pack('<QII', 8, 16, 0)
+    r.request(T_DISCARD, 0, [(r.alloc(seg), 16, False)])
+    r.request(T_WZ, 0, [(r.alloc(struct.pack('<QII', 32, 8, 1)), 16,
+                         False)])
+    seeds['discard-write-zeroes'] = r.image(blk_header(drive=0x08))
+    r = Ram()
+    r.request(T_IN, 4, [(r.alloc(b'\0' * 1024), 1024, True)], indirect=True)
+    r.request(T_OUT, 6, [(r.alloc(b'\x33' * 512), 512, False)],
+              indirect=True)
+    seeds['indirect'] = r.image(blk_header(qsize_log=10))
+    r = Ram()
+    for i in range(4):
+        r.request(T_IN if i % 2 else T_OUT, i,
+                  [(r.alloc(b'\x44' * 512), 512, bool(i % 2))])
+    seeds['four-mixed-uring'] = r.image(blk_header(drive=0x02))
+    r = Ram()
+    r.request(T_OUT, 0, [(r.alloc(b'\x55' * 512), 512, False)])
+    r.request(T_IN, 200, [(r.alloc(b'\0' * 512), 512, True)])
+    seeds['readonly-and-past-end'] = r.image(blk_header(drive=0x01))
+    r = Ram()
+    r.request(T_IN, 0, [(0x100000, 512, True)])
+    r.request(T_IN, 0, [(r.alloc(b'\0' * 512), 0, True)])
+    r.request(T_OUT, 0, [(r.alloc(b'\0' * 512), 512, True)])
+    seeds['bad-buffers'] = r.image(blk_header())
+    r = Ram()
+    head = r.request(T_IN, 0, [(r.alloc(b'\0' * 512), 512, True)])
+    r.desc(DESC, head + 2, r.heap, 1, F_NEXT | F_WRITE, head)
+    seeds['chain-loop'] = r.image(blk_header())
+    for i, name in enumerate(['fail', 'enospc', 'short', 'align4k',
+                              'align-short', 'fail-short']):
+        r = Ram()
+        r.request(T_OUT, 1, [(r.alloc(b'\x66' * 1536), 1536, False)])
+        r.request(T_IN, 0, [(r.alloc(b'\0' * 1000), 1000, True)])
+        r.request(T_FLUSH, 0)
+        seeds['fault-' + name] = r.image(
+            blk_header(drive=(i + 1) << 4, errors=0x0e if i == 5 else 0))
+    return seeds
+
+
+# ---- virtio-mmio register programs ---------------------------------------
+
+# fuzz-virtio-mmio.c's regs[], by name.
+MMIO_REGS = ['magic', 'version', 'device_id', 'dev_features',
+             'dev_features_sel', 'drv_features', 'drv_features_sel',
+             'guest_page_size', 'queue_sel', 'queue_num_max', 'queue_num',
+             'queue_align', 'queue_pfn', 'queue_ready', 'queue_notify',
+             'isr', 'isr_ack', 'status', 'desc_lo', 'desc_hi', 'driver_lo',
+             'driver_hi', 'device_lo', 'device_hi', 'shm_sel', 'shm_len',
+             'generation', 'config', 'config_3b', 'last', 'odd', 'end']
+
+
+def mr(name):
+    return bytes([MMIO_REGS.index(name)])
+
+
+def mw(name, value):
+    return bytes([MMIO_REGS.index(name) | 0x20]) + struct.pack('<I', value)
+
+
+def mmio_odd(name, write, width, value=0):
+    code = {1: 0, 2: 1, 8: 2}[width]
+    op = bytes([MMIO_REGS.index(name) | 0x40 | (0x20 if write else 0), code])
+    return op + (value.to_bytes(width, 'little') if write else b'')
+
+
+USED_IRQ, BROKEN, CFG_CHANGE, FAIL_START, SYS_RESET, BRING_UP = (
+    bytes([0x80 | k]) for k in range(6))
+
+
+def mmio_seeds():
+    modern = (mw('status', 0) + mw('status', 1) + mw('status', 3) +
+              mw('dev_features_sel', 1) + mr('dev_features') +
+              mw('drv_features_sel', 1) + mw('drv_features', 1) +
+              mw('drv_features_sel', 0) + mw('drv_features', 0x30000000) +
+              mw('status', 11) + mr('status') + mw('queue_sel', 0) +
+              mr('queue_num_max') + mw('queue_num', 64) +
+              mw('desc_lo', 0x1000) + mw('driver_lo', 0x3000) +
+              mw('device_lo', 0x4000) + mw('queue_ready', 1) +
+              mw('status', 15) + mw('queue_notify', 0) + USED_IRQ +
+              mr('isr') + mw('isr_ack', 1) + mr('isr'))
+    legacy = (mw('status', 0) + mw('status', 3) + mw('drv_features', 0) +
+              mw('guest_page_size', 4096) + mw('queue_sel', 0) +
+              mw('queue_num', 16) + mw('queue_align', 4096) +
+              mw('queue_pfn', 1) + mw('status', 7) + mw('queue_notify', 0) +
+              BROKEN + mr('status') + mw('status', 0))
+    return {
+        'modern-bring-up': bytes([0x62, 60]) + modern,
+        'legacy-bring-up': bytes([0x63, 60]) + legacy,
+        'doorbells-4-queues': bytes([0x67, 0x80 | 60]) + BRING_UP +
+        mw('queue_notify', 3) + mw('queue_notify', 0) + CFG_CHANGE +
+        mr('generation') + SYS_RESET,
+        'config-widths': bytes([0x02, 60]) + mr('config') +
+        mmio_odd('config', False, 1) + mmio_odd('config_3b', False, 2) +
+        mmio_odd('last', False, 8) + mmio_odd('config', True, 8, 1) +
+        mmio_odd('odd', True, 2, 7) + mmio_odd('end', False, 1),
+        'driver-ok-without-features-ok': bytes([0x02, 8]) +
+        mw('status', 3) + mw('queue_num', 3) + mw('queue_ready', 1) +
+        mw('status', 7) + mr('status') + mw('queue_notify', 9),
+        'failed-start': bytes([0x04, 60]) + FAIL_START + BRING_UP +
+        mr('status') + BROKEN + USED_IRQ + mw('status', 0) + mr('isr'),
+        # Found by fuzzing: Status 0x400 stored 0 without a reset.
+        'regress-status-no-driver-bits': bytes([0x63, 60]) + BRING_UP +
+        mw('status', 0x400) + mr('status') + mw('queue_notify', 0) +
+        BRING_UP + mw('status', 0x40) + mr('status'),
+        # Found by fuzzing: a refused FEATURES_OK alone stored 0 too.
+        'regress-refused-features-ok-alone': bytes([0x62, 60]) + BRING_UP +
+        mw('status', 1) + mw('drv_features_sel', 1) +
+        mw('drv_features', 0x10000000) + mw('status', 8) + mr('status'),
+    }
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ('pvh', 'serial'):
-        sys.exit('usage: gen-seeds.py pvh|serial DIR')
-    seeds = pvh_seeds() if sys.argv[1] == 'pvh' else serial_seeds()
+    targets = {'pvh': pvh_seeds, 'serial': serial_seeds,
+               'virtio-blk': blk_seeds, 'virtio-mmio': mmio_seeds}
+    if len(sys.argv) != 3 or sys.argv[1] not in targets:
+        sys.exit('usage: gen-seeds.py %s DIR' % '|'.join(targets))
+    seeds = targets[sys.argv[1]]()
     os.makedirs(sys.argv[2], exist_ok=True)
     for name, data in seeds.items():
         with open(os.path.join(sys.argv[2], name), 'wb') as f:
