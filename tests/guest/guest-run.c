@@ -124,31 +124,46 @@ static const char *const common_args[] = {
     "-no-reboot",
 };
 
+/* The whole command line, NULL-terminated, strings owned by the array. */
+static GPtrArray *build_argv(const char *vmm, bool with_args, const char *guest,
+                             unsigned cpus, const char *append,
+                             const char *const *extra)
+{
+    GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+
+    g_ptr_array_add(argv, g_strdup(vmm));
+    for (size_t i = 0; i < G_N_ELEMENTS(common_args); i++) {
+        g_ptr_array_add(argv, g_strdup(common_args[i]));
+    }
+    g_ptr_array_add(argv, g_strdup("-smp"));
+    g_ptr_array_add(argv, g_strdup_printf("%u", cpus));
+    g_ptr_array_add(argv, g_strdup("-kernel"));
+    g_ptr_array_add(argv, g_strdup_printf("%s/%s.elf", guest_dir, guest));
+    g_ptr_array_add(argv, g_strdup("-append"));
+    g_ptr_array_add(argv, g_strdup(append));
+    for (size_t i = 0; extra && extra[i]; i++) {
+        g_ptr_array_add(argv, g_strdup(extra[i]));
+    }
+    for (guint i = 0; with_args && i < vmm_args->len; i++) {
+        g_ptr_array_add(argv, g_strdup(vmm_args->pdata[i]));
+    }
+    g_ptr_array_add(argv, NULL);
+    return argv;
+}
+
+GPtrArray *guest_run_argv(const char *guest, unsigned cpus, const char *append,
+                          const char *const *extra)
+{
+    return build_argv(vmm_path, true, guest, cpus, append, extra);
+}
+
 static void boot(struct guest_boot *b, const char *vmm, bool with_args,
                  const char *guest, unsigned cpus, const char *append,
                  const char *const *extra)
 {
-    g_autofree char *kernel = g_strdup_printf("%s/%s.elf", guest_dir, guest);
-    g_autofree char *smp = g_strdup_printf("%u", cpus);
-    const char *const tail[] = {"-smp", smp,       "-kernel",
-                                kernel, "-append", append};
-    GPtrArray *argv = g_ptr_array_new();
+    GPtrArray *argv = build_argv(vmm, with_args, guest, cpus, append, extra);
 
     memset(b, 0, sizeof(*b));
-    g_ptr_array_add(argv, (char *)vmm);
-    for (size_t i = 0; i < G_N_ELEMENTS(common_args); i++) {
-        g_ptr_array_add(argv, (char *)common_args[i]);
-    }
-    for (size_t i = 0; i < G_N_ELEMENTS(tail); i++) {
-        g_ptr_array_add(argv, (char *)tail[i]);
-    }
-    for (size_t i = 0; extra && extra[i]; i++) {
-        g_ptr_array_add(argv, (char *)extra[i]);
-    }
-    for (guint i = 0; with_args && i < vmm_args->len; i++) {
-        g_ptr_array_add(argv, vmm_args->pdata[i]);
-    }
-    g_ptr_array_add(argv, NULL);
     b->cmd = g_strjoinv(" ", (char **)argv->pdata);
     run((char **)argv->pdata, b);
     g_ptr_array_free(argv, true);

@@ -62,6 +62,15 @@ void guest_boot_on(struct guest_boot *b, const char *vmm, const char *guest,
 
 void guest_boot_clear(struct guest_boot *b);
 
+/*
+ * guest_run_argv() - the command line guest_boot() would run (the
+ * monitor, the shared options, -smp, -kernel, -append, @extra, then the
+ * --vmm-arg words), for tests that start the monitor themselves.
+ * Returns a NULL-terminated array that owns its strings.
+ */
+GPtrArray *guest_run_argv(const char *guest, unsigned cpus, const char *append,
+                          const char *const *extra);
+
 /* Print the command line, console, stderr and status (test messages). */
 void guest_show(const struct guest_boot *b);
 
