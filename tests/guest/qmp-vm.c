@@ -58,6 +58,8 @@ void qvm_start(struct qvm *v, const char *vmm, const char *guest,
     g_autofree char *kernel =
         g_strdup_printf("%s/%s.elf", guest_run_dir(), guest);
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+    unsigned nr_args;
+    char *const *args = guest_run_vmm_args(&nr_args);
     GError *e = NULL;
 
     memset(v, 0, sizeof(*v));
@@ -75,6 +77,10 @@ void qvm_start(struct qvm *v, const char *vmm, const char *guest,
     g_ptr_array_add(argv, g_strdup(append));
     for (; extra && *extra; extra++) {
         g_ptr_array_add(argv, subst(v, *extra));
+    }
+    /* The --vmm-arg words (e.g. -sandbox on) come last. */
+    for (unsigned i = 0; i < nr_args; i++) {
+        g_ptr_array_add(argv, g_strdup(args[i]));
     }
     g_ptr_array_add(argv, NULL);
     if (g_test_verbose()) {

@@ -28,7 +28,8 @@ struct qvm {
 /*
  * Start @vmm on guest @guest (NAME of NAME.elf in guest_run_dir()) with
  * kernel command line @append, one vCPU, the shared options (no serial
- * port, no -no-reboot), then @extra (NULL-terminated, may be NULL).  "@SOCK@"
+ * port, no -no-reboot), then @extra (NULL-terminated, may be NULL), then
+ * the --vmm-arg words.  "@SOCK@"
  * in @extra is replaced by the socket path and "@DIR@" by the private
  * directory.  With
  * @stdin_pipe its stdin is a pipe (->in_fd), else /dev/null.
