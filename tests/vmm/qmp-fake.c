@@ -289,6 +289,8 @@ static int op_drive_stats(void *opaque, unsigned i,
     st->failed_wr = 2;
     st->invalid_rd = 4;
     st->wr_highest_offset = 1ull << 20;
+    st->flush_ops = 6;
+    st->syncs = 5 + i;
     st->queue[1].processed = 7;
     st->queue[1].kicks = 5;
     return 0;

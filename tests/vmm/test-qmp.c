@@ -841,6 +841,17 @@ static void test_block(void)
     g_assert_cmpstr(jstr(e, "iothread"), ==, "main");
     g_assert_cmpint(jint(e, "processed"), ==, 7);
     g_assert_cmpstr(jstr(json_array_get(list, 0), "iothread"), ==, "io0");
+    /* And every drive's backend counters. */
+    list = json_object_get(st, "drives");
+    expect_shape(list, "[{device:str,flushes:int,qdev:str,retried:int,"
+                       "syncs:int}]");
+    g_assert_cmpuint(json_array_size(list), ==, 2);
+    e = json_array_get(list, 0);
+    g_assert_cmpstr(jstr(e, "device"), ==, "d0");
+    g_assert_cmpstr(jstr(e, "qdev"), ==, "vda");
+    g_assert_cmpint(jint(e, "flushes"), ==, 6);
+    g_assert_cmpint(jint(e, "syncs"), ==, 5);
+    g_assert_cmpint(jint(json_array_get(list, 1), "syncs"), ==, 6);
     json_decref(st);
     stop(&c);
 }

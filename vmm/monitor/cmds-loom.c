@@ -3,8 +3,8 @@
  * x-loom-query-stats: what QEMU's query-stats cannot show — libloom's
  * own counters, live: every loop (the main loop and each IOThread's),
  * every IOThread's thread pool, every vCPU (the vCPU layer's and the KVM
- * accelerator's counters), every virtqueue (the dataplane's) and the
- * monitor itself.  Counters are read
+ * accelerator's counters), every virtqueue (the dataplane's), every
+ * drive's backend (its syncs) and the monitor itself.  Counters are read
  * atomically one by one, not as a snapshot.  Main thread, BQL held.
  */
 #include "monitor/qmp-int.h"
@@ -181,6 +181,7 @@ static json_t *cmd_x_loom_query_stats(struct qmp_ctx *c, json_t *args,
                    errp) ||
         !add_vcpus(c, json_object_get(o, "vcpus"), errp) ||
         !vmm__qmp_set(o, "virtqueues", vmm__qmp_virtqueues_json(c, errp)) ||
+        !vmm__qmp_set(o, "drives", vmm__qmp_drives_json(c, errp)) ||
         !vmm__qmp_set(o, "monitor", monitor_json(c->mon))) {
         json_decref(o);
         return NULL;

@@ -237,6 +237,9 @@ extern const struct qmp_cmd vmm__qmp_cmds_block[];
 /* Every request queue of every block device, for x-loom-query-stats
  * (cmds-block.c).  Return: a new list, or NULL with *@errp set. */
 json_t *vmm__qmp_virtqueues_json(struct qmp_ctx *c, struct qmp_error **errp);
+/* Every block device's backend counters (syncs), for x-loom-query-stats
+ * (cmds-block.c).  Return: a new list, or NULL with *@errp set. */
+json_t *vmm__qmp_drives_json(struct qmp_ctx *c, struct qmp_error **errp);
 
 /* Look a command up by name in every table, or NULL.  Context: any. */
 const struct qmp_cmd *vmm__qmp_find(const char *name);
