@@ -12,9 +12,10 @@
  *
  * A kill does not lose the page cache, so this proves that loom-vm holds
  * nothing back, not that data reaches the disk: that FLUSH waits for a
- * completed sync is proved by ordering in tests/vmm/test-virtio-blk-ops
- * (the /virtio-blk-ops/durability cases, with cache=unsafe as the negative
- * control).
+ * completed sync is proved by ordering, end to end in
+ * tests/guest/test-flush-order.c and in-process in
+ * tests/vmm/test-virtio-blk-ops (the /virtio-blk-ops/durability cases),
+ * both with cache=unsafe as the negative control.
  *
  *   test-crash --vmm=PATH --guest-dir=DIR [--vmm-arg=ARG]... [GTest]
  */
