@@ -256,6 +256,33 @@ void blk_uring_unplug(struct blk_uring *r);
  */
 void blk_uring_abandon_wait(struct vmm_blk_ctx *c);
 
+/** BLK_URING_NR_OPS - the io_uring opcodes the engine uses. */
+#define BLK_URING_NR_OPS 4
+
+/* The only opcodes a ring of the engine accepts (READV, WRITEV, FSYNC,
+ * FALLOCATE); any other SQE completes with -EACCES. */
+extern const uint8_t blk_uring_ops[BLK_URING_NR_OPS];
+
+struct io_uring;
+
+/**
+ * blk_uring_ring_new() - set up a ring restricted to blk_uring_ops.
+ * @ring: the ring to initialise (io_uring_queue_exit() frees it).
+ * @entries: its SQ size.
+ * @efd: an eventfd, registered for completions.
+ * @restricted: receives whether the kernel restricted it (false on a
+ *     kernel before 5.10, which lacks IORING_SETUP_R_DISABLED).
+ *
+ * Created with IORING_SETUP_R_DISABLED, the eventfd registered, the SQE
+ * opcodes restricted (IORING_REGISTER_RESTRICTIONS), then enabled: from
+ * then on every register operation is refused too (-EACCES).
+ *
+ * Context: any.  Return: 0; the negative errno of io_uring_setup or
+ * io_uring_register.
+ */
+int blk_uring_ring_new(struct io_uring *ring, unsigned entries, int efd,
+                       bool *restricted);
+
 /* fault.c */
 
 /**

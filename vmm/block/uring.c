@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -62,66 +61,83 @@ static bool poll_cq(void *opaque)
     return io_uring_cq_ready(&r->ring) > 0;
 }
 
+const uint8_t blk_uring_ops[BLK_URING_NR_OPS] = {
+    IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_FALLOCATE};
+
 static int ring_restrict(struct io_uring *ring)
 {
-    static const uint8_t ops[] = {IORING_OP_READV, IORING_OP_WRITEV,
-                                  IORING_OP_FSYNC, IORING_OP_FALLOCATE};
-    struct io_uring_restriction res[sizeof(ops)];
+    struct io_uring_restriction res[BLK_URING_NR_OPS];
     size_t i;
-
-    memset(res, 0, sizeof(res));
-    for (i = 0; i < sizeof(ops); i++) {
-        res[i].opcode = IORING_RESTRICTION_SQE_OP;
-        res[i].sqe_op = ops[i];
-    }
-    /* Raw system calls: Debian's liburing 2.3 does not export the
-     * wrappers its header declares. */
-    if (syscall(__NR_io_uring_register, ring->ring_fd,
-                IORING_REGISTER_RESTRICTIONS, res, (unsigned)sizeof(ops)) < 0 ||
-        syscall(__NR_io_uring_register, ring->ring_fd,
-                IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0) {
-        return -errno;
-    }
-    return 0;
-}
-
-/*
- * A ring created disabled: the eventfd is registered first (once enabled,
- * a restricted ring refuses register operations not allowed), then the
- * restrictions, then it is enabled.
- */
-static int ring_create(struct blk_uring *r)
-{
     int err;
 
-    err = io_uring_queue_init(RING_ENTRIES, &r->ring, IORING_SETUP_R_DISABLED);
-    if (err == -EINVAL) {
-        /* A kernel without restrictions (before 5.10): run unrestricted. */
-        return io_uring_queue_init(RING_ENTRIES, &r->ring, 0)
-                   ?: io_uring_register_eventfd(&r->ring, r->efd);
+    memset(res, 0, sizeof(res));
+    for (i = 0; i < BLK_URING_NR_OPS; i++) {
+        res[i].opcode = IORING_RESTRICTION_SQE_OP;
+        res[i].sqe_op = blk_uring_ops[i];
     }
-    if (err) {
-        return err;
-    }
-    err = io_uring_register_eventfd(&r->ring, r->efd);
+    /* liburing's io_uring_register(): Debian's liburing 2.3 does not
+     * export the io_uring_register_restrictions() and
+     * io_uring_enable_rings() its header declares. */
+    err =
+        io_uring_register((unsigned)ring->ring_fd, IORING_REGISTER_RESTRICTIONS,
+                          res, BLK_URING_NR_OPS);
     if (!err) {
-        err = ring_restrict(&r->ring);
-    }
-    if (err) {
-        io_uring_queue_exit(&r->ring);
+        err = io_uring_register((unsigned)ring->ring_fd,
+                                IORING_REGISTER_ENABLE_RINGS, NULL, 0);
     }
     return err;
 }
 
+/*
+ * A ring created disabled: the eventfd is registered first (once enabled,
+ * a restricted ring refuses every register operation), then the
+ * restrictions, then it is enabled.
+ */
+int blk_uring_ring_new(struct io_uring *ring, unsigned entries, int efd,
+                       bool *restricted)
+{
+    int err;
+
+    err = io_uring_queue_init(entries, ring, IORING_SETUP_R_DISABLED);
+    if (err == -EINVAL) {
+        /* A kernel without restrictions (before 5.10): run unrestricted. */
+        err = io_uring_queue_init(entries, ring, 0);
+        if (err) {
+            return err;
+        }
+        err = io_uring_register_eventfd(ring, efd);
+        if (err) {
+            io_uring_queue_exit(ring);
+            return err;
+        }
+        *restricted = false;
+        return 0;
+    }
+    if (err) {
+        return err;
+    }
+    err = io_uring_register_eventfd(ring, efd);
+    if (!err) {
+        err = ring_restrict(ring);
+    }
+    if (err) {
+        io_uring_queue_exit(ring);
+        return err;
+    }
+    *restricted = true;
+    return 0;
+}
+
 static int ring_init(struct blk_uring *r)
 {
+    bool restricted;
     int err;
 
     r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->efd < 0) {
         return -errno;
     }
-    err = ring_create(r);
+    err = blk_uring_ring_new(&r->ring, RING_ENTRIES, r->efd, &restricted);
     if (err) {
         close(r->efd);
         return err;
