@@ -34,7 +34,8 @@
 #include "fuzz.h"
 #include "qmp-fake.h"
 
-#define MAX_IDLE 200 /* main-loop turns without progress before giving up */
+#define MAX_IDLE 200   /* main-loop turns without progress before giving up */
+#define SETTLE_TURNS 2 /* quiet turns after which the monitor is idle */
 
 static struct fake_machine g_fake;
 
@@ -79,7 +80,7 @@ static bool collect(int fd, GString *out)
 /* Let the monitor run until it goes quiet. */
 static void settle(int fd, GString *out)
 {
-    for (int idle = 0; idle < 8;) {
+    for (int idle = 0; idle < SETTLE_TURNS;) {
         bool progress = loom_main_loop_wait(true);
 
         progress |= collect(fd, out);
@@ -123,8 +124,7 @@ static void check_output(const GString *out)
                            json_is_object(json_object_get(o, "timestamp")),
                        "event without a name or timestamp");
         } else {
-            FUZZ_CHECK(json_object_get(o, "return"),
-                       "neither reply nor event");
+            FUZZ_CHECK(json_object_get(o, "return"), "neither reply nor event");
         }
         json_decref(o);
         pos += err.position;
