@@ -9,11 +9,17 @@
  * look at the monitor's counters while nothing is in flight: every FLUSH
  * acknowledged so far must have had its sync completed.
  *
+ * With verify=on each round then reads its blocks back (all at once) and
+ * compares them with what it wrote, for the fault-injection tests
+ * (tests/guest/test-faults.c): short transfers, stalls and failures
+ * under every request type.
+ *
  * Command line: rounds=N (1..1000), writes=N (blocks per round, 1..8),
- * gate=on|off, gate_ms=N (how long to wait for the byte, default 60000)
- * and the vblk options (mode=poll|irq ...).  Ends with "blk-flush: done"
- * and SDK_EXIT_PASS; a request that fails or no byte in time is
- * SDK_EXIT_FAIL.
+ * gate=on|off, gate_ms=N (how long to wait for the byte, default 60000),
+ * verify=on|off and the vblk options (mode=poll|irq ...).  Ends with
+ * "blk-flush: done" and SDK_EXIT_PASS; a request that fails ("blk-flush:
+ * FAIL: write|read|FLUSH request: STATUS"), data that differs or no byte
+ * in time is SDK_EXIT_FAIL.
  */
 #include "sdk/sdk.h"
 #include "sdk/virtio-blk.h"
@@ -61,11 +67,38 @@ static bool run_all(struct vblk *d, struct vblk_req *reqs, unsigned n)
             if (done->status != VIRTIO_BLK_S_OK) {
                 sdk_printf("blk-flush: FAIL: %s request: %s\n",
                            done->type == VIRTIO_BLK_T_FLUSH ? "FLUSH"
+                           : done->type == VIRTIO_BLK_T_IN  ? "read"
                                                             : "write",
                            vblk_status_name(done->status));
                 return false;
             }
             left--;
+        }
+    }
+    return true;
+}
+
+/* Read back the blocks @reqs wrote into @check and compare. */
+static bool read_back(struct vblk *d, struct vblk_req *reqs, unsigned n,
+                      uint8_t *check)
+{
+    static struct vblk_req rd[MAX_WRITES];
+
+    for (unsigned i = 0; i < n; i++) {
+        rd[i].type = VIRTIO_BLK_T_IN;
+        rd[i].sector = reqs[i].sector;
+        rd[i].buf = check + (uint64_t)i * BLOCK;
+        rd[i].len = BLOCK;
+        memset(rd[i].buf, 0xee, BLOCK);
+    }
+    if (!run_all(d, rd, n)) {
+        return false;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (memcmp(rd[i].buf, reqs[i].buf, BLOCK) != 0) {
+            sdk_printf("blk-flush: FAIL: sector %lu reads back wrong\n",
+                       (unsigned long)rd[i].sector);
+            return false;
         }
     }
     return true;
@@ -79,8 +112,8 @@ int guest_main(void)
     struct vblk_options opt;
     uint64_t rounds, writes, gate_ms, done = 0;
     uint64_t blocks;
-    bool gate;
-    uint8_t *bufs;
+    bool gate, verify;
+    uint8_t *bufs, *check;
     int r;
 
     vblk_options_from_cmdline(&opt);
@@ -88,6 +121,7 @@ int guest_main(void)
     writes = sdk_arg_u64("writes", 2, MAX_WRITES);
     gate = sdk_arg_bool("gate", false);
     gate_ms = sdk_arg_u64("gate_ms", 60000, 3600000);
+    verify = sdk_arg_bool("verify", false);
     if (rounds == 0 || writes == 0) {
         sdk_printf("blk-flush: rounds and writes must be at least 1\n");
         return SDK_EXIT_USAGE;
@@ -107,9 +141,10 @@ int guest_main(void)
     }
     blocks = d.capacity / (BLOCK / 512);
     bufs = sdk_alloc(MAX_WRITES * BLOCK, BLOCK);
-    sdk_printf("blk-flush: %lu rounds of %lu writes, gate %s\n",
+    check = sdk_alloc(MAX_WRITES * BLOCK, BLOCK);
+    sdk_printf("blk-flush: %lu rounds of %lu writes, gate %s, verify %s\n",
                (unsigned long)rounds, (unsigned long)writes,
-               gate ? "on" : "off");
+               gate ? "on" : "off", verify ? "on" : "off");
     for (uint64_t round = 1; round <= rounds; round++) {
         for (unsigned i = 0; i < writes; i++) {
             uint64_t block = (round * writes + i) % blocks;
@@ -133,6 +168,9 @@ int guest_main(void)
         }
         sdk_printf("flushed %lu %lu\n", (unsigned long)round,
                    (unsigned long)done);
+        if (verify && !read_back(&d, reqs, (unsigned)writes, check)) {
+            return SDK_EXIT_FAIL;
+        }
         if (gate && !gate_wait(gate_ms)) {
             sdk_printf("blk-flush: FAIL: no go-ahead after round %lu\n",
                        (unsigned long)round);
