@@ -166,6 +166,57 @@ LOOM_API int loom_set_fd_handler(struct loom_loop *l, int fd,
                                  loom_fd_cb *on_poll_ready, void *opaque);
 
 /**
+ * loom_set_fd_poll_hooks() - be told when the loop starts and stops
+ * busy-polling a handler (QEMU's io_poll_begin / io_poll_end).
+ * @l: the loop.
+ * @fd: an fd with a handler in @l that has an on_poll callback.
+ * @poll_begin: called when the handler enters poll mode, or NULL.
+ * @poll_end: called when it leaves poll mode, or NULL.
+ *
+ * Poll mode lets a handler whose event source can be told not to signal
+ * (a virtqueue's notifications, a ring's wake-up flag) run without those
+ * signals while the loop busy-polls anyway:
+ *
+ * - @poll_begin runs when a busy-poll window starts (see
+ *   loom_loop_set_poll_params()), before the first on_poll of the spin;
+ *   the handler typically turns its notifications off.
+ * - The handler stays in poll mode while the loop keeps busy-polling
+ *   (windows that find work) or has work due without sleeping; in an
+ *   iteration that does not spin because a BH or timer is due, its
+ *   on_poll is still called once, so work it would no longer be
+ *   notified of is found.
+ * - Before the loop waits for events with a non-zero timeout without
+ *   busy-polling (the window passed without work, polling was turned
+ *   off, or a handler without on_poll appeared), and in every
+ *   non-blocking loom_loop_poll(), @poll_end runs; the handler typically
+ *   turns its notifications back on.  Then on_poll is called once more
+ *   ("poll one last time": work that arrived just before the
+ *   notifications were back on was not notified); if it returns true,
+ *   on_poll_ready runs in this iteration's dispatch phase and the loop
+ *   does not sleep.
+ *
+ * So begin and end alternate, starting with begin, and the loop never
+ * sleeps with the handler in poll mode.  A handler whose callback is
+ * running further up the stack is neither put into nor taken out of
+ * poll mode by a nested poll.  A handler removed while in poll mode, or
+ * whose hooks are set to NULL then, leaves it without @poll_end: its
+ * owner restores what @poll_begin changed.  Changing the handler's
+ * callbacks with loom_set_fd_handler() keeps its hooks and its mode;
+ * removing the handler drops the hooks.
+ *
+ * The hooks, like on_poll, should only flip a flag or look; they must not
+ * poll the loop.  Callback: home(@l), with @opaque of the handler.
+ *
+ * Context: home(@l).
+ * Return: 0; -EINVAL if @l is NULL, if the handler has no on_poll (and a
+ * hook is given) or is a notifier's (use loom_set_notifier_poll_hooks());
+ * -EBADF if @fd is negative; -ENOENT if @fd has no handler in @l.
+ */
+LOOM_API int loom_set_fd_poll_hooks(struct loom_loop *l, int fd,
+                                    loom_fd_cb *poll_begin,
+                                    loom_fd_cb *poll_end);
+
+/**
  * loom_loop_set_poll_params() - configure adaptive polling.
  * @l: the loop.
  * @max_ns: longest busy-poll window before sleeping; 0 turns it off.
@@ -188,7 +239,9 @@ LOOM_API int loom_set_fd_handler(struct loom_loop *l, int fd,
  * loop slept longer than @max_ns, it shrinks (divided by @shrink, or
  * reset to 0; below 4 us it becomes 0); if the event came after the
  * window but within @max_ns, it grows (multiplied by @grow; from 0 it
- * starts at 4 us, or @max_ns if smaller), up to @max_ns.
+ * starts at 4 us, or @max_ns if smaller), up to @max_ns.  Handlers with
+ * poll hooks are told when polling starts and stops
+ * (loom_set_fd_poll_hooks()).
  * Polling trades CPU for wake-up latency: a spinning loop costs a
  * notifier no syscall.  New values take effect at the next blocking poll;
  * a lower @max_ns caps the current window.

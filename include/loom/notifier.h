@@ -99,6 +99,27 @@ loom_set_notifier_handler(struct loom_loop *l, struct loom_notifier *n,
                           bool (*on_poll)(void *opaque),
                           void (*on_poll_ready)(struct loom_notifier *));
 
+/**
+ * loom_set_notifier_poll_hooks() - poll mode hooks of a notifier handler
+ * (QEMU's aio_set_event_notifier_poll()).
+ * @l: the loop.
+ * @n: a notifier whose handler in @l has an on_poll callback.
+ * @poll_begin: called with @n when the handler enters poll mode, or NULL.
+ * @poll_end: called with @n when it leaves poll mode, or NULL.
+ *
+ * loom_set_fd_poll_hooks() for a notifier handler; the same rules apply.
+ * Removing the handler drops the hooks.
+ *
+ * Context: home(@l).
+ * Return: 0; -EINVAL if @l or @n is NULL, or the handler has no on_poll
+ * (and a hook is given); -EBADF if @n is not initialised; -ENOENT if @n
+ * has no handler in @l.
+ */
+LOOM_API int
+loom_set_notifier_poll_hooks(struct loom_loop *l, struct loom_notifier *n,
+                             void (*poll_begin)(struct loom_notifier *),
+                             void (*poll_end)(struct loom_notifier *));
+
 #ifdef __cplusplus
 }
 #endif

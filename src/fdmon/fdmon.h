@@ -56,10 +56,18 @@ struct loom__fdh {
     struct loom_notifier *notifier;
     void (*on_event)(struct loom_notifier *);
     void (*on_notifier_ready)(struct loom_notifier *);
+    /*
+     * Poll mode hooks (loom_set_fd_poll_hooks(), loom_set_notifier_poll_
+     * hooks()); kept when the handler's callbacks change in place.
+     */
+    loom_fd_cb *poll_begin, *poll_end;
+    void (*notifier_begin)(struct loom_notifier *);
+    void (*notifier_end)(struct loom_notifier *);
 
     struct loom__list link;       /* loop's handler list or deleted list */
     struct loom__list ready_link; /* some poll level's ready list */
     struct loom__list run_link;   /* loop's running list */
+    struct loom__list poll_link;  /* loop's polling list: in poll mode */
     struct loom__fdmon_slot mon[2];
 };
 

@@ -68,7 +68,13 @@ int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
         loom__atomic_inc(&l->notify_me);
         ep->announced = true;
     }
-    timeout = ((old & LOOP_WAKE_FUTEX) && (old & LOOP_WAKE_NOTIFIED))
+    /*
+     * A handler left in poll mode by an earlier loom_loop_poll() may have
+     * its notifications off: do not block; the caller's dispatch (a
+     * non-blocking poll) takes it out of poll mode and polls it.
+     */
+    timeout = (((old & LOOP_WAKE_FUTEX) && (old & LOOP_WAKE_NOTIFIED)) ||
+               l->npolling[LOOM__GROUP_DEFAULT])
                   ? 0
                   : loom__loop_timeout_ns(l);
     if (timeout == 0) {

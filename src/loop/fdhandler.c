@@ -73,6 +73,7 @@ int loom__loop_mon_init(struct loom_loop *l)
     loom__list_init(&n->link);
     loom__list_init(&n->ready_link);
     loom__list_init(&n->run_link);
+    loom__list_init(&n->poll_link);
     ret = loom__fdmon_poll_ops.create(0, &l->mon);
     if (ret < 0) {
         return ret;
@@ -225,6 +226,18 @@ static int grow_fd_table(struct loom_loop *l, int fd)
     return 0;
 }
 
+static bool has_hooks(const struct loom__fdh *h)
+{
+    return h->poll_begin || h->poll_end || h->notifier_begin ||
+           h->notifier_end;
+}
+
+static void poll_mode_leave(struct loom_loop *l, struct loom__fdh *h)
+{
+    loom__list_del(&h->poll_link);
+    l->npolling[h->group]--;
+}
+
 static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
 {
     unsigned old = h->mon[l->mon->slot].events;
@@ -243,6 +256,13 @@ static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
     }
     if (h->notifier) {
         l->nnotifiers--;
+    }
+    if (has_hooks(h)) {
+        l->nhooked--;
+    }
+    if (loom__list_linked(&h->poll_link)) {
+        /* Never called again: no poll_end (see loom_set_fd_poll_hooks()). */
+        poll_mode_leave(l, h);
     }
     h->deleted = true;
     if (l->depth) {
@@ -293,6 +313,7 @@ static int handler_add(struct loom_loop *l, int fd,
     h->events = events;
     loom__list_init(&h->ready_link);
     loom__list_init(&h->run_link);
+    loom__list_init(&h->poll_link);
     ret = l->mon->ops->add(l->mon, h, events);
     if (ret < 0) {
         free(h);
@@ -384,6 +405,56 @@ int loom_set_fd_handler(struct loom_loop *l, int fd, loom_fd_cb *on_read,
 {
     return loom__set_fd_handler_group(l, fd, LOOM__GROUP_DEFAULT, on_read,
                                       on_write, on_poll, on_poll_ready, opaque);
+}
+
+int loom__set_poll_hooks(struct loom_loop *l, int fd,
+                         const struct loom__fdh *spec)
+{
+    struct loom__fdh **slot, *h;
+    bool hooked = has_hooks(spec);
+
+    LOOM_CHECK(l, -EINVAL);
+    if (fd < 0) {
+        return -EBADF;
+    }
+    LOOM_ASSERT_HOME(l, "loom_set_fd_poll_hooks");
+    slot = fd_slot(l, fd, LOOM__GROUP_DEFAULT);
+    h = slot ? *slot : NULL;
+    if (!h) {
+        return -ENOENT;
+    }
+    /* fd hooks for fd handlers, notifier hooks for that notifier's. */
+    LOOM_CHECK(h->notifier == spec->notifier, -EINVAL);
+    LOOM_CHECK(!hooked || h->on_poll, -EINVAL);
+    if (has_hooks(h) != hooked) {
+        if (hooked) {
+            l->nhooked++;
+        } else {
+            l->nhooked--;
+        }
+    }
+    h->poll_begin = spec->poll_begin;
+    h->poll_end = spec->poll_end;
+    h->notifier_begin = spec->notifier_begin;
+    h->notifier_end = spec->notifier_end;
+    if (!hooked && loom__list_linked(&h->poll_link)) {
+        /* Nothing left to call at the end of poll mode. */
+        poll_mode_leave(l, h);
+    }
+    /* Tells a walk of the polling list to start again. */
+    l->handlers_gen++;
+    return 0;
+}
+
+int loom_set_fd_poll_hooks(struct loom_loop *l, int fd, loom_fd_cb *poll_begin,
+                           loom_fd_cb *poll_end)
+{
+    struct loom__fdh spec = {
+        .poll_begin = poll_begin,
+        .poll_end = poll_end,
+    };
+
+    return loom__set_poll_hooks(l, fd, &spec);
 }
 
 /*
@@ -526,6 +597,137 @@ bool loom__fdh_poll(struct loom_loop *l, bool toplevel,
 
             loom__fdmon_add_ready(ready, h, re | LOOP_EV_POLLED);
             found = true;
+        }
+    }
+    return found;
+}
+
+/*
+ * Poll mode (QEMU's io_poll_begin / io_poll_end), driven by poll.c: a
+ * handler with hooks enters it when a busy-poll window starts (its
+ * poll_begin runs, typically turning its event source's notifications
+ * off) and leaves it when the loop is about to wait without polling (its
+ * poll_end turns them back on).  Handlers in poll mode sit on the loop's
+ * polling list.  Like busy-polling, a level never touches a handler whose
+ * callback is running further up the stack, nor (outside the main loop's
+ * own iteration) a top-level one.
+ */
+
+static bool level_may_poll(const struct loom__fdh *h, bool toplevel)
+{
+    return !h->running && (h->group != LOOM__GROUP_TOPLEVEL || toplevel);
+}
+
+static void call_poll_hook(struct loom__fdh *h, bool begin)
+{
+    if (h->notifier) {
+        void (*fn)(struct loom_notifier *) =
+            begin ? h->notifier_begin : h->notifier_end;
+
+        if (fn) {
+            fn(h->notifier);
+        }
+    } else {
+        loom_fd_cb *fn = begin ? h->poll_begin : h->poll_end;
+
+        if (fn) {
+            fn(h->opaque);
+        }
+    }
+}
+
+/* Call on_poll; queue the handler on @ready if it found work. */
+static bool poll_once(struct loom__fdh *h, struct loom__list *ready)
+{
+    unsigned re;
+
+    if (h->deleted || !h->on_poll || !h->on_poll(h->opaque) || h->deleted) {
+        return false;
+    }
+    /* Keep fd events an outer level found for it. */
+    re = loom__list_linked(&h->ready_link) ? h->revents : 0;
+    loom__fdmon_add_ready(ready, h, re | LOOP_EV_POLLED);
+    return true;
+}
+
+void loom__fdh_poll_begin(struct loom_loop *l, bool toplevel)
+{
+    unsigned gen = l->handlers_gen;
+    struct loom__list *pos;
+
+    for (pos = l->handlers.next; pos != &l->handlers; pos = pos->next) {
+        struct loom__fdh *h = loom__list_entry(pos, struct loom__fdh, link);
+
+        if (!has_hooks(h) || !h->on_poll || !level_may_poll(h, toplevel) ||
+            loom__list_linked(&h->poll_link)) {
+            continue;
+        }
+        loom__list_add_tail(&l->polling, &h->poll_link);
+        l->npolling[h->group]++;
+        call_poll_hook(h, true);
+        if (l->handlers_gen != gen) {
+            /* The list changed under the walk: the others stay out. */
+            return;
+        }
+    }
+}
+
+/* The first handler on the polling list this level may end, or NULL. */
+static struct loom__fdh *first_to_end(struct loom_loop *l, bool toplevel)
+{
+    struct loom__list *pos;
+
+    for (pos = l->polling.next; pos != &l->polling; pos = pos->next) {
+        struct loom__fdh *h =
+            loom__list_entry(pos, struct loom__fdh, poll_link);
+
+        if (level_may_poll(h, toplevel)) {
+            return h;
+        }
+    }
+    return NULL;
+}
+
+bool loom__fdh_poll_end(struct loom_loop *l, bool toplevel,
+                        struct loom__list *ready)
+{
+    struct loom__fdh *h;
+    bool found = false;
+
+    /*
+     * Start from the head each time: the hooks may add or remove
+     * handlers.  Every round takes one handler off the list.
+     */
+    while ((h = first_to_end(l, toplevel))) {
+        poll_mode_leave(l, h);
+        call_poll_hook(h, false);
+        /*
+         * Poll one last time: work that arrived before poll_end turned
+         * notifications back on sent none.
+         */
+        found |= poll_once(h, ready);
+    }
+    return found;
+}
+
+bool loom__fdh_poll_round(struct loom_loop *l, bool toplevel,
+                          struct loom__list *ready)
+{
+    unsigned gen = l->handlers_gen;
+    struct loom__list *pos;
+    bool found = false;
+
+    for (pos = l->polling.next; pos != &l->polling; pos = pos->next) {
+        struct loom__fdh *h =
+            loom__list_entry(pos, struct loom__fdh, poll_link);
+
+        if (!level_may_poll(h, toplevel)) {
+            continue;
+        }
+        found |= poll_once(h, ready);
+        if (l->handlers_gen != gen) {
+            /* As in loom__fdh_poll(): the walk ends; dispatch runs. */
+            return true;
         }
     }
     return found;

@@ -84,6 +84,7 @@ struct loom_loop {
     struct loom__list handlers;         /* live user handlers */
     struct loom__list deleted;          /* removed, waiting for depth 0 */
     struct loom__list running;          /* handlers whose callback is running */
+    struct loom__list polling;          /* handlers in poll mode (poll_link) */
     struct loom__fdh notify_h;         /* the loop's eventfd */
     struct loom__fdmon *mon;
     enum loom_fdmon mode; /* as requested; AUTO switches by count */
@@ -92,6 +93,8 @@ struct loom_loop {
     size_t nhandlers, nnotifiers;
     size_t watched[2];     /* user handlers the monitor watches, per group */
     size_t nopoll[2];      /* user handlers without on_poll, per group */
+    size_t nhooked;        /* user handlers with poll mode hooks */
+    size_t npolling[2];    /* handlers on ->polling, per group */
     unsigned handlers_gen; /* bumped by every handler add/change/remove */
     loom_cb *before_sleep, *after_sleep;
     void *sleep_opaque;
@@ -242,6 +245,27 @@ int loom__set_handler(struct loom_loop *l, int fd,
  */
 bool loom__fdh_poll(struct loom_loop *l, bool toplevel,
                     struct loom__list *ready);
+
+/*
+ * fdhandler.c, poll mode (the poll_begin / poll_end hooks); Context:
+ * home(loop).  loom__fdh_poll_begin(): a busy-poll window starts: put
+ * every hooked handler this level may poll into poll mode (its
+ * poll_begin runs).  loom__fdh_poll_end(): the level is about to wait
+ * without polling: take them out (poll_end runs), then call each one's
+ * on_poll once more, queueing those that found work on @ready.
+ * loom__fdh_poll_round(): the level will not wait (work is due): call
+ * on_poll once for each handler in poll mode, queueing as above; they
+ * stay in poll mode.  Both return true if work was found (or the
+ * handlers changed under the walk).  loom__set_poll_hooks(): set the
+ * hook fields of @spec on @fd's default-group handler.
+ */
+void loom__fdh_poll_begin(struct loom_loop *l, bool toplevel);
+bool loom__fdh_poll_end(struct loom_loop *l, bool toplevel,
+                        struct loom__list *ready);
+bool loom__fdh_poll_round(struct loom_loop *l, bool toplevel,
+                          struct loom__list *ready);
+int loom__set_poll_hooks(struct loom_loop *l, int fd,
+                         const struct loom__fdh *spec);
 
 /*
  * loop.c.  loom__loop_claim_home(): the first poller becomes home; checks

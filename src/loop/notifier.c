@@ -86,3 +86,20 @@ int loom_set_notifier_handler(struct loom_loop *l, struct loom_notifier *n,
     }
     return loom__set_handler(l, n->fd, LOOM__GROUP_DEFAULT, &spec);
 }
+
+int loom_set_notifier_poll_hooks(struct loom_loop *l, struct loom_notifier *n,
+                                 void (*poll_begin)(struct loom_notifier *),
+                                 void (*poll_end)(struct loom_notifier *))
+{
+    struct loom__fdh spec = {
+        .notifier = n,
+        .notifier_begin = poll_begin,
+        .notifier_end = poll_end,
+    };
+
+    LOOM_CHECK(l && n, -EINVAL);
+    if (n->fd < 0) {
+        return -EBADF;
+    }
+    return loom__set_poll_hooks(l, n->fd, &spec);
+}

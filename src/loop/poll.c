@@ -5,7 +5,10 @@
  *
  *   prepare_wait  announce "I may block" (notify_me), choose the timeout
  *   busy_poll     adaptive polling: spin on the handlers' on_poll before
- *                 sleeping (only when the loop would sleep)
+ *                 sleeping (only when the loop would sleep); hooked
+ *                 handlers enter poll mode (poll_begin)
+ *   poll_mode     leave poll mode before a wait that may sleep (poll_end,
+ *                 then on_poll one last time), or poll once if work is due
  *   wait_fds      ask the fd monitor (skipped when there is nothing to
  *                 watch and no reason to sleep: the cheap BH-only path)
  *   finish_wait   withdraw the announcement, accept a notification, and
@@ -30,6 +33,7 @@ struct poll_iter {
     bool toplevel;
     bool futex;  /* no fd to watch: sleep on l->wake */
     bool polled; /* busy-polling found work: no fd wait */
+    bool swept;  /* the spin's last round polled every handler */
     int64_t timeout_ns;
     int64_t poll_start;     /* adaptive polling: when it began; 0 if off */
     int64_t poll_max;       /* adaptive polling: poll_max_ns read at start */
@@ -189,6 +193,7 @@ static bool spin(struct poll_iter *it, int64_t window_ns)
             loom__cpu_relax();
         }
     }
+    it->swept = true;
     /*
      * Case (b) is accepted in the same RMW: no syscall was made, there is
      * nothing to drain.  Pairs with the fetch_or in loom_loop_notify().
@@ -228,6 +233,10 @@ static void busy_poll(struct poll_iter *it)
     if (it->timeout_ns >= 0 && it->timeout_ns < window) {
         window = it->timeout_ns;
     }
+    if (l->nhooked) {
+        /* Handlers may now turn their notifications off. */
+        loom__fdh_poll_begin(l, it->toplevel);
+    }
     if (spin(it, window)) {
         LOOP_STAT_ADD(l, poll_hits, 1);
         it->polled = true;
@@ -239,6 +248,39 @@ static void busy_poll(struct poll_iter *it)
         elapsed = loom_clock_ns(LOOM_CLOCK_HOST) - it->poll_start;
         it->timeout_ns =
             elapsed < it->timeout_ns ? it->timeout_ns - elapsed : 0;
+    }
+}
+
+/*
+ * Poll mode (loom_set_fd_poll_hooks()).  Handlers enter it when a window
+ * starts (busy_poll()) and stay in it while the loop keeps busy-polling
+ * or has work due, so that a busy source runs without notifications.
+ * Before a wait that may sleep (or in a non-blocking poll, after which
+ * the caller may block elsewhere) they leave it: poll_end turns their
+ * notifications back on, and on_poll runs once more, because work that
+ * arrived just before that sent no notification; found, it is dispatched
+ * in this iteration and the wait does not sleep.  An iteration that will
+ * not sleep (a BH or timer is due) and did not spin calls each on_poll
+ * once instead: with notifications off, nothing else would find that
+ * work while the loop stays busy.
+ */
+static void poll_mode(struct poll_iter *it)
+{
+    struct loom_loop *l = it->l;
+    bool found;
+
+    if (LOOM_LIKELY(loom__list_empty(&l->polling)) ||
+        (it->polled && it->swept)) {
+        /* Nothing in poll mode, or the spin just polled everything. */
+        return;
+    }
+    if (!it->blocking || it->timeout_ns != 0) {
+        found = loom__fdh_poll_end(l, it->toplevel, &it->ready);
+    } else {
+        found = loom__fdh_poll_round(l, it->toplevel, &it->ready);
+    }
+    if (found) {
+        it->timeout_ns = 0;
     }
 }
 
@@ -376,6 +418,7 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool toplevel)
     }
     prepare_wait(&it);
     busy_poll(&it);
+    poll_mode(&it);
     wait_fds(&it);
     finish_wait(&it);
     progress = loom__bh_poll(l);

@@ -3,7 +3,8 @@
  * GLib integration.  loom_loop_gsource(): a GMainLoop runs a loom loop's
  * BHs, timers and fd handlers (also BHs and timers armed from another
  * thread while the context sleeps), removal of the source, the fd monitor
- * pinned to epoll and restored, nesting both ways.  loom_main_use_glib():
+ * pinned to epoll and restored, nesting both ways, a handler left in poll
+ * mode (the context must not block on it).  loom_main_use_glib():
  * the main loop dispatches GLib timeout, idle and I/O watch sources along
  * with its own BHs, top-level handlers and timers, stops on NULL (also from
  * inside its own callbacks), switches contexts, nests, and leaves alone
@@ -166,6 +167,84 @@ static void test_gsource_fd_handler(void)
     g_assert_cmpint(write(s.fd, &v, sizeof(v)), ==, sizeof(v));
     g_main_loop_run(f.ml);
     g_assert_cmpint(s.reads, ==, 1);
+    g_assert_cmpint(
+        loom_set_fd_handler(f.l, s.fd, NULL, NULL, NULL, NULL, NULL), ==, 0);
+    close(s.fd);
+    gs_teardown(&f);
+}
+
+/* A handler whose source signals nothing while in poll mode. */
+struct pm_state {
+    int fd;
+    bool in_mode;
+    int pending, taken, ends;
+};
+
+static bool pm_poll(void *opaque)
+{
+    return ((struct pm_state *)opaque)->pending > 0;
+}
+
+static void pm_take(void *opaque)
+{
+    struct pm_state *s = opaque;
+    uint64_t v;
+
+    /* Drain the notification, if there is one. */
+    (void)!read(s->fd, &v, sizeof(v));
+    s->taken += s->pending;
+    s->pending = 0;
+}
+
+static void pm_begin(void *opaque)
+{
+    ((struct pm_state *)opaque)->in_mode = true;
+}
+
+static void pm_end(void *opaque)
+{
+    struct pm_state *s = opaque;
+
+    s->in_mode = false;
+    s->ends++;
+}
+
+/*
+ * A handler left in poll mode by a blocking loom_loop_poll(): the GSource
+ * must not let the context block on the loop's fd (notifications are
+ * off); its dispatch ends poll mode and finds the work.
+ */
+static void test_gsource_poll_mode(void)
+{
+    struct gs_fixture f;
+    struct pm_state s = {0};
+
+    gs_setup(&f, "gsource-poll-mode");
+    s.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    g_assert_cmpint(s.fd, >=, 0);
+    g_assert_cmpint(
+        loom_set_fd_handler(f.l, s.fd, pm_take, NULL, pm_poll, pm_take, &s), ==,
+        0);
+    g_assert_cmpint(loom_set_fd_poll_hooks(f.l, s.fd, pm_begin, pm_end), ==, 0);
+    /* A 10 s window: from 0 it opens at 4 us, then jumps to 10 s. */
+    g_assert_cmpint(loom_loop_set_poll_params(f.l, 10000000000LL, 10000000, 1),
+                    ==, 0);
+    while (!s.in_mode) {
+        uint64_t one = 1;
+
+        /* Notified: the first poll waits (the window grows), later ones
+         * spin (begin) and find the work. */
+        s.pending = 1;
+        g_assert_cmpint(write(s.fd, &one, sizeof(one)), ==, sizeof(one));
+        loom_loop_poll(f.l, true);
+    }
+    g_assert_cmpint(s.pending, ==, 0);
+    /* Work the handler is not notified of (no eventfd write). */
+    s.pending = 1;
+    g_assert_true(g_main_context_iteration(f.ctx, TRUE));
+    g_assert_false(s.in_mode);
+    g_assert_cmpint(s.pending, ==, 0);
+    g_assert_cmpint(s.ends, ==, 1);
     g_assert_cmpint(
         loom_set_fd_handler(f.l, s.fd, NULL, NULL, NULL, NULL, NULL), ==, 0);
     close(s.fd);
@@ -802,6 +881,7 @@ int main(int argc, char **argv)
     g_test_add_func("/glib/gsource/bh", test_gsource_bh);
     g_test_add_func("/glib/gsource/timer", test_gsource_timer);
     g_test_add_func("/glib/gsource/fd-handler", test_gsource_fd_handler);
+    g_test_add_func("/glib/gsource/poll-mode", test_gsource_poll_mode);
     g_test_add_func("/glib/gsource/cross-thread", test_gsource_cross_thread);
     g_test_add_func("/glib/gsource/remove", test_gsource_remove);
     g_test_add_func("/glib/gsource/nested", test_gsource_nested);

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -539,6 +540,495 @@ static void test_nested_skips_running(void)
     free(x);
 }
 
+/* ------------------------------------------------------------------ */
+/*
+ * Poll mode hooks (loom_set_fd_poll_hooks()).  A handler that plays a
+ * virtqueue: begin turns its "notifications" off, end turns them on;
+ * on_poll reports pending work, on_poll_ready takes it.  The hooks assert
+ * that they alternate, starting with begin.
+ */
+
+struct pm {
+    struct loom_notifier n; /* first: notifier callbacks cast back */
+    int fd;                 /* fd handlers: an eventfd */
+    bool in_mode;           /* between begin and end */
+    unsigned begins, ends, readies, events;
+    unsigned long polls, polls_at_end;
+    unsigned work;        /* pending items */
+    unsigned add_in_end;  /* items end adds before it returns */
+    bool remove_in_end;   /* end removes another handler */
+    struct pm *victim;
+    struct loom_loop *l;
+};
+
+static bool pm_poll(void *opaque)
+{
+    struct pm *p = opaque;
+
+    p->polls++;
+    return p->work > 0;
+}
+
+static void pm_ready(void *opaque)
+{
+    struct pm *p = opaque;
+
+    p->readies++;
+    p->work = 0;
+}
+
+static void pm_read(void *opaque)
+{
+    struct pm *p = opaque;
+    uint64_t v;
+
+    g_assert_cmpint(read(p->fd, &v, sizeof(v)), ==, (ssize_t)sizeof(v));
+    p->events++;
+    p->work = 0;
+}
+
+static void pm_begin(void *opaque)
+{
+    struct pm *p = opaque;
+
+    g_assert_false(p->in_mode);
+    p->in_mode = true;
+    p->begins++;
+}
+
+static void pm_del(struct pm *p);
+
+static void pm_end(void *opaque)
+{
+    struct pm *p = opaque;
+
+    g_assert_true(p->in_mode);
+    p->in_mode = false;
+    p->ends++;
+    p->polls_at_end = p->polls;
+    /* Work that arrives while notifications are still off. */
+    p->work += p->add_in_end;
+    p->add_in_end = 0;
+    if (p->remove_in_end && p->victim) {
+        pm_del(p->victim);
+        p->victim = NULL;
+    }
+}
+
+/* An eventfd handler with on_poll and, if @hooks, poll mode hooks. */
+static void pm_add(struct loom_loop *l, struct pm *p, bool hooks)
+{
+    p->l = l;
+    p->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g_assert_cmpint(p->fd, >=, 0);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, p->fd, pm_read, NULL, pm_poll, pm_ready, p), ==,
+        0);
+    if (hooks) {
+        g_assert_cmpint(loom_set_fd_poll_hooks(l, p->fd, pm_begin, pm_end), ==,
+                        0);
+    }
+}
+
+static void pm_del(struct pm *p)
+{
+    g_assert_cmpint(
+        loom_set_fd_handler(p->l, p->fd, NULL, NULL, NULL, NULL, NULL), ==, 0);
+    close(p->fd);
+    p->fd = -1;
+}
+
+/* Out of poll mode, counters zeroed (after growing a window). */
+static void pm_settle(struct pm *p)
+{
+    g_assert_false(loom_loop_poll(p->l, false));
+    g_assert_false(p->in_mode);
+    p->begins = p->ends = p->readies = p->events = 0;
+    p->polls = p->polls_at_end = 0;
+}
+
+/* A loop whose busy-poll window is open (>= 4 us, at most @max_ns). */
+static struct loom_loop *pm_loop(int64_t max_ns)
+{
+    struct loom_loop *l = harness_loop_new();
+
+    g_assert_cmpint(loom_loop_set_poll_params(l, max_ns, 2, 1), ==, 0);
+    grow_window(l, 1);
+    return l;
+}
+
+/*
+ * A blocking poll that must not sleep: a far timer fails the test if it
+ * does (the wait would otherwise be endless).
+ */
+static bool poll_no_sleep(struct loom_loop *l)
+{
+    struct loom_timer *t;
+    int fired = 0;
+    bool progress;
+
+    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, flag_cb, &fired, &t), ==,
+                    0);
+    loom_timer_mod_ns(t, 10 * SEC);
+    progress = loom_loop_poll(l, true);
+    g_assert_cmpint(fired, ==, 0);
+    loom_timer_free(t);
+    return progress;
+}
+
+/*
+ * Begin when a window starts, end before a non-blocking poll returns,
+ * then on_poll once more; begin and end alternate.
+ */
+static void test_mode_begin_end(void)
+{
+    struct loom_loop *l = pm_loop(200 * 1000);
+    struct pm p = {0};
+    unsigned i;
+
+    pm_add(l, &p, true);
+    for (i = 0; i < 20; i++) {
+        /* Spins (begin) until the timer is due. */
+        sleep_poll(l, 100 * 1000);
+        g_assert_cmpuint(p.begins, >=, 1);
+        g_assert_cmpuint(p.begins - p.ends, <=, 1);
+        g_assert_false(loom_loop_poll(l, false));
+        g_assert_false(p.in_mode);
+        g_assert_cmpuint(p.begins, ==, p.ends);
+        /* "Poll one last time" after end. */
+        g_assert_cmpuint(p.polls, >, p.polls_at_end);
+    }
+    g_assert_cmpuint(p.readies, ==, 0);
+    pm_del(&p);
+    loom_loop_unref(l);
+}
+
+/*
+ * Work that arrives while end runs (notifications not yet back on) is
+ * found by the last on_poll: dispatched in the same iteration, which
+ * does not sleep; after a window that missed, and in a non-blocking poll.
+ */
+static void test_mode_last_poll(void)
+{
+    struct loom_loop *l = pm_loop(100 * 1000);
+    struct pm p = {0};
+    unsigned i, ends;
+
+    pm_add(l, &p, true);
+    for (i = 0; i < 20; i++) {
+        ends = p.ends;
+        p.add_in_end = 1;
+        /* Begin (if not in poll mode yet), spin, miss, end, last poll. */
+        g_assert_true(poll_no_sleep(l));
+        g_assert_cmpuint(p.ends, ==, ends + 1);
+        g_assert_cmpuint(p.readies, ==, i + 1);
+        g_assert_cmpuint(p.work, ==, 0);
+    }
+    /* Non-blocking. */
+    sleep_poll(l, 50 * 1000);
+    if (!p.in_mode) {
+        /* The window missed before the timer: in poll mode again. */
+        p.work = 1;
+        g_assert_true(poll_no_sleep(l));
+    }
+    g_assert_true(p.in_mode);
+    p.add_in_end = 1;
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_false(p.in_mode);
+    g_assert_cmpuint(p.work, ==, 0);
+    g_assert_cmpuint(p.events, ==, 0);
+    pm_del(&p);
+    loom_loop_unref(l);
+}
+
+static void oneshot_nop(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+/*
+ * While windows keep finding work, or work is due, the handler stays in
+ * poll mode; on_poll still runs in iterations that do not spin.
+ */
+static void test_mode_stays_busy(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct pm p = {0};
+    int ran = 0;
+    unsigned i;
+
+    pm_add(l, &p, true);
+    long_window(l);
+    pm_settle(&p);
+    for (i = 0; i < 10; i++) {
+        p.work = 1;
+        g_assert_true(poll_no_sleep(l));
+        g_assert_cmpuint(p.readies, ==, i + 1);
+    }
+    g_assert_cmpuint(p.begins, ==, 1);
+    g_assert_cmpuint(p.ends, ==, 0);
+    /* A BH is due: no spin, but on_poll runs; still in poll mode. */
+    for (i = 0; i < 5; i++) {
+        p.work = 1;
+        g_assert_cmpint(loom_bh_oneshot(l, oneshot_nop, &ran), ==, 0);
+        g_assert_true(loom_loop_poll(l, true));
+        g_assert_cmpint(ran, ==, (int)i + 1);
+        g_assert_cmpuint(p.work, ==, 0);
+    }
+    g_assert_cmpuint(p.begins, ==, 1);
+    g_assert_cmpuint(p.ends, ==, 0);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpuint(p.ends, ==, 1);
+    pm_del(&p);
+    loom_loop_unref(l);
+}
+
+/*
+ * A blocking poll that will sleep without spinning ends poll mode first:
+ * polling turned off, or a handler without on_poll registered.
+ */
+static void test_mode_ends_before_sleep(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct pm p = {0};
+    int fds[2];
+
+    pm_add(l, &p, true);
+    long_window(l);
+    pm_settle(&p);
+    p.work = 1;
+    g_assert_true(poll_no_sleep(l));
+    g_assert_true(p.in_mode);
+    g_assert_cmpint(loom_loop_set_poll_params(l, 0, 0, 0), ==, 0);
+    sleep_poll(l, 1 * MS);
+    g_assert_false(p.in_mode);
+    g_assert_cmpuint(p.ends, ==, 1);
+
+    long_window(l);
+    pm_settle(&p);
+    p.work = 1;
+    g_assert_true(poll_no_sleep(l));
+    g_assert_true(p.in_mode);
+    g_assert_cmpint(pipe(fds), ==, 0);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], nop_cb, NULL, NULL, NULL, NULL), ==, 0);
+    sleep_poll(l, 1 * MS);
+    g_assert_false(p.in_mode);
+    g_assert_cmpuint(p.ends, ==, 1);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], NULL, NULL, NULL, NULL, NULL), ==, 0);
+    close(fds[0]);
+    close(fds[1]);
+    pm_del(&p);
+    loom_loop_unref(l);
+}
+
+/*
+ * Removing a handler or clearing its hooks in poll mode: no end.
+ * Changing its callbacks keeps hooks and mode.  A hook may remove
+ * another handler in poll mode.
+ */
+static void test_mode_remove(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct pm p = {0}, q = {0};
+
+    pm_add(l, &p, true);
+    long_window(l);
+    pm_settle(&p);
+    p.work = 1;
+    g_assert_true(poll_no_sleep(l));
+    g_assert_true(p.in_mode);
+    pm_del(&p);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpuint(p.ends, ==, 0);
+
+    /* Re-added without hooks: none are called. */
+    memset(&p, 0, sizeof(p));
+    pm_add(l, &p, false);
+    p.work = 1;
+    g_assert_true(poll_no_sleep(l));
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpuint(p.begins + p.ends, ==, 0);
+
+    /* Hooks cleared in poll mode. */
+    g_assert_cmpint(loom_set_fd_poll_hooks(l, p.fd, pm_begin, pm_end), ==, 0);
+    p.work = 1;
+    g_assert_true(poll_no_sleep(l));
+    g_assert_true(p.in_mode);
+    g_assert_cmpint(loom_set_fd_poll_hooks(l, p.fd, NULL, NULL), ==, 0);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpuint(p.ends, ==, 0);
+
+    /* Callbacks changed in place: hooks and mode stay. */
+    p.in_mode = false;
+    g_assert_cmpint(loom_set_fd_poll_hooks(l, p.fd, pm_begin, pm_end), ==, 0);
+    p.work = 1;
+    g_assert_true(poll_no_sleep(l));
+    g_assert_cmpuint(p.begins, ==, 2);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, p.fd, pm_read, NULL, pm_poll, NULL, &p), ==, 0);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_cmpuint(p.ends, ==, 1);
+
+    /* p's end removes q, also in poll mode: q's end never runs. */
+    g_assert_cmpint(
+        loom_set_fd_handler(l, p.fd, pm_read, NULL, pm_poll, pm_ready, &p), ==,
+        0);
+    pm_add(l, &q, true);
+    p.work = 1;
+    g_assert_true(poll_no_sleep(l));
+    g_assert_true(p.in_mode && q.in_mode);
+    p.remove_in_end = true;
+    p.victim = &q;
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_null(p.victim);
+    g_assert_cmpuint(q.ends, ==, 0);
+    g_assert_cmpuint(p.ends, ==, 2);
+    pm_del(&p);
+    loom_loop_unref(l);
+}
+
+static void pmn_begin(struct loom_notifier *n)
+{
+    pm_begin(n);
+}
+
+static void pmn_end(struct loom_notifier *n)
+{
+    pm_end(n);
+}
+
+static void pmn_ready(struct loom_notifier *n)
+{
+    pm_ready(n);
+}
+
+static void pmn_event(struct loom_notifier *n)
+{
+    loom_notifier_test_and_clear(n);
+    ((struct pm *)n)->events++;
+}
+
+/* Argument errors; notifier handlers get their notifier. */
+static void test_mode_args(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct pm p = {0}, q = {0};
+    struct loom_notifier bad = {.fd = -1};
+    int fds[2];
+
+    g_assert_cmpint(loom_set_fd_poll_hooks(NULL, 0, pm_begin, pm_end), ==,
+                    -EINVAL);
+    g_assert_cmpint(loom_set_fd_poll_hooks(l, -1, pm_begin, pm_end), ==,
+                    -EBADF);
+    g_assert_cmpint(pipe(fds), ==, 0);
+    g_assert_cmpint(loom_set_fd_poll_hooks(l, fds[0], pm_begin, pm_end), ==,
+                    -ENOENT);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], nop_cb, NULL, NULL, NULL, NULL), ==, 0);
+    g_assert_cmpint(loom_set_fd_poll_hooks(l, fds[0], pm_begin, NULL), ==,
+                    -EINVAL);
+    g_assert_cmpint(loom_set_fd_poll_hooks(l, fds[0], NULL, NULL), ==, 0);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, fds[0], NULL, NULL, NULL, NULL, NULL), ==, 0);
+    close(fds[0]);
+    close(fds[1]);
+
+    g_assert_cmpint(loom_set_notifier_poll_hooks(NULL, &q.n, pmn_begin, NULL),
+                    ==, -EINVAL);
+    g_assert_cmpint(loom_set_notifier_poll_hooks(l, NULL, pmn_begin, NULL), ==,
+                    -EINVAL);
+    g_assert_cmpint(loom_set_notifier_poll_hooks(l, &bad, pmn_begin, NULL), ==,
+                    -EBADF);
+    g_assert_cmpint(loom_notifier_init(&q.n, false), ==, 0);
+    g_assert_cmpint(loom_set_notifier_poll_hooks(l, &q.n, pmn_begin, pmn_end),
+                    ==, -ENOENT);
+    q.l = l;
+    g_assert_cmpint(
+        loom_set_notifier_handler(l, &q.n, pmn_event, pm_poll, pmn_ready), ==,
+        0);
+    /* The fd API on a notifier's handler, and the reverse. */
+    g_assert_cmpint(loom_set_fd_poll_hooks(l, loom_notifier_fd(&q.n), pm_begin,
+                                           pm_end),
+                    ==, -EINVAL);
+    pm_add(l, &p, false);
+    g_assert_cmpint(loom_set_notifier_poll_hooks(
+                        l, (struct loom_notifier *)&p.fd, pmn_begin, pmn_end),
+                    ==, -EINVAL);
+    pm_del(&p);
+    g_assert_cmpint(loom_set_notifier_poll_hooks(l, &q.n, pmn_begin, pmn_end),
+                    ==, 0);
+
+    /* The notifier's hooks run with it. */
+    long_window(l);
+    pm_settle(&q);
+    q.work = 1;
+    g_assert_true(poll_no_sleep(l));
+    g_assert_true(q.in_mode);
+    g_assert_cmpuint(q.readies, ==, 1);
+    q.add_in_end = 1;
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_false(q.in_mode);
+    g_assert_cmpuint(q.readies, ==, 2);
+    g_assert_cmpint(loom_set_notifier_handler(l, &q.n, NULL, NULL, NULL), ==,
+                    0);
+    loom_notifier_cleanup(&q.n);
+    loom_loop_unref(l);
+}
+
+/*
+ * A nested poll neither ends nor begins poll mode for a handler whose
+ * callback is running; it does for the others.
+ */
+struct pm_nest {
+    struct pm outer, other;
+    unsigned outer_ends_in_nested;
+    bool nested;
+};
+
+static void pm_nest_ready(void *opaque)
+{
+    struct pm_nest *x = opaque;
+
+    x->outer.readies++;
+    x->outer.work = 0;
+    if (x->nested) {
+        return;
+    }
+    x->nested = true;
+    g_assert_true(x->outer.in_mode && x->other.in_mode);
+    loom_loop_poll(x->outer.l, false);
+    x->outer_ends_in_nested = x->outer.ends;
+    g_assert_false(x->other.in_mode);
+    g_assert_true(x->outer.in_mode);
+}
+
+static void test_mode_nested(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct pm_nest x = {0};
+
+    pm_add(l, &x.outer, true);
+    g_assert_cmpint(loom_set_fd_handler(l, x.outer.fd, pm_read, NULL, pm_poll,
+                                        pm_nest_ready, &x),
+                    ==, 0);
+    pm_add(l, &x.other, true);
+    long_window(l);
+    pm_settle(&x.outer);
+    x.outer.work = 1;
+    /* pm_poll() reads x.outer through its opaque: the handler's is &x. */
+    g_assert_true(poll_no_sleep(l));
+    g_assert_true(x.nested);
+    g_assert_cmpuint(x.outer_ends_in_nested, ==, x.outer.ends);
+    g_assert_true(x.outer.in_mode);
+    g_assert_false(loom_loop_poll(l, false));
+    g_assert_false(x.outer.in_mode);
+    pm_del(&x.outer);
+    pm_del(&x.other);
+    loom_loop_unref(l);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
@@ -550,5 +1040,13 @@ int main(int argc, char **argv)
     g_test_add_func("/poll/timer-while-polling", test_timer_while_polling);
     g_test_add_func("/poll/due-work-skips", test_due_work_skips);
     g_test_add_func("/poll/nested-skips-running", test_nested_skips_running);
+    g_test_add_func("/poll/mode/begin-end", test_mode_begin_end);
+    g_test_add_func("/poll/mode/last-poll", test_mode_last_poll);
+    g_test_add_func("/poll/mode/stays-busy", test_mode_stays_busy);
+    g_test_add_func("/poll/mode/ends-before-sleep",
+                    test_mode_ends_before_sleep);
+    g_test_add_func("/poll/mode/remove", test_mode_remove);
+    g_test_add_func("/poll/mode/args", test_mode_args);
+    g_test_add_func("/poll/mode/nested", test_mode_nested);
     return g_test_run();
 }
