@@ -204,8 +204,7 @@ LOOM_API int loom_cond_timedwait(struct loom_cond *c, struct loom_mutex *m,
  */
 struct loom_sem {
     /* private: */
-    uint32_t count;   /* futex word */
-    uint32_t waiters; /* threads in or about to enter FUTEX_WAIT */
+    uint64_t state; /* count (low half, the futex word) and waiters */
 };
 
 /**
@@ -226,6 +225,11 @@ LOOM_API void loom_sem_destroy(struct loom_sem *s);
 /**
  * loom_sem_post() - increment the count, waking one waiter if any.
  * @s: the semaphore.
+ *
+ * A waiter may destroy and free @s as soon as its wait returns: the post
+ * reads and writes @s in one atomic operation, which is also what makes
+ * the count visible, and never touches it afterwards.
+ *
  * Context: any.  Panics if the count would exceed INT32_MAX.
  */
 LOOM_API void loom_sem_post(struct loom_sem *s);

@@ -3,7 +3,8 @@
  * Stress tests of the blocking primitives under real concurrency (suite
  * 'stress', run under ThreadSanitizer in CI): mutex, recursive mutex and
  * spinlock counters; semaphore and condition-variable producer/consumer
- * queues with exact counts; event ping-pong and a "no lost wake-up" test.
+ * queues with exact counts; a semaphore destroyed by its waiter right
+ * after the post; event ping-pong and a "no lost wake-up" test.
  * Every blocking test has a watchdog: workers post a semaphore when they
  * finish and the main thread waits for it with a timeout, so a lost
  * wake-up fails the test with a message instead of hanging it.
@@ -372,6 +373,62 @@ static void test_sem_count(void)
     loom_sem_destroy(&g_count_sem);
 }
 
+/*
+ * Post, then the waiter destroys and frees at once (QEMU's pattern: a
+ * semaphore on the waiter's stack or heap, posted once by another
+ * thread).  The poster must not touch the semaphore after the post makes
+ * the count visible: under ASan or TSan a late read is reported.  The
+ * waiter sometimes blocks first (the poster then wakes it) and sometimes
+ * arrives after the post (nothing to wake).
+ */
+#define SEM_DESTROY_ROUNDS 100000
+
+static struct {
+    struct loom_sem *slot; /* atomic: the semaphore to post next */
+} g_sd;
+
+static void *sem_destroy_thread(void *opaque)
+{
+    struct worker_arg *a = opaque;
+    struct loom_sem *s;
+    int i;
+
+    for (i = 0; i < SEM_DESTROY_ROUNDS; i++) {
+        if (a->index == 0) {
+            s = g_malloc(sizeof(*s));
+            loom_sem_init(s, 0);
+            /* Pairs with the exchange below. */
+            __atomic_store_n(&g_sd.slot, s, __ATOMIC_RELEASE);
+            if (i % 3 == 0) {
+                sched_yield(); /* let the post come first */
+            }
+            if (i % 2) {
+                loom_sem_wait(s);
+            } else {
+                g_assert_cmpint(loom_sem_timedwait(s, WATCHDOG_NS), ==, 0);
+            }
+            loom_sem_destroy(s);
+            g_free(s);
+        } else {
+            while (!(s = __atomic_exchange_n(&g_sd.slot, NULL,
+                                             __ATOMIC_ACQUIRE))) {
+                sched_yield();
+            }
+            loom_sem_post(s);
+        }
+    }
+    return NULL;
+}
+
+static void test_sem_post_destroy(void)
+{
+    struct workers w;
+
+    workers_start(&w, 2, sem_destroy_thread, NULL);
+    workers_join(&w, "sem post then destroy");
+    g_assert_null(g_sd.slot);
+}
+
 /* --- events -------------------------------------------------------- */
 
 /*
@@ -567,6 +624,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sync-mt/sem-producer-consumer", test_sem_pc);
     g_test_add_func("/sync-mt/cond-producer-consumer", test_cond_pc);
     g_test_add_func("/sync-mt/sem-count", test_sem_count);
+    g_test_add_func("/sync-mt/sem-post-destroy", test_sem_post_destroy);
     g_test_add_func("/sync-mt/event-pingpong", test_event_pingpong);
     g_test_add_func("/sync-mt/event-lost-wakeup", test_event_lost_wakeup);
     g_test_add_func("/sync-mt/event-pulse", test_event_pulse);
