@@ -382,9 +382,24 @@ static void test_interrupt_suppression(void)
 }
 
 /*
+ * Post a 512-byte read into scratch on queue 0, reusing the header and
+ * status byte of the last bf_req() there; no kick.  @old: the avail index
+ * before, for vq_driver_must_kick().
+ */
+static uint16_t post_read(struct bf *f, uint16_t *old)
+{
+    *old = f->q[0].avail_idx;
+    return vq_driver_post(&f->q[0],
+                          (const struct vq_buf[]){{f->hdr[0], 16, false},
+                                                  {f->scratch, 512, true},
+                                                  {f->status[0], 1, true}},
+                          3, false);
+}
+
+/*
  * While the IOThread polls, the device leaves notifications off: a
- * request posted without a doorbell is found by polling; after an idle
- * window they are back on.
+ * request posted without a doorbell is found by polling; once the loop
+ * stops polling (its window passes idle) they are back on.
  */
 static void test_polling(void)
 {
@@ -411,31 +426,84 @@ static void test_polling(void)
     } while (ls.poll_ns < 200 * MS);
     g_assert_cmpuint(bf_run(&f, 0, T_IN, 0, rr, 1, NULL), ==, S_OK);
     /* Notifications are off: the driver need not kick... */
-    old = f.q[0].avail_idx;
     g_assert_cmpuint(bf_stats(&f).queue[0].notify_suppressed, >=, 1);
-    head = vq_driver_post(&f.q[0],
-                          (const struct vq_buf[]){{f.hdr[0], 16, false},
-                                                  {f.scratch, 512, true},
-                                                  {f.status[0], 1, true}},
-                          3, false);
+    head = post_read(&f, &old);
     g_assert_false(vq_driver_must_kick(&f.q[0], old));
     /* ... and it does not: polling finds the request. */
     bf_wait(&f, 0, &id, &len);
     g_assert_cmpuint(id, ==, head);
     st = bf_stats(&f);
     g_assert_cmpuint(st.queue[0].poll_hits, >=, 1);
-    /* After an idle window, notifications are back on. */
+    /* After an idle window (the loop stopped polling), they are back on. */
     g_usleep(1500000);
-    old = f.q[0].avail_idx;
-    head = vq_driver_post(&f.q[0],
-                          (const struct vq_buf[]){{f.hdr[0], 16, false},
-                                                  {f.scratch, 512, true},
-                                                  {f.status[0], 1, true}},
-                          3, false);
+    head = post_read(&f, &old);
     g_assert_true(vq_driver_must_kick(&f.q[0], old));
     bf_kick(&f, 0);
     bf_wait(&f, 0, &id, &len);
     g_assert_cmpuint(id, ==, head);
+    bf_destroy(&f);
+}
+
+/*
+ * Requests across the poll mode transitions: a driver that kicks only
+ * when the device asks (as Linux does), posting at random moments before,
+ * during and after the IOThread's short poll window, so that requests
+ * land while notifications go off (poll_begin) and come back on
+ * (poll_end, then the last look at the ring).  Every request completes
+ * (WAIT_UNTIL() fails after its watchdog otherwise); both paths are taken.
+ */
+static void test_poll_transitions(const void *data)
+{
+    const bool *no_event_idx = data;
+    struct bf_opts o = {.nr_iothreads = 1,
+                        .poll_max_ns = 50 * 1000,
+                        .poll_grow = 2,
+                        .no_event_idx = *no_event_idx};
+    const struct vq_buf r[] = {{0, 512, true}};
+    struct vq_buf rr[1];
+    struct vmm_blk_stats st;
+    unsigned i, kicked = 0, silent = 0;
+    uint64_t rng = 0x2545f4914f6cdd1dull;
+    uint16_t old, head;
+    uint32_t id, len;
+    struct bf f;
+
+    bf_init(&f, &o);
+    rr[0] = r[0];
+    rr[0].gpa = f.scratch;
+    /* Sets up the header and status byte the loop below reuses. */
+    g_assert_cmpuint(bf_run(&f, 0, T_IN, 0, rr, 1, NULL), ==, S_OK);
+    /* Until both paths were taken often (or a bound, under heavy load). */
+    for (i = 0; i < 30000 && (kicked < 200 || silent < 200); i++) {
+        int64_t until;
+
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        /* 0 to ~100 us: within, around and past the 50 us window. */
+        until = harness_now_ns() + (int64_t)(rng % 4 ? (rng >> 8) % 100000 : 0);
+        while (harness_now_ns() < until) {
+        }
+        head = post_read(&f, &old);
+        if (vq_driver_must_kick(&f.q[0], old)) {
+            bf_kick(&f, 0);
+            kicked++;
+        } else {
+            silent++;
+        }
+        /* The IOThread completes it; the main loop need not run. */
+        WAIT_UNTIL(vq_driver_get_used(&f.q[0], &id, &len));
+        g_assert_cmpuint(id, ==, head);
+    }
+    st = bf_stats(&f);
+    g_test_message("rounds %u kicked %u silent %u poll_hits %llu "
+                   "suppressed %llu",
+                   i,
+                   kicked, silent, (unsigned long long)st.queue[0].poll_hits,
+                   (unsigned long long)st.queue[0].notify_suppressed);
+    g_assert_cmpuint(kicked, >, 0);
+    g_assert_cmpuint(silent, >, 0);
+    g_assert_cmpuint(st.queue[0].poll_hits, >, 0);
     bf_destroy(&f);
 }
 
@@ -690,6 +758,8 @@ int main(int argc, char **argv)
 {
     static const enum vmm_cache_mode caches[] = {
         VMM_CACHE_WRITEBACK, VMM_CACHE_NONE, VMM_CACHE_UNSAFE};
+    static const bool no_event_idx[] = {false, true};
+    int ret;
 
     harness_init(&argc, &argv);
     g_test_add_func("/virtio-blk-ops/reset-inflight/iothread",
@@ -708,10 +778,25 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk-ops/interrupt-suppression",
                     test_interrupt_suppression);
     g_test_add_func("/virtio-blk-ops/polling", test_polling);
+    g_test_add_data_func("/virtio-blk-ops/poll-transitions/event-idx",
+                         &no_event_idx[0], test_poll_transitions);
+    g_test_add_data_func("/virtio-blk-ops/poll-transitions/no-notify-flag",
+                         &no_event_idx[1], test_poll_transitions);
     g_test_add_func("/virtio-blk-ops/error-policy", test_error_policy);
     g_test_add_func("/virtio-blk-ops/queue-full", test_queue_full);
     g_test_add_func("/virtio-blk-ops/notify-exits", test_notify_exits);
     g_test_add_func("/virtio-blk-ops/create-errors", test_create_errors);
     g_test_add_func("/virtio-blk-ops/vq-mapping", test_vq_mapping);
-    return g_test_run();
+    ret = g_test_run();
+    /*
+     * Join the main loop's pool workers: one that exited after its idle
+     * time (the run outlasts it) is a thread leak to TSan otherwise.
+     */
+    if (loom_main_loop()) {
+        if (loom_bql_locked()) {
+            loom_bql_unlock();
+        }
+        loom_main_cleanup();
+    }
+    return ret;
 }

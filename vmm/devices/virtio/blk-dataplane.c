@@ -30,13 +30,15 @@
  * registered for the dataplane's whole life and test `q` before use, so
  * a stale notification after a reset is only counted.
  *
- * Polling: when the loop busy-polls (its adaptive window is open), the
- * queue's on_poll looks at the avail index, and after processing the
- * queue leaves guest notifications off (VRING_USED_F_NO_NOTIFY, or the
- * avail event left behind) and arms an idle timer one window ahead: a
- * busy guest then adds requests without exits.  The loop never spins past
- * a timer, so when requests stop coming the timer fires, notifications
- * are enabled and the ring checked once more, and the loop may sleep.
+ * Polling: the doorbell handler has poll mode hooks
+ * (loom_set_notifier_poll_hooks()).  When the loop starts busy-polling,
+ * poll_begin turns guest notifications off (VRING_USED_F_NO_NOTIFY, or
+ * the avail event left behind) and the queue's on_poll watches the avail
+ * index: a busy guest adds requests without exits.  Before the loop
+ * sleeps, poll_end turns them back on, and the loop calls on_poll once
+ * more, so a request added just before that (which sent no doorbell) is
+ * still taken.  Processing outside poll mode re-enables notifications
+ * itself and checks the ring once more.
  */
 #include "devices/virtio/blk-dataplane.h"
 
@@ -49,7 +51,6 @@
 #include <loom/main.h>
 #include <loom/notifier.h>
 #include <loom/thread.h>
-#include <loom/timer.h>
 
 struct dp_loop {
     struct loom_loop *loop;
@@ -67,13 +68,13 @@ struct dp_queue {
     bool notifier_ok, handler_ok;
     struct loom_bh *irq_bh;
     struct loom_bh *kick_bh;
-    struct loom_timer *idle;
     /* BQL. */
     bool running;
     /* The serving thread (see the file comment). */
     struct vmm_virtio_blk_queue *q;
     bool paused;
     bool stopping;
+    bool polling; /* between poll_begin and poll_end */
     /* Atomic. */
     struct vmm_blk_queue_stats stats;
 };
@@ -148,28 +149,17 @@ static int run_on_loop(struct dp_loop *dl, dp_fn *fn, void *arg)
 /* Serving a queue (its loop's thread)                                 */
 /* ------------------------------------------------------------------ */
 
-/* The loop's current busy-poll window: > 0 while it polls. */
-static int64_t poll_window(struct dp_loop *dl)
-{
-    struct loom_loop_stats st;
-
-    loom_loop_stats(dl->loop, &st);
-    return st.poll_ns;
-}
-
 /*
  * Take every request.  Notifications are off while the ring is walked;
  * afterwards they are re-enabled and the ring checked once more (a
  * request added meanwhile came without a notification) - unless the loop
- * polls, then they stay off until the idle timer.  @idle: called by that
- * timer.
+ * is busy-polling the ring, then they stay off until poll_end.
  */
-static void process(struct dp_queue *dq, bool idle)
+static void process(struct dp_queue *dq)
 {
     struct vmm_virtio_blk_queue *q = dq->q;
     struct vmm_blk_ctx *ctx = dq->dl->ctx;
     struct vmm_vq *vq;
-    int64_t window;
     unsigned n;
 
     if (!q || dq->paused || dq->stopping) {
@@ -184,15 +174,13 @@ static void process(struct dp_queue *dq, bool idle)
         if (vmm_vq_broken(vq) || vmm_virtio_blk_queue_full(q)) {
             break; /* a full queue is resumed by a completion */
         }
-        if (!(n == 0 && idle) && (window = poll_window(dq->dl)) > 0) {
+        if (dq->polling) {
             QSTAT_INC(dq, notify_suppressed);
-            loom_timer_mod_ns(dq->idle, window);
             break;
         }
         if (!vmm_vq_enable_notify(vq)) {
             break;
         }
-        idle = false;
     }
     vmm_blk_unplug(ctx);
 }
@@ -214,7 +202,7 @@ static void on_kick(struct loom_notifier *n)
     /* Counters in this order: whoever sees kicks sees kicks_ignored. */
     QSTAT_INC(dq, kicks);
     if (!ignored) {
-        process(dq, false);
+        process(dq);
     }
 }
 
@@ -231,17 +219,37 @@ static void on_poll_ready(struct loom_notifier *n)
     struct dp_queue *dq = dq_of(n);
 
     QSTAT_INC(dq, poll_hits);
-    process(dq, false);
+    process(dq);
 }
 
-static void idle_timer(void *opaque)
+/* The loop starts busy-polling: the guest need not notify. */
+static void on_poll_begin(struct loom_notifier *n)
 {
-    process(opaque, true);
+    struct dp_queue *dq = dq_of(n);
+
+    dq->polling = true;
+    if (dq->q) {
+        vmm_vq_disable_notify(vmm_virtio_blk_queue_vq(dq->q));
+    }
+}
+
+/*
+ * The loop is about to sleep: notifications on again.  The loop then
+ * calls on_poll once more for what came before this.
+ */
+static void on_poll_end(struct loom_notifier *n)
+{
+    struct dp_queue *dq = dq_of(n);
+
+    dq->polling = false;
+    if (dq->q) {
+        (void)vmm_vq_enable_notify(vmm_virtio_blk_queue_vq(dq->q));
+    }
 }
 
 static void kick_bh(void *opaque)
 {
-    process(opaque, false);
+    process(opaque);
 }
 
 /* Completions pushed used entries: one interrupt decision per batch. */
@@ -333,7 +341,6 @@ static int stop_queue(void *opaque, bool may_poll)
         return 0;
     }
     dq->stopping = true;
-    loom_timer_del(dq->idle);
     quiesce(dq, may_poll);
     loom_bh_cancel(dq->kick_bh);
     loom_bh_cancel(dq->irq_bh);
@@ -357,7 +364,6 @@ static int pause_queue(void *opaque, bool may_poll)
         return 0;
     }
     dq->paused = true;
-    loom_timer_del(dq->idle);
     loom_bh_cancel(dq->kick_bh);
     while (may_poll && vmm_virtio_blk_queue_inflight(dq->q)) {
         loom_loop_poll(dq->dl->loop, true);
@@ -520,6 +526,10 @@ static int queue_register(void *opaque, bool may_poll)
     err = loom_set_notifier_handler(dq->dl->loop, &dq->notifier, on_kick,
                                     on_poll, on_poll_ready);
     dq->handler_ok = !err;
+    if (!err) {
+        err = loom_set_notifier_poll_hooks(dq->dl->loop, &dq->notifier,
+                                           on_poll_begin, on_poll_end);
+    }
     return err;
 }
 
@@ -531,6 +541,8 @@ static int queue_unregister(void *opaque, bool may_poll)
         (void)loom_set_notifier_handler(dq->dl->loop, &dq->notifier, NULL, NULL,
                                         NULL);
         dq->handler_ok = false;
+        /* A removed handler gets no poll_end. */
+        dq->polling = false;
     }
     return 0;
 }
@@ -593,10 +605,6 @@ static int setup_queue(struct vmm_blk_dataplane *dp, unsigned i)
     err = loom_bh_new(dq->dl->loop, irq_bh, dq, "blk-irq", &dq->irq_bh);
     if (!err) {
         err = loom_bh_new(dq->dl->loop, kick_bh, dq, "blk-kick", &dq->kick_bh);
-    }
-    if (!err) {
-        err = loom_timer_new(dq->dl->loop, LOOM_CLOCK_HOST, idle_timer, dq,
-                             &dq->idle);
     }
     if (!err) {
         err = run_on_loop(dq->dl, queue_register, dq);
@@ -667,7 +675,6 @@ void vmm_blk_dataplane_free(struct vmm_blk_dataplane *dp)
         if (dq->dl) {
             (void)run_on_loop(dq->dl, queue_unregister, dq);
         }
-        loom_timer_free(dq->idle);
         loom_bh_free(dq->irq_bh);
         loom_bh_free(dq->kick_bh);
         if (dq->notifier_ok) {
