@@ -193,6 +193,7 @@ static void test_queries(void)
         g_assert_cmpint(jint(e, "thread-id"), ==, cpu_tid);
         g_assert_cmpint(jint(e, "kvm-runs"), >, 0);
         g_assert_cmpint(jint(e, "exits-io"), >, 0); /* the console line */
+        g_assert_cmpint(jint(e, "guest-ns"), >, 0);
         g_assert_cmpuint(json_array_size(json_object_get(r, "loops")), ==, 2);
         json_decref(r);
     }

@@ -160,6 +160,7 @@ static int op_cpu_stats(void *opaque, unsigned i,
     st->runs = 100 + i;
     st->exits_io = 10 + i;
     st->exec_count = 1;
+    st->guest_ns = 1000000 * (i + 1);
     st->last_exit_reason = KVM_EXIT_IO;
     return 0;
 }

@@ -485,13 +485,15 @@ static void test_kick_regs(void)
     struct loom_cpu_stats cst;
     struct vmm_kvm_vcpu_stats st;
     struct regs_req q;
-    uint64_t rax1, rax2, magic = 0x0123456789abcdefull, execs;
+    uint64_t rax1, rax2, magic = 0x0123456789abcdefull, execs, guest_ns;
     uint8_t *ram = NULL;
+    int64_t t0;
     int i;
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     gi = (struct guest_cpu_init){.rip = emit_spin(ram)};
     g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
+    t0 = harness_now_ns();
     g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
 
     rax1 = wait_rax_above(v, 0);
@@ -523,7 +525,18 @@ static void test_kick_regs(void)
     g_assert_cmpuint(st.exits_intr, >=, 20);
     g_assert_cmpuint(st.exits_other, ==, 0);
     g_assert_cmpint(cst.last_error, ==, 0);
+    /* Time in guest: the spinning guest ran; never more than wall time. */
+    g_assert_cmpuint(st.guest_ns, >, 0);
+    g_assert_cmpuint(st.guest_ns, <=, (uint64_t)(harness_now_ns() - t0));
+    guest_ns = st.guest_ns;
     (void)wait_rax_above(v, q.regs.rax);
+    t0 = harness_now_ns() + WAIT_NS;
+    do {
+        loom_cpu_kick(vmm_kvm_vcpu_cpu(v));
+        g_assert_cmpint(harness_now_ns(), <, t0);
+        g_assert_cmpint(vmm_kvm_vcpu_stats(v, &st), ==, 0);
+    } while (st.guest_ns == guest_ns);
+    g_assert_cmpuint(st.guest_ns, >, guest_ns);
 
     vmm_kvm_vcpu_free(v);
     guest_vm_free(vm);

@@ -744,11 +744,13 @@ static void test_loom_stats(void)
         0);
     expect_shape(json_object_get(s, "vcpus"),
                  "[{cpu-index:int,exec-count:int,exits-intr:int,exits-io:int,"
-                 "exits-mmio:int,exits-other:int,halts:int,kicks:int,"
+                 "exits-mmio:int,exits-other:int,guest-ns:int,halts:int,"
+                 "kicks:int,"
                  "kvm-runs:int,last-exit-reason:int,safe-work-items:int,"
                  "signal-kicks:int,stops:int,thread-id:int,work-items:int}]");
     json_array_foreach (json_object_get(s, "vcpus"), i, e) {
         g_assert_cmpint(jint(e, "kvm-runs"), ==, 100 + (json_int_t)i);
+        g_assert_cmpint(jint(e, "guest-ns"), ==, 1000000 * ((json_int_t)i + 1));
     }
     e = json_object_get(s, "monitor");
     g_assert_cmpint(jint(e, "sessions"), ==, 1);

@@ -257,12 +257,15 @@ struct vmm_machine_cpu_info {
  * @exits_intr: KVM_RUN interrupted (kicks, immediate exits).
  * @exits_other: any other exit.
  * @signal_kicks: kicks delivered to KVM_RUN by signal.
+ * @guest_ns: time inside KVM_RUN (CLOCK_MONOTONIC nanoseconds, added at
+ *     each exit; halted time, which loom-vm spends outside KVM_RUN, is
+ *     not in it).
  * @last_exit_reason: KVM_EXIT_* of the last exit.
  */
 struct vmm_machine_cpu_stats {
     uint64_t exec_count, kicks, work_items, safe_work_items, halts, stops;
     uint64_t runs, exits_io, exits_mmio, exits_intr, exits_other;
-    uint64_t signal_kicks;
+    uint64_t signal_kicks, guest_ns;
     uint32_t last_exit_reason;
 };
 

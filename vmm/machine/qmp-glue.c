@@ -98,6 +98,7 @@ int vmm_machine_cpu_stats(struct vmm_machine *m, unsigned i,
     st->exits_intr = ks.exits_intr;
     st->exits_other = ks.exits_other;
     st->signal_kicks = ks.kicks;
+    st->guest_ns = ks.guest_ns;
     st->last_exit_reason = ks.last_exit_reason;
     return 0;
 }

@@ -88,7 +88,8 @@ static json_t *vcpu_json(const struct vmm_machine_cpu_info *ci,
         !vmm__qmp_set(o, "exits-mmio", vmm__qmp_u64(st->exits_mmio)) ||
         !vmm__qmp_set(o, "exits-intr", vmm__qmp_u64(st->exits_intr)) ||
         !vmm__qmp_set(o, "exits-other", vmm__qmp_u64(st->exits_other)) ||
-        !vmm__qmp_set(o, "signal-kicks", vmm__qmp_u64(st->signal_kicks))) {
+        !vmm__qmp_set(o, "signal-kicks", vmm__qmp_u64(st->signal_kicks)) ||
+        !vmm__qmp_set(o, "guest-ns", vmm__qmp_u64(st->guest_ns))) {
         json_decref(o);
         return NULL;
     }

@@ -443,6 +443,10 @@ int vmm_kvm_vcpu_tid(struct vmm_kvm_vcpu *vcpu);
  * @exits_intr: KVM_RUN interrupted (kicks, immediate exits).
  * @exits_other: any other exit.
  * @kicks: kicks delivered by signal.
+ * @guest_ns: time spent inside KVM_RUN, in nanoseconds of CLOCK_MONOTONIC
+ *     (wall time, so time the host preempted the vCPU thread while in
+ *     guest mode counts; the immediate-exit runs that only complete an
+ *     I/O instruction do not), added at each exit.
  * @last_exit_reason: KVM_EXIT_* of the last exit.
  * @last_error: internal error suberror / hardware entry failure reason
  *     of the last failing exit, 0 if none.
@@ -454,6 +458,7 @@ struct vmm_kvm_vcpu_stats {
     uint64_t exits_intr;
     uint64_t exits_other;
     uint64_t kicks;
+    uint64_t guest_ns;
     uint32_t last_exit_reason;
     uint64_t last_error;
 };
