@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <loom/clock.h>
 #include <loom/loop.h>
 
 #include "block/backend.h"
@@ -137,7 +138,7 @@ static void process(struct vmm_virtio_blk_queue *q)
 
     do {
         vmm_vq_disable_notify(vq);
-        vmm_virtio_blk_queue_process(q);
+        vmm_virtio_blk_queue_process(q, loom_clock_ns(LOOM_CLOCK_HOST));
         if (vmm_virtio_blk_queue_full(q) ||
             vmm_vq_broken(vq) != VMM_VQ_BROKEN_NONE) {
             return; /* env.resume will call again, or nothing will */

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <loom/clock.h>
 #include <loom/loop.h>
 
 #include "block/backend.h"
@@ -204,7 +205,7 @@ static void run_read(uint8_t *ram, struct vmm_virtio_blk_queue *q,
     memset(ram + AVAIL_GPA + 4 + 2 * (avail_idx % QSIZE), 0, 2);
     avail_idx++;
     memcpy(ram + AVAIL_GPA + 2, &avail_idx, 2);
-    vmm_virtio_blk_queue_process(q);
+    vmm_virtio_blk_queue_process(q, loom_clock_ns(LOOM_CLOCK_HOST));
     while (env->used == used_before) {
         (void)loom_loop_poll(loop, true);
     }

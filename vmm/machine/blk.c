@@ -338,6 +338,35 @@ void vmm_machine_blk_reset(struct vmm_blk *b)
     vmm_virtio_mmio_reset(b->transport);
 }
 
+int vmm_machine_blk_move_queue(struct vmm_blk *b, unsigned q,
+                               const struct vmm_config_iothread *io,
+                               struct loom_loop *loop)
+{
+    char *id;
+    int err;
+
+    if (q >= b->info.num_queues || !io || !io->id || !loop ||
+        !b->iothread_ids[q]) {
+        return -EINVAL;
+    }
+    if (strcmp(b->iothread_ids[q], io->id) == 0) {
+        return 0;
+    }
+    id = strdup(io->id);
+    if (!id) {
+        return -ENOMEM;
+    }
+    err = vmm_blk_dataplane_move_queue(b->dp, q, loop, batch_of(io));
+    if (err) {
+        free(id);
+        return err;
+    }
+    free(b->iothread_ids[q]);
+    b->iothread_ids[q] = id;
+    b->info.queue_iothread[q] = id;
+    return 0;
+}
+
 void vmm_machine_blk_info(const struct vmm_blk *b, struct vmm_blk_info *info)
 {
     *info = b->info;

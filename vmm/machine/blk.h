@@ -149,9 +149,29 @@ struct vmm_blk_info {
 
 /**
  * vmm_machine_blk_info() - describe the device.
- * Context: any.  Strings live as long as @b.
+ * Context: any.  Strings live as long as @b, except a queue's IOThread
+ * id, which lives until that queue moves (vmm_machine_blk_move_queue()).
  */
 void vmm_machine_blk_info(const struct vmm_blk *b, struct vmm_blk_info *info);
+
+/**
+ * vmm_machine_blk_move_queue() - serve queue @q from IOThread @io (whose
+ * loop is @loop) from now on, while the guest runs
+ * (vmm_blk_dataplane_move_queue()).
+ * @b: the device.
+ * @q: the queue.
+ * @io: the IOThread's configuration (its id; its aio-max-batch if the
+ *     device has no backend context on it yet).
+ * @loop: the IOThread's loop.
+ *
+ * Context: main thread, BQL held; the IOThreads running.
+ * Return: 0 (also when @io serves @q already); -EINVAL for a bad @q, a
+ * NULL @io or @loop, or a device served by the main loop; -ENOMEM; the
+ * dataplane's error (the queue then stays where it was).
+ */
+int vmm_machine_blk_move_queue(struct vmm_blk *b, unsigned q,
+                               const struct vmm_config_iothread *io,
+                               struct loom_loop *loop);
 
 /**
  * struct vmm_blk_stats - every counter of one device.

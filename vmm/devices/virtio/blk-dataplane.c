@@ -30,6 +30,14 @@
  * registered for the dataplane's whole life and test `q` before use, so
  * a stale notification after a reset is only counted.
  *
+ * Moving a queue to another loop (vmm_blk_dataplane_move_queue(), BQL):
+ * its old loop's thread stops it taking requests, waits for those in
+ * flight, cancels its BHs and removes its doorbell handler; then the
+ * queue's loop, BHs and backend context are switched while no thread
+ * serves it; then the new loop's thread registers the handler and looks
+ * at the ring again (a doorbell the old loop consumed during the move
+ * took nothing there) and decides on an interrupt.
+ *
  * Polling: the doorbell handler has poll mode hooks
  * (loom_set_notifier_poll_hooks()).  When the loop starts busy-polling,
  * poll_begin turns guest notifications off (VRING_USED_F_NO_NOTIFY, or
@@ -48,34 +56,50 @@
 #include <stdlib.h>
 
 #include <loom/bh.h>
+#include <loom/clock.h>
 #include <loom/main.h>
 #include <loom/notifier.h>
 #include <loom/thread.h>
 
+/* A loop serving queues of the device; BQL.  A free slot has no loop. */
 struct dp_loop {
     struct loom_loop *loop;
     bool is_main;
     unsigned max_batch;
+    unsigned users; /* queues it serves */
     struct vmm_blk_ctx *ctx;
 };
+
+/* Loops at once: one per queue, and one more while a queue moves. */
+#define DP_LOOPS (VMM_BLK_DP_MAX_QUEUES + 1)
 
 struct dp_queue {
     /* Immutable after creation. */
     struct vmm_blk_dataplane *dp;
     unsigned index;
-    struct dp_loop *dl;
     struct loom_notifier notifier;
-    bool notifier_ok, handler_ok;
+    bool notifier_ok;
+    /*
+     * BQL; changed only by a move (vmm_blk_dataplane_move_queue()) while
+     * no loop serves the queue, so its loop's thread may read them too.
+     */
+    struct dp_loop *dl;
     struct loom_bh *irq_bh;
     struct loom_bh *kick_bh;
     /* BQL. */
     bool running;
     /* The serving thread (see the file comment). */
+    bool handler_ok;
     struct vmm_virtio_blk_queue *q;
     bool paused;
     bool stopping;
     bool polling; /* between poll_begin and poll_end */
-    /* Atomic. */
+    bool moving;  /* leaving its loop: takes no request */
+    /* Requests a pass found in the ring but could not take (wait). */
+    bool rv_pending;
+    uint16_t rv_left;
+    int64_t rv_ns;
+    /* Atomic (written by the serving thread only). */
     struct vmm_blk_queue_stats stats;
 };
 
@@ -86,8 +110,9 @@ struct vmm_blk_dataplane {
     const struct vmm_gmem *gm;
     enum vmm_aio_mode aio;
     unsigned nq;
-    unsigned nloops;
-    struct dp_loop loops[VMM_BLK_DP_MAX_QUEUES];
+    struct loom_loop *main_loop;
+    /* BQL. */
+    struct dp_loop loops[DP_LOOPS];
     struct dp_queue queues[VMM_BLK_DP_MAX_QUEUES];
     struct vmm_virtio_dev_ops ops;
     /* BQL. */
@@ -95,6 +120,8 @@ struct vmm_blk_dataplane {
 };
 
 #define QSTAT_INC(dq, f) __atomic_fetch_add(&(dq)->stats.f, 1, __ATOMIC_RELAXED)
+#define QSTAT_ADD(dq, f, n)                                                    \
+    __atomic_fetch_add(&(dq)->stats.f, (n), __ATOMIC_RELAXED)
 
 /* ------------------------------------------------------------------ */
 /* Running code on a queue's loop                                      */
@@ -150,29 +177,81 @@ static int run_on_loop(struct dp_loop *dl, dp_fn *fn, void *arg)
 /* ------------------------------------------------------------------ */
 
 /*
+ * A pass found requests it cannot take now: they wait from @now_ns (the
+ * first such pass counts; requests added later count from when they are
+ * taken).
+ */
+static void note_waiting(struct dp_queue *dq, int64_t now_ns)
+{
+    uint16_t n;
+
+    if (dq->rv_pending) {
+        return;
+    }
+    n = vmm_vq_avail_pending(vmm_virtio_blk_queue_vq(dq->q));
+    if (n) {
+        dq->rv_pending = true;
+        dq->rv_left = n;
+        dq->rv_ns = now_ns;
+    }
+}
+
+/* A batch at @now_ns took @n requests: their time in the ring. */
+static void count_taken(struct dp_queue *dq, unsigned n, int64_t now_ns)
+{
+    unsigned early = 0;
+
+    if (dq->rv_pending) {
+        early = n < dq->rv_left ? n : dq->rv_left;
+        dq->rv_left = (uint16_t)(dq->rv_left - early);
+        dq->rv_pending = dq->rv_left > 0;
+        if (early) {
+            vmm_blk_lat_add(
+                &dq->stats.wait,
+                now_ns > dq->rv_ns ? (uint64_t)(now_ns - dq->rv_ns) : 0, early);
+        }
+    }
+    if (n > early) {
+        vmm_blk_lat_add(&dq->stats.wait, 0, n - early);
+    }
+    /* Last: whoever sees processed sees the histogram that adds up to it. */
+    __atomic_fetch_add(&dq->stats.processed, n, __ATOMIC_RELEASE);
+}
+
+/*
  * Take every request.  Notifications are off while the ring is walked;
  * afterwards they are re-enabled and the ring checked once more (a
  * request added meanwhile came without a notification) - unless the loop
- * is busy-polling the ring, then they stay off until poll_end.
+ * is busy-polling the ring, then they stay off until poll_end.  One
+ * clock read per call: the pickup time of all it takes.
  */
 static void process(struct dp_queue *dq)
 {
     struct vmm_virtio_blk_queue *q = dq->q;
     struct vmm_blk_ctx *ctx = dq->dl->ctx;
     struct vmm_vq *vq;
+    int64_t now;
     unsigned n;
 
-    if (!q || dq->paused || dq->stopping) {
+    if (!q) {
+        return;
+    }
+    now = loom_clock_ns(LOOM_CLOCK_HOST);
+    if (dq->paused || dq->stopping || dq->moving) {
+        note_waiting(dq, now);
         return;
     }
     vq = vmm_virtio_blk_queue_vq(q);
     vmm_blk_plug(ctx);
     for (;;) {
         vmm_vq_disable_notify(vq);
-        n = vmm_virtio_blk_queue_process(q);
-        __atomic_fetch_add(&dq->stats.processed, n, __ATOMIC_RELEASE);
+        n = vmm_virtio_blk_queue_process(q, now);
+        count_taken(dq, n, now);
         if (vmm_vq_broken(vq) || vmm_virtio_blk_queue_full(q)) {
-            break; /* a full queue is resumed by a completion */
+            /* A full queue is resumed by a completion; what it left in
+             * the ring waits until then. */
+            note_waiting(dq, now);
+            break;
         }
         if (dq->polling) {
             QSTAT_INC(dq, notify_suppressed);
@@ -210,7 +289,7 @@ static bool on_poll(void *opaque)
 {
     struct dp_queue *dq = dq_of(opaque);
 
-    return dq->q && !dq->paused && !dq->stopping &&
+    return dq->q && !dq->paused && !dq->stopping && !dq->moving &&
            vmm_vq_has_work(vmm_virtio_blk_queue_vq(dq->q));
 }
 
@@ -302,7 +381,8 @@ static int start_queue(void *opaque, bool may_poll)
     struct start_arg *a = opaque;
     struct dp_queue *dq = a->dq;
     struct vmm_blk_dataplane *dp = dq->dp;
-    struct vmm_virtio_blk_env env = {env_used, env_broken, env_resume, dq};
+    struct vmm_virtio_blk_env env = {env_used, env_broken, env_resume, dq,
+                                     &dq->stats.lat};
     int err;
 
     err = vmm_virtio_blk_queue_new(dp->blk, dq->index, dp->gm, a->cfg,
@@ -313,6 +393,7 @@ static int start_queue(void *opaque, bool may_poll)
     }
     dq->paused = false;
     dq->stopping = false;
+    dq->rv_pending = false;
     /* Requests posted before DRIVER_OK, and the notification state. */
     loom_bh_schedule(dq->kick_bh);
     return 0;
@@ -330,7 +411,7 @@ static void quiesce(struct dp_queue *dq, bool may_poll)
     /* Every request of this device on this loop; the others' queues are
      * being reset too, and cancel theirs when their turn comes. */
     (void)vmm_blk_ctx_abandon(dq->dl->ctx);
-    (void)vmm_virtio_blk_queue_cancel(dq->q);
+    QSTAT_ADD(dq, dropped, vmm_virtio_blk_queue_cancel(dq->q));
 }
 
 static int stop_queue(void *opaque, bool may_poll)
@@ -344,6 +425,8 @@ static int stop_queue(void *opaque, bool may_poll)
     quiesce(dq, may_poll);
     loom_bh_cancel(dq->kick_bh);
     loom_bh_cancel(dq->irq_bh);
+    /* Held by the stop policy: the driver discards them with the reset. */
+    QSTAT_ADD(dq, dropped, vmm_virtio_blk_queue_held(dq->q));
     vmm_virtio_blk_queue_free(dq->q);
     dq->q = NULL;
     dq->stopping = false;
@@ -547,27 +630,67 @@ static int queue_unregister(void *opaque, bool may_poll)
     return 0;
 }
 
+/* The slot of @loop, or a free one taken for it; NULL if none is free. */
 static struct dp_loop *loop_for(struct vmm_blk_dataplane *dp,
                                 struct loom_loop *loop, unsigned max_batch)
 {
-    struct dp_loop *dl;
+    struct dp_loop *free_slot = NULL;
     unsigned i;
 
-    for (i = 0; i < dp->nloops; i++) {
+    for (i = 0; i < DP_LOOPS; i++) {
         if (dp->loops[i].loop == loop) {
             return &dp->loops[i];
         }
+        if (!dp->loops[i].loop && !free_slot) {
+            free_slot = &dp->loops[i];
+        }
     }
-    dl = &dp->loops[dp->nloops++];
-    dl->loop = loop;
-    dl->max_batch = max_batch;
-    return dl;
+    if (free_slot) {
+        free_slot->loop = loop;
+        free_slot->is_main = loop == dp->main_loop;
+        free_slot->max_batch = max_batch;
+    }
+    return free_slot;
+}
+
+/* @loop's slot with a backend context on it (not yet counted a user). */
+static int loop_get(struct vmm_blk_dataplane *dp, struct loom_loop *loop,
+                    unsigned max_batch, struct dp_loop **ret)
+{
+    struct dp_loop *dl = loop_for(dp, loop, max_batch);
+    struct loop_arg a = {.dp = dp, .dl = dl};
+    int err;
+
+    if (!dl) {
+        return -ENOSPC;
+    }
+    if (!dl->ctx) {
+        err = run_on_loop(dl, ctx_create, &a);
+        if (err) {
+            dl->ctx = NULL;
+            dl->loop = NULL;
+            return err;
+        }
+    }
+    *ret = dl;
+    return 0;
+}
+
+/* A loop that serves no queue any more loses its context and slot. */
+static void loop_put(struct vmm_blk_dataplane *dp, struct dp_loop *dl)
+{
+    if (dl->users > 0) {
+        return;
+    }
+    if (dl->ctx) {
+        (void)run_on_loop(dl, ctx_destroy, dl);
+    }
+    dl->loop = NULL;
 }
 
 static int setup_loops(struct vmm_blk_dataplane *dp,
                        const struct vmm_blk_dataplane_opts *o)
 {
-    struct loop_arg a = {.dp = dp};
     unsigned i;
     int err;
 
@@ -575,17 +698,11 @@ static int setup_loops(struct vmm_blk_dataplane *dp,
         if (!o->loops[i]) {
             return -EINVAL;
         }
-        dp->queues[i].dl = loop_for(dp, o->loops[i], o->max_batch[i]);
-    }
-    for (i = 0; i < dp->nloops; i++) {
-        struct dp_loop *dl = &dp->loops[i];
-
-        dl->is_main = dl->loop == o->main_loop;
-        a.dl = dl;
-        err = run_on_loop(dl, ctx_create, &a);
+        err = loop_get(dp, o->loops[i], o->max_batch[i], &dp->queues[i].dl);
         if (err) {
             return err;
         }
+        dp->queues[i].dl->users++;
     }
     return 0;
 }
@@ -632,6 +749,7 @@ int vmm_blk_dataplane_new(const struct vmm_blk_dataplane_opts *o,
     dp->gm = o->gm;
     dp->aio = o->aio;
     dp->nq = vmm_virtio_blk_num_queues(o->blk);
+    dp->main_loop = o->main_loop;
     err = setup_loops(dp, o);
     for (i = 0; !err && i < dp->nq; i++) {
         err = setup_queue(dp, i);
@@ -681,7 +799,7 @@ void vmm_blk_dataplane_free(struct vmm_blk_dataplane *dp)
             loom_notifier_cleanup(&dq->notifier);
         }
     }
-    for (i = 0; i < dp->nloops; i++) {
+    for (i = 0; i < DP_LOOPS; i++) {
         if (dp->loops[i].ctx) {
             (void)run_on_loop(&dp->loops[i], ctx_destroy, &dp->loops[i]);
         }
@@ -699,6 +817,146 @@ void vmm_blk_dataplane_set_host(struct vmm_blk_dataplane *dp,
                                 const struct vmm_virtio_host *host)
 {
     dp->host = *host;
+}
+
+/* ------------------------------------------------------------------ */
+/* Moving a queue to another loop                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The queue leaves its loop, in that loop's thread: it takes no more
+ * requests, those in flight complete here (answered, their interrupt
+ * BH scheduled), then its doorbell handler goes and its BHs are
+ * cancelled - the new loop does what they would have done.
+ */
+static int detach_queue(void *opaque, bool may_poll)
+{
+    struct dp_queue *dq = opaque;
+
+    if (!may_poll) {
+        return -EBUSY; /* only the main loop's own thread moves queues */
+    }
+    dq->moving = true;
+    while (dq->q && vmm_virtio_blk_queue_inflight(dq->q)) {
+        loom_loop_poll(dq->dl->loop, true);
+    }
+    loom_bh_cancel(dq->kick_bh);
+    loom_bh_cancel(dq->irq_bh);
+    return queue_unregister(dq, may_poll);
+}
+
+/*
+ * The queue joins its (new) loop, in that loop's thread: the doorbell
+ * handler is registered, then the ring is looked at again (a doorbell
+ * that rang during the move may have been consumed by the old loop, or
+ * rang while no handler watched: the notifier keeps it, but a look at
+ * the ring is what cannot miss a request) and an interrupt decision is
+ * made for answers pushed before the move.
+ */
+static int attach_queue(void *opaque, bool may_poll)
+{
+    struct dp_queue *dq = opaque;
+    int err = queue_register(dq, may_poll);
+
+    if (err) {
+        /* Registered without its poll hooks, perhaps: not here at all. */
+        (void)queue_unregister(dq, may_poll);
+        return err;
+    }
+    dq->moving = false;
+    if (dq->q) {
+        loom_bh_schedule(dq->kick_bh);
+        loom_bh_schedule(dq->irq_bh);
+    }
+    return 0;
+}
+
+/* A queue's loop-bound objects: its loop and that loop's BHs. */
+struct dp_home {
+    struct dp_loop *dl;
+    struct loom_bh *irq_bh, *kick_bh;
+};
+
+static int home_new(struct dp_queue *dq, struct dp_loop *dl, struct dp_home *h)
+{
+    int err;
+
+    *h = (struct dp_home){.dl = dl};
+    err = loom_bh_new(dl->loop, irq_bh, dq, "blk-irq", &h->irq_bh);
+    if (!err) {
+        err = loom_bh_new(dl->loop, kick_bh, dq, "blk-kick", &h->kick_bh);
+    }
+    return err;
+}
+
+static void home_free(struct dp_home *h)
+{
+    loom_bh_free(h->irq_bh);
+    loom_bh_free(h->kick_bh);
+}
+
+/* Swap the queue's home with @h (no loop serves the queue meanwhile). */
+static void home_swap(struct dp_queue *dq, struct dp_home *h)
+{
+    struct dp_home old = {dq->dl, dq->irq_bh, dq->kick_bh};
+
+    dq->dl = h->dl;
+    dq->irq_bh = h->irq_bh;
+    dq->kick_bh = h->kick_bh;
+    if (dq->q) {
+        vmm_virtio_blk_queue_set_ctx(dq->q, dq->dl->ctx);
+    }
+    *h = old;
+}
+
+int vmm_blk_dataplane_move_queue(struct vmm_blk_dataplane *dp, unsigned q,
+                                 struct loom_loop *loop, unsigned max_batch)
+{
+    struct dp_queue *dq;
+    struct dp_loop *to;
+    struct dp_home h;
+    int err;
+
+    if (!dp || q >= dp->nq || !loop) {
+        return -EINVAL;
+    }
+    dq = &dp->queues[q];
+    if (dq->dl->loop == loop) {
+        return 0;
+    }
+    err = loop_get(dp, loop, max_batch, &to);
+    if (err) {
+        return err;
+    }
+    err = home_new(dq, to, &h);
+    if (!err) {
+        err = run_on_loop(dq->dl, detach_queue, dq);
+    }
+    if (err) {
+        home_free(&h);
+        loop_put(dp, to);
+        return err;
+    }
+    /* The BQL keeps the transport (start, reset) out from here on. */
+    home_swap(dq, &h);
+    err = run_on_loop(dq->dl, attach_queue, dq);
+    if (err) {
+        /* Back to the old loop, which had it registered a moment ago. */
+        home_swap(dq, &h);
+        if (run_on_loop(dq->dl, attach_queue, dq)) {
+            QSTAT_INC(dq, broken);
+            dp->host.needs_reset(dp->host.opaque, q);
+        }
+        home_free(&h);
+        loop_put(dp, to);
+        return err;
+    }
+    to->users++;
+    h.dl->users--;
+    loop_put(dp, h.dl);
+    home_free(&h);
+    QSTAT_INC(dq, moves);
+    return 0;
 }
 
 int vmm_blk_dataplane_queue_stats(struct vmm_blk_dataplane *dp, unsigned q,

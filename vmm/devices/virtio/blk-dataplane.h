@@ -113,6 +113,37 @@ void vmm_blk_dataplane_pause(struct vmm_blk_dataplane *dp);
 void vmm_blk_dataplane_resume(struct vmm_blk_dataplane *dp);
 
 /**
+ * vmm_blk_dataplane_move_queue() - serve queue @q from @loop from now on,
+ * while the guest runs.
+ * @dp: the dataplane.
+ * @q: the queue index.
+ * @loop: its new loop (an IOThread's, running; or the main loop).
+ * @max_batch: @loop's aio-max-batch (0: no limit), if the device has no
+ *     backend context there yet.
+ *
+ * The queue stops taking requests on its old loop, whose thread waits for
+ * its requests in flight to complete (they are answered there); its
+ * doorbell handler leaves that loop and joins @loop, whose thread then
+ * looks at the ring once more - requests whose doorbell rang during the
+ * move, or that the old loop saw but did not take, are taken there - and
+ * makes an interrupt decision (answers whose interrupt the old loop had
+ * not decided yet).  Nothing the guest submitted is lost or answered
+ * twice.  A paused queue (vm stop) stays paused, with its held requests
+ * (werror/rerror=stop), which the new loop retries at resume.  A loop
+ * left without a queue of the device loses its backend context.
+ *
+ * Context: the main loop's thread, bql; the queue's old and new loops
+ * must be running.
+ * Return: 0 (also when @loop already serves @q); -EINVAL for a bad @q
+ * or a NULL @loop; -ENOSPC if the device has a queue on each of
+ * VMM_BLK_DP_MAX_QUEUES other loops; -ENOMEM; the error of creating a
+ * backend context on @loop, or of registering the doorbell there (the
+ * queue is then back on its old loop).
+ */
+int vmm_blk_dataplane_move_queue(struct vmm_blk_dataplane *dp, unsigned q,
+                                 struct loom_loop *loop, unsigned max_batch);
+
+/**
  * vmm_blk_dataplane_reset() - what a driver's reset does: stop every
  * queue (requests completed, or cancelled on the main loop from a vCPU)
  * and reset the device's configuration.
@@ -132,10 +163,24 @@ void vmm_blk_dataplane_reset(struct vmm_blk_dataplane *dp);
  * @broken: times the ring was found corrupted.
  * @notify_suppressed: times processing ended with guest notifications
  *     left off because the loop was polling.
+ * @dropped: requests taken and never answered because the driver reset
+ *     the device (cancelled; in flight = @processed - @lat.answered -
+ *     @dropped).
+ * @moves: times the queue moved to another loop
+ *     (vmm_blk_dataplane_move_queue()).
+ * @lat: answers and their service times (pickup to used entry).
+ * @wait: per request taken, the time it waited in the ring: from the
+ *     first doorbell, poll hit or processing pass that found it there but
+ *     could not take it (the queue was paused, being moved, or had every
+ *     request slot busy) to the batch that took it; 0 for a request taken
+ *     by the pass that found it.  Its counts add up to @processed.
  */
 struct vmm_blk_queue_stats {
     uint64_t kicks, kicks_ignored, poll_hits, processed;
     uint64_t irqs, irqs_suppressed, broken, notify_suppressed;
+    uint64_t dropped, moves;
+    struct vmm_virtio_blk_lat_stats lat;
+    struct vmm_blk_lat wait;
 };
 
 /**

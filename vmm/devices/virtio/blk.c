@@ -52,7 +52,8 @@ struct blk_req {
     uint32_t type;
     uint8_t *status; /* host address of the status byte, or NULL */
     uint32_t in_len; /* data bytes written on success */
-    int64_t start_ns;
+    int64_t pick_ns; /* the batch that took it (service time) */
+    int64_t start_ns; /* its submission (block statistics) */
     struct vmm_blk_req io;
     struct iovec *iov;
     struct iovec iov_inline[REQ_IOV_INLINE];
@@ -70,6 +71,7 @@ struct vmm_virtio_blk_queue {
     struct blk_req *free;
     unsigned inflight;
     bool starved;
+    int64_t batch_ns; /* the current batch's time */
     /* Failed requests the stop policy holds, oldest first. */
     struct blk_req *held_head, *held_tail;
     unsigned held;
@@ -77,6 +79,24 @@ struct vmm_virtio_blk_queue {
 
 #define STAT_ADD(b, f, n)                                                      \
     __atomic_fetch_add(&(b)->stats.f, (uint64_t)(n), __ATOMIC_RELAXED)
+
+/* A counter with one writer: a plain store, read anywhere. */
+static void own_add(uint64_t *p, uint64_t n)
+{
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n,
+                     __ATOMIC_RELAXED);
+}
+
+void vmm_blk_lat_add(struct vmm_blk_lat *h, uint64_t ns, uint64_t n)
+{
+    unsigned i = ns < 2 ? 0 : 63u - (unsigned)__builtin_clzll(ns);
+
+    if (i >= VMM_BLK_LAT_BUCKETS) {
+        i = VMM_BLK_LAT_BUCKETS - 1;
+    }
+    own_add(&h->bucket[i], n);
+    own_add(&h->sum_ns, ns * n);
+}
 
 static void put_le16(uint8_t *p, uint16_t v)
 {
@@ -374,15 +394,26 @@ unsigned vmm_virtio_blk_queue_cancel(struct vmm_virtio_blk_queue *q)
     return n;
 }
 
+void vmm_virtio_blk_queue_set_ctx(struct vmm_virtio_blk_queue *q,
+                                  struct vmm_blk_ctx *ctx)
+{
+    q->ctx = ctx;
+}
+
 unsigned vmm_virtio_blk_queue_held(const struct vmm_virtio_blk_queue *q)
 {
     return q->held;
 }
 
-/* Answer @req: status (if it has a status byte) and the used entry. */
-static void req_answer(struct blk_req *req, uint8_t status, uint32_t data)
+/*
+ * Answer @req: status (if it has a status byte) and the used entry.
+ * @now_ns: the time of the answer (a clock already read, or the batch's).
+ */
+static void req_answer(struct blk_req *req, uint8_t status, uint32_t data,
+                       int64_t now_ns)
 {
     struct vmm_virtio_blk_queue *q = req->q;
+    struct vmm_virtio_blk_lat_stats *lat = q->env.lat;
     uint32_t len = 0;
 
     if (req->status) {
@@ -396,6 +427,12 @@ static void req_answer(struct blk_req *req, uint8_t status, uint32_t data)
         STAT_ADD(q->b, no_status, 1);
     }
     vmm_vq_push(&q->vq, req->head, len);
+    if (lat) {
+        vmm_blk_lat_add(
+            &lat->service,
+            now_ns > req->pick_ns ? (uint64_t)(now_ns - req->pick_ns) : 0, 1);
+        own_add(&lat->answered, 1);
+    }
     req_release(q, req);
     q->env.used(q->env.opaque);
 }
@@ -454,9 +491,9 @@ static enum vmm_blk_error_action error_action(struct vmm_virtio_blk *b,
 }
 
 static void count_io(struct vmm_virtio_blk *b, const struct blk_req *req,
-                     int ret)
+                     int ret, int64_t now_ns)
 {
-    int64_t ns = loom_clock_ns(LOOM_CLOCK_HOST) - req->start_ns;
+    int64_t ns = now_ns - req->start_ns;
 
     switch (req->type) {
     case VMM_VIRTIO_BLK_T_IN:
@@ -508,15 +545,18 @@ static void hold(struct vmm_virtio_blk_queue *q, struct blk_req *req)
 
 static void io_done(struct vmm_blk_req *io, int ret);
 
-/* Hand @req (its io filled in) to the backend, or answer it IOERR. */
-static void start_io(struct blk_req *req)
+/*
+ * Hand @req (its io filled in) to the backend at @now_ns, or answer it
+ * IOERR.
+ */
+static void start_io(struct blk_req *req, int64_t now_ns)
 {
     struct vmm_virtio_blk_queue *q = req->q;
 
-    req->start_ns = loom_clock_ns(LOOM_CLOCK_HOST);
+    req->start_ns = now_ns;
     if (vmm_blk_submit(q->ctx, &req->io)) {
         count_invalid(q->b, req->type);
-        req_answer(req, VMM_VIRTIO_BLK_S_IOERR, 0);
+        req_answer(req, VMM_VIRTIO_BLK_S_IOERR, 0, now_ns);
         return;
     }
     req->submitted = true;
@@ -537,7 +577,7 @@ unsigned vmm_virtio_blk_queue_retry(struct vmm_virtio_blk_queue *q)
         q->held--;
         req->held = false;
         STAT_ADD(q->b, retried, 1);
-        start_io(req);
+        start_io(req, loom_clock_ns(LOOM_CLOCK_HOST));
         n++;
     }
     return n;
@@ -550,9 +590,10 @@ static void io_done(struct vmm_blk_req *io, int ret)
     struct vmm_virtio_blk *b = q->b;
     bool is_read = req->type == VMM_VIRTIO_BLK_T_IN;
     uint8_t status = VMM_VIRTIO_BLK_S_OK;
+    int64_t now = loom_clock_ns(LOOM_CLOCK_HOST);
 
     q->inflight--;
-    count_io(b, req, ret);
+    count_io(b, req, ret, now);
     if (ret) {
         enum vmm_blk_error_action act = error_action(b, is_read, ret);
 
@@ -567,7 +608,8 @@ static void io_done(struct vmm_blk_req *io, int ret)
             status = VMM_VIRTIO_BLK_S_IOERR;
         }
     }
-    req_answer(req, status, status == VMM_VIRTIO_BLK_S_OK ? req->in_len : 0);
+    req_answer(req, status, status == VMM_VIRTIO_BLK_S_OK ? req->in_len : 0,
+               now);
 }
 
 /*
@@ -676,7 +718,7 @@ static void submit(struct blk_req *req, enum vmm_blk_op op, uint64_t offset,
     req->io.len = len;
     req->io.done = io_done;
     req->io.opaque = req;
-    start_io(req);
+    start_io(req, req->q->batch_ns);
 }
 
 /* IN and OUT; an error status to answer with, or -1 when submitted. */
@@ -821,6 +863,7 @@ static void handle(struct vmm_virtio_blk_queue *q, struct blk_req *req,
 
     req->busy = true;
     req->head = elem->head;
+    req->pick_ns = q->batch_ns;
     req->in_len = 0;
     req->type = UINT32_MAX;
     req->iov = req->iov_inline;
@@ -828,22 +871,24 @@ static void handle(struct vmm_virtio_blk_queue *q, struct blk_req *req,
     req->status =
         last->write && last->hva ? (uint8_t *)last->hva + last->len - 1 : NULL;
     if (!req->status) {
-        req_answer(req, 0, 0);
+        req_answer(req, 0, 0, q->batch_ns);
         return;
     }
     status = parse(&p);
     if (status >= 0) {
-        req_answer(req, (uint8_t)status, req->in_len);
+        req_answer(req, (uint8_t)status, req->in_len, q->batch_ns);
     }
 }
 
-unsigned vmm_virtio_blk_queue_process(struct vmm_virtio_blk_queue *q)
+unsigned vmm_virtio_blk_queue_process(struct vmm_virtio_blk_queue *q,
+                                      int64_t now_ns)
 {
     struct vmm_vq_elem elem;
     struct blk_req *req;
     unsigned n = 0;
     int ret;
 
+    q->batch_ns = now_ns;
     if (vmm_vq_broken(&q->vq)) {
         return 0; /* reported when it broke */
     }

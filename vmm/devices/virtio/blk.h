@@ -200,6 +200,46 @@ void vmm_virtio_blk_reset(struct vmm_virtio_blk *b);
  */
 void vmm_virtio_blk_set_features(struct vmm_virtio_blk *b, uint64_t features);
 
+/* Buckets of a latency histogram (struct vmm_blk_lat). */
+#define VMM_BLK_LAT_BUCKETS 32
+
+/**
+ * struct vmm_blk_lat - a latency histogram in log2 nanosecond buckets:
+ * bucket 0 counts times below 2 ns, bucket i (1..30) those in
+ * [2^i, 2^(i+1)) ns, bucket 31 those of 2^31 ns (2.1 s) and more.
+ * @bucket: the counts.
+ * @sum_ns: the total of the times counted.
+ *
+ * One writer at a time (the queue's serving thread: plain atomic stores),
+ * read anywhere with atomic loads.
+ */
+struct vmm_blk_lat {
+    uint64_t bucket[VMM_BLK_LAT_BUCKETS];
+    uint64_t sum_ns;
+};
+
+/**
+ * vmm_blk_lat_add() - count @n times of @ns each in @h.
+ * Context: @h's writer.
+ */
+void vmm_blk_lat_add(struct vmm_blk_lat *h, uint64_t ns, uint64_t n);
+
+/**
+ * struct vmm_virtio_blk_lat_stats - a queue's answers and their service
+ * time, kept by the device model in the serving side's memory (it
+ * outlives the queue's state).
+ * @answered: used entries pushed.
+ * @service: per answer, the time from the batch that picked the request
+ *     up (the time vmm_virtio_blk_queue_process() was given) to its used
+ *     entry: the completion's clock read for requests that went to the
+ *     backend, the batch's own time (0) for those answered at once.  A
+ *     request the stop policy held counts once, when finally answered.
+ */
+struct vmm_virtio_blk_lat_stats {
+    uint64_t answered;
+    struct vmm_blk_lat service;
+};
+
 /**
  * struct vmm_virtio_blk_env - how a queue reaches its serving side.
  * @used: used entries were pushed: decide on an interrupt (soon; the
@@ -208,6 +248,8 @@ void vmm_virtio_blk_set_features(struct vmm_virtio_blk *b, uint64_t features);
  * @resume: the queue stopped taking requests because all its request
  *     slots were busy, and one just became free: process it again.
  * @opaque: passed to each.
+ * @lat: where answers are counted, or NULL (written by the serving
+ *     thread only).
  *
  * Callback: the serving thread.
  */
@@ -216,6 +258,7 @@ struct vmm_virtio_blk_env {
     void (*broken)(void *opaque);
     void (*resume)(void *opaque);
     void *opaque;
+    struct vmm_virtio_blk_lat_stats *lat;
 };
 
 /**
@@ -254,8 +297,20 @@ void vmm_virtio_blk_queue_free(struct vmm_virtio_blk_queue *q);
 struct vmm_vq *vmm_virtio_blk_queue_vq(struct vmm_virtio_blk_queue *q);
 
 /**
+ * vmm_virtio_blk_queue_set_ctx() - the queue is served from another loop
+ * from now on: submit through @ctx (held requests too, at their retry).
+ * Context: the thread that serves it, with no request in flight.
+ */
+void vmm_virtio_blk_queue_set_ctx(struct vmm_virtio_blk_queue *q,
+                                  struct vmm_blk_ctx *ctx);
+
+/**
  * vmm_virtio_blk_queue_process() - take every available request.
  * @q: the queue.
+ * @now_ns: LOOM_CLOCK_HOST time of this batch: the pickup time of every
+ *     request taken (and the submission time the block statistics
+ *     count from), so that a batch costs one clock read, not one per
+ *     request.
  *
  * Submits them to the backend (the caller plugs the context around it to
  * batch submissions) or answers them at once (errors, GET_ID).  Stops
@@ -265,7 +320,8 @@ struct vmm_vq *vmm_virtio_blk_queue_vq(struct vmm_virtio_blk_queue *q);
  * Context: the serving thread.
  * Return: the number of chains taken.
  */
-unsigned vmm_virtio_blk_queue_process(struct vmm_virtio_blk_queue *q);
+unsigned vmm_virtio_blk_queue_process(struct vmm_virtio_blk_queue *q,
+                                      int64_t now_ns);
 
 /**
  * vmm_virtio_blk_queue_full() - whether every request slot is busy (the

@@ -140,6 +140,14 @@ bool vmm_vq_has_work(const struct vmm_vq *vq)
     return load16(vq->avail, AVAIL_IDX) != vq->last_avail;
 }
 
+uint16_t vmm_vq_avail_pending(const struct vmm_vq *vq)
+{
+    if (vq->broken || !vq->avail) {
+        return 0;
+    }
+    return (uint16_t)(avail_idx_acquire(vq) - vq->last_avail);
+}
+
 static int set_broken(struct vmm_vq *vq, enum vmm_vq_broken why)
 {
     vq->broken = why;

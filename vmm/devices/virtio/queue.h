@@ -216,6 +216,14 @@ const char *vmm_vq_broken_name(enum vmm_vq_broken why);
 bool vmm_vq_has_work(const struct vmm_vq *vq);
 
 /**
+ * vmm_vq_avail_pending() - how many chains the avail ring holds that are
+ * not yet taken, by the driver's index now (a hostile driver's index may
+ * claim more than the queue holds; a broken queue has none).
+ * Context: the serving thread.
+ */
+uint16_t vmm_vq_avail_pending(const struct vmm_vq *vq);
+
+/**
  * vmm_vq_pop() - take the next descriptor chain.
  * @vq: the queue.
  * @elem: receives the chain's description.
