@@ -267,7 +267,11 @@ static int op_drive_info(void *opaque, unsigned i,
     info->readonly = i == 1;
     info->direct = i == 0;
     info->num_queues = 2;
-    info->queue_iothread[0] = "io0";
+    for (unsigned q = 0; q < 2; q++) {
+        int io = f->vq_io[i][q];
+
+        info->queue_iothread[q] = io < 0 ? NULL : f->cfg.iothreads[io].id;
+    }
     info->io_status = f->io_status[i];
     return 0;
 }
@@ -294,6 +298,28 @@ static int op_drive_stats(void *opaque, unsigned i,
     st->syncs = 5 + i;
     st->queue[1].processed = 7;
     st->queue[1].kicks = 5;
+    st->queue[1].answered = 5;
+    st->queue[1].dropped = 1;
+    st->queue[1].wait[0] = 6;
+    st->queue[1].wait[20] = 1;
+    st->queue[1].service[12] = 5;
+    st->queue[1].service_ns = 5 * 5000;
+    return 0;
+}
+
+static int op_set_vq_mapping(void *opaque, unsigned i, const unsigned *io)
+{
+    struct fake_machine *f = opaque;
+
+    g_assert_cmpuint(i, <, f->nr_drives);
+    if (f->set_vq_map_err) {
+        return f->set_vq_map_err;
+    }
+    for (unsigned q = 0; q < 2; q++) {
+        g_assert_cmpuint(io[q], <, f->cfg.nr_iothreads);
+        f->vq_io[i][q] = (int)io[q];
+    }
+    f->vq_moves++;
     return 0;
 }
 
@@ -317,6 +343,7 @@ const struct vmm_monitor_ops fake_ops = {
     .nr_drives = op_nr_drives,
     .drive_info = op_drive_info,
     .drive_stats = op_drive_stats,
+    .set_vq_mapping = op_set_vq_mapping,
 };
 
 void fake_init(struct fake_machine *f, unsigned cpus, const char *name)
@@ -330,6 +357,7 @@ void fake_init(struct fake_machine *f, unsigned cpus, const char *name)
     f->cores = cpus / f->sockets;
     f->cfg.name = name ? g_strdup(name) : NULL;
     f->cfg.nr_iothreads = FAKE_IOTHREADS;
+    f->vq_io[1][0] = f->vq_io[1][1] = -1;
     for (unsigned i = 0; i < FAKE_IOTHREADS; i++) {
         f->cfg.iothreads[i].id = g_strdup_printf("io%u", i);
         g_assert_cmpint(

@@ -35,6 +35,11 @@ struct fake_machine {
     unsigned stops, conts, resets, quits;
     unsigned nr_drives; /* block devices: "vda" on d0, anonymous on d1 */
     int io_status[2];   /* their io-status (0, -ENOSPC, -EIO) */
+    /* Each queue's IOThread (index; -1: the main loop): vda's both on
+     * io0, d1's in the main loop; x-loom-set-vq-mapping changes them. */
+    int vq_io[2][2];
+    unsigned vq_moves;  /* set_vq_mapping calls that succeeded */
+    int set_vq_map_err; /* returned by set_vq_mapping when non-zero */
     vmm_machine_listener_fn *listener;
     void *listener_opaque;
 };

@@ -257,6 +257,7 @@ static void test_query_commands(void)
         "query-block",
         "query-blockstats",
         "x-loom-query-stats",
+        "x-loom-set-vq-mapping",
     };
     struct qclient c;
     json_t *list, *e;
@@ -840,9 +841,27 @@ static void test_block(void)
     e = json_array_get(list, 1);
     g_assert_cmpstr(jstr(e, "device"), ==, "vda");
     g_assert_cmpint(jint(e, "queue"), ==, 1);
-    g_assert_cmpstr(jstr(e, "iothread"), ==, "main");
+    g_assert_cmpstr(jstr(e, "iothread"), ==, "io0");
     g_assert_cmpint(jint(e, "processed"), ==, 7);
+    g_assert_cmpint(jint(e, "answered"), ==, 5);
+    g_assert_cmpint(jint(e, "dropped"), ==, 1);
+    g_assert_cmpint(jint(e, "in-flight"), ==, 1);
+    g_assert_cmpint(jint(e, "service-ns"), ==, 25000);
+    g_assert_cmpuint(json_array_size(json_object_get(e, "wait-hist")), ==, 32);
+    g_assert_cmpint(
+        json_integer_value(json_array_get(json_object_get(e, "wait-hist"), 20)),
+        ==, 1);
+    g_assert_cmpint(json_integer_value(
+                        json_array_get(json_object_get(e, "service-hist"), 12)),
+                    ==, 5);
+    expect_shape(list, "[{answered:int,broken:int,device:str,dropped:int,"
+                       "in-flight:int,iothread:str,irqs:int,irqs-suppressed:"
+                       "int,kicks:int,kicks-ignored:int,moves:int,"
+                       "notify-suppressed:int,poll-hits:int,processed:int,"
+                       "queue:int,service-hist:[int],service-ns:int,"
+                       "wait-hist:[int],wait-ns:int}]");
     g_assert_cmpstr(jstr(json_array_get(list, 0), "iothread"), ==, "io0");
+    g_assert_cmpstr(jstr(json_array_get(list, 3), "iothread"), ==, "main");
     /* And every drive's backend counters. */
     list = json_object_get(st, "drives");
     expect_shape(list, "[{device:str,flushes:int,qdev:str,retried:int,"
@@ -855,6 +874,133 @@ static void test_block(void)
     g_assert_cmpint(jint(e, "syncs"), ==, 5);
     g_assert_cmpint(jint(json_array_get(list, 1), "syncs"), ==, 6);
     json_decref(st);
+    stop(&c);
+}
+
+/* Send x-loom-set-vq-mapping for @dev with mapping @map (JSON text). */
+static json_t *set_map(struct qclient *c, const char *dev, const char *map)
+{
+    char *cmd = g_strdup_printf("{\"execute\":\"x-loom-set-vq-mapping\","
+                                "\"arguments\":{\"device\":\"%s\","
+                                "\"iothread-vq-mapping\":%s}}",
+                                dev, map);
+    json_t *r = qclient_cmd(c, cmd);
+
+    g_free(cmd);
+    return r;
+}
+
+/* The IOThread x-loom-query-stats shows for virtqueue @i (in order). */
+static void expect_vq_iothread(struct qclient *c, unsigned i, const char *io)
+{
+    json_t *st = qcall(c, "{\"execute\":\"x-loom-query-stats\"}");
+
+    g_assert_cmpstr(
+        jstr(json_array_get(json_object_get(st, "virtqueues"), i), "iothread"),
+        ==, io);
+    json_decref(st);
+}
+
+static void test_set_vq_mapping(void)
+{
+    static const struct {
+        const char *dev, *map, *desc;
+    } bad[] = {
+        /* The device. */
+        {"nope", "[{\"iothread\":\"io1\"}]", "Device 'nope' not found"},
+        {"d0", "[{\"iothread\":\"io1\"}]", "Device 'd0' not found"},
+        {"/machine/peripheral-anon/device[1]/virtio-backend",
+         "[{\"iothread\":\"io1\"}]",
+         "is not served by IOThreads (queue 0 runs in the main loop)"},
+        /* The mapping's structure, with QEMU's nested names. */
+        {"vda", "[]", "Parameter 'iothread-vq-mapping' must not be empty"},
+        {"vda", "[1]",
+         "Invalid parameter type for 'iothread-vq-mapping[0]', expected: "
+         "object"},
+        {"vda", "[{}]",
+         "Parameter 'iothread-vq-mapping[0].iothread' is "
+         "missing"},
+        {"vda", "[{\"iothread\":5}]",
+         "Invalid parameter type for 'iothread-vq-mapping[0].iothread', "
+         "expected: string"},
+        {"vda", "[{\"iothread\":\"io1\",\"vqs\":{}}]",
+         "Invalid parameter type for 'iothread-vq-mapping[0].vqs', "
+         "expected: array"},
+        {"vda", "[{\"iothread\":\"io1\",\"vqs\":[0,\"1\"]}]",
+         "Invalid parameter type for 'iothread-vq-mapping[0].vqs[1]', "
+         "expected: integer"},
+        {"vda", "[{\"iothread\":\"io1\",\"vqs\":[1.0]}]",
+         "'iothread-vq-mapping[0].vqs[0]', expected: integer"},
+        {"vda", "[{\"iothread\":\"io1\",\"x\":1}]",
+         "Parameter 'iothread-vq-mapping[0].x' is unexpected"},
+        /* What it means. */
+        {"vda", "[{\"iothread\":\"io7\"}]", "IOThread 'io7' not found"},
+        {"vda", "[{\"iothread\":\"io1\"},{\"iothread\":\"io1\"}]",
+         "IOThread 'io1' is listed twice"},
+        {"vda", "[{\"iothread\":\"io1\",\"vqs\":[2]}]",
+         "vq 2 is out of range: the device has 2 queues"},
+        {"vda", "[{\"iothread\":\"io1\",\"vqs\":[-1]}]",
+         "vq -1 is out of range"},
+        {"vda", "[{\"iothread\":\"io1\",\"vqs\":[1,1]}]",
+         "vq 1 is listed twice"},
+        {"vda",
+         "[{\"iothread\":\"io1\",\"vqs\":[1]},"
+         "{\"iothread\":\"io0\",\"vqs\":[1]}]",
+         "vq 1 is listed twice"},
+        {"vda", "[{\"iothread\":\"io1\",\"vqs\":[1]},{\"iothread\":\"io0\"}]",
+         "Either all or no entries of 'iothread-vq-mapping' must list vqs"},
+    };
+    struct qclient c;
+    size_t i;
+
+    start(&c);
+    g_f.nr_drives = 2;
+    for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+        expect_error(set_map(&c, bad[i].dev, bad[i].map), "GenericError",
+                     bad[i].desc);
+    }
+    expect_error(qclient_cmd(&c, "{\"execute\":\"x-loom-set-vq-mapping\","
+                                 "\"arguments\":{\"device\":\"vda\"}}"),
+                 "GenericError", "Parameter 'iothread-vq-mapping' is missing");
+    expect_error(qclient_cmd(&c, "{\"execute\":\"x-loom-set-vq-mapping\","
+                                 "\"arguments\":{\"device\":\"vda\","
+                                 "\"iothread-vq-mapping\":{}}}"),
+                 "GenericError", "'iothread-vq-mapping', expected: array");
+    /* Nothing was moved by any of them. */
+    g_assert_cmpuint(g_f.vq_moves, ==, 0);
+    g_assert_cmpint(g_f.vq_io[0][0], ==, 0);
+    g_assert_cmpint(g_f.vq_io[0][1], ==, 0);
+
+    /* One queue by name; the other stays. */
+    expect_return(set_map(&c, "vda", "[{\"iothread\":\"io1\",\"vqs\":[1]}]"));
+    g_assert_cmpint(g_f.vq_io[0][0], ==, 0);
+    g_assert_cmpint(g_f.vq_io[0][1], ==, 1);
+    expect_vq_iothread(&c, 0, "io0");
+    expect_vq_iothread(&c, 1, "io1");
+    /* Every queue listed, swapped. */
+    expect_return(set_map(&c, "vda",
+                          "[{\"iothread\":\"io0\",\"vqs\":[1]},"
+                          "{\"iothread\":\"io1\",\"vqs\":[0]}]"));
+    expect_vq_iothread(&c, 0, "io1");
+    expect_vq_iothread(&c, 1, "io0");
+    /* No vqs: round-robin over the entries, in their order. */
+    expect_return(
+        set_map(&c, "vda", "[{\"iothread\":\"io0\"},{\"iothread\":\"io1\"}]"));
+    g_assert_cmpint(g_f.vq_io[0][0], ==, 0);
+    g_assert_cmpint(g_f.vq_io[0][1], ==, 1);
+    expect_return(set_map(&c, "vda", "[{\"iothread\":\"io1\"}]"));
+    g_assert_cmpint(g_f.vq_io[0][0], ==, 1);
+    g_assert_cmpint(g_f.vq_io[0][1], ==, 1);
+    /* An entry may list no vq (its IOThread gets none). */
+    expect_return(set_map(&c, "vda",
+                          "[{\"iothread\":\"io0\",\"vqs\":[]},"
+                          "{\"iothread\":\"io1\",\"vqs\":[0]}]"));
+    g_assert_cmpuint(g_f.vq_moves, ==, 5);
+    /* The machine's error. */
+    g_f.set_vq_map_err = -ENOMEM;
+    expect_error(set_map(&c, "vda", "[{\"iothread\":\"io0\"}]"), "GenericError",
+                 "Cannot move the queues of 'vda': ");
+    g_assert_cmpint(g_f.vq_io[0][0], ==, 1);
     stop(&c);
 }
 
@@ -903,6 +1049,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp/iothreads", test_iothreads);
     g_test_add_func("/qmp/x-loom-query-stats", test_loom_stats);
     g_test_add_func("/qmp/block", test_block);
+    g_test_add_func("/qmp/set-vq-mapping", test_set_vq_mapping);
     g_test_add_func("/qmp/pretty", test_pretty);
     r = g_test_run();
     qmp_test_main_cleanup();

@@ -457,10 +457,21 @@ struct vmm_machine_drive_info {
  * @irqs_suppressed: interrupt decisions that found none was needed.
  * @broken: times the ring was found corrupted.
  * @notify_suppressed: times processing ended with notifications off.
+ * @answered: used entries pushed.
+ * @dropped: requests taken but discarded unanswered by a device reset.
+ * @moves: times the queue moved to another IOThread.
+ * @wait: per request taken, its time in the ring (log2 ns buckets, as
+ *     struct vmm_blk_lat; adds up to @processed).
+ * @service: per answer, pickup to used entry (adds up to @answered).
+ * @wait_ns, @service_ns: the totals of those times.
  */
+#define VMM_MACHINE_LAT_BUCKETS 32
 struct vmm_machine_vq_stats {
     uint64_t kicks, kicks_ignored, poll_hits, processed;
     uint64_t irqs, irqs_suppressed, broken, notify_suppressed;
+    uint64_t answered, dropped, moves;
+    uint64_t wait[VMM_MACHINE_LAT_BUCKETS], service[VMM_MACHINE_LAT_BUCKETS];
+    uint64_t wait_ns, service_ns;
 };
 
 /**
@@ -509,6 +520,24 @@ int vmm_machine_drive_info(struct vmm_machine *m, unsigned i,
  */
 int vmm_machine_drive_stats(struct vmm_machine *m, unsigned i,
                             struct vmm_machine_drive_stats *st);
+
+/**
+ * vmm_machine_set_vq_mapping() - serve block device @i's queues from
+ * other IOThreads, while the guest runs (QMP x-loom-set-vq-mapping).
+ * @m: the machine.
+ * @i: the device.
+ * @iothread: for each of its queues, the index of its IOThread from now
+ *     on (-object order).
+ *
+ * Queues whose IOThread changes move one by one; on an error the queues
+ * moved so far stay moved (vmm_machine_drive_info() tells).
+ *
+ * Context: main thread, BQL held.
+ * Return: 0; -EINVAL for a bad @i or IOThread index, or a device the main
+ * loop serves; the error of moving a queue.
+ */
+int vmm_machine_set_vq_mapping(struct vmm_machine *m, unsigned i,
+                               const unsigned *iothread);
 
 struct vmm_monitor;
 

@@ -323,12 +323,53 @@ int vmm_machine_drive_stats(struct vmm_machine *m, unsigned i,
     for (q = 0; q < bi.num_queues && q < VMM_MAX_QUEUES; q++) {
         const struct vmm_blk_queue_stats *s = &bs->queue[q];
 
-        st->queue[q] = (struct vmm_machine_vq_stats){
+        struct vmm_machine_vq_stats *v = &st->queue[q];
+
+        *v = (struct vmm_machine_vq_stats){
             s->kicks, s->kicks_ignored,   s->poll_hits, s->processed,
             s->irqs,  s->irqs_suppressed, s->broken,    s->notify_suppressed,
         };
+        v->answered = s->lat.answered;
+        v->dropped = s->dropped;
+        v->moves = s->moves;
+        memcpy(v->wait, s->wait.bucket, sizeof(v->wait));
+        memcpy(v->service, s->lat.service.bucket, sizeof(v->service));
+        v->wait_ns = s->wait.sum_ns;
+        v->service_ns = s->lat.service.sum_ns;
     }
     free(bs);
+    return 0;
+}
+
+_Static_assert(VMM_MACHINE_LAT_BUCKETS == VMM_BLK_LAT_BUCKETS,
+               "one histogram layout");
+
+int vmm_machine_set_vq_mapping(struct vmm_machine *m, unsigned i,
+                               const unsigned *iothread)
+{
+    struct vmm_blk_info bi;
+    unsigned q;
+    int r;
+
+    if (i >= m->nr_virtio || !iothread) {
+        return -EINVAL;
+    }
+    vmm_machine_blk_info(m->virtio[i].blk, &bi);
+    for (q = 0; q < bi.num_queues; q++) {
+        if (iothread[q] >= m->nr_iothreads) {
+            return -EINVAL;
+        }
+    }
+    for (q = 0; q < bi.num_queues; q++) {
+        unsigned io = iothread[q];
+
+        r = vmm_machine_blk_move_queue(m->virtio[i].blk, q,
+                                       &m->cfg->iothreads[io],
+                                       loom_iothread_loop(m->iothreads[io]));
+        if (r < 0) {
+            return r;
+        }
+    }
     return 0;
 }
 
@@ -488,6 +529,11 @@ static int op_drive_stats(void *opaque, unsigned i,
     return vmm_machine_drive_stats(opaque, i, st);
 }
 
+static int op_set_vq_mapping(void *opaque, unsigned i, const unsigned *iothread)
+{
+    return vmm_machine_set_vq_mapping(opaque, i, iothread);
+}
+
 static const struct vmm_monitor_ops g_monitor_ops = {
     .config = op_config,
     .runstate = op_runstate,
@@ -508,6 +554,7 @@ static const struct vmm_monitor_ops g_monitor_ops = {
     .nr_drives = op_nr_drives,
     .drive_info = op_drive_info,
     .drive_stats = op_drive_stats,
+    .set_vq_mapping = op_set_vq_mapping,
 };
 
 int vmm_machine_monitor_new(struct vmm_machine *m, struct vmm_monitor **ret,

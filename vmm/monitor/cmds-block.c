@@ -13,9 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* QEMU's qdev: the device id, or the path of an anonymous device. */
-static void qdev_of(const struct vmm_machine_drive_info *d, char *buf,
-                    size_t len)
+void vmm__qmp_qdev_of(const struct vmm_machine_drive_info *d, char *buf,
+                      size_t len)
 {
     if (d->id) {
         snprintf(buf, len, "%s", d->id);
@@ -72,7 +71,7 @@ static json_t *cmd_query_block(struct qmp_ctx *c, json_t *args,
             json_decref(list);
             return NULL;
         }
-        qdev_of(&d, qdev, sizeof(qdev));
+        vmm__qmp_qdev_of(&d, qdev, sizeof(qdev));
         if (json_array_append_new(
                 list,
                 json_pack("{s:s,s:s,s:b,s:b,s:s,s:s,s:o}", "device", d.drive,
@@ -139,7 +138,7 @@ static json_t *blockstats_json(const struct vmm_machine_drive_info *d,
 {
     char qdev[96], file_node[96];
 
-    qdev_of(d, qdev, sizeof(qdev));
+    vmm__qmp_qdev_of(d, qdev, sizeof(qdev));
     snprintf(file_node, sizeof(file_node), "%s-file", d->drive);
     /* With format=raw the file node sees the device's requests. */
     return json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:o,s:{s:s,s:o,s:o,s:o}}}",
@@ -182,6 +181,40 @@ static json_t *cmd_query_blockstats(struct qmp_ctx *c, json_t *args,
     return list;
 }
 
+/* A histogram as a list of its bucket counts. */
+static json_t *hist_json(const uint64_t *b, size_t n)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a && i < n; i++) {
+        if (json_array_append_new(a, vmm__qmp_u64(b[i])) < 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+/* The answers and latencies of a queue (x-loom-query-stats). */
+static bool add_vq_latency(json_t *o, const struct vmm_machine_vq_stats *v)
+{
+    /* Counters read one by one: in flight may be seen below 0 briefly. */
+    uint64_t done = v->answered + v->dropped;
+    uint64_t inflight = v->processed > done ? v->processed - done : 0;
+
+    return vmm__qmp_set(o, "answered", vmm__qmp_u64(v->answered)) &&
+           vmm__qmp_set(o, "in-flight", vmm__qmp_u64(inflight)) &&
+           vmm__qmp_set(o, "dropped", vmm__qmp_u64(v->dropped)) &&
+           vmm__qmp_set(o, "moves", vmm__qmp_u64(v->moves)) &&
+           vmm__qmp_set(o, "wait-ns", vmm__qmp_u64(v->wait_ns)) &&
+           vmm__qmp_set(o, "service-ns", vmm__qmp_u64(v->service_ns)) &&
+           vmm__qmp_set(o, "wait-hist",
+                        hist_json(v->wait, VMM_MACHINE_LAT_BUCKETS)) &&
+           vmm__qmp_set(o, "service-hist",
+                        hist_json(v->service, VMM_MACHINE_LAT_BUCKETS));
+}
+
 json_t *vmm__qmp_virtqueues_json(struct qmp_ctx *c, struct qmp_error **errp)
 {
     unsigned i, q, n = c->ops->nr_drives(c->opaque);
@@ -199,7 +232,7 @@ json_t *vmm__qmp_virtqueues_json(struct qmp_ctx *c, struct qmp_error **errp)
             json_decref(list);
             return NULL;
         }
-        qdev_of(&d, qdev, sizeof(qdev));
+        vmm__qmp_qdev_of(&d, qdev, sizeof(qdev));
         for (q = 0; list && q < d.num_queues; q++) {
             const struct vmm_machine_vq_stats *v = &s.queue[q];
             json_t *o = json_pack(
@@ -214,6 +247,10 @@ json_t *vmm__qmp_virtqueues_json(struct qmp_ctx *c, struct qmp_error **errp)
                 vmm__qmp_u64(v->broken), "notify-suppressed",
                 vmm__qmp_u64(v->notify_suppressed));
 
+            if (o && !add_vq_latency(o, v)) {
+                json_decref(o);
+                o = NULL;
+            }
             if (json_array_append_new(list, o) < 0) {
                 json_decref(list);
                 list = NULL;
@@ -246,7 +283,7 @@ json_t *vmm__qmp_drives_json(struct qmp_ctx *c, struct qmp_error **errp)
             json_decref(list);
             return NULL;
         }
-        qdev_of(&d, qdev, sizeof(qdev));
+        vmm__qmp_qdev_of(&d, qdev, sizeof(qdev));
         if (json_array_append_new(list,
                                   json_pack("{s:s,s:s,s:o,s:o,s:o}", "device",
                                             d.drive, "qdev", qdev, "flushes",

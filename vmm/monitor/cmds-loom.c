@@ -5,10 +5,13 @@
  * every IOThread's thread pool, every vCPU (the vCPU layer's and the KVM
  * accelerator's counters), every virtqueue (the dataplane's), every
  * drive's backend (its syncs) and the monitor itself.  Counters are read
- * atomically one by one, not as a snapshot.  Main thread, BQL held.
+ * atomically one by one, not as a snapshot.  And x-loom-set-vq-mapping:
+ * move a block device's queues between IOThreads while the guest runs.
+ * Main thread, BQL held.
  */
 #include "monitor/qmp-int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <loom/iothread.h>
@@ -190,7 +193,233 @@ static json_t *cmd_x_loom_query_stats(struct qmp_ctx *c, json_t *args,
     return o;
 }
 
+/* ------------------------------------------------------------------ */
+/* x-loom-set-vq-mapping                                               */
+/* ------------------------------------------------------------------ */
+
+#define MAP_ARG "iothread-vq-mapping"
+
+/* The block device named @name (its id or its qdev path), or -1. */
+static int find_drive(struct qmp_ctx *c, const char *name,
+                      struct vmm_machine_drive_info *d)
+{
+    unsigned i, n = c->ops->nr_drives(c->opaque);
+    char qdev[96];
+
+    for (i = 0; i < n; i++) {
+        if (c->ops->drive_info(c->opaque, i, d) < 0) {
+            continue;
+        }
+        vmm__qmp_qdev_of(d, qdev, sizeof(qdev));
+        if (strcmp(qdev, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* The index of IOThread @id, or -1. */
+static int find_iothread(struct qmp_ctx *c, const char *id)
+{
+    const struct vmm_config *cfg = c->ops->config(c->opaque);
+    unsigned i, n = c->ops->nr_iothreads(c->opaque);
+
+    for (i = 0; id && i < n && i < cfg->nr_iothreads; i++) {
+        if (cfg->iothreads[i].id && strcmp(cfg->iothreads[i].id, id) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Check entry @k of the mapping ({"iothread": ID, "vqs": [N, ...]}, vqs
+ * optional) with QEMU's nested parameter names; its IOThread index.
+ */
+static int check_entry(struct qmp_ctx *c, size_t k, json_t *e,
+                       struct qmp_error **errp)
+{
+    const char *key;
+    json_t *v, *vqs;
+    char what[112];
+    size_t j;
+    int io;
+
+    snprintf(what, sizeof(what), MAP_ARG "[%zu]", k);
+    if (!vmm__qmp_check_type(what, e, QMP_T_OBJECT, errp)) {
+        return -1;
+    }
+    v = json_object_get(e, "iothread");
+    if (!v) {
+        vmm__qmp_error_set(errp, QMP_ERR_GENERIC,
+                           "Parameter '%s.iothread' is missing", what);
+        return -1;
+    }
+    snprintf(what, sizeof(what), MAP_ARG "[%zu].iothread", k);
+    if (!vmm__qmp_check_type(what, v, QMP_T_STR, errp)) {
+        return -1;
+    }
+    vqs = json_object_get(e, "vqs");
+    snprintf(what, sizeof(what), MAP_ARG "[%zu].vqs", k);
+    if (vqs && !vmm__qmp_check_type(what, vqs, QMP_T_ARRAY, errp)) {
+        return -1;
+    }
+    json_array_foreach (vqs, j, v) {
+        snprintf(what, sizeof(what), MAP_ARG "[%zu].vqs[%zu]", k, j);
+        if (!vmm__qmp_check_type(what, v, QMP_T_INT, errp)) {
+            return -1;
+        }
+    }
+    json_object_foreach (e, key, v) {
+        if (strcmp(key, "iothread") != 0 && strcmp(key, "vqs") != 0) {
+            vmm__qmp_error_set(errp, QMP_ERR_GENERIC,
+                               "Parameter '" MAP_ARG "[%zu].%s' is unexpected",
+                               k, key);
+            return -1;
+        }
+    }
+    key = json_string_value(json_object_get(e, "iothread"));
+    io = find_iothread(c, key);
+    if (io < 0) {
+        vmm__qmp_error_set(errp, QMP_ERR_GENERIC, "IOThread '%s' not found",
+                           key);
+    }
+    return io;
+}
+
+/*
+ * The new IOThread of each queue of @d into @which: QEMU's
+ * iothread-vq-mapping rules (every entry lists its vqs, or none does and
+ * the queues are dealt round-robin over the entries; a vq at most once,
+ * an IOThread in one entry), except that queues no entry lists stay
+ * where they are.
+ */
+static bool resolve_mapping(struct qmp_ctx *c,
+                            const struct vmm_machine_drive_info *d, json_t *map,
+                            unsigned *which, struct qmp_error **errp)
+{
+    bool listed = false, seen[VMM_MAX_QUEUES] = {false};
+    int io[VMM_MAX_IOTHREADS];
+    size_t k, j, n = json_array_size(map);
+    json_t *e, *v;
+
+    if (n == 0) {
+        vmm__qmp_error_set(errp, QMP_ERR_GENERIC,
+                           "Parameter '" MAP_ARG "' must not be empty");
+        return false;
+    }
+    if (n > VMM_MAX_IOTHREADS) {
+        vmm__qmp_error_set(errp, QMP_ERR_GENERIC,
+                           "Parameter '" MAP_ARG "' has more than %d entries",
+                           VMM_MAX_IOTHREADS);
+        return false;
+    }
+    json_array_foreach (map, k, e) {
+        io[k] = check_entry(c, k, e, errp);
+        if (io[k] < 0) {
+            return false;
+        }
+        for (j = 0; j < k; j++) {
+            if (io[j] == io[k]) {
+                vmm__qmp_error_set(
+                    errp, QMP_ERR_GENERIC, "IOThread '%s' is listed twice",
+                    json_string_value(json_object_get(e, "iothread")));
+                return false;
+            }
+        }
+        if (k == 0) {
+            listed = json_object_get(e, "vqs") != NULL;
+        } else if (listed != (json_object_get(e, "vqs") != NULL)) {
+            vmm__qmp_error_set(errp, QMP_ERR_GENERIC,
+                               "Either all or no entries of '" MAP_ARG
+                               "' must list vqs");
+            return false;
+        }
+    }
+    if (!listed) {
+        for (j = 0; j < d->num_queues; j++) {
+            which[j] = (unsigned)io[j % n];
+        }
+        return true;
+    }
+    json_array_foreach (map, k, e) {
+        json_array_foreach (json_object_get(e, "vqs"), j, v) {
+            json_int_t q = json_integer_value(v);
+
+            if (q < 0 || q >= (json_int_t)d->num_queues) {
+                vmm__qmp_error_set(errp, QMP_ERR_GENERIC,
+                                   "vq %" JSON_INTEGER_FORMAT
+                                   " is out of range: the device has %u "
+                                   "queues",
+                                   q, d->num_queues);
+                return false;
+            }
+            if (seen[q]) {
+                vmm__qmp_error_set(
+                    errp, QMP_ERR_GENERIC,
+                    "vq %" JSON_INTEGER_FORMAT " is listed twice", q);
+                return false;
+            }
+            seen[q] = true;
+            which[q] = (unsigned)io[k];
+        }
+    }
+    return true;
+}
+
+static json_t *cmd_x_loom_set_vq_mapping(struct qmp_ctx *c, json_t *args,
+                                         struct qmp_error **errp)
+{
+    const char *name = json_string_value(json_object_get(args, "device"));
+    unsigned which[VMM_MAX_QUEUES];
+    struct vmm_machine_drive_info d;
+    unsigned q;
+    int i, r;
+
+    i = find_drive(c, name, &d);
+    if (i < 0) {
+        vmm__qmp_error_set(errp, QMP_ERR_GENERIC, "Device '%s' not found",
+                           name);
+        return NULL;
+    }
+    if (d.num_queues > VMM_MAX_QUEUES) {
+        vmm__qmp_error_set(errp, QMP_ERR_GENERIC, "Device '%s': %u queues",
+                           name, d.num_queues);
+        return NULL;
+    }
+    /* Where each queue is now: queues no entry lists stay there. */
+    for (q = 0; q < d.num_queues; q++) {
+        r = find_iothread(c, d.queue_iothread[q]);
+        if (r < 0) {
+            vmm__qmp_error_set(errp, QMP_ERR_GENERIC,
+                               "Device '%s' is not served by IOThreads (queue "
+                               "%u runs in the main loop)",
+                               name, q);
+            return NULL;
+        }
+        which[q] = (unsigned)r;
+    }
+    if (!resolve_mapping(c, &d, json_object_get(args, MAP_ARG), which, errp)) {
+        return NULL;
+    }
+    r = c->ops->set_vq_mapping(c->opaque, (unsigned)i, which);
+    if (r < 0) {
+        vmm__qmp_error_set(errp, QMP_ERR_GENERIC,
+                           "Cannot move the queues of '%s': %s", name,
+                           strerror(-r));
+        return NULL;
+    }
+    return json_object();
+}
+
+static const struct qmp_arg g_set_vq_mapping_args[] = {
+    {"device", QMP_T_STR, false},
+    {MAP_ARG, QMP_T_ARRAY, false},
+    {NULL},
+};
+
 const struct qmp_cmd vmm__qmp_cmds_loom[] = {
     {"x-loom-query-stats", cmd_x_loom_query_stats, NULL},
+    {"x-loom-set-vq-mapping", cmd_x_loom_set_vq_mapping, g_set_vq_mapping_args},
     {NULL},
 };

@@ -73,6 +73,10 @@ struct vmm_monitor;
  * @drive_info: block device @i (query-block).
  * @drive_stats: block device @i's counters (query-blockstats,
  *     x-loom-query-stats).
+ * @set_vq_mapping: serve block device @i's queues from the IOThreads
+ *     @iothread[q] (indices, one per queue, num_queues of them; the
+ *     monitor checked them), moving the queues whose IOThread changes
+ *     while the guest runs (x-loom-set-vq-mapping); 0 or -errno.
  */
 struct vmm_monitor_ops {
     const struct vmm_config *(*config)(void *opaque);
@@ -102,6 +106,7 @@ struct vmm_monitor_ops {
                       struct vmm_machine_drive_info *info);
     int (*drive_stats)(void *opaque, unsigned i,
                        struct vmm_machine_drive_stats *st);
+    int (*set_vq_mapping)(void *opaque, unsigned i, const unsigned *iothread);
 };
 
 /**

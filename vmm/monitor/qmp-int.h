@@ -241,6 +241,11 @@ json_t *vmm__qmp_virtqueues_json(struct qmp_ctx *c, struct qmp_error **errp);
  * (cmds-block.c).  Return: a new list, or NULL with *@errp set. */
 json_t *vmm__qmp_drives_json(struct qmp_ctx *c, struct qmp_error **errp);
 
+/* QEMU's qdev of a block device: its id, or the path of an anonymous
+ * device (cmds-block.c).  Context: any. */
+void vmm__qmp_qdev_of(const struct vmm_machine_drive_info *d, char *buf,
+                      size_t len);
+
 /* Look a command up by name in every table, or NULL.  Context: any. */
 const struct qmp_cmd *vmm__qmp_find(const char *name);
 /* Call @fn for every command, in table order.  Context: any. */
