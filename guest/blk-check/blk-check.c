@@ -22,10 +22,18 @@
  * and WRITE_ZEROES expecting IOERR.  What a DISCARD gets is only printed
  * ("INFO"): QEMU answers OK, as its default discard=ignore drops it.
  *
+ * With passes=N the pattern is written and read back N times, pass p
+ * with seed `seed` + p (the image line gives the last one): long,
+ * continuous I/O for tests that change the device meanwhile.  With
+ * stay=on the guest does not exit at the end: it prints "blk-check:
+ * staying" and halts for good, so that the host can still look at the
+ * device.
+ *
  * Command line: mode=poll|irq (poll), level=on (level-triggered IOAPIC
  * input in irq mode), event_idx=off, indirect=on, queues=N (0: all),
  * queue_size=N, qd=N (8), seed=N (1), ro_seed=N, serial=S, ro_serial=S,
- * disks=N (fail unless exactly N disks are found).
+ * disks=N (fail unless exactly N disks are found), passes=N (1),
+ * stay=on.
  */
 #include "sdk/pattern.h"
 #include "sdk/virtio-blk.h"
@@ -315,11 +323,15 @@ static void check_writable(struct vblk *d, uint8_t *bufs)
     struct virtio_blk_discard_write_zeroes *seg = (void *)bufs;
     uint64_t z0 = capacity / 4, zn, d0 = capacity / 2, dn;
     uint8_t *buf = bufs + 4096;
+    uint64_t base = seed, p, passes = sdk_arg_u64("passes", 1, 1000000);
     int st;
 
-    check_seed = seed;
-    stream_case(d, bufs, "write-pattern", write_next, status_ok);
-    stream_case(d, bufs, "read-pattern", read_next, read_done);
+    for (p = 0; p < passes; p++) {
+        seed = base + p;
+        check_seed = seed;
+        stream_case(d, bufs, "write-pattern", write_next, status_ok);
+        stream_case(d, bufs, "read-pattern", read_next, read_done);
+    }
 
     if (vblk_has(d, VIRTIO_BLK_F_FLUSH)) {
         expect_status(d, "flush", VIRTIO_BLK_T_FLUSH, 0, NULL, 0,
@@ -472,5 +484,9 @@ int guest_main(void)
         vblk_reset(&d);
     }
     sdk_printf("blk-check: %u failed\n", failures);
+    if (sdk_arg_bool("stay", false)) {
+        sdk_printf("blk-check: staying\n");
+        sdk_cpu_park();
+    }
     return failures ? SDK_EXIT_FAIL : SDK_EXIT_PASS;
 }

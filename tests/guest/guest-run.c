@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "sdk/pattern.h"
 
 #define BOOT_TIMEOUT_S 120
 
@@ -327,4 +328,28 @@ void guest_run_init(int *argc, char ***argvp)
         exit(tap ? 0 : HARNESS_EXIT_SKIP);
     }
     harness_init(argc, argvp);
+}
+
+int64_t guest_verify_image(const char *path, size_t size, uint64_t seed,
+                           uint64_t zero, uint64_t nzero)
+{
+    g_autofree char *data = NULL;
+    GError *err = NULL;
+    size_t len;
+
+    g_file_get_contents(path, &data, &len, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(len, ==, size);
+    for (size_t off = 0; off < len; off += 8) {
+        uint64_t w, sector = off / 512;
+        uint64_t want = sector >= zero && sector - zero < nzero
+                            ? 0
+                            : sdk_pattern_word(seed, off);
+
+        memcpy(&w, data + off, 8);
+        if (w != want) {
+            return (int64_t)off;
+        }
+    }
+    return -1;
 }

@@ -11,6 +11,8 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Exit statuses: (value << 1) | 1 of the SDK's enum sdk_exit values. */
 #define GUEST_EXIT_PASS 33
@@ -82,5 +84,14 @@ void guest_expect_status(const struct guest_boot *b, int status);
 void guest_expect_line(const struct guest_boot *b, const char *line);
 void guest_expect_prefix(const struct guest_boot *b, const char *prefix);
 void guest_expect_no_prefix(const struct guest_boot *b, const char *prefix);
+
+/*
+ * Check the image file @path (@size bytes) against what blk-check leaves
+ * there: the pattern of @seed (guest/sdk/include/sdk/pattern.h) except
+ * zeros over sectors [@zero, @zero + @nzero).  Return: -1 if it matches,
+ * else the offset of the first word that differs.
+ */
+int64_t guest_verify_image(const char *path, size_t size, uint64_t seed,
+                           uint64_t zero, uint64_t nzero);
 
 #endif /* LOOM_TEST_GUEST_RUN_H */

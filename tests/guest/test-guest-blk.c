@@ -29,7 +29,6 @@
 #define RW_SIZE (8u << 20)
 #define RO_SIZE (4u << 20)
 #define RO_SEED 99
-#define SECTOR 512
 
 struct blk_case {
     const char *name;
@@ -80,34 +79,6 @@ static char *make_image(const char *dir, const char *name, size_t size,
     g_assert_no_error(err);
     g_free(words);
     return path;
-}
-
-/*
- * Compare @path with the pattern of @seed, zeros in sectors
- * [@zero, @zero + @nzero).  Returns the first differing offset, or -1.
- */
-static int64_t verify_image(const char *path, size_t size, uint64_t seed,
-                            uint64_t zero, uint64_t nzero)
-{
-    g_autofree char *data = NULL;
-    GError *err = NULL;
-    size_t len;
-
-    g_file_get_contents(path, &data, &len, &err);
-    g_assert_no_error(err);
-    g_assert_cmpuint(len, ==, size);
-    for (size_t off = 0; off < len; off += 8) {
-        uint64_t w, sector = off / SECTOR;
-        uint64_t want = sector >= zero && sector - zero < nzero
-                            ? 0
-                            : sdk_pattern_word(seed, off);
-
-        memcpy(&w, data + off, 8);
-        if (w != want) {
-            return (int64_t)off;
-        }
-    }
-    return -1;
 }
 
 /* A copy of the first console line starting with @prefix that contains
@@ -258,8 +229,8 @@ static void test_blk(const void *data)
                     ==, 3);
     g_assert_cmpuint(img_seed, ==, seed);
     g_assert_cmpuint(nzero, >, 0);
-    g_assert_cmpint(verify_image(rw, RW_SIZE, seed, zero, nzero), ==, -1);
-    g_assert_cmpint(verify_image(ro, RO_SIZE, RO_SEED, 0, 0), ==, -1);
+    g_assert_cmpint(guest_verify_image(rw, RW_SIZE, seed, zero, nzero), ==, -1);
+    g_assert_cmpint(guest_verify_image(ro, RO_SIZE, RO_SEED, 0, 0), ==, -1);
     guest_boot_clear(&b);
     g_unlink(rw);
     g_unlink(ro);

@@ -598,6 +598,168 @@ static void test_werror_stop(void)
     drop_image(dir, img);
 }
 
+/* The vda queues of an x-loom-query-stats reply, in queue order. */
+static json_t *vda_queues(json_t *stats)
+{
+    json_t *out = json_array(), *e;
+    size_t i;
+
+    json_array_foreach (json_object_get(stats, "virtqueues"), i, e) {
+        if (strcmp(jstr(e, "device"), "vda") == 0) {
+            g_assert_cmpint(jint(e, "queue"), ==,
+                            (json_int_t)json_array_size(out));
+            json_array_append(out, e);
+        }
+    }
+    return out;
+}
+
+static json_int_t hist_sum(json_t *q, const char *key)
+{
+    json_int_t n = 0;
+    json_t *b;
+    size_t i;
+
+    g_assert_cmpuint(json_array_size(json_object_get(q, key)), ==, 32);
+    json_array_foreach (json_object_get(q, key), i, b) {
+        n += json_integer_value(b);
+    }
+    return n;
+}
+
+/*
+ * x-loom-set-vq-mapping while the guest does continuous I/O: blk-check
+ * writes and reads back a 16 MiB disk many times over four queues with
+ * sixteen requests in flight, taking interrupts, while the test moves
+ * the queues between two IOThreads over and over (all on one, split,
+ * one queue alone, round-robin).  Every request is answered exactly once
+ * (the guest checks each answer and its data; its count of completions
+ * equals the device's answers; nothing is left in flight or dropped),
+ * the image holds what the guest wrote, and the histograms add up.
+ */
+static void test_vq_remap(void)
+{
+    static const struct {
+        const char *map;
+        const char *io[4]; /* each queue's IOThread afterwards */
+    } maps[] = {
+        {"[{\"iothread\":\"io1\"}]", {"io1", "io1", "io1", "io1"}},
+        {"[{\"iothread\":\"io0\",\"vqs\":[0,2]},"
+         "{\"iothread\":\"io1\",\"vqs\":[1,3]}]",
+         {"io0", "io1", "io0", "io1"}},
+        {"[{\"iothread\":\"io1\",\"vqs\":[0]}]", {"io1", "io1", "io0", "io1"}},
+        {"[{\"iothread\":\"io1\"},{\"iothread\":\"io0\"}]",
+         {"io1", "io0", "io1", "io0"}},
+        {"[{\"iothread\":\"io0\"}]", {"io0", "io0", "io0", "io0"}},
+    };
+    g_autofree char *drive = NULL;
+    char *dir, *img = make_image(&dir, 16);
+    const char *extra[] = {
+        "-object",
+        "iothread,id=io0",
+        "-object",
+        "iothread,id=io1",
+        "-drive",
+        NULL,
+        "-device",
+        "virtio-blk-device,drive=d0,id=vda,num-queues=4,iothread=io0",
+        NULL};
+    json_int_t answered = 0, moves = 0, n;
+    unsigned long guest_reqs, img_seed, zero, nzero;
+    unsigned i, round = 0, during_io = 0;
+    const char *line;
+    struct qclient c;
+    struct qvm v;
+    json_t *st, *qs, *q;
+    gint64 deadline;
+
+    if (!vmm_is_loom()) {
+        g_test_skip("x-loom-set-vq-mapping is loom-vm's");
+        drop_image(dir, img);
+        return;
+    }
+    drive =
+        g_strdup_printf("id=d0,file=%s,format=raw,if=none,aio=io_uring", img);
+    extra[5] = drive;
+    qvm_start_qmp(&v, &c, g_vmm, "blk-check",
+                  "mode=irq disks=1 qd=16 seed=21 passes=40 stay=on", extra);
+    qclient_negotiate(&c);
+    deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
+    while (qvm_count(&v, "blk-check: staying") == 0) {
+        unsigned k = round++ % G_N_ELEMENTS(maps);
+        char *cmd = g_strdup_printf(
+            "{\"execute\":\"x-loom-set-vq-mapping\",\"arguments\":{"
+            "\"device\":\"vda\",\"iothread-vq-mapping\":%s}}",
+            maps[k].map);
+
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        expect_return(qclient_cmd(&c, cmd));
+        g_free(cmd);
+        st = qcall(&c, "{\"execute\":\"x-loom-query-stats\"}");
+        qs = vda_queues(st);
+        g_assert_cmpuint(json_array_size(qs), ==, 4);
+        n = 0;
+        json_array_foreach (qs, i, q) {
+            g_assert_cmpstr(jstr(q, "iothread"), ==, maps[k].io[i]);
+            n += jint(q, "answered");
+        }
+        /* Moved while the guest was still at it. */
+        if (n > answered && qvm_count(&v, "blk-check: 0 failed") == 0) {
+            during_io++;
+        }
+        answered = n;
+        json_decref(qs);
+        json_decref(st);
+        g_usleep(5000);
+    }
+    g_test_message("%u mappings, %u of them during I/O", round, during_io);
+    g_assert_cmpuint(during_io, >=, 5);
+
+    /* The guest checked every answer and byte. */
+    g_assert_cmpuint(qvm_count(&v, "FAIL"), ==, 0);
+    g_assert_cmpuint(qvm_count(&v, "blk-check: 0 failed"), ==, 1);
+    g_assert_cmpuint(qvm_count(&v, "PASS vda/read-pattern"), ==, 40);
+    line = strstr(v.out->str, "vda: image: seed ");
+    g_assert_nonnull(line);
+    g_assert_cmpint(sscanf(line, "vda: image: seed %lu zero %lu+%lu", &img_seed,
+                           &zero, &nzero),
+                    ==, 3);
+    g_assert_cmpuint(img_seed, ==, 21 + 39);
+    line = strstr(v.out->str, " requests, ");
+    g_assert_nonnull(line);
+    while (line > v.out->str && line[-1] != '\n') {
+        line--;
+    }
+    g_assert_cmpint(sscanf(line, "vda: %lu requests", &guest_reqs), ==, 1);
+
+    /* The device answered each request once: no more, no fewer. */
+    st = qcall(&c, "{\"execute\":\"x-loom-query-stats\"}");
+    qs = vda_queues(st);
+    answered = 0;
+    json_array_foreach (qs, i, q) {
+        g_assert_cmpint(jint(q, "processed"), ==, jint(q, "answered"));
+        g_assert_cmpint(jint(q, "in-flight"), ==, 0);
+        g_assert_cmpint(jint(q, "dropped"), ==, 0);
+        g_assert_cmpint(jint(q, "broken"), ==, 0);
+        g_assert_cmpint(hist_sum(q, "wait-hist"), ==, jint(q, "processed"));
+        g_assert_cmpint(hist_sum(q, "service-hist"), ==, jint(q, "answered"));
+        g_assert_cmpint(jint(q, "answered"), >, 0);
+        g_assert_cmpint(jint(q, "service-ns"), >, 0);
+        answered += jint(q, "answered");
+        moves += jint(q, "moves");
+    }
+    g_assert_cmpint(answered, ==, (json_int_t)guest_reqs);
+    g_assert_cmpint(moves, >=, 5);
+    json_decref(qs);
+    json_decref(st);
+    quit(&v, &c);
+    g_assert_cmpint(guest_verify_image(img, 16u << 20, img_seed, zero, nzero),
+                    ==, -1);
+    qclient_close(&c);
+    qvm_destroy(&v);
+    drop_image(dir, img);
+}
+
 /* ------------------------------------------------------------------ */
 /* Compatibility: the same conversation with both monitors              */
 /* ------------------------------------------------------------------ */
@@ -814,5 +976,6 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp-vm/clients", test_clients);
     g_test_add_func("/qmp-vm/bad-input", test_bad_input);
     g_test_add_func("/qmp-vm/werror-stop", test_werror_stop);
+    g_test_add_func("/qmp-vm/vq-remap", test_vq_remap);
     return g_test_run();
 }
