@@ -231,10 +231,9 @@ uint16_t vq_driver_used_idx(const struct vq_driver *d)
                            __ATOMIC_ACQUIRE);
 }
 
-bool vq_driver_get_used(struct vq_driver *d, uint32_t *id, uint32_t *len)
+bool vq_driver_get_used_keep(struct vq_driver *d, uint32_t *id, uint32_t *len)
 {
     uint8_t *e;
-    uint16_t i, idx, n;
 
     if (vq_driver_used_idx(d) == d->last_used) {
         return false;
@@ -244,6 +243,16 @@ bool vq_driver_get_used(struct vq_driver *d, uint32_t *id, uint32_t *len)
     *len = __atomic_load_n((uint32_t *)(void *)(e + 4), __ATOMIC_RELAXED);
     d->last_used++;
     g_assert_cmpuint(*id, <, d->size);
+    return true;
+}
+
+bool vq_driver_get_used(struct vq_driver *d, uint32_t *id, uint32_t *len)
+{
+    uint16_t i, idx, n;
+
+    if (!vq_driver_get_used_keep(d, id, len)) {
+        return false;
+    }
     /* Give the chain's descriptors back to the free list. */
     n = d->chain_len[*id];
     idx = (uint16_t)*id;

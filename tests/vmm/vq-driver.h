@@ -92,6 +92,13 @@ void vq_driver_set_avail_idx(struct vq_driver *d, uint16_t idx);
  * chain's descriptors.  Returns false if the used ring has nothing new.
  */
 bool vq_driver_get_used(struct vq_driver *d, uint32_t *id, uint32_t *len);
+/*
+ * Take the next used entry like vq_driver_get_used() but leave the
+ * chain's descriptors as they are: for a head the test posted again
+ * while in flight, whose descriptors the device may be reading for the
+ * second request (freeing them rewrites the head's descriptor).
+ */
+bool vq_driver_get_used_keep(struct vq_driver *d, uint32_t *id, uint32_t *len);
 /* The used idx as the device last published it (acquire). */
 uint16_t vq_driver_used_idx(const struct vq_driver *d);
 
