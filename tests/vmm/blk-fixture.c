@@ -330,6 +330,35 @@ void bf_wait(struct bf *f, unsigned q, uint32_t *id, uint32_t *len)
     }
 }
 
+void bf_post_reads(struct bf *f, unsigned q, unsigned n, uint64_t area,
+                   uint16_t *heads, bool indirect)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        uint64_t h = area + i * 4096;
+        uint8_t *p = bf_ptr(f, h, 16);
+        const struct vq_buf b[] = {
+            {h, 16, false}, {h + 512, 512, true}, {h + 1024, 1, true}};
+
+        memset(p, 0, 16);
+        p[8] = (uint8_t)i; /* sector */
+        *(uint8_t *)bf_ptr(f, h + 1024, 1) = 0xff;
+        heads[i] = vq_driver_post(&f->q[q], b, 3, indirect);
+    }
+}
+
+uint64_t bf_lat_sum(const struct vmm_blk_lat *h)
+{
+    uint64_t n = 0;
+    unsigned i;
+
+    for (i = 0; i < VMM_BLK_LAT_BUCKETS; i++) {
+        n += h->bucket[i];
+    }
+    return n;
+}
+
 void *bf_ptr(struct bf *f, uint64_t gpa, uint64_t len)
 {
     return test_ram_ptr(&f->ram, gpa, len);

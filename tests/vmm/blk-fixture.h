@@ -99,6 +99,16 @@ uint16_t bf_req(struct bf *f, unsigned q, uint32_t type, uint64_t sector,
 /* Post, kick, wait: the status byte (0xff if none written) and used len. */
 uint8_t bf_run(struct bf *f, unsigned q, uint32_t type, uint64_t sector,
                const struct vq_buf *data, unsigned n, uint32_t *used_len);
+/*
+ * Post @n reads of 512 bytes from sectors 0.. on queue @q, without a
+ * kick: read i has its header at @area + i * 4096, its data 512 bytes
+ * further and its status byte (0xff until answered) at + 1024.  Their
+ * heads in @heads.
+ */
+void bf_post_reads(struct bf *f, unsigned q, unsigned n, uint64_t area,
+                   uint16_t *heads, bool indirect);
+/* The total count of a latency histogram. */
+uint64_t bf_lat_sum(const struct vmm_blk_lat *h);
 /* The status byte of the last bf_req() on @q. */
 uint8_t bf_status(struct bf *f, unsigned q);
 /* Host pointer of guest RAM. */

@@ -417,17 +417,6 @@ static void *drive_then_done(void *opaque)
     return NULL;
 }
 
-static uint64_t lat_sum(const struct vmm_blk_lat *h)
-{
-    uint64_t n = 0;
-    unsigned i;
-
-    for (i = 0; i < VMM_BLK_LAT_BUCKETS; i++) {
-        n += h->bucket[i];
-    }
-    return n;
-}
-
 /*
  * Queues moving between two IOThreads, back and forth, while a driver
  * thread per queue keeps DEPTH requests in flight (polling IOThreads, so
@@ -466,9 +455,9 @@ static void check_move_race(enum vmm_aio_mode aio)
 
         q = moves % 2;
         io = (moves / 2) % 2 == 0 ? 1 - q : q;
-        g_assert_cmpint(vmm_machine_blk_move_queue(f.blk, q, &f.iocfg[io],
-                                                   f.ioloop[io]),
-                        ==, 0);
+        g_assert_cmpint(
+            vmm_machine_blk_move_queue(f.blk, q, &f.iocfg[io], f.ioloop[io]),
+            ==, 0);
         moves++;
         loom_bql_unlock();
         g_usleep(200 + (moves * 37) % 1500);
@@ -488,8 +477,8 @@ static void check_move_race(enum vmm_aio_mode aio)
         g_assert_cmpuint(s->lat.answered, ==, d[q].total);
         g_assert_cmpuint(s->dropped, ==, 0);
         g_assert_cmpuint(s->broken, ==, 0);
-        g_assert_cmpuint(lat_sum(&s->wait), ==, d[q].total);
-        g_assert_cmpuint(lat_sum(&s->lat.service), ==, d[q].total);
+        g_assert_cmpuint(bf_lat_sum(&s->wait), ==, d[q].total);
+        g_assert_cmpuint(bf_lat_sum(&s->lat.service), ==, d[q].total);
     }
     g_assert_cmpuint(st.dev.rd_ops + st.dev.wr_ops, ==, 2 * 20000);
     bf_destroy(&f);

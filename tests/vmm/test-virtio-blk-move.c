@@ -27,17 +27,6 @@
 #define SEC 1000000000ll
 #define MS 1000000ll
 
-static uint64_t hist_sum(const struct vmm_blk_lat *h)
-{
-    uint64_t n = 0;
-    unsigned i;
-
-    for (i = 0; i < VMM_BLK_LAT_BUCKETS; i++) {
-        n += h->bucket[i];
-    }
-    return n;
-}
-
 /* Every request taken was answered, and both histograms add up. */
 static void check_accounting(struct bf *f, unsigned q, uint64_t requests)
 {
@@ -47,28 +36,9 @@ static void check_accounting(struct bf *f, unsigned q, uint64_t requests)
     g_assert_cmpuint(s->processed, ==, requests);
     g_assert_cmpuint(s->lat.answered, ==, requests);
     g_assert_cmpuint(s->dropped, ==, 0);
-    g_assert_cmpuint(hist_sum(&s->wait), ==, requests);
-    g_assert_cmpuint(hist_sum(&s->lat.service), ==, requests);
+    g_assert_cmpuint(bf_lat_sum(&s->wait), ==, requests);
+    g_assert_cmpuint(bf_lat_sum(&s->lat.service), ==, requests);
     g_assert_cmpuint(vq_driver_used_idx(&f->q[q]), ==, (uint16_t)requests);
-}
-
-/* Post @n reads of 512 bytes on queue @q, each its own buffers. */
-static void post_reads(struct bf *f, unsigned q, unsigned n, uint64_t area,
-                       uint16_t *heads)
-{
-    unsigned i;
-
-    for (i = 0; i < n; i++) {
-        uint64_t h = area + i * 4096;
-        uint8_t *p = bf_ptr(f, h, 16);
-        const struct vq_buf b[] = {
-            {h, 16, false}, {h + 512, 512, true}, {h + 1024, 1, true}};
-
-        memset(p, 0, 16);
-        p[8] = (uint8_t)i;
-        *(uint8_t *)bf_ptr(f, h + 1024, 1) = 0xff;
-        heads[i] = vq_driver_post(&f->q[q], b, 3, false);
-    }
 }
 
 /* An IOThread kept busy by the test: it runs nothing else meanwhile. */
@@ -170,12 +140,11 @@ static void test_wait_paused(void)
     /* 20 ms is in bucket 24 (16.8 ms .. 33.6 ms) or above. */
     g_assert_cmpuint(st.queue[0].wait.bucket[0], ==, 0);
     g_assert_cmpuint(st.queue[0].wait.sum_ns, >=, 20 * MS);
-    g_assert_cmpuint(hist_sum(&st.queue[0].wait) -
-                         st.queue[0].wait.bucket[24] -
-                         st.queue[0].wait.bucket[25] -
-                         st.queue[0].wait.bucket[26] -
-                         st.queue[0].wait.bucket[27],
-                     <=, 1);
+    g_assert_cmpuint(
+        bf_lat_sum(&st.queue[0].wait) - st.queue[0].wait.bucket[24] -
+            st.queue[0].wait.bucket[25] - st.queue[0].wait.bucket[26] -
+            st.queue[0].wait.bucket[27],
+        <=, 1);
     g_assert_cmpuint(st.queue[0].wait.sum_ns, <, 10 * SEC);
     bf_destroy(&f);
 }
@@ -192,7 +161,7 @@ static void *post_later(void *opaque)
     struct late_post *p = opaque;
 
     g_usleep(50 * 1000);
-    post_reads(p->f, 0, 1, p->area, &p->head);
+    bf_post_reads(p->f, 0, 1, p->area, &p->head, false);
     bf_kick(p->f, 0);
     return NULL;
 }
@@ -224,7 +193,7 @@ static void test_move_inflight(void)
     r[0].gpa = f.scratch + 64 * 1024;
     g_assert_cmpstr(queue_iothread(&f, 0), ==, f.iocfg[0].id);
     t0 = harness_now_ns();
-    post_reads(&f, 0, 4, f.scratch, heads);
+    bf_post_reads(&f, 0, 4, f.scratch, heads, false);
     bf_kick(&f, 0);
     BF_WAIT_FOR(&f, st, st.queue[0].processed == 4);
     g_assert_cmpint(loom_thread_create(&t, "post", post_later, &lp, 0), ==, 0);
@@ -327,9 +296,9 @@ static void test_move_pending_kick(void)
         u = (struct late_unblock){&blk, 20 + round * 5};
         g_assert_cmpint(loom_thread_create(&t, "unblock", unblock_later, &u, 0),
                         ==, 0);
-        g_assert_cmpint(vmm_machine_blk_move_queue(f.blk, 0, &f.iocfg[to],
-                                                   f.ioloop[to]),
-                        ==, 0);
+        g_assert_cmpint(
+            vmm_machine_blk_move_queue(f.blk, 0, &f.iocfg[to], f.ioloop[to]),
+            ==, 0);
         g_assert_cmpint(loom_thread_join(t, NULL), ==, 0);
         blocker_destroy(&blk);
         bf_wait(&f, 0, &id, &len);
@@ -398,10 +367,10 @@ static void test_move_errors(void)
     g_assert_cmpint(
         vmm_machine_blk_move_queue(f.blk, 2, &f.iocfg[1], f.ioloop[1]), ==,
         -EINVAL);
-    g_assert_cmpint(vmm_machine_blk_move_queue(f.blk, 0, NULL, f.ioloop[1]),
-                    ==, -EINVAL);
-    g_assert_cmpint(vmm_machine_blk_move_queue(f.blk, 0, &f.iocfg[1], NULL),
-                    ==, -EINVAL);
+    g_assert_cmpint(vmm_machine_blk_move_queue(f.blk, 0, NULL, f.ioloop[1]), ==,
+                    -EINVAL);
+    g_assert_cmpint(vmm_machine_blk_move_queue(f.blk, 0, &f.iocfg[1], NULL), ==,
+                    -EINVAL);
     /* Already there: nothing to do. */
     g_assert_cmpint(
         vmm_machine_blk_move_queue(f.blk, 1, &f.iocfg[1], f.ioloop[1]), ==, 0);

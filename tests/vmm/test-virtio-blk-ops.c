@@ -27,20 +27,6 @@
 #define SEC 1000000000ll
 #define MS 1000000ll
 
-/* Poll the stats until @cond holds (10 s at most). */
-#define WAIT_FOR(f, st, cond)                                                  \
-    do {                                                                       \
-        int64_t deadline_ = harness_now_ns() + 10 * SEC;                       \
-        for (;;) {                                                             \
-            (st) = bf_stats(f);                                                \
-            if (cond) {                                                        \
-                break;                                                         \
-            }                                                                  \
-            g_assert_cmpint(harness_now_ns(), <, deadline_);                   \
-            bf_step(f);                                                        \
-        }                                                                      \
-    } while (0)
-
 /*
  * Post @n reads on queue 0 (each its own header and status in @area),
  * kick once; the heads in @heads.
@@ -48,19 +34,7 @@
 static void post_reads(struct bf *f, unsigned n, uint64_t area, uint16_t *heads,
                        bool indirect)
 {
-    unsigned i;
-
-    for (i = 0; i < n; i++) {
-        uint64_t h = area + i * 4096;
-        uint8_t *p = bf_ptr(f, h, 16);
-        const struct vq_buf b[] = {
-            {h, 16, false}, {h + 512, 512, true}, {h + 1024, 1, true}};
-
-        memset(p, 0, 16);
-        p[8] = (uint8_t)i; /* sector */
-        *(uint8_t *)bf_ptr(f, h + 1024, 1) = 0xff;
-        heads[i] = vq_driver_post(&f->q[0], b, 3, indirect);
-    }
+    bf_post_reads(f, 0, n, area, heads, indirect);
     bf_kick(f, 0);
 }
 
@@ -83,7 +57,7 @@ static void test_reset_inflight_iothread(void)
     bf_init(&f, &o);
     area = f.scratch;
     post_reads(&f, 4, area, heads, false);
-    WAIT_FOR(&f, st, st.queue[0].processed == 4);
+    BF_WAIT_FOR(&f, st, st.queue[0].processed == 4);
     g_assert_cmpuint(vq_driver_used_idx(&f.q[0]), ==, 0);
     bf_wr(&f, VMM_VIRTIO_MMIO_STATUS, 0);
     /* Completed, not dropped: four answers, status OK. */
@@ -129,7 +103,7 @@ static void check_reset_inflight_main(enum vmm_aio_mode aio)
 
     bf_init(&f, &o);
     post_reads(&f, 4, f.scratch, heads, false);
-    WAIT_FOR(&f, st, st.queue[0].processed == 4);
+    BF_WAIT_FOR(&f, st, st.queue[0].processed == 4);
     /* The two that were not stalled may have completed. */
     g_assert_cmpuint(vq_driver_used_idx(&f.q[0]), <=, 2);
     loom_bql_unlock();
@@ -174,7 +148,7 @@ static void check_pause(unsigned nr_iothreads)
     bf_init(&f, &o);
     t0 = harness_now_ns();
     post_reads(&f, 2, f.scratch, heads, false);
-    WAIT_FOR(&f, st, st.queue[0].processed == 2);
+    BF_WAIT_FOR(&f, st, st.queue[0].processed == 2);
     vmm_machine_blk_pause(f.blk);
     g_assert_cmpuint(vq_driver_used_idx(&f.q[0]), ==, 2);
     g_assert_cmpint(harness_now_ns() - t0, >=, 100 * MS);
@@ -355,8 +329,8 @@ static void test_interrupt_suppression(void)
     a0 = __atomic_load_n(&f.irq_asserts, __ATOMIC_SEQ_CST);
     for (i = 0; i < 3; i++) {
         g_assert_cmpuint(bf_run(&f, 0, T_IN, 0, rr, 1, NULL), ==, S_OK);
-        WAIT_FOR(&f, st,
-                 st.queue[0].irqs + st.queue[0].irqs_suppressed >= i + 1);
+        BF_WAIT_FOR(&f, st,
+                    st.queue[0].irqs + st.queue[0].irqs_suppressed >= i + 1);
         /* The first decision after start always interrupts (QEMU's). */
         g_assert_cmpuint(__atomic_load_n(&f.irq_asserts, __ATOMIC_SEQ_CST), ==,
                          a0 + 1 + (i == 2));
@@ -372,11 +346,11 @@ static void test_interrupt_suppression(void)
     rr[0].gpa = f.scratch;
     vq_driver_set_no_interrupt(&f.q[0], true);
     g_assert_cmpuint(bf_run(&f, 0, T_IN, 0, rr, 1, NULL), ==, S_OK);
-    WAIT_FOR(&f, st, st.queue[0].irqs_suppressed >= 1);
+    BF_WAIT_FOR(&f, st, st.queue[0].irqs_suppressed >= 1);
     g_assert_cmpuint(__atomic_load_n(&f.irq_asserts, __ATOMIC_SEQ_CST), ==, 0);
     vq_driver_set_no_interrupt(&f.q[0], false);
     g_assert_cmpuint(bf_run(&f, 0, T_IN, 0, rr, 1, NULL), ==, S_OK);
-    WAIT_FOR(&f, st, st.queue[0].irqs >= 1);
+    BF_WAIT_FOR(&f, st, st.queue[0].irqs >= 1);
     g_assert_cmpuint(__atomic_load_n(&f.irq_asserts, __ATOMIC_SEQ_CST), ==, 1);
     bf_destroy(&f);
 }
@@ -599,13 +573,13 @@ static void test_queue_full(void)
 
     bf_init(&f, &o);
     post_reads(&f, 4, f.scratch, heads, true);
-    WAIT_FOR(&f, st, st.queue[0].processed == 4);
+    BF_WAIT_FOR(&f, st, st.queue[0].processed == 4);
     for (i = 0; i < 4; i++) {
         vq_driver_publish(&f.q[0], heads[i]);
     }
     bf_kick(&f, 0);
     for (round = 1; round <= 2; round++) {
-        WAIT_FOR(&f, st, vq_driver_used_idx(&f.q[0]) == 4 * round);
+        BF_WAIT_FOR(&f, st, vq_driver_used_idx(&f.q[0]) == 4 * round);
         for (i = 0; i < 4; i++) {
             /* The heads were posted twice: round 1's answers must not
              * free descriptors that round 2's requests are read from. */
