@@ -2,9 +2,9 @@
 /*
  * The kernel and its boot data: read -kernel (and -initrd) once, load the
  * PVH ELF into guest RAM, build hvm_start_info with the command line
- * (-append plus the virtio_mmio.device= entries), and do it all again on
- * a reset, on zeroed RAM, since the guest may have written over any of it. Main
- * thread, BQL held, no vCPU running guest code.
+ * (-append plus the virtio_mmio.device= entries) and the MP table, and do
+ * it all again on a reset, on zeroed RAM, since the guest may have written
+ * over any of it. Main thread, BQL held, no vCPU running guest code.
  */
 #include "machine/machine-int.h"
 
@@ -82,6 +82,7 @@ static int load(struct vmm_machine *m, char *err, size_t errlen)
     if (r < 0) {
         return r;
     }
+    m->img = img;
     return vmm_pvh_setup(m->gmem, &img, m->cmdline, m->initrd, m->initrd_size,
                          &m->boot, err, errlen);
 }
@@ -123,6 +124,7 @@ int vmm__machine_boot_load(struct vmm_machine *m, char **errmsg)
 int vmm__machine_boot_reload(struct vmm_machine *m)
 {
     char err[256] = "";
+    char *msg = NULL;
     unsigned i;
     int r;
 
@@ -144,6 +146,12 @@ int vmm__machine_boot_reload(struct vmm_machine *m)
     if (r < 0) {
         fprintf(stderr, "loom-vm: reloading the kernel: %s\n",
                 err[0] ? err : strerror(-r));
+        return r;
+    }
+    r = vmm__machine_mptable(m, &msg);
+    if (r < 0) {
+        fprintf(stderr, "loom-vm: %s\n", msg ? msg : strerror(-r));
+        free(msg);
     }
     return r;
 }

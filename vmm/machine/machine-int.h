@@ -106,6 +106,7 @@ struct vmm_machine {
     void *initrd;
     size_t initrd_size;
     char *cmdline;
+    struct vmm_pvh_image img;
     struct vmm_pvh_boot boot;
 
     /* Run control; main thread, BQL. */
@@ -175,6 +176,8 @@ void vmm__machine_boot_free(struct vmm_machine *m);
 /* vcpus.c */
 struct vmm_x86_topo vmm__machine_topo(const struct vmm_config *cfg);
 int vmm__machine_vcpus_create(struct vmm_machine *m, char **errmsg);
+/* The MP table describing the vCPUs (after vcpus_create and boot data). */
+int vmm__machine_mptable(struct vmm_machine *m, char **errmsg);
 int vmm__machine_vcpus_start(struct vmm_machine *m);
 int vmm__machine_vcpus_reset(struct vmm_machine *m);
 void vmm__machine_vcpus_destroy(struct vmm_machine *m);

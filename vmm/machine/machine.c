@@ -499,6 +499,9 @@ int vmm_machine_create(const struct vmm_config *cfg, struct vmm_machine **ret,
     if (r == 0) {
         r = vmm__machine_vcpus_create(m, errmsg);
     }
+    if (r == 0) {
+        r = vmm__machine_mptable(m, errmsg);
+    }
     if (r < 0) {
         vmm_machine_destroy(m);
         return r;

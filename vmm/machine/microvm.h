@@ -24,6 +24,9 @@
 #define VMM_MICROVM_VIRTIO_IRQ0 5u
 #define VMM_MICROVM_IOAPIC 0xfec00000ull
 #define VMM_MICROVM_LAPIC 0xfee00000ull
+/* The MP table, where QEMU microvm's firmware writes it: the last KiB of
+ * base memory (reserved in the memory map), which guests scan. */
+#define VMM_MICROVM_MPTABLE 0x9fc00ull
 /* KVM's private pages on Intel hosts (real-mode TSS, identity map), in
  * the hole below the BIOS area, as QEMU places them. */
 #define VMM_MICROVM_KVM_IDENTITY_MAP 0xfeffc000ull
