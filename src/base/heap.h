@@ -3,13 +3,15 @@
  * Intrusive min-heap keyed by int64_t (internal), stored in an array as
  * an implicit 4-ary tree (see heap.c for why not binary).
  *
- * The heap is an array of entries { key, seq, node }; each node records its
+ * The heap is an array of entries { key, node }; each node records its
  * own index in that array, so removal and re-keying of an arbitrary node
  * are O(log n) and peeking at the minimum is O(1).  Keys are compared
  * first, then a per-heap sequence number assigned at every insert and
  * re-key: among equal keys the node (re-)inserted first comes out first
- * (FIFO tie-break).  Keys and sequence numbers live in the array rather
- * than in the nodes so that sifting reads contiguous memory.
+ * (FIFO tie-break).  Keys live in the array so that sifting reads
+ * contiguous memory; the sequence number lives in the node, read only
+ * when two keys are equal, so that an entry is 16 bytes and the four
+ * children of a node share one cache line (see heap.c).
  *
  * Not thread-safe: the owner's lock guards the heap and its nodes.
  */
@@ -26,16 +28,20 @@
 /* Embed one in each object that can sit in a heap. */
 struct loom__heap_node {
     size_t index; /* position in the heap's array, or LOOM__HEAP_NONE */
+    uint64_t seq; /* tie-break among equal keys, while in a heap */
 };
 
 struct loom__heap_entry {
     int64_t key;
-    uint64_t seq;
     struct loom__heap_node *node;
 };
 
 struct loom__heap {
-    struct loom__heap_entry *a; /* a[0] is the minimum */
+    /*
+     * a[0] is the minimum.  The allocation starts a few entries before
+     * a[0], at a cache-line boundary (heap.c); NULL while cap is 0.
+     */
+    struct loom__heap_entry *a;
     size_t len;
     size_t cap;
     uint64_t seq; /* next sequence number */
@@ -107,7 +113,7 @@ static inline int64_t loom__heap_min_key(const struct loom__heap *h)
 /* Sequence number of the minimum; the heap must not be empty. */
 static inline uint64_t loom__heap_min_seq(const struct loom__heap *h)
 {
-    return h->a[0].seq;
+    return h->a[0].node->seq;
 }
 
 /*
@@ -127,8 +133,9 @@ static inline int64_t loom__heap_key(const struct loom__heap *h,
 }
 
 /*
- * loom__heap_check() - verify the heap property and every node's index
- * (tests).  Context: owner.  Return: true if consistent.
+ * loom__heap_check() - verify the heap property, every node's index and
+ * the array's cache-line layout (tests).
+ * Context: owner.  Return: true if consistent.
  */
 bool loom__heap_check(const struct loom__heap *h);
 
