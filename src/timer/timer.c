@@ -18,6 +18,17 @@
  * a pthread mutex in its place, 100,000 arms cost 10-20% less.  And while
  * only the loop's home thread has used its timers, it takes no lock at
  * all (see lock()).
+ *
+ * Memory.  Timers are carved from per-clock chunks rather than malloc'ed
+ * one by one, so that timers created together are neighbours in memory
+ * (one cache line each) whatever state malloc is in: arming 100,000
+ * timers that malloc had scattered over the heap cost a third more than
+ * arming them in creation order from contiguous memory.  A freed timer
+ * goes on its clock's free list, and the chunks are freed with the loop:
+ * a clock keeps the memory of the most timers it ever had at once
+ * (64 bytes each, next to the 16 of their heap slots, which it keeps
+ * too).  Under ASan every timer is malloc'ed and freed, so that a use
+ * after loom_timer_free() stays detectable.
  */
 #include <loom/timer.h>
 
@@ -39,6 +50,16 @@
 #include "timer/timer-int.h"
 
 #define NCLOCKS LOOM_CLOCK_MAX
+
+#ifdef LOOM_ASAN
+#define TIMER_CHUNKS 0
+#else
+#define TIMER_CHUNKS 1
+#endif
+
+/* Timers per chunk: as many as the clock has, within these bounds. */
+#define CHUNK_MIN 8
+#define CHUNK_MAX 512
 
 /*
  * One loom__timers_run() pass over a clock, on the home thread's stack;
@@ -81,6 +102,9 @@ struct timer_clock {
      */
     int64_t wake_deadline;
     size_t ntimers; /* timers of this clock not freed: heap reservation */
+    struct loom_timer *free_timers; /* memory of freed timers (chunks) */
+    struct timer_chunk *chunks;     /* every chunk, newest first */
+    size_t ncarve;                  /* timers not yet carved from chunks */
 
     /*
      * Written under lock, read without it by virtual_needs_wake(): armed
@@ -125,7 +149,10 @@ struct loom__timers {
 struct loom_timer {
     /* Protected by tc->lock. */
     struct loom__heap_node node; /* in tc->heap while armed */
-    struct loom__list defer_link; /* on a run_frame's deferred list */
+    union {
+        struct loom__list defer_link; /* on a run_frame's deferred list */
+        struct loom_timer *next_free; /* on tc->free_timers, once freed */
+    };
 
     /* Written under tc->lock, read lock-free: the deadline, -1 if idle. */
     int64_t expire_ns;
@@ -135,6 +162,16 @@ struct loom_timer {
     loom_cb *cb;
     void *opaque;
 };
+
+/* A block of timers (see "Memory" at the top); the timers follow it. */
+struct timer_chunk {
+    struct timer_chunk *next;
+    size_t n; /* timers in the chunk */
+} LOOM_CACHE_ALIGNED;
+
+/* Whole cache lines: the timers of a chunk start and stay line-aligned. */
+_Static_assert(sizeof(struct loom_timer) % LOOM_CACHELINE == 0,
+               "struct loom_timer fills whole cache lines");
 
 /*
  * Timer states with live VIRTUAL timers, for the virtual clock's hook.
@@ -455,6 +492,66 @@ static void registry_put(struct loom__timers *ts)
     pthread_mutex_unlock(&g_registry_lock);
 }
 
+/* Memory for a new timer of @tc, or NULL.  Called inside lock(tc). */
+static struct loom_timer *timer_alloc_locked(struct timer_clock *tc)
+{
+#if TIMER_CHUNKS
+    struct timer_chunk *c;
+    struct loom_timer *t = tc->free_timers;
+    size_t n;
+
+    if (t) {
+        tc->free_timers = t->next_free;
+        return t;
+    }
+    if (!tc->ncarve) {
+        n = tc->ntimers < CHUNK_MIN   ? CHUNK_MIN
+            : tc->ntimers > CHUNK_MAX ? CHUNK_MAX
+                                      : tc->ntimers;
+        /* sizeof(*c) and sizeof(*t) are multiples of the alignment. */
+        c = aligned_alloc(LOOM_CACHELINE, sizeof(*c) + n * sizeof(*t));
+        if (!c) {
+            return NULL;
+        }
+        c->next = tc->chunks;
+        c->n = n;
+        tc->chunks = c;
+        tc->ncarve = n;
+    }
+    /* From the front: timers created in a row are neighbours. */
+    c = tc->chunks;
+    return (struct loom_timer *)(c + 1) + (c->n - tc->ncarve--);
+#else
+    (void)tc;
+    return malloc(sizeof(struct loom_timer));
+#endif
+}
+
+/* Give back the memory of @t (of @tc).  Called inside lock(tc). */
+static void timer_release_locked(struct timer_clock *tc, struct loom_timer *t)
+{
+#if TIMER_CHUNKS
+    t->next_free = tc->free_timers;
+    tc->free_timers = t;
+#else
+    (void)tc;
+    free(t);
+#endif
+}
+
+/* Free @tc's chunks; none of their timers is live. */
+static void timer_chunks_free(struct timer_clock *tc)
+{
+    struct timer_chunk *c;
+
+    while ((c = tc->chunks) != NULL) {
+        tc->chunks = c->next;
+        free(c);
+    }
+    tc->free_timers = NULL;
+    tc->ncarve = 0;
+}
+
 int loom__timers_new(loom_cb *notify, void *opaque, struct loom__timers **ret)
 {
     struct loom__timers *ts;
@@ -472,6 +569,9 @@ int loom__timers_new(loom_cb *notify, void *opaque, struct loom__timers **ret)
         tc->frames = NULL;
         tc->wake_deadline = INT64_MAX;
         tc->ntimers = 0;
+        tc->free_timers = NULL;
+        tc->chunks = NULL;
+        tc->ncarve = 0;
         tc->npending = 0;
         tc->clock = (enum loom_clock)i;
         tc->ts = ts;
@@ -512,6 +612,7 @@ void loom__timers_free(struct loom__timers *ts)
     }
     for (i = 0; i < NCLOCKS; i++) {
         loom__heap_destroy(&ts->clocks[i].heap);
+        timer_chunks_free(&ts->clocks[i]);
     }
     free(ts);
 }
@@ -659,16 +760,27 @@ int loom__timer_new(struct loom__timers *ts, enum loom_clock clock,
 {
     bool locked;
     struct timer_clock *tc;
-    struct loom_timer *t;
+    struct loom_timer *t = NULL;
     int err;
 
     LOOM_CHECK(cb && ret, -EINVAL);
     LOOM_CHECK((unsigned)clock < NCLOCKS, -EINVAL);
 
     tc = &ts->clocks[clock];
-    t = malloc(sizeof(*t));
-    if (!t) {
-        return -ENOMEM;
+    locked = lock(tc);
+    /* Reserve the heap slot now so that arming never fails. */
+    err = loom__heap_reserve(&tc->heap, tc->ntimers + 1);
+    if (err == 0) {
+        t = timer_alloc_locked(tc);
+        if (t) {
+            tc->ntimers++;
+        } else {
+            err = -ENOMEM;
+        }
+    }
+    unlock(tc, locked);
+    if (err < 0) {
+        return err;
     }
     loom__heap_node_init(&t->node);
     loom__list_init(&t->defer_link);
@@ -676,18 +788,6 @@ int loom__timer_new(struct loom__timers *ts, enum loom_clock clock,
     t->tc = tc;
     t->cb = cb;
     t->opaque = opaque;
-
-    /* Reserve the heap slot now so that arming never fails. */
-    locked = lock(tc);
-    err = loom__heap_reserve(&tc->heap, tc->ntimers + 1);
-    if (err == 0) {
-        tc->ntimers++;
-    }
-    unlock(tc, locked);
-    if (err < 0) {
-        free(t);
-        return err;
-    }
     if (clock == LOOM_CLOCK_VIRTUAL) {
         registry_get(ts);
     }
@@ -716,8 +816,8 @@ void loom_timer_free(struct loom_timer *t)
         }
     }
     tc->ntimers--;
+    timer_release_locked(tc, t);
     unlock(tc, locked);
-    free(t);
     if (tc->clock == LOOM_CLOCK_VIRTUAL) {
         registry_put(ts);
     }

@@ -800,6 +800,60 @@ static void test_live_count(void)
     loom_loop_unref(l);
 }
 
+/*
+ * Timers carved from shared chunks and reused after loom_timer_free():
+ * many timers (several chunks), half freed in a scattered order and
+ * created again, are all distinct, keep their own callback argument and
+ * deadline, and each fires exactly once, in deadline order.
+ */
+static void test_many_reused(void)
+{
+    enum { N = 3000 };
+    struct loom_loop *l = harness_loop_new();
+    struct rec *r = g_new0(struct rec, N);
+    GHashTable *seen = g_hash_table_new(NULL, NULL);
+    int64_t base = loom_clock_ns(LOOM_CLOCK_HOST) - 1;
+    int *log = g_new0(int, N);
+    int nlog = 0, i, round;
+
+    for (i = 0; i < N; i++) {
+        rec_new(l, &r[i], LOOM_CLOCK_HOST);
+    }
+    for (round = 0; round < 3; round++) {
+        for (i = round % 2; i < N; i += 2 + round) {
+            loom_timer_free(r[i].t);
+            rec_new(l, &r[i], LOOM_CLOCK_HOST);
+        }
+    }
+    g_assert_cmpuint(live(l), ==, N);
+    for (i = 0; i < N; i++) {
+        g_assert_false(g_hash_table_contains(seen, r[i].t));
+        g_hash_table_add(seen, r[i].t);
+        g_assert_false(loom_timer_pending(r[i].t));
+        r[i].id = i;
+        r[i].log = log;
+        r[i].nlog = &nlog;
+    }
+    /* Deadlines in the past, in reverse index order: all due at once. */
+    for (i = 0; i < N; i++) {
+        loom_timer_mod(r[i].t, base - i);
+    }
+    for (i = 0; i < N; i++) {
+        g_assert_cmpint(loom_timer_expire_ns(r[i].t), ==, base - i);
+    }
+    poll_until_count(l, &nlog, N);
+    for (i = 0; i < N; i++) {
+        g_assert_cmpint(r[i].count, ==, 1);
+        g_assert_cmpint(log[i], ==, N - 1 - i);
+        loom_timer_free(r[i].t);
+    }
+    g_assert_cmpuint(live(l), ==, 0);
+    g_hash_table_destroy(seen);
+    g_free(log);
+    g_free(r);
+    loom_loop_unref(l);
+}
+
 static void dummy_cb(void *opaque)
 {
 }
@@ -977,6 +1031,7 @@ int main(int argc, char **argv)
     g_test_add_func("/timer/virtual/deterministic", test_virtual_deterministic);
     g_test_add_func("/timer/virtual/step-wakes", test_virtual_step_wakes);
     g_test_add_func("/timer/virtual/stopped", test_virtual_stopped);
+    g_test_add_func("/timer/many-reused", test_many_reused);
     g_test_add_func("/timer/mod-ns", test_mod_ns);
     g_test_add_func("/timer/live-count", test_live_count);
     g_test_add_func("/timer/home-fast-path-ends", test_home_fast_path_ends);
