@@ -212,6 +212,13 @@ void loom__bh_mem_free(struct loom_bh *bh);
 void loom__bh_mem_teardown(struct loom_loop *l);
 
 /*
+ * loom__bh_mem_pooled() - empty chunks in the process-wide pool that
+ * carving reuses (bh-recycle.c); 0 when recycling is off (ASan).  Tests.
+ * Context: any.
+ */
+unsigned loom__bh_mem_pooled(void);
+
+/*
  * loom__bh_live(): BHs created and not freed plus one-shots that never
  * ran, for the leak panic (Context: the loop's teardown, depth 0).
  */

@@ -10,12 +10,18 @@
  * The loops are freed with recycled memory still cached (ASan's leak
  * check does not see recycling, which ASan builds turn off; run this
  * under valgrind to check the recycled lists are freed).
+ *
+ * Bursts: a producer posts far more one-shots than the loop recycles
+ * before the loop runs any (a producer sharing the loop's CPU); the
+ * emptied chunks go to the pool and the next bursts, from other threads,
+ * carve from it rather than from malloc, so the pool does not grow.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 
 #include "harness.h"
+#include "loop/loop-priv.h"
 #include <loom/bh.h>
 #include <loom/loop.h>
 
@@ -149,9 +155,85 @@ static void test_recycle(void)
     free(g_slots);
 }
 
+#define BURST 60000
+#define BURST_ROUNDS 5
+
+struct burst {
+    struct loom_loop *l;
+    unsigned *runs; /* BURST counters, written by the loop's thread */
+};
+
+static void burst_cb(void *opaque)
+{
+    unsigned *run = opaque;
+
+    (*run)++;
+}
+
+static void *burst_fn(void *opaque)
+{
+    struct burst *b = opaque;
+    size_t i;
+
+    for (i = 0; i < BURST; i++) {
+        g_assert_cmpint(loom_bh_oneshot(b->l, burst_cb, &b->runs[i]), ==, 0);
+    }
+    return NULL;
+}
+
+static void test_burst(void)
+{
+    struct burst b = {.l = harness_loop_new()};
+    unsigned pooled1 = 0, pooled;
+    pthread_t th;
+    int64_t deadline;
+    size_t i, done;
+    int r;
+
+    b.runs = calloc(BURST, sizeof(*b.runs));
+    g_assert_nonnull(b.runs);
+    for (r = 0; r < BURST_ROUNDS; r++) {
+        /* The whole burst is queued before the loop runs any of it. */
+        g_assert_cmpint(pthread_create(&th, NULL, burst_fn, &b), ==, 0);
+        g_assert_cmpint(pthread_join(th, NULL), ==, 0);
+        deadline = harness_now_ns() + STALL_NS;
+        do {
+            g_assert_cmpint(harness_now_ns(), <, deadline);
+            loom_loop_poll(b.l, false);
+            for (i = 0, done = 0; i < BURST; i++) {
+                done += b.runs[i] == (unsigned)r + 1;
+            }
+        } while (done < BURST);
+        for (i = 0; i < BURST; i++) {
+            g_assert_cmpuint(b.runs[i], ==, (unsigned)r + 1);
+        }
+        pooled = loom__bh_mem_pooled();
+#ifdef LOOM__ASAN
+        g_assert_cmpuint(pooled, ==, 0);
+#else
+        if (r == 0) {
+            /* Most of the burst went back to chunks, emptied. */
+            g_assert_cmpuint(pooled, >, 0);
+            pooled1 = pooled;
+        } else {
+            /*
+             * Later bursts carved from the pool: it holds about as much
+             * as after the first (less what the loop and the exited
+             * threads' caches keep), not one burst more each time.
+             */
+            g_assert_cmpuint(pooled, <=, pooled1 + 64);
+        }
+#endif
+    }
+    (void)pooled1;
+    loom_loop_unref(b.l);
+    free(b.runs);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
     g_test_add_func("/bh-recycle/two-loops", test_recycle);
+    g_test_add_func("/bh-recycle/burst", test_burst);
     return g_test_run();
 }
