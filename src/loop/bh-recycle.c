@@ -54,11 +54,7 @@
 #include "base/compiler.h"
 #include "loop/loop-priv.h"
 
-#ifdef LOOM_ASAN
-#define BH_RECYCLE 0
-#else
-#define BH_RECYCLE 1
-#endif
+#define BH_RECYCLE LOOM__BH_RECYCLE
 
 #define BH_BATCH 128u
 
@@ -78,7 +74,8 @@ _Static_assert(sizeof(struct bh_chunk) <= BH_CHUNK_HDR, "chunk header");
 
 /* initial-exec: a plain %fs access, no __tls_get_addr() call per post. */
 #define BH_TLS_MODEL __attribute__((tls_model("initial-exec")))
-static __thread struct loom_bh *tls_free BH_TLS_MODEL; /* linked by ->next */
+/* Linked by ->next; loom__bh_mem_alloc() (loop-priv.h) pops it inline. */
+__thread struct loom_bh *loom__bh_tls_free BH_TLS_MODEL;
 static __thread unsigned tls_slot BH_TLS_MODEL; /* next bh_spare slot to try */
 static __thread char *tls_carve BH_TLS_MODEL;   /* next block to carve */
 static __thread unsigned tls_carve_left BH_TLS_MODEL;
@@ -143,8 +140,8 @@ static void free_chain(struct loom_bh *bh)
 static void tls_destructor(void *unused)
 {
     (void)unused;
-    free_chain(tls_free);
-    tls_free = NULL;
+    free_chain(loom__bh_tls_free);
+    loom__bh_tls_free = NULL;
     if (tls_carve_left) {
         chunk_put(tls_carve, tls_carve_left);
         tls_carve_left = 0;
@@ -197,7 +194,7 @@ static struct loom_bh *carve(void)
     return bh;
 }
 
-/* Take one published batch of @l into tls_free; false if none. */
+/* Take one published batch of @l into loom__bh_tls_free; false if none. */
 static bool take_spare(struct loom_loop *l)
 {
     struct loom_bh *batch;
@@ -224,7 +221,7 @@ static bool take_spare(struct loom_loop *l)
         if (batch) {
             __atomic_fetch_sub(&l->bh_nspare, 1, __ATOMIC_RELAXED);
             tls_slot = k + 1;
-            tls_free = batch;
+            loom__bh_tls_free = batch;
             return true;
         }
     }
@@ -252,14 +249,15 @@ static bool recycle_publish(struct loom_loop *l)
 }
 #endif
 
-struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l)
+struct loom_bh *loom__bh_mem_alloc_slow(struct loom_loop *l)
 {
 #if BH_RECYCLE
-    struct loom_bh *bh = tls_free;
+    struct loom_bh *bh;
 
-    if (LOOM_LIKELY(bh) || take_spare(l)) {
-        bh = tls_free;
-        tls_free = bh->next;
+    /* The thread's list is empty: loom__bh_mem_alloc() popped it else. */
+    if (take_spare(l)) {
+        bh = loom__bh_tls_free;
+        loom__bh_tls_free = bh->next;
         return bh;
     }
     return carve();

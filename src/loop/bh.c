@@ -114,7 +114,7 @@ void loom_bh_schedule(struct loom_bh *bh)
         return;
     }
     /* Newly queued, or re-armed / upgraded from idle: wake the loop. */
-    loom_loop_notify(bh->l);
+    loom__loop_notify(bh->l);
 }
 
 void loom_bh_schedule_idle(struct loom_bh *bh)
@@ -189,7 +189,7 @@ int loom_bh_oneshot(struct loom_loop *l, loom_cb *cb, void *opaque)
         return -ENOMEM;
     }
     bh_push(l, bh);
-    loom_loop_notify(l);
+    loom__loop_notify(l);
     return 0;
 }
 

@@ -206,10 +206,37 @@ size_t loom__bh_reclaim_all(struct loom_loop *l);
  * loom__bh_mem_teardown(): free every recycled block the loop holds
  * (Context: the loop's teardown).
  */
-struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l);
+struct loom_bh *loom__bh_mem_alloc_slow(struct loom_loop *l);
 void loom__bh_mem_release(struct loom_loop *l, struct loom_bh *bh);
 void loom__bh_mem_free(struct loom_bh *bh);
 void loom__bh_mem_teardown(struct loom_loop *l);
+
+/* BH memory is recycled except under ASan (bh-recycle.c). */
+#ifdef LOOM_ASAN
+#define LOOM__BH_RECYCLE 0
+#else
+#define LOOM__BH_RECYCLE 1
+/* The calling thread's free blocks, linked by ->next (bh-recycle.c). */
+extern __thread struct loom_bh *loom__bh_tls_free
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+#endif
+
+/*
+ * The posting fast path, inline in the posting functions: a call, its
+ * saved registers and a return were a fifth of a cross-thread post.
+ */
+static inline struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l)
+{
+#if LOOM__BH_RECYCLE
+    struct loom_bh *bh = loom__bh_tls_free;
+
+    if (LOOM_LIKELY(bh)) {
+        loom__bh_tls_free = bh->next;
+        return bh;
+    }
+#endif
+    return loom__bh_mem_alloc_slow(l);
+}
 
 /*
  * loom__bh_mem_pooled() - empty chunks in the process-wide pool that
@@ -281,6 +308,40 @@ int loom__set_poll_hooks(struct loom_loop *l, int fd,
  */
 void loom__loop_claim_home(struct loom_loop *l);
 void loom__loop_notify_accept(struct loom_loop *l, bool drain);
+
+/*
+ * A skipped notification is the hot path of every cross-thread post: it
+ * is counted with a relaxed load and store, not an atomic RMW (a locked
+ * instruction per post), at the price of losing counts when several
+ * threads notify at the same instant.
+ */
+static inline void loom__loop_notify_skipped_inc(struct loom_loop *l)
+{
+    loom__atomic_set(&l->notify_skipped,
+                     loom__atomic_read(&l->notify_skipped) + 1);
+}
+
+/* Context: any.  loom_loop_notify() once notify_me was seen non-zero. */
+void loom__loop_notify_slow(struct loom_loop *l);
+
+/*
+ * loom__loop_notify() - loom_loop_notify(), its common case (the loop is
+ * not about to block) inline in the posting paths.
+ * Context: any.
+ */
+static inline void loom__loop_notify(struct loom_loop *l)
+{
+    /*
+     * Pairs with the seq_cst fetch_add of notify_me in prepare_wait()
+     * (poll.c): the caller's work was published before this load, the
+     * loop looks for work after its increment.
+     */
+    if (!loom__atomic_load_seq(&l->notify_me)) {
+        loom__loop_notify_skipped_inc(l);
+        return;
+    }
+    loom__loop_notify_slow(l);
+}
 
 /*
  * poll.c.  loom__loop_timeout_ns(): how long a level that announced it may

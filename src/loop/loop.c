@@ -218,32 +218,16 @@ void loom__loop_claim_home(struct loom_loop *l)
     LOOM_ASSERT_HOME(l, "loom_loop_poll");
 }
 
-/*
- * A skipped notification is the hot path of every cross-thread post: it
- * is counted with a relaxed load and store, not an atomic RMW (a locked
- * instruction per post), at the price of losing counts when several
- * threads notify at the same instant.
- */
-static inline void notify_skipped_inc(struct loom_loop *l)
+void loom_loop_notify(struct loom_loop *l)
 {
-    loom__atomic_set(&l->notify_skipped,
-                     loom__atomic_read(&l->notify_skipped) + 1);
+    loom__loop_notify(l);
 }
 
-void loom_loop_notify(struct loom_loop *l)
+void loom__loop_notify_slow(struct loom_loop *l)
 {
     uint64_t one = 1;
     uint32_t old;
 
-    /*
-     * Pairs with the seq_cst fetch_add of notify_me in prepare_wait()
-     * (poll.c): the caller's work was published before this load, the
-     * loop looks for work after its increment.
-     */
-    if (!loom__atomic_load_seq(&l->notify_me)) {
-        notify_skipped_inc(l);
-        return;
-    }
     /*
      * Pairs with the fetch_and in loom__loop_notify_accept() and the mode
      * change in prepare_wait() (poll.c).  The plain read first keeps a
@@ -255,7 +239,7 @@ void loom_loop_notify(struct loom_loop *l)
      * and does not sleep).
      */
     if (loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED) {
-        notify_skipped_inc(l);
+        loom__loop_notify_skipped_inc(l);
         return;
     }
     old = loom__atomic_fetch_or(&l->wake, LOOP_WAKE_NOTIFIED);
@@ -264,7 +248,7 @@ void loom_loop_notify(struct loom_loop *l)
          * A wake-up is on its way, or the loop is busy-polling and will
          * see NOTIFIED before it sleeps (spin() in poll.c).
          */
-        notify_skipped_inc(l);
+        loom__loop_notify_skipped_inc(l);
         return;
     }
     if (old & LOOP_WAKE_FUTEX) {
