@@ -8,11 +8,12 @@
  * Sifting moves a "hole": the entry being placed is held aside, the ones it
  * passes move one step, and it is stored once at its final slot.
  *
- * An entry is 16 bytes (key and node; the FIFO sequence number is in the
- * node, read only on equal keys), and the array starts PAD entries into
- * a cache-line-aligned allocation, so that the four children of slot i,
- * 4i+1 .. 4i+4, fill exactly one 64-byte line (libev lays its 4-heap out
- * the same way): choosing the smallest child reads one line, not two.
+ * An entry is 16 bytes on 64-bit targets (key and node; the FIFO
+ * sequence number is in the node, read only on equal keys), and the array
+ * starts PAD entries into a cache-line-aligned allocation, so that the
+ * four children of slot i, 4i+1 .. 4i+4, fill exactly one 64-byte line
+ * (libev lays its 4-heap out the same way): choosing the smallest child
+ * reads one line, not two.
  */
 #include "base/heap.h"
 
@@ -23,11 +24,14 @@
 
 #define ARITY 4
 #define LINE 64
+/*
+ * Whether four entries fill a line exactly (16-byte entries: 64-bit
+ * targets); elsewhere the array is merely line-aligned.
+ */
+#define LINE_FIT (LINE / sizeof(struct loom__heap_entry) == ARITY &&           \
+                  LINE % sizeof(struct loom__heap_entry) == 0)
 /* Entries before a[0] in the allocation: (4i + 1 + PAD) * 16 % 64 == 0. */
-#define PAD (LINE / sizeof(struct loom__heap_entry) - 1)
-
-_Static_assert(LINE / sizeof(struct loom__heap_entry) == ARITY,
-               "four children per cache line");
+#define PAD ((size_t)(LINE_FIT ? ARITY - 1 : 0))
 
 static inline size_t parent(size_t i)
 {
@@ -167,11 +171,11 @@ int loom__heap_reserve(struct loom__heap *h, size_t n)
         }
         cap *= 2;
     }
-    if (cap > SIZE_MAX / sizeof(*base) - PAD - ARITY) {
+    if (cap > (SIZE_MAX - LINE) / sizeof(*base) - PAD) {
         return -ENOMEM;
     }
     /* aligned_alloc() wants a multiple of the alignment. */
-    bytes = (cap + PAD + ARITY - 1) / ARITY * LINE;
+    bytes = ((cap + PAD) * sizeof(*base) + LINE - 1) / LINE * LINE;
     base = aligned_alloc(LINE, bytes);
     if (!base) {
         return -ENOMEM;
@@ -269,7 +273,7 @@ bool loom__heap_check(const struct loom__heap *h)
     size_t i;
 
     /* The children of every slot share one cache line (see top). */
-    if (h->a && (uintptr_t)&h->a[1] % LINE != 0) {
+    if (LINE_FIT && h->a && (uintptr_t)&h->a[1] % LINE != 0) {
         return false;
     }
     for (i = 0; i < h->len; i++) {

@@ -10,8 +10,8 @@
  * re-key: among equal keys the node (re-)inserted first comes out first
  * (FIFO tie-break).  Keys live in the array so that sifting reads
  * contiguous memory; the sequence number lives in the node, read only
- * when two keys are equal, so that an entry is 16 bytes and the four
- * children of a node share one cache line (see heap.c).
+ * when two keys are equal, so that an entry is 16 bytes (64-bit targets)
+ * and the four children of a node share one cache line (see heap.c).
  *
  * Not thread-safe: the owner's lock guards the heap and its nodes.
  */

@@ -169,9 +169,10 @@ struct timer_chunk {
     size_t n; /* timers in the chunk */
 } LOOM_CACHE_ALIGNED;
 
-/* Whole cache lines: the timers of a chunk start and stay line-aligned. */
-_Static_assert(sizeof(struct loom_timer) % LOOM_CACHELINE == 0,
-               "struct loom_timer fills whole cache lines");
+/* Distance between the timers of a chunk: whole cache lines (64 bytes). */
+#define TIMER_STRIDE                                                           \
+    ((sizeof(struct loom_timer) + LOOM_CACHELINE - 1) / LOOM_CACHELINE *      \
+     LOOM_CACHELINE)
 
 /*
  * Timer states with live VIRTUAL timers, for the virtual clock's hook.
@@ -508,8 +509,8 @@ static struct loom_timer *timer_alloc_locked(struct timer_clock *tc)
         n = tc->ntimers < CHUNK_MIN   ? CHUNK_MIN
             : tc->ntimers > CHUNK_MAX ? CHUNK_MAX
                                       : tc->ntimers;
-        /* sizeof(*c) and sizeof(*t) are multiples of the alignment. */
-        c = aligned_alloc(LOOM_CACHELINE, sizeof(*c) + n * sizeof(*t));
+        /* sizeof(*c) and the stride are multiples of the alignment. */
+        c = aligned_alloc(LOOM_CACHELINE, sizeof(*c) + n * TIMER_STRIDE);
         if (!c) {
             return NULL;
         }
@@ -520,7 +521,8 @@ static struct loom_timer *timer_alloc_locked(struct timer_clock *tc)
     }
     /* From the front: timers created in a row are neighbours. */
     c = tc->chunks;
-    return (struct loom_timer *)(c + 1) + (c->n - tc->ncarve--);
+    return (struct loom_timer *)((char *)(c + 1) +
+                                 (c->n - tc->ncarve--) * TIMER_STRIDE);
 #else
     (void)tc;
     return malloc(sizeof(struct loom_timer));
