@@ -304,10 +304,13 @@ static int handler_add(struct loom_loop *l, int fd,
     if ((unsigned)fd >= l->fds_size && (ret = grow_fd_table(l, fd)) < 0) {
         return ret;
     }
-    h = calloc(1, sizeof(*h));
+    /* Line-aligned: the fields a dispatch touches share one line. */
+    h = aligned_alloc(LOOM_CACHELINE, (sizeof(*h) + LOOM_CACHELINE - 1) /
+                                          LOOM_CACHELINE * LOOM_CACHELINE);
     if (!h) {
         return -ENOMEM;
     }
+    memset(h, 0, sizeof(*h));
     h->fd = fd;
     h->group = (uint8_t)group;
     h->events = events;
@@ -517,7 +520,7 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
         /* Never re-enter a handler running further up the stack. */
         return 0;
     }
-    h->running++;
+    h->running = true;
     loom__list_add_head(&l->running, &h->run_link);
     if (re & LOOP_EV_POLLED) {
         n += call_poll_ready(h);
@@ -531,7 +534,7 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
         h->on_write(h->opaque);
         n++;
     }
-    h->running--;
+    h->running = false;
     loom__list_del(&h->run_link);
     if (h->masked) {
         h->masked = false;
