@@ -89,6 +89,45 @@ int vmm__machine_fail(char **errmsg, int err, const char *fmt, ...)
 /* Guest RAM                                                           */
 /* ------------------------------------------------------------------ */
 
+/* Guest RAM is backed by transparent huge pages where the host allows. */
+#define RAM_HUGE_ALIGN ((size_t)2 << 20)
+
+/*
+ * Map one guest RAM region: reserved, not committed (a mostly idle guest
+ * costs only what it touches), zeroed by mmap (the PVH entry relies on
+ * 0x0-0x2067 being zero: VMM.md, "This machine"), and 2 MiB aligned with
+ * MADV_HUGEPAGE, as QEMU maps its RAM: the guest-physical regions start on
+ * 2 MiB boundaries, so KVM can then map the guest with 2 MiB pages.  That
+ * saves a fault per 4 KiB page the guest touches (on this host's shadow
+ * paging, an exit each: a Linux boot to init takes 34,000 exits instead
+ * of 55,000, as many as on QEMU).  The cost: a guest touching a byte of
+ * a 2 MiB range commits all of it (the hello guest: 6.2 MiB RSS, not 3.8).
+ * Returns MAP_FAILED with errno set on failure.
+ */
+static void *map_ram(size_t size)
+{
+    size_t len = size + RAM_HUGE_ALIGN;
+    uintptr_t base, start;
+    uint8_t *p;
+
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        return MAP_FAILED;
+    }
+    base = (uintptr_t)p;
+    start = (base + RAM_HUGE_ALIGN - 1) & ~(uintptr_t)(RAM_HUGE_ALIGN - 1);
+    if (start > base) {
+        (void)munmap(p, start - base);
+    }
+    if (base + len > start + size) {
+        (void)munmap((void *)(start + size), base + len - (start + size));
+    }
+    (void)madvise((void *)start, size, MADV_HUGEPAGE);
+    (void)madvise((void *)start, size, MADV_DONTDUMP);
+    return (void *)start;
+}
+
 static int create_ram(struct vmm_machine *m, char **errmsg)
 {
     struct vmm_gmem_region regions[2];
@@ -100,20 +139,13 @@ static int create_ram(struct vmm_machine *m, char **errmsg)
                                  (unsigned long long)m->cfg->ram_size);
     }
     for (i = 0; i < n; i++) {
-        /*
-         * Reserve, do not commit: a mostly idle guest costs only the pages
-         * it touches (BENCH.md's RSS figure).  Zeroed by mmap, which the
-         * PVH entry relies on for 0x0-0x2067 (VMM.md, "This machine").
-         */
-        void *p = mmap(NULL, regions[i].size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *p = map_ram(regions[i].size);
 
         if (p == MAP_FAILED) {
             return vmm__machine_fail(
                 errmsg, -errno, "cannot allocate %llu MiB of guest RAM",
                 (unsigned long long)(regions[i].size >> 20));
         }
-        (void)madvise(p, regions[i].size, MADV_DONTDUMP);
         regions[i].hva = p;
         m->ram[i] = regions[i];
         m->nr_ram = (unsigned)i + 1;
