@@ -21,18 +21,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
 #include "guest-run.h"
+#include "harness.h"
 #include "qmp-vm.h"
 
 #define WRITES 3u
@@ -205,21 +201,6 @@ static void test_rerror_stop(void)
     image_drop(&im);
 }
 
-/* io_uring_setup() fails with ENOSYS from now on, in children too. */
-static void refuse_io_uring(void)
-{
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {.len = G_N_ELEMENTS(f), .filter = f};
-
-    g_assert_cmpint(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ==, 0);
-    g_assert_cmpint(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), ==, 0);
-}
-
 /* The jobs io0's thread pool was given (0 when it has none). */
 static json_int_t io0_pool_jobs(struct qclient *c)
 {
@@ -298,7 +279,7 @@ static void test_uring_refused(void)
     pid = fork();
     g_assert_cmpint(pid, >=, 0);
     if (pid == 0) {
-        refuse_io_uring();
+        harness_refuse_io_uring();
         jobs = run_uring();
         g_test_message("io_uring refused: %lld pool jobs", (long long)jobs);
         /* Four rounds of writes and a FLUSH at least. */

@@ -135,4 +135,11 @@ void harness_self_cpuset(struct loom_cpuset *out);
 /* The highest-numbered CPU this process may run on. */
 unsigned harness_last_cpu(void);
 
+/*
+ * From now on io_uring_setup() fails with ENOSYS in this process and the
+ * children it forks or execs, as on a kernel without io_uring (or with
+ * io_uring_disabled): a seccomp filter (asserts success).
+ */
+void harness_refuse_io_uring(void);
+
 #endif /* LOOM_TEST_HARNESS_H */

@@ -12,13 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -602,22 +597,6 @@ static void test_abandon(const void *data)
     free(buf);
 }
 
-/* Make io_uring_setup() fail with ENOSYS in this process, as a kernel
- * without io_uring (or with io_uring_disabled) would. */
-static void refuse_io_uring(void)
-{
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {.len = G_N_ELEMENTS(f), .filter = f};
-
-    g_assert_cmpint(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ==, 0);
-    g_assert_cmpint(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), ==, 0);
-}
-
 /* A kernel that refuses io_uring: aio=io_uring falls back to the pool. */
 static void test_uring_refused(void)
 {
@@ -633,7 +612,7 @@ static void test_uring_refused(void)
         struct vmm_blk_backend_stats st;
         struct t t;
 
-        refuse_io_uring();
+        harness_refuse_io_uring();
         memset(&t, 0, sizeof(t));
         t.loop = harness_loop_new();
         make_image(&t, IMG_SIZE);
