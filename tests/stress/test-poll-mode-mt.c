@@ -257,8 +257,15 @@ static void test_transitions(void)
     }
     g_assert_cmpint(pthread_join(th, NULL), ==, 0);
     harness_watchdog_stop(&q->wd);
-    /* Leave poll mode: begin and end balance. */
-    g_assert_false(loom_loop_poll(q->l, false));
+    /*
+     * Leave poll mode (every non-blocking poll runs poll_end): begin and
+     * end balance.  The last item may have been taken by on_poll while
+     * its kick was in flight; that kick is dispatched first (progress),
+     * then the loop has nothing left to do.
+     */
+    for (int extra = 0; loom_loop_poll(q->l, false); extra++) {
+        g_assert_cmpint(extra, <, 3);
+    }
     g_assert_false(q->in_mode);
 
     g_test_message("begins %lu ends %lu kicks %lu skipped %lu (in end "
