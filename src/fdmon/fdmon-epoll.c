@@ -107,8 +107,7 @@ static int ctl(struct fdmon_epoll *e, struct loom__fdh *h, unsigned old,
             return epfd;
         }
     }
-    ev.events = ((events & LOOM__EV_IN) ? EPOLLIN : 0) |
-                ((events & LOOM__EV_OUT) ? EPOLLOUT : 0);
+    ev.events = events & (LOOM__EV_IN | LOOM__EV_OUT);
     op = !old ? EPOLL_CTL_ADD : !events ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
     if (epoll_ctl(epfd, op, h->fd, &ev) < 0 && op != EPOLL_CTL_DEL) {
         return -errno;
@@ -148,42 +147,55 @@ static int do_wait(int epfd, struct epoll_event *evs, int max,
     struct timespec ts;
     int ret, ms;
 
+    if (timeout_ns <= 0) {
+        /* Forever or not at all: exact in milliseconds, no timespec. */
+        return epoll_wait(epfd, evs, max, timeout_ns < 0 ? -1 : 0);
+    }
     if (loom__atomic_read(&g_have_pwait2)) {
-        ts = loom__timespec_ns(timeout_ns < 0 ? 0 : timeout_ns);
-        ret = epoll_pwait2(epfd, evs, max, timeout_ns < 0 ? NULL : &ts, NULL);
+        ts = loom__timespec_ns(timeout_ns);
+        ret = epoll_pwait2(epfd, evs, max, &ts, NULL);
         if (ret >= 0 || errno != ENOSYS) {
             return ret;
         }
         loom__atomic_set(&g_have_pwait2, false);
     }
     /* Round up: never wake before a timer's deadline. */
-    ms = timeout_ns < 0 ? -1
-         : timeout_ns > (int64_t)999999 * 1000000
+    ms = timeout_ns > (int64_t)999999 * 1000000
              ? 999999 * 1000
              : (int)((timeout_ns + 999999) / 1000000);
     return epoll_wait(epfd, evs, max, ms);
 }
 
+/* epoll's IN, OUT and ERR bits are the loop's; HUP reports as ERR. */
+_Static_assert(LOOM__EV_IN == EPOLLIN && LOOM__EV_OUT == EPOLLOUT &&
+                   LOOM__EV_ERR == EPOLLERR && EPOLLHUP == EPOLLERR << 1,
+               "LOOM__EV_* must match the epoll bits");
+
 static unsigned from_epev(uint32_t re)
 {
-    return ((re & EPOLLIN) ? LOOM__EV_IN : 0) |
-           ((re & EPOLLOUT) ? LOOM__EV_OUT : 0) |
-           ((re & (EPOLLHUP | EPOLLERR)) ? LOOM__EV_ERR : 0);
+    return (re & LOOM__EV_MONITOR) | ((re & EPOLLHUP) >> 1);
 }
 
-/* Returns the number of handlers added; flags the nested-set marker. */
-static int collect(struct epoll_event *evs, int n, struct loom__list *ready,
-                   bool *nested_ready)
+/*
+ * Append the handlers of @n events to @ready.  Return: how many; a
+ * NULL data.ptr (the default set signalling inside the top-level one)
+ * is not counted but sets *@nested_ready.
+ */
+static inline __attribute__((always_inline)) int
+collect(const struct epoll_event *evs, int n, struct loom__list *ready,
+        bool *nested_ready)
 {
-    int i, found = 0;
+    int i, found = n;
 
     for (i = 0; i < n; i++) {
-        if (!evs[i].data.ptr) {
+        struct loom__fdh *h = evs[i].data.ptr;
+
+        if (LOOM_UNLIKELY(!h)) {
             *nested_ready = true;
+            found--;
             continue;
         }
-        loom__fdmon_add_ready(ready, evs[i].data.ptr, from_epev(evs[i].events));
-        found++;
+        loom__fdmon_add_ready(ready, h, from_epev(evs[i].events));
     }
     return found;
 }
@@ -197,12 +209,13 @@ static int ep_wait(struct loom__fdmon *m, int64_t timeout_ns, bool toplevel,
     int ret, found;
 
     ret = do_wait(epfd, e->evs, MAX_EVENTS, timeout_ns);
-    if (ret <= 0) {
+    if (LOOM_UNLIKELY(ret <= 0)) {
         return (ret < 0 && errno != EINTR) ? -errno : 0;
     }
     found = collect(e->evs, ret, ready, &harvest);
-    if (harvest) {
+    if (LOOM_UNLIKELY(harvest)) {
         /* The default set signalled inside the top-level one. */
+        harvest = false;
         ret = do_wait(e->epfd, e->evs, MAX_EVENTS, 0);
         if (ret > 0) {
             found += collect(e->evs, ret, ready, &harvest);

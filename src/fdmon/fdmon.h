@@ -24,10 +24,14 @@
 #include <loom/loop.h>
 #include <loom/notifier.h>
 
-/* Event bits (wanted and reported). */
-#define LOOM__EV_IN 1u
-#define LOOM__EV_OUT 2u
-#define LOOM__EV_ERR 4u /* reported only: hang-up or error */
+/*
+ * Event bits (wanted and reported).  The values of poll(2)'s and epoll's
+ * POLLIN / POLLOUT / POLLERR, so that a backend converts with a mask
+ * (fdmon-epoll.c checks this at build time).
+ */
+#define LOOM__EV_IN 0x1u
+#define LOOM__EV_OUT 0x4u
+#define LOOM__EV_ERR 0x8u /* reported only: hang-up or error */
 /* The bits a backend reports; the loop may keep others in ->revents. */
 #define LOOM__EV_MONITOR (LOOM__EV_IN | LOOM__EV_OUT | LOOM__EV_ERR)
 
