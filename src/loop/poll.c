@@ -37,7 +37,12 @@ struct poll_iter {
     int64_t timeout_ns;
     int64_t poll_start;     /* adaptive polling: when it began; 0 if off */
     int64_t poll_max;       /* adaptive polling: poll_max_ns read at start */
-    struct loom__list ready; /* this level's ready handlers */
+    /*
+     * This level's ready handlers, a local of loom__loop_poll_ex(): its
+     * address goes to the monitor, and were the list a member the whole
+     * iteration state would live in memory instead of registers.
+     */
+    struct loom__list *ready;
 };
 
 int64_t loom__loop_timeout_ns(struct loom_loop *l)
@@ -182,7 +187,7 @@ static bool spin(struct poll_iter *it, int64_t window_ns)
         return true;
     }
     while (!found) {
-        if (loom__fdh_poll(l, it->toplevel, &it->ready) ||
+        if (loom__fdh_poll(l, it->toplevel, it->ready) ||
             (loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
             found = true;
         } else if ((now = loom_clock_ns(LOOM_CLOCK_HOST)) - it->poll_start >=
@@ -281,9 +286,9 @@ static void poll_mode(struct poll_iter *it)
         return;
     }
     if (!it->blocking || it->timeout_ns != 0) {
-        found = loom__fdh_poll_end(l, it->toplevel, &it->ready);
+        found = loom__fdh_poll_end(l, it->toplevel, it->ready);
     } else {
-        found = loom__fdh_poll_round(l, it->toplevel, &it->ready);
+        found = loom__fdh_poll_round(l, it->toplevel, it->ready);
     }
     if (found) {
         it->timeout_ns = 0;
@@ -359,7 +364,7 @@ static void wait_fds(struct poll_iter *it)
     } else {
         m = l->mon;
         /* An error leaves the ready list empty; the caller retries. */
-        (void)m->ops->wait(m, it->timeout_ns, it->toplevel, &it->ready);
+        (void)m->ops->wait(m, it->timeout_ns, it->toplevel, it->ready);
     }
     if (hooks && l->after_sleep) {
         l->after_sleep(l->sleep_opaque);
@@ -408,17 +413,23 @@ static bool run_timers(struct loom_loop *l)
 
 bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool toplevel)
 {
+    struct loom__list ready;
     struct poll_iter it = {
         .l = l,
         .blocking = blocking,
         .toplevel = toplevel,
+        .ready = &ready,
     };
     struct loom_loop *outer = loom__t_loop;
     bool progress;
 
-    loom__loop_claim_home(l);
+    if (LOOM_UNLIKELY(!loom__atomic_read(&l->home_claimed))) {
+        /* The first poller becomes home. */
+        loom__loop_claim_home(l);
+    }
+    LOOM_ASSERT_HOME(l, "loom_loop_poll");
     loom__t_loop = l;
-    loom__list_init(&it.ready);
+    loom__list_init(&ready);
     if (l->depth++ && !loom__list_empty(&l->running)) {
         loom__fdh_mask_running(l);
     }
@@ -428,7 +439,7 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool toplevel)
     wait_fds(&it);
     finish_wait(&it);
     progress = loom__bh_poll(l);
-    progress |= loom__fdh_dispatch(l, &it.ready);
+    progress |= loom__fdh_dispatch(l, &ready);
     progress |= run_timers(l);
     LOOP_STAT_ADD(l, iterations, 1);
     if (--l->depth == 0 && !loom__list_empty(&l->deleted)) {
