@@ -51,7 +51,8 @@ struct loom__fdh {
      * over three lines they cost three misses per event.
      */
     struct loom__list ready_link; /* some poll level's ready list */
-    struct loom__list run_link;   /* loop's running list */
+    /* Next on the loop's running stack (valid while ->running). */
+    struct loom__fdh *run_next;
     loom_fd_cb *on_read;
     void *opaque;
     /* Notifier handlers: called with @notifier instead. */

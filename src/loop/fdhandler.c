@@ -9,9 +9,10 @@
  * dispatch code of every poll level may still hold it).
  *
  * Re-entrancy: a handler whose callback is running sits on the loop's
- * running list.  A nested poll first masks those handlers (stops watching
- * their fds, so a still-readable fd cannot make it spin) and never
- * dispatches them; they are unmasked when their callback returns.
+ * running stack (innermost first).  A nested poll first masks those
+ * handlers (stops watching their fds, so a still-readable fd cannot make
+ * it spin) and never dispatches them; they are unmasked when their
+ * callback returns.
  */
 #include <loom/loop.h>
 
@@ -72,7 +73,6 @@ int loom__loop_mon_init(struct loom_loop *l)
     n->events = LOOM__EV_IN;
     loom__list_init(&n->link);
     loom__list_init(&n->ready_link);
-    loom__list_init(&n->run_link);
     loom__list_init(&n->poll_link);
     ret = loom__fdmon_poll_ops.create(0, &l->mon);
     if (ret < 0) {
@@ -315,7 +315,6 @@ static int handler_add(struct loom_loop *l, int fd,
     h->group = (uint8_t)group;
     h->events = events;
     loom__list_init(&h->ready_link);
-    loom__list_init(&h->run_link);
     loom__list_init(&h->poll_link);
     ret = l->mon->ops->add(l->mon, h, events);
     if (ret < 0) {
@@ -467,12 +466,10 @@ int loom_set_fd_poll_hooks(struct loom_loop *l, int fd, loom_fd_cb *poll_begin,
  */
 unsigned loom__fdh_mask_running(struct loom_loop *l)
 {
-    struct loom__list *pos;
+    struct loom__fdh *h;
     unsigned n = 0;
 
-    for (pos = l->running.next; pos != &l->running; pos = pos->next) {
-        struct loom__fdh *h = loom__list_entry(pos, struct loom__fdh, run_link);
-
+    for (h = l->running; h; h = h->run_next) {
         if (!h->masked && !h->deleted) {
             h->masked = true;
             /* Best effort: on failure the handler is merely skipped. */
@@ -512,6 +509,21 @@ static unsigned call_poll_ready(struct loom__fdh *h)
     return 0;
 }
 
+/*
+ * Take @h off the running stack.  Callbacks return in reverse order of
+ * their calls, so @h is on top; the walk is for a callback that did not
+ * (it switched coroutines with a nested poll's callback on the stack).
+ */
+static void running_pop(struct loom_loop *l, struct loom__fdh *h)
+{
+    struct loom__fdh **pp = &l->running;
+
+    while (LOOM_UNLIKELY(*pp != h)) {
+        pp = &(*pp)->run_next;
+    }
+    *pp = h->run_next;
+}
+
 static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
 {
     unsigned re = h->revents, n = 0;
@@ -521,7 +533,8 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
         return 0;
     }
     h->running = true;
-    loom__list_add_head(&l->running, &h->run_link);
+    h->run_next = l->running;
+    l->running = h;
     if (re & LOOP_EV_POLLED) {
         n += call_poll_ready(h);
     }
@@ -535,7 +548,7 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
         n++;
     }
     h->running = false;
-    loom__list_del(&h->run_link);
+    running_pop(l, h);
     if (h->masked) {
         h->masked = false;
         if (!h->deleted) {

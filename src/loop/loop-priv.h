@@ -83,7 +83,8 @@ struct loom_loop {
     struct loom__list slices;          /* struct loom__bh_slice, oldest first */
     struct loom__list handlers;         /* live user handlers */
     struct loom__list deleted;          /* removed, waiting for depth 0 */
-    struct loom__list running;          /* handlers whose callback is running */
+    struct loom__fdh *running;          /* handlers whose callback is
+                                           running, innermost first */
     struct loom__list polling;          /* handlers in poll mode (poll_link) */
     struct loom__fdh notify_h;         /* the loop's eventfd */
     struct loom__fdmon *mon;

@@ -85,7 +85,6 @@ int loom_loop_new(struct loom_loop **ret)
     loom__list_init(&l->slices);
     loom__list_init(&l->handlers);
     loom__list_init(&l->deleted);
-    loom__list_init(&l->running);
     loom__list_init(&l->polling);
     loom__bh_init_embedded(l, &l->kick_bh, nop_cb, "wait-kick");
     l->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -430,7 +430,7 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool toplevel)
     LOOM_ASSERT_HOME(l, "loom_loop_poll");
     loom__t_loop = l;
     loom__list_init(&ready);
-    if (l->depth++ && !loom__list_empty(&l->running)) {
+    if (l->depth++ && l->running) {
         loom__fdh_mask_running(l);
     }
     prepare_wait(&it);

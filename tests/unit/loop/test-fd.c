@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include <loom/bh.h>
+#include <loom/co.h>
 #include <loom/loop.h>
 #include <loom/notifier.h>
 #include <loom/timer.h>
@@ -330,6 +331,123 @@ static void test_remove_in_nested(void)
     g_assert_cmpint(a.reads, ==, 0);
     loom_bh_free(bh);
     close_pair(&a);
+    loom_loop_unref(l);
+}
+
+/*
+ * Callbacks that return out of order: a's callback enters a coroutine
+ * whose nested poll runs b's callback, which yields; a's callback returns
+ * first, b's only when the coroutine is entered again.  The loop must
+ * keep track of which one is still running either way.
+ */
+struct ooo {
+    struct fdh a, b, c;
+    struct loom_co *co;
+    bool a_enters;     /* a's callback enters the coroutine */
+    bool b_yielded;    /* b's callback is suspended */
+    bool c_nested;     /* c's callback runs a nested poll */
+    int a_in_nested;   /* a's reads seen by c's nested poll */
+};
+
+static void ooo_co(void *opaque)
+{
+    struct ooo *o = opaque;
+
+    g_assert_true(loom_loop_poll(o->a.l, false));
+    g_assert_cmpint(o->b.reads, ==, 1);
+}
+
+static void ooo_a(void *opaque)
+{
+    struct ooo *o = opaque;
+
+    o->a.reads++;
+    drain(o->a.fd);
+    if (o->a_enters) {
+        o->a_enters = false;
+        /* Only the coroutine's nested poll may run b: it yields. */
+        send_byte(&o->b);
+        loom_co_enter(o->co);
+        g_assert_true(o->b_yielded);
+    }
+}
+
+static void ooo_b(void *opaque)
+{
+    struct ooo *o = opaque;
+
+    o->b.reads++;
+    drain(o->b.fd);
+    if (o->b.reads == 1) {
+        o->b_yielded = true;
+        loom_co_yield();
+        o->b_yielded = false;
+    }
+}
+
+static void ooo_c(void *opaque)
+{
+    struct ooo *o = opaque;
+    int before = o->a.reads;
+
+    o->c.reads++;
+    drain(o->c.fd);
+    if (o->c_nested) {
+        /* a is not running: a nested poll dispatches it. */
+        send_byte(&o->a);
+        loom_loop_poll(o->c.l, false);
+        o->a_in_nested = o->a.reads - before;
+    }
+}
+
+static void test_running_out_of_order(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct ooo o = {0};
+
+    make_pair(&o.a, l);
+    make_pair(&o.b, l);
+    make_pair(&o.c, l);
+    g_assert_cmpint(loom_set_fd_handler(l, o.a.fd, ooo_a, NULL, NULL, NULL, &o),
+                    ==, 0);
+    g_assert_cmpint(loom_set_fd_handler(l, o.b.fd, ooo_b, NULL, NULL, NULL, &o),
+                    ==, 0);
+    g_assert_cmpint(loom_set_fd_handler(l, o.c.fd, ooo_c, NULL, NULL, NULL, &o),
+                    ==, 0);
+    g_assert_cmpint(loom_co_create(ooo_co, &o, &o.co), ==, 0);
+    o.a_enters = true;
+    send_byte(&o.a);
+    /* a runs; inside it the coroutine's poll runs b, which yields. */
+    g_assert_true(loom_loop_poll(l, true));
+    g_assert_true(o.b_yielded);
+    g_assert_cmpint(o.a.reads, ==, 1);
+    /* a returned while b is still running: a runs again, b does not. */
+    send_byte(&o.a);
+    send_byte(&o.b);
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(o.a.reads, ==, 2);
+    g_assert_cmpint(o.b.reads, ==, 1);
+    /* b's callback returns; then b is dispatched like any handler. */
+    loom_co_enter(o.co);
+    g_assert_false(o.b_yielded);
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(o.b.reads, ==, 2);
+    /* Neither is running now: a nested poll under c dispatches a. */
+    o.c_nested = true;
+    send_byte(&o.c);
+    g_assert_true(loom_loop_poll(l, false));
+    g_assert_cmpint(o.c.reads, ==, 1);
+    g_assert_cmpint(o.a_in_nested, ==, 1);
+    g_assert_cmpint(o.a.reads, ==, 3);
+    g_assert_cmpint(loom_set_fd_handler(l, o.a.fd, NULL, NULL, NULL, NULL, NULL),
+                    ==, 0);
+    g_assert_cmpint(loom_set_fd_handler(l, o.b.fd, NULL, NULL, NULL, NULL, NULL),
+                    ==, 0);
+    g_assert_cmpint(loom_set_fd_handler(l, o.c.fd, NULL, NULL, NULL, NULL, NULL),
+                    ==, 0);
+    close_pair(&o.a);
+    close_pair(&o.b);
+    close_pair(&o.c);
     loom_loop_unref(l);
 }
 
@@ -675,6 +793,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fd/remove-other", test_remove_other);
     g_test_add_func("/fd/nested-no-reentry", test_nested_no_reentry);
     g_test_add_func("/fd/remove-in-nested", test_remove_in_nested);
+    g_test_add_func("/fd/running-out-of-order", test_running_out_of_order);
     g_test_add_func("/fd/switch-backend", test_switch_backend);
     g_test_add_func("/fd/auto-epoll", test_auto_epoll);
     g_test_add_func("/fd/notifier", test_notifier);
