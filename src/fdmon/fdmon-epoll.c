@@ -141,16 +141,14 @@ static void ep_remove(struct loom__fdmon *m, struct loom__fdh *h)
     }
 }
 
-static int do_wait(int epfd, struct epoll_event *evs, int max,
-                   int64_t timeout_ns)
+/* A wait with a finite timeout: nanoseconds where the kernel has them. */
+static __attribute__((noinline)) int wait_timed(int epfd,
+                                                struct epoll_event *evs,
+                                                int max, int64_t timeout_ns)
 {
     struct timespec ts;
     int ret, ms;
 
-    if (timeout_ns <= 0) {
-        /* Forever or not at all: exact in milliseconds, no timespec. */
-        return epoll_wait(epfd, evs, max, timeout_ns < 0 ? -1 : 0);
-    }
     if (loom__atomic_read(&g_have_pwait2)) {
         ts = loom__timespec_ns(timeout_ns);
         ret = epoll_pwait2(epfd, evs, max, &ts, NULL);
@@ -164,6 +162,16 @@ static int do_wait(int epfd, struct epoll_event *evs, int max,
              ? 999999 * 1000
              : (int)((timeout_ns + 999999) / 1000000);
     return epoll_wait(epfd, evs, max, ms);
+}
+
+static int do_wait(int epfd, struct epoll_event *evs, int max,
+                   int64_t timeout_ns)
+{
+    if (timeout_ns <= 0) {
+        /* Forever or not at all: exact in milliseconds, no timespec. */
+        return epoll_wait(epfd, evs, max, timeout_ns < 0 ? -1 : 0);
+    }
+    return wait_timed(epfd, evs, max, timeout_ns);
 }
 
 /* epoll's IN, OUT and ERR bits are the loop's; HUP reports as ERR. */
