@@ -6,14 +6,17 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 
+#include <loom/main.h>
 #include <loom/thread.h>
 
 static const char *g_fdmon_name;
@@ -79,6 +82,71 @@ int64_t harness_now_ns(void)
 void harness_yield(void)
 {
     sched_yield();
+}
+
+void harness_watchdog_expired(const char *file, int line, const char *what,
+                              int64_t ns)
+{
+    if (ns < 0) {
+        g_error("%s:%d: watchdog: %s still not true at its deadline", file,
+                line, what);
+    }
+    g_error("%s:%d: watchdog: %s still not true after %lld ms", file, line,
+            what, (long long)(ns / 1000000));
+}
+
+int64_t harness_left_ns(int64_t deadline)
+{
+    int64_t left = deadline - harness_now_ns();
+
+    return left > 0 ? left : 0;
+}
+
+void harness_main_loop_step(void)
+{
+    if (!loom_main_loop_wait(true)) {
+        g_usleep(50);
+    }
+}
+
+int harness_wait_child(pid_t pid, int64_t ns, void (*step)(void *),
+                       void *opaque)
+{
+    int64_t deadline = harness_now_ns() + ns;
+    bool killed = false;
+    int status;
+
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+
+        if (r == pid) {
+            return status;
+        }
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        g_assert_cmpint(r, ==, 0);
+        if (!killed && harness_now_ns() > deadline) {
+            g_test_message("watchdog: child %d still running after %lld ms, "
+                           "killed", (int)pid, (long long)(ns / 1000000));
+            g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+            killed = true;
+        }
+        if (step) {
+            step(opaque);
+        }
+        g_usleep(2000);
+    }
+}
+
+int64_t harness_run_end(int64_t ns)
+{
+    return harness_now_ns() + ns;
+}
+
+bool harness_run_over(int64_t end)
+{
+    return harness_now_ns() >= end;
 }
 
 int harness_ncpus(void)

@@ -16,6 +16,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <loom/loop.h>
 
@@ -60,42 +61,87 @@ int64_t harness_now_ns(void);
 
 /*
  * harness_watchdog() - fail the test, naming @what and where the wait
- * is, when @deadline (from harness_now_ns() + HARNESS_WATCHDOG_NS) passed.
+ * is, when @deadline passed: harness_now_ns() + HARNESS_WATCHDOG_NS, or a
+ * multiple of it for a wait that is allowed to take longer.  For waits
+ * whose loop does not fit STEP_UNTIL() (a loop body with several exits).
  */
 #define harness_watchdog(deadline, what)                                       \
     do {                                                                       \
         if (harness_now_ns() > (deadline)) {                                   \
-            g_error("%s:%d: watchdog: %s still not true after %lld s",         \
-                    __FILE__, __LINE__, (what),                                \
-                    (long long)(HARNESS_WATCHDOG_NS / 1000000000));            \
+            harness_watchdog_expired(__FILE__, __LINE__, (what), -1);          \
         }                                                                      \
     } while (0)
+
+/*
+ * harness_watchdog_expired() - fail the test (g_error): the wait at
+ * @file:@line for @what took longer than @ns (-1: its deadline passed).
+ * Called by the macros here, and by waits that must report more first.
+ */
+G_NORETURN void harness_watchdog_expired(const char *file, int line,
+                                         const char *what, int64_t ns);
+
+/* Nanoseconds left before @deadline, 0 once it passed: for timed waits. */
+int64_t harness_left_ns(int64_t deadline);
+
+/*
+ * STEP_UNTIL_NS() - run @step (an expression, e.g. a call) until @cond
+ * holds; fail the test, naming @cond, when it still does not after @ns.
+ * @cond is evaluated first, so a condition already true takes no step.
+ */
+#define STEP_UNTIL_NS(cond, step, ns)                                          \
+    do {                                                                       \
+        const int64_t harness_ns_ = (ns);                                      \
+        const int64_t harness_dl_ = harness_now_ns() + harness_ns_;            \
+        while (!(cond)) {                                                      \
+            (void)(step);                                                      \
+            if (harness_now_ns() > harness_dl_ && !(cond)) {                   \
+                harness_watchdog_expired(__FILE__, __LINE__, #cond,            \
+                                         harness_ns_);                         \
+            }                                                                  \
+        }                                                                      \
+    } while (0)
+
+/* STEP_UNTIL() - STEP_UNTIL_NS() with the usual HARNESS_WATCHDOG_NS. */
+#define STEP_UNTIL(cond, step) STEP_UNTIL_NS(cond, step, HARNESS_WATCHDOG_NS)
 
 /*
  * POLL_UNTIL() - poll loop @l (blocking; the caller is its home thread)
  * until @cond holds; fail after the watchdog.
  */
-#define POLL_UNTIL(l, cond)                                                    \
-    do {                                                                       \
-        int64_t harness_dl_ = harness_now_ns() + HARNESS_WATCHDOG_NS;          \
-        while (!(cond)) {                                                      \
-            loom_loop_poll((l), true);                                         \
-            harness_watchdog(harness_dl_, #cond);                              \
-        }                                                                      \
-    } while (0)
+#define POLL_UNTIL(l, cond) STEP_UNTIL(cond, loom_loop_poll((l), true))
 
 /*
  * WAIT_UNTIL() - wait without polling any loop (yielding the CPU) until
  * @cond holds, made true by another thread; fail after the watchdog.
  */
-#define WAIT_UNTIL(cond)                                                       \
-    do {                                                                       \
-        int64_t harness_dl_ = harness_now_ns() + HARNESS_WATCHDOG_NS;          \
-        while (!(cond)) {                                                      \
-            harness_yield();                                                   \
-            harness_watchdog(harness_dl_, #cond);                              \
-        }                                                                      \
-    } while (0)
+#define WAIT_UNTIL(cond) STEP_UNTIL(cond, harness_yield())
+
+/*
+ * MAIN_LOOP_UNTIL() - iterate the main loop without blocking (sleeping
+ * 50 us when an iteration did nothing) until @cond holds; fail after the
+ * watchdog.  For device tests whose events come from the main loop.
+ */
+#define MAIN_LOOP_UNTIL(cond) STEP_UNTIL(cond, harness_main_loop_step())
+
+/* One non-blocking main-loop iteration for MAIN_LOOP_UNTIL(). */
+void harness_main_loop_step(void);
+
+/*
+ * harness_wait_child() - reap child @pid, calling @step(@opaque) (if not
+ * NULL; e.g. to drain its output pipes) and sleeping 2 ms between checks.
+ * After @ns the child is killed with SIGKILL (reported with
+ * g_test_message()) and reaped: the status returned, as from waitpid(),
+ * then shows the signal, for the caller to fail on with its own context.
+ */
+int harness_wait_child(pid_t pid, int64_t ns, void (*step)(void *),
+                       void *opaque);
+
+/*
+ * Stress durations ("run for @ns"), which are not watchdogs: the end of a
+ * run of @ns starting now, and whether that end has come.
+ */
+int64_t harness_run_end(int64_t ns);
+bool harness_run_over(int64_t end);
 
 /* Give the CPU away briefly (sched_yield()), for WAIT_UNTIL(). */
 void harness_yield(void);
