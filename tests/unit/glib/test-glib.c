@@ -21,36 +21,14 @@
 #include "harness.h"
 
 /* Watchdog for GMainLoops: a failing test ends instead of hanging. */
-#define WATCHDOG_MS 5000
-
-static gboolean watchdog_cb(gpointer data)
-{
-    g_error("watchdog: %s did not finish", (const char *)data);
-    return G_SOURCE_REMOVE;
-}
-
-static guint add_watchdog(GMainContext *ctx, const char *what)
-{
-    GSource *src = g_timeout_source_new(WATCHDOG_MS);
-    guint id;
-
-    g_source_set_callback(src, watchdog_cb, (gpointer)what, NULL);
-    id = g_source_attach(src, ctx);
-    g_source_unref(src);
-    return id;
-}
-
-static void remove_watchdog(GMainContext *ctx, guint id)
-{
-    g_source_destroy(g_main_context_find_source_by_id(ctx, id));
-}
+#define WATCHDOG_S ((int)(HARNESS_WATCHDOG_NS / 1000000000))
 
 struct gs_fixture {
     struct loom_loop *l;
     GMainContext *ctx;
     GMainLoop *ml;
     GSource *src;
-    guint dog;
+    struct harness_watchdog dog;
 };
 
 static void gs_setup(struct gs_fixture *f, const char *what)
@@ -61,12 +39,12 @@ static void gs_setup(struct gs_fixture *f, const char *what)
     f->src = loom_loop_gsource(f->l);
     g_assert_nonnull(f->src);
     g_source_attach(f->src, f->ctx);
-    f->dog = add_watchdog(f->ctx, what);
+    harness_watchdog_start(&f->dog, WATCHDOG_S, what);
 }
 
 static void gs_teardown(struct gs_fixture *f)
 {
-    remove_watchdog(f->ctx, f->dog);
+    harness_watchdog_stop(&f->dog);
     g_source_destroy(f->src);
     g_source_unref(f->src);
     g_main_loop_unref(f->ml);
@@ -492,12 +470,7 @@ static bool main_all_done(const struct main_state *s)
 
 static void run_main_until_done(struct main_state *s)
 {
-    int64_t give_up = harness_now_ns() + (int64_t)WATCHDOG_MS * 1000000;
-
-    while (!main_all_done(s)) {
-        g_assert_cmpint(harness_now_ns(), <, give_up);
-        (void)loom_main_loop_wait(false);
-    }
+    STEP_UNTIL(main_all_done(s), loom_main_loop_wait(false));
 }
 
 static void *write_pipe_later(void *arg)
@@ -512,7 +485,6 @@ static void *write_pipe_later(void *arg)
 static void test_main_dispatches_glib(void)
 {
     GMainContext *ctx = g_main_context_new();
-    int64_t give_up = harness_now_ns() + (int64_t)WATCHDOG_MS * 1000000;
     struct main_state s = {0};
     pthread_t th;
     struct loom_timer *t;
@@ -564,10 +536,7 @@ static void test_main_dispatches_glib(void)
      * another thread makes GLib's fd ready.
      */
     g_assert_cmpint(pthread_create(&th, NULL, write_pipe_later, &s), ==, 0);
-    while (s.io_reads < 2) {
-        g_assert_cmpint(harness_now_ns(), <, give_up);
-        (void)loom_main_loop_wait(false);
-    }
+    STEP_UNTIL(s.io_reads >= 2, loom_main_loop_wait(false));
     g_assert_cmpint(pthread_join(th, NULL), ==, 0);
 
     g_source_destroy(g_main_context_find_source_by_id(ctx, io_id));

@@ -118,16 +118,9 @@ static void *notify_when_asleep(void *opaque)
 {
     struct notify_ctx *c = opaque;
 
-    /* Wait until the loop announced it may block, then wake it (if the
-     * loop never blocks, give up: the caller's checks then fail). */
-    int64_t give_up = harness_now_ns() + 5000000000LL;
-
-    while (!loom__atomic_load_seq(&c->l->notify_me)) {
-        if (harness_now_ns() > give_up) {
-            return NULL;
-        }
-        sleep_ms(1);
-    }
+    /* Wait until the loop announced it may block, then wake it (the
+     * test fails if the loop never blocks). */
+    STEP_UNTIL(loom__atomic_load_seq(&c->l->notify_me), sleep_ms(1));
     sleep_ms(5);
     loom_loop_notify(c->l);
     return NULL;
