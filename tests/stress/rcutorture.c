@@ -270,7 +270,7 @@ static void test_torture(void)
     g_assert_cmpint(pthread_create(&lz, NULL, lazy_spawner_thread, NULL), ==,
                     0);
 
-    watchdog(harness_now_ns() + RUN_NS);
+    watchdog(harness_run_end(RUN_NS));
     __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
 
     g_assert_cmpint(pthread_join(sw, NULL), ==, 0);

@@ -67,7 +67,7 @@ static void crew_run(struct crew *c, int n, void *(*fn)(intptr_t),
     }
     deadline = harness_now_ns() + WATCHDOG_NS;
     for (i = 0; i < n; i++) {
-        if (loom_sem_timedwait(&c->done, deadline - harness_now_ns()) != 0) {
+        if (loom_sem_timedwait(&c->done, harness_left_ns(deadline)) != 0) {
             g_error("%s: workers did not finish in time", what);
         }
     }
@@ -199,13 +199,13 @@ static void lc_deleter(void)
     while (__atomic_load_n(&g_lc.started, __ATOMIC_ACQUIRE) < LC_VISITORS) {
         sched_yield();
     }
-    end = harness_now_ns() + LC_MAX_NS;
+    end = harness_run_end(LC_MAX_NS);
 
     for (i = 0; i < LC_DELETER_ITERS; i++) {
         struct node *n;
 
         if (i % 256 == 0) {
-            if (harness_now_ns() > end) {
+            if (harness_run_over(end)) {
                 break;
             }
             /* Let the visitors run on a single CPU too. */

@@ -197,7 +197,7 @@ static void *writer_thread(void *arg)
 static void test_list_stress(void)
 {
     pthread_t r[3], w;
-    int64_t end = harness_now_ns() + RUN_NS;
+    int64_t end = harness_run_end(RUN_NS);
     struct elem *e, *tmp;
 
     for (int i = 0; i < 3; i++) {
@@ -205,7 +205,7 @@ static void test_list_stress(void)
                         0);
     }
     g_assert_cmpint(pthread_create(&w, NULL, writer_thread, NULL), ==, 0);
-    while (harness_now_ns() < end) {
+    while (!harness_run_over(end)) {
         g_usleep(20000);
     }
     __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);

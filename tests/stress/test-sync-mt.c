@@ -71,9 +71,7 @@ static void workers_join(struct workers *w, const char *what)
     int i;
 
     for (i = 0; i < w->n; i++) {
-        int64_t left = deadline - harness_now_ns();
-
-        if (loom_sem_timedwait(&w->done, left) != 0) {
+        if (loom_sem_timedwait(&w->done, harness_left_ns(deadline)) != 0) {
             g_error("%s: workers did not finish within %lld s "
                     "(lost wake-up or deadlock?)", what,
                     (long long)(WATCHDOG_NS / SEC));
