@@ -322,12 +322,7 @@ void bf_step(struct bf *f)
 
 void bf_wait(struct bf *f, unsigned q, uint32_t *id, uint32_t *len)
 {
-    int64_t deadline = harness_now_ns() + 10 * 1000000000ll;
-
-    while (!vq_driver_get_used(&f->q[q], id, len)) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        bf_step(f);
-    }
+    STEP_UNTIL(vq_driver_get_used(&f->q[q], id, len), bf_step(f));
 }
 
 void bf_post_reads(struct bf *f, unsigned q, unsigned n, uint64_t area,

@@ -116,18 +116,8 @@ void *bf_ptr(struct bf *f, uint64_t gpa, uint64_t len);
 
 struct vmm_blk_stats bf_stats(struct bf *f);
 
-/* Read the stats into @st until @cond holds (10 s at most), stepping. */
+/* Read the stats into @st until @cond holds (the watchdog), stepping. */
 #define BF_WAIT_FOR(f, st, cond)                                               \
-    do {                                                                       \
-        int64_t deadline_ = harness_now_ns() + 10 * 1000000000ll;              \
-        for (;;) {                                                             \
-            (st) = bf_stats(f);                                                \
-            if (cond) {                                                        \
-                break;                                                         \
-            }                                                                  \
-            g_assert_cmpint(harness_now_ns(), <, deadline_);                   \
-            bf_step(f);                                                        \
-        }                                                                      \
-    } while (0)
+    STEP_UNTIL(((st) = bf_stats(f), (cond)), bf_step(f))
 
 #endif /* TESTS_VMM_BLK_FIXTURE_H */

@@ -13,7 +13,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define WAIT_US (30 * G_USEC_PER_SEC)
+#include "harness.h"
+
+/* The watchdog of every wait for the monitor. */
+#define WAIT_NS (30LL * 1000 * 1000 * 1000)
 
 void (*qclient_pump)(void);
 
@@ -33,7 +36,7 @@ void qclient_init(struct qclient *c, int fd, int wfd)
 void qclient_connect(struct qclient *c, const char *path)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    gint64 deadline = g_get_monotonic_time() + WAIT_US;
+    int64_t deadline = harness_now_ns() + WAIT_NS;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     g_assert_cmpint(fd, >=, 0);
@@ -41,7 +44,7 @@ void qclient_connect(struct qclient *c, const char *path)
     strcpy(sa.sun_path, path);
     while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         g_assert_true(errno == ENOENT || errno == ECONNREFUSED);
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        harness_watchdog(deadline, "the monitor accepts connections");
         if (qclient_pump) {
             qclient_pump();
         }
@@ -67,7 +70,7 @@ void qclient_close(struct qclient *c)
 
 void qclient_send(struct qclient *c, const void *buf, size_t len)
 {
-    gint64 deadline = g_get_monotonic_time() + WAIT_US;
+    int64_t deadline = harness_now_ns() + WAIT_NS;
     size_t done = 0;
 
     while (done < len) {
@@ -78,7 +81,7 @@ void qclient_send(struct qclient *c, const void *buf, size_t len)
             continue;
         }
         g_assert_true(n < 0 && (errno == EAGAIN || errno == EINTR));
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        harness_watchdog(deadline, "the monitor reads the command");
         if (qclient_pump) {
             qclient_pump();
         } else {
@@ -148,7 +151,7 @@ static json_t *take(struct qclient *c)
 
 json_t *qclient_recv(struct qclient *c, bool events_too)
 {
-    gint64 deadline = g_get_monotonic_time() + WAIT_US;
+    int64_t deadline = harness_now_ns() + WAIT_NS;
 
     for (;;) {
         json_t *v = take(c);
@@ -163,7 +166,7 @@ json_t *qclient_recv(struct qclient *c, bool events_too)
         if (c->eof || !fill(c)) {
             return NULL;
         }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        harness_watchdog(deadline, "a whole message from the monitor");
     }
 }
 
@@ -203,9 +206,9 @@ json_t *qclient_event(struct qclient *c, const char *name)
 
 bool qclient_wait_eof(struct qclient *c, int ms)
 {
-    gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
+    int64_t end = harness_run_end((int64_t)ms * 1000000);
 
-    while (!c->eof && g_get_monotonic_time() < deadline) {
+    while (!c->eof && !harness_run_over(end)) {
         (void)fill(c);
     }
     return c->eof;

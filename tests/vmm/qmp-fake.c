@@ -6,6 +6,7 @@
  */
 #include "qmp-fake.h"
 
+#include "harness.h"
 #include "kstats-file.h"
 
 #include <errno.h>
@@ -376,18 +377,11 @@ void fake_destroy(struct fake_machine *f)
     g_free(f->cfg.name);
 }
 
-static void pump(void)
-{
-    if (!loom_main_loop_wait(true)) {
-        g_usleep(50);
-    }
-}
-
 void qmp_test_main_init(void)
 {
     g_assert_cmpint(loom_main_init(), ==, 0);
     loom_bql_lock();
-    qclient_pump = pump;
+    qclient_pump = harness_main_loop_step;
 }
 
 void qmp_test_main_cleanup(void)
@@ -400,7 +394,7 @@ void qmp_test_main_cleanup(void)
 void qmp_spin(int n)
 {
     while (n-- > 0) {
-        pump();
+        harness_main_loop_step();
     }
 }
 

@@ -150,12 +150,7 @@ static void prep(struct t *t, struct treq *q, enum vmm_blk_op op, uint64_t off,
 
 static void wait_all(struct t *t, unsigned n)
 {
-    int64_t deadline = harness_now_ns() + 20 * 1000000000ll;
-
-    while (t->done < n) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        loom_loop_poll(t->loop, true);
-    }
+    POLL_UNTIL(t->loop, t->done >= n);
 }
 
 /* Submit one request and wait for it; its result. */

@@ -43,17 +43,6 @@
 
 #define SEC 1000000000LL
 
-#define RUN_UNTIL(cond)                                                        \
-    do {                                                                       \
-        int64_t dl_ = harness_now_ns() + 10 * SEC;                             \
-        while (!(cond)) {                                                      \
-            g_assert_cmpint(harness_now_ns(), <, dl_);                         \
-            if (!loom_main_loop_wait(true)) {                                  \
-                g_usleep(50);                                                  \
-            }                                                                  \
-        }                                                                      \
-    } while (0)
-
 static char *g_self; /* this program, for the pty children */
 static char **g_env; /* their environment: no leak check at exit() */
 
@@ -261,7 +250,7 @@ static void test_file(void)
     chr = chr_open(&cfg, NULL);
     g_assert_true(vmm_chr_connected(chr));
     g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"new", 3), ==, 3);
-    RUN_UNTIL(chr_stats(chr).out_bytes == 3);
+    MAIN_LOOP_UNTIL(chr_stats(chr).out_bytes == 3);
     g_assert_true(g_file_get_contents(s.path, &text, &len, NULL));
     g_assert_cmpmem(text, len, "new", 3);
     g_free(text);
@@ -317,7 +306,7 @@ static void test_output_room(void)
     g_assert_cmpuint(f->writable_calls, ==, 0);
     /* The reader takes some: room again, and the frontend hears it. */
     got += drain(rd);
-    RUN_UNTIL(f->writable_calls > 0);
+    MAIN_LOOP_UNTIL(f->writable_calls > 0);
     g_assert_cmpuint(f->writable_calls, ==, 1);
     g_assert_cmpuint(vmm_chr_write_room(chr), >, 0);
     while (got < written) {
@@ -332,7 +321,7 @@ static void test_output_room(void)
     /* The reader goes: output fails (EPIPE) and is discarded from then. */
     close(rd);
     g_assert_cmpuint(vmm_chr_write(chr, buf, 10), ==, 10);
-    RUN_UNTIL(!vmm_chr_connected(chr));
+    MAIN_LOOP_UNTIL(!vmm_chr_connected(chr));
     g_assert_cmpuint(vmm_chr_write(chr, buf, 5), ==, 5);
     g_assert_cmpuint(chr_stats(chr).out_dropped, ==, 15);
     chr_close(chr);
@@ -367,7 +356,7 @@ static int unix_listen(const char *path)
 static void read_exact(int fd, void *buf, size_t n)
 {
     size_t got = 0;
-    int64_t dl = harness_now_ns() + 10 * SEC;
+    int64_t dl = harness_now_ns() + HARNESS_WATCHDOG_NS;
 
     while (got < n) {
         ssize_t k = recv(fd, (char *)buf + got, n - got, MSG_DONTWAIT);
@@ -377,10 +366,8 @@ static void read_exact(int fd, void *buf, size_t n)
             continue;
         }
         g_assert_true(k < 0 && errno == EAGAIN);
-        g_assert_cmpint(harness_now_ns(), <, dl);
-        if (!loom_main_loop_wait(true)) {
-            g_usleep(50);
-        }
+        harness_watchdog(dl, "all bytes read");
+        harness_main_loop_step();
     }
 }
 
@@ -406,12 +393,12 @@ static void test_unix_server(void)
     g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"lost", 4), ==, 4);
 
     a = unix_connect(s.path);
-    RUN_UNTIL(vmm_chr_connected(chr));
+    MAIN_LOOP_UNTIL(vmm_chr_connected(chr));
     g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"hello", 5), ==, 5);
     read_exact(a, buf, 5);
     g_assert_cmpmem(buf, 5, "hello", 5);
     g_assert_cmpint(write(a, "in", 2), ==, 2);
-    RUN_UNTIL(f->got->len == 2);
+    MAIN_LOOP_UNTIL(f->got->len == 2);
     g_assert_true(fake_has(f, "in"));
 
     /* A second client waits in the backlog while the first is served. */
@@ -422,9 +409,9 @@ static void test_unix_server(void)
     /* Output the first client never read is dropped when it leaves. */
     g_assert_cmpuint(vmm_chr_write(chr, big, sizeof(big)), ==, sizeof(big));
     close(a);
-    RUN_UNTIL(f->got->len == 3);
+    MAIN_LOOP_UNTIL(f->got->len == 3);
     g_assert_true(fake_has(f, "inB"));
-    RUN_UNTIL(vmm_chr_connected(chr));
+    MAIN_LOOP_UNTIL(vmm_chr_connected(chr));
     st = chr_stats(chr);
     g_assert_cmpuint(st.out_bytes + st.out_dropped, ==, 9 + sizeof(big));
     g_assert_cmpuint(st.out_dropped, >, 4);
@@ -433,7 +420,7 @@ static void test_unix_server(void)
     g_assert_cmpmem(buf, 4, "to-b", 4);
 
     close(b);
-    RUN_UNTIL(!vmm_chr_connected(chr));
+    MAIN_LOOP_UNTIL(!vmm_chr_connected(chr));
     st = chr_stats(chr);
     g_assert_cmpuint(st.connects, ==, 2);
     g_assert_cmpuint(st.out_bytes + st.out_dropped, ==, 13 + sizeof(big));
@@ -476,11 +463,11 @@ static void test_unix_client(void)
     read_exact(c, buf, 4);
     g_assert_cmpmem(buf, 4, "ping", 4);
     g_assert_cmpint(write(c, "pong", 4), ==, 4);
-    RUN_UNTIL(f->got->len == 4);
+    MAIN_LOOP_UNTIL(f->got->len == 4);
     g_assert_true(fake_has(f, "pong"));
     /* The server goes: no reconnection, output dropped from then on. */
     close(c);
-    RUN_UNTIL(!vmm_chr_connected(chr));
+    MAIN_LOOP_UNTIL(!vmm_chr_connected(chr));
     g_assert_cmpuint(vmm_chr_write(chr, (const uint8_t *)"x", 1), ==, 1);
     g_assert_cmpuint(chr_stats(chr).out_dropped, ==, 1);
     chr_close(chr);
@@ -501,7 +488,7 @@ static void *later_fn(void *arg)
 {
     struct later *l = arg;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int64_t dl = harness_now_ns() + 10 * SEC;
+    int64_t dl = harness_now_ns() + HARNESS_WATCHDOG_NS;
 
     g_usleep(50000);
     if (l->shutdown) {
@@ -513,7 +500,7 @@ static void *later_fn(void *arg)
     l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     g_assert_cmpint(l->fd, >=, 0);
     while (connect(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        g_assert_cmpint(harness_now_ns(), <, dl);
+        harness_watchdog(dl, "the listener accepts connections");
         g_usleep(10000);
     }
     return NULL;
@@ -565,7 +552,7 @@ static void test_input_flow(void)
         big[i] = (uint8_t)(i % 253);
     }
     a = unix_connect(s.path);
-    RUN_UNTIL(vmm_chr_connected(chr));
+    MAIN_LOOP_UNTIL(vmm_chr_connected(chr));
     /* Before a frontend attaches: held. */
     g_assert_cmpint(write(a, "early", 5), ==, 5);
     spin_loop(20);
@@ -574,12 +561,12 @@ static void test_input_flow(void)
     g_assert_cmpuint(f->got->len, ==, 0);
     f->room = 2;
     vmm_chr_accept_input(chr);
-    RUN_UNTIL(f->got->len == 2);
+    MAIN_LOOP_UNTIL(f->got->len == 2);
     spin_loop(10);
     g_assert_true(fake_has(f, "ea"));
     f->room = 100;
     vmm_chr_accept_input(chr);
-    RUN_UNTIL(f->got->len == 5);
+    MAIN_LOOP_UNTIL(f->got->len == 5);
     g_assert_true(fake_has(f, "early"));
 
     /* More than the input buffer: reading pauses, nothing is lost. */
@@ -750,7 +737,7 @@ static struct pty_run *pty_start(const char *mode, bool pipe_in)
 /* Read the child's output until it contains @s (consumed up to its end). */
 static void pty_expect(struct pty_run *p, const char *s)
 {
-    int64_t dl = harness_now_ns() + 20 * SEC;
+    int64_t dl = harness_now_ns() + HARNESS_WATCHDOG_NS;
     char buf[512];
 
     for (;;) {
@@ -763,7 +750,9 @@ static void pty_expect(struct pty_run *p, const char *s)
             return;
         }
         if (harness_now_ns() > dl) {
-            g_error("expected \"%s\", have \"%s\"", s, p->out->str);
+            g_test_message("have \"%s\"", p->out->str);
+            harness_watchdog_expired(__FILE__, __LINE__, s,
+                                     HARNESS_WATCHDOG_NS);
         }
         if (poll(&pfd, 1, 100) <= 0) {
             continue;
@@ -782,29 +771,26 @@ static void pty_type(struct pty_run *p, const char *s, size_t len)
     g_assert_cmpint(write(fd, s, len), ==, (ssize_t)len);
 }
 
+/* Keep the pty drained so the child never blocks on it. */
+static void pty_drain(void *opaque)
+{
+    struct pty_run *p = opaque;
+    char buf[256];
+
+    while (read(p->master, buf, sizeof(buf)) > 0) {
+    }
+}
+
 /* Wait for the child; return its wait status. */
 static int pty_wait(struct pty_run *p)
 {
-    int64_t dl = harness_now_ns() + 20 * SEC;
-    int status;
+    int status =
+        harness_wait_child(p->pid, HARNESS_WATCHDOG_NS, pty_drain, p);
 
-    for (;;) {
-        pid_t r = waitpid(p->pid, &status, WNOHANG);
-        char buf[256];
-
-        if (r == p->pid) {
-            return status;
-        }
-        g_assert_cmpint(r, ==, 0);
-        if (harness_now_ns() > dl) {
-            kill(p->pid, SIGKILL);
-            g_error("child did not end; output \"%s\"", p->out->str);
-        }
-        /* Keep the pty drained so the child never blocks on it. */
-        while (read(p->master, buf, sizeof(buf)) > 0) {
-        }
-        g_usleep(2000);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+        g_error("child did not end; output \"%s\"", p->out->str);
     }
+    return status;
 }
 
 static void assert_tios_equal(const struct termios *a, const struct termios *b)

@@ -27,7 +27,7 @@
 #define MMIO_BQL 0xd0000000ull
 #define MMIO_UNLOCKED 0xd0001000ull
 #define MMIO_IOEVENTFD 0xd0002000ull
-#define WAIT_NS (40 * 1000000000ll)
+#define WAIT_NS (2 * HARNESS_WATCHDOG_NS)
 
 /* ------------------------------------------------------------------ */
 /* Devices                                                             */
@@ -381,7 +381,6 @@ static void test_in_completes(void)
     struct guest_asm a;
     uint32_t after;
     uint8_t *ram = NULL;
-    int64_t deadline;
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     ga_init(&a, ram, GUEST_CODE);
@@ -395,12 +394,9 @@ static void test_in_completes(void)
     g_assert_cmpint(vmm_kvm_vcpu_new(vm, 0, guest_cpu_init_fn, &gi, &v), ==, 0);
     g_assert_cmpint(vmm_kvm_vcpu_start(v), ==, 0);
 
-    deadline = harness_now_ns() + WAIT_NS;
-    while (!loom_cpu_is_halted(vmm_kvm_vcpu_cpu(v)) ||
-           __atomic_load_n(&dev.hits, __ATOMIC_SEQ_CST) == 0) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        g_usleep(1000);
-    }
+    STEP_UNTIL_NS(loom_cpu_is_halted(vmm_kvm_vcpu_cpu(v)) &&
+                      __atomic_load_n(&dev.hits, __ATOMIC_SEQ_CST) != 0,
+                  g_usleep(1000), WAIT_NS);
     /* Halted right after the IN exit: the result must be in rax. */
     g_assert_cmpint(loom_run_on_cpu(vmm_kvm_vcpu_cpu(v), get_regs_fn, &q), ==,
                     0);
@@ -467,13 +463,9 @@ static void set_rbx_fn(struct loom_cpu *cpu, void *data)
 /* Wait until rax moves past @than (the guest runs again). */
 static uint64_t wait_rax_above(struct vmm_kvm_vcpu *v, uint64_t than)
 {
-    int64_t deadline = harness_now_ns() + WAIT_NS;
     uint64_t rax;
 
-    while ((rax = read_rax(v)) <= than) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        g_usleep(1000);
-    }
+    STEP_UNTIL_NS((rax = read_rax(v)) > than, g_usleep(1000), WAIT_NS);
     return rax;
 }
 
@@ -516,7 +508,7 @@ static void test_kick_regs(void)
 
         loom_cpu_kick(vmm_kvm_vcpu_cpu(v));
         do {
-            g_assert_cmpint(harness_now_ns(), <, deadline);
+            harness_watchdog(deadline, "the kick makes exec return");
             g_assert_cmpint(loom_cpu_stats(vmm_kvm_vcpu_cpu(v), &cst), ==, 0);
         } while (cst.exec_count <= execs);
         execs = cst.exec_count;
@@ -533,7 +525,7 @@ static void test_kick_regs(void)
     t0 = harness_now_ns() + WAIT_NS;
     do {
         loom_cpu_kick(vmm_kvm_vcpu_cpu(v));
-        g_assert_cmpint(harness_now_ns(), <, t0);
+        harness_watchdog(t0, "more time in guest");
         g_assert_cmpint(vmm_kvm_vcpu_stats(v, &st), ==, 0);
     } while (st.guest_ns == guest_ns);
     g_assert_cmpuint(st.guest_ns, >, guest_ns);
@@ -707,7 +699,7 @@ static void test_irqfd(void)
     g_assert_cmpint(write(efd, &one, sizeof(one)), ==, (ssize_t)sizeof(one));
     deadline = harness_now_ns() + WAIT_NS;
     while (read(efd, &cnt, sizeof(cnt)) == (ssize_t)sizeof(cnt)) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
+        harness_watchdog(deadline, "KVM consumes the irqfd signal");
         g_assert_cmpint(write(efd, &one, sizeof(one)), ==,
                         (ssize_t)sizeof(one));
         g_usleep(1000);
@@ -936,7 +928,7 @@ static void run_fault(uint8_t b0, uint8_t b1, bool cpl0)
     g_assert_cmpint(vmm_kvm_vcpu_tid(v), >, 0);
     deadline = harness_now_ns() + WAIT_NS;
     do {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
+        harness_watchdog(deadline, "the vCPU reports its error");
         g_usleep(1000);
         g_assert_cmpint(loom_cpu_stats(vmm_kvm_vcpu_cpu(v), &cst), ==, 0);
     } while (cst.last_error == 0);
@@ -953,11 +945,8 @@ static void run_fault(uint8_t b0, uint8_t b1, bool cpl0)
     } else {
         g_assert_cmpint(seen.ev, ==, VMM_KVM_EV_INTERNAL_ERROR);
     }
-    deadline = harness_now_ns() + WAIT_NS;
-    while (!loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v))) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        g_usleep(1000);
-    }
+    STEP_UNTIL_NS(loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v)), g_usleep(1000),
+                  WAIT_NS);
     vmm_kvm_vcpu_free(v);
     guest_vm_free(vm);
 }
@@ -1007,7 +996,6 @@ static void test_freeze(void)
     struct guest_asm a;
     uint32_t spin, top;
     uint8_t *ram = NULL;
-    int64_t deadline;
 
     g_assert_cmpint(guest_vm_new(&vm, &ram), ==, 0);
     d.vm = vm;
@@ -1036,23 +1024,17 @@ static void test_freeze(void)
                     0);
     g_assert_cmpint(vmm_kvm_vcpu_start(v1), ==, 0);
     g_assert_cmpint(vmm_kvm_vcpu_start(v0), ==, 0);
-    deadline = harness_now_ns() + WAIT_NS;
-    while (!loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v0)) ||
-           !loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v1))) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        g_usleep(1000);
-    }
+    STEP_UNTIL_NS(loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v0)) &&
+                      loom_cpu_is_stopped(vmm_kvm_vcpu_cpu(v1)),
+                  g_usleep(1000), WAIT_NS);
     g_assert_cmpint(__atomic_load_n(&d.freezes, __ATOMIC_SEQ_CST), ==, 1);
     g_usleep(20000);
     g_assert_cmpint(__atomic_load_n(&d.after, __ATOMIC_SEQ_CST), ==, 0);
     /* Thawed and resumed, vCPU 0 runs on to its second write. */
     vmm_kvm_vm_thaw(vm);
     loom_resume_all_vcpus();
-    deadline = harness_now_ns() + WAIT_NS;
-    while (__atomic_load_n(&d.after, __ATOMIC_SEQ_CST) != 1) {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        g_usleep(1000);
-    }
+    STEP_UNTIL_NS(__atomic_load_n(&d.after, __ATOMIC_SEQ_CST) == 1,
+                  g_usleep(1000), WAIT_NS);
     vmm_kvm_vcpu_free(v0);
     vmm_kvm_vcpu_free(v1);
     guest_vm_free(vm);
@@ -1107,7 +1089,7 @@ static void test_hlt_wake(void)
         /* Wait until it is halted for good (no new halt for 20 ms). */
         deadline = harness_now_ns() + WAIT_NS;
         do {
-            g_assert_cmpint(harness_now_ns(), <, deadline);
+            harness_watchdog(deadline, "the vCPU halts for good");
             g_assert_cmpint(loom_cpu_stats(cpu, &st1), ==, 0);
             g_usleep(20000);
             g_assert_cmpint(loom_cpu_stats(cpu, &st2), ==, 0);

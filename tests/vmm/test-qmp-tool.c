@@ -6,6 +6,7 @@
  *
  *   test-qmp-tool --tool=PATH [GTest options]
  */
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,12 +37,27 @@ static void slurp(int fd, GString *s)
     }
 }
 
+/* The tool's output pipes, read while the monitor is served. */
+struct tool_io {
+    int ofd, efd;
+    GString *out, *err;
+};
+
+static void tool_serve(void *opaque)
+{
+    struct tool_io *io = opaque;
+
+    slurp(io->ofd, io->out);
+    slurp(io->efd, io->err);
+    qmp_spin(1);
+}
+
 /* Run loom-qmp with @args, serving the monitor until it exits. */
 static void run_tool(struct run *r, const char *const *args)
 {
     GPtrArray *argv = g_ptr_array_new();
-    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
     GString *out = g_string_new(NULL), *err = g_string_new(NULL);
+    struct tool_io io;
     int ofd, efd, st;
     GError *e = NULL;
     GPid pid;
@@ -58,15 +74,8 @@ static void run_tool(struct run *r, const char *const *args)
     g_ptr_array_free(argv, TRUE);
     g_unix_set_fd_nonblocking(ofd, TRUE, NULL);
     g_unix_set_fd_nonblocking(efd, TRUE, NULL);
-    for (;;) {
-        slurp(ofd, out);
-        slurp(efd, err);
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            break;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        qmp_spin(1);
-    }
+    io = (struct tool_io){.ofd = ofd, .efd = efd, .out = out, .err = err};
+    st = harness_wait_child(pid, 2 * HARNESS_WATCHDOG_NS, tool_serve, &io);
     slurp(ofd, out);
     slurp(efd, err);
     close(ofd);
@@ -77,6 +86,8 @@ static void run_tool(struct run *r, const char *const *args)
     r->err = g_string_free(err, FALSE);
     g_test_message("status %d\nstdout:\n%s\nstderr:\n%s", r->status, r->out,
                    r->err);
+    /* Killed by the watchdog (harness_wait_child() said so). */
+    g_assert_false(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
 static void run_free(struct run *r)

@@ -82,18 +82,6 @@ struct rig {
     int peer; /* the unix client, or the FIFO's reader */
 };
 
-/* Iterate the main loop without blocking until @cond or a 10 s watchdog. */
-#define RUN_UNTIL(cond)                                                        \
-    do {                                                                       \
-        int64_t dl_ = harness_now_ns() + 10 * 1000000000LL;                    \
-        while (!(cond)) {                                                      \
-            g_assert_cmpint(harness_now_ns(), <, dl_);                         \
-            if (!loom_main_loop_wait(true)) {                                  \
-                g_usleep(50);                                                  \
-            }                                                                  \
-        }                                                                      \
-    } while (0)
-
 static void spin_loop(int n)
 {
     while (n-- > 0) {
@@ -134,7 +122,7 @@ static struct rig *rig_new(enum rig_kind kind)
         g_assert_cmpint(r->peer, >=, 0);
         g_assert_cmpint(connect(r->peer, (struct sockaddr *)&sa, sizeof(sa)),
                         ==, 0);
-        RUN_UNTIL(vmm_chr_connected(r->chr));
+        MAIN_LOOP_UNTIL(vmm_chr_connected(r->chr));
     }
     return r;
 }
@@ -177,14 +165,14 @@ static struct vmm_serial_stats stats(struct rig *r)
 static void type(struct rig *r, const char *s, uint64_t total)
 {
     g_assert_cmpint(write(r->peer, s, strlen(s)), ==, (ssize_t)strlen(s));
-    RUN_UNTIL(stats(r).rx_bytes >= total);
+    MAIN_LOOP_UNTIL(stats(r).rx_bytes >= total);
 }
 
 /* Read exactly @n bytes of output from the peer, running the loop. */
 static void peer_read(struct rig *r, uint8_t *buf, size_t n)
 {
     size_t got = 0;
-    int64_t dl = harness_now_ns() + 10 * 1000000000LL;
+    int64_t dl = harness_now_ns() + HARNESS_WATCHDOG_NS;
 
     while (got < n) {
         ssize_t k = recv(r->peer, buf + got, n - got, MSG_DONTWAIT);
@@ -197,10 +185,8 @@ static void peer_read(struct rig *r, uint8_t *buf, size_t n)
             continue;
         }
         g_assert_true(k < 0 && errno == EAGAIN);
-        g_assert_cmpint(harness_now_ns(), <, dl);
-        if (!loom_main_loop_wait(true)) {
-            g_usleep(50);
-        }
+        harness_watchdog(dl, "all bytes read");
+        harness_main_loop_step();
     }
 }
 
@@ -388,7 +374,7 @@ static void test_rx_no_fifo(void)
     spin_loop(20);
     g_assert_cmpuint(stats(r).rx_bytes, ==, 2);
     g_assert_cmphex(inb(r, RBR), ==, 'B');
-    RUN_UNTIL(stats(r).rx_bytes == 3);
+    MAIN_LOOP_UNTIL(stats(r).rx_bytes == 3);
     g_assert_cmphex(inb(r, LSR), ==, 0x61);
     g_assert_cmphex(inb(r, RBR), ==, 'C');
     g_assert_cmpuint(stats(r).rx_overruns, ==, 0);
@@ -433,11 +419,11 @@ static void test_rx_fifo_triggers(void)
     /* The FIFO holds 16 and input waits for room: nothing is lost. */
     outb(r, FCR, 0xc7);
     g_assert_cmpint(write(r->peer, "0123456789abcdefXYZ", 19), ==, 19);
-    RUN_UNTIL(stats(r).rx_bytes == total + 16);
+    MAIN_LOOP_UNTIL(stats(r).rx_bytes == total + 16);
     spin_loop(20);
     g_assert_cmpuint(stats(r).rx_bytes, ==, total + 16);
     g_assert_cmphex(inb(r, RBR), ==, '0');
-    RUN_UNTIL(stats(r).rx_bytes == total + 17);
+    MAIN_LOOP_UNTIL(stats(r).rx_bytes == total + 17);
     g_assert_cmpuint(stats(r).rx_overruns, ==, 0);
     rig_free(r);
 }
@@ -462,14 +448,14 @@ static void test_rx_timeout(void)
     spin_loop(10);
     g_assert_cmphex(iir_id(r), ==, 0x01);
     g_assert_cmpint(loom_clock_virtual_step(four_chars / 4 + 1000), ==, 0);
-    RUN_UNTIL(r->irq.level);
+    MAIN_LOOP_UNTIL(r->irq.level);
     g_assert_cmphex(iir_id(r), ==, 0x0c);
     g_assert_cmphex(inb(r, IIR) & 0xc0, ==, 0xc0);
     /* Reading a byte clears it and restarts the timer for the rest. */
     g_assert_cmphex(inb(r, RBR), ==, 'a');
     g_assert_cmphex(iir_id(r), ==, 0x01);
     g_assert_cmpint(loom_clock_virtual_step(four_chars + 1000), ==, 0);
-    RUN_UNTIL(r->irq.level);
+    MAIN_LOOP_UNTIL(r->irq.level);
     g_assert_cmphex(iir_id(r), ==, 0x0c);
     g_assert_cmphex(inb(r, RBR), ==, 'b');
     g_assert_cmphex(iir_id(r), ==, 0x01);
@@ -578,7 +564,7 @@ static void test_loopback(void)
     spin_loop(30);
     g_assert_cmphex(inb(r, LSR) & 0x01, ==, 0);
     outb(r, MCR, 0x0b);
-    RUN_UNTIL(inb(r, LSR) & 0x01);
+    MAIN_LOOP_UNTIL(inb(r, LSR) & 0x01);
     g_assert_cmphex(inb(r, RBR), ==, 'q');
     rig_free(r);
 }
@@ -854,7 +840,7 @@ static void test_threads(void)
 {
     struct mt m = {.total = 200000};
     struct loom_thread *w, *rd;
-    int64_t dl = harness_now_ns() + 60 * 1000000000LL;
+    int64_t dl = harness_now_ns() + 3 * HARNESS_WATCHDOG_NS;
 
     m.r = rig_new(RIG_FIFO);
     outb(m.r, FCR, 0x07);
@@ -865,7 +851,7 @@ static void test_threads(void)
         loom_thread_create(&rd, "reader", mt_reader, &m, LOOM_THREAD_JOINABLE),
         ==, 0);
     while (!m.done) {
-        g_assert_cmpint(harness_now_ns(), <, dl);
+        harness_watchdog(dl, "m.done");
         /* Blocking: the BQL is dropped while the main loop sleeps. */
         loom_main_loop_wait(false);
     }
@@ -886,7 +872,7 @@ static void test_no_client(void)
 
     close(r->peer);
     r->peer = -1;
-    RUN_UNTIL(!vmm_chr_connected(r->chr));
+    MAIN_LOOP_UNTIL(!vmm_chr_connected(r->chr));
     outb(r, THR, 'a');
     outb(r, THR, 'b');
     g_assert_cmphex(inb(r, LSR) & 0x60, ==, 0x60);

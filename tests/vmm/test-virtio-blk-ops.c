@@ -113,8 +113,8 @@ static void check_reset_inflight_main(enum vmm_aio_mode aio)
     g_assert_cmpuint(bf_rd(&f, VMM_VIRTIO_MMIO_STATUS), ==, 0);
     g_assert_cmpuint(vq_driver_used_idx(&f.q[0]), <=, 2);
     /* Nothing is written after the reset, even once the stalls end. */
-    end = harness_now_ns() + 300 * MS;
-    while (harness_now_ns() < end) {
+    end = harness_run_end(300 * MS);
+    while (!harness_run_over(end)) {
         bf_step(&f);
     }
     g_assert_cmpuint(vq_driver_used_idx(&f.q[0]), <=, 2);
@@ -154,8 +154,8 @@ static void check_pause(unsigned nr_iothreads)
     g_assert_cmpint(harness_now_ns() - t0, >=, 100 * MS);
     /* Posted while paused: remembered, not taken. */
     post_reads(&f, 1, f.scratch + 0x10000, heads, false);
-    end = harness_now_ns() + 100 * MS;
-    while (harness_now_ns() < end) {
+    end = harness_run_end(100 * MS);
+    while (!harness_run_over(end)) {
         bf_step(&f);
     }
     g_assert_cmpuint(bf_stats(&f).queue[0].processed, ==, 2);

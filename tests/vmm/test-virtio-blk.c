@@ -440,19 +440,14 @@ static void check_broken_ring(bool legacy)
     struct vq_buf rr[1];
     struct vmm_blk_stats st;
     struct bf f;
-    int64_t deadline;
 
     bf_init(&f, &o);
     rr[0] = r[0];
     rr[0].gpa = f.scratch;
     vq_driver_set_avail_idx(&f.q[1], 1000);
     bf_kick(&f, 1);
-    deadline = harness_now_ns() + 10 * 1000000000ll;
-    do {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        bf_step(&f);
-        st = bf_stats(&f);
-    } while (!st.queue[1].broken);
+    bf_step(&f);
+    BF_WAIT_FOR(&f, st, st.queue[1].broken);
     /* Read again: this snapshot's transport counters came first. */
     st = bf_stats(&f);
     g_assert_cmpuint(st.transport.needs_reset, ==, 1);
@@ -515,17 +510,12 @@ static void test_notify_not_ready(void)
 {
     struct bf_opts o = {.num_queues = 2, .nr_iothreads = 1};
     struct vmm_blk_stats st;
-    int64_t deadline;
     struct bf f;
 
     g_assert_cmpint(bf_create(&f, &o), ==, 0);
     bf_kick(&f, 1);
-    deadline = harness_now_ns() + 10 * 1000000000ll;
-    do {
-        g_assert_cmpint(harness_now_ns(), <, deadline);
-        bf_step(&f);
-        st = bf_stats(&f);
-    } while (!st.queue[1].kicks);
+    bf_step(&f);
+    BF_WAIT_FOR(&f, st, st.queue[1].kicks);
     g_assert_cmpuint(st.queue[1].kicks_ignored, ==, 1);
     bf_destroy(&f);
 }
