@@ -75,9 +75,9 @@ static void run(char **argv, struct guest_boot *b)
     fds[0] = (struct pollfd){.fd = po[0], .events = POLLIN};
     fds[1] = (struct pollfd){.fd = pe[0], .events = POLLIN};
     while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-        int64_t left = deadline - harness_now_ns();
+        int64_t left = harness_left_ns(deadline);
 
-        if (left <= 0) {
+        if (left == 0) {
             kill(pid, SIGKILL);
             g_string_append(err, "\n[test: timed out, killed]\n");
             break;

@@ -14,8 +14,10 @@
 #include <glib/gstdio.h>
 
 #include "guest-run.h"
+#include "harness.h"
 
-#define WAIT_US (30 * G_USEC_PER_SEC)
+/* The watchdog of every wait for the monitor. */
+#define WAIT_NS (30LL * 1000 * 1000 * 1000)
 
 /* The shared command line (VMM.md); -no-reboot is left to each test. */
 static const char *const g_common[] = {
@@ -150,37 +152,30 @@ unsigned qvm_count(struct qvm *v, const char *text)
 
 void qvm_wait_output(struct qvm *v, const char *text, unsigned count)
 {
-    gint64 deadline = g_get_monotonic_time() + WAIT_US;
+    int64_t deadline = harness_now_ns() + WAIT_NS;
 
     while (qvm_count(v, text) < count) {
-        if (g_get_monotonic_time() > deadline) {
+        if (harness_now_ns() > deadline) {
             qvm_show(v);
             g_test_message("console never showed \"%s\" %u times", text, count);
-            g_assert_not_reached();
+            harness_watchdog_expired(__FILE__, __LINE__, text, WAIT_NS);
         }
         g_usleep(2000);
     }
 }
 
+static void drain_step(void *opaque)
+{
+    qvm_drain(opaque);
+}
+
 int qvm_wait(struct qvm *v)
 {
-    gint64 deadline = g_get_monotonic_time() + WAIT_US;
-    int st;
+    if (!v->exited) {
+        int st = harness_wait_child(v->pid, WAIT_NS, drain_step, v);
 
-    while (!v->exited) {
-        pid_t r = waitpid(v->pid, &st, WNOHANG);
-
-        if (r == v->pid) {
-            v->exited = true;
-            v->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            break;
-        }
-        g_assert_cmpint(r, ==, 0);
-        if (g_get_monotonic_time() > deadline) {
-            kill(v->pid, SIGKILL);
-        }
-        qvm_drain(v);
-        g_usleep(2000);
+        v->exited = true;
+        v->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     }
     qvm_drain(v);
     return v->status;

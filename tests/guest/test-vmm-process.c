@@ -25,6 +25,10 @@
 #include <glib/gstdio.h>
 
 #include "guest-run.h"
+#include "harness.h"
+
+/* The watchdog of a monitor's run and of its output. */
+#define WAIT_NS (3 * HARNESS_WATCHDOG_NS)
 
 static const char *g_vmm;
 
@@ -120,21 +124,8 @@ static void drain(int fd, GString *s)
 /* Wait for the process (at most 60 s, then SIGKILL) and collect output. */
 static void proc_wait(struct proc *p)
 {
-    int64_t deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
-    int st;
+    int st = harness_wait_child(p->pid, WAIT_NS, NULL, NULL);
 
-    for (;;) {
-        pid_t r = waitpid(p->pid, &st, WNOHANG);
-
-        if (r == p->pid) {
-            break;
-        }
-        g_assert_cmpint(r, ==, 0);
-        if (g_get_monotonic_time() > deadline) {
-            kill(p->pid, SIGKILL);
-        }
-        g_usleep(2000);
-    }
     drain(p->out_fd, p->out);
     drain(p->err_fd, p->err);
     close(p->out_fd);
@@ -201,18 +192,18 @@ static void read_ready(struct proc *p)
  */
 static void wait_for_count(struct proc *p, const char *text, unsigned times)
 {
-    int64_t deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    int64_t deadline = harness_now_ns() + WAIT_NS;
 
     for (;;) {
         read_ready(p);
         if (count_of(p->out->str, text) >= times) {
             return;
         }
-        if (g_get_monotonic_time() > deadline) {
+        if (harness_now_ns() > deadline) {
             proc_show(p);
             g_test_message("waited for \"%s\" %u times", text, times);
+            harness_watchdog_expired(__FILE__, __LINE__, text, WAIT_NS);
         }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         g_usleep(5000);
     }
 }
@@ -223,19 +214,19 @@ static void wait_for_output(struct proc *p, const char *text)
     wait_for_count(p, text, 1);
 }
 
-/* Wait until @path exists with content (at most 30 s). */
+/* Whether @path exists with content. */
+static bool file_has_content(const char *path)
+{
+    g_autofree gchar *text = NULL;
+
+    return g_file_get_contents(path, &text, NULL, NULL) && text[0];
+}
+
+/* Wait until @path exists with content (at most 40 s). */
 static void wait_for_file(const char *path)
 {
-    int64_t deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-    gchar *text = NULL;
-
-    while (!g_file_get_contents(path, &text, NULL, NULL) || !text[0]) {
-        g_free(text);
-        text = NULL;
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(5000);
-    }
-    g_free(text);
+    STEP_UNTIL_NS(file_has_content(path), g_usleep(5000),
+                  2 * HARNESS_WATCHDOG_NS);
 }
 
 /* ------------------------------------------------------------------ */
