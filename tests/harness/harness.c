@@ -139,6 +139,24 @@ int harness_wait_child(pid_t pid, int64_t ns, void (*step)(void *),
     }
 }
 
+void harness_stall_init(struct harness_stall *s)
+{
+    s->last = 0;
+    s->since = harness_now_ns();
+}
+
+bool harness_stalled(struct harness_stall *s, uint64_t count, int64_t ns)
+{
+    int64_t now = harness_now_ns();
+
+    if (count != s->last) {
+        s->last = count;
+        s->since = now;
+        return false;
+    }
+    return now - s->since > ns;
+}
+
 int64_t harness_run_end(int64_t ns)
 {
     return harness_now_ns() + ns;

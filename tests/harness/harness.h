@@ -137,6 +137,23 @@ int harness_wait_child(pid_t pid, int64_t ns, void (*step)(void *),
                        void *opaque);
 
 /*
+ * struct harness_stall - "no progress for too long" on a counter that
+ * the caller samples (a stress test's rounds, callbacks or grace
+ * periods): harness_stalled() is true once @count has stayed the same
+ * for more than @ns.  The caller reports what stalled, with whatever
+ * state helps, and fails.  The watchdog thread (struct harness_watchdog)
+ * is the same check for code that cannot sample a counter itself.
+ */
+struct harness_stall {
+    /* private: */
+    uint64_t last;
+    int64_t since;
+};
+
+void harness_stall_init(struct harness_stall *s);
+bool harness_stalled(struct harness_stall *s, uint64_t count, int64_t ns);
+
+/*
  * Stress durations ("run for @ns"), which are not watchdogs: the end of a
  * run of @ns starting now, and whether that end has come.
  */

@@ -219,30 +219,20 @@ static uint64_t load(uint64_t *p)
 /* Require both reclamation paths to make progress while readers run. */
 static void watchdog(int64_t end)
 {
-    int64_t last_sync_t = harness_now_ns(), last_cb_t = last_sync_t;
-    uint64_t last_sync = 0, last_cb = 0;
+    struct harness_stall sync_stall, cb_stall;
 
+    harness_stall_init(&sync_stall);
+    harness_stall_init(&cb_stall);
     for (;;) {
-        int64_t now = harness_now_ns();
-        uint64_t s = load(&g_sync_gps), c = load(&g_cb_run);
-
-        if (s != last_sync) {
-            last_sync = s;
-            last_sync_t = now;
-        }
-        if (c != last_cb) {
-            last_cb = c;
-            last_cb_t = now;
-        }
-        if (now - last_sync_t > STALL_NS) {
+        if (harness_stalled(&sync_stall, load(&g_sync_gps), STALL_NS)) {
             g_error("rcutorture: no grace period for %lld ms",
-                    (long long)((now - last_sync_t) / 1000000));
+                    STALL_NS / 1000000);
         }
-        if (now - last_cb_t > STALL_NS) {
+        if (harness_stalled(&cb_stall, load(&g_cb_run), STALL_NS)) {
             g_error("rcutorture: no call_rcu callback for %lld ms",
-                    (long long)((now - last_cb_t) / 1000000));
+                    STALL_NS / 1000000);
         }
-        if (now >= end) {
+        if (harness_run_over(end)) {
             return;
         }
         g_usleep(20000);

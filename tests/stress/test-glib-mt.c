@@ -96,18 +96,16 @@ static void finish_bh(void *opaque)
 
 static void drain(struct producer *p)
 {
-    int64_t start = harness_now_ns();
-    unsigned long last = 0, now;
+    struct harness_stall stall;
+    unsigned long now;
 
+    harness_stall_init(&stall);
     for (;;) {
         now = __atomic_load_n(&p->served, __ATOMIC_ACQUIRE);
         if (now == p->requested) {
             return;
         }
-        if (now != last) {
-            last = now;
-            start = harness_now_ns();
-        } else if (harness_now_ns() - start > STALL_NS) {
+        if (harness_stalled(&stall, now, STALL_NS)) {
             fprintf(stderr, "producer %d stalled at %lu/%lu: lost wake-up\n",
                     p->id, now, p->requested);
             abort();

@@ -142,17 +142,14 @@ static void *producer_fn(void *opaque)
 
 static void *watchdog_fn(void *opaque)
 {
-    unsigned long last = (unsigned long)-1;
-    int64_t since = harness_now_ns();
+    struct harness_stall stall;
 
+    harness_stall_init(&stall);
     while (!loom__atomic_load_acquire(&g_finished)) {
         unsigned long now = loom__atomic_read(&g_progress);
         struct timespec ts = {0, 50 * 1000 * 1000};
 
-        if (now != last) {
-            last = now;
-            since = harness_now_ns();
-        } else if (harness_now_ns() - since > STALL_NS) {
+        if (harness_stalled(&stall, now, STALL_NS)) {
             int p;
 
             fprintf(stderr, "watchdog: no progress for %lld s\n",

@@ -220,17 +220,15 @@ static void *b_main(void *opaque)
 
 static void *watchdog(void *opaque)
 {
-    unsigned long seen = 0, now;
-    int64_t since = harness_now_ns();
+    struct harness_stall stall;
+    unsigned long now;
 
     (void)opaque;
+    harness_stall_init(&stall);
     while (!__atomic_load_n(&g_stop, __ATOMIC_ACQUIRE)) {
         now = __atomic_load_n(&g_done, __ATOMIC_RELAXED);
-        if (now != seen) {
-            seen = now;
-            since = harness_now_ns();
-        } else if (harness_now_ns() - since > STALL_NS) {
-            fprintf(stderr, "test-poll-mt: stalled at round %lu\n", seen);
+        if (harness_stalled(&stall, now, STALL_NS)) {
+            fprintf(stderr, "test-poll-mt: stalled at round %lu\n", now);
             abort();
         }
         g_usleep(10000);
