@@ -460,6 +460,21 @@ static void on_console(struct boot *b, const char *p, size_t n)
     }
 }
 
+/*
+ * QEMU ("KVM internal error. Suberror: 1") and loom-vm ("loom-vm: KVM
+ * internal error on vCPU 0 ...") both stop the VM for a look when KVM
+ * cannot emulate an instruction: nothing more will happen, so end it now
+ * rather than at the timeout.
+ */
+static void saw_internal_error(struct boot *b)
+{
+    if (!b->r->internal_error && !b->r->killed && b->err.p &&
+        strstr(b->err.p, "KVM internal error")) {
+        b->r->internal_error = true;
+        kill(b->pid, SIGKILL);
+    }
+}
+
 /* Read both pipes until they close; end the monitor on the last
  * milestone or at the deadline. */
 static void supervise(struct boot *b, int out_fd, int err_fd)
@@ -495,6 +510,7 @@ static void supervise(struct boot *b, int out_fd, int err_fd)
                 on_console(b, buf, (size_t)n);
             } else if (n > 0) {
                 str_add(&b->err, buf, (size_t)n);
+                saw_internal_error(b);
             } else if (n == 0 || errno != EINTR) {
                 fds[i].fd = -1;
             }

@@ -68,6 +68,10 @@ struct lxb_opts {
  * @status: the monitor's exit status, or 128 + signal.
  * @timed_out: it was killed by the timeout.
  * @killed: it was ended by SIGTERM after the last milestone.
+ * @internal_error: the monitor reported a KVM internal error (KVM could
+ *     not emulate a guest instruction: this host's software KVM leaves
+ *     some instructions at CPL0 unemulated) and was killed at once; both
+ *     QEMU and loom-vm stop the VM there and would wait forever.
  * @out: the console (stdout), NUL-terminated, each line prefixed with
  *     its time ("  12.345 "); malloc'ed.
  * @err: the monitor's stderr, NUL-terminated; malloc'ed.
@@ -79,6 +83,7 @@ struct lxb_result {
     int status;
     bool timed_out;
     bool killed;
+    bool internal_error;
     char *out;
     char *err;
     char *cmd;

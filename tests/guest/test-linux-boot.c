@@ -18,10 +18,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include <glib.h>
 
@@ -51,8 +54,9 @@ static void show(const struct lxb_result *r)
     g_test_message("$ %s", r->cmd ? r->cmd : "");
     g_test_message("console:\n%s", r->out ? r->out : "");
     g_test_message("monitor stderr:\n%s", r->err ? r->err : "");
-    g_test_message("exit status %d%s%s", r->status,
+    g_test_message("exit status %d%s%s%s", r->status,
                    r->timed_out ? " (killed by the timeout)" : "",
+                   r->internal_error ? " (killed: KVM internal error)" : "",
                    r->killed ? " (ended by the test)" : "");
 }
 
@@ -89,7 +93,24 @@ static void test_boot(const void *data)
     }
     /* cache=none (O_DIRECT) where the file system allows it. */
     o.cache = lxb_direct_io_ok(image) ? "none" : "writeback";
-    g_assert_cmpint(lxb_boot(&o, &r), ==, 0);
+    /*
+     * This host's software KVM cannot emulate every instruction a kernel
+     * runs at CPL0; now and then a boot meets one (QEMU met FWAIT in one
+     * run in about twenty) and the monitor stops the VM with a KVM
+     * internal error.  That is the host, not the monitor: boot once more,
+     * and fail only if it happens again.
+     */
+    for (i = 0;; i++) {
+        g_assert_cmpint(lxb_boot(&o, &r), ==, 0);
+        if (!r.internal_error || i == 1) {
+            break;
+        }
+        g_test_message("KVM internal error, booting once more:\n%s",
+                       r.err ? r.err : "");
+        lxb_result_free(&r);
+        (void)unlink(image); /* a fresh root, as the first boot had */
+        g_assert_cmpint(lxb_make_image(image, IMAGE_MIB, &msg), ==, 0);
+    }
     (void)unlink(image);
 
     tl = g_string_new(NULL);
@@ -109,13 +130,15 @@ static void test_boot(const void *data)
         show(&r);
     }
 
-    if (r.reached != LXB_NR_MILESTONES || r.timed_out || !r.killed) {
+    if (r.reached != LXB_NR_MILESTONES || r.timed_out || !r.killed ||
+        r.internal_error) {
         show(&r);
         g_test_message("missing milestone: \"%s\"",
                        r.reached < LXB_NR_MILESTONES
                            ? lxb_milestone_text(r.reached)
                            : "(none)");
     }
+    g_assert_false(r.internal_error);
     g_assert_false(r.timed_out);
     g_assert_cmpuint(r.reached, ==, LXB_NR_MILESTONES);
     for (i = 1; i < LXB_NR_MILESTONES; i++) {
@@ -139,6 +162,48 @@ static void test_boot(const void *data)
     }
     lxb_result_free(&r);
     free(msg);
+}
+
+/*
+ * A monitor that reports a KVM internal error and then waits forever, as
+ * QEMU and loom-vm do (the VM stays stopped for a look): the boot must end
+ * at once with internal_error set, not at the timeout.
+ */
+static void test_internal_error(void)
+{
+    g_autofree char *fake =
+        g_strdup_printf("%s/fake-vmm-%d.sh", g_work, (int)getpid());
+    struct lxb_opts o = {
+        .vmm = fake,
+        .kernel = "/dev/null",
+        .image = "/dev/null",
+        .aio = "threads",
+        .cache = "writeback",
+        .cpus = 1,
+        .timeout_s = BOOT_TIMEOUT_S,
+    };
+    struct lxb_result r;
+    int64_t t0 = harness_now_ns();
+
+    g_assert_true(g_file_set_contents(
+        fake,
+        "#!/bin/sh\n"
+        "echo 'Linux version 6.1'\n"
+        "echo 'KVM internal error. Suberror: 1' >&2\n"
+        "echo 'emulation failure' >&2\n"
+        "exec sleep 600\n",
+        -1, NULL));
+    g_assert_cmpint(chmod(fake, 0700), ==, 0);
+    g_assert_cmpint(lxb_boot(&o, &r), ==, 0);
+    (void)unlink(fake);
+    g_assert_true(r.internal_error);
+    g_assert_false(r.timed_out);
+    g_assert_false(r.killed);
+    g_assert_cmpuint(r.reached, <, LXB_NR_MILESTONES);
+    /* Ended by the SIGKILL, well before the boot's timeout. */
+    g_assert_cmpint(r.status, ==, 128 + SIGKILL);
+    g_assert_cmpint(harness_now_ns() - t0, <, HARNESS_WATCHDOG_NS);
+    lxb_result_free(&r);
 }
 
 static void skip_all(bool tap, const char *why)
@@ -202,6 +267,8 @@ int main(int argc, char **argv)
         return 1;
     }
     harness_init(&argc, &argv);
+    g_test_add_func("/linux/boot/internal-error-ends-the-boot",
+                    test_internal_error);
     list = g_strsplit(aios, ",", -1);
     for (i = 0; list[i]; i++) {
         g_autofree char *name = g_strdup_printf("/linux/boot/aio=%s", list[i]);
