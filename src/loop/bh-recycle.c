@@ -33,7 +33,10 @@
  * chunks of the previous burst.  Freeing them instead cost a third of the
  * posting thread's time in the kernel, faulting in the pages that malloc
  * had just trimmed off its arena.  The pool keeps at most POOL_MAX chunks
- * (8 MiB) and frees beyond that.
+ * (8 MiB) and frees beyond that.  The loop thread drops the blocks it
+ * frees from one chunk in a row with one RMW on the chunk's count, at the
+ * first block of another chunk (put_deferred()): a burst is released in
+ * the order it was carved, 21 blocks a chunk.
  *
  * Bounds: a thread holds at most one batch (BH_BATCH blocks, 6 KiB) and
  * the rest of the chunk it carves from, freed by a pthread key destructor
@@ -80,6 +83,9 @@ static __thread unsigned tls_slot BH_TLS_MODEL; /* next bh_spare slot to try */
 static __thread char *tls_carve BH_TLS_MODEL;   /* next block to carve */
 static __thread unsigned tls_carve_left BH_TLS_MODEL;
 static __thread bool tls_key_set BH_TLS_MODEL;
+/* Blocks of tls_put_chunk freed but not yet dropped: put_deferred(). */
+static __thread struct bh_chunk *tls_put_chunk BH_TLS_MODEL;
+static __thread unsigned tls_put_n BH_TLS_MODEL;
 static pthread_key_t tls_key;
 static pthread_once_t tls_key_once = PTHREAD_ONCE_INIT;
 static bool tls_key_ok;
@@ -136,6 +142,15 @@ static void free_chain(struct loom_bh *bh)
     }
 }
 
+/* Drop the blocks counted in tls_put_n (see put_deferred()). */
+static void put_flush(void)
+{
+    if (tls_put_n) {
+        chunk_put(tls_put_chunk, tls_put_n);
+        tls_put_n = 0;
+    }
+}
+
 /* Thread exit: free what the thread took and did not use. */
 static void tls_destructor(void *unused)
 {
@@ -146,6 +161,7 @@ static void tls_destructor(void *unused)
         chunk_put(tls_carve, tls_carve_left);
         tls_carve_left = 0;
     }
+    put_flush();
 }
 
 static void tls_key_init(void)
@@ -167,6 +183,31 @@ static bool tls_ready(void)
         tls_key_set = true;
     }
     return true;
+}
+
+/*
+ * Free @bh for good, counting it against its chunk later: a run of frees
+ * from one chunk (a burst is released in the order it was carved) costs
+ * one atomic RMW on the chunk's count instead of one per block.  The
+ * chunk stays live until the run ends, so nobody reuses its blocks.
+ */
+static void put_deferred(struct loom_bh *bh)
+{
+    struct bh_chunk *c =
+        (struct bh_chunk *)((uintptr_t)bh & ~(uintptr_t)(BH_CHUNK_SIZE - 1));
+
+    if (LOOM_LIKELY(c == tls_put_chunk && tls_put_n)) {
+        tls_put_n++;
+        return;
+    }
+    put_flush();
+    /* Without the destructor the count would be lost at thread exit. */
+    if (!tls_ready()) {
+        chunk_put(bh, 1);
+        return;
+    }
+    tls_put_chunk = c;
+    tls_put_n = 1;
 }
 
 /* A new block from the thread's chunk (a new chunk when it is used up). */
@@ -276,25 +317,45 @@ void loom__bh_mem_free(struct loom_bh *bh)
 #endif
 }
 
+#if BH_RECYCLE
+/*
+ * The cache is full (every slot we tried was taken): publish it now if a
+ * slot has come free, else free the block.  Out of line, so that the
+ * common path of loom__bh_mem_release() saves no registers.
+ */
+static __attribute__((noinline)) void release_full(struct loom_loop *l,
+                                                   struct loom_bh *bh)
+{
+    if (recycle_publish(l)) {
+        bh->next = NULL;
+        l->bh_cache = bh;
+        l->bh_ncache = 1;
+        return;
+    }
+    put_deferred(bh);
+}
+#endif
+
 void loom__bh_mem_release(struct loom_loop *l, struct loom_bh *bh)
 {
 #if BH_RECYCLE
     /*
      * A full batch stays here while every slot we try is taken; then the
-     * memory goes back to malloc.
+     * memory goes back to its chunk.
      */
-    if (l->bh_ncache < BH_BATCH || recycle_publish(l)) {
-        bh->next = l->bh_cache;
-        l->bh_cache = bh;
-        if (++l->bh_ncache == BH_BATCH) {
-            (void)recycle_publish(l);
-        }
+    if (LOOM_UNLIKELY(l->bh_ncache >= BH_BATCH)) {
+        release_full(l, bh);
         return;
+    }
+    bh->next = l->bh_cache;
+    l->bh_cache = bh;
+    if (LOOM_UNLIKELY(++l->bh_ncache == BH_BATCH)) {
+        (void)recycle_publish(l);
     }
 #else
     (void)l;
+    free(bh);
 #endif
-    loom__bh_mem_free(bh);
 }
 
 unsigned loom__bh_mem_pooled(void)
@@ -324,6 +385,8 @@ void loom__bh_mem_teardown(struct loom_loop *l)
         free_chain(loom__atomic_xchg(&l->bh_spare[i], NULL));
     }
     l->bh_nspare = 0;
+    /* The pool's count is exact again once teardown returns. */
+    put_flush();
 #else
     (void)l;
 #endif

@@ -176,32 +176,41 @@ static void *burst_fn(void *opaque)
     return NULL;
 }
 
+/*
+ * One burst from a new thread, queued whole before the loop runs any of
+ * it; then run it all: every counter must reach @round.
+ */
+static void burst_round(struct burst *b, unsigned round)
+{
+    int64_t deadline;
+    pthread_t th;
+    size_t i, done;
+
+    g_assert_cmpint(pthread_create(&th, NULL, burst_fn, b), ==, 0);
+    g_assert_cmpint(pthread_join(th, NULL), ==, 0);
+    deadline = harness_now_ns() + STALL_NS;
+    do {
+        harness_watchdog(deadline, "the whole burst ran");
+        loom_loop_poll(b->l, false);
+        for (i = 0, done = 0; i < BURST; i++) {
+            done += b->runs[i] == round;
+        }
+    } while (done < BURST);
+    for (i = 0; i < BURST; i++) {
+        g_assert_cmpuint(b->runs[i], ==, round);
+    }
+}
+
 static void test_burst(void)
 {
     struct burst b = {.l = harness_loop_new()};
     unsigned pooled1 = 0, pooled;
-    pthread_t th;
-    int64_t deadline;
-    size_t i, done;
     int r;
 
     b.runs = calloc(BURST, sizeof(*b.runs));
     g_assert_nonnull(b.runs);
     for (r = 0; r < BURST_ROUNDS; r++) {
-        /* The whole burst is queued before the loop runs any of it. */
-        g_assert_cmpint(pthread_create(&th, NULL, burst_fn, &b), ==, 0);
-        g_assert_cmpint(pthread_join(th, NULL), ==, 0);
-        deadline = harness_now_ns() + STALL_NS;
-        do {
-            harness_watchdog(deadline, "the whole burst ran");
-            loom_loop_poll(b.l, false);
-            for (i = 0, done = 0; i < BURST; i++) {
-                done += b.runs[i] == (unsigned)r + 1;
-            }
-        } while (done < BURST);
-        for (i = 0; i < BURST; i++) {
-            g_assert_cmpuint(b.runs[i], ==, (unsigned)r + 1);
-        }
+        burst_round(&b, (unsigned)r + 1);
         pooled = loom__bh_mem_pooled();
 #ifdef LOOM__ASAN
         g_assert_cmpuint(pooled, ==, 0);
@@ -225,10 +234,37 @@ static void test_burst(void)
     free(b.runs);
 }
 
+/*
+ * The loop's thread frees the blocks of a chunk in a row with one update
+ * of the chunk's count, and makes the last update at its loop's teardown:
+ * once the loop is gone every chunk of a burst whose producer exited is
+ * empty and back in the pool.  A lost count would keep chunks out of it.
+ */
+static void test_teardown_returns_chunks(void)
+{
+    struct burst b = {.l = harness_loop_new()};
+    /* Fewer than a chunk's size holds of blocks: a lower bound. */
+    unsigned chunks = BURST * (unsigned)sizeof(struct loom_bh) / 1024;
+
+    b.runs = calloc(BURST, sizeof(*b.runs));
+    g_assert_nonnull(b.runs);
+    burst_round(&b, 1);
+    loom_loop_unref(b.l);
+#ifdef LOOM__ASAN
+    g_assert_cmpuint(loom__bh_mem_pooled(), ==, 0);
+#else
+    g_assert_cmpuint(loom__bh_mem_pooled(), >=, chunks);
+#endif
+    (void)chunks;
+    free(b.runs);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
     g_test_add_func("/bh-recycle/two-loops", test_recycle);
     g_test_add_func("/bh-recycle/burst", test_burst);
+    g_test_add_func("/bh-recycle/teardown-returns-chunks",
+                    test_teardown_returns_chunks);
     return g_test_run();
 }
