@@ -80,6 +80,11 @@ int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
 static void bh_push(struct loom_loop *l, struct loom_bh *bh)
 {
     /*
+     * The loop's thread reads this line while it busy-polls: take it
+     * once, for the CAS, rather than for the head's load first.
+     */
+    loom__prefetch_w(&l->bh_head);
+    /*
      * Pairs with the xchg in bh_take_slice() and the seq_cst load in
      * loom__bh_timeout_ns(): publishes bh->next, and is ordered before
      * the notify_me load in loom_loop_notify().
@@ -94,6 +99,8 @@ void loom_bh_schedule(struct loom_bh *bh)
     if (!bh) {
         return;
     }
+    /* The loop's thread wrote it last: one transfer for load and CAS. */
+    loom__prefetch_w(&bh->flags);
     old = loom__atomic_read(&bh->flags);
     do {
         new = (old | BH_PENDING | BH_SCHEDULED) & ~BH_IDLE;
@@ -258,7 +265,10 @@ bool loom__bh_poll_slow(struct loom_loop *l)
     unsigned flags;
 
     /* Acquire pairs with the CAS in bh_push(). */
-    if (loom__atomic_load_acquire(&l->bh_head)) {
+    bh = loom__atomic_load_acquire(&l->bh_head);
+    if (bh) {
+        /* Its pusher wrote it last; we read ->next, then RMW ->flags. */
+        loom__prefetch_w(&bh->flags);
         bh_take_slice(l, &slice);
     } else if (loom__list_empty(&l->slices)) {
         return false;

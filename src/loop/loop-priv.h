@@ -158,6 +158,22 @@ struct loom_loop {
 /* Above this many fd handlers LOOM_FDMON_AUTO moves to epoll. */
 #define LOOP_AUTO_EPOLL_THRESHOLD 64
 
+/*
+ * loom__prefetch_w() - start fetching the cache line at @p for writing.
+ * A load and then an atomic RMW of a line last written by another CPU
+ * take two transfers (shared, then exclusive); after this, one.
+ * Context: any; a hint only.
+ */
+static inline void loom__prefetch_w(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    /* PREFETCHW (Intel CPUs before Broadwell execute it as a NOP). */
+    __asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
+
 /* Longest sleep while idle BHs are pending. */
 #define LOOP_IDLE_BH_NS ((int64_t)10 * 1000 * 1000)
 

@@ -189,6 +189,11 @@ static bool spin(struct poll_iter *it, int64_t window_ns)
     while (!found) {
         if (loom__fdh_poll(l, it->toplevel, it->ready) ||
             (loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
+            struct loom_bh *h = loom__atomic_read(&l->bh_head);
+
+            if (h) {
+                loom__prefetch_w(&h->flags);
+            }
             found = true;
         } else if ((now = loom_clock_ns(LOOM_CLOCK_HOST)) - it->poll_start >=
                    window_ns) {
