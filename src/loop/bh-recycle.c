@@ -8,13 +8,14 @@
  *
  * The loop (home thread) gathers the memory of the BHs it reclaims on
  * l->bh_cache; each BH_BATCH of them it publishes as one batch in an empty
- * slot of l->bh_spare[].  An allocating thread uses its own
- * thread-local list first, and when that is empty takes one whole batch
- * from a slot with one xchg.  Only the loop stores a non-NULL slot, and
- * only into a slot it read as NULL; other threads only exchange a slot for
- * NULL.  So a slot never changes under the loop between its load and its
- * store, and a thread that takes a batch owns it before it looks at any
- * node's next field: no ABA.  The blocks are plain malloc() memory of one
+ * slot of l->bh_spare[].  An allocating thread uses its own thread-local
+ * list first, then the rest of the chunk it carves from (see below), and
+ * when both are empty takes one whole batch from a slot with one xchg.
+ * Only the loop stores a non-NULL slot, and only into a slot it read as
+ * NULL; other threads only exchange a slot for NULL.  So a slot never
+ * changes under the loop between its load and its store, and a thread
+ * that takes a batch owns it before it looks at any node's next field:
+ * no ABA.  The blocks are plain malloc() memory of one
  * size, so a thread may take them from one loop and use them for another.
  *
  * New blocks are carved from 1 KiB chunks (BH_PER_CHUNK blocks each), not
@@ -80,8 +81,9 @@ _Static_assert(sizeof(struct bh_chunk) <= BH_CHUNK_HDR, "chunk header");
 /* Linked by ->next; loom__bh_mem_alloc() (loop-priv.h) pops it inline. */
 __thread struct loom_bh *loom__bh_tls_free BH_TLS_MODEL;
 static __thread unsigned tls_slot BH_TLS_MODEL; /* next bh_spare slot to try */
-static __thread char *tls_carve BH_TLS_MODEL;   /* next block to carve */
-static __thread unsigned tls_carve_left BH_TLS_MODEL;
+/* Next block to carve and how many are left; carved inline, loop-priv.h. */
+__thread char *loom__bh_tls_carve BH_TLS_MODEL;
+__thread unsigned loom__bh_tls_carve_left BH_TLS_MODEL;
 static __thread bool tls_key_set BH_TLS_MODEL;
 /* Blocks of tls_put_chunk freed but not yet dropped: put_deferred(). */
 static __thread struct bh_chunk *tls_put_chunk BH_TLS_MODEL;
@@ -157,9 +159,9 @@ static void tls_destructor(void *unused)
     (void)unused;
     free_chain(loom__bh_tls_free);
     loom__bh_tls_free = NULL;
-    if (tls_carve_left) {
-        chunk_put(tls_carve, tls_carve_left);
-        tls_carve_left = 0;
+    if (loom__bh_tls_carve_left) {
+        chunk_put(loom__bh_tls_carve, loom__bh_tls_carve_left);
+        loom__bh_tls_carve_left = 0;
     }
     put_flush();
 }
@@ -215,7 +217,7 @@ static struct loom_bh *carve(void)
 {
     struct loom_bh *bh;
 
-    if (LOOM_UNLIKELY(!tls_carve_left)) {
+    if (LOOM_UNLIKELY(!loom__bh_tls_carve_left)) {
         struct bh_chunk *c;
 
         if (!tls_ready()) {
@@ -226,12 +228,12 @@ static struct loom_bh *carve(void)
             return NULL;
         }
         c->live = BH_PER_CHUNK;
-        tls_carve = (char *)c + BH_CHUNK_HDR;
-        tls_carve_left = BH_PER_CHUNK;
+        loom__bh_tls_carve = (char *)c + BH_CHUNK_HDR;
+        loom__bh_tls_carve_left = BH_PER_CHUNK;
     }
-    bh = (struct loom_bh *)tls_carve;
-    tls_carve += sizeof(struct loom_bh);
-    tls_carve_left--;
+    bh = (struct loom_bh *)loom__bh_tls_carve;
+    loom__bh_tls_carve += sizeof(struct loom_bh);
+    loom__bh_tls_carve_left--;
     return bh;
 }
 

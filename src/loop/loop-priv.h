@@ -236,6 +236,11 @@ void loom__bh_mem_teardown(struct loom_loop *l);
 /* The calling thread's free blocks, linked by ->next (bh-recycle.c). */
 extern __thread struct loom_bh *loom__bh_tls_free
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
+/* The rest of the chunk the calling thread carves from (bh-recycle.c). */
+extern __thread char *loom__bh_tls_carve
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+extern __thread unsigned loom__bh_tls_carve_left
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 #endif
 
 /*
@@ -249,6 +254,16 @@ static inline struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l)
 
     if (LOOM_LIKELY(bh)) {
         loom__bh_tls_free = bh->next;
+        return bh;
+    }
+    /*
+     * Then the rest of the chunk being carved, before recycled batches: a
+     * burst larger than the recycler carves most of its blocks.
+     */
+    if (LOOM_LIKELY(loom__bh_tls_carve_left)) {
+        bh = (struct loom_bh *)loom__bh_tls_carve;
+        loom__bh_tls_carve += sizeof(struct loom_bh);
+        loom__bh_tls_carve_left--;
         return bh;
     }
 #endif
