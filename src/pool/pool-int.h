@@ -30,6 +30,11 @@
  * count such spinners as workers about to look, so a stream of requests
  * neither wakes nor starts a worker per request.
  *
+ * A worker that leaves while the pool lives (idle beyond the minimum, or
+ * the maximum lowered) puts itself on the zombie list and schedules the
+ * completion BH, which joins it in the loop's home thread: an exited
+ * worker's thread is reaped without waiting for another submission.
+ *
  * Teardown (pool_free(), from the loop's last unref): new submissions
  * fail, workers cancel what they claimed but did not start and exit once
  * their running request returns, the rest of the queue is cancelled, and
@@ -105,6 +110,7 @@ struct LOOM_CACHE_ALIGNED loom__pool_worker {
     /* Protected by pool->lock. */
     struct loom_thread *thread; /* set by the spawner; NULL until then */
     struct loom__list link;      /* on pool->workers, then pool->zombies */
+    bool exited;                 /* on pool->zombies */
 
     /* Written by this worker only (relaxed atomics), read by stats. */
     uint64_t started, finished;
@@ -141,6 +147,7 @@ struct loom_pool {
 
     /* Atomic. */
     int idle_hint;    /* copy of nidle, for the lock-free give-back test */
+    bool reap_hint;   /* p->zombies may hold a worker to join */
     uint64_t cancels; /* QUEUED -> CANCELLED transitions */
     uint64_t completed, cancelled; /* written by the completion side only */
 
@@ -230,5 +237,11 @@ int loom__pool_spawn_finish(struct loom_pool *p, struct loom__pool_worker *w);
 void loom__pool_take_zombies_locked(struct loom_pool *p,
                                     struct loom__list *out);
 void loom__pool_join_zombies(struct loom__list *list);
+
+/*
+ * loom__pool_reap() - join the workers that exited, if any.  Context:
+ * p->lock not held; home(loop) (the completion BH) or a submitter.
+ */
+void loom__pool_reap(struct loom_pool *p);
 
 #endif /* LOOM_POOL_INT_H */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <loom/bh.h>
 #include <loom/clock.h>
 
 #include "base/atomic.h"
@@ -56,6 +57,11 @@ int loom__pool_spawn_finish(struct loom_pool *p, struct loom__pool_worker *w)
         p->nworkers--;
     } else {
         w->thread = t;
+        if (w->exited && !p->stopping) {
+            /* It left already: the completion BH joins it. */
+            loom__atomic_set(&p->reap_hint, true);
+            loom_bh_schedule(p->bh);
+        }
     }
     p->nspawning--;
     if (p->stopping) {
@@ -87,6 +93,24 @@ void loom__pool_take_zombies_locked(struct loom_pool *p,
             loom__list_add_tail(out, n);
         }
     }
+}
+
+/*
+ * Join the exited workers whose handle is known.  Context: p->lock not
+ * held; the completion BH (home(loop)).
+ */
+void loom__pool_reap(struct loom_pool *p)
+{
+    struct loom__list zombies;
+
+    if (!loom__atomic_read(&p->reap_hint)) {
+        return;
+    }
+    loom_mutex_lock(&p->lock);
+    loom__atomic_set(&p->reap_hint, false);
+    loom__pool_take_zombies_locked(p, &zombies);
+    loom_mutex_unlock(&p->lock);
+    loom__pool_join_zombies(&zombies);
 }
 
 void loom__pool_join_zombies(struct loom__list *list)
@@ -252,8 +276,18 @@ static void *worker_main(void *arg)
     p->retired_finished += loom__atomic_read(&w->finished);
     loom__list_del(&w->link);
     loom__list_add_tail(&p->zombies, &w->link);
+    w->exited = true;
     if (p->stopping) {
         loom_cond_broadcast(&p->exit_cond);
+    } else if (w->thread) {
+        /*
+         * Leaving a live pool: be joined by the completion BH in the
+         * loop's home thread rather than at the next submission, which
+         * may never come.  (A worker whose spawner has not recorded its
+         * handle yet is scheduled for by the spawner.)
+         */
+        loom__atomic_set(&p->reap_hint, true);
+        loom_bh_schedule(p->bh);
     }
     loom_mutex_unlock(&p->lock);
     return NULL;

@@ -135,9 +135,11 @@ static size_t run_completions(struct loom_pool *p)
     return ok + cancelled;
 }
 
+/* The completion BH: callbacks, then the workers that left. */
 static void completion_bh(void *opaque)
 {
     run_completions(opaque);
+    loom__pool_reap(opaque);
 }
 
 /* Move @req from QUEUED to CANCELLED; false if it already left QUEUED. */

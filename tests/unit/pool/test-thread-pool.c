@@ -4,7 +4,8 @@
  * the loop's thread), submit_co, a million jobs with an exact count,
  * cancel (prompt for queued requests, -EBUSY for started ones) and cancel
  * racing with workers, the worker limits, idle exit, teardown with
- * requests in flight, statistics and bad input.
+ * requests in flight, statistics and bad input; workers that idle out
+ * are joined without another submission.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +18,9 @@
 #include <loom/loop.h>
 #include <loom/pool.h>
 #include <loom/thread.h>
+
+#include "base/list.h"
+#include "pool/pool-int.h"
 
 static pthread_t g_main_thread;
 
@@ -585,6 +589,49 @@ static void test_idle_exit(void)
     loom_loop_unref(l);
 }
 
+/* Whether @p holds exited workers that nobody joined yet. */
+static bool pool_has_zombies(struct loom_pool *p)
+{
+    bool any;
+
+    loom_mutex_lock(&p->lock);
+    any = !loom__list_empty(&p->zombies);
+    loom_mutex_unlock(&p->lock);
+    return any;
+}
+
+/*
+ * Workers that idle out are joined while the loop runs, with no further
+ * submission: a program that keeps its loop (and pool) for its whole life
+ * holds no exited thread's stack (and TSan sees no leaked thread).
+ */
+static void test_idle_reaped(void)
+{
+    enum { N = 64 };
+    struct loom_loop *l = harness_loop_new();
+    struct loom_pool *p = loom_loop_pool(l);
+    struct job jobs[N] = {{0}};
+    struct loom_pool_stats st;
+
+    g_assert_cmpint(loom_pool_set_size(p, 0, 2), ==, 0);
+    g_assert_cmpint(loom_pool_set_idle_ns(p, 1000000), ==, 0);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            jobs[i] = (struct job){.idx = i};
+            g_assert_cmpint(loom_pool_submit(p, job_fn, &jobs[i], job_done,
+                                             &jobs[i], NULL),
+                            ==, 0);
+        }
+        POLL_UNTIL(l, jobs_done(jobs, N) == N);
+        /* Run the loop without blocking: nothing else would wake it. */
+        STEP_UNTIL((loom_pool_stats(p, &st),
+                    st.workers == 0 && !pool_has_zombies(p)),
+                   (loom_loop_poll(l, false), harness_yield()));
+        g_assert_cmpuint(st.completed, ==, (uint64_t)(round + 1) * N);
+    }
+    loom_loop_unref(l);
+}
+
 /* ------------------------------------------------------------------ */
 
 /*
@@ -722,6 +769,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pool/parallel", test_parallel);
     g_test_add_func("/pool/min-workers", test_min_workers);
     g_test_add_func("/pool/idle-exit", test_idle_exit);
+    g_test_add_func("/pool/idle-reaped", test_idle_reaped);
     g_test_add_func("/pool/teardown", test_teardown);
     g_test_add_func("/pool/bad-input", test_bad_input);
     return g_test_run();
