@@ -5,11 +5,25 @@
  * threads).
  *
  * Thread pool of a loop (QEMU util/thread-pool.c's shape).  Submitters (any
- * thread) append requests to a mutex-protected FIFO; workers wait on a
- * condition variable, claim requests, run them and push finished ones on a
- * lock-free completion list; one BH per pool runs the completion callbacks
- * in the loop's home thread.  Workers are started by submitters on demand
- * and exit after idle_ns without work (beyond the minimum).
+ * thread) push requests on a lock-free LIFO (incoming) with one
+ * compare-and-swap; workers move it whole, oldest first, to the tail of a
+ * FIFO under the pool's lock, claim requests from there, run them and
+ * push finished ones on a lock-free completion list; one BH per pool runs
+ * the completion callbacks in the loop's home thread.  Workers are started
+ * on demand and exit after idle_ns without work (beyond the minimum).
+ *
+ * A submission takes no lock the workers take: request memory and the
+ * count of submissions are under a lock of their own (sub_lock), that
+ * only submitters and an exiting worker take.  After its push, the
+ * submitter reads the workers' state from hints (written under the pool
+ * lock, read without it) and takes the pool lock only to wake a sleeping
+ * worker or to start one.  Lost wake-ups are ruled out by pairs of
+ * sequentially consistent accesses: a worker publishes that it spins or
+ * sleeps and then looks at incoming; a submitter pushes and then reads
+ * the hints.  A worker leaves only if incoming is empty, checked under
+ * sub_lock, and a submitter pushes under sub_lock only while a worker
+ * exists (starting one first, and failing if that fails): nothing is
+ * left queued without a worker.
  *
  * A request leaves QUEUED exactly once, by a compare-and-swap: to RUNNING
  * by the worker that runs it, or to CANCELLED by loom_pool_cancel() (or by
@@ -19,16 +33,15 @@
  * two to release it recycles it (loom__pool_req_release()).  A request that ran is
  * owned by the completion list alone once its worker pushed it.
  *
- * The queue is a ring of request pointers, so that claiming requests
- * touches no request under the lock.  Batching: when the queue is long, a
- * worker claims several requests per lock acquisition (guided
- * self-scheduling: the queue length divided by twice the maximum number of
- * workers, so that no worker hoards work others could take) and pushes
- * their completions in one step.  A worker gives back the rest of its
- * batch when it sees an idle worker and an empty queue.  A worker that
- * ran out of work busy-waits for SPIN_NS before it sleeps; submitters
- * count such spinners as workers about to look, so a stream of requests
- * neither wakes nor starts a worker per request.
+ * Batching: when the queue is long, a worker claims several requests per
+ * lock acquisition (guided self-scheduling: the queue length divided by
+ * twice the maximum number of workers, so that no worker hoards work
+ * others could take) and pushes their completions in one step.  A worker
+ * gives back the rest of its batch when it sees an idle worker and an
+ * empty queue.  A worker that ran out of work busy-waits for SPIN_NS
+ * before it sleeps; a submitter that finds incoming empty and a spinner
+ * leaves the request to it, so a stream of requests neither wakes nor
+ * starts a worker per request.
  *
  * A worker that leaves while the pool lives (idle beyond the minimum, or
  * the maximum lowered) puts itself on the zombie list and schedules the
@@ -83,6 +96,8 @@ enum req_state {
 struct loom_pool_req {
     /* Completion list link: written before the push. */
     struct loom_pool_req *done_next;
+    /* Queue link: incoming (by the submitter), then the FIFO (p->lock). */
+    struct loom_pool_req *q_next;
 
     /* Immutable after submit. */
     struct loom_pool *pool;
@@ -121,29 +136,52 @@ struct loom_pool {
     struct loom_loop *loop;
     struct loom_bh *bh;
 
-    struct loom_mutex lock;
+    /* Submission side: submitters (and exiting workers) only. */
+    struct loom_mutex sub_lock LOOM_CACHE_ALIGNED;
+    /* Protected by ->sub_lock. */
+    struct loom_pool_req *free_reqs;     /* recycled, linked by done_next */
+    struct loom__pool_req_block *blocks; /* every request's memory */
+    uint64_t submitted;
+    int sub_workers;   /* nworkers, as submitters see it */
+    bool sub_stopping; /* stopping, as submitters see it */
+    /* Atomic: recycled requests pushed by the completion side (a LIFO
+     * linked by done_next), taken whole under ->sub_lock. */
+    struct loom_pool_req *free_lifo;
+
+    /* Atomic: submitted requests, newest first (linked by q_next). */
+    struct loom_pool_req *incoming LOOM_CACHE_ALIGNED;
+
+    /*
+     * Hints: written under ->lock (sequentially consistent), read by
+     * submitters without it.  spin_hint: nspinning; sleep_hint: idle
+     * workers not yet signalled (nidle - nwakes); grow_hint: a worker
+     * may be started (nworkers < max, none spawning, not stopping).
+     */
+    int spin_hint LOOM_CACHE_ALIGNED;
+    int sleep_hint;
+    bool grow_hint;
+
+    struct loom_mutex lock LOOM_CACHE_ALIGNED;
     /* Protected by ->lock. */
-    struct loom_cond work_cond;  /* workers wait for requests */
-    struct loom_cond exit_cond;  /* teardown waits for workers */
-    struct loom_pool_req **ring; /* the queue: qlen entries from ring_head */
-    size_t ring_cap, ring_head;  /* ring_cap: 0 or a power of two */
+    struct loom_cond work_cond; /* workers wait for requests */
+    struct loom_cond exit_cond; /* teardown waits for workers */
+    /* The queue: a FIFO linked by q_next, oldest at q_head. */
+    struct loom_pool_req *q_head, *q_tail;
     /* Entries on the queue, cancelled ones included; also read without
-     * the lock by run_batch(), as a hint. */
+     * the lock by workers, as a hint. */
     size_t qlen;
     int min, max;
     int64_t idle_ns;
-    int nworkers;    /* alive or being spawned */
-    int nidle;       /* waiting on work_cond */
-    int nwakes;      /* signals sent and not yet consumed (lower bound) */
-    int nspawning;   /* spawns between reservation and completion */
-    int nspinning;   /* workers busy-waiting for requests (not idle) */
-    int spin_claims; /* requests submitted for them, <= nspinning */
-    bool stopping;   /* also read atomically by workers running a batch */
+    /* Alive or being spawned; changed under both locks (the copy
+     * sub_workers is the submitters'). */
+    int nworkers;
+    int nidle;     /* waiting on work_cond */
+    int nwakes;    /* signals sent and not yet consumed (lower bound) */
+    int nspawning; /* spawns between reservation and completion */
+    int nspinning; /* workers busy-waiting for requests (not idle) */
+    bool stopping; /* also read atomically by workers and submitters */
     struct loom__list workers, zombies;
-    uint64_t submitted;
     uint64_t retired_started, retired_finished; /* of exited workers */
-    struct loom_pool_req *free_reqs;     /* recycled, linked by done_next */
-    struct loom__pool_req_block *blocks; /* every request's memory */
 
     /* Atomic. */
     int idle_hint;    /* copy of nidle, for the lock-free give-back test */
@@ -192,28 +230,36 @@ void loom__pool_cancel_dequeued(struct loom_pool *p,
                                 struct loom_pool_req **reqs, size_t n);
 
 /* ------------------------------------------------------------------ */
-/* pool-queue.c: the request ring.  Context: p->lock held unless said. */
+/* pool-queue.c: the queue.  Context: p->lock held unless said.         */
 
-/* Make room for @n more entries.  Return: 0 or -ENOMEM. */
-int loom__pool_ring_reserve_locked(struct loom_pool *p, size_t n);
-/* Append @req (room reserved). */
-void loom__pool_ring_push_locked(struct loom_pool *p,
-                                 struct loom_pool_req *req);
-/* Take up to @max entries from the head into @out.  Return: how many. */
-size_t loom__pool_ring_take_locked(struct loom_pool *p,
-                                   struct loom_pool_req **out, size_t max);
+/*
+ * loom__pool_push_incoming() - push @req on incoming.  Context: any,
+ * p->sub_lock held.  Return: true if incoming was empty.
+ */
+bool loom__pool_push_incoming(struct loom_pool *p, struct loom_pool_req *req);
+/* Move incoming to the FIFO's tail, oldest first.  Return: how many. */
+size_t loom__pool_pull_locked(struct loom_pool *p);
+/* Take up to @max entries from the FIFO's head into @out.  Return: how many. */
+size_t loom__pool_take_locked(struct loom_pool *p, struct loom_pool_req **out,
+                              size_t max);
 /* Claim a guided batch (queue not empty).  Return: how many (>= 1). */
 size_t loom__pool_claim_locked(struct loom_pool *p,
                                struct loom_pool_req **batch);
-/*
- * Put the unstarted rest of a batch back at the head.  Context: p->lock
- * not held.  Return: false if there was no memory (the caller keeps them).
- */
-bool loom__pool_give_back(struct loom_pool *p, struct loom_pool_req **reqs,
+/* Put the unstarted rest of a batch back at the head.  Context: p->lock
+ * not held. */
+void loom__pool_give_back(struct loom_pool *p, struct loom_pool_req **reqs,
                           size_t n);
+/* Refresh the hints from the locked state. */
+void loom__pool_hints_locked(struct loom_pool *p);
 
 /* ------------------------------------------------------------------ */
 /* pool-worker.c: worker threads.                                      */
+
+/*
+ * loom__pool_count_workers_locked() - add @d to the number of workers.
+ * Context: p->lock held, p->sub_lock not held.
+ */
+void loom__pool_count_workers_locked(struct loom_pool *p, int d);
 
 /*
  * loom__pool_spawn_reserve_locked() - reserve a worker slot.  Context:

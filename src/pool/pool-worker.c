@@ -18,6 +18,20 @@
 
 static void *worker_main(void *arg);
 
+/*
+ * Add @d to the number of workers, under sub_lock too: a submitter that
+ * saw a worker there pushes its request before the count drops, and
+ * reads its own copy, on a line the workers do not write.  Context:
+ * p->lock held.
+ */
+void loom__pool_count_workers_locked(struct loom_pool *p, int d)
+{
+    loom_mutex_lock(&p->sub_lock);
+    p->nworkers += d;
+    p->sub_workers = p->nworkers;
+    loom_mutex_unlock(&p->sub_lock);
+}
+
 /* ------------------------------------------------------------------ */
 /* Workers: spawning and reaping.                                      */
 
@@ -35,8 +49,9 @@ struct loom__pool_worker *loom__pool_spawn_reserve_locked(struct loom_pool *p)
     memset(w, 0, sizeof(*w));
     w->pool = p;
     loom__list_add_tail(&p->workers, &w->link);
-    p->nworkers++;
+    loom__pool_count_workers_locked(p, 1);
     p->nspawning++;
+    loom__pool_hints_locked(p);
     return w;
 }
 
@@ -54,7 +69,7 @@ int loom__pool_spawn_finish(struct loom_pool *p, struct loom__pool_worker *w)
     loom_mutex_lock(&p->lock);
     if (err < 0) {
         loom__list_del(&w->link);
-        p->nworkers--;
+        loom__pool_count_workers_locked(p, -1);
     } else {
         w->thread = t;
         if (w->exited && !p->stopping) {
@@ -64,6 +79,7 @@ int loom__pool_spawn_finish(struct loom_pool *p, struct loom__pool_worker *w)
         }
     }
     p->nspawning--;
+    loom__pool_hints_locked(p);
     if (p->stopping) {
         loom_cond_broadcast(&p->exit_cond);
     }
@@ -148,9 +164,9 @@ static void run_batch(struct loom_pool *p, struct loom__pool_worker *w,
             break;
         }
         if (top && loom__atomic_read(&p->idle_hint) > 0 &&
-            !loom__atomic_read(&p->qlen) &&
-            loom__pool_give_back(p, batch + i, n - i)) {
+            !loom__atomic_read(&p->qlen)) {
             /* Someone is idle with nothing to do: they take the rest. */
+            loom__pool_give_back(p, batch + i, n - i);
             break;
         }
         if (!req_try_start(req)) {
@@ -180,12 +196,14 @@ static void run_batch(struct loom_pool *p, struct loom__pool_worker *w,
  * Wait for work.  A worker beyond the minimum waits for what is left of
  * the idle time, one kept by the minimum until it is woken.  Context:
  * p->lock held (it is released while waiting).  Return: true when the
- * worker should exit (idle for idle_ns and beyond the minimum).
+ * worker has left (idle for idle_ns and beyond the minimum, nothing
+ * incoming): it is counted out already.
  */
 static bool wait_for_work_locked(struct loom_pool *p, int64_t *idle_since)
 {
     int64_t now = loom_clock_ns(LOOM_CLOCK_HOST);
     int64_t left;
+    bool leave;
 
     if (*idle_since < 0) {
         *idle_since = now;
@@ -193,27 +211,43 @@ static bool wait_for_work_locked(struct loom_pool *p, int64_t *idle_since)
     /* The idle time is re-read on every wake-up: changes apply at once. */
     left = p->idle_ns - (now - *idle_since);
     if (left <= 0 && p->nworkers > p->min) {
-        return true;
+        /* Leave only with nothing incoming, checked against submitters. */
+        loom_mutex_lock(&p->sub_lock);
+        leave = !loom__atomic_read(&p->incoming);
+        if (leave) {
+            p->nworkers--;
+            p->sub_workers = p->nworkers;
+        }
+        loom_mutex_unlock(&p->sub_lock);
+        if (leave) {
+            loom__pool_hints_locked(p);
+        }
+        return leave;
     }
     p->nidle++;
     loom__atomic_set(&p->idle_hint, p->nidle);
-    if (left > 0) {
-        (void)loom_cond_timedwait(&p->work_cond, &p->lock, left);
-    } else {
-        loom_cond_wait(&p->work_cond, &p->lock);
+    loom__pool_hints_locked(p);
+    /* Pairs with the submitter's push, then its read of the hints. */
+    if (!loom__atomic_load_seq(&p->incoming)) {
+        if (left > 0) {
+            (void)loom_cond_timedwait(&p->work_cond, &p->lock, left);
+        } else {
+            loom_cond_wait(&p->work_cond, &p->lock);
+        }
     }
     p->nidle--;
     loom__atomic_set(&p->idle_hint, p->nidle);
     if (p->nwakes > 0) {
         p->nwakes--;
     }
+    loom__pool_hints_locked(p);
     return false;
 }
 
 /*
  * Busy-wait up to SPIN_NS for a request.  Context: p->lock held (released
- * while spinning).  Submitters count spinners as workers about to look
- * (spin_claims) instead of waking or starting one.
+ * while spinning).  A submitter that finds incoming empty and a spinner
+ * leaves its request to it instead of waking or starting a worker.
  */
 static void spin_for_work_locked(struct loom_pool *p)
 {
@@ -221,19 +255,20 @@ static void spin_for_work_locked(struct loom_pool *p)
     unsigned i = 0;
 
     p->nspinning++;
+    loom__pool_hints_locked(p);
     loom_mutex_unlock(&p->lock);
-    while (!loom__atomic_read(&p->qlen) && !loom__atomic_read(&p->stopping)) {
+    /* Pairs with the submitter's push, then its read of spin_hint. */
+    while (!loom__atomic_read(&p->incoming) && !loom__atomic_read(&p->qlen) &&
+           !loom__atomic_read(&p->stopping)) {
         loom__cpu_relax();
         if (++i % 64 == 0 && loom_clock_ns(LOOM_CLOCK_HOST) - t0 > SPIN_NS) {
             break;
         }
     }
     loom_mutex_lock(&p->lock);
-    /* The caller re-checks the queue under the lock: nothing is missed. */
+    /* The caller looks at the queue and incoming again: nothing is missed. */
     p->nspinning--;
-    if (p->spin_claims > p->nspinning) {
-        p->spin_claims = p->nspinning;
-    }
+    loom__pool_hints_locked(p);
 }
 
 static void *worker_main(void *arg)
@@ -243,12 +278,16 @@ static void *worker_main(void *arg)
     struct loom_pool_req *batch[BATCH_MAX];
     int64_t idle_since = -1; /* start of the idle period; -1: busy */
     bool worked = false;     /* ran requests since it last spun */
+    bool counted_out = false;
     size_t n;
 
     loom_mutex_lock(&p->lock);
     for (;;) {
         if (p->nworkers > p->max) {
             break; /* the maximum was lowered */
+        }
+        if (!p->qlen && !p->stopping) {
+            (void)loom__pool_pull_locked(p);
         }
         if (p->qlen && !p->stopping) {
             n = loom__pool_claim_locked(p, batch);
@@ -268,10 +307,14 @@ static void *worker_main(void *arg)
             continue;
         }
         if (wait_for_work_locked(p, &idle_since)) {
+            counted_out = true;
             break;
         }
     }
-    p->nworkers--;
+    if (!counted_out) {
+        loom__pool_count_workers_locked(p, -1);
+        loom__pool_hints_locked(p);
+    }
     p->retired_started += loom__atomic_read(&w->started);
     p->retired_finished += loom__atomic_read(&w->finished);
     loom__list_del(&w->link);

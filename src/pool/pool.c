@@ -43,13 +43,18 @@ void loom__pool_push_done(struct loom_pool *p, struct loom_pool_req *first,
  * Allocate a request.  They come in blocks of REQ_BLOCK and are recycled
  * through a free list, never returned to malloc before the pool goes: a
  * pool keeps the memory of its peak number of requests in flight (64
- * bytes each), which saves two malloc calls per request.
- * Context: p->lock held.  Return: the request, or NULL.
+ * bytes each), which saves two malloc calls per request.  Recycled ones
+ * come back on free_lifo, taken whole when the private list runs out.
+ * Context: p->sub_lock held.  Return: the request, or NULL.
  */
 static struct loom_pool_req *req_alloc_locked(struct loom_pool *p)
 {
     struct loom_pool_req *req;
 
+    if (!p->free_reqs) {
+        /* Pairs with the CAS in loom__pool_req_free_chain(). */
+        p->free_reqs = loom__lifo_take(&p->free_lifo);
+    }
     if (!p->free_reqs) {
         struct loom__pool_req_block *b = malloc(sizeof(*b));
 
@@ -68,14 +73,14 @@ static struct loom_pool_req *req_alloc_locked(struct loom_pool *p)
     return req;
 }
 
-/* Recycle the chain @first .. @last (linked by done_next).  Context: any. */
+/*
+ * Recycle the chain @first .. @last (linked by done_next), lock-free.
+ * Context: any.
+ */
 void loom__pool_req_free_chain(struct loom_pool *p, struct loom_pool_req *first,
                                struct loom_pool_req *last)
 {
-    loom_mutex_lock(&p->lock);
-    last->done_next = p->free_reqs;
-    p->free_reqs = first;
-    loom_mutex_unlock(&p->lock);
+    (void)loom__lifo_push(&p->free_lifo, first, last, done_next);
 }
 
 /*
@@ -198,6 +203,10 @@ static void pool_free(struct loom_pool *p)
      * sees it cancels the rest of its batch instead of running it.
      */
     loom__atomic_set(&p->stopping, true);
+    loom_mutex_lock(&p->sub_lock);
+    p->sub_stopping = true;
+    loom_mutex_unlock(&p->sub_lock);
+    loom__pool_hints_locked(p);
     loom_cond_broadcast(&p->work_cond);
     while (p->nworkers > 0 || p->nspawning > 0) {
         loom_cond_wait(&p->exit_cond, &p->lock);
@@ -209,12 +218,14 @@ static void pool_free(struct loom_pool *p)
 
     /*
      * No worker is left and submissions are refused: the queue (with what
-     * workers gave back while stopping) is ours without the lock.
+     * workers gave back while stopping) and incoming are ours without the
+     * locks.
      */
+    (void)loom__pool_pull_locked(p);
     while (p->qlen) {
         struct loom_pool_req *req;
 
-        (void)loom__pool_ring_take_locked(p, &req, 1);
+        (void)loom__pool_take_locked(p, &req, 1);
         loom__pool_cancel_dequeued(p, &req, 1);
     }
     /* Callbacks may cancel other requests: loop until none is left. */
@@ -227,10 +238,10 @@ static void pool_free(struct loom_pool *p)
         p->blocks = b->next;
         free(b);
     }
-    free(p->ring);
     loom_cond_destroy(&p->work_cond);
     loom_cond_destroy(&p->exit_cond);
     loom_mutex_destroy(&p->lock);
+    loom_mutex_destroy(&p->sub_lock);
     free(p);
 }
 
@@ -256,6 +267,7 @@ struct loom_pool *loom_loop_pool(struct loom_loop *l)
     }
     p->loop = l;
     loom_mutex_init(&p->lock);
+    loom_mutex_init(&p->sub_lock);
     loom_cond_init(&p->work_cond);
     loom_cond_init(&p->exit_cond);
     p->min = 0;
@@ -263,6 +275,7 @@ struct loom_pool *loom_loop_pool(struct loom_loop *l)
     p->idle_ns = LOOM_POOL_DEFAULT_IDLE_NS;
     loom__list_init(&p->workers);
     loom__list_init(&p->zombies);
+    p->grow_hint = true;
     installed = loom__loop_install_pool(l, p, pool_free);
     if (installed != p) {
         pool_free(p);
@@ -283,6 +296,7 @@ int loom_pool_set_size(struct loom_pool *p, int min, int max)
     loom_mutex_lock(&p->lock);
     p->min = min;
     p->max = max;
+    loom__pool_hints_locked(p);
     /* Idle workers re-check the limits. */
     loom_cond_broadcast(&p->work_cond);
     while (!err && !p->stopping && p->nworkers < p->min) {
@@ -311,41 +325,132 @@ int loom_pool_set_idle_ns(struct loom_pool *p, int64_t ns)
     return 0;
 }
 
+/*
+ * Reserve the first worker, so that a request can be queued for it.
+ * Context: no pool lock held.  Return: 0 with *@ret_w the reservation
+ * (NULL if a worker appeared meanwhile), or a negative errno.
+ */
+static int reserve_first(struct loom_pool *p, struct loom__pool_worker **ret_w)
+{
+    struct loom__pool_worker *w = NULL;
+    int err = 0;
+
+    loom_mutex_lock(&p->lock);
+    if (p->stopping) {
+        err = -ESHUTDOWN;
+    } else if (!p->nworkers) {
+        w = loom__pool_spawn_reserve_locked(p);
+        if (!w) {
+            err = -ENOMEM;
+        }
+    }
+    loom_mutex_unlock(&p->lock);
+    if (!err) {
+        *ret_w = w;
+    }
+    return err;
+}
+
+/*
+ * Take back @req, queued for a worker that could not be started, if no
+ * worker is left to run it.  Context: no pool lock held.  Return: true if
+ * it was taken back (and recycled).
+ */
+static bool retract(struct loom_pool *p, struct loom_pool_req *req)
+{
+    struct loom_pool_req **pp, *prev = NULL;
+    bool found = false;
+
+    loom_mutex_lock(&p->lock);
+    loom_mutex_lock(&p->sub_lock);
+    if (!p->sub_workers) {
+        (void)loom__pool_pull_locked(p);
+        for (pp = &p->q_head; *pp; prev = *pp, pp = &(*pp)->q_next) {
+            if (*pp == req) {
+                *pp = req->q_next;
+                if (p->q_tail == req) {
+                    p->q_tail = prev;
+                }
+                loom__atomic_set(&p->qlen, p->qlen - 1);
+                p->submitted--;
+                found = true;
+                break;
+            }
+        }
+    }
+    loom_mutex_unlock(&p->sub_lock);
+    loom_mutex_unlock(&p->lock);
+    if (found) {
+        loom__pool_req_free_chain(p, req, req);
+    }
+    return found;
+}
+
+/*
+ * After a push: wake a sleeping worker or start one unless a spinning
+ * worker will see the request (@was_empty: incoming was empty before the
+ * push).  Context: no pool lock held.
+ */
+static void submit_kick(struct loom_pool *p, bool was_empty)
+{
+    struct loom__pool_worker *w = NULL;
+
+    /* Pairs with loom__pool_hints_locked(): seq_cst after the push. */
+    if (was_empty && loom__atomic_load_seq(&p->spin_hint) > 0) {
+        return;
+    }
+    if (!loom__atomic_load_seq(&p->sleep_hint) &&
+        !loom__atomic_read(&p->grow_hint)) {
+        return;
+    }
+    loom_mutex_lock(&p->lock);
+    if (p->nidle > p->nwakes) {
+        p->nwakes++;
+        loom__pool_hints_locked(p);
+        loom_cond_signal(&p->work_cond);
+    } else if (!(was_empty && p->nspinning) && p->nworkers < p->max &&
+               !p->nspawning && !p->stopping) {
+        /* Nobody can take it soon: start a worker (outside the lock). */
+        w = loom__pool_spawn_reserve_locked(p);
+    }
+    loom_mutex_unlock(&p->lock);
+    if (w) {
+        /* Other workers exist: a failure leaves the request to them. */
+        (void)loom__pool_spawn_finish(p, w);
+    }
+}
+
 int loom_pool_submit(struct loom_pool *p, loom_pool_fn *fn, void *arg,
                      loom_pool_done_fn *done, void *opaque,
                      struct loom_pool_req **ret_req)
 {
+    struct loom__pool_worker *w = NULL;
     struct loom_pool_req *req;
-    struct loom__list zombies;
-    struct loom__pool_worker *w;
+    bool was_empty;
     int err;
 
     LOOM_CHECK(p && fn, -EINVAL);
-    loom_mutex_lock(&p->lock);
-    if (p->nspinning <= p->spin_claims && p->nidle <= p->nwakes &&
-        p->nworkers < p->max && !p->nspawning && !p->stopping) {
-        /* Nobody can take it soon: start a worker (outside the lock). */
-        w = loom__pool_spawn_reserve_locked(p);
-        if (w) {
-            loom_mutex_unlock(&p->lock);
-            err = loom__pool_spawn_finish(p, w);
-            loom_mutex_lock(&p->lock);
-            if (err < 0 && p->nworkers == 0) {
-                loom_mutex_unlock(&p->lock);
-                return err;
-            }
+    loom_mutex_lock(&p->sub_lock);
+    /*
+     * Push only while a worker exists, or is reserved by this call
+     * (workers leave under sub_lock, and only with nothing incoming).
+     */
+    if (!p->sub_workers || p->sub_stopping) {
+        loom_mutex_unlock(&p->sub_lock);
+        err = reserve_first(p, &w);
+        if (err < 0) {
+            return err;
         }
+        loom_mutex_lock(&p->sub_lock);
     }
-    if (p->stopping) {
-        loom_mutex_unlock(&p->lock);
-        return -ESHUTDOWN;
-    }
-    if (loom__pool_ring_reserve_locked(p, 1) < 0 ||
-        !(req = req_alloc_locked(p))) {
-        loom_mutex_unlock(&p->lock);
+    req = req_alloc_locked(p);
+    if (!req) {
+        loom_mutex_unlock(&p->sub_lock);
+        if (w) {
+            (void)loom__pool_spawn_finish(p, w);
+        }
         return -ENOMEM;
     }
-    req->done_next = NULL;
     req->pool = p;
     req->fn = fn;
     req->arg = arg;
@@ -353,25 +458,27 @@ int loom_pool_submit(struct loom_pool *p, loom_pool_fn *fn, void *arg,
     req->opaque = opaque;
     req->ret = 0;
     req->state = REQ_QUEUED;
-    loom__pool_ring_push_locked(p, req);
     p->submitted++;
-    if (p->nspinning > p->spin_claims) {
-        p->spin_claims++; /* a spinning worker sees it */
-    } else if (p->nidle > p->nwakes) {
-        p->nwakes++;
-        loom_cond_signal(&p->work_cond);
+    was_empty = loom__pool_push_incoming(p, req);
+    loom_mutex_unlock(&p->sub_lock);
+    if (w) {
+        /* The worker reserved for it; if it cannot start, take it back. */
+        err = loom__pool_spawn_finish(p, w);
+        if (err < 0 && retract(p, req)) {
+            return err;
+        }
+    } else {
+        submit_kick(p, was_empty);
     }
-    loom__pool_take_zombies_locked(p, &zombies);
     /*
-     * The request may already be running, and even completed, once the
-     * lock is dropped; the handle stays valid until its callback ran in
-     * the home thread (this one, or a caller that knows).
+     * The request may already be running, and even completed, once it is
+     * pushed; the handle stays valid until its callback ran in the home
+     * thread (this one, or a caller that knows).
      */
     if (ret_req) {
         *ret_req = req;
     }
-    loom_mutex_unlock(&p->lock);
-    loom__pool_join_zombies(&zombies);
+    loom__pool_reap(p);
     return 0;
 }
 
@@ -443,6 +550,9 @@ void loom_pool_stats(struct loom_pool *p, struct loom_pool_stats *st)
     }
     memset(st, 0, sizeof(*st));
     loom_mutex_lock(&p->lock);
+    loom_mutex_lock(&p->sub_lock);
+    st->submitted = p->submitted;
+    loom_mutex_unlock(&p->sub_lock);
     started = p->retired_started;
     finished = p->retired_finished;
     for (n = p->workers.next; n != &p->workers; n = n->next) {
@@ -451,10 +561,9 @@ void loom_pool_stats(struct loom_pool *p, struct loom_pool_stats *st)
         started += loom__atomic_read(&w->started);
     }
     cancels = loom__atomic_read(&p->cancels);
-    queued = p->submitted - started;
+    queued = st->submitted - started;
     st->queued = queued > cancels ? queued - cancels : 0;
     st->running = started > finished ? started - finished : 0;
-    st->submitted = p->submitted;
     st->workers = (uint64_t)(p->nworkers - p->nspawning);
     st->idle_workers = (uint64_t)p->nidle;
     st->min_workers = p->min;
