@@ -6,6 +6,7 @@
  * sleep, and exit after idle_ns beyond the minimum.  The loop runs in the
  * workers; spawning and reaping in submitters and the teardown.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -261,8 +262,16 @@ static void spin_for_work_locked(struct loom_pool *p)
     while (!loom__atomic_read(&p->incoming) && !loom__atomic_read(&p->qlen) &&
            !loom__atomic_read(&p->stopping)) {
         loom__cpu_relax();
-        if (++i % 64 == 0 && loom_clock_ns(LOOM_CLOCK_HOST) - t0 > SPIN_NS) {
-            break;
+        if (++i % 64 == 0) {
+            if (loom_clock_ns(LOOM_CLOCK_HOST) - t0 > SPIN_NS) {
+                break;
+            }
+            /*
+             * Let a thread that shares this CPU (the submitter, on a
+             * loaded machine) run: spinning on its time would delay the
+             * very requests waited for.  Returns at once otherwise.
+             */
+            sched_yield();
         }
     }
     loom_mutex_lock(&p->lock);
