@@ -73,7 +73,13 @@ int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
      * its notifications off: do not block; the caller's dispatch (a
      * non-blocking poll) takes it out of poll mode and polls it.
      */
-    timeout = (((old & LOOP_WAKE_FUTEX) && (old & LOOP_WAKE_NOTIFIED)) ||
+    /*
+     * NOTIFIED set: a wake-up sent as a futex wake, or a stale bit whose
+     * eventfd write an earlier accept drained (see set_wake_mode() in
+     * poll.c).  Either way the eventfd may stay quiet: do not block; the
+     * caller's dispatch accepts it.
+     */
+    timeout = ((old & LOOP_WAKE_NOTIFIED) ||
                l->npolling[LOOM__GROUP_DEFAULT])
                   ? 0
                   : loom__loop_timeout_ns(l);

@@ -71,9 +71,17 @@ static bool no_fds(const struct poll_iter *it)
 }
 
 /*
- * Record how this level would sleep.  Return: false if a notification
- * sent for the previous mode is pending (then the level must not sleep:
- * that wake-up went to the other mechanism).
+ * Record how this level would sleep.  Return: false if NOTIFIED is set
+ * (then the level must not sleep, and finish_wait() accepts it).
+ *
+ * With the mode changed, a wake-up sent for the previous mode went to the
+ * other mechanism.  With the mode unchanged, NOTIFIED may be stale: a
+ * notifier set it just after our last accept cleared it, and our drain,
+ * which follows the clear, read its eventfd write.  Every later notifier
+ * then takes the bit for a wake-up on its way and sends none, so
+ * sleeping on an empty eventfd would never end.  Our drain read the
+ * write, which follows the notifier's fetch_or, so this load sees the
+ * bit (test-loop's /loop/notify-stale).
  */
 static bool set_wake_mode(struct loom_loop *l, bool futex)
 {
@@ -81,7 +89,7 @@ static bool set_wake_mode(struct loom_loop *l, bool futex)
 
     if (!(old & LOOP_WAKE_FUTEX) == !futex) {
         /* Unchanged: notifiers already wake this mode. */
-        return true;
+        return !(old & LOOP_WAKE_NOTIFIED);
     }
     /* Pairs with the fetch_or in loom_loop_notify(). */
     if (futex) {

@@ -192,6 +192,70 @@ static void test_notify_eventfd(void)
     notify_run(true);
 }
 
+/*
+ * A stale NOTIFIED: a notifier sets it just after the loop's accept
+ * cleared it, and the accept's drain then reads that notifier's eventfd
+ * write.  The bit is set, the eventfd empty: every later notifier takes
+ * it for a wake-up on its way.  The loop must not sleep on that (it
+ * hung there in tests/stress/test-loop-mt about once in 40 runs under
+ * load); it accepts the bit instead, and the next wake-up is sent.
+ */
+struct late_bh {
+    struct loom_bh *bh;
+    int ran; /* atomic */
+};
+
+static void late_bh_cb(void *opaque)
+{
+    struct late_bh *b = opaque;
+
+    loom__atomic_set(&b->ran, 1);
+}
+
+static void *late_schedule(void *opaque)
+{
+    struct late_bh *b = opaque;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+
+    /* Long enough for the loop to be asleep, if it sleeps. */
+    nanosleep(&ts, NULL);
+    loom_bh_schedule(b->bh);
+    return NULL;
+}
+
+static void test_notify_stale(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct harness_watchdog w;
+    struct late_bh b = {0};
+    pthread_t th;
+    int sv[2];
+
+    /* An fd to watch: the loop sleeps in its fd monitor, on the eventfd. */
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, sv[0], nop_cb, NULL, NULL, NULL, NULL), ==,
+        0);
+    g_assert_cmpint(loom_bh_new(l, late_bh_cb, &b, "late", &b.bh), ==, 0);
+    while (loom_loop_poll(l, false)) {
+    }
+    /* The state the race leaves: NOTIFIED set, nothing on the eventfd. */
+    loom__atomic_fetch_or(&l->wake, LOOP_WAKE_NOTIFIED);
+    g_assert_cmpint(pthread_create(&th, NULL, late_schedule, &b), ==, 0);
+    harness_watchdog_start(&w, 20, "a BH scheduled after a stale NOTIFIED");
+    POLL_UNTIL(l, loom__atomic_read(&b.ran));
+    harness_watchdog_stop(&w);
+    pthread_join(th, NULL);
+    g_assert_false(loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED);
+    g_assert_cmpint(
+        loom_set_fd_handler(l, sv[0], NULL, NULL, NULL, NULL, NULL), ==, 0);
+    loom_bh_free(b.bh);
+    loom_loop_poll(l, false);
+    loom_loop_unref(l);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* A BH scheduled from a callback (loop awake) skips the eventfd. */
 static void resched_cb(void *opaque)
 {
@@ -532,6 +596,7 @@ int main(int argc, char **argv)
     g_test_add_func("/loop/notify-futex", test_notify_futex);
     g_test_add_func("/loop/notify-eventfd", test_notify_eventfd);
     g_test_add_func("/loop/notify-skipped-busy", test_notify_skipped_busy);
+    g_test_add_func("/loop/notify-stale", test_notify_stale);
     g_test_add_func("/loop/sleep-hooks", test_sleep_hooks);
     g_test_add_func("/loop/wait-while-home", test_wait_while_home);
     g_test_add_func("/loop/wait-while-kick", test_wait_while_kick);
