@@ -24,7 +24,7 @@ import sys
 # reference: 'peer' = best peer, 'floor' = best raw*, 'abs' = the factor
 # is an absolute value in the figure's unit, else an impl name.
 TARGETS = [
-    (r'^bh-self$', 'peer', '<=', 0.8, '<= 0.8x best peer'),
+    (r'^bh-self$', 'peer', '<=', 0.4, '<= 0.4x best peer'),
     (r'^bh-post/', 'floor', '>=', 0.9, '>= 0.9x floor'),
     (r'^wakeup-rt-blocking/[^/]+/p50$', 'floor', '<=', 1.05,
      '<= 1.05x raw, ahead of every peer'),
@@ -34,13 +34,13 @@ TARGETS = [
     (r'^timers-rearm$', 'libev', '<=', 1.0, '<= 1.0x libev'),
     (r'^timer-lateness/p99$', 'libuv', '<=', 1.0, '<= libuv'),
     (r'^fds-10k$', 'raw-epoll', '<=', 1.1, '<= 1.1x raw epoll'),
-    (r'^rcu-read$', 'urcu', '<=', 1.2, '<= 1.2x urcu memb'),
-    (r'^rcu-call$', 'urcu', '>=', 1.0, '>= 1.0x urcu memb'),
+    (r'^rcu-read$', 'urcu', '<=', 1.0, '<= 1.0x urcu memb'),
+    (r'^rcu-call$', 'urcu', '>=', 1.5, '>= 1.5x urcu memb'),
     (r'^rcu-sync/', 'urcu', '<=', 1.0, '<= 1.0x urcu memb'),
     (r'^pool-throughput$', 'libuv', '>=', 2.0, '>= 2x libuv'),
-    (r'^pool-rt/p50$', 'floor', '<=', 1.0, '<= 1.0x raw'),
+    (r'^pool-rt/p50$', 'floor', '<=', 0.5, '<= 0.5x raw'),
     (r'^co-switch$', 'boost', '<=', 1.0, '<= 1.0x boost'),
-    (r'^co-create/pooled$', 'abs', '<=', 40.0, '<= 40 ns'),
+    (r'^co-create/pooled$', 'boost', '<=', 1.0, '<= 1.0x boost pooled'),
     (r'^kvm-pio-exit', 'floor', '<=', 1.1, '<= 1.1x raw KVM_RUN loop'),
     (r'^vm-start/first-line$', 'qemu', '<=', 0.25, '<= 0.25x QEMU'),
     (r'^vm-rss$', 'qemu', '<=', 0.2, '<= 0.2x QEMU'),
