@@ -124,9 +124,10 @@ LOOM_API int loom_pool_set_idle_ns(struct loom_pool *p, int64_t ns);
  * Starts a worker if none is idle and the maximum allows it.
  *
  * Context: any.
- * Return: 0; -EINVAL for a NULL @p or @fn; -ENOMEM; -ESHUTDOWN while the
- * pool is being torn down (e.g. from a completion callback run by the
- * teardown).
+ * Return: 0; -EINVAL for a NULL @p or @fn; -ENOMEM; -EAGAIN (or another
+ * error of thread creation) when the pool has no worker and none can be
+ * started: the request is not queued; -ESHUTDOWN while the pool is being
+ * torn down (e.g. from a completion callback run by the teardown).
  */
 LOOM_API int loom_pool_submit(struct loom_pool *p, loom_pool_fn *fn, void *arg,
                               loom_pool_done_fn *done, void *opaque,
@@ -159,8 +160,8 @@ LOOM_API int loom_pool_cancel(struct loom_pool_req *req);
  *
  * Context: co, running in a loop (see <loom/co.h>).  Panics outside a
  * coroutine.
- * Return: @fn's result; -EINVAL for a NULL @p or @fn; -ENOMEM or
- * -ESHUTDOWN as loom_pool_submit().
+ * Return: @fn's result; -EINVAL for a NULL @p or @fn; -ENOMEM, -EAGAIN
+ * or -ESHUTDOWN as loom_pool_submit().
  */
 LOOM_API int loom_pool_submit_co(struct loom_pool *p, loom_pool_fn *fn,
                                  void *arg);
