@@ -324,8 +324,7 @@ void guest_run_init(int *argc, char ***argvp)
                                      : g_find_program_in_path(vmm_name);
     why = skip_reason();
     if (why) {
-        printf("1..0 # SKIP %s\n", why);
-        exit(tap ? 0 : HARNESS_EXIT_SKIP);
+        harness_skip_all(tap, why);
     }
     harness_init(argc, argvp);
 }

@@ -206,12 +206,6 @@ static void test_internal_error(void)
     lxb_result_free(&r);
 }
 
-static void skip_all(bool tap, const char *why)
-{
-    printf("1..0 # SKIP %s\n", why);
-    exit(tap ? 0 : HARNESS_EXIT_SKIP);
-}
-
 int main(int argc, char **argv)
 {
     const char *aios = "io_uring,threads";
@@ -246,12 +240,12 @@ int main(int argc, char **argv)
     vmm_path =
         strchr(g_vmm, '/') ? g_strdup(g_vmm) : g_find_program_in_path(g_vmm);
     if (!vmm_path || access(vmm_path, X_OK) != 0) {
-        skip_all(tap, "machine monitor not found");
+        harness_skip_all(tap, "machine monitor not found");
     }
     g_vmm = vmm_path;
     fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        skip_all(tap, "/dev/kvm unusable");
+        harness_skip_all(tap, "/dev/kvm unusable");
     }
     close(fd);
     /* Built once (minutes), then cached outside the build directory. */
@@ -260,7 +254,7 @@ int main(int argc, char **argv)
         g_autofree char *why = g_strdup_printf(
             "the Linux kernel cannot be built here: %s", g_strchomp(msg));
 
-        skip_all(tap, g_strdelimit(why, "\n", ' '));
+        harness_skip_all(tap, g_strdelimit(why, "\n", ' '));
     }
     if (r != 0) {
         fprintf(stderr, "build-kernel failed:\n%s\n", msg);

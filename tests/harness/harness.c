@@ -21,12 +21,7 @@
 
 static const char *g_fdmon_name;
 
-/*
- * Skip the whole program.  Under --tap Meson wants a TAP plan with a SKIP
- * directive and exit status 0 (77 would count as an error); otherwise the
- * exit-code protocol's 77.
- */
-static void skip_program(bool tap, const char *why)
+void harness_skip_all(bool tap, const char *why)
 {
     if (tap) {
         printf("1..0 # SKIP %s\n", why);
@@ -35,6 +30,18 @@ static void skip_program(bool tap, const char *why)
     }
     fprintf(stderr, "SKIP: %s\n", why);
     exit(HARNESS_EXIT_SKIP);
+}
+
+bool harness_args_have_tap(int argc, char **argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tap") == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 void harness_init(int *argc, char ***argv)
@@ -60,7 +67,7 @@ void harness_init(int *argc, char ***argv)
     if (g_fdmon_name) {
         why = harness_fdmon_unavailable(g_fdmon_name);
         if (why) {
-            skip_program(tap, why);
+            harness_skip_all(tap, why);
         }
     }
     g_test_init(argc, argv, NULL);

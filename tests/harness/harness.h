@@ -41,6 +41,26 @@ struct loom_loop *harness_loop_new(void);
 void harness_loop_apply_fdmon(struct loom_loop *l);
 
 /*
+ * harness_skip_all() - skip the whole program, before any test output.
+ * @tap: whether the program runs under --tap (how Meson runs the suites)
+ * @why: the reason, printed
+ *
+ * Under --tap Meson wants a TAP plan with a SKIP directive, "1..0 # SKIP
+ * <why>", and exit status 0 (it counts 77 as an error there); otherwise the
+ * exit-code protocol's 77.  Does not return.
+ *
+ * Context: main(), before harness_init() or in its place.
+ */
+G_NORETURN void harness_skip_all(bool tap, const char *why);
+
+/*
+ * harness_args_have_tap() - whether --tap is among @argv's arguments.
+ *
+ * Context: main(), before the arguments are parsed.
+ */
+bool harness_args_have_tap(int argc, char **argv);
+
+/*
  * NULL if fd monitor @name can be used here, else why not (a static
  * string).  harness_init() calls it for --fdmon= and skips the whole
  * program ("1..0 # SKIP <why>" under --tap) before any test output.

@@ -23,9 +23,6 @@
 #define GUEST_CODE 0x10000u
 #define GUEST_STACKS 0x100000u
 
-/* Exit status for "skipped" (Meson, liburing). */
-#define GUEST_EXIT_SKIP 77
-
 /* Register numbers of the emitter. */
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI };
 
@@ -237,25 +234,6 @@ static inline const char *guest_skip_reason(void)
         return why;
     }
     return NULL;
-}
-
-/*
- * guest_skip_all() - report every test skipped and return the exit
- * status: under --tap (how Meson runs the tests) a "1..0 # SKIP" plan
- * and 0, which Meson's TAP parser counts as skipped (it calls exit 77 an
- * error); otherwise exit status 77.  Call it before harness_init().
- */
-static inline int guest_skip_all(int argc, char **argv, const char *why)
-{
-    int i;
-
-    printf("1..0 # SKIP %s\n", why);
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--tap") == 0) {
-            return 0;
-        }
-    }
-    return GUEST_EXIT_SKIP;
 }
 
 #endif /* LOOM_TEST_KVM_GUEST_H */
