@@ -208,8 +208,8 @@ collect(const struct epoll_event *evs, int n, struct loom__list *ready,
     return found;
 }
 
-static int ep_wait(struct loom__fdmon *m, int64_t timeout_ns, bool toplevel,
-                   struct loom__list *ready)
+static LOOM__FD_HOT int ep_wait(struct loom__fdmon *m, int64_t timeout_ns,
+                                bool toplevel, struct loom__list *ready)
 {
     struct fdmon_epoll *e = to_ep(m);
     bool harvest = false;

@@ -35,6 +35,17 @@
 /* The bits a backend reports; the loop may keep others in ->revents. */
 #define LOOM__EV_MONITOR (LOOM__EV_IN | LOOM__EV_OUT | LOOM__EV_ERR)
 
+/*
+ * The functions every loop iteration with a ready fd runs (the poll, the
+ * monitor's wait, the dispatch): placed together in .text.hot, so that
+ * the iteration's code spans a few adjacent cache lines and one or two
+ * pages instead of pages spread over three object files.  Each syscall
+ * of an iteration evicts them, so every line and page costs a miss.
+ * Line-aligned, so that how many lines each one touches does not depend
+ * on where the code before it happens to end.
+ */
+#define LOOM__FD_HOT __attribute__((hot, aligned(64)))
+
 /* A backend's per-handler state. */
 struct loom__fdmon_slot {
     int idx;         /* backend-defined (poll: array index) */

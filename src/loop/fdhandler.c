@@ -559,7 +559,8 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
 }
 
 /* The handler phase: dispatch this level's ready list. */
-bool loom__fdh_dispatch(struct loom_loop *l, struct loom__list *ready)
+LOOM__FD_HOT bool loom__fdh_dispatch(struct loom_loop *l,
+                                     struct loom__list *ready)
 {
     unsigned n = 0;
 

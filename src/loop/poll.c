@@ -424,7 +424,8 @@ static bool run_timers(struct loom_loop *l)
     return n > 0;
 }
 
-bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool toplevel)
+LOOM__FD_HOT bool loom__loop_poll_ex(struct loom_loop *l, bool blocking,
+                                     bool toplevel)
 {
     struct loom__list ready;
     struct poll_iter it = {
@@ -462,7 +463,7 @@ bool loom__loop_poll_ex(struct loom_loop *l, bool blocking, bool toplevel)
     return progress;
 }
 
-bool loom_loop_poll(struct loom_loop *l, bool blocking)
+LOOM__FD_HOT bool loom_loop_poll(struct loom_loop *l, bool blocking)
 {
     return loom__loop_poll_ex(l, blocking, false);
 }
