@@ -494,8 +494,9 @@ static unsigned call_read(struct loom__fdh *h)
     return 0;
 }
 
-/* The handler's on_poll found work: tell it. */
-static unsigned call_poll_ready(struct loom__fdh *h)
+/* The handler's on_poll found work: tell it.  Cold: busy-polling only. */
+static __attribute__((noinline, cold)) unsigned
+call_poll_ready(struct loom__fdh *h)
 {
     if (h->notifier) {
         if (h->on_notifier_ready) {
@@ -509,6 +510,18 @@ static unsigned call_poll_ready(struct loom__fdh *h)
     return 0;
 }
 
+/* @h is not on top of the running stack: walk down to it. */
+static __attribute__((noinline, cold)) void
+running_pop_deep(struct loom_loop *l, struct loom__fdh *h)
+{
+    struct loom__fdh **pp = &l->running;
+
+    while (*pp != h) {
+        pp = &(*pp)->run_next;
+    }
+    *pp = h->run_next;
+}
+
 /*
  * Take @h off the running stack.  Callbacks return in reverse order of
  * their calls, so @h is on top; the walk is for a callback that did not
@@ -516,12 +529,21 @@ static unsigned call_poll_ready(struct loom__fdh *h)
  */
 static void running_pop(struct loom_loop *l, struct loom__fdh *h)
 {
-    struct loom__fdh **pp = &l->running;
-
-    while (LOOM_UNLIKELY(*pp != h)) {
-        pp = &(*pp)->run_next;
+    if (LOOM_LIKELY(l->running == h)) {
+        l->running = h->run_next;
+    } else {
+        running_pop_deep(l, h);
     }
-    *pp = h->run_next;
+}
+
+/* A nested poll masked @h while its callback ran: watch it again. */
+static __attribute__((noinline, cold)) void unmask(struct loom_loop *l,
+                                                   struct loom__fdh *h)
+{
+    h->masked = false;
+    if (!h->deleted) {
+        (void)mon_apply(l, h);
+    }
 }
 
 static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
@@ -550,10 +572,7 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
     h->running = false;
     running_pop(l, h);
     if (h->masked) {
-        h->masked = false;
-        if (!h->deleted) {
-            (void)mon_apply(l, h);
-        }
+        unmask(l, h);
     }
     return n;
 }
