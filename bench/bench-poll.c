@@ -41,18 +41,25 @@ struct place_arg {
     bool poll;
 };
 
-/* One repetition's shared state. */
+/*
+ * One repetition's shared state.  What A writes every round trip has a
+ * cache line of its own: B reads stop and the BH pointers on every ping,
+ * and were they beside done and t0, each ping would also move that line
+ * from A's CPU to B's, a cost of the harness that raw-spin's B (which
+ * reads only its word) does not pay.
+ */
 struct rt {
     enum bench_place place;
-    long done;  /* A only: round trips completed */
-    int64_t t0; /* A only: when the current ping left */
-    struct bench_samples s;
     int stop; /* atomic */
 #if BENCH_HAVE_LOOM
     struct loom_loop *la, *lb;
     struct loom_bh *ba, *bb;
 #endif
     int wa, wb; /* raw-spin words, atomic */
+    /* A only. */
+    long done BENCH_LINE_ALIGNED; /* round trips completed */
+    int64_t t0;                   /* when the current ping left */
+    struct bench_samples s;
 };
 
 /* A got a pong: record it; true if another ping should go. */

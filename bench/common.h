@@ -89,6 +89,12 @@ void bench_unpin(void);
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; returns the limit. */
 long bench_raise_nofile(void);
 
+/*
+ * Start a struct member on a cache line of its own, apart from the
+ * members before it (state one thread writes, another reads).
+ */
+#define BENCH_LINE_ALIGNED __attribute__((aligned(64)))
+
 /* A growable array of samples, for percentiles. */
 struct bench_samples {
     double *v;
