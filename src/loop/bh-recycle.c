@@ -60,7 +60,7 @@
 
 #define BH_RECYCLE LOOM__BH_RECYCLE
 
-#define BH_BATCH 128u
+#define BH_BATCH LOOP_BH_BATCH
 
 #if BH_RECYCLE
 /* Chunks: BH_CHUNK_SIZE bytes, aligned to their size, header first. */
@@ -349,7 +349,7 @@ static __attribute__((noinline)) void release_full(struct loom_loop *l,
 }
 #endif
 
-void loom__bh_mem_release(struct loom_loop *l, struct loom_bh *bh)
+void loom__bh_mem_release_slow(struct loom_loop *l, struct loom_bh *bh)
 {
 #if BH_RECYCLE
     /*
@@ -360,9 +360,10 @@ void loom__bh_mem_release(struct loom_loop *l, struct loom_bh *bh)
         release_full(l, bh);
         return;
     }
+    /* The inline path in loop-priv.h took every other case. */
     bh->next = l->bh_cache;
     l->bh_cache = bh;
-    if (LOOM_UNLIKELY(++l->bh_ncache == BH_BATCH)) {
+    if (++l->bh_ncache == BH_BATCH) {
         (void)recycle_publish(l);
     }
 #else

@@ -224,7 +224,7 @@ size_t loom__bh_reclaim_all(struct loom_loop *l);
  * (Context: the loop's teardown).
  */
 struct loom_bh *loom__bh_mem_alloc_slow(struct loom_loop *l);
-void loom__bh_mem_release(struct loom_loop *l, struct loom_bh *bh);
+void loom__bh_mem_release_slow(struct loom_loop *l, struct loom_bh *bh);
 void loom__bh_mem_free(struct loom_bh *bh);
 void loom__bh_mem_teardown(struct loom_loop *l);
 
@@ -268,6 +268,28 @@ static inline struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l)
     }
 #endif
     return loom__bh_mem_alloc_slow(l);
+}
+
+/* Blocks the loop gathers on bh_cache before publishing them as a batch. */
+#define LOOP_BH_BATCH 128u
+
+/*
+ * The dispatch fast path, inline in loom__bh_poll_slow(): a block joins
+ * the batch being gathered.  Filling the batch (publish it), a full cache
+ * and builds without recycling go out of line.
+ */
+static inline void loom__bh_mem_release(struct loom_loop *l,
+                                        struct loom_bh *bh)
+{
+#if LOOM__BH_RECYCLE
+    if (LOOM_LIKELY(l->bh_ncache < LOOP_BH_BATCH - 1)) {
+        bh->next = l->bh_cache;
+        l->bh_cache = bh;
+        l->bh_ncache++;
+        return;
+    }
+#endif
+    loom__bh_mem_release_slow(l, bh);
 }
 
 /*
