@@ -40,9 +40,17 @@ extern "C" {
  * value from when the outermost section began in the bits above.  The
  * global counter always has nesting 1 in its low bits, so entering the
  * outermost section is a single copy.
+ *
+ * A thread that is not on the registry holds LOOM__RCU_UNREG (depth all
+ * ones, count 0), so that the inline fast paths, which test only the
+ * depth, send its first loom_rcu_read_lock() (and a stray unlock) to the
+ * out-of-line slow path: the fast path needs no separate "registered"
+ * test.  A registered thread really nested that deep is told apart by
+ * ->registered, which only the slow paths read.
  */
 #define LOOM__RCU_NEST_BITS 16
 #define LOOM__RCU_NEST_MASK ((1UL << LOOM__RCU_NEST_BITS) - 1)
+#define LOOM__RCU_UNREG LOOM__RCU_NEST_MASK
 
 struct loom__rcu_reader {
     /* Written by the owner, read by loom_synchronize_rcu(). */
@@ -67,16 +75,18 @@ struct __attribute__((aligned(64))) loom__rcu_global {
 /*
  * private: symbols used by the inline read side; do not use directly.
  * The functions are its slow paths, all "Context: the calling reader":
- * register the thread, wake a waiting loom_synchronize_rcu(), and panic
- * on an unbalanced unlock or on nesting deeper than the mask allows.
+ * loom__rcu_lock_slow() enters the outermost section of an unregistered
+ * thread (registering it) or panics on nesting deeper than the mask
+ * allows; loom__rcu_unlock_slow() leaves a section nested the deepest
+ * possible or panics on an unbalanced unlock; loom__rcu_wake_writer()
+ * wakes a waiting loom_synchronize_rcu().
  */
 LOOM_API extern __thread struct loom__rcu_reader loom__rcu_reader
     __attribute__((tls_model("initial-exec")));
 LOOM_API extern struct loom__rcu_global loom__rcu_global;
-LOOM_API void loom__rcu_register_lazy(void);
+LOOM_API void loom__rcu_lock_slow(void);
+LOOM_API void loom__rcu_unlock_slow(void);
 LOOM_API void loom__rcu_wake_writer(void);
-LOOM_API void loom__rcu_unbalanced(void);
-LOOM_API void loom__rcu_too_deep(void);
 
 /*
  * private: the inline read side names loom__rcu_reader directly and never
@@ -137,9 +147,6 @@ static inline void loom_rcu_read_lock(void)
                                       __ATOMIC_RELAXED);
 
     if (__builtin_expect((c & LOOM__RCU_NEST_MASK) == 0, 1)) {
-        if (__builtin_expect(!loom__rcu_reader.registered, 0)) {
-            loom__rcu_register_lazy();
-        }
         /* The counter carries nesting 1 in its low bits. */
 #ifdef LOOM__RCU_TSAN
         loom__rcu_set_ctr(__atomic_load_n(&loom__rcu_global.gp_ctr,
@@ -153,11 +160,11 @@ static inline void loom_rcu_read_lock(void)
          * (or the full fence) in loom_synchronize_rcu().
          */
         loom__rcu_reader_mb();
+    } else if (__builtin_expect((c & LOOM__RCU_NEST_MASK) ==
+                                LOOM__RCU_NEST_MASK, 0)) {
+        /* Not registered yet (LOOM__RCU_UNREG), or too deep. */
+        loom__rcu_lock_slow();
     } else {
-        if (__builtin_expect((c & LOOM__RCU_NEST_MASK) ==
-                             LOOM__RCU_NEST_MASK, 0)) {
-            loom__rcu_too_deep();
-        }
         loom__rcu_set_ctr(c + 1);
     }
 }
@@ -191,10 +198,10 @@ static inline void loom_rcu_read_unlock(void)
 #endif
             loom__rcu_wake_writer();
         }
+    } else if (__builtin_expect(((c + 1) & LOOM__RCU_NEST_MASK) <= 1, 0)) {
+        /* Depth 0, LOOM__RCU_UNREG, or a registered thread that deep. */
+        loom__rcu_unlock_slow();
     } else {
-        if (__builtin_expect((c & LOOM__RCU_NEST_MASK) == 0, 0)) {
-            loom__rcu_unbalanced();
-        }
         loom__rcu_set_ctr(c - 1);
     }
 }
@@ -207,8 +214,11 @@ static inline void loom_rcu_read_unlock(void)
  */
 static inline bool loom_rcu_read_locked(void)
 {
-    return (__atomic_load_n(&loom__rcu_reader.ctr, __ATOMIC_RELAXED) &
-            LOOM__RCU_NEST_MASK) != 0;
+    unsigned long c = __atomic_load_n(&loom__rcu_reader.ctr,
+                                      __ATOMIC_RELAXED);
+
+    return (c & LOOM__RCU_NEST_MASK) != 0 &&
+           (c != LOOM__RCU_UNREG || loom__rcu_reader.registered);
 }
 
 /**

@@ -36,7 +36,9 @@
  * a single %fs-relative load, also from the shared library.
  */
 __thread struct loom__rcu_reader loom__rcu_reader
-    __attribute__((tls_model("initial-exec")));
+    __attribute__((tls_model("initial-exec"))) = {
+    .ctr = LOOM__RCU_UNREG,
+};
 
 /*
  * What readers read, alone in one cache line (the type is 64-byte
@@ -52,9 +54,12 @@ struct loom__rcu_global loom__rcu_global = {
 
 #define RCU_GP_STEP (LOOM__RCU_NEST_MASK + 1)
 
-/* Read-side nesting of the calling thread. */
+/* Read-side nesting of the calling thread (0 while not registered). */
 static unsigned long self_depth(void)
 {
+    if (!loom__rcu_reader.registered) {
+        return 0;
+    }
     return loom__atomic_read(&loom__rcu_reader.ctr) & LOOM__RCU_NEST_MASK;
 }
 
@@ -112,6 +117,8 @@ static void rcu_unregister_locked(struct loom__rcu_reader *r)
     g_nreaders--;
     r->registered = 0;
     loom__atomic_set(&r->waiting, 0);
+    /* Off the registry: the next lock takes the slow path again. */
+    loom__atomic_set(&r->ctr, LOOM__RCU_UNREG);
 }
 
 static void rcu_unregister(struct loom__rcu_reader *r)
@@ -208,6 +215,8 @@ static void rcu_register(struct loom__rcu_reader *r)
     loom__rcu_init();
     t_self.reader = r;
     pthread_mutex_lock(&g_registry_lock);
+    /* Outside any section before synchronize can see us. */
+    loom__atomic_set(&r->ctr, 0);
     loom__list_add_tail(&g_registry, &t_self.node);
     g_nreaders++;
     loom__atomic_set(&r->waiting, 0);
@@ -219,9 +228,29 @@ static void rcu_register(struct loom__rcu_reader *r)
     }
 }
 
-void loom__rcu_register_lazy(void)
+void loom__rcu_lock_slow(void)
 {
+    if (loom__rcu_reader.registered) {
+        /* Depth LOOM__RCU_NEST_MASK already: one more would wrap. */
+        loom__panic("loom_rcu_read_lock() nested more than %lu deep",
+                   LOOM__RCU_NEST_MASK);
+    }
     rcu_register(&loom__rcu_reader);
+    /* The outermost section, as the inline fast path enters it. */
+    loom__rcu_set_ctr(loom__atomic_load_seq(&loom__rcu_global.gp_ctr));
+    loom__rcu_reader_mb();
+}
+
+void loom__rcu_unlock_slow(void)
+{
+    unsigned long c = loom__atomic_read(&loom__rcu_reader.ctr);
+
+    if (!loom__rcu_reader.registered || (c & LOOM__RCU_NEST_MASK) == 0) {
+        loom__panic("loom_rcu_read_unlock() without a matching "
+                   "loom_rcu_read_lock()");
+    }
+    /* Depth LOOM__RCU_NEST_MASK: an inner section ends. */
+    loom__rcu_set_ctr(c - 1);
 }
 
 void loom_rcu_register_thread(void)
@@ -246,18 +275,6 @@ void loom_rcu_unregister_thread(void)
     }
     rcu_unregister(r);
     (void)pthread_setspecific(g_exit_key, NULL);
-}
-
-void loom__rcu_unbalanced(void)
-{
-    loom__panic("loom_rcu_read_unlock() without a matching "
-               "loom_rcu_read_lock()");
-}
-
-void loom__rcu_too_deep(void)
-{
-    loom__panic("loom_rcu_read_lock() nested more than %lu deep",
-               LOOM__RCU_NEST_MASK);
 }
 
 /*

@@ -241,6 +241,85 @@ static void *explicit_thread(void *arg)
     return NULL;
 }
 
+/*
+ * A thread never registered, and one that unregistered, is outside any
+ * section (its counter holds LOOM__RCU_UNREG, which the fast paths treat
+ * as "take the slow path").
+ */
+static void *unregistered_state_thread(void *arg)
+{
+    (void)arg;
+    g_assert_cmpuint(loom__rcu_reader.registered, ==, 0);
+    g_assert_false(loom_rcu_read_locked());
+    loom_rcu_read_lock();
+    g_assert_true(loom_rcu_read_locked());
+    g_assert_cmpuint(loom__rcu_reader.registered, ==, 1);
+    g_assert_cmpuint(loom__rcu_reader.ctr & LOOM__RCU_NEST_MASK, ==, 1);
+    loom_rcu_read_unlock();
+    g_assert_false(loom_rcu_read_locked());
+    loom_rcu_unregister_thread();
+    g_assert_false(loom_rcu_read_locked());
+    /* The lazy path again, then nesting on top of it. */
+    loom_rcu_read_lock();
+    loom_rcu_read_lock();
+    g_assert_cmpuint(loom__rcu_reader.ctr & LOOM__RCU_NEST_MASK, ==, 2);
+    loom_rcu_read_unlock();
+    g_assert_true(loom_rcu_read_locked());
+    loom_rcu_read_unlock();
+    g_assert_false(loom_rcu_read_locked());
+    loom_rcu_unregister_thread();
+    return NULL;
+}
+
+static void test_unregistered_state(void)
+{
+    pthread_t t;
+
+    g_assert_cmpint(pthread_create(&t, NULL, unregistered_state_thread,
+                                   NULL), ==, 0);
+    g_assert_cmpint(pthread_join(t, NULL), ==, 0);
+    loom_synchronize_rcu();
+}
+
+/*
+ * The deepest nesting allowed, whose unlocks leave through the slow path,
+ * comes back out balanced; a grace period still waits for that reader.
+ */
+static void *deepest_thread(void *arg)
+{
+    unsigned int *f = arg;
+
+    for (unsigned long i = 0; i < LOOM__RCU_NEST_MASK; i++) {
+        loom_rcu_read_lock();
+    }
+    g_assert_cmpuint(loom__rcu_reader.ctr & LOOM__RCU_NEST_MASK, ==,
+                     LOOM__RCU_NEST_MASK);
+    g_assert_true(loom_rcu_read_locked());
+    flag_set(f, 1);
+    wait_until_writer_waits();
+    for (unsigned long i = 0; i < LOOM__RCU_NEST_MASK - 1; i++) {
+        loom_rcu_read_unlock();
+        g_assert_true(loom_rcu_read_locked());
+    }
+    g_assert_cmpuint(flag_get(f), ==, 1);
+    loom_rcu_read_unlock();
+    g_assert_false(loom_rcu_read_locked());
+    g_assert_cmpuint(loom__rcu_reader.ctr, ==, 0);
+    return NULL;
+}
+
+static void test_deepest_nesting(void)
+{
+    unsigned int f = 0;
+    pthread_t t;
+
+    g_assert_cmpint(pthread_create(&t, NULL, deepest_thread, &f), ==, 0);
+    flag_wait(&f, 1);
+    loom_synchronize_rcu();
+    flag_set(&f, 2);
+    g_assert_cmpint(pthread_join(t, NULL), ==, 0);
+}
+
 static void test_register_idempotent(void)
 {
     pthread_t t;
@@ -550,6 +629,54 @@ static void test_panic_unbalanced(void)
                               "a matching loom_rcu_read_lock()*");
 }
 
+/* @arg non-NULL: register, then unregister first. */
+static void *unbalanced_thread(void *arg)
+{
+    if (arg) {
+        loom_rcu_read_lock();
+        loom_rcu_read_unlock();
+        loom_rcu_unregister_thread();
+    }
+    loom_rcu_read_unlock();
+    return NULL;
+}
+
+static void run_unbalanced_thread(void *arg)
+{
+    pthread_t t;
+
+    pthread_create(&t, NULL, unbalanced_thread, arg);
+    pthread_join(t, NULL);
+}
+
+/* An unlock in a thread that never registered. */
+static void test_panic_unbalanced_never_registered(void)
+{
+    if (g_test_subprocess()) {
+        run_unbalanced_thread(NULL);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*loom: panic: *loom_rcu_read_unlock() without "
+                              "a matching loom_rcu_read_lock()*");
+}
+
+/* An unlock in a thread that unregistered. */
+static void test_panic_unbalanced_unregistered(void)
+{
+    static int unregister_first = 1;
+
+    if (g_test_subprocess()) {
+        run_unbalanced_thread(&unregister_first);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*loom: panic: *loom_rcu_read_unlock() without "
+                              "a matching loom_rcu_read_lock()*");
+}
+
 static void test_panic_unregister_in_section(void)
 {
     if (g_test_subprocess()) {
@@ -612,6 +739,9 @@ int main(int argc, char **argv)
                     test_sync_ignores_new_reader);
     g_test_add_func("/rcu/register/lazy", test_lazy_registration);
     g_test_add_func("/rcu/register/idempotent", test_register_idempotent);
+    g_test_add_func("/rcu/register/unregistered-state",
+                    test_unregistered_state);
+    g_test_add_func("/rcu/nesting/deepest", test_deepest_nesting);
     g_test_add_func("/rcu/publish", test_publish);
     g_test_add_func("/rcu/call/once", test_call_rcu_once);
     g_test_add_func("/rcu/call/after-grace-period",
@@ -625,6 +755,10 @@ int main(int argc, char **argv)
     g_test_add_func("/rcu/panic/drain-in-callback",
                     test_panic_drain_in_callback);
     g_test_add_func("/rcu/panic/unbalanced-unlock", test_panic_unbalanced);
+    g_test_add_func("/rcu/panic/unbalanced-never-registered",
+                    test_panic_unbalanced_never_registered);
+    g_test_add_func("/rcu/panic/unbalanced-unregistered",
+                    test_panic_unbalanced_unregistered);
     g_test_add_func("/rcu/panic/unregister-in-section",
                     test_panic_unregister_in_section);
     g_test_add_func("/rcu/panic/too-deep", test_panic_too_deep);
