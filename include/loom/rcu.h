@@ -129,6 +129,32 @@ static inline void loom__rcu_reader_mb(void)
 #endif
 }
 
+/*
+ * private: the outermost section ends: ctr = 0 between two
+ * loom__rcu_reader_mb().  need_fence is read once for both barriers: it
+ * changes only while no thread is registered (rcu.c), so never while
+ * the caller is inside a section.
+ */
+static inline void loom__rcu_leave(void)
+{
+#ifdef LOOM__RCU_TSAN
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    loom__rcu_set_ctr(0);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#else
+    if (__builtin_expect(__atomic_load_n(&loom__rcu_global.need_fence,
+                                         __ATOMIC_RELAXED), 0)) {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        loom__rcu_set_ctr(0);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    } else {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        loom__rcu_set_ctr(0);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
+#endif
+}
+
 /**
  * loom_rcu_read_lock() - enter an RCU read-side section.
  *
@@ -187,9 +213,7 @@ static inline void loom_rcu_read_unlock(void)
          * load.  Pairs with membarrier (or the full fence) in
          * loom_synchronize_rcu() and in its wake-up request.
          */
-        loom__rcu_reader_mb();
-        loom__rcu_set_ctr(0);
-        loom__rcu_reader_mb();
+        loom__rcu_leave();
 #ifdef LOOM__RCU_TSAN
         if (__atomic_load_n(&loom__rcu_reader.waiting, __ATOMIC_SEQ_CST)) {
 #else
