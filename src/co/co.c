@@ -237,26 +237,10 @@ void loom__co_pool_drain(void)
 /* ------------------------------------------------------------------ */
 /* Public interface.                                                  */
 
-int loom_co_create(void (*entry)(void *), void *opaque, struct loom_co **ret)
+/* Give @co, fresh from a pool, its entry and the state of a new one. */
+static inline void co_init(struct loom_co *co, void (*entry)(void *),
+                           void *opaque)
 {
-    struct loom__co_thread *t;
-    struct loom_co *co;
-    int r;
-
-    LOOM_CHECK(entry != NULL && ret != NULL, -EINVAL);
-    /* A thread has a pool only once registered (see co_start()). */
-    t = &g_co_thread;
-    co = t->pool;
-    if (LOOM_LIKELY(co != NULL)) {
-        t->pool = co->pool_next;
-        t->npool--;
-    } else {
-        (void)thread_get();
-        r = co_alloc(&co);
-        if (r < 0) {
-            return r;
-        }
-    }
     co->entry = entry;
     co->opaque = opaque;
     co->state = LOOM__CO_CREATED;
@@ -268,6 +252,44 @@ int loom_co_create(void (*entry)(void *), void *opaque, struct loom_co **ret)
      */
     co->after_yield = NULL;
     loom__atomic_set(&co->scheduled, 0);
+}
+
+/*
+ * loom_co_create() with the thread's pool empty: register the thread and
+ * take a coroutine from the global pool or map a new one.  Out of line,
+ * so that the pooled path needs no stack frame.
+ */
+static __attribute__((noinline)) int
+co_create_slow(void (*entry)(void *), void *opaque, struct loom_co **ret)
+{
+    struct loom_co *co;
+    int r;
+
+    (void)thread_get();
+    r = co_alloc(&co);
+    if (r < 0) {
+        return r;
+    }
+    co_init(co, entry, opaque);
+    *ret = co;
+    return 0;
+}
+
+int loom_co_create(void (*entry)(void *), void *opaque, struct loom_co **ret)
+{
+    struct loom__co_thread *t;
+    struct loom_co *co;
+
+    LOOM_CHECK(entry != NULL && ret != NULL, -EINVAL);
+    /* A thread has a pool only once registered (see co_start()). */
+    t = &g_co_thread;
+    co = t->pool;
+    if (LOOM_UNLIKELY(co == NULL)) {
+        return co_create_slow(entry, opaque, ret);
+    }
+    t->pool = co->pool_next;
+    t->npool--;
+    co_init(co, entry, opaque);
     *ret = co;
     return 0;
 }
