@@ -392,13 +392,15 @@ static void co_resumed(struct loom__co_thread *t, struct loom_co *co,
 #endif
 
 /*
- * The running coroutine @co (state already set) leaves its thread to the
- * next queued coroutine, or to the leader.  Returns when @co is entered
- * again, maybe on another thread.
+ * The running coroutine @co (state already set) leaves its thread @t to
+ * the next queued coroutine, or to the leader, handing it @post to run
+ * first (struct loom__co_thread.post_co) when not NULL.  Returns when @co
+ * is entered again, maybe on another thread.  Inline, so that a caller
+ * with nothing to hand over (a constant NULL) skips that code.
  */
-static void co_leave(struct loom_co *co)
+static inline void co_leave(struct loom__co_thread *t, struct loom_co *co,
+                            struct loom_co *post)
 {
-    struct loom__co_thread *t = co->thread;
     struct loom_co *next = t->pend_head;
     struct loom__co_ctx *to;
 
@@ -413,19 +415,19 @@ static void co_leave(struct loom_co *co)
         t->current = NULL;
         to = &t->leader;
     }
-    if (LOOM_UNLIKELY(co->after_yield != NULL) &&
-        co->state == LOOM__CO_YIELDED) {
-        t->post_co = co;
-    }
 #if CO_FAST
-    if (LOOM_UNLIKELY(t->post_co != NULL)) {
+    if (LOOM_UNLIKELY(post != NULL)) {
         void **frame = to->sp;
 
+        t->post_co = post;
         t->post_ret = frame[LOOM__CO_RET_SLOT];
         frame[LOOM__CO_RET_SLOT] = (void *)loom__co_post_tramp;
     }
     (void)loom__co_swap(&co->ctx.sp, to->sp, t);
 #else
+    if (post) {
+        t->post_co = post;
+    }
 #ifdef LOOM_ASAN
     __sanitizer_start_switch_fiber(
         &co->asan_fake, next ? next->stack.base : t->asan_leader_bottom,
@@ -478,12 +480,12 @@ LOOM_NORETURN static void co_start(void *val, void *arg)
             co->pool_next = t->pool;
             t->pool = co;
             t->npool++;
+            co_leave(t, co, NULL);
         } else {
             /* Other threads could take it: release after the switch. */
             co->state = LOOM__CO_FINISHED;
-            t->post_co = co;
+            co_leave(t, co, co);
         }
-        co_leave(co);
     }
 }
 
@@ -547,7 +549,9 @@ void loom_co_yield(void)
         loom__panic("loom_co_yield: called outside a coroutine");
     }
     co->state = LOOM__CO_YIELDED;
-    co_leave(co);
+    /* Its after_yield hook runs once the switch is over. */
+    co_leave(co->thread, co, LOOM_UNLIKELY(co->after_yield != NULL) ? co
+                                                                    : NULL);
 }
 
 bool loom__co_wake_here(struct loom_co *co)
