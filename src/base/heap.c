@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARITY 4
+#define ARITY LOOM__HEAP_ARITY
 #define LINE 64
 /*
  * Whether four entries fill a line exactly (16-byte entries: 64-bit
@@ -38,30 +38,6 @@ static inline size_t parent(size_t i)
     return (i - 1) / ARITY;
 }
 
-/*
- * Strict (key, seq) order; seq values are unique within a heap.  Equal
- * keys are rare outside tests, so the node (another cache line) is read
- * only then.
- */
-static inline bool entry_less(const struct loom__heap_entry *a,
-                              const struct loom__heap_entry *b)
-{
-    return a->key < b->key ||
-           (a->key == b->key && a->node->seq < b->node->seq);
-}
-
-/*
- * Store @e at slot @i of array @a.  Callers pass h->a in a local: the
- * index store may alias anything (-fno-strict-aliasing), and reloading
- * h->a after each would cost a load per level.
- */
-static inline void put(struct loom__heap_entry *a, size_t i,
-                       const struct loom__heap_entry *e)
-{
-    a[i] = *e;
-    e->node->index = i;
-}
-
 /* The smallest of the children @c.. (fewer than ARITY at the end) of @n. */
 static inline size_t min_child(const struct loom__heap_entry *a, size_t c,
                                size_t n)
@@ -70,34 +46,16 @@ static inline size_t min_child(const struct loom__heap_entry *a, size_t c,
 
     if (c + ARITY <= n) {
         /* A full set (nearly always): a tournament, no loop. */
-        m = entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
-        m2 = entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
-        return entry_less(&a[m2], &a[m]) ? m2 : m;
+        m = loom__heap_entry_less(&a[c + 1], &a[c]) ? c + 1 : c;
+        m2 = loom__heap_entry_less(&a[c + 3], &a[c + 2]) ? c + 3 : c + 2;
+        return loom__heap_entry_less(&a[m2], &a[m]) ? m2 : m;
     }
     for (j = c + 1; j < n; j++) {
-        if (entry_less(&a[j], &a[m])) {
+        if (loom__heap_entry_less(&a[j], &a[m])) {
             m = j;
         }
     }
     return m;
-}
-
-/* Place @e at or above slot @i (whose old content is already elsewhere). */
-static void sift_up(struct loom__heap *h, size_t i,
-                    const struct loom__heap_entry *e)
-{
-    struct loom__heap_entry *a = h->a;
-
-    while (i > 0) {
-        size_t p = parent(i);
-
-        if (!entry_less(e, &a[p])) {
-            break;
-        }
-        put(a, i, &a[p]);
-        i = p;
-    }
-    put(a, i, e);
 }
 
 /* Place @e at or below slot @i (whose old content is already elsewhere). */
@@ -114,21 +72,21 @@ static void sift_down(struct loom__heap *h, size_t i,
             break;
         }
         c = min_child(a, c, n);
-        if (!entry_less(&a[c], e)) {
+        if (!loom__heap_entry_less(&a[c], e)) {
             break;
         }
-        put(a, i, &a[c]);
+        loom__heap_put(a, i, &a[c]);
         i = c;
     }
-    put(a, i, e);
+    loom__heap_put(a, i, e);
 }
 
 /* Re-place @e, which belongs at slot @i or anywhere above or below it. */
 static void sift(struct loom__heap *h, size_t i,
                  const struct loom__heap_entry *e)
 {
-    if (i > 0 && entry_less(e, &h->a[parent(i)])) {
-        sift_up(h, i, e);
+    if (i > 0 && loom__heap_entry_less(e, &h->a[parent(i)])) {
+        loom__heap_sift_up(h, i, e);
     } else {
         sift_down(h, i, e);
     }
@@ -194,21 +152,15 @@ int loom__heap_reserve(struct loom__heap *h, size_t n)
     return 0;
 }
 
-int loom__heap_insert(struct loom__heap *h, struct loom__heap_node *node,
-                      int64_t key)
+int loom__heap_insert_grow(struct loom__heap *h, struct loom__heap_node *node,
+                           int64_t key)
 {
-    struct loom__heap_entry e = {.key = key, .node = node};
+    int ret = loom__heap_reserve(h, h->len + 1);
 
-    node->seq = h->seq++;
-    if (h->len == h->cap) {
-        int ret = loom__heap_reserve(h, h->len + 1);
-
-        if (ret < 0) {
-            return ret;
-        }
+    if (ret < 0) {
+        return ret;
     }
-    sift_up(h, h->len++, &e);
-    return 0;
+    return loom__heap_insert(h, node, key);
 }
 
 void loom__heap_remove(struct loom__heap *h, struct loom__heap_node *node)
@@ -261,10 +213,10 @@ struct loom__heap_node *loom__heap_pop(struct loom__heap *h)
             break;
         }
         c = min_child(a, c, n);
-        put(a, i, &a[c]);
+        loom__heap_put(a, i, &a[c]);
         i = c;
     }
-    sift_up(h, i, &last);
+    loom__heap_sift_up(h, i, &last);
     return node;
 }
 
@@ -280,7 +232,7 @@ bool loom__heap_check(const struct loom__heap *h)
         if (h->a[i].node->index != i) {
             return false;
         }
-        if (i > 0 && entry_less(&h->a[i], &h->a[parent(i)])) {
+        if (i > 0 && loom__heap_entry_less(&h->a[i], &h->a[parent(i)])) {
             return false;
         }
     }

@@ -60,14 +60,82 @@ void loom__heap_destroy(struct loom__heap *h);
  */
 int loom__heap_reserve(struct loom__heap *h, size_t n);
 
+/* Children per node. */
+#define LOOM__HEAP_ARITY 4
+
+/*
+ * The helpers below are shared by heap.c and the inline insert (arming a
+ * timer inserts; a call and a stack frame were a tenth of its
+ * instructions).  Strict (key, seq) order; seq values are unique within
+ * a heap.  Equal keys are rare outside tests, so the node (another cache
+ * line) is read only then.
+ */
+static inline bool loom__heap_entry_less(const struct loom__heap_entry *a,
+                                         const struct loom__heap_entry *b)
+{
+    return a->key < b->key ||
+           (a->key == b->key && a->node->seq < b->node->seq);
+}
+
+/*
+ * Store @e at slot @i of array @a.  Callers pass h->a in a local: the
+ * index store may alias anything (-fno-strict-aliasing), and reloading
+ * h->a after each would cost a load per level.
+ */
+static inline void loom__heap_put(struct loom__heap_entry *a, size_t i,
+                                  const struct loom__heap_entry *e)
+{
+    a[i] = *e;
+    e->node->index = i;
+}
+
+/*
+ * Place @e at or above slot @i of @h, whose old content is already
+ * elsewhere: the entries it passes move down one level each, and it is
+ * stored once.
+ */
+static inline void loom__heap_sift_up(struct loom__heap *h, size_t i,
+                                      const struct loom__heap_entry *e)
+{
+    struct loom__heap_entry *a = h->a;
+
+    while (i > 0) {
+        size_t p = (i - 1) / LOOM__HEAP_ARITY;
+
+        if (!loom__heap_entry_less(e, &a[p])) {
+            break;
+        }
+        loom__heap_put(a, i, &a[p]);
+        i = p;
+    }
+    loom__heap_put(a, i, e);
+}
+
+/*
+ * loom__heap_insert_grow() - loom__heap_insert() when the array is full.
+ * Context: owner.  Return: 0, or -ENOMEM (the heap is unchanged).
+ */
+int loom__heap_insert_grow(struct loom__heap *h, struct loom__heap_node *node,
+                           int64_t key);
+
 /*
  * loom__heap_insert() - add @node (not in any heap) with @key, behind the
  * nodes already present with the same key.
  * Context: owner.  Return: 0, or -ENOMEM when the array had to grow and
  * could not (never after a sufficient loom__heap_reserve()).
  */
-int loom__heap_insert(struct loom__heap *h, struct loom__heap_node *node,
-                      int64_t key);
+static inline int loom__heap_insert(struct loom__heap *h,
+                                    struct loom__heap_node *node, int64_t key)
+{
+    struct loom__heap_entry e = {.key = key, .node = node};
+
+    if (__builtin_expect(h->len == h->cap, 0)) {
+        return loom__heap_insert_grow(h, node, key);
+    }
+    node->seq = h->seq++;
+    loom__heap_sift_up(h, h->len++, &e);
+    return 0;
+}
 
 /* Context: owner.  @node must be in @h; it is out of it afterwards. */
 void loom__heap_remove(struct loom__heap *h, struct loom__heap_node *node);
