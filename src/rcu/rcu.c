@@ -13,8 +13,9 @@
  * is enough and readers that start after it are never waited for; with a
  * 32-bit long the classic second flip and wait are added.
  * Readers use compiler barriers only; the writer makes their program
- * order visible with membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), or, when
- * that is unavailable, readers fall back to full fences (runtime flag).
+ * order visible with membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) (on x86
+ * only before the flip: see rcu_mb_after_wait()), or, when that is
+ * unavailable, readers fall back to full fences (runtime flag).
  */
 #include <loom/rcu.h>
 
@@ -109,6 +110,28 @@ static void rcu_mb_all(void)
         loom__membarrier();
     }
     loom__smp_mb();
+}
+
+/*
+ * The barrier between wait_for_readers() and the caller's reclamation.
+ * Every reader waited for was last seen (acquire load) with a ctr value
+ * it stored after its old section: 0, or a later section's snapshot,
+ * which follows a 0.  On x86 (TSO) a store is never reordered with the
+ * loads and stores before it, so the section's accesses were complete
+ * when that ctr store became visible, and a compiler barrier in the
+ * reader (loom__rcu_reader_mb()) is all it needs: a local fence here
+ * suffices and the second membarrier of urcu-memb's synchronize, an IPI
+ * to every CPU running the process, is saved.  Weaker orders let a
+ * section's loads complete after the ctr store: there the other threads
+ * must fence too.
+ */
+static void rcu_mb_after_wait(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    loom__smp_mb();
+#else
+    rcu_mb_all();
+#endif
 }
 
 static void rcu_unregister_locked(struct loom__rcu_reader *r)
@@ -444,7 +467,7 @@ void loom_synchronize_rcu(void)
      * The old readers' sections before our caller's reclamation.  Pairs
      * with the barrier before the ctr = 0 store in loom_rcu_read_unlock().
      */
-    rcu_mb_all();
+    rcu_mb_after_wait();
 out:
     pthread_mutex_unlock(&g_registry_lock);
     pthread_mutex_unlock(&g_gp_lock);
