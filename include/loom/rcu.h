@@ -111,39 +111,38 @@ static inline void loom__rcu_set_ctr(unsigned long v)
 }
 
 /*
- * private: a full barrier for readers when the writer cannot provide one
- * (no membarrier, or ThreadSanitizer, which does not model membarrier),
- * else a compiler barrier.
+ * private: whether readers must fence: the writer cannot make their
+ * program order visible (no membarrier), or ThreadSanitizer, which does
+ * not model membarrier, checks the build.  need_fence changes only while
+ * no thread is registered (rcu.c), so never inside a section.
  */
-static inline void loom__rcu_reader_mb(void)
+static inline bool loom__rcu_fences(void)
 {
 #ifdef LOOM__RCU_TSAN
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return true;
 #else
-    if (__builtin_expect(__atomic_load_n(&loom__rcu_global.need_fence,
-                                         __ATOMIC_RELAXED), 0)) {
+    return __builtin_expect(__atomic_load_n(&loom__rcu_global.need_fence,
+                                            __ATOMIC_RELAXED), 0);
+#endif
+}
+
+/* private: a full barrier when readers must fence, else a compiler one. */
+static inline void loom__rcu_reader_mb(void)
+{
+    if (loom__rcu_fences()) {
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
     } else {
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
     }
-#endif
 }
 
 /*
  * private: the outermost section ends: ctr = 0 between two
- * loom__rcu_reader_mb().  need_fence is read once for both barriers: it
- * changes only while no thread is registered (rcu.c), so never while
- * the caller is inside a section.
+ * loom__rcu_reader_mb(), with loom__rcu_fences() read once for both.
  */
 static inline void loom__rcu_leave(void)
 {
-#ifdef LOOM__RCU_TSAN
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    loom__rcu_set_ctr(0);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-#else
-    if (__builtin_expect(__atomic_load_n(&loom__rcu_global.need_fence,
-                                         __ATOMIC_RELAXED), 0)) {
+    if (loom__rcu_fences()) {
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         loom__rcu_set_ctr(0);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -152,7 +151,6 @@ static inline void loom__rcu_leave(void)
         loom__rcu_set_ctr(0);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
     }
-#endif
 }
 
 /**
