@@ -33,11 +33,6 @@
 /* Entries before a[0] in the allocation: (4i + 1 + PAD) * 16 % 64 == 0. */
 #define PAD ((size_t)(LINE_FIT ? ARITY - 1 : 0))
 
-static inline size_t parent(size_t i)
-{
-    return (i - 1) / ARITY;
-}
-
 /* The smallest of the children @c.. (fewer than ARITY at the end) of @n. */
 static inline size_t min_child(const struct loom__heap_entry *a, size_t c,
                                size_t n)
@@ -85,7 +80,7 @@ static void sift_down(struct loom__heap *h, size_t i,
 static void sift(struct loom__heap *h, size_t i,
                  const struct loom__heap_entry *e)
 {
-    if (i > 0 && loom__heap_entry_less(e, &h->a[parent(i)])) {
+    if (i > 0 && loom__heap_entry_less(e, &h->a[loom__heap_parent(i)])) {
         loom__heap_sift_up(h, i, e);
     } else {
         sift_down(h, i, e);
@@ -232,7 +227,8 @@ bool loom__heap_check(const struct loom__heap *h)
         if (h->a[i].node->index != i) {
             return false;
         }
-        if (i > 0 && loom__heap_entry_less(&h->a[i], &h->a[parent(i)])) {
+        if (i > 0 &&
+            loom__heap_entry_less(&h->a[i], &h->a[loom__heap_parent(i)])) {
             return false;
         }
     }

@@ -63,6 +63,12 @@ int loom__heap_reserve(struct loom__heap *h, size_t n);
 /* Children per node. */
 #define LOOM__HEAP_ARITY 4
 
+/* The slot of slot @i's parent (@i > 0). */
+static inline size_t loom__heap_parent(size_t i)
+{
+    return (i - 1) / LOOM__HEAP_ARITY;
+}
+
 /*
  * The helpers below are shared by heap.c and the inline insert (arming a
  * timer inserts; a call and a stack frame were a tenth of its
@@ -100,7 +106,7 @@ static inline void loom__heap_sift_up(struct loom__heap *h, size_t i,
     struct loom__heap_entry *a = h->a;
 
     while (i > 0) {
-        size_t p = (i - 1) / LOOM__HEAP_ARITY;
+        size_t p = loom__heap_parent(i);
 
         if (!loom__heap_entry_less(e, &a[p])) {
             break;
