@@ -641,25 +641,30 @@ static void *unbalanced_thread(void *arg)
     return NULL;
 }
 
-static void run_unbalanced_thread(void *arg)
+/*
+ * In a subprocess, an unlock without a lock in a new thread (@arg: see
+ * unbalanced_thread()) panics.
+ */
+static void check_unbalanced_thread_panics(void *arg)
 {
     pthread_t t;
 
-    pthread_create(&t, NULL, unbalanced_thread, arg);
-    pthread_join(t, NULL);
-}
-
-/* An unlock in a thread that never registered. */
-static void test_panic_unbalanced_never_registered(void)
-{
     if (g_test_subprocess()) {
-        run_unbalanced_thread(NULL);
+        g_assert_cmpint(pthread_create(&t, NULL, unbalanced_thread, arg),
+                        ==, 0);
+        g_assert_cmpint(pthread_join(t, NULL), ==, 0);
         return;
     }
     g_test_trap_subprocess(NULL, 0, 0);
     g_test_trap_assert_failed();
     g_test_trap_assert_stderr("*loom: panic: *loom_rcu_read_unlock() without "
                               "a matching loom_rcu_read_lock()*");
+}
+
+/* An unlock in a thread that never registered. */
+static void test_panic_unbalanced_never_registered(void)
+{
+    check_unbalanced_thread_panics(NULL);
 }
 
 /* An unlock in a thread that unregistered. */
@@ -667,14 +672,7 @@ static void test_panic_unbalanced_unregistered(void)
 {
     static int unregister_first = 1;
 
-    if (g_test_subprocess()) {
-        run_unbalanced_thread(&unregister_first);
-        return;
-    }
-    g_test_trap_subprocess(NULL, 0, 0);
-    g_test_trap_assert_failed();
-    g_test_trap_assert_stderr("*loom: panic: *loom_rcu_read_unlock() without "
-                              "a matching loom_rcu_read_lock()*");
+    check_unbalanced_thread_panics(&unregister_first);
 }
 
 static void test_panic_unregister_in_section(void)
