@@ -711,6 +711,155 @@ static void test_toplevel_group(void)
     loom_loop_unref(l);
 }
 
+/*
+ * Several handlers ready in one iteration, and the first one to run
+ * changes the loop under the others: the rest must each run exactly once
+ * (the epoll monitor dispatches straight from the kernel's event array,
+ * which a nested wait overwrites and a switch of monitor frees).
+ */
+#define MANY 4
+
+enum first_act {
+    FIRST_REMOVE_OTHERS, /* remove the others, re-add one of them */
+    FIRST_NEST,          /* wake a default-group handler, nest a poll */
+    FIRST_SWITCH,        /* switch the fd monitor */
+};
+
+struct many {
+    struct loom_loop *l;
+    struct fdh h[MANY];
+    struct fdh extra; /* default group; only the nested poll watches it */
+    enum first_act act;
+    bool toplevel;   /* the h[] handlers are in the top-level group */
+    int runs;        /* callbacks of h[] so far */
+    int first;       /* index of the first to run */
+    int nested_runs; /* callbacks of h[] inside the nested poll */
+};
+
+static struct many *g_many;
+
+static int many_set(struct many *m, int i, loom_fd_cb *cb)
+{
+    return loom__set_fd_handler_group(
+        m->l, m->h[i].fd,
+        m->toplevel ? LOOM__GROUP_TOPLEVEL : LOOM__GROUP_DEFAULT, cb, NULL,
+        NULL, NULL, &m->h[i]);
+}
+
+static void many_read(void *opaque)
+{
+    struct many *m = g_many;
+    struct fdh *h = opaque;
+    struct loom_loop_stats st;
+    int i, before;
+
+    h->reads++;
+    drain(h->fd);
+    if (m->runs++) {
+        return;
+    }
+    m->first = (int)(h - m->h);
+    switch (m->act) {
+    case FIRST_REMOVE_OTHERS:
+        for (i = 0; i < MANY; i++) {
+            if (i != m->first) {
+                g_assert_cmpint(many_set(m, i, NULL), ==, 0);
+            }
+        }
+        /* A new handler on a removed one's fd: not due in this round. */
+        g_assert_cmpint(many_set(m, (m->first + 1) % MANY, many_read), ==, 0);
+        break;
+    case FIRST_NEST:
+        send_byte(&m->extra);
+        before = m->runs;
+        loom_loop_poll(m->l, false);
+        m->nested_runs = m->runs - before;
+        g_assert_cmpint(m->extra.reads, ==, 1);
+        break;
+    case FIRST_SWITCH:
+        loom_loop_stats(m->l, &st);
+        g_assert_cmpint(loom_loop_set_fdmon(m->l, st.fdmon == LOOM_FDMON_POLL
+                                                      ? LOOM_FDMON_EPOLL
+                                                      : LOOM_FDMON_POLL),
+                        ==, 0);
+        break;
+    }
+}
+
+static void many_run(enum first_act act, bool toplevel)
+{
+    struct many m = {.l = harness_loop_new(), .act = act,
+                     .toplevel = toplevel};
+    int i;
+
+    g_many = &m;
+    for (i = 0; i < MANY; i++) {
+        make_pair(&m.h[i], m.l);
+        g_assert_cmpint(many_set(&m, i, many_read), ==, 0);
+        send_byte(&m.h[i]);
+    }
+    make_pair(&m.extra, m.l);
+    m.extra.drain = true;
+    g_assert_cmpint(set_rw(&m.extra, true, false), ==, 0);
+    g_assert_true(loom__loop_poll_ex(m.l, false, toplevel));
+    switch (act) {
+    case FIRST_REMOVE_OTHERS:
+        /* Removed before their turn: never called. */
+        g_assert_cmpint(m.runs, ==, 1);
+        for (i = 0; i < MANY; i++) {
+            g_assert_cmpint(m.h[i].reads, ==, i == m.first);
+        }
+        /* The new handler runs in the next iteration. */
+        i = (m.first + 1) % MANY;
+        g_assert_true(loom__loop_poll_ex(m.l, false, toplevel));
+        g_assert_cmpint(m.h[i].reads, ==, 1);
+        g_assert_cmpint(many_set(&m, i, NULL), ==, 0);
+        g_assert_cmpint(many_set(&m, m.first, NULL), ==, 0);
+        break;
+    case FIRST_NEST:
+    case FIRST_SWITCH:
+        /* Each ran once, in this iteration, whichever level ran it. */
+        g_assert_cmpint(m.runs, ==, MANY);
+        for (i = 0; i < MANY; i++) {
+            g_assert_cmpint(m.h[i].reads, ==, 1);
+        }
+        if (toplevel) {
+            /* A nested poll never runs top-level handlers. */
+            g_assert_cmpint(m.nested_runs, ==, 0);
+        }
+        for (i = 0; i < MANY; i++) {
+            g_assert_cmpint(many_set(&m, i, NULL), ==, 0);
+        }
+        break;
+    }
+    g_assert_false(loom__loop_poll_ex(m.l, false, toplevel));
+    g_assert_cmpint(set_rw(&m.extra, false, false), ==, 0);
+    for (i = 0; i < MANY; i++) {
+        close_pair(&m.h[i]);
+    }
+    close_pair(&m.extra);
+    g_many = NULL;
+    loom_loop_unref(m.l);
+}
+
+static void test_first_removes_others(void)
+{
+    many_run(FIRST_REMOVE_OTHERS, false);
+    many_run(FIRST_REMOVE_OTHERS, true);
+}
+
+static void test_first_nests(void)
+{
+    many_run(FIRST_NEST, false);
+    many_run(FIRST_NEST, true);
+}
+
+static void test_first_switches(void)
+{
+    many_run(FIRST_SWITCH, false);
+    many_run(FIRST_SWITCH, true);
+}
+
 static void test_bad_input(void)
 {
     struct loom_loop *l = harness_loop_new();
@@ -799,6 +948,9 @@ int main(int argc, char **argv)
     g_test_add_func("/fd/notifier", test_notifier);
     g_test_add_func("/fd/notifier-wait", test_notifier_wait);
     g_test_add_func("/fd/toplevel-group", test_toplevel_group);
+    g_test_add_func("/fd/first-removes-others", test_first_removes_others);
+    g_test_add_func("/fd/first-nests", test_first_nests);
+    g_test_add_func("/fd/first-switches", test_first_switches);
     g_test_add_func("/fd/bad-input", test_bad_input);
     g_test_add_func("/fd/leak-panic", test_leak_panic);
     return g_test_run();
