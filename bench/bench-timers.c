@@ -13,7 +13,8 @@
  *  timer-lateness     a 1 ms timer re-armed from its callback: actual -
  *                     deadline, p50 and p99 (us)
  *
- * loom: loom_timer_mod (absolute HOST-clock ns); libuv: uv_timer_start
+ * loom: loom_timer_mod (absolute HOST-clock ns; precise timers for the
+ * lateness, see loom_late()); libuv: uv_timer_start
  * (relative ms); libevent: evtimer_add (relative timeval; the precise
  * clock for lateness, see run_libevent()); libev:
  * ev_timer_start, ev_timer_again to re-arm (bench-timers-libev.c); GLib:
@@ -25,6 +26,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #if BENCH_HAVE_LOOM
 #include <loom/clock.h>
@@ -91,8 +93,16 @@ static void loom_late_cb(void *opaque)
     }
 }
 
+/*
+ * Precise timers, loom's documented option for this (what the main loop
+ * and IOThreads use by default), as libevent gets its precise clock
+ * below: each library's best configuration for lateness.  The option
+ * lowers this thread's timer slack, which the peers measured afterwards
+ * on the same thread would inherit: restored when done.
+ */
 static int loom_late(struct loom_loop *l, struct tctx *c, double *out)
 {
+    int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     struct loom_timer *t;
     int rc;
 
@@ -100,6 +110,7 @@ static int loom_late(struct loom_loop *l, struct tctx *c, double *out)
     if (rc < 0) {
         return rc;
     }
+    (void)loom_loop_set_precise_timers(l, true);
     c->late = t;
     bench_samples_init(&c->s, (size_t)g_nlate);
     c->deadline = bench_now_ns() + LATE_PERIOD_NS;
@@ -108,6 +119,9 @@ static int loom_late(struct loom_loop *l, struct tctx *c, double *out)
         loom_loop_poll(l, true);
     }
     loom_timer_free(t);
+    if (slack > 0) {
+        (void)prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
+    }
     late_result(c, out);
     return 0;
 }

@@ -253,6 +253,42 @@ LOOM_API int loom_loop_set_poll_params(struct loom_loop *l, int64_t max_ns,
                                        int64_t grow, int64_t shrink);
 
 /**
+ * loom_loop_set_precise_timers() - wake up for timers without timer slack.
+ * @l: the loop.
+ * @precise: true to turn precise timers on, false to turn them off.
+ *
+ * Linux lets a sleep with a timeout end up to the thread's timer slack
+ * after the timeout (50 us by default, prctl(PR_SET_TIMERSLACK)), so that
+ * it can batch wake-ups and save power.  With precise timers on, the
+ * thread that polls @l lowers its own timer slack to 1 ns, the least
+ * Linux allows, the first time it sleeps for one of @l's timers or runs
+ * them: a timer then fires within the wake-up latency of its deadline
+ * (libevent's EVENT_BASE_FLAG_PRECISE_TIMER; QEMU sets the same slack for
+ * its whole process at start-up).  The cost is more wake-ups where the
+ * kernel would have merged several, not CPU time in the loop: one check
+ * when a timer bounds the sleep.
+ *
+ * The slack belongs to the thread, not to the loop: it stays lowered after
+ * the option is turned off or the loop is freed, applies to every other
+ * timed sleep of the thread too, and is inherited by the threads it
+ * creates afterwards.  A program that sets it back with prctl() while the
+ * option is on turns the option off and on again to have it lowered anew.
+ *
+ * loom_main_init() turns the option on for the main loop and lowers the
+ * calling thread's slack at once, as QEMU's main-loop initialisation
+ * does: every thread created afterwards (IOThreads, pool workers, vCPU
+ * threads) inherits 1 ns from it, before a seccomp filter that refuses
+ * prctl() may confine it.  Other loops start with the option off, so that
+ * a loop never changes its thread unasked; an IOThread's loop needs it
+ * only when the IOThread was created by a thread with default slack.
+ * Without PR_SET_TIMERSLACK (not Linux) the option has no effect.
+ *
+ * Context: any.
+ * Return: 0; -EINVAL if @l is NULL.
+ */
+LOOM_API int loom_loop_set_precise_timers(struct loom_loop *l, bool precise);
+
+/**
  * enum loom_fdmon - fd monitor backend of a loop.
  * @LOOM_FDMON_AUTO: poll(2), switching to epoll above 64 fd handlers (and
  *                   back at 32 or fewer).  Never io_uring, which costs more

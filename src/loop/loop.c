@@ -195,6 +195,13 @@ int loom_timer_new(struct loom_loop *l, enum loom_clock clock, loom_cb *cb,
     return loom__timer_new(l->timers, clock, cb, opaque, ret);
 }
 
+int loom_loop_set_precise_timers(struct loom_loop *l, bool precise)
+{
+    LOOM_CHECK(l, -EINVAL);
+    loom__timers_set_precise(l->timers, precise);
+    return 0;
+}
+
 bool loom__loop_is_home(struct loom_loop *l)
 {
     return loom__atomic_read(&l->home) == loom__thread_id();

@@ -21,6 +21,7 @@
 #include "base/check.h"
 #include "loop/loop-int.h"
 #include "main/main-int.h"
+#include "timer/timer-int.h"
 
 /* Written by loom_main_init()/cleanup() only; read by any thread. */
 static struct loom_loop *g_main;
@@ -110,6 +111,13 @@ int loom_main_init(void)
     if (ret < 0) {
         return ret;
     }
+    /*
+     * The least timer slack for this thread now, as QEMU's main-loop
+     * initialisation sets it: the threads created afterwards (IOThreads,
+     * pool workers, vCPUs) inherit it before any of them is confined.
+     */
+    (void)loom_loop_set_precise_timers(l, true);
+    loom__timers_precise_here(loom__loop_timers(l));
     ret = main_signals_init();
     if (ret < 0) {
         goto fail_loop;

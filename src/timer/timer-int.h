@@ -56,6 +56,23 @@ int loom__timers_new(loom_cb *notify, void *opaque, struct loom__timers **ret);
 void loom__timers_set_home(struct loom__timers *ts, uintptr_t id);
 
 /*
+ * loom__timers_set_precise() - loom_loop_set_precise_timers() on the
+ * loop's timers: while on, the thread that sleeps for them or runs them
+ * gets the least timer slack (timer.c).
+ * Context: any.
+ */
+void loom__timers_set_precise(struct loom__timers *ts, bool precise);
+
+/*
+ * loom__timers_precise_here() - with precise timers on, lower the calling
+ * thread's timer slack now rather than at its first wait for a timer (the
+ * main loop's initialisation: its thread is home, and may later be
+ * confined by a seccomp filter that refuses prctl()).
+ * Context: the loop's home thread.
+ */
+void loom__timers_precise_here(struct loom__timers *ts);
+
+/*
  * loom__timers_private() - true while only the home thread has used these
  * timers, so that it takes no lock (for tests).  Context: any.
  */

@@ -37,6 +37,9 @@
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "base/atomic.h"
 #include "base/check.h"
@@ -140,6 +143,13 @@ struct loom__timers {
 
     /* Atomic: timers created and not freed. */
     size_t live;
+
+    /*
+     * Atomic: loom_loop_set_precise_timers(); the loom__thread_id() of the
+     * thread whose slack it lowered last (see precise_slack()).
+     */
+    unsigned precise;
+    uintptr_t slack_thread;
 
     /* Protected by g_registry_lock. */
     size_t nvirtual;                /* live VIRTUAL timers */
@@ -591,6 +601,8 @@ int loom__timers_new(loom_cb *notify, void *opaque, struct loom__timers **ret)
     ts->shared = loom__membarrier_init() ? TS_PRIVATE : TS_SHARED;
 #endif
     ts->live = 0;
+    ts->precise = 0;
+    ts->slack_thread = 0;
     ts->nvirtual = 0;
     loom__list_init(&ts->registry_link);
     *ret = ts;
@@ -643,10 +655,56 @@ static int64_t clock_timeout(struct timer_clock *tc)
     return d;
 }
 
+/*
+ * Precise timers.  The kernel lets a sleep with a timeout end up to the
+ * thread's timer slack late (50 us by default) so that it can batch
+ * wake-ups; a loop with precise timers lowers the slack of the thread that
+ * sleeps for its timers or runs them to 1 ns, the least Linux allows, as
+ * QEMU does for the whole process in its main-loop initialisation.  Slack
+ * is a property of the thread (inherited by the threads it creates): each
+ * loop sets it once per thread that polls it, and again after the option
+ * was turned off and on, never restoring it.
+ */
+#if defined(__linux__) && defined(PR_SET_TIMERSLACK)
+static __attribute__((noinline, cold)) void slack_min(struct loom__timers *ts)
+{
+    /* Cannot fail for a value > 0; re-tried at the next wait if it did. */
+    if (prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0) {
+        loom__atomic_set(&ts->slack_thread, loom__thread_id());
+    }
+}
+
+static inline void precise_slack(struct loom__timers *ts)
+{
+    if (LOOM_UNLIKELY(loom__atomic_read(&ts->precise)) &&
+        loom__atomic_read(&ts->slack_thread) != loom__thread_id()) {
+        slack_min(ts);
+    }
+}
+#else
+static inline void precise_slack(struct loom__timers *ts)
+{
+    (void)ts;
+}
+#endif
+
+void loom__timers_precise_here(struct loom__timers *ts)
+{
+    precise_slack(ts);
+}
+
+void loom__timers_set_precise(struct loom__timers *ts, bool precise)
+{
+    loom__atomic_set(&ts->slack_thread, (uintptr_t)0);
+    loom__atomic_set(&ts->precise, precise ? 1u : 0u);
+}
+
 int64_t loom__timers_timeout_slow(struct loom__timers *ts, unsigned pending)
 {
     int64_t best = -1;
     int i;
+
+    precise_slack(ts);
 
     /* @pending was read by loom__timers_timeout_ns() (timer-int.h). */
     for (; pending; pending &= pending - 1) {
@@ -752,6 +810,7 @@ unsigned loom__timers_run_slow(struct loom__timers *ts, unsigned pending)
 {
     unsigned n = 0;
 
+    precise_slack(ts);
     /* @pending was read by loom__timers_run() (timer-int.h). */
     for (; pending; pending &= pending - 1) {
         n += run_clock(&ts->clocks[__builtin_ctz(pending)]);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -292,6 +293,58 @@ static void test_current(void)
     loom_loop_unref(s.other);
 }
 
+static void main_slack_cb(void *opaque)
+{
+    long *slack = opaque;
+
+    *slack = (long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+}
+
+/* In an IOThread: run a 1 ms timer on its loop; its callback's slack. */
+static int iothread_timer_slack(void *arg)
+{
+    struct loom_loop *l = loom_loop_current();
+    struct loom_timer *t = NULL;
+    long *slack = arg;
+
+    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, main_slack_cb, slack,
+                                   &t),
+                    ==, 0);
+    loom_timer_mod_ns(t, 1000000);
+    POLL_UNTIL(l, *slack >= 0);
+    loom_timer_free(t);
+    return 0;
+}
+
+/*
+ * loom_main_init() gave the main thread the least timer slack, as QEMU's
+ * main-loop initialisation does (main() in this test ran it before any
+ * test), and the threads created afterwards inherit it: the main loop's
+ * and an IOThread's timers run with 1 ns.
+ */
+static void test_precise_timers(void)
+{
+    struct loom_iothread *io = NULL;
+    struct loom_timer *t = NULL;
+    long slack = -1;
+
+    g_assert_cmpint(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), ==, 1);
+    g_assert_cmpint(loom_timer_new(loom_main_loop(), LOOM_CLOCK_HOST,
+                                   main_slack_cb, &slack, &t),
+                    ==, 0);
+    loom_timer_mod_ns(t, 1000000);
+    STEP_UNTIL(slack >= 0, loom_main_loop_wait(false));
+    g_assert_cmpint(slack, ==, 1);
+    loom_timer_free(t);
+
+    slack = -1;
+    g_assert_cmpint(loom_iothread_new("io-precise", NULL, &io), ==, 0);
+    g_assert_cmpint(loom_iothread_run(io, iothread_timer_slack, &slack), ==,
+                    0);
+    g_assert_cmpint(slack, ==, 1);
+    loom_iothread_free(io);
+}
+
 static void test_uninitialised(void)
 {
     if (g_test_subprocess()) {
@@ -336,6 +389,7 @@ int main(int argc, char **argv)
                     test_bql_unlock_unheld_panics);
     g_test_add_func("/main/uninitialised", test_uninitialised);
     g_test_add_func("/main/current", test_current);
+    g_test_add_func("/main/precise-timers", test_precise_timers);
     ret = g_test_run();
     loom_main_cleanup();
     return ret;

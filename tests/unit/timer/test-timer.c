@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <loom/clock.h>
 #include <loom/loop.h>
@@ -875,6 +876,79 @@ static void test_leak_panics(void)
     g_test_trap_assert_stderr("*1 timer*");
 }
 
+/* A timer that records the timer slack of the thread running it. */
+struct slack_rec {
+    int fired;
+    long slack;
+};
+
+static void slack_cb(void *opaque)
+{
+    struct slack_rec *r = opaque;
+
+    r->slack = (long)prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    r->fired++;
+}
+
+/* Arm @t 1 ms out and poll @l until it fired; the callback's slack. */
+static long slack_of_one_timer(struct loom_loop *l, struct loom_timer *t,
+                               struct slack_rec *r)
+{
+    int before = r->fired;
+
+    loom_timer_mod_ns(t, MS);
+    POLL_UNTIL(l, r->fired > before);
+    return r->slack;
+}
+
+static void *precise_thread(void *arg)
+{
+    const long dflt = 50000; /* the kernel's default, set explicitly */
+    struct slack_rec r = {0};
+    struct loom_loop *l = harness_loop_new();
+    struct loom_timer *t = NULL;
+
+    (void)arg;
+    g_assert_cmpint(prctl(PR_SET_TIMERSLACK, dflt, 0, 0, 0), ==, 0);
+    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, slack_cb, &r, &t), ==,
+                    0);
+    /* Off by default: a loop on the program's thread leaves it alone. */
+    g_assert_cmpint(slack_of_one_timer(l, t, &r), ==, dflt);
+    g_assert_cmpint(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), ==, dflt);
+
+    /* On: the thread sleeping for and running the timer gets 1 ns. */
+    g_assert_cmpint(loom_loop_set_precise_timers(l, true), ==, 0);
+    g_assert_cmpint(slack_of_one_timer(l, t, &r), ==, 1);
+    g_assert_cmpint(prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0), ==, 1);
+
+    /* Off again: the thread's slack is the program's to restore. */
+    g_assert_cmpint(loom_loop_set_precise_timers(l, false), ==, 0);
+    g_assert_cmpint(prctl(PR_SET_TIMERSLACK, dflt, 0, 0, 0), ==, 0);
+    g_assert_cmpint(slack_of_one_timer(l, t, &r), ==, dflt);
+
+    /* And on again: lowered anew. */
+    g_assert_cmpint(loom_loop_set_precise_timers(l, true), ==, 0);
+    g_assert_cmpint(slack_of_one_timer(l, t, &r), ==, 1);
+    g_assert_cmpint(r.fired, ==, 4);
+
+    loom_timer_free(t);
+    loom_loop_unref(l);
+    return NULL;
+}
+
+/*
+ * loom_loop_set_precise_timers(): honoured by the thread that polls the
+ * loop (a thread of its own, whose slack this test may change).
+ */
+static void test_precise_slack(void)
+{
+    pthread_t th;
+
+    g_assert_cmpint(loom_loop_set_precise_timers(NULL, true), ==, -EINVAL);
+    g_assert_cmpint(pthread_create(&th, NULL, precise_thread, NULL), ==, 0);
+    g_assert_cmpint(pthread_join(th, NULL), ==, 0);
+}
+
 static void test_bad_input(void)
 {
     struct loom_loop *l = harness_loop_new();
@@ -1036,6 +1110,7 @@ int main(int argc, char **argv)
     g_test_add_func("/timer/live-count", test_live_count);
     g_test_add_func("/timer/home-fast-path-ends", test_home_fast_path_ends);
     g_test_add_func("/timer/home-moves", test_home_moves);
+    g_test_add_func("/timer/precise-slack", test_precise_slack);
     g_test_add_func("/timer/bad-input", test_bad_input);
     g_test_add_func("/timer/leak-panics", test_leak_panics);
     return g_test_run();
