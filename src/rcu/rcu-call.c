@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * loom_call_rcu(): deferred reclamation.  Any thread enqueues on a
- * wait-free multi-producer queue (an exchange on the tail); one detached
- * thread, "loom-call-rcu", started by the first call, takes every callback
- * queued so far, waits for one grace period for the whole batch and runs
- * them in queueing order.  loom_drain_call_rcu() queues a marker callback
- * and sleeps until the thread reaches it.
+ * wait-free multi-producer queue: one atomic exchange on the tail per
+ * call, nothing else shared is written.  One detached thread,
+ * "loom-call-rcu", started by the first call, takes every callback queued
+ * so far at once (one exchange of the tail per batch), waits for one grace
+ * period for the whole batch and runs them in queueing order.
+ * loom_drain_call_rcu() queues a marker callback and sleeps until the
+ * thread reaches it.
  */
 #include <loom/rcu.h>
 
@@ -23,19 +25,17 @@
 #define CALL_BATCH_TRIES 5
 
 /*
- * The queue.  g_sentinel keeps it non-empty so that producers only ever
- * append: tail is the next field of the last element.
+ * The queue.  g_anchor.next is its first element; g_tail is the next
+ * field of the last one, &g_anchor.next while the queue is empty.
+ * Producers swap the tail, then link their element behind the old one.
  */
-static struct loom_rcu_head g_sentinel;
+static struct loom_rcu_head g_anchor;
 
-/* Producers: atomic exchange. */
-LOOM_CACHE_ALIGNED static struct loom_rcu_head **g_tail = &g_sentinel.next;
-
-/* Callbacks queued and not yet taken; atomic. */
-LOOM_CACHE_ALIGNED static unsigned long g_count;
+/* Producers: atomic exchange; the consumer: one exchange per batch. */
+LOOM_CACHE_ALIGNED static struct loom_rcu_head **g_tail = &g_anchor.next;
 
 /* Futex: the thread writes 0 before sleeping, producers 1 to wake it. */
-static unsigned int g_wake = 1;
+LOOM_CACHE_ALIGNED static unsigned int g_wake = 1;
 
 /* Drains in progress (skip batching) and their futex; atomic. */
 static unsigned int g_urgent;
@@ -43,32 +43,17 @@ static unsigned int g_urgent;
 /* Bumped by every drain marker; futex for waiting drains; atomic. */
 static unsigned int g_drain_seq;
 
-/* Consumer side: the thread (or an inline drain holding g_start_lock). */
-static struct loom_rcu_head *g_head = &g_sentinel;
-/*
- * Consumer side: the sentinel is in the queue (not yet passed by g_head).
- * It must never be queued twice: an element that merely looks last may
- * still get a successor from a producer that swapped the tail before the
- * sentinel's own enqueue, so "looks last" alone does not tell.
- */
-static bool g_sentinel_queued = true;
-
 /* Protects starting the thread.  g_started: atomic, set once running. */
 static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Held across splice() (two stores), so that fork() never copies a
+ * half-taken queue: after g_start_lock.
+ */
+static pthread_mutex_t g_splice_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t g_call_once = PTHREAD_ONCE_INIT;
 static unsigned int g_started;
 
 static __thread bool t_on_call_thread;
-
-static void enqueue(struct loom_rcu_head *h)
-{
-    struct loom_rcu_head **prev;
-
-    loom__atomic_set(&h->next, NULL);
-    prev = loom__atomic_xchg(&g_tail, &h->next);
-    /* Pairs with the acquire load in next_of(). */
-    loom__atomic_store_release(prev, h);
-}
 
 /*
  * The element after @h, which is known to exist: its producer has swapped
@@ -79,7 +64,7 @@ static struct loom_rcu_head *next_of(struct loom_rcu_head *h)
     struct loom_rcu_head *next;
     unsigned int spins = 0;
 
-    /* Pairs with the release store in enqueue(). */
+    /* Pairs with the release store in loom_call_rcu(). */
     while (!(next = loom__atomic_load_acquire(&h->next))) {
         if (++spins < 1000) {
             loom__cpu_relax();
@@ -90,49 +75,86 @@ static struct loom_rcu_head *next_of(struct loom_rcu_head *h)
     return next;
 }
 
-/* Take the oldest element; g_count says one is queued.  Consumer only. */
-static struct loom_rcu_head *dequeue(void)
+/* Whether anything is queued.  Consumer only. */
+static bool queue_empty(void)
 {
-    struct loom_rcu_head *h = g_head;
-
-    if (h == &g_sentinel) {
-        h = next_of(&g_sentinel);
-        g_head = h;
-        g_sentinel_queued = false;
-    }
-    /* Pairs with the release store in enqueue(). */
-    if (!g_sentinel_queued && !loom__atomic_load_acquire(&h->next)) {
-        /*
-         * @h looks last: queue the sentinel behind it so that @h can be
-         * unlinked.  If the sentinel is still queued, it (or an element a
-         * producer is linking) follows @h already, and next_of() waits.
-         */
-        enqueue(&g_sentinel);
-        g_sentinel_queued = true;
-    }
-    g_head = next_of(h);
-    return h;
+    /* seq_cst: pairs with the producers' exchange (wait_for_work()). */
+    return loom__atomic_load_seq(&g_tail) == &g_anchor.next;
 }
 
-/* Grace period, then run @n callbacks.  Consumer only. */
-static void run_batch(unsigned long n)
+/*
+ * At least @min callbacks queued and linked?  Counts the linked ones, at
+ * most @min, without taking them.  Consumer only.
+ */
+static bool queued_at_least(unsigned int min)
 {
+    /* Pairs with the release store in loom_call_rcu(). */
+    struct loom_rcu_head *h = loom__atomic_load_acquire(&g_anchor.next);
+    unsigned int n = 0;
+
+    while (h && ++n < min) {
+        h = loom__atomic_load_acquire(&h->next);
+    }
+    return n >= min;
+}
+
+/*
+ * Take every queued callback (the queue is not empty): the first one is
+ * returned, *@last receives the next field of the last one.  The queue is
+ * empty again afterwards; callbacks queued meanwhile are either in the
+ * batch or start the next one.  Consumer only.
+ */
+static struct loom_rcu_head *splice(struct loom_rcu_head ***last)
+{
+    struct loom_rcu_head *first;
+
+    pthread_mutex_lock(&g_splice_lock);
+    first = next_of(&g_anchor);
+    /*
+     * No producer writes g_anchor.next now: the tail is past @first, so
+     * the next one to link behind the anchor is one that swaps the tail
+     * after the exchange below.
+     */
+    loom__atomic_set(&g_anchor.next, NULL);
+    *last = loom__atomic_xchg(&g_tail, &g_anchor.next);
+    pthread_mutex_unlock(&g_splice_lock);
+    return first;
+}
+
+/*
+ * Take the whole queue, wait for one grace period, run the callbacks.
+ * Every callback taken was queued before the grace period began, so every
+ * read-side section that ran when it was queued has ended.  Consumer only.
+ */
+static void run_batch(void)
+{
+    struct loom_rcu_head **last;
+    struct loom_rcu_head *h;
+
+    if (queue_empty()) {
+        return;
+    }
+    h = splice(&last);
     loom_synchronize_rcu();
-    for (unsigned long i = 0; i < n; i++) {
-        struct loom_rcu_head *h = dequeue();
+    for (;;) {
+        /* Read before the callback, which may free or reuse @h. */
+        struct loom_rcu_head *next = &h->next == last ? NULL : next_of(h);
 
         h->fn(h);
+        if (!next) {
+            break;
+        }
+        h = next;
     }
-    loom__atomic_sub_fetch(&g_count, n);
 }
 
-/* Sleep until g_count > 0.  Consumer only. */
+/* Sleep until something is queued.  Consumer only. */
 static void wait_for_work(void)
 {
     for (;;) {
-        /* Pairs with the g_count increment and g_wake load in call_rcu. */
+        /* Pairs with the tail exchange and g_wake load in call_rcu. */
         loom__atomic_store_seq(&g_wake, 0);
-        if (loom__atomic_load_seq(&g_count) != 0) {
+        if (!queue_empty()) {
             loom__atomic_set(&g_wake, 1);
             return;
         }
@@ -147,13 +169,11 @@ static void *call_rcu_thread(void *arg)
     (void)arg;
     t_on_call_thread = true;
     for (;;) {
-        unsigned long n = loom__atomic_load_seq(&g_count);
-
-        if (n == 0) {
+        if (queue_empty()) {
             wait_for_work();
             continue;
         }
-        if (n < CALL_BATCH_MIN && tries < CALL_BATCH_TRIES &&
+        if (tries < CALL_BATCH_TRIES && !queued_at_least(CALL_BATCH_MIN) &&
             loom__atomic_load_seq(&g_urgent) == 0) {
             /* A drain bumps g_urgent and wakes us early. */
             tries++;
@@ -161,25 +181,28 @@ static void *call_rcu_thread(void *arg)
             continue;
         }
         tries = 0;
-        run_batch(n);
+        run_batch();
     }
     return NULL;
 }
 
 /*
  * fork(): the child has no call_rcu thread; the next loom_call_rcu() or
- * drain starts one.  Queued callbacks stay queued.  Lock order:
- * g_start_lock before RCU's own locks, so these handlers are installed
+ * drain starts one.  Queued callbacks stay queued; a batch the parent's
+ * thread had taken is not run in the child.  Lock order: g_start_lock,
+ * g_splice_lock, then RCU's own locks, so these handlers are installed
  * after RCU's (prepare handlers run in reverse order of installation,
  * parent and child ones in order).
  */
 static void call_before_fork(void)
 {
     pthread_mutex_lock(&g_start_lock);
+    pthread_mutex_lock(&g_splice_lock);
 }
 
 static void call_after_fork_parent(void)
 {
+    pthread_mutex_unlock(&g_splice_lock);
     pthread_mutex_unlock(&g_start_lock);
 }
 
@@ -187,6 +210,7 @@ static void call_after_fork_child(void)
 {
     loom__atomic_set(&g_started, 0);
     loom__atomic_set(&g_wake, 1);
+    pthread_mutex_unlock(&g_splice_lock);
     pthread_mutex_unlock(&g_start_lock);
 }
 
@@ -231,17 +255,20 @@ static int start_thread(void)
 void loom_call_rcu(struct loom_rcu_head *head,
                    void (*fn)(struct loom_rcu_head *head))
 {
+    struct loom_rcu_head **prev;
+
     if (!head || !fn) {
         return;
     }
     head->fn = fn;
-    enqueue(head);
+    loom__atomic_set(&head->next, NULL);
     /*
-     * Count after linking so the consumer never takes more than is
-     * queued.  The RMW orders the count before the g_wake load; pairs
+     * The seq_cst exchange orders the tail before the g_wake load; pairs
      * with wait_for_work().
      */
-    loom__atomic_inc(&g_count);
+    prev = loom__atomic_xchg(&g_tail, &head->next);
+    /* Pairs with the acquire loads in next_of() and queued_at_least(). */
+    loom__atomic_store_release(prev, head);
     if (LOOM_UNLIKELY(loom__atomic_load_seq(&g_wake) == 0) &&
         loom__atomic_xchg(&g_wake, 1) == 0) {
         loom__futex_wake(&g_wake, INT_MAX);
@@ -280,7 +307,7 @@ static void drain_inline(struct drain_marker *m)
     if (!loom__atomic_load_acquire(&g_started)) {
         t_on_call_thread = true;
         while (!loom__atomic_load_acquire(&m->done)) {
-            run_batch(loom__atomic_load_seq(&g_count));
+            run_batch();
         }
         t_on_call_thread = false;
     }
