@@ -192,7 +192,12 @@ struct loom__co_thread {
     struct loom__co_ctx leader; /* the thread's own stack */
     struct loom_co *pend_head, *pend_tail;
     struct loom_co *pool; /* finished coroutines, LIFO */
-    unsigned npool;
+    /*
+     * How many more the pool takes: LOOM__CO_POOL_THREAD_MAX minus its
+     * length once registered, 0 before (one test for both on the pooled
+     * path).
+     */
+    unsigned pool_room;
     bool registered; /* exit destructor installed */
 
     void *tsan_leader;

@@ -124,11 +124,11 @@ static void thread_exit(void *arg)
 
     while ((co = t->pool) != NULL) {
         t->pool = co->pool_next;
-        t->npool--;
         if (!global_pool_put(co)) {
             co_unmap(co);
         }
     }
+    t->pool_room = 0;
     t->registered = false;
 }
 
@@ -149,6 +149,8 @@ thread_register(struct loom__co_thread *t)
 #ifdef LOOM_TSAN
     t->tsan_leader = __tsan_get_current_fiber();
 #endif
+    /* The pool is empty: new, or emptied by thread_exit(). */
+    t->pool_room = LOOM__CO_POOL_THREAD_MAX;
     t->registered = true;
 }
 
@@ -213,7 +215,9 @@ static int co_alloc(struct loom_co **ret)
 
 void loom__co_pool_count(unsigned *thread_pool, unsigned *global_pool)
 {
-    *thread_pool = g_co_thread.npool;
+    *thread_pool = g_co_thread.registered
+                       ? LOOM__CO_POOL_THREAD_MAX - g_co_thread.pool_room
+                       : 0;
     pthread_mutex_lock(&g_pool_lock);
     *global_pool = g_npool;
     pthread_mutex_unlock(&g_pool_lock);
@@ -226,7 +230,7 @@ void loom__co_pool_drain(void)
 
     while ((co = t->pool) != NULL) {
         t->pool = co->pool_next;
-        t->npool--;
+        t->pool_room++;
         co_unmap(co);
     }
     while ((co = global_pool_get()) != NULL) {
@@ -248,9 +252,10 @@ static inline void co_init(struct loom_co *co, void (*entry)(void *),
     co->loop = NULL;
     /*
      * pending_next and wait_next are written by whoever queues the
-     * coroutine; after_yield is cleared by its one use.
+     * coroutine.  after_yield is NULL already: set just before a yield,
+     * cleared by its one use right after the switch, so never set when a
+     * coroutine finishes (and zero in a fresh one).
      */
-    co->after_yield = NULL;
     loom__atomic_set(&co->scheduled, 0);
 }
 
@@ -288,7 +293,7 @@ int loom_co_create(void (*entry)(void *), void *opaque, struct loom_co **ret)
         return co_create_slow(entry, opaque, ret);
     }
     t->pool = co->pool_next;
-    t->npool--;
+    t->pool_room++;
     co_init(co, entry, opaque);
     *ret = co;
     return 0;
@@ -446,6 +451,21 @@ static inline void co_leave(struct loom__co_thread *t, struct loom_co *co,
 }
 
 /*
+ * The thread's pool is full, or the thread is not registered yet: then
+ * register it (the pool must go back when the thread exits), which opens
+ * an empty pool.  True if the pool takes a coroutine now.
+ */
+static __attribute__((noinline, cold)) bool
+pool_open(struct loom__co_thread *t)
+{
+    if (t->registered) {
+        return false;
+    }
+    thread_register(t);
+    return true;
+}
+
+/*
  * Bottom of every coroutine stack.  A finished coroutine parks here, in
  * co_leave(), while it sits in a pool; loom_co_create() reuses it by
  * setting a new entry, and the next enter resumes the loop.
@@ -463,15 +483,10 @@ LOOM_NORETURN static void co_start(void *val, void *arg)
     for (;;) {
         struct loom__co_thread *t;
 
+        /* entry and opaque stay as they are: loom_co_create() sets both. */
         co->entry(co->opaque);
         t = co->thread;
-        co->entry = NULL;
-        co->opaque = NULL;
-        if (LOOM_UNLIKELY(!t->registered)) {
-            /* The pool must go back when the thread exits. */
-            thread_register(t);
-        }
-        if (LOOM_LIKELY(t->npool < LOOM__CO_POOL_THREAD_MAX)) {
+        if (LOOM_LIKELY(t->pool_room != 0) || pool_open(t)) {
             /*
              * Nothing runs on this thread before the switch below is
              * over, so the stack may go to the thread's pool already.
@@ -479,7 +494,7 @@ LOOM_NORETURN static void co_start(void *val, void *arg)
             co->state = LOOM__CO_FREE;
             co->pool_next = t->pool;
             t->pool = co;
-            t->npool++;
+            t->pool_room--;
             co_leave(t, co, NULL);
         } else {
             /* Other threads could take it: release after the switch. */
