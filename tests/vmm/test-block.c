@@ -562,6 +562,88 @@ static void test_batching(void)
     free(buf);
 }
 
+/* vmm_blk_ctx_defer(): what a done callback defers runs once per batch. */
+struct defer_t {
+    struct t t;
+    unsigned asked, granted, ran, other_ran;
+    bool pending; /* granted, not yet run */
+};
+
+static void defer_fn(void *opaque)
+{
+    struct defer_t *d = opaque;
+
+    /* Once per batch (asked twice per completion), after its dones. */
+    g_assert_true(d->pending);
+    d->pending = false;
+    d->ran++;
+}
+
+static void defer_other(void *opaque)
+{
+    (*(unsigned *)opaque)++;
+}
+
+static void defer_done(struct vmm_blk_req *r, int ret)
+{
+    struct treq *q = r->opaque;
+    struct defer_t *d = (struct defer_t *)q->t;
+    bool a, b;
+
+    treq_done(r, ret);
+    d->asked++;
+    a = vmm_blk_ctx_defer(d->t.c, defer_fn, d);
+    b = vmm_blk_ctx_defer(d->t.c, defer_fn, d);
+    g_assert_true(a == b);
+    if (a) {
+        d->granted++;
+        d->pending = true;
+        g_assert_true(vmm_blk_ctx_defer(d->t.c, defer_other, &d->other_ran));
+    }
+}
+
+static void test_defer(const void *data)
+{
+    const struct param *p = data;
+    uint8_t *buf = aligned_alloc(4096, 8 * 4096);
+    struct defer_t d;
+    struct treq q[8];
+    unsigned i, batches;
+
+    memset(&d, 0, sizeof(d));
+    t_init(&d.t, p, NULL);
+    /* Outside a done callback, nothing is being delivered. */
+    g_assert_false(vmm_blk_ctx_defer(d.t.c, defer_fn, &d));
+    vmm_blk_plug(d.t.c);
+    for (i = 0; i < 8; i++) {
+        /* The last one is past the end: answered from the BH. */
+        prep(&d.t, &q[i], VMM_BLK_OP_READ, i == 7 ? IMG_SIZE : i * 4096,
+             buf + i * 4096, 4096, 0);
+        q[i].r.done = defer_done;
+        g_assert_cmpint(vmm_blk_submit(d.t.c, &q[i].r), ==, 0);
+    }
+    vmm_blk_unplug(d.t.c);
+    wait_all(&d.t, 8);
+    g_assert_cmpint(q[7].ret, ==, -EINVAL);
+    g_assert_cmpuint(d.asked, ==, 8);
+    /* Every deferred call ran before the poll that delivered it ended. */
+    g_assert_false(d.pending);
+    g_assert_cmpuint(d.other_ran, ==, d.ran);
+    if (p->aio == VMM_AIO_IO_URING) {
+        /* io_uring completions are reaped in batches; the BH's is not. */
+        g_assert_cmpuint(d.granted, ==, 7);
+        batches = d.ran;
+        g_assert_cmpuint(batches, >=, 1);
+        g_assert_cmpuint(batches, <=, 7);
+    } else {
+        /* The pool's completions come from a BH: the caller's BH. */
+        g_assert_cmpuint(d.granted, ==, 0);
+        g_assert_cmpuint(d.ran, ==, 0);
+    }
+    t_destroy(&d.t);
+    free(buf);
+}
+
 static void never_done(struct vmm_blk_req *r, int ret)
 {
     g_assert_not_reached();
@@ -775,6 +857,7 @@ int main(int argc, char **argv)
     add_all("alignment", test_alignment);
     add_all("faults", test_faults);
     add_all("abandon", test_abandon);
+    add_all("defer", test_defer);
     g_test_add_func("/block/batching", test_batching);
     g_test_add_func("/block/uring-refused", test_uring_refused);
     g_test_add_func("/block/uring-restricted", test_uring_restricted);

@@ -300,6 +300,12 @@ unsigned vmm_blk_ctx_inflight(const struct vmm_blk_ctx *c)
     return c->inflight;
 }
 
+bool vmm_blk_ctx_defer(struct vmm_blk_ctx *c, void (*fn)(void *opaque),
+                       void *opaque)
+{
+    return c->ring && blk_uring_defer(c->ring, fn, opaque);
+}
+
 void vmm_blk_ctx_drain(struct vmm_blk_ctx *c)
 {
     while (c->inflight) {

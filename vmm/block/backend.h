@@ -255,6 +255,28 @@ void vmm_blk_plug(struct vmm_blk_ctx *c);
 void vmm_blk_unplug(struct vmm_blk_ctx *c);
 
 /**
+ * vmm_blk_ctx_defer() - run @fn(@opaque) once the batch of completions
+ * being delivered now is delivered.
+ * @c: the context whose request's done callback calls this.
+ * @fn: what to run (e.g. a device's interrupt decision).
+ * @opaque: its argument.
+ *
+ * QEMU's defer_call: a done callback that wants one action per batch of
+ * completions (one interrupt decision for every used entry pushed) asks
+ * for it here instead of scheduling a BH, which would cost the loop an
+ * extra pass (and, busy-polling, a system call) per batch.  The same
+ * (@fn, @opaque) asked for twice in one batch runs once.  @fn runs in
+ * the same thread before the loop goes on; it must not free @c.
+ *
+ * Context: home(loop), inside a done callback.
+ * Return: true if @fn will run; false if no batch is being delivered
+ * (a completion from a BH, or the pool) or the batch's list is full:
+ * the caller then schedules its own BH.
+ */
+bool vmm_blk_ctx_defer(struct vmm_blk_ctx *c, void (*fn)(void *opaque),
+                       void *opaque);
+
+/**
  * vmm_blk_ctx_inflight() - requests submitted whose completion has not
  * run (abandoned ones excluded).
  * Context: as vmm_blk_submit().

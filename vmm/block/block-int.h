@@ -250,6 +250,13 @@ void blk_uring_plug(struct blk_uring *r);
 void blk_uring_unplug(struct blk_uring *r);
 
 /**
+ * blk_uring_defer() - vmm_blk_ctx_defer() on the ring @r.
+ * Context: home(loop).
+ */
+bool blk_uring_defer(struct blk_uring *r, void (*fn)(void *opaque),
+                     void *opaque);
+
+/**
  * blk_uring_abandon_wait() - reap until no op of @c is in the ring,
  * parking every completion on its context's BH.
  * Context: under vmm_blk_ctx_abandon()'s exclusion.

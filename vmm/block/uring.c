@@ -14,6 +14,8 @@
  * once.  Completions are reaped by the eventfd handler or, when the loop
  * busy-polls, by on_poll seeing the CQ non-empty.  An op that finds the
  * SQ full waits on the ring's overflow list until CQEs were reaped.
+ * What done callbacks defer (vmm_blk_ctx_defer(): a device's interrupt
+ * decision) runs once at the end of the reap that delivered the batch.
  *
  * The ring is created disabled and restricted to the opcodes used here
  * (READV, WRITEV, FSYNC, FALLOCATE): io_uring SQEs bypass seccomp, so the
@@ -33,6 +35,14 @@
 
 #define RING_ENTRIES 256u
 #define BATCH_BACKENDS 4
+/* Calls deferred to the end of one reap (vmm_blk_ctx_defer()): one per
+ * queue served by the loop is enough; more fall back to their BHs. */
+#define DEFER_MAX 16
+
+struct blk_deferred {
+    void (*fn)(void *opaque);
+    void *opaque;
+};
 
 struct blk_uring {
     struct loom_loop *loop;
@@ -45,6 +55,10 @@ struct blk_uring {
     /* Backends with SQEs in the current batch (for their statistics). */
     struct vmm_blk_backend *batch[BATCH_BACKENDS];
     unsigned nbatch;
+    /* Reaping (nested reaps count); calls for the outermost one's end. */
+    unsigned reaping;
+    unsigned ndeferred;
+    struct blk_deferred deferred[DEFER_MAX];
     struct blk_uring *next;
 };
 
@@ -391,6 +405,43 @@ static void retry_overflow(struct blk_uring *r)
     }
 }
 
+bool blk_uring_defer(struct blk_uring *r, void (*fn)(void *opaque),
+                     void *opaque)
+{
+    unsigned i;
+
+    if (!r->reaping) {
+        return false;
+    }
+    for (i = 0; i < r->ndeferred; i++) {
+        if (r->deferred[i].fn == fn && r->deferred[i].opaque == opaque) {
+            return true;
+        }
+    }
+    if (r->ndeferred == DEFER_MAX) {
+        return false;
+    }
+    r->deferred[r->ndeferred++] = (struct blk_deferred){fn, opaque};
+    return true;
+}
+
+/* The end of the outermost reap: run what its completions deferred. */
+static void run_deferred(struct blk_uring *r)
+{
+    struct blk_deferred d[DEFER_MAX];
+    unsigned i, n = r->ndeferred;
+
+    /* Taken first: a call that polls the loop (nested) may reap, and
+     * that reap's deferred calls are its own. */
+    for (i = 0; i < n; i++) {
+        d[i] = r->deferred[i];
+    }
+    r->ndeferred = 0;
+    for (i = 0; i < n; i++) {
+        d[i].fn(d[i].opaque);
+    }
+}
+
 static void reap(void *opaque)
 {
     struct blk_uring *r = opaque;
@@ -402,6 +453,7 @@ static void reap(void *opaque)
     }
     /* Steps that follow (short transfers, syncs) go in one batch. */
     r->plugged++;
+    r->reaping++;
     while (io_uring_peek_cqe(&r->ring, &cqe) == 0) {
         struct blk_op *op = io_uring_cqe_get_data(cqe);
         int res = cqe->res;
@@ -414,6 +466,9 @@ static void reap(void *opaque)
     }
     if (r->overflow) {
         retry_overflow(r);
+    }
+    if (--r->reaping == 0) {
+        run_deferred(r);
     }
     r->plugged--;
     submit(r);

@@ -344,11 +344,20 @@ static void irq_bh(void *opaque)
     QSTAT_INC(dq, irqs);
 }
 
+/*
+ * A used entry was pushed.  The interrupt decision waits for the rest of
+ * the batch: to the end of the io_uring reap that delivers it, else (a
+ * completion from a BH or the pool, an answer while processing) to the
+ * irq BH.  Deciding at the reap's end spares the loop a pass for the BH,
+ * which when busy-polling also costs an fd check and the eventfd's read.
+ */
 static void env_used(void *opaque)
 {
     struct dp_queue *dq = opaque;
 
-    loom_bh_schedule(dq->irq_bh);
+    if (!vmm_blk_ctx_defer(dq->dl->ctx, irq_bh, dq)) {
+        loom_bh_schedule(dq->irq_bh);
+    }
 }
 
 static void env_broken(void *opaque)
