@@ -59,6 +59,8 @@ struct blk_uring {
     unsigned reaping;
     unsigned ndeferred;
     struct blk_deferred deferred[DEFER_MAX];
+    /* CQEs were reaped by polling since the eventfd was last read. */
+    bool efd_stale;
     struct blk_uring *next;
 };
 
@@ -67,6 +69,57 @@ static struct loom_mutex g_rings_lock = LOOM_MUTEX_INITIALIZER;
 static struct blk_uring *g_rings;
 
 static void reap(void *opaque);
+
+static void clear_efd(struct blk_uring *r)
+{
+    uint64_t v;
+
+    if (read(r->efd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: nothing was signalled. */
+    }
+    r->efd_stale = false;
+}
+
+/* The eventfd fired: clear it, then reap. */
+static void efd_ready(void *opaque)
+{
+    struct blk_uring *r = opaque;
+
+    clear_efd(r);
+    reap(r);
+}
+
+/*
+ * The busy-polling loop found CQEs (poll_cq()): reap them without the
+ * eventfd's read, a system call per completion otherwise.  The signals
+ * io_uring left there are cleared once, when the loop stops polling
+ * (poll_end()), so that its next wait neither returns at once for them
+ * nor reads them as an event that came just after the polling window
+ * (which would grow the window).  No CQE is missed: reap() looks at the
+ * CQ, not at the eventfd.
+ */
+static void polled_reap(void *opaque)
+{
+    struct blk_uring *r = opaque;
+
+    r->efd_stale = true;
+    reap(r);
+}
+
+/*
+ * The loop stops busy-polling and may sleep: clear what polled reaps left
+ * in the eventfd.  The loop then calls poll_cq() once more: a CQE posted
+ * before this read is seen there (its signal, which this read consumed,
+ * follows its CQ tail), one posted after it signals the eventfd again.
+ */
+static void poll_end(void *opaque)
+{
+    struct blk_uring *r = opaque;
+
+    if (r->efd_stale) {
+        clear_efd(r);
+    }
+}
 
 static bool poll_cq(void *opaque)
 {
@@ -156,7 +209,15 @@ static int ring_init(struct blk_uring *r)
         close(r->efd);
         return err;
     }
-    err = loom_set_fd_handler(r->loop, r->efd, reap, NULL, poll_cq, reap, r);
+    err = loom_set_fd_handler(r->loop, r->efd, efd_ready, NULL, poll_cq,
+                              polled_reap, r);
+    if (!err) {
+        err = loom_set_fd_poll_hooks(r->loop, r->efd, NULL, poll_end);
+        if (err) {
+            (void)loom_set_fd_handler(r->loop, r->efd, NULL, NULL, NULL, NULL,
+                                      NULL);
+        }
+    }
     if (err) {
         io_uring_queue_exit(&r->ring);
         close(r->efd);
@@ -442,15 +503,15 @@ static void run_deferred(struct blk_uring *r)
     }
 }
 
+/*
+ * Consume the CQEs.  The CQ itself says what completed; the eventfd only
+ * wakes a sleeping loop, so reaping needs no read of it.
+ */
 static void reap(void *opaque)
 {
     struct blk_uring *r = opaque;
     struct io_uring_cqe *cqe;
-    uint64_t v;
 
-    if (read(r->efd, &v, sizeof(v)) < 0) {
-        /* EAGAIN: on_poll found the CQEs before the eventfd fired. */
-    }
     /* Steps that follow (short transfers, syncs) go in one batch. */
     r->plugged++;
     r->reaping++;
