@@ -67,8 +67,13 @@
 #include "base/compiler.h"
 #include "base/list.h"
 
-/* Requests are allocated this many at a time (see req_alloc_locked()). */
+/*
+ * Request memory (see block_alloc()): the first block holds REQ_BLOCK
+ * requests, each next one twice as many as the last, up to REQ_CHUNK
+ * bytes, mapped huge-page aligned.
+ */
 #define REQ_BLOCK 128
+#define REQ_CHUNK ((size_t)2 << 20)
 
 /* Most requests a worker claims in one go. */
 #define BATCH_MAX 64
@@ -93,7 +98,8 @@ enum req_state {
 #define REL_QUEUE 4u /* dropped by the worker or teardown that dequeued it */
 #define REL_DONE 8u  /* its completion callback has run */
 
-struct loom_pool_req {
+/* One cache line: a request moves between threads whole. */
+struct LOOM_CACHE_ALIGNED loom_pool_req {
     /* Completion list link: written before the push. */
     struct loom_pool_req *done_next;
     /* Queue link: incoming (by the submitter), then the FIFO (p->lock). */
@@ -115,7 +121,8 @@ struct loom_pool_req {
 
 struct loom__pool_req_block {
     struct loom__pool_req_block *next;
-    struct loom_pool_req reqs[REQ_BLOCK];
+    size_t mapped; /* bytes mapped with mmap(), or 0: aligned_alloc() */
+    struct loom_pool_req reqs[];
 };
 
 struct LOOM_CACHE_ALIGNED loom__pool_worker {
@@ -141,6 +148,7 @@ struct loom_pool {
     /* Protected by ->sub_lock. */
     struct loom_pool_req *free_reqs;     /* recycled, linked by done_next */
     struct loom__pool_req_block *blocks; /* every request's memory */
+    size_t block_reqs;                   /* requests in the newest block */
     uint64_t submitted;
     int sub_workers;   /* nworkers, as submitters see it */
     bool sub_stopping; /* stopping, as submitters see it */

@@ -9,8 +9,11 @@
 #include <loom/pool.h>
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <loom/bh.h>
 #include <loom/co.h>
@@ -40,11 +43,64 @@ void loom__pool_push_done(struct loom_pool *p, struct loom_pool_req *first,
 }
 
 /*
- * Allocate a request.  They come in blocks of REQ_BLOCK and are recycled
- * through a free list, never returned to malloc before the pool goes: a
- * pool keeps the memory of its peak number of requests in flight (64
- * bytes each), which saves two malloc calls per request.  Recycled ones
- * come back on free_lifo, taken whole when the private list runs out.
+ * A new block of requests, for p->free_reqs.  Blocks grow geometrically
+ * (REQ_BLOCK requests, then twice as many each time) up to REQ_CHUNK
+ * bytes; those are mapped REQ_CHUNK-aligned and advised as a huge page:
+ * a burst of a million requests in flight (64 MiB) then costs 32 page
+ * faults, not 16,000, which were a sixth of the submitting thread's time
+ * (pool-throughput, perf).  A pool keeps at most twice the memory of its
+ * peak number of requests in flight.  Context: p->sub_lock held.
+ * Return: 0 or -ENOMEM.
+ */
+static int block_alloc(struct loom_pool *p)
+{
+    const size_t hdr = offsetof(struct loom__pool_req_block, reqs);
+    size_t n = p->block_reqs ? p->block_reqs * 2 : REQ_BLOCK;
+    size_t bytes = hdr + n * sizeof(struct loom_pool_req);
+    struct loom__pool_req_block *b;
+
+    if (bytes >= REQ_CHUNK) {
+        /* Twice the size, then the aligned chunk is kept. */
+        uintptr_t base, start;
+        void *m = mmap(NULL, 2 * REQ_CHUNK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (m == MAP_FAILED) {
+            return -ENOMEM;
+        }
+        base = (uintptr_t)m;
+        start = (base + REQ_CHUNK - 1) & ~(uintptr_t)(REQ_CHUNK - 1);
+        if (start > base) {
+            (void)munmap(m, start - base);
+        }
+        (void)munmap((void *)(start + REQ_CHUNK), base + REQ_CHUNK - start);
+        /* Advice only: without transparent huge pages, 4 KiB pages. */
+        (void)madvise((void *)start, REQ_CHUNK, MADV_HUGEPAGE);
+        b = (void *)start;
+        b->mapped = REQ_CHUNK;
+        n = (REQ_CHUNK - hdr) / sizeof(struct loom_pool_req);
+    } else {
+        b = aligned_alloc(LOOM_CACHELINE, bytes);
+        if (!b) {
+            return -ENOMEM;
+        }
+        b->mapped = 0;
+    }
+    p->block_reqs = n;
+    b->next = p->blocks;
+    p->blocks = b;
+    for (size_t i = n; i-- > 0;) {
+        b->reqs[i].done_next = p->free_reqs;
+        p->free_reqs = &b->reqs[i];
+    }
+    return 0;
+}
+
+/*
+ * Allocate a request.  Requests come in blocks (block_alloc()) and are
+ * recycled through a free list, never returned before the pool goes,
+ * which saves two malloc calls per request.  Recycled ones come back on
+ * free_lifo, taken whole when the private list runs out.
  * Context: p->sub_lock held.  Return: the request, or NULL.
  */
 static struct loom_pool_req *req_alloc_locked(struct loom_pool *p)
@@ -55,18 +111,8 @@ static struct loom_pool_req *req_alloc_locked(struct loom_pool *p)
         /* Pairs with the CAS in loom__pool_req_free_chain(). */
         p->free_reqs = loom__lifo_take(&p->free_lifo);
     }
-    if (!p->free_reqs) {
-        struct loom__pool_req_block *b = malloc(sizeof(*b));
-
-        if (!b) {
-            return NULL;
-        }
-        b->next = p->blocks;
-        p->blocks = b;
-        for (size_t i = REQ_BLOCK; i-- > 0;) {
-            b->reqs[i].done_next = p->free_reqs;
-            p->free_reqs = &b->reqs[i];
-        }
+    if (!p->free_reqs && block_alloc(p) < 0) {
+        return NULL;
     }
     req = p->free_reqs;
     p->free_reqs = req->done_next;
@@ -236,7 +282,11 @@ static void pool_free(struct loom_pool *p)
         struct loom__pool_req_block *b = p->blocks;
 
         p->blocks = b->next;
-        free(b);
+        if (b->mapped) {
+            (void)munmap(b, b->mapped);
+        } else {
+            free(b);
+        }
     }
     loom_cond_destroy(&p->work_cond);
     loom_cond_destroy(&p->exit_cond);

@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -281,6 +283,63 @@ static void test_many(void)
     g_assert_false(loom_loop_poll(l, false));
     g_assert_cmpint(m.done, ==, MANY);
     loom_loop_unref(l);
+}
+
+/*
+ * A burst far beyond the first blocks: 100,000 requests in flight at once
+ * (submitted without polling, so none is recycled), each completed once
+ * with its own result; their memory is blocks that grow up to huge-page
+ * chunks, at most twice the peak, one cache line per request.
+ */
+#define BURST 100000
+
+static void test_burst(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    struct loom_pool *p = loom_loop_pool(l);
+    struct job *jobs = calloc(BURST, sizeof(*jobs));
+    struct loom__pool_req_block *b;
+    int64_t deadline = harness_now_ns() + 10 * HARNESS_WATCHDOG_NS;
+    size_t cap, chunks = 0, small = 0, per_chunk;
+
+    g_assert_nonnull(jobs);
+    g_assert_cmpint(loom_pool_set_size(p, 0, 2), ==, 0);
+    for (int i = 0; i < BURST; i++) {
+        jobs[i].idx = i;
+        g_assert_cmpint(loom_pool_submit(p, job_fn, &jobs[i], job_done,
+                                         &jobs[i], NULL),
+                        ==, 0);
+    }
+    while (jobs_done(jobs, BURST) < BURST) {
+        loom_loop_poll(l, true);
+        harness_watchdog(deadline, "every job of the burst completes");
+    }
+    for (int i = 0; i < BURST; i++) {
+        g_assert_cmpint(jobs[i].fn_runs, ==, 1);
+        g_assert_cmpint(jobs[i].done_runs, ==, 1);
+        g_assert_cmpint(jobs[i].done_ret, ==, i * 3 + 1);
+    }
+    per_chunk = (REQ_CHUNK - offsetof(struct loom__pool_req_block, reqs)) /
+                sizeof(struct loom_pool_req);
+    loom_mutex_lock(&p->sub_lock);
+    for (b = p->blocks; b; b = b->next) {
+        g_assert_cmpuint((uintptr_t)b->reqs % LOOM_CACHELINE, ==, 0);
+        if (b->mapped) {
+            g_assert_cmpuint(b->mapped, ==, REQ_CHUNK);
+            g_assert_cmpuint((uintptr_t)b % REQ_CHUNK, ==, 0);
+            chunks++;
+        } else {
+            small++;
+        }
+    }
+    loom_mutex_unlock(&p->sub_lock);
+    /* Small blocks of REQ_BLOCK, 2 REQ_BLOCK, 4 REQ_BLOCK..., then chunks. */
+    cap = REQ_BLOCK * (((size_t)1 << small) - 1) + chunks * per_chunk;
+    g_assert_cmpuint(chunks, >=, 1);
+    g_assert_cmpuint(cap, >=, BURST);
+    g_assert_cmpuint(cap, <=, 2 * BURST);
+    loom_loop_unref(l);
+    free(jobs);
 }
 
 /* ------------------------------------------------------------------ */
@@ -763,6 +822,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pool/submit-co-outside-panics",
                     test_submit_co_outside_panics);
     g_test_add_func("/pool/many", test_many);
+    g_test_add_func("/pool/burst", test_burst);
     g_test_add_func("/pool/cancel", test_cancel);
     g_test_add_func("/pool/cancel-race", test_cancel_race);
     g_test_add_func("/pool/max-workers", test_max_workers);
