@@ -346,6 +346,45 @@ static void test_flush(const void *data)
     free(buf);
 }
 
+/*
+ * Ops are reused from request to request: nothing of an earlier request
+ * (a FUA write's sync step, an error) carries over to the next.
+ */
+static void test_op_reuse(const void *data)
+{
+    const struct param *p = data;
+    bool unsafe = p->cache == VMM_CACHE_UNSAFE;
+    uint8_t *wr = aligned_alloc(4096, 4096), *rd = aligned_alloc(4096, 4096);
+    struct vmm_blk_backend_stats st;
+    struct t t;
+    unsigned i;
+
+    t_init(&t, p, NULL);
+    fill(wr, 4096, 1);
+    g_assert_cmpint(run(&t, VMM_BLK_OP_WRITE, 0, wr, 4096, VMM_BLK_REQ_FUA),
+                    ==, 0);
+    g_assert_cmpint(run(&t, VMM_BLK_OP_READ, IMG_SIZE, rd, 4096, 0), ==,
+                    -EINVAL);
+    for (i = 1; i <= 8; i++) {
+        fill(wr, 4096, i + 1);
+        g_assert_cmpint(run(&t, VMM_BLK_OP_WRITE, i * 4096, wr, 4096, 0), ==,
+                        0);
+        memset(rd, 0, 4096);
+        g_assert_cmpint(run(&t, VMM_BLK_OP_READ, i * 4096, rd, 4096, 0), ==,
+                        0);
+        g_assert_cmpmem(rd, 4096, wr, 4096);
+    }
+    stats(&t, &st);
+    /* Only the FUA write synced. */
+    g_assert_cmpuint(st.syncs, ==, unsafe ? 0 : 1);
+    g_assert_cmpuint(st.writes, ==, 9);
+    g_assert_cmpuint(st.reads, ==, 9);
+    g_assert_cmpuint(st.errors, ==, 1);
+    t_destroy(&t);
+    free(wr);
+    free(rd);
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
     size_t i;
@@ -900,6 +939,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/open-errors", test_open_errors);
     add_all("rw", test_rw);
     add_all("flush", test_flush);
+    add_all("op-reuse", test_op_reuse);
     add_all("discard-zeroes", test_discard_zeroes);
     add_all("alignment", test_alignment);
     add_all("faults", test_faults);

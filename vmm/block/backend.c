@@ -281,6 +281,12 @@ void vmm_blk_ctx_free(struct vmm_blk_ctx *c)
     while (c->nops) {
         loom_loop_poll(c->loop, true);
     }
+    while (c->op_cache) {
+        struct blk_op *op = c->op_cache;
+
+        c->op_cache = op->next;
+        free(op);
+    }
     if (c->ring) {
         blk_uring_put(c->ring);
     }
@@ -341,6 +347,27 @@ static void op_link(struct vmm_blk_ctx *c, struct blk_op *op)
     c->nops++;
 }
 
+/*
+ * Ops freed are kept for the next requests, up to this many per context
+ * (a queue's depth is enough): calloc() and free() were some 430
+ * instructions of the IOThread's ~3,000 per request (callgrind).
+ */
+#define OP_CACHE_MAX 64
+
+/* A zeroed op.  Context: as vmm_blk_submit(). */
+static struct blk_op *op_alloc(struct vmm_blk_ctx *c)
+{
+    struct blk_op *op = c->op_cache;
+
+    if (!op) {
+        return calloc(1, sizeof(*op));
+    }
+    c->op_cache = op->next;
+    c->op_cached--;
+    memset(op, 0, sizeof(*op));
+    return op;
+}
+
 static void op_free(struct blk_op *op)
 {
     struct vmm_blk_ctx *c = op->ctx;
@@ -360,6 +387,12 @@ static void op_free(struct blk_op *op)
     free(op->bounce);
     free(op->cut);
     loom_timer_free(op->stall);
+    if (c->op_cached < OP_CACHE_MAX) {
+        op->next = c->op_cache;
+        c->op_cache = op;
+        c->op_cached++;
+        return;
+    }
     free(op);
 }
 
@@ -682,7 +715,7 @@ int vmm_blk_submit(struct vmm_blk_ctx *c, struct vmm_blk_req *req)
     struct blk_op *op;
     int err;
 
-    op = calloc(1, sizeof(*op));
+    op = op_alloc(c);
     if (!op) {
         return -ENOMEM;
     }

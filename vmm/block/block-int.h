@@ -135,6 +135,9 @@ struct vmm_blk_ctx {
     unsigned nops;
     struct blk_op *deferred;
     struct blk_op *deferred_tail;
+    /* Freed ops kept for reuse (linked by next), at most OP_CACHE_MAX. */
+    struct blk_op *op_cache;
+    unsigned op_cached;
     /* Waiting for pool functions to return (vmm_blk_ctx_abandon()). */
     struct loom_mutex wait_lock;
     struct loom_cond wait_cond;
