@@ -42,14 +42,14 @@
     loom__atomic_xchg((head), (__typeof__(*(head)))NULL)
 
 /*
- * loom__lifo_take_fifo() - take the whole list at *@head and return it
- * oldest first (relinked through @link).
+ * loom__lifo_reverse() - relink a list taken with loom__lifo_take()
+ * (newest first, ending in NULL) through @link and return it oldest first.
  * Context: the list's one consumer.
  */
-#define loom__lifo_take_fifo(head, link)                                      \
+#define loom__lifo_reverse(first, link)                                       \
     ({                                                                        \
-        __typeof__(*(head)) lifo_n_ = loom__lifo_take(head);                  \
-        __typeof__(*(head)) lifo_fifo_ = NULL, lifo_next_;                    \
+        __typeof__(first) lifo_n_ = (first);                                  \
+        __typeof__(first) lifo_fifo_ = NULL, lifo_next_;                      \
         for (; lifo_n_; lifo_n_ = lifo_next_) {                               \
             lifo_next_ = lifo_n_->link;                                       \
             lifo_n_->link = lifo_fifo_;                                       \
@@ -57,5 +57,13 @@
         }                                                                     \
         lifo_fifo_;                                                           \
     })
+
+/*
+ * loom__lifo_take_fifo() - take the whole list at *@head and return it
+ * oldest first (relinked through @link).
+ * Context: the list's one consumer.
+ */
+#define loom__lifo_take_fifo(head, link)                                      \
+    loom__lifo_reverse(loom__lifo_take(head), link)
 
 #endif /* LOOM_BASE_LIFO_H */

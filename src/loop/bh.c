@@ -231,13 +231,6 @@ int64_t loom__bh_timeout_slow(struct loom_loop *l)
     return timeout;
 }
 
-static void bh_take_slice(struct loom_loop *l, struct loom__bh_slice *s)
-{
-    /* Pairs with the CAS in bh_push(): makes every bh->next visible. */
-    s->head = loom__lifo_take_fifo(&l->bh_head, next);
-    loom__list_add_tail(&l->slices, &s->link);
-}
-
 /* Run one dequeued BH; returns true if it counts as progress. */
 static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
 {
@@ -256,20 +249,54 @@ static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
     return !(flags & BH_IDLE);
 }
 
+/*
+ * Dequeue and run @bh, taken off the list or a slice; its ->next has been
+ * read.  Return: true if it counts as progress.
+ */
+static bool bh_dispatch(struct loom_loop *l, struct loom_bh *bh)
+{
+    unsigned flags = loom__atomic_read(&bh->flags);
+
+    if (!(flags & BH_ONESHOT)) {
+        /*
+         * Read bh->next before clearing BH_PENDING: from then on another
+         * thread may push the BH again.  Pairs with the CAS in
+         * loom_bh_schedule() and the fetch_or in loom_bh_free().
+         */
+        flags = loom__atomic_fetch_and(
+            &bh->flags, ~(BH_PENDING | BH_SCHEDULED | BH_IDLE));
+    }
+    /*
+     * else: nobody holds a handle to a one-shot, so no other thread
+     * writes its flags after the push; the xchg that took the list made
+     * the pusher's writes visible.  No RMW needed.
+     */
+    return bh_run(l, bh, flags);
+}
+
 bool loom__bh_poll_slow(struct loom_loop *l)
 {
     struct loom__bh_slice slice, *s;
     struct loom__list *first;
     struct loom_bh *bh;
     bool progress = false;
-    unsigned flags;
 
     /* Acquire pairs with the CAS in bh_push(). */
     bh = loom__atomic_load_acquire(&l->bh_head);
     if (bh) {
         /* Its pusher wrote it last; we read ->next, then RMW ->flags. */
         loom__prefetch_w(&bh->flags);
-        bh_take_slice(l, &slice);
+        /* Pairs with the CAS in bh_push(): makes every bh->next visible. */
+        bh = loom__lifo_take(&l->bh_head);
+        if (!bh->next && loom__list_empty(&l->slices)) {
+            /*
+             * The common hand-off, one BH and no unfinished slice of an
+             * outer level: its slice would be dropped before it runs.
+             */
+            return bh_dispatch(l, bh);
+        }
+        slice.head = loom__lifo_reverse(bh, next);
+        loom__list_add_tail(&l->slices, &slice.link);
     } else if (loom__list_empty(&l->slices)) {
         return false;
     }
@@ -286,22 +313,7 @@ bool loom__bh_poll_slow(struct loom_loop *l)
             /* Drop it now so that nested polls do not see it. */
             loom__list_del(&s->link);
         }
-        flags = loom__atomic_read(&bh->flags);
-        if (!(flags & BH_ONESHOT)) {
-            /*
-             * Read bh->next before clearing BH_PENDING: from then on
-             * another thread may push the BH again.  Pairs with the CAS in
-             * loom_bh_schedule() and the fetch_or in loom_bh_free().
-             */
-            flags = loom__atomic_fetch_and(
-                &bh->flags, ~(BH_PENDING | BH_SCHEDULED | BH_IDLE));
-        }
-        /*
-         * else: nobody holds a handle to a one-shot, so no other thread
-         * writes its flags after the push; the xchg that took the list
-         * made the pusher's writes visible.  No RMW needed.
-         */
-        progress |= bh_run(l, bh, flags);
+        progress |= bh_dispatch(l, bh);
     }
     return progress;
 }
