@@ -189,7 +189,8 @@ static void *call_rcu_thread(void *arg)
 /*
  * fork(): the child has no call_rcu thread; the next loom_call_rcu() or
  * drain starts one.  Queued callbacks stay queued; a batch the parent's
- * thread had taken is not run in the child.  Lock order: g_start_lock,
+ * thread had taken, and an element another thread was still linking, are
+ * not run in the child.  Lock order: g_start_lock,
  * g_splice_lock, then RCU's own locks, so these handlers are installed
  * after RCU's (prepare handlers run in reverse order of installation,
  * parent and child ones in order).
@@ -208,6 +209,21 @@ static void call_after_fork_parent(void)
 
 static void call_after_fork_child(void)
 {
+    struct loom_rcu_head **t = &g_anchor.next;
+    struct loom_rcu_head *h;
+
+    /*
+     * A producer of the parent may have been between its exchange of the
+     * tail and its link: it does not exist here, so its element would
+     * never be linked and a drain would wait for it forever.  Cut the
+     * queue after the last linked element; the child never runs that
+     * element or those queued behind it (like a batch the parent's thread
+     * had taken).
+     */
+    while ((h = loom__atomic_read(t)) != NULL) {
+        t = &h->next;
+    }
+    loom__atomic_set(&g_tail, t);
     loom__atomic_set(&g_started, 0);
     loom__atomic_set(&g_wake, 1);
     pthread_mutex_unlock(&g_splice_lock);
@@ -278,6 +294,16 @@ void loom_call_rcu(struct loom_rcu_head *head,
         /* On failure the callback stays queued for a later attempt. */
         (void)start_thread();
     }
+}
+
+struct loom_rcu_head **loom__call_rcu_test_unlinked(struct loom_rcu_head *head,
+                                                    void (*fn)(
+                                                        struct loom_rcu_head *))
+{
+    pthread_once(&g_call_once, call_init_once);
+    head->fn = fn;
+    loom__atomic_set(&head->next, NULL);
+    return loom__atomic_xchg(&g_tail, &head->next);
 }
 
 struct drain_marker {

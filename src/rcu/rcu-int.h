@@ -22,4 +22,16 @@ void loom__rcu_init(void);
  */
 void loom__rcu_test_force_fences(void);
 
+/*
+ * Tests only: queue @head with @fn as loom_call_rcu() does, but stop
+ * after the exchange of the tail, as a producer preempted before its link
+ * would; return the field the link would go to.  The caller links it
+ * (loom__atomic_store_release(ret, head)) to finish the call.
+ * Context: any.
+ */
+struct loom_rcu_head;
+struct loom_rcu_head **loom__call_rcu_test_unlinked(struct loom_rcu_head *head,
+                                                    void (*fn)(
+                                                        struct loom_rcu_head *));
+
 #endif /* LOOM_RCU_INT_H */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "rcu/rcu-int.h"
 
 /* A cross-thread flag, with acquire/release so plain data follows it. */
 static void flag_set(unsigned int *f, unsigned int v)
@@ -569,6 +570,47 @@ static void test_fork(void)
     g_assert_cmpint(pthread_join(t, NULL), ==, 0);
 }
 
+/*
+ * fork() while another thread has swapped the queue's tail but not yet
+ * linked its callback: that thread does not exist in the child, so the
+ * child's drain must not wait for the link.  Run in a fresh subprocess,
+ * where no call_rcu thread exists yet to wait for the link first.
+ */
+static void test_fork_unlinked(void)
+{
+    if (g_test_subprocess()) {
+        struct cb_obj a = { 0 }, b = { 0 };
+        struct loom_rcu_head **link;
+        int status = 0;
+        pid_t pid;
+
+        link = loom__call_rcu_test_unlinked(&a.rh, cb_count);
+        pid = fork();
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+            alarm(10);
+            loom_call_rcu(&b.rh, cb_count);
+            loom_drain_call_rcu();
+            _exit(b.runs == 1 && a.runs == 0 ? 0 : 1);
+        }
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        /* The parent's producer finishes its call: it runs here. */
+        __atomic_store_n(link, &a.rh, __ATOMIC_RELEASE);
+        loom_drain_call_rcu();
+        g_assert_cmpuint(a.runs, ==, 1);
+        return;
+    }
+#ifdef LOOM__RCU_TSAN
+    /* ThreadSanitizer cannot start threads after a multi-threaded fork. */
+    g_test_skip("fork with threads is not supported under TSan");
+    return;
+#endif
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_passed();
+}
+
 /* Contract violations: each runs in a subprocess that must panic. */
 static void test_panic_sync_in_section(void)
 {
@@ -747,6 +789,7 @@ int main(int argc, char **argv)
     g_test_add_func("/rcu/call/from-callback", test_call_rcu_from_callback);
     g_test_add_func("/rcu/call/drain-concurrent", test_drain_concurrent);
     g_test_add_func("/rcu/fork", test_fork);
+    g_test_add_func("/rcu/fork/unlinked", test_fork_unlinked);
     g_test_add_func("/rcu/panic/sync-in-section", test_panic_sync_in_section);
     g_test_add_func("/rcu/panic/drain-in-section",
                     test_panic_drain_in_section);
