@@ -268,6 +268,23 @@ static int start_thread(void)
     return err;
 }
 
+/*
+ * First half of a call: make @head the last element.  Return: the field
+ * that must then point to it (the link, the call's second half).
+ */
+static inline struct loom_rcu_head **
+enqueue_swap(struct loom_rcu_head *head,
+             void (*fn)(struct loom_rcu_head *head))
+{
+    head->fn = fn;
+    loom__atomic_set(&head->next, NULL);
+    /*
+     * The seq_cst exchange orders the tail before the g_wake load in
+     * loom_call_rcu(); pairs with wait_for_work().
+     */
+    return loom__atomic_xchg(&g_tail, &head->next);
+}
+
 void loom_call_rcu(struct loom_rcu_head *head,
                    void (*fn)(struct loom_rcu_head *head))
 {
@@ -276,13 +293,7 @@ void loom_call_rcu(struct loom_rcu_head *head,
     if (!head || !fn) {
         return;
     }
-    head->fn = fn;
-    loom__atomic_set(&head->next, NULL);
-    /*
-     * The seq_cst exchange orders the tail before the g_wake load; pairs
-     * with wait_for_work().
-     */
-    prev = loom__atomic_xchg(&g_tail, &head->next);
+    prev = enqueue_swap(head, fn);
     /* Pairs with the acquire loads in next_of() and queued_at_least(). */
     loom__atomic_store_release(prev, head);
     if (LOOM_UNLIKELY(loom__atomic_load_seq(&g_wake) == 0) &&
@@ -300,10 +311,9 @@ struct loom_rcu_head **loom__call_rcu_test_unlinked(struct loom_rcu_head *head,
                                                     void (*fn)(
                                                         struct loom_rcu_head *))
 {
+    /* The fork handlers, which loom_call_rcu() installs on its start. */
     pthread_once(&g_call_once, call_init_once);
-    head->fn = fn;
-    loom__atomic_set(&head->next, NULL);
-    return loom__atomic_xchg(&g_tail, &head->next);
+    return enqueue_swap(head, fn);
 }
 
 struct drain_marker {
