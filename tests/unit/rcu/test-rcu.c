@@ -535,39 +535,74 @@ static void *fork_reader_thread(void *arg)
     return NULL;
 }
 
-static void test_fork(void)
+/* True (and the test skipped) where a test cannot fork with threads. */
+static bool fork_unsupported(void)
 {
-    struct fork_reader s = { 0 };
-    int status = 0;
-    pthread_t t;
-    pid_t pid;
-
 #ifdef LOOM__RCU_TSAN
     /* ThreadSanitizer cannot start threads after a multi-threaded fork. */
     g_test_skip("fork with threads is not supported under TSan");
-    return;
+    return true;
+#else
+    return false;
 #endif
+}
+
+/*
+ * Fork; the child exits with @child(@arg)'s verdict.  Asserts that it
+ * passed within 10 s (a hung child is killed and fails the test).
+ */
+static void assert_child_passes(bool (*child)(void *), void *arg)
+{
+    int status;
+    pid_t pid = fork();
+
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        _exit(child(arg) ? 0 : 1);
+    }
+    status = harness_wait_child(pid, 10LL * 1000 * 1000 * 1000, NULL, NULL);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+}
+
+/* The parent's reader thread does not exist in the child: nothing waits. */
+static bool fork_child_sync_and_call(void *arg)
+{
+    struct cb_obj o = { 0 };
+
+    (void)arg;
+    loom_synchronize_rcu();
+    loom_call_rcu(&o.rh, cb_count);
+    loom_drain_call_rcu();
+    return o.runs == 1;
+}
+
+static void test_fork(void)
+{
+    struct fork_reader s = { 0 };
+    pthread_t t;
+
+    if (fork_unsupported()) {
+        return;
+    }
     /* Make sure the call_rcu thread exists in the parent. */
     loom_drain_call_rcu();
     g_assert_cmpint(pthread_create(&t, NULL, fork_reader_thread, &s), ==, 0);
     flag_wait(&s.in, 1);
-    pid = fork();
-    g_assert_cmpint(pid, >=, 0);
-    if (pid == 0) {
-        /* The reader thread does not exist here: nothing to wait for. */
-        struct cb_obj o = { 0 };
-
-        alarm(10);
-        loom_synchronize_rcu();
-        loom_call_rcu(&o.rh, cb_count);
-        loom_drain_call_rcu();
-        _exit(o.runs == 1 ? 0 : 1);
-    }
-    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    assert_child_passes(fork_child_sync_and_call, NULL);
     flag_set(&s.go, 1);
     g_assert_cmpint(pthread_join(t, NULL), ==, 0);
+}
+
+/* @arg: the callback whose call the parent had not finished at fork(). */
+static bool fork_child_call_past_unlinked(void *arg)
+{
+    struct cb_obj *unlinked = arg;
+    struct cb_obj o = { 0 };
+
+    loom_call_rcu(&o.rh, cb_count);
+    loom_drain_call_rcu();
+    return o.runs == 1 && unlinked->runs == 0;
 }
 
 /*
@@ -579,34 +614,20 @@ static void test_fork(void)
 static void test_fork_unlinked(void)
 {
     if (g_test_subprocess()) {
-        struct cb_obj a = { 0 }, b = { 0 };
+        struct cb_obj a = { 0 };
         struct loom_rcu_head **link;
-        int status = 0;
-        pid_t pid;
 
         link = loom__call_rcu_test_unlinked(&a.rh, cb_count);
-        pid = fork();
-        g_assert_cmpint(pid, >=, 0);
-        if (pid == 0) {
-            alarm(10);
-            loom_call_rcu(&b.rh, cb_count);
-            loom_drain_call_rcu();
-            _exit(b.runs == 1 && a.runs == 0 ? 0 : 1);
-        }
-        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-        g_assert_true(WIFEXITED(status));
-        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+        assert_child_passes(fork_child_call_past_unlinked, &a);
         /* The parent's producer finishes its call: it runs here. */
         __atomic_store_n(link, &a.rh, __ATOMIC_RELEASE);
         loom_drain_call_rcu();
         g_assert_cmpuint(a.runs, ==, 1);
         return;
     }
-#ifdef LOOM__RCU_TSAN
-    /* ThreadSanitizer cannot start threads after a multi-threaded fork. */
-    g_test_skip("fork with threads is not supported under TSan");
-    return;
-#endif
+    if (fork_unsupported()) {
+        return;
+    }
     g_test_trap_subprocess(NULL, 0, 0);
     g_test_trap_assert_passed();
 }
