@@ -90,7 +90,9 @@ LOOM_API void loom_loop_unref(struct loom_loop *l);
  * again (a "nested" poll); a nested poll never re-enters an fd handler
  * that is running further up the stack, and processes the BHs left over
  * by outer levels.  A blocking poll returns after one wake-up even if
- * nothing made progress (e.g. after a bare loom_loop_notify()).
+ * nothing made progress (e.g. after a bare loom_loop_notify(), or when
+ * the wait is interrupted: by a signal, or by io_uring waking the thread
+ * to run task work for a ring the thread submitted to).
  *
  * Context: home(l); the first thread that polls a loop becomes its home.
  * Return: true if a callback made progress (an fd handler, a non-idle BH
