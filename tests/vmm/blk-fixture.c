@@ -67,7 +67,8 @@ static void make_image(struct bf *f)
 {
     int fd;
 
-    strcpy(f->dir, "/tmp/loom-vblk-XXXXXX");
+    snprintf(f->dir, sizeof(f->dir), "%s/loom-vblk-XXXXXX",
+             f->o.image_dir ? f->o.image_dir : "/tmp");
     g_assert_nonnull(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/disk.img", f->dir);
     fd = open(f->path, O_RDWR | O_CREAT | O_TRUNC, 0600);

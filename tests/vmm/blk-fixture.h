@@ -44,6 +44,7 @@ struct bf_opts {
     uint64_t features; /* the driver's; 0: everything offered */
     bool no_event_idx; /* leave EVENT_IDX out */
     enum vmm_on_error werror, rerror;
+    const char *image_dir; /* where the image lives; NULL: /tmp */
 };
 
 struct bf {

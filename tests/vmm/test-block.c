@@ -5,7 +5,9 @@
  * the file, FLUSH and write-through syncs counted (none for unsafe),
  * discard and write zeroes, bounce buffers and read-modify-write on a file
  * that needs 4 KiB alignment (x-loom-fault's align=), fault injection,
- * io_uring batching, drain and abandon.
+ * io_uring batching, drain and abandon; the io_uring engine also with
+ * reads copied by the loop thread (as for a tmpfs image: whole, split
+ * with the ring, within the batch's budget).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,9 +16,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/eventfd.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <liburing.h>
 #include <loom/loop.h>
 #include <loom/timer.h>
@@ -31,6 +35,7 @@ struct param {
     const char *name;
     enum vmm_aio_mode aio;
     enum vmm_cache_mode cache;
+    bool inline_reads; /* vmm_blk_backend_set_inline_reads() */
 };
 
 struct t {
@@ -101,6 +106,8 @@ static int t_open(struct t *t, const struct param *p, const char *fault,
         return ret;
     }
     g_assert_null(err);
+    /* Whatever file system holds the image: the parameter decides. */
+    vmm_blk_backend_set_inline_reads(t->b, p->inline_reads);
     g_assert_cmpint(vmm_blk_ctx_new(t->b, t->loop, p->aio, max_batch, &t->c),
                     ==, 0);
     g_assert_true(vmm_blk_ctx_uses_uring(t->c) == (p->aio == VMM_AIO_IO_URING));
@@ -309,8 +316,10 @@ static void test_rw(const void *data)
     g_assert_cmpuint(st.reads, ==, 5);
     g_assert_cmpuint(st.read_bytes, ==, 65536 + 512);
     g_assert_cmpuint(st.errors, ==, 4);
+    /* Reads by the loop thread, writes through the ring. */
+    g_assert_cmpuint(st.inline_reads, ==, p->inline_reads ? 2 : 0);
     if (p->aio == VMM_AIO_IO_URING) {
-        g_assert_cmpuint(st.uring_sqes, >=, 4);
+        g_assert_cmpuint(st.uring_sqes, >=, p->inline_reads ? 2 : 4);
     } else {
         g_assert_cmpuint(st.pool_jobs, >=, 4);
     }
@@ -670,11 +679,12 @@ static void test_defer(const void *data)
     g_assert_false(d.pending);
     g_assert_cmpuint(d.other_ran, ==, d.ran);
     if (p->aio == VMM_AIO_IO_URING) {
-        /* io_uring completions are reaped in batches; the BH's is not. */
-        g_assert_cmpuint(d.granted, ==, 7);
+        /* io_uring completions come in batches: reaps of the ring,
+         * passes of the context's BH (the one past the end). */
+        g_assert_cmpuint(d.granted, ==, 8);
         batches = d.ran;
         g_assert_cmpuint(batches, >=, 1);
-        g_assert_cmpuint(batches, <=, 7);
+        g_assert_cmpuint(batches, <=, 8);
     } else {
         /* The pool's completions come from a BH: the caller's BH. */
         g_assert_cmpuint(d.granted, ==, 0);
@@ -924,6 +934,209 @@ out:
     rmdir(t.dir);
 }
 
+/* The io_uring engine with reads by the loop thread, on a 4 MiB image. */
+#define BIG_SIZE (4u << 20)
+
+/* Each 8-byte word its own offset (fill()'s bytes repeat every 128 KiB:
+ * a part read from the wrong place would pass). */
+static void stamp(uint8_t *p, size_t n, uint64_t off)
+{
+    size_t i;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        uint64_t v = (off + i) * 0x9e3779b97f4a7c15ull;
+
+        memcpy(p + i, &v, 8);
+    }
+}
+
+static void inline_init(struct t *t, const struct param *p, const char *fault)
+{
+    uint8_t *pat = malloc(BIG_SIZE);
+    int fd;
+
+    memset(t, 0, sizeof(*t));
+    t->loop = harness_loop_new();
+    make_image(t, BIG_SIZE);
+    stamp(pat, BIG_SIZE, 0);
+    fd = open(t->path, O_WRONLY);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pwrite(fd, pat, BIG_SIZE, 0), ==, (ssize_t)BIG_SIZE);
+    close(fd);
+    free(pat);
+    g_assert_cmpint(t_open(t, p, fault, false, VMM_DISCARD_UNMAP, 0), ==, 0);
+}
+
+/* Whether @buf holds the image's bytes from @off (stamp()). */
+static bool image_bytes(const uint8_t *buf, uint64_t off, size_t len)
+{
+    uint8_t *want = malloc(BIG_SIZE);
+    bool same;
+
+    stamp(want, BIG_SIZE, 0);
+    same = memcmp(buf, want + off, len) == 0;
+    free(want);
+    return same;
+}
+
+/* Submit @q in a batch of its own and wait for it. */
+static int run_batch(struct t *t, struct treq *q)
+{
+    t->done = 0;
+    vmm_blk_plug(t->c);
+    g_assert_cmpint(vmm_blk_submit(t->c, &q->r), ==, 0);
+    vmm_blk_unplug(t->c);
+    g_assert_false(q->done);
+    wait_all(t, 1);
+    return q->ret;
+}
+
+/*
+ * Reads below 256 KiB are copied by the loop thread (also over several
+ * buffers), larger ones go to the ring; a batch copies at most
+ * VMM_BLK_INLINE_BUDGET bytes itself, the rest goes to the ring.
+ */
+static void test_inline_reads(const void *data)
+{
+    const struct param *p = data;
+    uint8_t *buf = aligned_alloc(4096, BIG_SIZE);
+    struct vmm_blk_backend_stats st;
+    struct treq q[16];
+    unsigned i;
+    struct t t;
+
+    inline_init(&t, p, NULL);
+    memset(buf, 0, BIG_SIZE);
+    prep(&t, &q[0], VMM_BLK_OP_READ, 8192, buf, 4096, 0);
+    g_assert_cmpint(run_batch(&t, &q[0]), ==, 0);
+    g_assert_true(image_bytes(buf, 8192, 4096));
+    stats(&t, &st);
+    g_assert_cmpuint(st.inline_reads, ==, 1);
+    g_assert_cmpuint(st.uring_sqes, ==, 0);
+    /* Four buffers, with a gap in memory after the first. */
+    memset(buf, 0, BIG_SIZE);
+    prep(&t, &q[0], VMM_BLK_OP_READ, 4096, NULL, 192 << 10, 0);
+    q[0].iov[0] = (struct iovec){buf, 4096};
+    q[0].iov[1] = (struct iovec){buf + 8192, 61440};
+    q[0].iov[2] = (struct iovec){buf + 69632, 65536};
+    q[0].iov[3] = (struct iovec){buf + 135168, 65536};
+    q[0].r.iov = q[0].iov;
+    q[0].r.iovcnt = 4;
+    g_assert_cmpint(run_batch(&t, &q[0]), ==, 0);
+    g_assert_true(image_bytes(buf, 4096, 4096));
+    g_assert_true(image_bytes(buf + 8192, 8192, 61440 + 65536 + 65536));
+    g_assert_true(buf[4096] == 0 && buf[8191] == 0);
+    stats(&t, &st);
+    g_assert_cmpuint(st.inline_reads, ==, 2);
+    g_assert_cmpuint(st.uring_sqes, ==, 0);
+    /* 1 MiB: the ring. */
+    memset(buf, 0, BIG_SIZE);
+    prep(&t, &q[0], VMM_BLK_OP_READ, 512 << 10, buf, 1 << 20, 0);
+    g_assert_cmpint(run_batch(&t, &q[0]), ==, 0);
+    g_assert_true(image_bytes(buf, 512 << 10, 1 << 20));
+    stats(&t, &st);
+    g_assert_cmpuint(st.inline_reads, ==, 2);
+    g_assert_cmpuint(st.uring_sqes, ==, 1);
+    /* The budget: 16 x 128 KiB in one batch, the first 1 MiB here. */
+    memset(buf, 0, BIG_SIZE);
+    t.done = 0;
+    vmm_blk_plug(t.c);
+    for (i = 0; i < 16; i++) {
+        prep(&t, &q[i], VMM_BLK_OP_READ, (uint64_t)i << 17,
+             buf + ((size_t)i << 17), 128 << 10, 0);
+        g_assert_cmpint(vmm_blk_submit(t.c, &q[i].r), ==, 0);
+    }
+    vmm_blk_unplug(t.c);
+    wait_all(&t, 16);
+    for (i = 0; i < 16; i++) {
+        g_assert_cmpint(q[i].ret, ==, 0);
+    }
+    g_assert_true(image_bytes(buf, 0, 2 << 20));
+    stats(&t, &st);
+    g_assert_cmpuint(st.inline_reads, ==, 2 + VMM_BLK_INLINE_BUDGET / 131072);
+    g_assert_cmpuint(st.uring_sqes, ==,
+                     1 + 16 - VMM_BLK_INLINE_BUDGET / 131072);
+    g_assert_cmpuint(st.read_bytes, ==, 4096 + (192u << 10) + (3u << 20));
+    g_assert_cmpuint(st.short_transfers, ==, 0);
+    g_assert_cmpuint(st.errors, ==, 0);
+    t_destroy(&t);
+    free(buf);
+}
+
+/*
+ * A file cut short behind the backend's back: a read that finds the end
+ * of the file is an I/O error, never a hang or stale bytes reported as
+ * read; a short first transfer (the fault injector's) is continued.
+ */
+static void test_inline_short(const void *data)
+{
+    const struct param *p = data;
+    uint8_t *buf = aligned_alloc(4096, 1 << 20);
+    struct vmm_blk_backend_stats st;
+    struct treq q;
+    struct t t;
+
+    inline_init(&t, p, "short@1-2");
+    prep(&t, &q, VMM_BLK_OP_READ, 4096, buf, 64 << 10, 0);
+    g_assert_cmpint(run_batch(&t, &q), ==, 0);
+    g_assert_true(image_bytes(buf, 4096, 64 << 10));
+    prep(&t, &q, VMM_BLK_OP_READ, 1 << 20, buf, 1 << 20, 0);
+    g_assert_cmpint(run_batch(&t, &q), ==, 0);
+    g_assert_true(image_bytes(buf, 1 << 20, 1 << 20));
+    stats(&t, &st);
+    g_assert_cmpuint(st.short_transfers, >=, 2);
+    g_assert_cmpuint(st.inline_reads, >=, 2);
+    /* Partly past the end. */
+    g_assert_cmpint(truncate(t.path, (3 << 20) / 2), ==, 0);
+    prep(&t, &q, VMM_BLK_OP_READ, 1 << 20, buf, 1 << 20, 0);
+    g_assert_cmpint(run_batch(&t, &q), ==, -EIO);
+    /* Wholly past the end. */
+    g_assert_cmpint(truncate(t.path, 256 << 10), ==, 0);
+    prep(&t, &q, VMM_BLK_OP_READ, 0, buf, 1 << 20, 0);
+    g_assert_cmpint(run_batch(&t, &q), ==, -EIO);
+    /* Whole, past the end. */
+    prep(&t, &q, VMM_BLK_OP_READ, 512 << 10, buf, 4096, 0);
+    g_assert_cmpint(run_batch(&t, &q), ==, -EIO);
+    stats(&t, &st);
+    g_assert_cmpuint(st.errors, ==, 3);
+    t_destroy(&t);
+    free(buf);
+}
+
+/* Reads are done inline for a file on tmpfs (/dev/shm), not elsewhere. */
+static void test_inline_detect(void)
+{
+    static const char *const dirs[] = {"/dev/shm", "/tmp", "."};
+    struct vmm_config_drive d = {.cache = VMM_CACHE_WRITEBACK,
+                                 .aio = VMM_AIO_IO_URING};
+    struct vmm_blk_backend *b;
+    char path[256];
+    struct statfs sfs;
+    unsigned i, tested = 0;
+    int fd;
+
+    for (i = 0; i < G_N_ELEMENTS(dirs); i++) {
+        snprintf(path, sizeof(path), "%s/loom-inline-XXXXXX", dirs[i]);
+        fd = mkstemp(path);
+        if (fd < 0) {
+            continue;
+        }
+        g_assert_cmpint(ftruncate(fd, 65536), ==, 0);
+        g_assert_cmpint(fstatfs(fd, &sfs), ==, 0);
+        d.file = path;
+        g_assert_cmpint(vmm_blk_backend_open(&d, &b, NULL), ==, 0);
+        g_assert_true(vmm_blk_backend_inline_reads(b) ==
+                      (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC));
+        vmm_blk_backend_set_inline_reads(b, false);
+        g_assert_false(vmm_blk_backend_inline_reads(b));
+        vmm_blk_backend_free(b);
+        close(fd);
+        unlink(path);
+        tested++;
+    }
+    g_assert_cmpuint(tested, >=, 1);
+}
+
 static const struct param g_params[] = {
     {"threads/writeback", VMM_AIO_THREADS, VMM_CACHE_WRITEBACK},
     {"threads/none", VMM_AIO_THREADS, VMM_CACHE_NONE},
@@ -931,6 +1144,8 @@ static const struct param g_params[] = {
     {"uring/writeback", VMM_AIO_IO_URING, VMM_CACHE_WRITEBACK},
     {"uring/none", VMM_AIO_IO_URING, VMM_CACHE_NONE},
     {"uring/unsafe", VMM_AIO_IO_URING, VMM_CACHE_UNSAFE},
+    {"uring-inline/writeback", VMM_AIO_IO_URING, VMM_CACHE_WRITEBACK, true},
+    {"uring-inline/none", VMM_AIO_IO_URING, VMM_CACHE_NONE, true},
 };
 
 static void add_all(const char *what, void (*fn)(const void *))
@@ -957,6 +1172,13 @@ int main(int argc, char **argv)
     add_all("faults", test_faults);
     add_all("abandon", test_abandon);
     add_all("defer", test_defer);
+    g_test_add_data_func("/block/inline-reads/writeback", &g_params[6],
+                         test_inline_reads);
+    g_test_add_data_func("/block/inline-reads/none", &g_params[7],
+                         test_inline_reads);
+    g_test_add_data_func("/block/inline-short/writeback", &g_params[6],
+                         test_inline_short);
+    g_test_add_func("/block/inline-detect", test_inline_detect);
     g_test_add_func("/block/batching", test_batching);
     g_test_add_func("/block/uring-refused", test_uring_refused);
     g_test_add_func("/block/uring-polled", test_uring_polled);

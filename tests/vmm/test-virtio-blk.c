@@ -12,8 +12,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <loom/main.h>
 #include <loom/thread.h>
 
@@ -100,7 +102,43 @@ struct rw_param {
     enum vmm_cache_mode cache;
     unsigned nr_iothreads;
     bool legacy;
+    const char *dir; /* of the image; NULL: /tmp */
 };
+
+/* Whether @dir is a tmpfs, where reads are copied by the IOThread. */
+static bool on_tmpfs(const char *dir)
+{
+    struct statfs sfs;
+
+    return dir && statfs(dir, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
+}
+
+/* A 512 KiB read through the device: the data is the file's. */
+static void big_read(struct bf *f, uint64_t in)
+{
+    const size_t len = 512u << 10;
+    const struct vq_buf r1[] = {{in, len, true}};
+    uint8_t *pat = malloc(len);
+    uint32_t used;
+    int fd;
+
+    /* Each word distinct: a part read from the wrong place shows. */
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t v = i * 0x9e3779b97f4a7c15ull + 1;
+
+        memcpy(pat + i, &v, 8);
+    }
+    fd = open(f->path, O_WRONLY);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pwrite(fd, pat, len, 1 << 20), ==, (ssize_t)len);
+    close(fd);
+    memset(bf_ptr(f, in, len), 0, len);
+    g_assert_cmpuint(bf_run(f, 0, T_IN, (1 << 20) / 512, r1, 1, &used), ==,
+                     S_OK);
+    g_assert_cmpuint(used, ==, len + 1);
+    g_assert_cmpint(memcmp(bf_ptr(f, in, len), pat, len), ==, 0);
+    free(pat);
+}
 
 /* Writes and reads of several sizes and layouts, checked in the file. */
 static void test_rw(const void *data)
@@ -109,12 +147,18 @@ static void test_rw(const void *data)
     struct bf_opts o = {.aio = p->aio,
                         .cache = p->cache,
                         .nr_iothreads = p->nr_iothreads,
-                        .legacy = p->legacy};
-    uint8_t *src, *chk = malloc(65536);
+                        .legacy = p->legacy,
+                        .image_dir = p->dir};
+    uint8_t *src, *chk;
     uint64_t buf, in;
     uint32_t used;
     struct bf f;
 
+    if (p->dir && !on_tmpfs(p->dir)) {
+        g_test_skip("no tmpfs there");
+        return;
+    }
+    chk = malloc(65536);
     bf_init(&f, &o);
     buf = f.scratch;
     in = f.scratch + 0x40000;
@@ -170,6 +214,11 @@ static void test_rw(const void *data)
         if (p->nr_iothreads) {
             g_assert_cmpuint(st.queue[0].kicks, >=, 1);
         }
+        g_assert_cmpuint(st.backend.inline_reads, ==,
+                         p->dir && p->aio == VMM_AIO_IO_URING ? 2 : 0);
+    }
+    if (p->dir) {
+        big_read(&f, in);
     }
     bf_destroy(&f);
     free(chk);
@@ -536,6 +585,13 @@ int main(int argc, char **argv)
         {"iothread/uring/unsafe", VMM_AIO_IO_URING, VMM_CACHE_UNSAFE, 1},
         {"legacy/main/threads", VMM_AIO_THREADS, VMM_CACHE_WRITEBACK, 0, true},
         {"legacy/iothread/uring", VMM_AIO_IO_URING, VMM_CACHE_NONE, 1, true},
+        /* On tmpfs: reads copied by the IOThread (skipped without). */
+        {"tmpfs/iothread/uring/none", VMM_AIO_IO_URING, VMM_CACHE_NONE, 1,
+         false, "/dev/shm"},
+        {"tmpfs/main/uring/writeback", VMM_AIO_IO_URING, VMM_CACHE_WRITEBACK, 0,
+         false, "/dev/shm"},
+        {"tmpfs/iothread/threads", VMM_AIO_THREADS, VMM_CACHE_WRITEBACK, 1,
+         false, "/dev/shm"},
     };
     unsigned i;
 

@@ -18,11 +18,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <loom/bh.h>
@@ -68,6 +70,18 @@ static unsigned probe_direct_align(int fd)
     }
     free(buf);
     return a > 65536 ? 4096 : a;
+}
+
+/* A regular file whose pages are memory (vmm_blk_backend_inline_reads()). */
+static bool memory_file(int fd)
+{
+    struct statfs sfs;
+    struct stat st;
+
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fstatfs(fd, &sfs) < 0) {
+        return false;
+    }
+    return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
 }
 
 static int image_size(int fd, uint64_t *ret)
@@ -148,6 +162,7 @@ static int backend_setup(struct vmm_blk_backend *b, const char *image,
         b->align = b->fault->align;
     }
     b->rmw_lock = b->align > VMM_BLK_SECTOR;
+    b->inline_reads = memory_file(b->fd);
     return 0;
 }
 
@@ -214,6 +229,16 @@ bool vmm_blk_backend_readonly(const struct vmm_blk_backend *b)
 unsigned vmm_blk_backend_align(const struct vmm_blk_backend *b)
 {
     return b->align;
+}
+
+bool vmm_blk_backend_inline_reads(const struct vmm_blk_backend *b)
+{
+    return b->inline_reads;
+}
+
+void vmm_blk_backend_set_inline_reads(struct vmm_blk_backend *b, bool on)
+{
+    b->inline_reads = on;
 }
 
 void vmm_blk_backend_stats(const struct vmm_blk_backend *b,
@@ -442,12 +467,11 @@ void blk_op_finish(struct blk_op *op, int ret)
     }
 }
 
-void blk_op_defer(struct blk_op *op, int ret)
+/* Append @op to its context's deferred list and wake the BH. */
+static void defer_link(struct blk_op *op)
 {
     struct vmm_blk_ctx *c = op->ctx;
 
-    op->ret = ret;
-    op->finished = true;
     op->state = OP_DEFERRED;
     op->dnext = NULL;
     if (c->deferred_tail) {
@@ -459,7 +483,22 @@ void blk_op_defer(struct blk_op *op, int ret)
     loom_bh_schedule(c->bh);
 }
 
-static void ctx_bh(void *opaque)
+void blk_op_defer(struct blk_op *op, int ret)
+{
+    op->ret = ret;
+    op->finished = true;
+    defer_link(op);
+}
+
+void blk_op_park(struct blk_op *op, int res)
+{
+    op->res = res;
+    op->finished = false;
+    defer_link(op);
+}
+
+/* Complete or continue the ops on the deferred list. */
+static void run_deferred_ops(void *opaque)
 {
     struct vmm_blk_ctx *c = opaque;
     struct blk_op *op;
@@ -473,9 +512,23 @@ static void ctx_bh(void *opaque)
         if (op->finished) {
             blk_op_finish(op, op->ret);
         } else {
-            /* An io_uring result reaped by vmm_blk_ctx_abandon(). */
+            /* An io_uring result reaped by vmm_blk_ctx_abandon(), or a
+             * read the loop thread did itself. */
             blk_op_step_done(op, op->res);
         }
+    }
+}
+
+/* With io_uring, one batch of completions like a reap's (reads done in
+ * the loop thread come this way). */
+static void ctx_bh(void *opaque)
+{
+    struct vmm_blk_ctx *c = opaque;
+
+    if (c->ring) {
+        blk_uring_deliver(c->ring, run_deferred_ops, c);
+    } else {
+        run_deferred_ops(c);
     }
 }
 

@@ -152,6 +152,32 @@ bool vmm_blk_backend_readonly(const struct vmm_blk_backend *b);
 unsigned vmm_blk_backend_align(const struct vmm_blk_backend *b);
 
 /**
+ * vmm_blk_backend_inline_reads() - whether the io_uring engine copies
+ * reads in the loop thread.
+ *
+ * True for a regular file on tmpfs or ramfs: its reads are memory copies
+ * that never wait for a device, but io_uring cannot try them without
+ * blocking (these file systems lack FMODE_NOWAIT) and hands every one to
+ * a kernel worker thread, two thread wake-ups per request.  The loop
+ * thread then copies a read below 256 KiB itself; at most
+ * VMM_BLK_INLINE_BUDGET bytes per batch of requests, so that a guest
+ * cannot keep the loop from its other work for longer than such a copy.
+ *
+ * Context: any.
+ */
+bool vmm_blk_backend_inline_reads(const struct vmm_blk_backend *b);
+
+/**
+ * vmm_blk_backend_set_inline_reads() - override what
+ * vmm_blk_backend_inline_reads() found at open (tests).
+ * Context: before the first context of @b is created.
+ */
+void vmm_blk_backend_set_inline_reads(struct vmm_blk_backend *b, bool on);
+
+/* Bytes the loop thread copies inline per batch of requests. */
+#define VMM_BLK_INLINE_BUDGET (1u << 20)
+
+/**
  * struct vmm_blk_backend_stats - counters of a backend (all contexts).
  * @reads: READ requests completed (successfully or not), likewise
  * @writes, @flushes, @discards, @write_zeroes.
@@ -168,6 +194,8 @@ unsigned vmm_blk_backend_align(const struct vmm_blk_backend *b);
  * @uring_sqes: SQEs submitted (uring_sqes / uring_submits = batching).
  * @pool_jobs: requests (or steps) run on the thread pool.
  * @faults: requests the fault injector failed, shortened or stalled.
+ * @inline_reads: io_uring engine: read transfers copied by the loop
+ *     thread itself (vmm_blk_backend_inline_reads()).
  */
 struct vmm_blk_backend_stats {
     uint64_t reads, writes, flushes, discards, write_zeroes;
@@ -177,6 +205,7 @@ struct vmm_blk_backend_stats {
     uint64_t bounced, rmw, short_transfers;
     uint64_t uring_submits, uring_sqes, pool_jobs;
     uint64_t faults;
+    uint64_t inline_reads;
 };
 
 /**
@@ -267,11 +296,13 @@ void vmm_blk_unplug(struct vmm_blk_ctx *c);
  * extra pass (and, busy-polling, a system call) per batch.  The same
  * (@fn, @opaque) asked for twice in one batch runs once.  @fn runs in
  * the same thread before the loop goes on; it must not free @c.
+ * With io_uring, a batch is a reap of the ring, or a pass of the
+ * context's BH (results known at submission, reads the loop thread did).
  *
  * Context: home(loop), inside a done callback.
  * Return: true if @fn will run; false if no batch is being delivered
- * (a completion from a BH, or the pool) or the batch's list is full:
- * the caller then schedules its own BH.
+ * (the pool's completions, a context without a ring) or the batch's list
+ * is full: the caller then schedules its own BH.
  */
 bool vmm_blk_ctx_defer(struct vmm_blk_ctx *c, void (*fn)(void *opaque),
                        void *opaque);

@@ -66,6 +66,7 @@ struct vmm_blk_backend {
     uint64_t size;
     bool readonly;
     bool direct;
+    bool inline_reads; /* vmm_blk_backend_inline_reads() */
     enum vmm_cache_mode cache;
     enum vmm_discard_mode discard;
     unsigned align; /* 1, or the transfer alignment the file needs */
@@ -154,6 +155,13 @@ struct vmm_blk_ctx {
  * Context: home(loop), or under vmm_blk_ctx_abandon()'s exclusion.
  */
 void blk_op_defer(struct blk_op *op, int ret);
+
+/**
+ * blk_op_park() - hand @op's io_uring step result @res to its context's
+ * BH, which continues it with blk_op_step_done().
+ * Context: home(loop), or under vmm_blk_ctx_abandon()'s exclusion.
+ */
+void blk_op_park(struct blk_op *op, int res);
 
 /**
  * blk_op_step_done() - an io_uring step of @op ended with @res: go on
@@ -258,6 +266,15 @@ void blk_uring_unplug(struct blk_uring *r);
  */
 bool blk_uring_defer(struct blk_uring *r, void (*fn)(void *opaque),
                      void *opaque);
+
+/**
+ * blk_uring_deliver() - run @fn(@opaque), which completes ops, as one
+ * batch of the ring @r: vmm_blk_ctx_defer() works inside, steps that
+ * follow are submitted together.
+ * Context: home(loop).
+ */
+void blk_uring_deliver(struct blk_uring *r, void (*fn)(void *opaque),
+                       void *opaque);
 
 /**
  * blk_uring_abandon_wait() - reap until no op of @c is in the ring,

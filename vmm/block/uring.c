@@ -17,6 +17,12 @@
  * What done callbacks defer (vmm_blk_ctx_defer(): a device's interrupt
  * decision) runs once at the end of the reap that delivered the batch.
  *
+ * Reads of a memory file (vmm_blk_backend_inline_reads()) below
+ * INLINE_MAX bytes are copied by this thread, out of a budget of
+ * VMM_BLK_INLINE_BUDGET bytes per batch (renewed by the outermost plug
+ * and by each delivery of completions); past it, reads take the ring as
+ * before.
+ *
  * The ring is created disabled and restricted to the opcodes used here
  * (READV, WRITEV, FSYNC, FALLOCATE): io_uring SQEs bypass seccomp, so the
  * restriction is what keeps a compromised process from using the ring for
@@ -38,6 +44,8 @@
 /* Calls deferred to the end of one reap (vmm_blk_ctx_defer()): one per
  * queue served by the loop is enough; more fall back to their BHs. */
 #define DEFER_MAX 16
+/* Reads of a memory file below this size are copied inline. */
+#define INLINE_MAX (256u << 10)
 
 struct blk_deferred {
     void (*fn)(void *opaque);
@@ -61,6 +69,8 @@ struct blk_uring {
     struct blk_deferred deferred[DEFER_MAX];
     /* CQEs were reaped by polling since the eventfd was last read. */
     bool efd_stale;
+    /* Bytes this batch may still copy inline (memory files). */
+    uint64_t inline_left;
     struct blk_uring *next;
 };
 
@@ -246,6 +256,7 @@ int blk_uring_get(struct loom_loop *loop, struct blk_uring **ret)
     }
     r->loop = loop;
     r->efd = -1;
+    r->inline_left = VMM_BLK_INLINE_BUDGET;
     err = ring_init(r);
     if (err) {
         free(r);
@@ -406,6 +417,33 @@ static unsigned batch_limit(unsigned max_batch)
     return max_batch ? max_batch : RING_ENTRIES;
 }
 
+/*
+ * A read step of a memory file, within the batch's budget: copied here
+ * and parked for the context's BH (a request never completes inside its
+ * submission).  True if it took @op over.
+ */
+static bool try_inline(struct blk_uring *r, struct blk_op *op)
+{
+    struct vmm_blk_backend *b = op->ctx->b;
+    uint64_t left = op->xfer_len - op->moved;
+    const struct iovec *iov;
+    unsigned cnt;
+    ssize_t n;
+
+    if (op->kind != VMM_BLK_OP_READ || op->sync_step || !b->inline_reads) {
+        return false;
+    }
+    if (left >= INLINE_MAX || left > r->inline_left) {
+        return false;
+    }
+    iov = xfer_iov(op, &cnt);
+    n = preadv(b->fd, iov, (int)cnt, (off_t)(op->xfer_off + op->moved));
+    r->inline_left -= left;
+    BLK_STAT_ADD(b, inline_reads, 1);
+    blk_op_park(op, n < 0 ? -errno : (int)n);
+    return true;
+}
+
 static void start_with(struct blk_uring *r, struct blk_op *op,
                        unsigned max_batch)
 {
@@ -413,6 +451,9 @@ static void start_with(struct blk_uring *r, struct blk_op *op,
 
     if (!fake_align_ok(op)) {
         blk_op_defer(op, -EINVAL);
+        return;
+    }
+    if (try_inline(r, op)) {
         return;
     }
     op->state = OP_URING;
@@ -442,7 +483,9 @@ void blk_uring_start(struct blk_op *op)
 
 void blk_uring_plug(struct blk_uring *r)
 {
-    r->plugged++;
+    if (!r->plugged++ && !r->reaping) {
+        r->inline_left = VMM_BLK_INLINE_BUDGET;
+    }
 }
 
 void blk_uring_unplug(struct blk_uring *r)
@@ -504,17 +547,38 @@ static void run_deferred(struct blk_uring *r)
 }
 
 /*
+ * One batch of completions: steps that follow (short transfers, syncs)
+ * go in one submission, with a fresh inline budget; what the done
+ * callbacks deferred runs at the end of the outermost batch.
+ */
+void blk_uring_deliver(struct blk_uring *r, void (*fn)(void *opaque),
+                       void *opaque)
+{
+    if (!r->reaping) {
+        r->inline_left = VMM_BLK_INLINE_BUDGET;
+    }
+    r->plugged++;
+    r->reaping++;
+    fn(opaque);
+    if (r->overflow) {
+        retry_overflow(r);
+    }
+    if (--r->reaping == 0) {
+        run_deferred(r);
+    }
+    r->plugged--;
+    submit(r);
+}
+
+/*
  * Consume the CQEs.  The CQ itself says what completed; the eventfd only
  * wakes a sleeping loop, so reaping needs no read of it.
  */
-static void reap(void *opaque)
+static void reap_cqes(void *opaque)
 {
     struct blk_uring *r = opaque;
     struct io_uring_cqe *cqe;
 
-    /* Steps that follow (short transfers, syncs) go in one batch. */
-    r->plugged++;
-    r->reaping++;
     while (io_uring_peek_cqe(&r->ring, &cqe) == 0) {
         struct blk_op *op = io_uring_cqe_get_data(cqe);
         int res = cqe->res;
@@ -525,14 +589,13 @@ static void reap(void *opaque)
             blk_op_step_done(op, res);
         }
     }
-    if (r->overflow) {
-        retry_overflow(r);
-    }
-    if (--r->reaping == 0) {
-        run_deferred(r);
-    }
-    r->plugged--;
-    submit(r);
+}
+
+static void reap(void *opaque)
+{
+    struct blk_uring *r = opaque;
+
+    blk_uring_deliver(r, reap_cqes, r);
 }
 
 static unsigned ops_in_ring(struct vmm_blk_ctx *c)
@@ -586,17 +649,7 @@ void blk_uring_abandon_wait(struct vmm_blk_ctx *c)
         }
         op = io_uring_cqe_get_data(cqe);
         if (op) {
-            op->res = cqe->res;
-            op->finished = false;
-            op->state = OP_DEFERRED;
-            op->dnext = NULL;
-            if (op->ctx->deferred_tail) {
-                op->ctx->deferred_tail->dnext = op;
-            } else {
-                op->ctx->deferred = op;
-            }
-            op->ctx->deferred_tail = op;
-            loom_bh_schedule(op->ctx->bh);
+            blk_op_park(op, cqe->res);
         }
         io_uring_cqe_seen(&r->ring, cqe);
     }
