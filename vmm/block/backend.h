@@ -155,13 +155,15 @@ unsigned vmm_blk_backend_align(const struct vmm_blk_backend *b);
  * vmm_blk_backend_inline_reads() - whether the io_uring engine copies
  * reads in the loop thread.
  *
- * True for a regular file on tmpfs or ramfs: its reads are memory copies
- * that never wait for a device, but io_uring cannot try them without
- * blocking (these file systems lack FMODE_NOWAIT) and hands every one to
- * a kernel worker thread, two thread wake-ups per request.  The loop
- * thread then copies a read below 256 KiB itself; at most
- * VMM_BLK_INLINE_BUDGET bytes per batch of requests, so that a guest
- * cannot keep the loop from its other work for longer than such a copy.
+ * True for a regular file on tmpfs or ramfs: its reads are memory
+ * copies, but io_uring cannot try them without blocking (these file
+ * systems lack FMODE_NOWAIT) and hands every one to a kernel worker
+ * thread, two thread wake-ups per request.  The loop thread then copies a
+ * read below 256 KiB itself; at most VMM_BLK_INLINE_BUDGET bytes per
+ * batch of requests, so that a guest cannot keep the loop from its other
+ * work for longer than such a copy.  The budget bounds bytes, not time: a
+ * copy waits for the swap device if the host swapped the file's pages
+ * out, as a touch of swapped-out guest RAM would.
  *
  * Context: any.
  */
