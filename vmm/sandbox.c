@@ -157,6 +157,7 @@ static const struct rule rules[] = {
     R(epoll_ctl, T_LOOP),
     R(epoll_wait, T_LOOP),
     R(epoll_pwait, T_LOOP),
+    R(epoll_pwait2, T_LOOP),
     R(io_uring_setup, T_LOOP),
     R(io_uring_enter, T_LOOP),
     R(io_uring_register, T_LOOP),

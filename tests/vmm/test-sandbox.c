@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -47,6 +48,7 @@
 /* The calls a thread can be asked to make. */
 enum call {
     CALL_PPOLL,    /* main, IOThread: not vCPU, pool */
+    CALL_EPOLL,    /* a timed epoll wait (epoll_pwait2): as ppoll */
     CALL_ACCEPT,   /* main only */
     CALL_KVM,      /* an ioctl of KVM's type: main, vCPU, IOThread */
     CALL_TTY,      /* a terminal ioctl: main only */
@@ -68,6 +70,7 @@ struct probe {
 static long make_call(enum call call)
 {
     struct timespec zero = {0, 0};
+    struct epoll_event ev;
     cpu_set_t set;
     char byte;
     long r = 0;
@@ -75,6 +78,9 @@ static long make_call(enum call call)
     switch (call) {
     case CALL_PPOLL:
         r = ppoll(NULL, 0, &zero, NULL);
+        break;
+    case CALL_EPOLL:
+        r = epoll_pwait2(-1, &ev, 1, &zero, NULL);
         break;
     case CALL_ACCEPT:
         r = accept4(-1, NULL, NULL, 0);
@@ -326,6 +332,7 @@ static void test_vcpu(void)
 {
     /* Event loops and terminals are not a vCPU's business ... */
     expect_killed(&(struct kill_case){VMM_SANDBOX_VCPU, CALL_PPOLL});
+    expect_killed(&(struct kill_case){VMM_SANDBOX_VCPU, CALL_EPOLL});
     expect_killed(&(struct kill_case){VMM_SANDBOX_VCPU, CALL_TTY});
     expect_killed(&(struct kill_case){VMM_SANDBOX_VCPU, CALL_PREAD});
     expect_killed(&(struct kill_case){VMM_SANDBOX_VCPU, CALL_FORK});
@@ -341,6 +348,8 @@ static void test_iothread(void)
     expect_killed(&(struct kill_case){VMM_SANDBOX_IOTHREAD, CALL_TTY});
     expect_killed(&(struct kill_case){VMM_SANDBOX_IOTHREAD, CALL_FORK});
     expect_allowed(&(struct kill_case){VMM_SANDBOX_IOTHREAD, CALL_PPOLL});
+    /* The epoll monitor's timed wait (a loop with a timer armed). */
+    expect_allowed(&(struct kill_case){VMM_SANDBOX_IOTHREAD, CALL_EPOLL});
     expect_allowed(&(struct kill_case){VMM_SANDBOX_IOTHREAD, CALL_PREAD});
     expect_allowed(&(struct kill_case){VMM_SANDBOX_IOTHREAD, CALL_KVM});
 }
