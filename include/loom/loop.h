@@ -292,8 +292,8 @@ LOOM_API int loom_loop_set_precise_timers(struct loom_loop *l, bool precise);
 
 /**
  * enum loom_fdmon - fd monitor backend of a loop.
- * @LOOM_FDMON_AUTO: poll(2), switching to epoll above 64 fd handlers (and
- *                   back at 32 or fewer).  Never io_uring, which costs more
+ * @LOOM_FDMON_AUTO: poll(2), switching to epoll above 4 fd handlers (and
+ *                   back at 2 or fewer).  Never io_uring, which costs more
  *                   per busy iteration for pure fd monitoring.
  * @LOOM_FDMON_POLL: poll(2) (ppoll with a nanosecond timeout).
  * @LOOM_FDMON_EPOLL: epoll.

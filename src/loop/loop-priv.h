@@ -156,7 +156,7 @@ struct loom_loop {
                      __ATOMIC_RELAXED)
 
 /* Above this many fd handlers LOOM_FDMON_AUTO moves to epoll. */
-#define LOOP_AUTO_EPOLL_THRESHOLD 64
+#define LOOP_AUTO_EPOLL_THRESHOLD 4
 
 /*
  * loom__prefetch_w() - start fetching the cache line at @p for writing.

@@ -531,16 +531,16 @@ static void test_auto_epoll(void)
                                             &count),
                         ==, 0);
         loom_loop_stats(l, &st);
-        /* Above 64: epoll (never io_uring). */
+        /* Above 4: epoll (never io_uring). */
         g_assert_cmpint(st.fdmon, ==,
-                        i < 64 ? LOOM_FDMON_POLL : LOOM_FDMON_EPOLL);
+                        i < 4 ? LOOM_FDMON_POLL : LOOM_FDMON_EPOLL);
     }
     g_assert_true(loom_loop_poll(l, false));
     g_assert_cmpint(count, ==, 70);
-    /* Back to poll(2) at 32 handlers, with the rest still working. */
+    /* Back to poll(2) at 2 handlers, with the rest still working. */
     for (i = 0; i < 70; i++) {
         g_assert_true(loom_notifier_test_and_clear(&n[i]));
-        if (i >= 38) {
+        if (i >= 68) {
             continue;
         }
         g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]), NULL,
@@ -548,17 +548,38 @@ static void test_auto_epoll(void)
                         ==, 0);
         loom_notifier_cleanup(&n[i]);
         loom_loop_stats(l, &st);
-        if (i < 37) {
-            g_assert_cmpint(st.fdmon, ==, LOOM_FDMON_EPOLL);
-        } else {
-            g_assert_cmpint(st.fdmon, ==, LOOM_FDMON_POLL);
-        }
+        /* 69 - i handlers are left. */
+        g_assert_cmpint(st.fdmon, ==,
+                        69 - i > 2 ? LOOM_FDMON_EPOLL : LOOM_FDMON_POLL);
     }
     count = 0;
     g_assert_cmpint(loom_notifier_set(&n[69]), ==, 0);
     g_assert_true(loom_loop_poll(l, true));
     g_assert_cmpint(count, ==, 1);
-    for (i = 38; i < 70; i++) {
+    /* Up again above 4, from poll(2), with a ready fd kept. */
+    g_assert_true(loom_notifier_test_and_clear(&n[69]));
+    g_assert_cmpint(loom_notifier_set(&n[68]), ==, 0);
+    for (i = 0; i < 3; i++) {
+        g_assert_cmpint(loom_notifier_init(&n[i], true), ==, 0);
+        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]),
+                                            counting_read, NULL, NULL, NULL,
+                                            &count),
+                        ==, 0);
+        loom_loop_stats(l, &st);
+        g_assert_cmpint(st.fdmon, ==,
+                        i < 2 ? LOOM_FDMON_POLL : LOOM_FDMON_EPOLL);
+    }
+    g_assert_true(loom_loop_poll(l, true));
+    /* n[68] and the three new ones, which start set. */
+    g_assert_cmpint(count, ==, 5);
+    for (i = 0; i < 3; i++) {
+        g_assert_true(loom_notifier_test_and_clear(&n[i]));
+        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]), NULL,
+                                            NULL, NULL, NULL, NULL),
+                        ==, 0);
+        loom_notifier_cleanup(&n[i]);
+    }
+    for (i = 68; i < 70; i++) {
         loom_notifier_test_and_clear(&n[i]);
         g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]), NULL,
                                             NULL, NULL, NULL, NULL),
