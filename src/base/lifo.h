@@ -10,7 +10,7 @@
  * Ordering: the push is a seq_cst CAS, so everything the pusher wrote
  * before (the links included) is visible to the consumer after its seq_cst
  * exchange, and the push is ordered before whatever seq_cst load the
- * pusher makes next (a loop's notify_me).
+ * pusher makes next (a loop's wake word).
  */
 #ifndef LOOM_BASE_LIFO_H
 #define LOOM_BASE_LIFO_H

@@ -87,7 +87,7 @@ static void bh_push(struct loom_loop *l, struct loom_bh *bh)
     /*
      * Pairs with the xchg in bh_take_slice() and the seq_cst load in
      * loom__bh_timeout_ns(): publishes bh->next, and is ordered before
-     * the notify_me load in loom_loop_notify().
+     * the seq_cst load of l->wake in loom_loop_notify().
      */
     (void)loom__lifo_push(&l->bh_head, bh, bh, next);
 }
@@ -215,8 +215,9 @@ int64_t loom__bh_timeout_slow(struct loom_loop *l)
         return 0;
     }
     /*
-     * Pairs with the CAS in bh_push(): after our seq_cst increment of
-     * notify_me, either we see the BH or its pusher sees notify_me != 0.
+     * Pairs with the CAS in bh_push(): after our seq_cst announce (the
+     * count in l->wake), either we see the BH or its pusher sees the
+     * count != 0.
      */
     for (bh = loom__atomic_load_seq(&l->bh_head); bh; bh = bh->next) {
         unsigned f = loom__atomic_read(&bh->flags);

@@ -42,7 +42,7 @@ static int ext_pin(struct loom_loop *l, struct loom__ext_poll *ep)
 int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
                            int64_t *ret_timeout_ns)
 {
-    uint32_t old;
+    uint32_t cur, add, old;
     int64_t timeout;
     int ret;
 
@@ -53,29 +53,28 @@ int loom__loop_ext_prepare(struct loom_loop *l, struct loom__ext_poll *ep,
     }
     /*
      * Notifications must come as eventfd writes, which the epoll fd
-     * reports.  If one was already sent as a futex wake (the loop last
-     * slept with no fd to watch), it is not on the eventfd: do not block.
-     * Pairs with the fetch_or in loom_loop_notify().
+     * reports: clear FUTEX (and a SPIN no level here needs: the caller
+     * will sleep).  If one was already sent as a futex wake (the loop
+     * last slept with no fd to watch), it is not on the eventfd: do not
+     * block.  Announce in the same RMW, before looking for work, as
+     * prepare_wait() in poll.c; only the home thread changes FUTEX and
+     * SPIN.  Pairs with the seq_cst load and the fetch_or in
+     * loom_loop_notify(): a thread publishing work either is seen by
+     * loom__loop_timeout_ns() or sees the count != 0 and writes the
+     * eventfd.
      */
-    old = loom__atomic_fetch_and(&l->wake, ~LOOP_WAKE_FUTEX);
-    if (!ep->announced) {
-        /*
-         * Announce before looking for work, as prepare_wait() in poll.c.
-         * Pairs with the seq_cst load in loom_loop_notify(): a thread
-         * publishing work either is seen by loom__loop_timeout_ns() or sees
-         * notify_me != 0 and writes the eventfd.
-         */
-        loom__atomic_inc(&l->notify_me);
-        ep->announced = true;
-    }
+    cur = loom__atomic_read(&l->wake);
+    add = ep->announced ? 0 : LOOP_WAKE_ONE;
+    add -= cur & (LOOP_WAKE_FUTEX | LOOP_WAKE_SPIN);
+    old = loom__atomic_fetch_add(&l->wake, add);
+    ep->announced = true;
     /*
      * A handler left in poll mode by an earlier loom_loop_poll() may have
      * its notifications off: do not block; the caller's dispatch (a
      * non-blocking poll) takes it out of poll mode and polls it.
-     */
-    /*
+     *
      * NOTIFIED set: a wake-up sent as a futex wake, or a stale bit whose
-     * eventfd write an earlier accept drained (see set_wake_mode() in
+     * eventfd write an earlier accept drained (see prepare_wait() in
      * poll.c).  Either way the eventfd may stay quiet: do not block; the
      * caller's dispatch accepts it.
      */
@@ -95,8 +94,12 @@ void loom__loop_ext_withdraw(struct loom_loop *l, struct loom__ext_poll *ep)
 {
     if (ep->announced) {
         ep->announced = false;
-        /* Pairs with the seq_cst load in loom_loop_notify(). */
-        loom__atomic_dec(&l->notify_me);
+        /*
+         * Pairs with the seq_cst load in loom_loop_notify().  The count
+         * is part of the futex word: a loop about to sleep on it at most
+         * returns early (sleep_futex() in poll.c).
+         */
+        (void)loom__atomic_fetch_sub(&l->wake, LOOP_WAKE_ONE);
     }
 }
 

@@ -172,7 +172,7 @@ struct loom_pool *loom__loop_install_pool(struct loom_loop *l,
  * prepare.  Context: any.
  */
 struct loom__ext_poll {
-    bool announced; /* holds one count of l->notify_me */
+    bool announced; /* holds one announce count in l->wake */
     bool pinned;    /* saved_mode is valid */
     int saved_mode; /* enum loom_fdmon the loop had before pinning */
 };

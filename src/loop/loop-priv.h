@@ -61,8 +61,7 @@ struct loom__fd_slot {
 struct loom_loop {
     /* Atomic; written by other threads on every schedule / notify. */
     struct loom_bh *bh_head; /* pending BHs, newest first */
-    unsigned notify_me;      /* poll levels that may block now */
-    uint32_t wake;           /* LOOP_WAKE_* bits; the futex word */
+    uint32_t wake; /* LOOP_WAKE_* bits and the announce count; futex word */
 
     /* Immutable after loom_loop_new(). */
     int notify_fd;
@@ -124,21 +123,33 @@ struct loom_loop {
 };
 
 /*
- * struct loom_loop.wake bits.  NOTIFIED: a wake-up is on its way (set by
- * the notifier that sends it, cleared by the loop when it accepts it).
- * FUTEX: the level that may sleep waits on this word as a futex (it has
- * no fd to watch) rather than on the eventfd; only the loop changes it.
- * Keeping both in one word makes a notifier's fetch_or see the mode of the
- * latest sleeper.
+ * struct loom_loop.wake: the notify state, one word so that a poll level
+ * announces itself, sets its wait mode and reads NOTIFIED in one RMW, and
+ * withdraws and accepts in another (loop.c, "Notify protocol").
+ *
+ * NOTIFIED: a wake-up is on its way (set by the notifier that sends it,
+ * cleared by the loop when it accepts it).  FUTEX: the level that may
+ * sleep waits on this word as a futex (it has no fd to watch) rather than
+ * on the eventfd; only the home thread changes it.  Keeping both in one
+ * word makes a notifier's fetch_or see the mode of the latest sleeper.
  */
 #define LOOP_WAKE_NOTIFIED 1u
 #define LOOP_WAKE_FUTEX 2u
 /*
- * SPIN: the level that may sleep is busy-polling and checks NOTIFIED
- * between rounds, so a notifier that finds it set only sets NOTIFIED and
- * makes no syscall; see busy_poll() in poll.c.  Only the loop changes it.
+ * SPIN: the level that may sleep is busy-polling (or will not sleep) and
+ * checks NOTIFIED before it sleeps, so a notifier that finds it set only
+ * sets NOTIFIED and makes no syscall; see spin() in poll.c.  Only the
+ * home thread changes it.
  */
 #define LOOP_WAKE_SPIN 4u
+/*
+ * The bits above: how many poll levels (loom_loop_poll() levels and
+ * external pollers, external.c) have announced that they may block, in
+ * units of LOOP_WAKE_ONE (QEMU's notify_me).  The home thread adds;
+ * the home thread or an external poller's withdraw subtracts.
+ */
+#define LOOP_WAKE_ONE 8u
+#define LOOP_WAKE_COUNT (~(LOOP_WAKE_ONE - 1))
 
 /*
  * Adaptive polling.  LOOP_POLL_INITIAL_NS: the window the first growth
@@ -196,8 +207,8 @@ static inline int64_t loom__bh_timeout_ns(struct loom_loop *l)
 {
     /*
      * Pairs with the CAS in bh_push() (bh.c): after the caller's seq_cst
-     * increment of notify_me, either we see the BH or its pusher sees
-     * notify_me != 0.
+     * announcing RMW of wake, either we see the BH or its pusher sees the
+     * announce count != 0.
      */
     if (loom__list_empty(&l->slices) && !loom__atomic_load_seq(&l->bh_head)) {
         return -1;
@@ -359,9 +370,12 @@ int loom__set_poll_hooks(struct loom_loop *l, int fd,
  * loop.c.  loom__loop_claim_home(): the first poller becomes home; checks
  * the caller in debug builds (Context: home).  loom__loop_notify_accept():
  * clear a notification and, if @drain, the eventfd (Context: home).
+ * loom__loop_notify_drain(): read the eventfd, after the caller cleared
+ * NOTIFIED (Context: home).
  */
 void loom__loop_claim_home(struct loom_loop *l);
 void loom__loop_notify_accept(struct loom_loop *l, bool drain);
+void loom__loop_notify_drain(struct loom_loop *l);
 
 /*
  * A skipped notification is the hot path of every cross-thread post: it
@@ -375,8 +389,8 @@ static inline void loom__loop_notify_skipped_inc(struct loom_loop *l)
                      loom__atomic_read(&l->notify_skipped) + 1);
 }
 
-/* Context: any.  loom_loop_notify() once notify_me was seen non-zero. */
-void loom__loop_notify_slow(struct loom_loop *l);
+/* Context: any.  loom_loop_notify() once @wake had a level announced. */
+void loom__loop_notify_slow(struct loom_loop *l, uint32_t wake);
 
 /*
  * loom__loop_notify() - loom_loop_notify(), its common case (the loop is
@@ -385,21 +399,23 @@ void loom__loop_notify_slow(struct loom_loop *l);
  */
 static inline void loom__loop_notify(struct loom_loop *l)
 {
+    uint32_t w = loom__atomic_load_seq(&l->wake);
+
     /*
-     * Pairs with the seq_cst fetch_add of notify_me in prepare_wait()
+     * Pairs with the seq_cst announcing fetch_add in prepare_wait()
      * (poll.c): the caller's work was published before this load, the
-     * loop looks for work after its increment.
+     * loop looks for work after its announce.
      */
-    if (!loom__atomic_load_seq(&l->notify_me)) {
+    if (!(w & LOOP_WAKE_COUNT)) {
         loom__loop_notify_skipped_inc(l);
         return;
     }
-    loom__loop_notify_slow(l);
+    loom__loop_notify_slow(l, w);
 }
 
 /*
  * poll.c.  loom__loop_timeout_ns(): how long a level that announced it may
- * block (notify_me) may sleep: 0 if a BH is pending, else the nearest of
+ * block (the count in wake) may sleep: 0 if a BH is pending, else the nearest of
  * the idle-BH bound and the timers' deadline, -1 for no limit.  The one
  * timeout computation, shared with external loops (external.c).
  * Context: home(loop).

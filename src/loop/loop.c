@@ -6,17 +6,29 @@
  * reader run in any thread; the rest in the home thread or at creation.
  *
  * Notify protocol (DESIGN.md "Notify").  A poll level that may block
- * increments notify_me, then looks for pending work (BH list, timers) to
- * choose its timeout, then sleeps; afterwards it decrements notify_me and
- * accepts the notification.  A thread that publishes work then calls
- * loom_loop_notify(), which loads notify_me: all four are seq_cst, so
- * either the loop's look sees the work, or the notifier sees notify_me != 0
- * and wakes it.  A NOTIFIED bit coalesces concurrent notifiers into one
- * wake-up per sleep.  A level with no fd to watch sleeps on "wake" as a
- * futex (one syscall to sleep, none to drain); otherwise the eventfd is
- * watched with the fds and drained after waking.  A level that busy-polls
- * before sleeping (adaptive polling) stays announced and sets a SPIN bit:
- * notifiers then only set NOTIFIED, which the spin watches (poll.c).
+ * announces itself (adds LOOP_WAKE_ONE to l->wake), then looks for pending
+ * work (BH list, timers) to choose its timeout, then sleeps; afterwards it
+ * withdraws (subtracts it again) and accepts the notification.  A thread
+ * that publishes work then calls loom_loop_notify(), which loads l->wake:
+ * all four are seq_cst, so either the loop's look sees the work, or the
+ * notifier sees a level announced and wakes it.  A NOTIFIED bit coalesces
+ * concurrent notifiers into one wake-up per sleep.  A level with no fd to
+ * watch sleeps on "wake" as a futex (one syscall to sleep, none to drain);
+ * otherwise the eventfd is watched with the fds and drained after waking.
+ * A level that busy-polls before sleeping (adaptive polling) sets a SPIN
+ * bit: notifiers then only set NOTIFIED, which the spin watches (poll.c).
+ *
+ * The count, the mode (FUTEX), SPIN and NOTIFIED share the word so that
+ * a level's announce also sets its mode and SPIN and returns NOTIFIED
+ * (one fetch_add), and its withdraw also clears SPIN and accepts NOTIFIED
+ * (one cmpxchg): two locked operations per blocking iteration, and the
+ * notifier's load and fetch_or touch one cache line.  Only the home
+ * thread changes FUTEX and SPIN, so it computes the announce's addend
+ * from a plain read of its own bits; the count may also drop under it
+ * (an external poller withdrawing from another thread, external.c),
+ * which an addition does not mind.  The futex wait compares the whole
+ * word: a count change before it only makes it return early (the loop
+ * then iterates again), never sleep past a wake-up (sleep_futex()).
  */
 #include <loom/loop.h>
 #include <loom/timer.h>
@@ -229,22 +241,23 @@ void loom_loop_notify(struct loom_loop *l)
     loom__loop_notify(l);
 }
 
-void loom__loop_notify_slow(struct loom_loop *l)
+void loom__loop_notify_slow(struct loom_loop *l, uint32_t wake)
 {
     uint64_t one = 1;
     uint32_t old;
 
     /*
-     * Pairs with the fetch_and in loom__loop_notify_accept() and the mode
-     * change in prepare_wait() (poll.c).  The plain read first keeps a
-     * stream of notifiers off the cache line while a wake-up is on its
-     * way: a NOTIFIED bit it sees was set after the loop's last accept
-     * before the notify_me increment we read (that accept happens-before
-     * our load), so its sender's wake-up, sent for the mode current at
-     * its fetch_or, ends the loop's wait (a later mode change sees the bit
-     * and does not sleep).
+     * @wake is the seq_cst load of loom__loop_notify().  Pairs with the
+     * loop's withdraw in finish_wait() and its announce in prepare_wait()
+     * (poll.c).  Reading NOTIFIED from that load keeps a stream of
+     * notifiers off the cache line while a wake-up is on its way: a bit
+     * it sees was set after the loop's last accept (the word's one
+     * modification order), so its sender's wake-up, sent for the mode
+     * current at its fetch_or, ends the loop's wait; or the sender saw
+     * SPIN and the loop's RMW that clears SPIN returns the bit; or a
+     * later announce returns it, and the level does not sleep.
      */
-    if (loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED) {
+    if (wake & LOOP_WAKE_NOTIFIED) {
         loom__loop_notify_skipped_inc(l);
         return;
     }
@@ -266,10 +279,16 @@ void loom__loop_notify_slow(struct loom_loop *l)
     loom__atomic_add_relaxed(&l->notify_sent, 1);
 }
 
-void loom__loop_notify_accept(struct loom_loop *l, bool drain)
+void loom__loop_notify_drain(struct loom_loop *l)
 {
     uint64_t val;
 
+    /* EAGAIN: nothing was written (or another drain read it). */
+    (void)!read(l->notify_fd, &val, sizeof(val));
+}
+
+void loom__loop_notify_accept(struct loom_loop *l, bool drain)
+{
     /*
      * Clear the flag before draining: a notifier that sets it after this
      * sends another wake-up, which the next wait reports, so none is lost.
@@ -277,7 +296,7 @@ void loom__loop_notify_accept(struct loom_loop *l, bool drain)
      */
     loom__atomic_fetch_and(&l->wake, ~LOOP_WAKE_NOTIFIED);
     if (drain) {
-        (void)!read(l->notify_fd, &val, sizeof(val));
+        loom__loop_notify_drain(l);
     }
 }
 

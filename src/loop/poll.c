@@ -3,7 +3,7 @@
  * loom_loop_poll(): one iteration of a loop, as a chain of phases, in the
  * home thread only (re-entrant: callbacks may nest another iteration).
  *
- *   prepare_wait  announce "I may block" (notify_me), choose the timeout
+ *   prepare_wait  announce "I may block" (l->wake), choose the timeout
  *   busy_poll     adaptive polling: spin on the handlers' on_poll before
  *                 sleeping (only when the loop would sleep); hooked
  *                 handlers enter poll mode (poll_begin)
@@ -37,6 +37,11 @@ struct poll_iter {
     int64_t timeout_ns;
     int64_t poll_start;     /* adaptive polling: when it began; 0 if off */
     int64_t poll_max;       /* adaptive polling: poll_max_ns read at start */
+    int64_t window;         /* adaptive polling: this level's spin window */
+    bool adaptive;          /* adaptive polling is on for this level */
+    bool early;             /* our announce found NOTIFIED set */
+    bool hint;              /* NOTIFIED is probably set (withdraw()) */
+    uint32_t wake;          /* l->wake as we last wrote it, NOTIFIED clear */
     /*
      * This level's ready handlers, a local of loom__loop_poll_ex(): its
      * address goes to the monitor, and were the list a member the whole
@@ -71,100 +76,121 @@ static bool no_fds(const struct poll_iter *it)
 }
 
 /*
- * Record how this level would sleep.  Return: false if NOTIFIED is set
- * (then the level must not sleep, and finish_wait() accepts it).
- *
- * With the mode changed, a wake-up sent for the previous mode went to the
- * other mechanism.  With the mode unchanged, NOTIFIED may be stale: a
- * notifier set it just after our last accept cleared it, and our drain,
- * which follows the clear, read its eventfd write.  Every later notifier
- * then takes the bit for a wake-up on its way and sends none, so
- * sleeping on an empty eventfd would never end.  Our drain read the
- * write, which follows the notifier's fetch_or, so this load sees the
- * bit (test-loop's /loop/notify-stale).
+ * Adaptive polling: whether this level may busy-poll instead of sleeping
+ * at once (if, once announced, it finds it would sleep: no BH or timer due
+ * now).  Only a blocking poll, with polling configured, and only while
+ * every handler this level watches has an on_poll: one without would be
+ * missed by the spin.  Reads poll_max_ns once: the window and the SPIN
+ * bit of the announce follow from this read.
  */
-static bool set_wake_mode(struct loom_loop *l, bool futex)
+static bool poll_allowed(struct poll_iter *it)
 {
-    uint32_t old = loom__atomic_read(&l->wake);
+    struct loom_loop *l = it->l;
+    int64_t window;
 
-    if (!(old & LOOP_WAKE_FUTEX) == !futex) {
-        /* Unchanged: notifiers already wake this mode. */
-        return !(old & LOOP_WAKE_NOTIFIED);
+    it->poll_max = loom__atomic_read(&l->poll_max_ns);
+    if (LOOM_LIKELY(it->poll_max <= 0) || l->nopoll[LOOM__GROUP_DEFAULT] ||
+        (it->toplevel && l->nopoll[LOOM__GROUP_TOPLEVEL])) {
+        return false;
     }
-    /* Pairs with the fetch_or in loom_loop_notify(). */
-    if (futex) {
-        old = loom__atomic_fetch_or(&l->wake, LOOP_WAKE_FUTEX);
-    } else {
-        old = loom__atomic_fetch_and(&l->wake, ~LOOP_WAKE_FUTEX);
+    window = loom__atomic_read(&l->poll_ns);
+    if (window > it->poll_max) {
+        /* The maximum was lowered. */
+        window = it->poll_max;
+        loom__atomic_set(&l->poll_ns, window);
     }
-    return !(old & LOOP_WAKE_NOTIFIED);
+    it->window = window;
+    return true;
 }
 
+/*
+ * Announce "I may block" and record how this level would sleep, in one
+ * RMW of l->wake: add one to the count, flip FUTEX to this level's mode,
+ * and set SPIN if it will busy-poll.  Only the home thread changes FUTEX
+ * and SPIN, so the addend follows from a plain read of them.  An outer
+ * level's SPIN (this level nests in its on_poll) is cleared unless this
+ * level spins too: a level must never sleep with SPIN set, and a level
+ * leaves SPIN clear when it returns (finish_wait()), so the outer spin
+ * only loses the syscalls SPIN saves.
+ *
+ * NOTIFIED in the old value: the level must not sleep (finish_wait()
+ * accepts it and drains).  With the mode changed, a wake-up sent for the
+ * previous mode went to the other mechanism.  With the mode unchanged,
+ * NOTIFIED may be stale: a notifier set it just after our last accept
+ * cleared it, and our drain, which follows the clear, read its eventfd
+ * write.  Every later notifier then takes the bit for a wake-up on its way
+ * and sends none, so sleeping on an empty eventfd would never end.  The
+ * RMW reads the latest value, so it sees the bit (test-loop's
+ * /loop/notify-stale).
+ *
+ * Pairs with the seq_cst load in loom_loop_notify(): a thread publishing
+ * work either is seen by loom__loop_timeout_ns() or sees the count != 0
+ * and wakes us.
+ */
 static void prepare_wait(struct poll_iter *it)
 {
     struct loom_loop *l = it->l;
-    bool may_sleep;
+    uint32_t cur, add = LOOP_WAKE_ONE, old;
 
     it->futex = no_fds(it);
     if (!it->blocking) {
         it->timeout_ns = 0;
         return;
     }
-    may_sleep = set_wake_mode(l, it->futex);
-    /*
-     * Announce before looking for work.  Pairs with the seq_cst load in
-     * loom_loop_notify(): a thread publishing work either is seen by
-     * loom__loop_timeout_ns() or sees notify_me != 0 and wakes us.
-     */
-    loom__atomic_inc(&l->notify_me);
-    it->timeout_ns = may_sleep ? loom__loop_timeout_ns(l) : 0;
-}
-
-/*
- * Adaptive polling: whether this level may busy-poll instead of sleeping
- * at once.  Only a blocking poll that is about to sleep (no BH or timer
- * due now: the common non-polling paths test one word), with polling
- * configured, and only while every handler this level watches has an
- * on_poll: one without would be missed by the spin.
- */
-static bool poll_allowed(const struct poll_iter *it)
-{
-    const struct loom_loop *l = it->l;
-
-    return it->timeout_ns != 0 && it->blocking &&
-           loom__atomic_read(&l->poll_max_ns) > 0 &&
-           !l->nopoll[LOOM__GROUP_DEFAULT] &&
-           !(it->toplevel && l->nopoll[LOOM__GROUP_TOPLEVEL]);
+    it->adaptive = poll_allowed(it);
+    cur = loom__atomic_read(&l->wake);
+    if (!(cur & LOOP_WAKE_FUTEX) != !it->futex) {
+        add += it->futex ? LOOP_WAKE_FUTEX : -LOOP_WAKE_FUTEX;
+    }
+    if (it->adaptive && it->window) {
+        add += (cur & LOOP_WAKE_SPIN) ? 0 : LOOP_WAKE_SPIN;
+    } else if (LOOM_UNLIKELY(cur & LOOP_WAKE_SPIN)) {
+        add -= LOOP_WAKE_SPIN;
+    }
+    old = loom__atomic_fetch_add(&l->wake, add);
+    it->wake = (old + add) & ~LOOP_WAKE_NOTIFIED;
+    if (old & LOOP_WAKE_NOTIFIED) {
+        it->early = true;
+        it->hint = true;
+        it->timeout_ns = 0;
+        return;
+    }
+    it->timeout_ns = loom__loop_timeout_ns(l);
 }
 
 /*
  * Spin for up to @window_ns: poll the handlers and watch for a
  * notification.  Return: true if work was found.
  *
- * The notify protocol while spinning.  notify_me stays announced (from
+ * The notify protocol while spinning.  The level stays announced (from
  * prepare_wait() until finish_wait()), so every loom_loop_notify() that
- * follows our loom__loop_timeout_ns() - a BH scheduled, a timer armed earlier, a
- * bare notify, from any thread - reaches its fetch_or of NOTIFIED (or
- * finds NOTIFIED set and knows a wake-up is on its way).  What SPIN
- * changes is only whether that fetch_or is followed by a syscall.  Take
- * the order of the three RMWs on l->wake (one word: one total order):
+ * follows our loom__loop_timeout_ns() - a BH scheduled, a timer armed
+ * earlier, a bare notify, from any thread - reaches its fetch_or of
+ * NOTIFIED (or finds NOTIFIED set and knows a wake-up is on its way).
+ * What SPIN changes is only whether that fetch_or is followed by a
+ * syscall.  SPIN is set by the announce itself (prepare_wait()), so take
+ * the order of the RMWs on l->wake (one word: one total order):
  *
- * (a) NOTIFIED set before our fetch_or of SPIN: the notifier saw no SPIN
- *     and sends the wake-up; we see NOTIFIED in the old value, do not
- *     spin and do not sleep; finish_wait() accepts it (and drains).
- * (b) set between our fetch_or and our fetch_and: the notifier saw SPIN
- *     and made no syscall; the spin sees NOTIFIED, or at the latest our
- *     fetch_and returns it, and we do not sleep.  Nothing was written to
- *     the eventfd, so it is accepted without draining.
+ * (a) NOTIFIED set before our announce: the notifier saw no SPIN and
+ *     sent the wake-up; the announce returns NOTIFIED, we do not spin
+ *     and do not sleep; finish_wait() accepts it (and drains).
+ * (b) set between our announce and the RMW that clears SPIN (the
+ *     fetch_and below when the window ends with nothing found, else the
+ *     withdraw in finish_wait(), and we do not sleep before it): the
+ *     notifier saw SPIN and made no syscall; the spin sees NOTIFIED, or
+ *     at the latest that RMW returns it, and we do not sleep.  Nothing
+ *     was written to the eventfd, so it is accepted without draining.
  * (c) set after our fetch_and: the notifier sees no SPIN and sends the
  *     wake-up, which ends the wait that follows (the usual protocol).
  *
  * A notifier that skipped its fetch_or because NOTIFIED was already set
  * relies on that earlier setter's case; its work was published before its
- * seq_cst load of notify_me, so if this iteration's dispatch misses it the
- * next poll's loom__loop_timeout_ns() finds it (as without polling).  The spin
- * does not need to walk the BH list itself: every schedule that needs a
- * wake-up notifies, and NOTIFIED is one load.
+ * seq_cst load of l->wake, so if this iteration's dispatch misses it the
+ * next poll's loom__loop_timeout_ns() finds it (as without polling).  The
+ * spin does not need to walk the BH list itself: every schedule that
+ * needs a wake-up notifies, and NOTIFIED is one load.  When work is found
+ * SPIN stays set until finish_wait()'s withdraw, which clears it, accepts
+ * NOTIFIED and drops the count in one RMW.
  */
 /*
  * While spinning, give the CPU away this often: a peer thread on the same
@@ -184,29 +210,28 @@ static bool spin(struct poll_iter *it, int64_t window_ns)
 {
     struct loom_loop *l = it->l;
     int64_t now, next_yield = it->poll_start + LOOP_SPIN_YIELD_NS;
-    bool found = false;
-    uint32_t old, last;
+    uint32_t last;
 
-    /* Pairs with the fetch_or in loom_loop_notify(). */
-    old = loom__atomic_fetch_or(&l->wake, LOOP_WAKE_SPIN);
-    if (old & LOOP_WAKE_NOTIFIED) {
-        /* Case (a): finish_wait() accepts the wake-up and drains. */
-        loom__atomic_fetch_and(&l->wake, ~LOOP_WAKE_SPIN);
-        return true;
-    }
-    while (!found) {
+    for (;;) {
+        bool notified = false;
+
         if (loom__fdh_poll(l, it->toplevel, it->ready) ||
-            (loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
+            (notified = loom__atomic_read(&l->wake) & LOOP_WAKE_NOTIFIED)) {
             struct loom_bh *h = loom__atomic_read(&l->bh_head);
 
             if (h) {
                 loom__prefetch_w(&h->flags);
             }
-            found = true;
-        } else if ((now = loom_clock_ns(LOOM_CLOCK_HOST)) - it->poll_start >=
-                   window_ns) {
+            it->hint = notified;
+            it->swept = true;
+            /* Case (b): finish_wait() withdraws, clears SPIN, accepts. */
+            return true;
+        }
+        now = loom_clock_ns(LOOM_CLOCK_HOST);
+        if (now - it->poll_start >= window_ns) {
             break;
-        } else if (now >= next_yield) {
+        }
+        if (now >= next_yield) {
             /*
              * Let a thread waiting for this CPU run: often it is the one
              * that will send us work (the two threads share a CPU).
@@ -219,35 +244,31 @@ static bool spin(struct poll_iter *it, int64_t window_ns)
     }
     it->swept = true;
     /*
-     * Case (b) is accepted in the same RMW: no syscall was made, there is
-     * nothing to drain.  Pairs with the fetch_or in loom_loop_notify().
+     * The window ended: clear SPIN before a sleep.  Case (b) is accepted
+     * in the same RMW: no syscall was made, there is nothing to drain.
+     * Pairs with the fetch_or in loom_loop_notify().
      */
     last =
         loom__atomic_fetch_and(&l->wake,
                                ~(LOOP_WAKE_SPIN | LOOP_WAKE_NOTIFIED));
-    return found || (last & LOOP_WAKE_NOTIFIED);
+    it->wake = last & ~(LOOP_WAKE_SPIN | LOOP_WAKE_NOTIFIED);
+    return last & LOOP_WAKE_NOTIFIED;
 }
 
 /*
  * Adaptive polling (QEMU's poll-max-ns / poll-grow / poll-shrink): before
- * sleeping, spin for the current window l->poll_ns.  finish_wait() then
- * adapts the window (adapt_window()).  A window of 0 does not spin but
- * still measures the wait, so that it can grow.
+ * sleeping, spin for the current window (it->window, from l->poll_ns).
+ * finish_wait() then adapts the window (adapt_window()).  A window of 0
+ * does not spin but still measures the wait, so that it can grow.
  */
 static void busy_poll(struct poll_iter *it)
 {
     struct loom_loop *l = it->l;
-    int64_t window, elapsed;
+    int64_t window = it->window, elapsed;
 
-    if (LOOM_LIKELY(!poll_allowed(it))) {
+    if (LOOM_LIKELY(!it->adaptive) || it->timeout_ns == 0) {
+        /* Off, or not about to sleep (a set SPIN is cleared later). */
         return;
-    }
-    it->poll_max = loom__atomic_read(&l->poll_max_ns);
-    window = loom__atomic_read(&l->poll_ns);
-    if (window > it->poll_max) {
-        /* The maximum was lowered. */
-        window = it->poll_max;
-        loom__atomic_set(&l->poll_ns, window);
     }
     it->poll_start = loom_clock_ns(LOOM_CLOCK_HOST);
     if (!window) {
@@ -343,13 +364,22 @@ static void adapt_window(struct poll_iter *it)
 
 static void sleep_futex(struct loom_loop *l, int64_t timeout_ns)
 {
+    uint32_t w = loom__atomic_read(&l->wake);
+
     /*
-     * Sleeps only while the word is exactly FUTEX (not NOTIFIED): a
-     * notifier's fetch_or before this call makes it return at once, one
-     * after it is followed by its futex wake.  EINTR, EAGAIN and
-     * ETIMEDOUT all just end the wait.
+     * The futex word is all of l->wake: sleep only while it is exactly
+     * what we read, FUTEX set, NOTIFIED and SPIN clear.  A notifier sends
+     * its futex wake after its fetch_or of NOTIFIED: if that RMW comes
+     * before the kernel's compare, the wait returns at once; after, the
+     * wake ends it.  Any other change of the word (a count change by an
+     * external poller's withdraw, external.c) before the compare only
+     * ends the wait early.  EINTR, EAGAIN and ETIMEDOUT all just end it.
      */
-    (void)loom__futex_wait_ns(&l->wake, LOOP_WAKE_FUTEX, timeout_ns);
+    if ((w & (LOOP_WAKE_NOTIFIED | LOOP_WAKE_FUTEX | LOOP_WAKE_SPIN)) !=
+        LOOP_WAKE_FUTEX) {
+        return;
+    }
+    (void)loom__futex_wait_ns(&l->wake, w, timeout_ns);
 }
 
 static void wait_fds(struct poll_iter *it)
@@ -384,28 +414,72 @@ static void wait_fds(struct poll_iter *it)
     }
 }
 
-static void finish_wait(struct poll_iter *it)
+/*
+ * Withdraw this blocking level's announce, clear SPIN and accept NOTIFIED
+ * in one RMW.  The first try's expected value is a guess, so that a
+ * wake-up costs no load of the line before the locked operation: the
+ * word as this level last wrote it, with NOTIFIED if the level was
+ * probably woken by a notification.  A wrong guess costs a retry.  Only
+ * the home thread changes FUTEX and SPIN; the count can drop under us
+ * (an external poller's withdraw) and NOTIFIED can be set, which the
+ * retry absorbs.
+ * Return: the word before the withdraw.
+ */
+static uint32_t withdraw(struct poll_iter *it, bool fd_notified)
 {
     struct loom_loop *l = it->l;
+    uint32_t expect, old;
+    bool woke = it->hint || fd_notified || (it->futex && it->timeout_ns);
 
-    if (it->blocking) {
+    expect = woke ? it->wake | LOOP_WAKE_NOTIFIED : it->wake;
+    for (;;) {
+        uint32_t next = (expect - LOOP_WAKE_ONE) &
+                        ~(LOOP_WAKE_SPIN | LOOP_WAKE_NOTIFIED);
+
         /*
          * Awake: notifiers may skip the wake-up from now on.  Pairs with
          * the seq_cst load in loom_loop_notify(); work published before
-         * it is found by the dispatch phases that follow.
+         * it is found by the dispatch phases that follow.  Clearing
+         * NOTIFIED before draining: a notifier that sets it after this
+         * sends another wake-up, which the next wait reports.
          */
-        loom__atomic_dec(&l->notify_me);
+        old = loom__atomic_cmpxchg(&l->wake, expect, next);
+        if (LOOM_LIKELY(old == expect)) {
+            return old;
+        }
+        expect = old;
     }
-    if (loom__list_linked(&l->notify_h.ready_link)) {
+}
+
+static void finish_wait(struct poll_iter *it)
+{
+    struct loom_loop *l = it->l;
+    bool fd_notified = loom__list_linked(&l->notify_h.ready_link);
+    uint32_t old;
+
+    if (fd_notified) {
         loom__list_del(&l->notify_h.ready_link);
+    }
+    if (LOOM_LIKELY(it->blocking)) {
+        old = withdraw(it, fd_notified);
+        /*
+         * Drain if the eventfd reported the wake-up, or if NOTIFIED may
+         * have come with an eventfd write: set before our announce, or
+         * while SPIN was clear.  A futex-mode wake-up never writes it (a
+         * stray write is drained by the next fd wait that reports it).
+         */
+        if (fd_notified ||
+            ((old & LOOP_WAKE_NOTIFIED) && !it->futex &&
+             (it->early || !(old & LOOP_WAKE_SPIN)))) {
+            loom__loop_notify_drain(l);
+        }
+    } else if (fd_notified) {
         loom__loop_notify_accept(l, true);
     } else if (LOOM_UNLIKELY(loom__atomic_read(&l->wake) &
                              LOOP_WAKE_NOTIFIED)) {
         /*
-         * Woken by something else, did not sleep, or slept on the futex:
-         * clear the flag.  The eventfd is drained only if it was watched
-         * (a futex-mode wake-up never writes it; a stray write is drained
-         * by the next fd wait that reports it).
+         * Woken by something else or did not sleep: clear the flag.  The
+         * eventfd is drained only if it was watched (as above).
          */
         loom__loop_notify_accept(l, !it->futex);
     }

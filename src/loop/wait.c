@@ -87,7 +87,7 @@ void loom__loop_kick(struct loom_loop *l)
 {
     /*
      * The BH's push is what a poll about to sleep looks for (after
-     * announcing itself in notify_me), so the wake-up cannot be missed.
+     * announcing itself in l->wake), so the wake-up cannot be missed.
      */
     loom_bh_schedule(&l->kick_bh);
 }

@@ -112,9 +112,10 @@ static inline int64_t loom__timers_timeout_ns(struct loom__timers *t)
 {
     /*
      * Pairs with the seq_cst fetch_or in pending_inc() (timer.c): after
-     * the loop's seq_cst increment of notify_me, either this load sees a
-     * clock's first armed timer, or the arming thread's loom_loop_notify()
-     * (which follows its fetch_or) sees notify_me != 0 and wakes us.
+     * the loop's seq_cst announce (the count in l->wake), either this load
+     * sees a clock's first armed timer, or the arming thread's
+     * loom_loop_notify() (which follows its fetch_or) sees the count != 0
+     * and wakes us.
      */
     unsigned pending =
         loom__atomic_load_seq(&((struct loom__timers_head *)t)->pending);

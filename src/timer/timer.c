@@ -367,7 +367,7 @@ static inline void pending_inc(struct timer_clock *tc)
     if (n == 0) {
         /*
          * Pairs with the seq_cst load in loom__timers_timeout_ns()
-         * (timer-int.h), after the loop's seq_cst increment of notify_me:
+         * (timer-int.h), after the loop's seq_cst announce (l->wake):
          * either the loop sees this bit, or our caller's loom_loop_notify()
          * (wake_deadline is INT64_MAX while nothing is pending, so the
          * caller does notify) sees that the loop may sleep.  Only this
