@@ -513,6 +513,34 @@ static void counting_read(void *opaque)
     (*n)++;
 }
 
+/* A set notifier counted by counting_read: the loop's fd monitor after. */
+static int watch_counting(struct loom_loop *l, struct loom_notifier *n,
+                          int *count)
+{
+    struct loom_loop_stats st;
+
+    g_assert_cmpint(loom_notifier_init(n, true), ==, 0);
+    g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(n), counting_read,
+                                        NULL, NULL, NULL, count),
+                    ==, 0);
+    loom_loop_stats(l, &st);
+    return st.fdmon;
+}
+
+/* Remove @n's handler and close it: the loop's fd monitor after. */
+static int unwatch(struct loom_loop *l, struct loom_notifier *n)
+{
+    struct loom_loop_stats st;
+
+    (void)loom_notifier_test_and_clear(n);
+    g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(n), NULL, NULL,
+                                        NULL, NULL, NULL),
+                    ==, 0);
+    loom_notifier_cleanup(n);
+    loom_loop_stats(l, &st);
+    return st.fdmon;
+}
+
 static void test_auto_epoll(void)
 {
     struct loom_loop *l;
@@ -525,33 +553,20 @@ static void test_auto_epoll(void)
     loom_loop_stats(l, &st);
     g_assert_cmpint(st.fdmon, ==, LOOM_FDMON_POLL);
     for (i = 0; i < 70; i++) {
-        g_assert_cmpint(loom_notifier_init(&n[i], true), ==, 0);
-        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]),
-                                            counting_read, NULL, NULL, NULL,
-                                            &count),
-                        ==, 0);
-        loom_loop_stats(l, &st);
         /* Above 4: epoll (never io_uring). */
-        g_assert_cmpint(st.fdmon, ==,
+        g_assert_cmpint(watch_counting(l, &n[i], &count), ==,
                         i < 4 ? LOOM_FDMON_POLL : LOOM_FDMON_EPOLL);
     }
     g_assert_true(loom_loop_poll(l, false));
     g_assert_cmpint(count, ==, 70);
     /* Back to poll(2) at 2 handlers, with the rest still working. */
-    for (i = 0; i < 70; i++) {
-        g_assert_true(loom_notifier_test_and_clear(&n[i]));
-        if (i >= 68) {
-            continue;
-        }
-        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]), NULL,
-                                            NULL, NULL, NULL, NULL),
-                        ==, 0);
-        loom_notifier_cleanup(&n[i]);
-        loom_loop_stats(l, &st);
+    for (i = 0; i < 68; i++) {
         /* 69 - i handlers are left. */
-        g_assert_cmpint(st.fdmon, ==,
+        g_assert_cmpint(unwatch(l, &n[i]), ==,
                         69 - i > 2 ? LOOM_FDMON_EPOLL : LOOM_FDMON_POLL);
     }
+    g_assert_true(loom_notifier_test_and_clear(&n[68]));
+    g_assert_true(loom_notifier_test_and_clear(&n[69]));
     count = 0;
     g_assert_cmpint(loom_notifier_set(&n[69]), ==, 0);
     g_assert_true(loom_loop_poll(l, true));
@@ -560,32 +575,17 @@ static void test_auto_epoll(void)
     g_assert_true(loom_notifier_test_and_clear(&n[69]));
     g_assert_cmpint(loom_notifier_set(&n[68]), ==, 0);
     for (i = 0; i < 3; i++) {
-        g_assert_cmpint(loom_notifier_init(&n[i], true), ==, 0);
-        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]),
-                                            counting_read, NULL, NULL, NULL,
-                                            &count),
-                        ==, 0);
-        loom_loop_stats(l, &st);
-        g_assert_cmpint(st.fdmon, ==,
+        g_assert_cmpint(watch_counting(l, &n[i], &count), ==,
                         i < 2 ? LOOM_FDMON_POLL : LOOM_FDMON_EPOLL);
     }
     g_assert_true(loom_loop_poll(l, true));
     /* n[68] and the three new ones, which start set. */
     g_assert_cmpint(count, ==, 5);
     for (i = 0; i < 3; i++) {
-        g_assert_true(loom_notifier_test_and_clear(&n[i]));
-        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]), NULL,
-                                            NULL, NULL, NULL, NULL),
-                        ==, 0);
-        loom_notifier_cleanup(&n[i]);
+        (void)unwatch(l, &n[i]);
     }
-    for (i = 68; i < 70; i++) {
-        loom_notifier_test_and_clear(&n[i]);
-        g_assert_cmpint(loom_set_fd_handler(l, loom_notifier_fd(&n[i]), NULL,
-                                            NULL, NULL, NULL, NULL),
-                        ==, 0);
-        loom_notifier_cleanup(&n[i]);
-    }
+    (void)unwatch(l, &n[68]);
+    (void)unwatch(l, &n[69]);
     g_assert_false(loom_loop_poll(l, false));
     loom_loop_unref(l);
 }
