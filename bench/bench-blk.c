@@ -4,7 +4,9 @@
  * guest on both monitors, one command line, QEMU's best configuration
  * (-object iothread, aio=io_uring, cache=none, a raw image on tmpfs),
  * with the IOThread polling (QEMU's default poll-max-ns) and without
- * (poll-max-ns=0), alternating in one run; plus the host's own 4 KiB
+ * (poll-max-ns=0), alternating in one run (-cpu host, plus the feature
+ * switch this host's QEMU needs to start, if any: monitor-cpu.h); plus
+ * the host's own 4 KiB
  * O_DIRECT pread on the same image as the floor.  Figures:
  *   blk-randread-4k-qd1   us per request
  *   blk-randread-4k-qd4   us per request
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "monitor-cpu.h"
 
 #ifndef BENCH_LOOM_VM
 #define BENCH_LOOM_VM "loom-vm"
@@ -63,6 +66,7 @@ struct impl {
 };
 
 static char g_kernel[4096], g_image[4096];
+static char g_cpu[64]; /* -cpu of both monitors (monitor-cpu.h) */
 
 /* Boot blk-bench once on @im; parse its three medians. */
 static int boot(struct impl *im)
@@ -74,7 +78,7 @@ static int boot(struct impl *im)
         "microvm,acpi=off",
         "-enable-kvm",
         "-cpu",
-        "host",
+        g_cpu,
         "-m",
         "256",
         "-smp",
@@ -310,6 +314,8 @@ int main(int argc, char **argv)
         printf("# skipped: /dev/kvm or %s unusable\n", g_kernel);
         return 0;
     }
+    snprintf(g_cpu, sizeof(g_cpu), "host%s", monitor_cpu_features(qemu));
+    printf("# -cpu %s\n", g_cpu);
     r = make_image(image_dir);
     if (r < 0) {
         printf("# skipped: cannot write an image in %s\n", image_dir);

@@ -10,7 +10,8 @@
  *   bench-vm [--loom-vm=PATH] [--qemu=PATH] [--guest-dir=DIR] [common]
  *
  * QEMU is looked up in $PATH (qemu-system-x86_64); without it, or without
- * /dev/kvm, its figures (or all) are skipped.
+ * /dev/kvm, its figures (or all) are skipped.  Both get -cpu host, plus
+ * the feature switch this host's QEMU needs to start, if any.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "monitor-cpu.h"
 
 #ifndef BENCH_LOOM_VM
 #define BENCH_LOOM_VM "loom-vm"
@@ -35,6 +37,7 @@
 static const char *g_loom_vm = BENCH_LOOM_VM;
 static const char *g_qemu = "qemu-system-x86_64";
 static char g_kernel[4096];
+static char g_cpu[64]; /* -cpu of both monitors (monitor-cpu.h) */
 
 struct vm_run {
     double first_line_ms;
@@ -69,7 +72,7 @@ static int boot(const char *vmm, struct vm_run *r)
 {
     char *const argv[] = {
         (char *)vmm,   "-M",          "microvm,acpi=off",
-        "-enable-kvm", "-cpu",        "host",
+        "-enable-kvm", "-cpu",        g_cpu,
         "-m",          "256",         "-smp",
         "1",           "-nodefaults", "-no-user-config",
         "-display",    "none",        "-serial",
@@ -210,6 +213,8 @@ int main(int argc, char **argv)
         printf("# skipped: /dev/kvm or %s unusable\n", g_kernel);
         return 0;
     }
+    snprintf(g_cpu, sizeof(g_cpu), "host%s", monitor_cpu_features(g_qemu));
+    printf("# -cpu %s\n", g_cpu);
     {
         const struct bench_impl impls[][2] = {
             {{"loom", run_first_line, (void *)0},

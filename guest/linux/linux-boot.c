@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monitor-cpu.h"
+
 /* Output kept per stream: a boot prints ~100 KiB. */
 #define MAX_KEEP (8u << 20)
 /* How long a monitor may take to exit after SIGTERM. */
@@ -338,7 +340,18 @@ bool lxb_direct_io_ok(const char *path)
     return true;
 }
 
-/* The monitor's argv (strings in @keep, freed by the caller). */
+/* Strings build_argv() allocates (in @keep). */
+#define NR_KEEP 4
+
+/* True if @vmm is QEMU (its file name starts with "qemu-system"). */
+static bool is_qemu(const char *vmm)
+{
+    const char *base = strrchr(vmm, '/');
+
+    return strncmp(base ? base + 1 : vmm, "qemu-system", 11) == 0;
+}
+
+/* The monitor's argv (NR_KEEP strings in @keep, freed by the caller). */
 static char **build_argv(const struct lxb_opts *o, char **keep)
 {
     char **a = calloc(48, sizeof(*a));
@@ -353,7 +366,16 @@ static char **build_argv(const struct lxb_opts *o, char **keep)
     ARG("microvm,acpi=off");
     ARG("-enable-kvm");
     ARG("-cpu");
-    ARG("host,kvm-pv-ipi=off,kvm-pv-sched-yield=off,kvm-pv-unhalt=off");
+    /* As every monitor on this host gets it (monitor-cpu.h). */
+    if (asprintf(&keep[3],
+                 "host,kvm-pv-ipi=off,kvm-pv-sched-yield=off,"
+                 "kvm-pv-unhalt=off%s",
+                 monitor_cpu_features(is_qemu(o->vmm) ? o->vmm : NULL)) < 0) {
+        keep[3] = NULL;
+        free(a);
+        return NULL;
+    }
+    ARG(keep[3]);
     ARG("-m");
     ARG("256");
     ARG("-smp");
@@ -525,7 +547,7 @@ static void supervise(struct boot *b, int out_fd, int err_fd)
 
 int lxb_boot(const struct lxb_opts *o, struct lxb_result *r)
 {
-    char *keep[3] = {NULL, NULL, NULL};
+    char *keep[NR_KEEP] = {NULL};
     struct boot b = {.o = o, .r = r};
     int out_fd, err_fd, i, ret = -1;
     char **argv;
@@ -559,7 +581,7 @@ int lxb_boot(const struct lxb_opts *o, struct lxb_result *r)
     ret = 0;
 out:
     free(b.line.p);
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < NR_KEEP; i++) {
         free(keep[i]);
     }
     free(argv);

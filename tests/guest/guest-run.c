@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "monitor-cpu.h"
 #include "sdk/pattern.h"
 
 #define BOOT_TIMEOUT_S 120
@@ -110,8 +111,6 @@ static const char *const common_args[] = {
     "-M",
     "microvm,acpi=off",
     "-enable-kvm",
-    "-cpu",
-    "host",
     "-m",
     "128",
     "-nodefaults",
@@ -136,6 +135,8 @@ static GPtrArray *build_argv(const char *vmm, bool with_args, const char *guest,
     for (size_t i = 0; i < G_N_ELEMENTS(common_args); i++) {
         g_ptr_array_add(argv, g_strdup(common_args[i]));
     }
+    g_ptr_array_add(argv, g_strdup("-cpu"));
+    g_ptr_array_add(argv, g_strdup(guest_run_cpu()));
     g_ptr_array_add(argv, g_strdup("-smp"));
     g_ptr_array_add(argv, g_strdup_printf("%u", cpus));
     g_ptr_array_add(argv, g_strdup("-kernel"));
@@ -259,6 +260,25 @@ bool guest_run_is_loom_vm(void)
     g_autofree char *base = g_path_get_basename(vmm_path ? vmm_path : vmm_name);
 
     return g_str_has_prefix(base, "loom-vm");
+}
+
+const char *guest_run_cpu(void)
+{
+    static char *cpu;
+
+    if (!cpu) {
+        /* QEMU's own path when it is the monitor under test. */
+        bool qemu = vmm_path && !guest_run_is_loom_vm();
+        const char *f = monitor_cpu_features(qemu ? vmm_path : NULL);
+
+        cpu = g_strconcat("host", f, NULL);
+        if (*f) {
+            g_test_message("QEMU cannot start with -cpu host here: every "
+                           "monitor gets -cpu %s (guest/host/monitor-cpu.h)",
+                           cpu);
+        }
+    }
+    return cpu;
 }
 
 const char *guest_run_dir(void)

@@ -40,6 +40,13 @@ void guest_run_init(int *argc, char ***argv);
  * iothread-vq-mapping, which QEMU 7.2 lacks). */
 bool guest_run_is_loom_vm(void);
 
+/*
+ * The -cpu option every monitor gets: "host", or with the feature switch
+ * this host's QEMU needs to start (guest/host/monitor-cpu.h).  The first
+ * call may start QEMU to find out.
+ */
+const char *guest_run_cpu(void);
+
 /* The --guest-dir directory, holding NAME.elf. */
 const char *guest_run_dir(void);
 

@@ -24,8 +24,6 @@ static const char *const g_common[] = {
     "-M",
     "microvm,acpi=off",
     "-enable-kvm",
-    "-cpu",
-    "host",
     "-m",
     "128",
     "-smp",
@@ -73,6 +71,8 @@ void qvm_start(struct qvm *v, const char *vmm, const char *guest,
     for (size_t i = 0; i < G_N_ELEMENTS(g_common); i++) {
         g_ptr_array_add(argv, g_strdup(g_common[i]));
     }
+    g_ptr_array_add(argv, g_strdup("-cpu"));
+    g_ptr_array_add(argv, g_strdup(guest_run_cpu()));
     g_ptr_array_add(argv, g_strdup("-kernel"));
     g_ptr_array_add(argv, g_strdup(kernel));
     g_ptr_array_add(argv, g_strdup("-append"));

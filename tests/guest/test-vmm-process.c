@@ -53,8 +53,6 @@ static GPtrArray *argv_for(const char *kernel, bool reboot,
         "-M",
         "microvm,acpi=off",
         "-enable-kvm",
-        "-cpu",
-        "host",
         "-m",
         "128",
         "-smp",
@@ -75,6 +73,8 @@ static GPtrArray *argv_for(const char *kernel, bool reboot,
     for (size_t i = 0; i < G_N_ELEMENTS(base); i++) {
         g_ptr_array_add(a, g_strdup(base[i]));
     }
+    g_ptr_array_add(a, g_strdup("-cpu"));
+    g_ptr_array_add(a, g_strdup(guest_run_cpu()));
     if (!reboot) {
         g_ptr_array_add(a, g_strdup("-no-reboot"));
     }
