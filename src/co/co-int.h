@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <loom/co.h>
 
@@ -43,6 +44,46 @@ struct loom__co_ctx {
  * Context: the thread owning both contexts.
  */
 void *loom__co_swap(void **save_sp, void *new_sp, void *val);
+
+#if defined(__x86_64__)
+/*
+ * loom__co_swap_exit() - loom__co_swap() for a finished coroutine, whose
+ * entry function has returned: the ABI then guarantees that the MXCSR
+ * control bits and the x87 control word are @fp_ctl, the ones the
+ * coroutine started with (loom__co_ctx_fp()), so the switch need not
+ * read them.  The parked frame gets @fp_ctl.  Assembly.
+ * Context: the thread owning both contexts.
+ */
+void *loom__co_swap_exit(void **save_sp, void *new_sp, void *val,
+                         uint64_t fp_ctl);
+
+/*
+ * The floating-point control word a fresh context from
+ * loom__co_ctx_make() starts with: its frame's first word (MXCSR, then
+ * the x87 control word).
+ */
+static inline uint64_t loom__co_ctx_fp(const struct loom__co_ctx *ctx)
+{
+    uint64_t w;
+
+    memcpy(&w, ctx->sp, sizeof(w));
+    return w;
+}
+#else
+/* Nothing but the integer and vector registers travels. */
+static inline void *loom__co_swap_exit(void **save_sp, void *new_sp,
+                                       void *val, uint64_t fp_ctl)
+{
+    (void)fp_ctl;
+    return loom__co_swap(save_sp, new_sp, val);
+}
+
+static inline uint64_t loom__co_ctx_fp(const struct loom__co_ctx *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+#endif
 
 static inline void *loom__co_ctx_switch(struct loom__co_ctx *from,
                                         struct loom__co_ctx *to, void *val)
@@ -156,6 +197,13 @@ struct loom_co {
      */
     int scheduled;
     struct loom_loop *sched_loop;
+
+    /*
+     * The floating-point control state the coroutine starts with (its
+     * first frame's, loom__co_ctx_fp()); its entry function returns with
+     * the same (the ABI makes it callee-saved).  Asm backend only.
+     */
+    uint64_t fp_ctl;
 
     /* The pool's link, and the memory this object lives in. */
     struct loom_co *pool_next;

@@ -89,6 +89,79 @@ loom__co_swap:
     .size   loom__co_swap, .-loom__co_swap
 
 /*
+ * void *loom__co_swap_exit(void **save_sp, void *new_sp, void *val,
+ *                          uint64_t fp_ctl)
+ *
+ * loom__co_swap() for a coroutine whose entry function has returned.
+ * The ABI makes the MXCSR control bits and the x87 control word
+ * callee-saved, so they are now what they were when the entry function
+ * was called: @fp_ctl, the coroutine's first frame word (MXCSR in bits
+ * 0-31, x87 control word in bits 32-47).  So this reads neither
+ * register: it stores @fp_ctl as the parked frame's word (a pooled
+ * coroutine starts again with the same bits) and compares it with the
+ * resumed context's.  Both words were written long ago, so the compare
+ * does not wait on a store just made: stmxcsr is slow on some cores (~20
+ * cycles on Zen 3) and so is reading back what it stored.
+ */
+    .globl  loom__co_swap_exit
+    .hidden loom__co_swap_exit
+    .type   loom__co_swap_exit, @function
+    .p2align 4
+loom__co_swap_exit:
+    .cfi_startproc
+    leaq    -0x38(%rsp), %rsp
+    movq    %rcx, (%rsp)
+    movq    %r12, 0x8(%rsp)
+    movq    %r13, 0x10(%rsp)
+    movq    %r14, 0x18(%rsp)
+    movq    %r15, 0x20(%rsp)
+    movq    %rbx, 0x28(%rsp)
+    movq    %rbp, 0x30(%rsp)
+    movq    %rsp, (%rdi)
+    /* Everything below runs on the other context's stack. */
+    movq    %rsi, %rsp
+    movq    0x38(%rsp), %r11
+    movl    (%rsp), %r8d
+    xorl    %ecx, %r8d
+    testl   $0xffc0, %r8d
+    jnz     .Lexit_load_mxcsr
+.Lexit_mxcsr_done:
+    shrq    $32, %rcx
+    cmpw    0x4(%rsp), %cx
+    jne     .Lexit_load_x87
+.Lexit_control_done:
+    movq    0x8(%rsp), %r12
+    movq    0x10(%rsp), %r13
+    movq    0x18(%rsp), %r14
+    movq    0x20(%rsp), %r15
+    movq    0x28(%rsp), %rbx
+    movq    0x30(%rsp), %rbp
+    leaq    0x40(%rsp), %rsp
+    movq    %rdx, %rax
+    jmpq    *%r11
+
+/*
+ * Rare paths, as in loom__co_swap(); the thread's sticky flags come from
+ * MXCSR itself, stored just below the resumed frame (in the red zone,
+ * which signal frames leave alone).
+ */
+.Lexit_load_mxcsr:
+    stmxcsr -0x8(%rsp)
+    movl    -0x8(%rsp), %r9d
+    movl    (%rsp), %r8d
+    andl    $0xffc0, %r8d
+    andl    $0x3f, %r9d
+    orl     %r9d, %r8d
+    movl    %r8d, (%rsp)
+    ldmxcsr (%rsp)
+    jmp     .Lexit_mxcsr_done
+.Lexit_load_x87:
+    fldcw   0x4(%rsp)
+    jmp     .Lexit_control_done
+    .cfi_endproc
+    .size   loom__co_swap_exit, .-loom__co_swap_exit
+
+/*
  * First code of a fresh context, reached from loom__co_swap() with the
  * start function in r12, its argument in rbx and the switched value in
  * rax; rsp is 16-byte aligned.  The start function never returns; if it

@@ -206,6 +206,9 @@ static int co_alloc(struct loom_co **ret)
         loom__co_stack_unmap(&st);
         return r;
     }
+#if LOOM_CO_BACKEND_ASM
+    co->fp_ctl = loom__co_ctx_fp(&co->ctx);
+#endif
 #ifdef LOOM_TSAN
     co->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -399,12 +402,13 @@ static void co_resumed(struct loom__co_thread *t, struct loom_co *co,
 /*
  * The running coroutine @co (state already set) leaves its thread @t to
  * the next queued coroutine, or to the leader, handing it @post to run
- * first (struct loom__co_thread.post_co) when not NULL.  Returns when @co
- * is entered again, maybe on another thread.  Inline, so that a caller
- * with nothing to hand over (a constant NULL) skips that code.
+ * first (struct loom__co_thread.post_co) when not NULL.  @fin: @co has
+ * finished (its entry returned).  Returns when @co is entered again,
+ * maybe on another thread.  Inline, so that a caller with constant
+ * arguments (nothing to hand over, not finished) skips that code.
  */
 static inline void co_leave(struct loom__co_thread *t, struct loom_co *co,
-                            struct loom_co *post)
+                            struct loom_co *post, bool fin)
 {
     struct loom_co *next = t->pend_head;
     struct loom__co_ctx *to;
@@ -428,8 +432,13 @@ static inline void co_leave(struct loom__co_thread *t, struct loom_co *co,
         t->post_ret = frame[LOOM__CO_RET_SLOT];
         frame[LOOM__CO_RET_SLOT] = (void *)loom__co_post_tramp;
     }
-    (void)loom__co_swap(&co->ctx.sp, to->sp, t);
+    if (fin) {
+        (void)loom__co_swap_exit(&co->ctx.sp, to->sp, t, co->fp_ctl);
+    } else {
+        (void)loom__co_swap(&co->ctx.sp, to->sp, t);
+    }
 #else
+    (void)fin;
     if (post) {
         t->post_co = post;
     }
@@ -466,6 +475,33 @@ pool_open(struct loom__co_thread *t)
 }
 
 /*
+ * The switch out of a finished coroutine trusts the ABI: the entry
+ * function returned with the floating-point control state it was called
+ * with (loom__co_swap_exit()).  Debug builds check it, since a breach
+ * would leave that state to whatever context runs next.
+ */
+static inline void check_fp_returned(struct loom_co *co)
+{
+#if defined(LOOM_DEBUG_CHECKS) && CO_FAST && defined(__x86_64__)
+    uint16_t cw;
+    uint32_t mx = __builtin_ia32_stmxcsr();
+
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    if (((mx ^ (uint32_t)co->fp_ctl) & 0xffc0u) != 0 ||
+        cw != (uint16_t)(co->fp_ctl >> 32)) {
+        loom__panic("coroutine %p: entry returned with the floating-point "
+                   "control state changed (MXCSR %#x, x87 control word "
+                   "%#x; started with %#x, %#x), which the ABI makes "
+                   "callee-saved",
+                   (void *)co, mx, cw, (unsigned)(uint32_t)co->fp_ctl,
+                   (unsigned)(uint16_t)(co->fp_ctl >> 32));
+    }
+#else
+    (void)co;
+#endif
+}
+
+/*
  * Bottom of every coroutine stack.  A finished coroutine parks here, in
  * co_leave(), while it sits in a pool; loom_co_create() reuses it by
  * setting a new entry, and the next enter resumes the loop.
@@ -485,6 +521,7 @@ LOOM_NORETURN static void co_start(void *val, void *arg)
 
         /* entry and opaque stay as they are: loom_co_create() sets both. */
         co->entry(co->opaque);
+        check_fp_returned(co);
         t = co->thread;
         if (LOOM_LIKELY(t->pool_room != 0) || pool_open(t)) {
             /*
@@ -495,11 +532,11 @@ LOOM_NORETURN static void co_start(void *val, void *arg)
             co->pool_next = t->pool;
             t->pool = co;
             t->pool_room--;
-            co_leave(t, co, NULL);
+            co_leave(t, co, NULL, true);
         } else {
             /* Other threads could take it: release after the switch. */
             co->state = LOOM__CO_FINISHED;
-            co_leave(t, co, co);
+            co_leave(t, co, co, true);
         }
     }
 }
@@ -565,8 +602,8 @@ void loom_co_yield(void)
     }
     co->state = LOOM__CO_YIELDED;
     /* Its after_yield hook runs once the switch is over. */
-    co_leave(co->thread, co, LOOM_UNLIKELY(co->after_yield != NULL) ? co
-                                                                    : NULL);
+    co_leave(co->thread, co,
+             LOOM_UNLIKELY(co->after_yield != NULL) ? co : NULL, false);
 }
 
 bool loom__co_wake_here(struct loom_co *co)

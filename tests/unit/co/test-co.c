@@ -1003,6 +1003,124 @@ static void test_fenv_flags_stay(void)
 #endif
 }
 
+/* The rounding mode seen by a coroutine, and its sticky flags' effect. */
+struct fenv_finish {
+    int round;
+    int queued_round; /* the queued coroutine's, after being resumed */
+    struct loom_co *queued;
+};
+
+static void finish_co(void *opaque)
+{
+    struct fenv_finish *f = opaque;
+
+    f->round = fegetround();
+#if defined(__x86_64__)
+    g_third = g_one / g_three; /* raises the inexact flag */
+#endif
+    if (f->queued) {
+        /* Runs once this coroutine has finished. */
+        loom_co_enter(f->queued);
+    }
+}
+
+static void downward_co(void *opaque)
+{
+    struct fenv_finish *f = opaque;
+
+    g_assert_cmpint(fesetround(FE_DOWNWARD), ==, 0);
+    loom_co_yield();
+    f->queued_round = fegetround();
+    g_assert_cmpint(fesetround(FE_TONEAREST), ==, 0);
+}
+
+/*
+ * A finished coroutine's switch assumes the control state its entry was
+ * called with (the ABI's callee-saved rule) rather than reading it: the
+ * context resumed next must still get its own, whatever the finished
+ * one started with, and the thread keeps the flags raised meanwhile.
+ * Twice, so that the second coroutine comes from the pool.
+ */
+static void test_fenv_finish(void)
+{
+    for (int i = 0; i < 2; i++) {
+        struct fenv_finish f = {0};
+        struct loom_co *co = NULL;
+
+        g_assert_cmpint(fesetround(FE_TONEAREST), ==, 0);
+        g_assert_cmpint(loom_co_create(finish_co, &f, &co), ==, 0);
+        g_assert_cmpint(fesetround(FE_UPWARD), ==, 0);
+#if defined(__x86_64__) && LOOM_CO_BACKEND_ASM
+        __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() & ~0x3fu);
+#endif
+        loom_co_enter(co);
+        /* It started with the bits of its stack, not the caller's. */
+        g_assert_cmpint(f.round, ==, FE_TONEAREST);
+        g_assert_cmpint(fegetround(), ==, FE_UPWARD);
+#if defined(__x86_64__)
+        g_assert_cmpuint(sse_rounding(), ==, 0x4000u);
+#if LOOM_CO_BACKEND_ASM
+        g_assert_cmpuint(__builtin_ia32_stmxcsr() & MXCSR_PE, !=, 0);
+        __builtin_ia32_ldmxcsr(__builtin_ia32_stmxcsr() & ~0x3fu);
+#endif
+#endif
+        g_assert_cmpint(fesetround(FE_TONEAREST), ==, 0);
+    }
+}
+
+/*
+ * The same when a finished coroutine hands the thread to a queued one
+ * that yielded with another rounding mode.
+ */
+static void test_fenv_finish_to_queued(void)
+{
+    struct fenv_finish f = {0};
+    struct loom_co *co = NULL;
+
+    g_assert_cmpint(fesetround(FE_TONEAREST), ==, 0);
+    g_assert_cmpint(loom_co_create(downward_co, &f, &f.queued), ==, 0);
+    loom_co_enter(f.queued);
+    g_assert_cmpint(fegetround(), ==, FE_TONEAREST);
+    g_assert_cmpint(loom_co_create(finish_co, &f, &co), ==, 0);
+    loom_co_enter(co);
+    g_assert_cmpint(f.round, ==, FE_TONEAREST);
+    g_assert_cmpint(f.queued_round, ==, FE_DOWNWARD);
+    g_assert_cmpint(fegetround(), ==, FE_TONEAREST);
+}
+
+static void leave_upward_co(void *opaque)
+{
+    (void)opaque;
+    g_assert_cmpint(fesetround(FE_UPWARD), ==, 0);
+}
+
+/*
+ * An entry function that returns with another rounding mode breaks the
+ * ABI, which the finished coroutine's switch relies on: debug builds of
+ * the asm switch panic.
+ */
+static void test_fenv_finish_changed(void)
+{
+#if defined(__x86_64__) && LOOM_CO_BACKEND_ASM && defined(LOOM_DEBUG_CHECKS) && \
+    !defined(LOOM_ASAN) && !defined(LOOM_TSAN)
+    if (g_test_subprocess()) {
+        struct loom_co *co = NULL;
+
+        g_assert_cmpint(fesetround(FE_TONEAREST), ==, 0);
+        g_assert_cmpint(loom_co_create(leave_upward_co, NULL, &co), ==, 0);
+        loom_co_enter(co);
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*loom: panic*floating-point control state "
+                              "changed*");
+#else
+    (void)leave_upward_co;
+    g_test_skip("debug builds of the x86-64 asm switch only");
+#endif
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
@@ -1031,6 +1149,9 @@ int main(int argc, char **argv)
     g_test_add_func("/co/panic/yield-outside", test_panic_yield_outside);
     g_test_add_func("/co/fenv/control-travels", test_fenv_control);
     g_test_add_func("/co/fenv/flags-stay-with-thread", test_fenv_flags_stay);
+    g_test_add_func("/co/fenv/finish", test_fenv_finish);
+    g_test_add_func("/co/fenv/finish-to-queued", test_fenv_finish_to_queued);
+    g_test_add_func("/co/fenv/finish-changed", test_fenv_finish_changed);
     g_test_add_func("/co/panic/mutex-unlock", test_panic_mutex_unlock);
     g_test_add_func("/co/panic/mutex-relock", test_panic_mutex_relock);
     g_test_add_func("/co/panic/rwlock-unlock", test_panic_rwlock_unlock);
