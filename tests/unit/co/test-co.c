@@ -967,7 +967,9 @@ static void test_fenv_control(void)
 #define MXCSR_PE 0x20u
 
 static volatile double g_one = 1.0, g_three = 3.0, g_third;
+#endif
 
+#if defined(__x86_64__) && LOOM_CO_BACKEND_ASM
 static void raise_inexact_co(void *opaque)
 {
     (void)opaque;
