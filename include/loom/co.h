@@ -44,6 +44,14 @@
  * a function that is not inlined (and that the optimiser cannot see
  * through, e.g. with an empty asm statement).  libloom's own thread-local
  * state is safe in this respect.
+ *
+ * Floating-point control state (x86-64: the rounding mode and exception
+ * masks in MXCSR and the x87 control word) travels with each coroutine
+ * across yields and enters; the exception flags stay with the thread.  An
+ * entry function must return with the control state it was started with,
+ * as the ABI requires of any function (it is callee-saved): the switch
+ * out of a finished coroutine does not read it.  Debug builds check this
+ * and panic.
  */
 #ifndef LOOM_CO_H
 #define LOOM_CO_H
