@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Memory of BHs: recycled rather than freed, because a one-shot BH is
- * allocated by the posting thread and released by the loop thread, which
- * glibc's per-thread caches never turn into a reuse.  Allocation happens
- * in any thread (loom_bh_new(), loom_bh_oneshot()); release and teardown
- * in the loop's home thread.
+ * Memory of one-shot BHs: recycled rather than freed, because a one-shot
+ * is allocated by the posting thread and released by the loop thread,
+ * which glibc's per-thread caches never turn into a reuse.  Allocation
+ * happens in any thread (loom_bh_oneshot()); release and teardown in the
+ * loop's home thread.  A one-shot's block is LOOP_BH_ONESHOT_SIZE (32)
+ * bytes, the head of a struct loom_bh (loop-priv.h): a burst of them is
+ * walked twice by the loop, and 48-byte blocks made those walks a third
+ * slower.  BHs from loom_bh_new() are malloc()ed (bh.c).
  *
- * The loop (home thread) gathers the memory of the BHs it reclaims on
+ * The loop (home thread) gathers the memory of the one-shots it runs on
  * l->bh_cache; each BH_BATCH of them it publishes as one batch in an empty
  * slot of l->bh_spare[].  An allocating thread uses its own thread-local
  * list first, then the rest of the chunk it carves from (see below), and
@@ -37,7 +40,7 @@
  * (8 MiB) and frees beyond that.  The loop thread drops the blocks it
  * frees from one chunk in a row with one RMW on the chunk's count, at the
  * first block of another chunk (put_deferred()): a burst is released in
- * the order it was carved, 20 blocks a chunk.
+ * the order it was carved, 30 blocks a chunk.
  *
  * Chunks carved in a row lie end to end (see BH_CHUNK_ALLOC), so a
  * burst's blocks do too, and the loop's walks over a burst's list (the
@@ -46,16 +49,16 @@
  * on AMD EPYC hosts: a burst of 1M one-shots outgrows the caches, and
  * the prefetcher does not follow the half-used stride.
  *
- * Bounds: a thread holds at most one batch (BH_BATCH blocks, 6 KiB) and
+ * Bounds: a thread holds at most one batch (BH_BATCH blocks, 4 KiB) and
  * the rest of the chunk it carves from, freed by a pthread key destructor
  * when it exits; a loop holds at most LOOP_BH_SLOTS published batches plus
  * the one it is filling (about 4,200 blocks, only after a burst of that
  * many posts in flight), freed at its teardown; beyond that, blocks are
  * freed.  A cached block keeps its chunk alive, so the memory behind a
- * loop's cache is about 200 KiB when blocks are recycled in the order they
- * were carved, as a burst recycles them, and at worst 20 times that.
- * Under ASan nothing is recycled or carved, so that a use after
- * loom_bh_free() stays detectable.
+ * loop's cache is about 140 KiB when blocks are recycled in the order they
+ * were carved, as a burst recycles them, and at worst 30 times that.
+ * Under ASan nothing is recycled or carved, so that a use of a one-shot's
+ * block after it ran stays detectable.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -75,13 +78,14 @@
  * Not the whole BH_CHUNK_SIZE: malloc's own header (glibc: one word before
  * the block, sizes rounded to 16) then fits in the slot's tail, and chunks
  * allocated in a row come 1 KiB apart.  Asking for 1 KiB put each in a
- * 2 KiB slot (see the top).
+ * 2 KiB slot (see the top).  The header takes a whole block, so that
+ * blocks never straddle a cache line.
  */
 #define BH_CHUNK_SIZE 1024u
 #define BH_CHUNK_ALLOC (BH_CHUNK_SIZE - 16u)
-#define BH_CHUNK_HDR 16u
-#define BH_PER_CHUNK                                                           \
-    ((BH_CHUNK_ALLOC - BH_CHUNK_HDR) / (unsigned)sizeof(struct loom_bh))
+#define BH_BLOCK ((unsigned)LOOP_BH_ONESHOT_SIZE)
+#define BH_CHUNK_HDR BH_BLOCK
+#define BH_PER_CHUNK ((BH_CHUNK_ALLOC - BH_CHUNK_HDR) / BH_BLOCK)
 
 struct bh_chunk {
     unsigned live; /* atomic: blocks not yet freed, uncarved ones included */
@@ -209,7 +213,7 @@ static bool tls_ready(void)
 /*
  * put_deferred() at the first block of another chunk: drop the previous
  * run, start one.  Out of line, so that the common path (a burst frees
- * 20 blocks of a chunk in a row) saves no registers.
+ * 30 blocks of a chunk in a row) saves no registers.
  */
 static __attribute__((noinline)) void put_deferred_new(struct loom_bh *bh,
                                                        struct bh_chunk *c)
@@ -262,7 +266,7 @@ static struct loom_bh *carve(void)
         loom__bh_tls_carve_left = BH_PER_CHUNK;
     }
     bh = (struct loom_bh *)loom__bh_tls_carve;
-    loom__bh_tls_carve += sizeof(struct loom_bh);
+    loom__bh_tls_carve += BH_BLOCK;
     loom__bh_tls_carve_left--;
     return bh;
 }
@@ -336,7 +340,8 @@ struct loom_bh *loom__bh_mem_alloc_slow(struct loom_loop *l)
     return carve();
 #else
     (void)l;
-    return malloc(sizeof(struct loom_bh));
+    /* A short block, as carved: ASan sees any use of ->l or ->name. */
+    return malloc(LOOP_BH_ONESHOT_SIZE);
 #endif
 }
 

@@ -15,8 +15,8 @@
  * enqueues the BH; whoever dequeues it reclaims the memory, so memory is
  * never reclaimed while another thread may still push it.
  *
- * Memory of dequeued one-shots and freed BHs is recycled rather than
- * freed (bh-recycle.c).
+ * Memory of one-shots that ran is recycled rather than freed
+ * (bh-recycle.c); BHs from loom_bh_new() are malloc()ed and free()d.
  */
 #include <loom/bh.h>
 
@@ -39,33 +39,26 @@ void loom__bh_init_embedded(struct loom_loop *l, struct loom_bh *bh,
     bh->flags = BH_INTERNAL;
 }
 
-static struct loom_bh *bh_alloc(struct loom_loop *l, loom_cb *cb, void *opaque,
-                                const char *name, unsigned flags)
-{
-    struct loom_bh *bh = loom__bh_mem_alloc(l);
-
-    if (!bh) {
-        return NULL;
-    }
-    bh->l = l;
-    bh->cb = cb;
-    bh->opaque = opaque;
-    bh->name = name;
-    bh->next = NULL;
-    bh->flags = flags;
-    return bh;
-}
-
 int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
                 const char *name, struct loom_bh **ret)
 {
     struct loom_bh *bh;
 
     LOOM_CHECK(l && cb && ret, -EINVAL);
-    bh = bh_alloc(l, cb, opaque, name, 0);
+    /*
+     * Not from the one-shots' recycler, whose blocks are smaller: a BH
+     * that lives is created rarely, and its ->l and ->name need room.
+     */
+    bh = malloc(sizeof(*bh));
     if (!bh) {
         return -ENOMEM;
     }
+    bh->l = l;
+    bh->cb = cb;
+    bh->opaque = opaque;
+    bh->name = name;
+    bh->next = NULL;
+    bh->flags = 0;
     /*
      * A counter only: the final unref's refcount RMW orders the reads.
      * One-shots are not counted here (that would be two RMWs on a shared
@@ -190,11 +183,14 @@ int loom_bh_oneshot(struct loom_loop *l, loom_cb *cb, void *opaque)
     struct loom_bh *bh;
 
     LOOM_CHECK(l && cb, -EINVAL);
-    bh = bh_alloc(l, cb, opaque, "oneshot",
-                  BH_ONESHOT | BH_PENDING | BH_SCHEDULED);
+    /* A short block: no ->l or ->name (loop-priv.h). */
+    bh = loom__bh_mem_alloc(l);
     if (!bh) {
         return -ENOMEM;
     }
+    bh->cb = cb;
+    bh->opaque = opaque;
+    bh->flags = BH_ONESHOT | BH_PENDING | BH_SCHEDULED;
     bh_push(l, bh);
     loom__loop_notify(l);
     return 0;
@@ -236,7 +232,8 @@ int64_t loom__bh_timeout_slow(struct loom_loop *l)
 static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
 {
     if (flags & BH_DELETED) {
-        loom__bh_mem_release(l, bh);
+        /* Only loom_bh_new() BHs are freed (loom_bh_free()). */
+        free(bh);
         return false;
     }
     if (!(flags & BH_SCHEDULED)) {
@@ -348,9 +345,14 @@ size_t loom__bh_reclaim_all(struct loom_loop *l)
 
     /* Teardown: no other thread may push any more. */
     for (bh = loom__lifo_take(&l->bh_head); bh; bh = next) {
+        unsigned flags = loom__atomic_read(&bh->flags);
+
         next = bh->next;
-        if (!(loom__atomic_read(&bh->flags) & BH_INTERNAL)) {
+        if (flags & BH_ONESHOT) {
             loom__bh_mem_free(bh);
+            n++;
+        } else if (!(flags & BH_INTERNAL)) {
+            free(bh);
             n++;
         }
     }

@@ -243,8 +243,8 @@ static void test_burst(void)
 static void test_teardown_returns_chunks(void)
 {
     struct burst b = {.l = harness_loop_new()};
-    /* Fewer than a chunk's size holds of blocks: a lower bound. */
-    unsigned chunks = BURST * (unsigned)sizeof(struct loom_bh) / 1024;
+    /* Fewer than a chunk's size holds of one-shot blocks: a lower bound. */
+    unsigned chunks = BURST * (unsigned)LOOP_BH_ONESHOT_SIZE / 1024;
 
     b.runs = calloc(BURST, sizeof(*b.runs));
     g_assert_nonnull(b.runs);
