@@ -60,6 +60,7 @@
  * Under ASan nothing is recycled or carved, so that a use of a one-shot's
  * block after it ran stays detectable.
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -110,11 +111,18 @@ static pthread_key_t tls_key;
 static pthread_once_t tls_key_once = PTHREAD_ONCE_INIT;
 static bool tls_key_ok;
 
-/* Empty chunks kept for carving (see the top); 8 MiB at most. */
+/*
+ * Empty chunks kept for carving (see the top); 8 MiB at most.  A queue,
+ * not a stack: a burst empties its chunks in the order they were carved,
+ * and the next burst carves them in that order again, so its blocks keep
+ * rising addresses across chunks and the prefetchers (and bh.c's walks)
+ * keep streaming.  A stack handed them out in reverse, chunk by chunk.
+ */
 #define POOL_MAX 8192u
 static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct bh_chunk *g_pool; /* protected by g_pool_lock */
-static unsigned g_npool;        /* protected by g_pool_lock */
+/* Protected by g_pool_lock: oldest first, linked by ->next. */
+static struct bh_chunk *g_pool, *g_pool_tail;
+static unsigned g_npool;
 
 /* An empty chunk from the pool, or a new one; NULL without memory. */
 static struct bh_chunk *chunk_get(void)
@@ -127,6 +135,9 @@ static struct bh_chunk *chunk_get(void)
     if (c) {
         g_pool = c->next;
         g_npool--;
+    }
+    if (!g_pool) {
+        g_pool_tail = NULL;
     }
     pthread_mutex_unlock(&g_pool_lock);
     if (c) {
@@ -148,8 +159,13 @@ static void chunk_put(void *p, unsigned n)
     }
     pthread_mutex_lock(&g_pool_lock);
     if (g_npool < POOL_MAX) {
-        c->next = g_pool;
-        g_pool = c;
+        c->next = NULL;
+        if (g_pool_tail) {
+            g_pool_tail->next = c;
+        } else {
+            g_pool = c;
+        }
+        g_pool_tail = c;
         g_npool++;
         c = NULL;
     }
@@ -399,10 +415,16 @@ void loom__bh_mem_release_slow(struct loom_loop *l, struct loom_bh *bh)
 unsigned loom__bh_mem_pooled(void)
 {
 #if BH_RECYCLE
-    unsigned n;
+    struct bh_chunk *c, *last = NULL;
+    unsigned n = 0;
 
+    /* Tests only: walk the queue, so that a broken link shows. */
     pthread_mutex_lock(&g_pool_lock);
-    n = g_npool;
+    for (c = g_pool; c; c = c->next) {
+        last = c;
+        n++;
+    }
+    assert(n == g_npool && last == g_pool_tail);
     pthread_mutex_unlock(&g_pool_lock);
     return n;
 #else
