@@ -70,6 +70,15 @@ struct loom__fd_slot {
     struct loom__fdh *h[2];
 };
 
+/*
+ * A running loom_loop_poll() level (poll.c): its ready handlers, and the
+ * level it nests in.  On the stack of the level's frame.
+ */
+struct loom__poll_level {
+    struct loom__list *ready;
+    struct loom__poll_level *outer;
+};
+
 struct loom_loop {
     /* Atomic; written by other threads on every schedule / notify. */
     struct loom_bh *bh_head; /* pending BHs, newest first */
@@ -91,6 +100,7 @@ struct loom_loop {
 
     /* home(loop) only. */
     unsigned depth LOOM_CACHE_ALIGNED; /* loom_loop_poll() nesting */
+    struct loom__poll_level *level;    /* the innermost running poll */
     struct loom__list slices;          /* struct loom__bh_slice, oldest first */
     struct loom__list handlers;         /* live user handlers */
     struct loom__list deleted;          /* removed, waiting for depth 0 */

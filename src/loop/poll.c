@@ -488,6 +488,60 @@ static void finish_wait(struct poll_iter *it)
     }
 }
 
+/*
+ * A nested level takes over the handlers that an outer level's polling
+ * found ready (LOOP_EV_POLLED) but has not dispatched yet.  Their
+ * notification may be gone: a poll_end hook clears what polled reaps left
+ * in an eventfd, then on_poll finds work that arrived meanwhile, so no
+ * wait of this level reports it.  The outer level dispatches its BHs
+ * before its fd handlers, and a BH that polls the loop until that work is
+ * done (a caller waiting for in-flight requests to complete) would
+ * otherwise sleep for good.  As with a handler a nested wait finds again
+ * (loom__fdmon_add_ready()), it moves to this level and is dispatched
+ * once, here.  Handlers on the stack or of the top-level group (outside
+ * the main loop's own iteration) stay where they are.
+ */
+static void adopt_polled(struct poll_iter *it, struct loom__poll_level *outer)
+{
+    bool found = false;
+
+    for (; outer; outer = outer->outer) {
+        struct loom__list *pos, *next;
+
+        for (pos = outer->ready->next; pos != outer->ready; pos = next) {
+            struct loom__fdh *h =
+                loom__list_entry(pos, struct loom__fdh, ready_link);
+
+            next = pos->next;
+            if ((h->revents & LOOP_EV_POLLED) && !h->running && !h->deleted &&
+                (h->group != LOOM__GROUP_TOPLEVEL || it->toplevel)) {
+                loom__fdmon_add_ready(it->ready, h, h->revents);
+                found = true;
+            }
+        }
+    }
+    if (found) {
+        it->timeout_ns = 0;
+    }
+}
+
+/*
+ * Leave the loop's chain of running levels.  Levels end innermost first,
+ * except that a poll made in a coroutine whose callback yielded ends
+ * after the levels it nests in (test-fd's /fd/running-out-of-order): a
+ * level is unlinked wherever it sits, so that the chain never points at a
+ * frame that has returned.
+ */
+static void level_leave(struct loom_loop *l, struct loom__poll_level *level)
+{
+    struct loom__poll_level **pp = &l->level;
+
+    while (*pp != level) {
+        pp = &(*pp)->outer;
+    }
+    *pp = level->outer;
+}
+
 static bool run_timers(struct loom_loop *l)
 {
     unsigned n = loom__timers_run(l->timers);
@@ -509,6 +563,7 @@ LOOM__FD_HOT bool loom__loop_poll_ex(struct loom_loop *l, bool blocking,
         .ready = &ready,
     };
     struct loom_loop *outer = loom__t_loop;
+    struct loom__poll_level level = {.ready = &ready};
     bool progress;
 
     if (LOOM_UNLIKELY(!loom__atomic_read(&l->home_claimed))) {
@@ -521,15 +576,21 @@ LOOM__FD_HOT bool loom__loop_poll_ex(struct loom_loop *l, bool blocking,
     if (l->depth++ && l->running) {
         loom__fdh_mask_running(l);
     }
+    level.outer = l->level;
+    l->level = &level;
     prepare_wait(&it);
     busy_poll(&it);
     poll_mode(&it);
+    if (LOOM_UNLIKELY(level.outer != NULL)) {
+        adopt_polled(&it, level.outer);
+    }
     wait_fds(&it);
     finish_wait(&it);
     progress = loom__bh_poll(l);
     progress |= loom__fdh_dispatch(l, &ready);
     progress |= run_timers(l);
     LOOP_STAT_ADD(l, iterations, 1);
+    level_leave(l, &level);
     if (--l->depth == 0 && !loom__list_empty(&l->deleted)) {
         loom__fdh_reap(l);
     }

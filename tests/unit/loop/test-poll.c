@@ -557,6 +557,7 @@ struct pm {
     unsigned work;        /* pending items */
     unsigned add_in_end;  /* items end adds before it returns */
     bool remove_in_end;   /* end removes another handler */
+    struct loom_bh *bh_in_end; /* end schedules it, once */
     struct pm *victim;
     struct loom_loop *l;
 };
@@ -612,6 +613,10 @@ static void pm_end(void *opaque)
     if (p->remove_in_end && p->victim) {
         pm_del(p->victim);
         p->victim = NULL;
+    }
+    if (p->bh_in_end) {
+        loom_bh_schedule(p->bh_in_end);
+        p->bh_in_end = NULL;
     }
 }
 
@@ -1029,6 +1034,67 @@ static void test_mode_nested(void)
     loom_loop_unref(l);
 }
 
+/* A BH that polls the loop until the handler's work is done. */
+struct nest_wait {
+    struct pm *p;
+    int timed_out;
+};
+
+static void nest_wait_bh(void *opaque)
+{
+    struct nest_wait *w = opaque;
+    struct loom_timer *t;
+
+    /*
+     * No busy-polling in the nested level (in the hang the window had
+     * shrunk to 0): only a wait, or the take-over, can find the work.
+     */
+    g_assert_cmpint(loom_loop_set_poll_params(w->p->l, 0, 2, 1), ==, 0);
+    /* The watchdog: a wait that would sleep for good ends here. */
+    g_assert_cmpint(loom_timer_new(w->p->l, LOOM_CLOCK_HOST, flag_cb,
+                                   &w->timed_out, &t),
+                    ==, 0);
+    loom_timer_mod_ns(t, 2 * SEC);
+    while (w->p->work && !w->timed_out) {
+        loom_loop_poll(w->p->l, true);
+    }
+    loom_timer_free(t);
+}
+
+/*
+ * Work that poll_end's last on_poll finds is ready in the outer level,
+ * with no notification left for a wait to report; a BH of the same
+ * iteration (BHs run before fd handlers) polls the loop until that work
+ * is done.  The nested level takes the handler over and dispatches it:
+ * a virtio-blk queue detach waiting for in-flight requests slept for
+ * good here (the ring's poll_end had cleared the eventfd).
+ */
+static void test_mode_nested_adopts(void)
+{
+    struct loom_loop *l = pm_loop(200 * 1000);
+    struct pm p = {0};
+    struct nest_wait w = {.p = &p};
+    struct loom_bh *bh;
+
+    pm_add(l, &p, true);
+    g_assert_cmpint(loom_bh_new(l, nest_wait_bh, &w, "nest-wait", &bh), ==,
+                    0);
+    pm_settle(&p);
+    p.add_in_end = 1;
+    p.bh_in_end = bh;
+    /* Spins (begin), then ends before sleeping: end adds work, BH. */
+    sleep_poll(l, 100 * MS);
+    g_assert_cmpuint(p.ends, >=, 1);
+    g_assert_null(p.bh_in_end);
+    g_assert_cmpint(w.timed_out, ==, 0);
+    g_assert_cmpuint(p.work, ==, 0);
+    g_assert_cmpuint(p.readies, ==, 1);
+    g_assert_cmpuint(p.events, ==, 0);
+    loom_bh_free(bh);
+    pm_del(&p);
+    loom_loop_unref(l);
+}
+
 int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
@@ -1048,5 +1114,6 @@ int main(int argc, char **argv)
     g_test_add_func("/poll/mode/remove", test_mode_remove);
     g_test_add_func("/poll/mode/args", test_mode_args);
     g_test_add_func("/poll/mode/nested", test_mode_nested);
+    g_test_add_func("/poll/mode/nested-adopts", test_mode_nested_adopts);
     return g_test_run();
 }
