@@ -26,6 +26,45 @@
 
     .text
 
+/*
+ * Save r12-r15, rbx, rbp in the frame just pushed (leaq -0x38(%rsp), %rsp
+ * first: each switch stores its control word before these).
+ */
+.macro SAVE_GPRS
+    movq    %r12, 0x8(%rsp)
+    movq    %r13, 0x10(%rsp)
+    movq    %r14, 0x18(%rsp)
+    movq    %r15, 0x20(%rsp)
+    movq    %rbx, 0x28(%rsp)
+    movq    %rbp, 0x30(%rsp)
+.endm
+
+/* Restore them from the resumed frame, return @val (rdx), jump to \to. */
+.macro RESTORE_GPRS_AND_JUMP to
+    movq    0x8(%rsp), %r12
+    movq    0x10(%rsp), %r13
+    movq    0x18(%rsp), %r14
+    movq    0x20(%rsp), %r15
+    movq    0x28(%rsp), %rbx
+    movq    0x30(%rsp), %rbp
+    leaq    0x40(%rsp), %rsp
+    movq    %rdx, %rax
+    jmpq    *\to
+.endm
+
+/*
+ * Load the resumed frame's MXCSR control bits, keeping the thread's
+ * sticky flags (in r9d).  Clobbers r8d and the frame's MXCSR word.
+ */
+.macro LOAD_MXCSR_KEEP_FLAGS
+    movl    (%rsp), %r8d
+    andl    $0xffc0, %r8d
+    andl    $0x3f, %r9d
+    orl     %r9d, %r8d
+    movl    %r8d, (%rsp)
+    ldmxcsr (%rsp)
+.endm
+
 /* void *loom__co_swap(void **save_sp, void *new_sp, void *val) */
     .globl  loom__co_swap
     .hidden loom__co_swap
@@ -36,12 +75,7 @@ loom__co_swap:
     leaq    -0x38(%rsp), %rsp
     stmxcsr (%rsp)
     fnstcw  0x4(%rsp)
-    movq    %r12, 0x8(%rsp)
-    movq    %r13, 0x10(%rsp)
-    movq    %r14, 0x18(%rsp)
-    movq    %r15, 0x20(%rsp)
-    movq    %rbx, 0x28(%rsp)
-    movq    %rbp, 0x30(%rsp)
+    SAVE_GPRS
     /* r9, r10: MXCSR and x87 control word in force now. */
     movl    (%rsp), %r9d
     movzwl  0x4(%rsp), %r10d
@@ -59,15 +93,7 @@ loom__co_swap:
     cmpw    0x4(%rsp), %r10w
     jne     .Lload_x87
 .Lcontrol_done:
-    movq    0x8(%rsp), %r12
-    movq    0x10(%rsp), %r13
-    movq    0x18(%rsp), %r14
-    movq    0x20(%rsp), %r15
-    movq    0x28(%rsp), %rbx
-    movq    0x30(%rsp), %rbp
-    leaq    0x40(%rsp), %rsp
-    movq    %rdx, %rax
-    jmpq    *%rcx
+    RESTORE_GPRS_AND_JUMP %rcx
 
 /*
  * Rare paths: the control bits differ.  MXCSR gets the resumed context's
@@ -75,12 +101,7 @@ loom__co_swap:
  * word is the resumed context's.
  */
 .Lload_mxcsr:
-    movl    (%rsp), %r8d
-    andl    $0xffc0, %r8d
-    andl    $0x3f, %r9d
-    orl     %r9d, %r8d
-    movl    %r8d, (%rsp)
-    ldmxcsr (%rsp)
+    LOAD_MXCSR_KEEP_FLAGS
     jmp     .Lmxcsr_done
 .Lload_x87:
     fldcw   0x4(%rsp)
@@ -111,12 +132,7 @@ loom__co_swap_exit:
     .cfi_startproc
     leaq    -0x38(%rsp), %rsp
     movq    %rcx, (%rsp)
-    movq    %r12, 0x8(%rsp)
-    movq    %r13, 0x10(%rsp)
-    movq    %r14, 0x18(%rsp)
-    movq    %r15, 0x20(%rsp)
-    movq    %rbx, 0x28(%rsp)
-    movq    %rbp, 0x30(%rsp)
+    SAVE_GPRS
     movq    %rsp, (%rdi)
     /* Everything below runs on the other context's stack. */
     movq    %rsi, %rsp
@@ -130,15 +146,7 @@ loom__co_swap_exit:
     cmpw    0x4(%rsp), %cx
     jne     .Lexit_load_x87
 .Lexit_control_done:
-    movq    0x8(%rsp), %r12
-    movq    0x10(%rsp), %r13
-    movq    0x18(%rsp), %r14
-    movq    0x20(%rsp), %r15
-    movq    0x28(%rsp), %rbx
-    movq    0x30(%rsp), %rbp
-    leaq    0x40(%rsp), %rsp
-    movq    %rdx, %rax
-    jmpq    *%r11
+    RESTORE_GPRS_AND_JUMP %r11
 
 /*
  * Rare paths, as in loom__co_swap(); the thread's sticky flags come from
@@ -148,12 +156,7 @@ loom__co_swap_exit:
 .Lexit_load_mxcsr:
     stmxcsr -0x8(%rsp)
     movl    -0x8(%rsp), %r9d
-    movl    (%rsp), %r8d
-    andl    $0xffc0, %r8d
-    andl    $0x3f, %r9d
-    orl     %r9d, %r8d
-    movl    %r8d, (%rsp)
-    ldmxcsr (%rsp)
+    LOAD_MXCSR_KEEP_FLAGS
     jmp     .Lexit_mxcsr_done
 .Lexit_load_x87:
     fldcw   0x4(%rsp)
