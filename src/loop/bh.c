@@ -228,56 +228,92 @@ int64_t loom__bh_timeout_slow(struct loom_loop *l)
     return timeout;
 }
 
-/* Run one dequeued BH; returns true if it counts as progress. */
-static bool bh_run(struct loom_loop *l, struct loom_bh *bh, unsigned flags)
-{
-    if (flags & BH_DELETED) {
-        /* Only loom_bh_new() BHs are freed (loom_bh_free()). */
-        free(bh);
-        return false;
-    }
-    if (!(flags & BH_SCHEDULED)) {
-        return false;
-    }
-    LOOP_STAT_ADD(l, bh_runs, 1);
-    bh->cb(bh->opaque);
-    if (flags & BH_ONESHOT) {
-        loom__bh_mem_release(l, bh);
-    }
-    return !(flags & BH_IDLE);
-}
-
 /*
  * Dequeue and run @bh, taken off the list or a slice; its ->next has been
- * read.  Return: true if it counts as progress.
+ * read.  Counted in l->bh_runs before its callback, so that whoever sees
+ * the callback's effects also sees it counted.
+ * Return: 1 if it ran and counts as progress, 0 if it did not run, -1 if
+ * it ran as an idle BH.
  */
-static bool bh_dispatch(struct loom_loop *l, struct loom_bh *bh)
+static int bh_dispatch(struct loom_loop *l, struct loom_bh *bh)
 {
     unsigned flags = loom__atomic_read(&bh->flags);
 
-    if (!(flags & BH_ONESHOT)) {
+    if (LOOM_LIKELY(flags & BH_ONESHOT)) {
         /*
-         * Read bh->next before clearing BH_PENDING: from then on another
-         * thread may push the BH again.  Pairs with the CAS in
-         * loom_bh_schedule() and the fetch_or in loom_bh_free().
+         * Nobody holds a handle to a one-shot, so it is never cancelled,
+         * idle or freed, and no other thread writes its flags after the
+         * push; the xchg that took the list made the pusher's writes
+         * visible.  No RMW needed.
          */
-        flags = loom__atomic_fetch_and(
-            &bh->flags, ~(BH_PENDING | BH_SCHEDULED | BH_IDLE));
+        LOOP_STAT_ADD(l, bh_runs, 1);
+        bh->cb(bh->opaque);
+        loom__bh_mem_release(l, bh);
+        return 1;
     }
     /*
-     * else: nobody holds a handle to a one-shot, so no other thread
-     * writes its flags after the push; the xchg that took the list made
-     * the pusher's writes visible.  No RMW needed.
+     * Read bh->next before clearing BH_PENDING: from then on another
+     * thread may push the BH again.  Pairs with the CAS in
+     * loom_bh_schedule() and the fetch_or in loom_bh_free().
      */
-    return bh_run(l, bh, flags);
+    flags = loom__atomic_fetch_and(&bh->flags,
+                                   ~(BH_PENDING | BH_SCHEDULED | BH_IDLE));
+    if (flags & BH_DELETED) {
+        /* Only loom_bh_new() BHs are freed (loom_bh_free()). */
+        free(bh);
+        return 0;
+    }
+    if (!(flags & BH_SCHEDULED)) {
+        return 0;
+    }
+    LOOP_STAT_ADD(l, bh_runs, 1);
+    bh->cb(bh->opaque);
+    return flags & BH_IDLE ? -1 : 1;
+}
+
+/*
+ * Run the slices, oldest first, until none is left.  A callback may poll
+ * the loop again: that nested level runs the rest of every slice,
+ * ours included, and drops a slice when it takes its last BH.  So before
+ * each callback the slice's head is stored, and after it a head other
+ * than the one stored means a nested level ran this slice (or all of it):
+ * look at the list again.  Return: true if a non-idle BH ran.
+ */
+static bool bh_run_slices(struct loom_loop *l)
+{
+    int progress = 0;
+
+    while (!loom__list_empty(&l->slices)) {
+        struct loom__bh_slice *s =
+            loom__list_entry(l->slices.next, struct loom__bh_slice, link);
+        struct loom_bh *bh = s->head, *next;
+        int r;
+
+        if (LOOM_UNLIKELY(!bh)) {
+            loom__list_del(&s->link);
+            continue;
+        }
+        for (; bh; bh = next) {
+            next = bh->next;
+            s->head = next;
+            if (!next) {
+                /* Drop it now so that nested polls do not see it. */
+                loom__list_del(&s->link);
+            }
+            r = bh_dispatch(l, bh);
+            progress |= r > 0;
+            if (next && LOOM_UNLIKELY(s->head != next)) {
+                break;
+            }
+        }
+    }
+    return progress;
 }
 
 bool loom__bh_poll_slow(struct loom_loop *l)
 {
-    struct loom__bh_slice slice, *s;
-    struct loom__list *first;
+    struct loom__bh_slice slice;
     struct loom_bh *bh;
-    bool progress = false;
 
     /* Acquire pairs with the CAS in bh_push(). */
     bh = loom__atomic_load_acquire(&l->bh_head);
@@ -291,29 +327,14 @@ bool loom__bh_poll_slow(struct loom_loop *l)
              * The common hand-off, one BH and no unfinished slice of an
              * outer level: its slice would be dropped before it runs.
              */
-            return bh_dispatch(l, bh);
+            return bh_dispatch(l, bh) > 0;
         }
         slice.head = loom__lifo_reverse(bh, next);
         loom__list_add_tail(&l->slices, &slice.link);
     } else if (loom__list_empty(&l->slices)) {
         return false;
     }
-    while (!loom__list_empty(&l->slices)) {
-        first = l->slices.next;
-        s = loom__list_entry(first, struct loom__bh_slice, link);
-        bh = s->head;
-        if (!bh) {
-            loom__list_del(&s->link);
-            continue;
-        }
-        s->head = bh->next;
-        if (!s->head) {
-            /* Drop it now so that nested polls do not see it. */
-            loom__list_del(&s->link);
-        }
-        progress |= bh_dispatch(l, bh);
-    }
-    return progress;
+    return bh_run_slices(l);
 }
 
 size_t loom__bh_live(struct loom_loop *l)

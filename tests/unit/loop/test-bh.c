@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "harness.h"
@@ -356,6 +357,100 @@ static void test_nested(void)
     loom_loop_unref(s.l);
 }
 
+/*
+ * Nested polls over one-shots: the nested level runs the rest of the
+ * outer level's slice and recycles those blocks (their ->next then links
+ * the recycler's lists), so the outer level must not walk on from the
+ * link it read before the callback.  Each one-shot runs exactly once.
+ */
+struct nest1 {
+    struct loom_loop *l;
+    int n[4];
+};
+
+static void nest1_count_cb(void *opaque)
+{
+    (*(int *)opaque)++;
+}
+
+static void nest1_outer_cb(void *opaque)
+{
+    struct nest1 *s = opaque;
+
+    s->n[0]++;
+    /* The rest of this slice, and a one-shot posted now, run here. */
+    g_assert_cmpint(loom_bh_oneshot(s->l, nest1_count_cb, &s->n[3]), ==, 0);
+    g_assert_true(loom_loop_poll(s->l, false));
+    g_assert_cmpint(s->n[1], ==, 8);
+    g_assert_cmpint(s->n[2], ==, 1);
+    g_assert_cmpint(s->n[3], ==, 1);
+}
+
+static void test_nested_oneshots(void)
+{
+    struct nest1 s = {.l = harness_loop_new()};
+    int round, i;
+
+    for (round = 0; round < 3; round++) {
+        memset(s.n, 0, sizeof(s.n));
+        /* Something before the polling one, so that it is mid-slice. */
+        g_assert_cmpint(loom_bh_oneshot(s.l, nest1_count_cb, &s.n[2]), ==, 0);
+        g_assert_cmpint(loom_bh_oneshot(s.l, nest1_outer_cb, &s), ==, 0);
+        for (i = 0; i < 8; i++) {
+            g_assert_cmpint(loom_bh_oneshot(s.l, nest1_count_cb, &s.n[1]),
+                            ==, 0);
+        }
+        g_assert_true(loom_loop_poll(s.l, false));
+        g_assert_cmpint(s.n[0], ==, 1);
+        g_assert_cmpint(s.n[1], ==, 8);
+        g_assert_cmpint(s.n[2], ==, 1);
+        g_assert_cmpint(s.n[3], ==, 1);
+        g_assert_false(loom_loop_poll(s.l, false));
+    }
+    loom_loop_unref(s.l);
+}
+
+/*
+ * A callback sees itself counted in bh_runs: whoever sees a callback's
+ * effects (another thread waiting for it, say) sees the run counted.
+ */
+struct seen {
+    struct loom_loop *l;
+    uint64_t runs[4];
+    int n;
+};
+
+static void seen_cb(void *opaque)
+{
+    struct seen *s = opaque;
+    struct loom_loop_stats st;
+
+    loom_loop_stats(s->l, &st);
+    s->runs[s->n++] = st.bh_runs;
+}
+
+static void test_stats_in_callback(void)
+{
+    struct seen s = {.l = harness_loop_new()};
+    struct loom_bh *bh;
+    int i;
+
+    g_assert_cmpint(loom_bh_new(s.l, seen_cb, &s, "seen", &bh), ==, 0);
+    /* Alone (the single-BH hand-off), then in a slice of three. */
+    loom_bh_schedule(bh);
+    g_assert_true(loom_loop_poll(s.l, false));
+    g_assert_cmpint(loom_bh_oneshot(s.l, seen_cb, &s), ==, 0);
+    loom_bh_schedule(bh);
+    g_assert_cmpint(loom_bh_oneshot(s.l, seen_cb, &s), ==, 0);
+    g_assert_true(loom_loop_poll(s.l, false));
+    g_assert_cmpint(s.n, ==, 4);
+    for (i = 0; i < 4; i++) {
+        g_assert_cmpuint(s.runs[i], ==, (uint64_t)i + 1);
+    }
+    loom_bh_free(bh);
+    loom_loop_unref(s.l);
+}
+
 /* Cross-thread: a BH scheduled while the loop sleeps wakes it. */
 struct xthread {
     struct loom_loop *l;
@@ -487,6 +582,8 @@ int main(int argc, char **argv)
     g_test_add_func("/bh/idle-no-wakeup", test_idle_no_wakeup);
     g_test_add_func("/bh/oneshot", test_oneshot);
     g_test_add_func("/bh/nested", test_nested);
+    g_test_add_func("/bh/nested-oneshots", test_nested_oneshots);
+    g_test_add_func("/bh/stats-in-callback", test_stats_in_callback);
     g_test_add_func("/bh/cross-thread", test_cross_thread);
     g_test_add_func("/bh/cross-thread-oneshot", test_cross_thread_oneshot);
     g_test_add_func("/bh/bad-input", test_bad_input);
