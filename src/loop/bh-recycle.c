@@ -39,8 +39,10 @@
  * had just trimmed off its arena.  The pool keeps at most POOL_MAX chunks
  * (8 MiB) and frees beyond that.  The loop thread drops the blocks it
  * frees from one chunk in a row with one RMW on the chunk's count, at the
- * first block of another chunk (put_deferred()): a burst is released in
- * the order it was carved, 30 blocks a chunk.
+ * first block of another chunk: a burst is released in the order it was
+ * carved, 30 blocks a chunk.  The run is the loop's (l->bh_put_chunk and
+ * l->bh_put_n, counted inline by loom__bh_mem_release()), dropped at the
+ * next chunk's first block or at the loop's teardown.
  *
  * Chunks carved in a row lie end to end (see BH_CHUNK_ALLOC), so a
  * burst's blocks do too, and the loop's walks over a burst's list (the
@@ -54,7 +56,7 @@
  * when it exits; a loop holds at most LOOP_BH_SLOTS published batches plus
  * the one it is filling (about 4,200 blocks, only after a burst of that
  * many posts in flight), freed at its teardown; beyond that, blocks are
- * freed.  A cached block keeps its chunk alive, so the memory behind a
+ * freed (their run keeps one chunk live until it is dropped).  A cached block keeps its chunk alive, so the memory behind a
  * loop's cache is about 140 KiB when blocks are recycled in the order they
  * were carved, as a burst recycles them, and at worst 30 times that.
  * Under ASan nothing is recycled or carved, so that a use of a one-shot's
@@ -82,7 +84,7 @@
  * 2 KiB slot (see the top).  The header takes a whole block, so that
  * blocks never straddle a cache line.
  */
-#define BH_CHUNK_SIZE 1024u
+#define BH_CHUNK_SIZE LOOP_BH_CHUNK_SIZE
 #define BH_CHUNK_ALLOC (BH_CHUNK_SIZE - 16u)
 #define BH_BLOCK ((unsigned)LOOP_BH_ONESHOT_SIZE)
 #define BH_CHUNK_HDR BH_BLOCK
@@ -104,9 +106,6 @@ static __thread unsigned tls_slot BH_TLS_MODEL; /* next bh_spare slot to try */
 __thread char *loom__bh_tls_carve BH_TLS_MODEL;
 __thread unsigned loom__bh_tls_carve_left BH_TLS_MODEL;
 static __thread bool tls_key_set BH_TLS_MODEL;
-/* Blocks of tls_put_chunk freed but not yet dropped: put_deferred(). */
-static __thread struct bh_chunk *tls_put_chunk BH_TLS_MODEL;
-static __thread unsigned tls_put_n BH_TLS_MODEL;
 static pthread_key_t tls_key;
 static pthread_once_t tls_key_once = PTHREAD_ONCE_INIT;
 static bool tls_key_ok;
@@ -183,12 +182,16 @@ static void free_chain(struct loom_bh *bh)
     }
 }
 
-/* Drop the blocks counted in tls_put_n (see put_deferred()). */
-static void put_flush(void)
+/*
+ * Drop the run of @l's released blocks (l->bh_put_n blocks of the chunk
+ * at l->bh_put_chunk; loom__bh_mem_release() counts it).
+ */
+static void put_flush(struct loom_loop *l)
 {
-    if (tls_put_n) {
-        chunk_put(tls_put_chunk, tls_put_n);
-        tls_put_n = 0;
+    if (l->bh_put_n) {
+        chunk_put((void *)l->bh_put_chunk, l->bh_put_n);
+        l->bh_put_chunk = 0;
+        l->bh_put_n = 0;
     }
 }
 
@@ -202,7 +205,6 @@ static void tls_destructor(void *unused)
         chunk_put(loom__bh_tls_carve, loom__bh_tls_carve_left);
         loom__bh_tls_carve_left = 0;
     }
-    put_flush();
 }
 
 static void tls_key_init(void)
@@ -224,42 +226,6 @@ static bool tls_ready(void)
         tls_key_set = true;
     }
     return true;
-}
-
-/*
- * put_deferred() at the first block of another chunk: drop the previous
- * run, start one.  Out of line, so that the common path (a burst frees
- * 30 blocks of a chunk in a row) saves no registers.
- */
-static __attribute__((noinline)) void put_deferred_new(struct loom_bh *bh,
-                                                       struct bh_chunk *c)
-{
-    put_flush();
-    /* Without the destructor the count would be lost at thread exit. */
-    if (!tls_ready()) {
-        chunk_put(bh, 1);
-        return;
-    }
-    tls_put_chunk = c;
-    tls_put_n = 1;
-}
-
-/*
- * Free @bh for good, counting it against its chunk later: a run of frees
- * from one chunk (a burst is released in the order it was carved) costs
- * one atomic RMW on the chunk's count instead of one per block.  The
- * chunk stays live until the run ends, so nobody reuses its blocks.
- */
-static inline void put_deferred(struct loom_bh *bh)
-{
-    struct bh_chunk *c =
-        (struct bh_chunk *)((uintptr_t)bh & ~(uintptr_t)(BH_CHUNK_SIZE - 1));
-
-    if (LOOM_LIKELY(c == tls_put_chunk && tls_put_n)) {
-        tls_put_n++;
-        return;
-    }
-    put_deferred_new(bh, c);
 }
 
 /* A new block from the thread's chunk (a new chunk when it is used up). */
@@ -370,42 +336,34 @@ void loom__bh_mem_free(struct loom_bh *bh)
 #endif
 }
 
-#if BH_RECYCLE
-/*
- * The cache is full (every slot we tried was taken): publish it now if a
- * slot has come free, else free the block.  Out of line, so that the
- * common path of loom__bh_mem_release() saves no registers.
- */
-static __attribute__((noinline)) void release_full(struct loom_loop *l,
-                                                   struct loom_bh *bh)
+void loom__bh_mem_release_slow(struct loom_loop *l, struct loom_bh *bh)
 {
+#if BH_RECYCLE
+    /* The inline path in loop-priv.h took every other case. */
+    if (l->bh_ncache < BH_BATCH) {
+        /* The batch's last block: publish it if a slot is free. */
+        bh->next = l->bh_cache;
+        l->bh_cache = bh;
+        if (++l->bh_ncache == BH_BATCH) {
+            (void)recycle_publish(l);
+        }
+        return;
+    }
+    /*
+     * A full batch stays here while every slot we try is taken, and
+     * released blocks go back to their chunks.  At each block of another
+     * chunk than the run's (every BH_PER_CHUNK blocks of a burst), try the
+     * slot again.
+     */
     if (recycle_publish(l)) {
         bh->next = NULL;
         l->bh_cache = bh;
         l->bh_ncache = 1;
         return;
     }
-    put_deferred(bh);
-}
-#endif
-
-void loom__bh_mem_release_slow(struct loom_loop *l, struct loom_bh *bh)
-{
-#if BH_RECYCLE
-    /*
-     * A full batch stays here while every slot we try is taken; then the
-     * memory goes back to its chunk.
-     */
-    if (LOOM_UNLIKELY(l->bh_ncache >= BH_BATCH)) {
-        release_full(l, bh);
-        return;
-    }
-    /* The inline path in loop-priv.h took every other case. */
-    bh->next = l->bh_cache;
-    l->bh_cache = bh;
-    if (++l->bh_ncache == BH_BATCH) {
-        (void)recycle_publish(l);
-    }
+    put_flush(l);
+    l->bh_put_chunk = (uintptr_t)bh & ~(uintptr_t)(BH_CHUNK_SIZE - 1);
+    l->bh_put_n = 1;
 #else
     (void)l;
     free(bh);
@@ -446,7 +404,7 @@ void loom__bh_mem_teardown(struct loom_loop *l)
     }
     l->bh_nspare = 0;
     /* The pool's count is exact again once teardown returns. */
-    put_flush();
+    put_flush(l);
 #else
     (void)l;
 #endif

@@ -124,6 +124,8 @@ struct loom_loop {
     struct loom_bh *bh_cache; /* recycled BH memory being batched, bh.c */
     unsigned bh_ncache;       /* entries on bh_cache */
     unsigned bh_slot;         /* next bh_spare slot to try to fill */
+    uintptr_t bh_put_chunk;   /* chunk of the blocks counted in bh_put_n */
+    unsigned bh_put_n;        /* its blocks released, not yet dropped */
 
     /* Statistics; written by the home thread, relaxed atomics. */
     uint64_t iterations, bh_runs, fd_events, timer_runs;
@@ -306,11 +308,15 @@ static inline struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l)
 
 /* Blocks the loop gathers on bh_cache before publishing them as a batch. */
 #define LOOP_BH_BATCH 128u
+/* One-shot blocks are carved from chunks of this size and alignment. */
+#define LOOP_BH_CHUNK_SIZE 1024u
 
 /*
  * The dispatch fast path, inline in loom__bh_poll_slow(): a block joins
- * the batch being gathered.  Filling the batch (publish it), a full cache
- * and builds without recycling go out of line.
+ * the batch being gathered, or, once the cache is full, the run of
+ * released blocks of one chunk (bh-recycle.c).  Filling the batch
+ * (publish it), a block of another chunk and builds without recycling go
+ * out of line.
  */
 static inline void loom__bh_mem_release(struct loom_loop *l,
                                         struct loom_bh *bh)
@@ -320,6 +326,11 @@ static inline void loom__bh_mem_release(struct loom_loop *l,
         bh->next = l->bh_cache;
         l->bh_cache = bh;
         l->bh_ncache++;
+        return;
+    }
+    if (LOOM_LIKELY(((uintptr_t)bh & ~(uintptr_t)(LOOP_BH_CHUNK_SIZE - 1)) ==
+                    l->bh_put_chunk)) {
+        l->bh_put_n++;
         return;
     }
 #endif
