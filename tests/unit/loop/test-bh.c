@@ -62,6 +62,47 @@ static void test_schedule(void)
     loom_loop_unref(l);
 }
 
+/*
+ * One thread schedules on two loops in turn, and on a loop freed and
+ * replaced in between: each BH lands on its own loop (the scheduling
+ * path guesses the loop from the previous call, bh.c).
+ */
+static void test_schedule_loops(void)
+{
+    struct loom_loop *l[2] = {harness_loop_new(), harness_loop_new()};
+    struct counter c[2] = {{.l = l[0]}, {.l = l[1]}};
+    int i, k;
+
+    for (k = 0; k < 2; k++) {
+        g_assert_cmpint(loom_bh_new(l[k], count_cb, &c[k], "c", &c[k].bh), ==,
+                        0);
+    }
+    for (i = 1; i <= 4; i++) {
+        k = i & 1;
+        loom_bh_schedule(c[k].bh);
+        g_assert_false(loom_loop_poll(l[!k], false));
+        g_assert_true(loom_loop_poll(l[k], false));
+        g_assert_cmpint(c[k].n, ==, (i + 1) / 2);
+        g_assert_cmpint(c[!k].n, ==, i / 2);
+    }
+    /* The last loop scheduled on goes away; a new one takes its place. */
+    loom_bh_free(c[0].bh);
+    loom_loop_unref(l[0]);
+    l[0] = harness_loop_new();
+    c[0] = (struct counter){.l = l[0]};
+    g_assert_cmpint(loom_bh_new(l[0], count_cb, &c[0], "c", &c[0].bh), ==, 0);
+    loom_bh_schedule(c[0].bh);
+    loom_bh_schedule(c[1].bh);
+    g_assert_true(loom_loop_poll(l[0], false));
+    g_assert_true(loom_loop_poll(l[1], false));
+    g_assert_cmpint(c[0].n, ==, 1);
+    g_assert_cmpint(c[1].n, ==, 3);
+    for (k = 0; k < 2; k++) {
+        loom_bh_free(c[k].bh);
+        loom_loop_unref(l[k]);
+    }
+}
+
 static void test_self_reschedule(void)
 {
     struct loom_loop *l = harness_loop_new();
@@ -572,6 +613,7 @@ int main(int argc, char **argv)
 {
     harness_init(&argc, &argv);
     g_test_add_func("/bh/schedule", test_schedule);
+    g_test_add_func("/bh/schedule-loops", test_schedule_loops);
     g_test_add_func("/bh/self-reschedule", test_self_reschedule);
     g_test_add_func("/bh/cancel", test_cancel);
     g_test_add_func("/bh/free-scheduled", test_free_scheduled);
