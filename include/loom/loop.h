@@ -241,8 +241,11 @@ LOOM_API int loom_set_fd_poll_hooks(struct loom_loop *l, int fd,
  * loop slept longer than @max_ns, it shrinks (divided by @shrink, or
  * reset to 0; below 4 us it becomes 0); if the event came after the
  * window but within @max_ns, it grows (multiplied by @grow; from 0 it
- * starts at 4 us, or @max_ns if smaller), up to @max_ns.  Handlers with
- * poll hooks are told when polling starts and stops
+ * starts at 4 us, or @max_ns if smaller), up to @max_ns.  Unlike QEMU,
+ * a window at 0 is tried again: after 8 waits in a row longer than
+ * @max_ns, the next wait spins the starting window once (a thread whose
+ * own wake-up takes longer than @max_ns would otherwise never poll
+ * again).  Handlers with poll hooks are told when polling starts and stops
  * (loom_set_fd_poll_hooks()).
  * Polling trades CPU for wake-up latency: a spinning loop costs a
  * notifier no syscall.  New values take effect at the next blocking poll;

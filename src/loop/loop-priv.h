@@ -131,6 +131,7 @@ struct loom_loop {
     uint64_t iterations, bh_runs, fd_events, timer_runs;
     uint64_t poll_hits, poll_misses;
     int64_t poll_ns; /* adaptive polling: the current busy-poll window */
+    unsigned poll_probe; /* long waits in a row at a window of 0 */
 
     /* Statistics; written by any thread, relaxed atomics. */
     uint64_t notify_sent LOOM_CACHE_ALIGNED;
@@ -182,6 +183,12 @@ struct loom_loop {
  * on_poll_ready is due).
  */
 #define LOOP_POLL_INITIAL_NS ((int64_t)4000)
+/*
+ * Adaptive polling: after this many waits in a row that found the window
+ * at 0 and lasted longer than poll_max_ns, try LOOP_POLL_INITIAL_NS once
+ * (adapt_window() in poll.c).
+ */
+#define LOOP_POLL_PROBE_MISSES 8u
 #define LOOP_EV_POLLED 0x100u
 
 /* Context: home; relaxed increment of a home-written counter. */

@@ -334,6 +334,18 @@ static void poll_mode(struct poll_iter *it)
  * than poll_max_ns, polling would not have helped (shrink the window);
  * if the event came within poll_max_ns but after the window, a longer
  * window would have caught it (grow).
+ *
+ * Unlike QEMU's algorithm, a window at 0 is tried again: every
+ * LOOP_POLL_PROBE_MISSES-th long wait in a row at 0 sets the initial
+ * window for the next one.  The window learns only from waits that
+ * polling did not avoid, so at 0 it would never learn that a short spin
+ * catches the next event where waking the sleeping thread itself takes
+ * longer than poll_max_ns.  That is a guest's I/O at queue depth 1 on a
+ * busy host with slow cross-CPU wake-ups: after one preemption had reset
+ * the window, each 4 KiB read took 57 us instead of 3 for the rest of the
+ * run (bench-blk's guest on AMD EPYC under KVM with one busy process
+ * beside it, loom's IOThread with the default 32 us maximum: half the
+ * boots).  A probe that misses costs one spin of 4 us.
  */
 static void adapt_window(struct poll_iter *it)
 {
@@ -347,7 +359,12 @@ static void adapt_window(struct poll_iter *it)
         next = f ? cur / f : 0;
         /* Too short to catch anything: grow from the start again. */
         next = next < LOOP_POLL_INITIAL_NS ? 0 : next;
+        if (!cur && ++l->poll_probe >= LOOP_POLL_PROBE_MISSES) {
+            l->poll_probe = 0;
+            next = LOOP_POLL_INITIAL_NS < max ? LOOP_POLL_INITIAL_NS : max;
+        }
     } else if (block > cur && cur < max) {
+        l->poll_probe = 0;
         f = loom__atomic_read(&l->poll_grow);
         f = f ? f : 2;
         if (!cur) {

@@ -4,7 +4,8 @@
  * ping-pong over a notifier records poll hits and a grown window (none of
  * it with max_ns 0); on_poll_ready runs exactly when on_poll returned
  * true; a handler without on_poll disables polling; the window shrinks
- * after a long sleep; a BH scheduled from another thread ends a long spin
+ * after a long sleep, and at 0 tries the initial window again after a
+ * run of long sleeps; a BH scheduled from another thread ends a long spin
  * without a syscall; timers fire on time (never early) while polling; a
  * due BH skips polling; a handler running further up the stack is not
  * polled by a nested poll.
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "loop/loop-priv.h"
 #include <loom/bh.h>
 #include <loom/clock.h>
 #include <loom/loop.h>
@@ -308,6 +310,54 @@ static void test_disabled_by_handler(void)
     close(fds[0]);
     close(fds[1]);
     ph_del(l, &h);
+    loom_loop_unref(l);
+}
+
+/*
+ * One blocking poll that a timer ends after @ns; false if the wait ended
+ * early (a spurious wake-up, which may grow the window).
+ */
+static bool one_wait(struct loom_loop *l, int64_t ns)
+{
+    struct loom_timer *t;
+    int fired = 0;
+
+    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, flag_cb, &fired, &t), ==,
+                    0);
+    loom_timer_mod_ns(t, ns);
+    loom_loop_poll(l, true);
+    loom_timer_free(t);
+    return fired;
+}
+
+/*
+ * A window at 0 is tried again (unlike QEMU): after LOOP_POLL_PROBE_MISSES
+ * waits in a row longer than max_ns, the next one spins the initial
+ * window, and a miss resets it.  Without the probe a thread whose wake-up
+ * takes longer than max_ns never polls again.
+ */
+static void test_probe(void)
+{
+    struct loom_loop *l = harness_loop_new();
+    bool clean = false;
+    int attempt, i;
+
+    g_assert_cmpint(loom_loop_set_poll_params(l, 200 * 1000, 2, 0), ==, 0);
+    /* A spurious early wake-up grows the window: start the run again. */
+    for (attempt = 0; attempt < 5 && !clean; attempt++) {
+        while (poll_ns(l) != 0) {
+            (void)one_wait(l, 2 * MS);
+        }
+        clean = true;
+        for (i = 1; clean && i < (int)LOOP_POLL_PROBE_MISSES; i++) {
+            clean = one_wait(l, 2 * MS) && poll_ns(l) == 0;
+        }
+        clean = clean && one_wait(l, 2 * MS) &&
+                poll_ns(l) == LOOP_POLL_INITIAL_NS;
+        /* The probe spins 4 us, misses, and the window is 0 again. */
+        clean = clean && one_wait(l, 2 * MS) && poll_ns(l) == 0;
+    }
+    g_assert_true(clean);
     loom_loop_unref(l);
 }
 
@@ -1102,6 +1152,7 @@ int main(int argc, char **argv)
     g_test_add_func("/poll/ready-exactly", test_ready_exactly);
     g_test_add_func("/poll/disabled-by-handler", test_disabled_by_handler);
     g_test_add_func("/poll/shrink", test_shrink);
+    g_test_add_func("/poll/probe", test_probe);
     g_test_add_func("/poll/bh-ends-spin", test_bh_ends_spin);
     g_test_add_func("/poll/timer-while-polling", test_timer_while_polling);
     g_test_add_func("/poll/due-work-skips", test_due_work_skips);
