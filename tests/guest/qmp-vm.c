@@ -92,7 +92,7 @@ void qvm_start(struct qvm *v, const char *vmm, const char *guest,
     }
     g_assert_true(g_spawn_async_with_pipes(
         NULL, (char **)argv->pdata, NULL,
-        G_SPAWN_DO_NOT_REAP_CHILD |
+        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
             (stdin_pipe ? 0 : G_SPAWN_STDIN_FROM_DEV_NULL),
         NULL, NULL, &v->pid, stdin_pipe ? &v->in_fd : NULL, &v->out_fd,
         &v->err_fd, &e));

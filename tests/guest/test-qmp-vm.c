@@ -53,8 +53,8 @@ static bool vmm_is_loom(void)
     bool loom;
 
     g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
-                               G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
-                               NULL, NULL, NULL));
+                               G_SPAWN_STDERR_TO_DEV_NULL | G_SPAWN_SEARCH_PATH,
+                               NULL, NULL, &out, NULL, NULL, NULL));
     loom = strstr(out, "loom-vm") != NULL;
     return loom;
 }
