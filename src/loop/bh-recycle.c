@@ -56,7 +56,8 @@
  * when it exits; a loop holds at most LOOP_BH_SLOTS published batches plus
  * the one it is filling (about 4,200 blocks, only after a burst of that
  * many posts in flight), freed at its teardown; beyond that, blocks are
- * freed (their run keeps one chunk live until it is dropped).  A cached block keeps its chunk alive, so the memory behind a
+ * freed (the loop's run of them keeps one chunk live until it is
+ * dropped).  A cached block keeps its chunk alive, so the memory behind a
  * loop's cache is about 140 KiB when blocks are recycled in the order they
  * were carved, as a burst recycles them, and at worst 30 times that.
  * Under ASan nothing is recycled or carved, so that a use of a one-shot's

@@ -130,7 +130,7 @@ struct loom_loop {
     /* Statistics; written by the home thread, relaxed atomics. */
     uint64_t iterations, bh_runs, fd_events, timer_runs;
     uint64_t poll_hits, poll_misses;
-    int64_t poll_ns; /* adaptive polling: the current busy-poll window */
+    int64_t poll_ns;     /* adaptive polling: the current busy-poll window */
     unsigned poll_probe; /* long waits in a row at a window of 0 */
 
     /* Statistics; written by any thread, relaxed atomics. */

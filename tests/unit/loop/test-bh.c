@@ -438,8 +438,8 @@ static void test_nested_oneshots(void)
         g_assert_cmpint(loom_bh_oneshot(s.l, nest1_count_cb, &s.n[2]), ==, 0);
         g_assert_cmpint(loom_bh_oneshot(s.l, nest1_outer_cb, &s), ==, 0);
         for (i = 0; i < 8; i++) {
-            g_assert_cmpint(loom_bh_oneshot(s.l, nest1_count_cb, &s.n[1]),
-                            ==, 0);
+            g_assert_cmpint(loom_bh_oneshot(s.l, nest1_count_cb, &s.n[1]), ==,
+                            0);
         }
         g_assert_true(loom_loop_poll(s.l, false));
         g_assert_cmpint(s.n[0], ==, 1);

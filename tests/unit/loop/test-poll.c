@@ -352,8 +352,8 @@ static void test_probe(void)
         for (i = 1; clean && i < (int)LOOP_POLL_PROBE_MISSES; i++) {
             clean = one_wait(l, 2 * MS) && poll_ns(l) == 0;
         }
-        clean = clean && one_wait(l, 2 * MS) &&
-                poll_ns(l) == LOOP_POLL_INITIAL_NS;
+        clean =
+            clean && one_wait(l, 2 * MS) && poll_ns(l) == LOOP_POLL_INITIAL_NS;
         /* The probe spins 4 us, misses, and the window is 0 again. */
         clean = clean && one_wait(l, 2 * MS) && poll_ns(l) == 0;
     }
