@@ -257,10 +257,9 @@ int64_t loom__bh_timeout_slow(struct loom_loop *l)
  * Dequeue and run @bh, taken off the list or a slice; its ->next has been
  * read.  Counted in l->bh_runs before its callback, so that whoever sees
  * the callback's effects also sees it counted.
- * Return: 1 if it ran and counts as progress, 0 if it did not run, -1 if
- * it ran as an idle BH.
+ * Return: true if it ran and counts as progress (not an idle BH).
  */
-static int bh_dispatch(struct loom_loop *l, struct loom_bh *bh)
+static bool bh_dispatch(struct loom_loop *l, struct loom_bh *bh)
 {
     unsigned flags = loom__atomic_read(&bh->flags);
 
@@ -274,7 +273,7 @@ static int bh_dispatch(struct loom_loop *l, struct loom_bh *bh)
         LOOP_STAT_ADD(l, bh_runs, 1);
         bh->cb(bh->opaque);
         loom__bh_mem_release(l, bh);
-        return 1;
+        return true;
     }
     /*
      * Read bh->next before clearing BH_PENDING: from then on another
@@ -286,14 +285,14 @@ static int bh_dispatch(struct loom_loop *l, struct loom_bh *bh)
     if (flags & BH_DELETED) {
         /* Only loom_bh_new() BHs are freed (loom_bh_free()). */
         free(bh);
-        return 0;
+        return false;
     }
     if (!(flags & BH_SCHEDULED)) {
-        return 0;
+        return false;
     }
     LOOP_STAT_ADD(l, bh_runs, 1);
     bh->cb(bh->opaque);
-    return flags & BH_IDLE ? -1 : 1;
+    return !(flags & BH_IDLE);
 }
 
 /*
@@ -306,13 +305,12 @@ static int bh_dispatch(struct loom_loop *l, struct loom_bh *bh)
  */
 static bool bh_run_slices(struct loom_loop *l)
 {
-    int progress = 0;
+    bool progress = false;
 
     while (!loom__list_empty(&l->slices)) {
         struct loom__bh_slice *s =
             loom__list_entry(l->slices.next, struct loom__bh_slice, link);
         struct loom_bh *bh = s->head, *next;
-        int r;
 
         if (LOOM_UNLIKELY(!bh)) {
             loom__list_del(&s->link);
@@ -325,8 +323,7 @@ static bool bh_run_slices(struct loom_loop *l)
                 /* Drop it now so that nested polls do not see it. */
                 loom__list_del(&s->link);
             }
-            r = bh_dispatch(l, bh);
-            progress |= r > 0;
+            progress |= bh_dispatch(l, bh);
             if (next && LOOM_UNLIKELY(s->head != next)) {
                 break;
             }
@@ -352,7 +349,7 @@ bool loom__bh_poll_slow(struct loom_loop *l)
              * The common hand-off, one BH and no unfinished slice of an
              * outer level: its slice would be dropped before it runs.
              */
-            return bh_dispatch(l, bh) > 0;
+            return bh_dispatch(l, bh);
         }
         slice.head = loom__lifo_reverse(bh, next);
         loom__list_add_tail(&l->slices, &slice.link);
