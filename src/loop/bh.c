@@ -28,15 +28,22 @@
 #include "base/lifo.h"
 #include "loop/loop-priv.h"
 
-void loom__bh_init_embedded(struct loom_loop *l, struct loom_bh *bh,
-                            loom_cb *cb, const char *name)
+/* Every field of a BH that lives (not a one-shot's short block). */
+static void bh_init(struct loom_bh *bh, struct loom_loop *l, loom_cb *cb,
+                    void *opaque, const char *name, unsigned flags)
 {
     bh->l = l;
     bh->cb = cb;
-    bh->opaque = NULL;
+    bh->opaque = opaque;
     bh->name = name;
     bh->next = NULL;
-    bh->flags = BH_INTERNAL;
+    bh->flags = flags;
+}
+
+void loom__bh_init_embedded(struct loom_loop *l, struct loom_bh *bh,
+                            loom_cb *cb, const char *name)
+{
+    bh_init(bh, l, cb, NULL, name, BH_INTERNAL);
 }
 
 int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
@@ -53,12 +60,7 @@ int loom_bh_new(struct loom_loop *l, loom_cb *cb, void *opaque,
     if (!bh) {
         return -ENOMEM;
     }
-    bh->l = l;
-    bh->cb = cb;
-    bh->opaque = opaque;
-    bh->name = name;
-    bh->next = NULL;
-    bh->flags = 0;
+    bh_init(bh, l, cb, opaque, name, 0);
     /*
      * A counter only: the final unref's refcount RMW orders the reads.
      * One-shots are not counted here (that would be two RMWs on a shared
