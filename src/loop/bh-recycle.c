@@ -150,8 +150,7 @@ static struct bh_chunk *chunk_get(void)
 /* Drop @n blocks of the chunk holding @p; the last one pools or frees it. */
 static void chunk_put(void *p, unsigned n)
 {
-    struct bh_chunk *c =
-        (struct bh_chunk *)((uintptr_t)p & ~(uintptr_t)(BH_CHUNK_SIZE - 1));
+    struct bh_chunk *c = (struct bh_chunk *)loom__bh_chunk_of(p);
 
     /* Pairs with itself: the last dropper sees every block's last use. */
     if (loom__atomic_sub_fetch(&c->live, n) != 0) {
@@ -363,7 +362,7 @@ void loom__bh_mem_release_slow(struct loom_loop *l, struct loom_bh *bh)
         return;
     }
     put_flush(l);
-    l->bh_put_chunk = (uintptr_t)bh & ~(uintptr_t)(BH_CHUNK_SIZE - 1);
+    l->bh_put_chunk = loom__bh_chunk_of(bh);
     l->bh_put_n = 1;
 #else
     (void)l;

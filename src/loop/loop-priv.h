@@ -318,6 +318,12 @@ static inline struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l)
 /* One-shot blocks are carved from chunks of this size and alignment. */
 #define LOOP_BH_CHUNK_SIZE 1024u
 
+/* The address of the chunk a one-shot's block was carved from. */
+static inline uintptr_t loom__bh_chunk_of(const void *block)
+{
+    return (uintptr_t)block & ~(uintptr_t)(LOOP_BH_CHUNK_SIZE - 1);
+}
+
 /*
  * The dispatch fast path, inline in loom__bh_poll_slow(): a block joins
  * the batch being gathered, or, once the cache is full, the run of
@@ -335,8 +341,7 @@ static inline void loom__bh_mem_release(struct loom_loop *l,
         l->bh_ncache++;
         return;
     }
-    if (LOOM_LIKELY(((uintptr_t)bh & ~(uintptr_t)(LOOP_BH_CHUNK_SIZE - 1)) ==
-                    l->bh_put_chunk)) {
+    if (LOOM_LIKELY(loom__bh_chunk_of(bh) == l->bh_put_chunk)) {
         l->bh_put_n++;
         return;
     }
