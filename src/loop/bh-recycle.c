@@ -63,12 +63,12 @@
  * Under ASan nothing is recycled or carved, so that a use of a one-shot's
  * block after it ran stays detectable.
  */
-#include <assert.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "base/atomic.h"
+#include "base/check.h"
 #include "base/compiler.h"
 #include "loop/loop-priv.h"
 
@@ -382,7 +382,11 @@ unsigned loom__bh_mem_pooled(void)
         last = c;
         n++;
     }
-    assert(n == g_npool && last == g_pool_tail);
+    if (n != g_npool || last != g_pool_tail) {
+        loom__panic("bh-recycle: chunk pool queue broken (%u linked, %u "
+                    "counted)",
+                    n, g_npool);
+    }
     pthread_mutex_unlock(&g_pool_lock);
     return n;
 #else
