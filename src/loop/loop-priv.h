@@ -126,12 +126,12 @@ struct loom_loop {
     unsigned bh_slot;         /* next bh_spare slot to try to fill */
     uintptr_t bh_put_chunk;   /* chunk of the blocks counted in bh_put_n */
     unsigned bh_put_n;        /* its blocks released, not yet dropped */
+    unsigned poll_probe;      /* adaptive polling: long waits in a row at 0 */
 
     /* Statistics; written by the home thread, relaxed atomics. */
     uint64_t iterations, bh_runs, fd_events, timer_runs;
     uint64_t poll_hits, poll_misses;
-    int64_t poll_ns;     /* adaptive polling: the current busy-poll window */
-    unsigned poll_probe; /* long waits in a row at a window of 0 */
+    int64_t poll_ns; /* adaptive polling: the current busy-poll window */
 
     /* Statistics; written by any thread, relaxed atomics. */
     uint64_t notify_sent LOOM_CACHE_ALIGNED;
