@@ -48,15 +48,24 @@ static void flag_cb(void *opaque)
     __atomic_store_n((int *)opaque, 1, __ATOMIC_RELEASE);
 }
 
+/* A timer that sets *@fired in @ns. */
+static struct loom_timer *arm_flag(struct loom_loop *l, int64_t ns, int *fired)
+{
+    struct loom_timer *t;
+
+    *fired = 0;
+    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, flag_cb, fired, &t), ==,
+                    0);
+    loom_timer_mod_ns(t, ns);
+    return t;
+}
+
 /* One blocking poll that sleeps for about @ns (a timer wakes it). */
 static void sleep_poll(struct loom_loop *l, int64_t ns)
 {
-    struct loom_timer *t;
-    int fired = 0;
+    int fired;
+    struct loom_timer *t = arm_flag(l, ns, &fired);
 
-    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, flag_cb, &fired, &t), ==,
-                    0);
-    loom_timer_mod_ns(t, ns);
     while (!fired) {
         loom_loop_poll(l, true);
     }
@@ -319,12 +328,9 @@ static void test_disabled_by_handler(void)
  */
 static bool one_wait(struct loom_loop *l, int64_t ns)
 {
-    struct loom_timer *t;
-    int fired = 0;
+    int fired;
+    struct loom_timer *t = arm_flag(l, ns, &fired);
 
-    g_assert_cmpint(loom_timer_new(l, LOOM_CLOCK_HOST, flag_cb, &fired, &t), ==,
-                    0);
-    loom_timer_mod_ns(t, ns);
     loom_loop_poll(l, true);
     loom_timer_free(t);
     return fired;
