@@ -435,12 +435,16 @@ static inline void loom__loop_notify_skipped_inc(struct loom_loop *l)
                      loom__atomic_read(&l->notify_skipped) + 1);
 }
 
-/* Context: any.  loom_loop_notify() once @wake had a level announced. */
-void loom__loop_notify_slow(struct loom_loop *l, uint32_t wake);
+/*
+ * Context: any.  loom_loop_notify() once l->wake had a level announced
+ * and no wake-up on its way.
+ */
+void loom__loop_notify_slow(struct loom_loop *l);
 
 /*
- * loom__loop_notify() - loom_loop_notify(), its common case (the loop is
- * not about to block) inline in the posting paths.
+ * loom__loop_notify() - loom_loop_notify(), its common cases (the loop is
+ * not about to block, or a wake-up is already on its way) inline in the
+ * posting paths.
  * Context: any.
  */
 static inline void loom__loop_notify(struct loom_loop *l)
@@ -448,15 +452,24 @@ static inline void loom__loop_notify(struct loom_loop *l)
     uint32_t w = loom__atomic_load_seq(&l->wake);
 
     /*
-     * Pairs with the seq_cst announcing fetch_add in prepare_wait()
-     * (poll.c): the caller's work was published before this load, the
-     * loop looks for work after its announce.
+     * Pairs with the seq_cst announcing fetch_add in prepare_wait() and
+     * the withdraw in finish_wait() (poll.c): the caller's work was
+     * published before this load, the loop looks for work after its
+     * announce.
+     *
+     * NOTIFIED in this load (the common case of a stream of posts to a
+     * sleeping loop) keeps the notifier off the cache line: a bit it sees
+     * was set after the loop's last accept (the word's one modification
+     * order), so its sender's wake-up, sent for the mode current at its
+     * fetch_or, ends the loop's wait; or the sender saw SPIN and the
+     * loop's RMW that clears SPIN returns the bit; or a later announce
+     * returns it, and the level does not sleep.
      */
-    if (!(w & LOOP_WAKE_COUNT)) {
+    if (!(w & LOOP_WAKE_COUNT) || (w & LOOP_WAKE_NOTIFIED)) {
         loom__loop_notify_skipped_inc(l);
         return;
     }
-    loom__loop_notify_slow(l, w);
+    loom__loop_notify_slow(l);
 }
 
 /*

@@ -241,26 +241,16 @@ void loom_loop_notify(struct loom_loop *l)
     loom__loop_notify(l);
 }
 
-void loom__loop_notify_slow(struct loom_loop *l, uint32_t wake)
+void loom__loop_notify_slow(struct loom_loop *l)
 {
     uint64_t one = 1;
     uint32_t old;
 
     /*
-     * @wake is the seq_cst load of loom__loop_notify().  Pairs with the
-     * loop's withdraw in finish_wait() and its announce in prepare_wait()
-     * (poll.c).  Reading NOTIFIED from that load keeps a stream of
-     * notifiers off the cache line while a wake-up is on its way: a bit
-     * it sees was set after the loop's last accept (the word's one
-     * modification order), so its sender's wake-up, sent for the mode
-     * current at its fetch_or, ends the loop's wait; or the sender saw
-     * SPIN and the loop's RMW that clears SPIN returns the bit; or a
-     * later announce returns it, and the level does not sleep.
+     * loom__loop_notify()'s seq_cst load of l->wake saw a level announced
+     * and no wake-up on its way: set NOTIFIED, and send the wake-up if
+     * this RMW set it and the loop is not busy-polling.
      */
-    if (wake & LOOP_WAKE_NOTIFIED) {
-        loom__loop_notify_skipped_inc(l);
-        return;
-    }
     old = loom__atomic_fetch_or(&l->wake, LOOP_WAKE_NOTIFIED);
     if (old & (LOOP_WAKE_NOTIFIED | LOOP_WAKE_SPIN)) {
         /*
