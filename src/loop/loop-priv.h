@@ -458,12 +458,13 @@ static inline void loom__loop_notify(struct loom_loop *l)
      * announce.
      *
      * NOTIFIED in this load (the common case of a stream of posts to a
-     * sleeping loop) keeps the notifier off the cache line: a bit it sees
-     * was set after the loop's last accept (the word's one modification
-     * order), so its sender's wake-up, sent for the mode current at its
-     * fetch_or, ends the loop's wait; or the sender saw SPIN and the
-     * loop's RMW that clears SPIN returns the bit; or a later announce
-     * returns it, and the level does not sleep.
+     * sleeping loop): return without an RMW, which would take the line
+     * from its other readers.  A bit it sees was set after the loop's
+     * last accept (the word's one modification order), so its sender's
+     * wake-up, sent for the mode current at its fetch_or, ends the loop's
+     * wait; or the sender saw SPIN and the loop's RMW that clears SPIN
+     * returns the bit; or a later announce returns it, and the level does
+     * not sleep.
      */
     if (!(w & LOOP_WAKE_COUNT) || (w & LOOP_WAKE_NOTIFIED)) {
         loom__loop_notify_skipped_inc(l);
