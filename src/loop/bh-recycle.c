@@ -89,7 +89,9 @@
 #define BH_CHUNK_ALLOC (BH_CHUNK_SIZE - 16u)
 #define BH_BLOCK ((unsigned)LOOP_BH_ONESHOT_SIZE)
 #define BH_CHUNK_HDR BH_BLOCK
-#define BH_PER_CHUNK ((BH_CHUNK_ALLOC - BH_CHUNK_HDR) / BH_BLOCK)
+#define BH_PER_CHUNK LOOP_BH_PER_CHUNK
+_Static_assert(BH_CHUNK_HDR + BH_PER_CHUNK * BH_BLOCK <= BH_CHUNK_ALLOC,
+               "a chunk's blocks fit in its allocation");
 
 struct bh_chunk {
     unsigned live; /* atomic: blocks not yet freed, uncarved ones included */

@@ -317,6 +317,14 @@ static inline struct loom_bh *loom__bh_mem_alloc(struct loom_loop *l)
 #define LOOP_BH_BATCH 128u
 /* One-shot blocks are carved from chunks of this size and alignment. */
 #define LOOP_BH_CHUNK_SIZE 1024u
+/*
+ * One-shot blocks a chunk holds: it is allocated 16 bytes short of
+ * LOOP_BH_CHUNK_SIZE (room for malloc's header) and its own header takes
+ * one block (bh-recycle.c).
+ */
+#define LOOP_BH_PER_CHUNK                                                      \
+    ((LOOP_BH_CHUNK_SIZE - 16u - (unsigned)LOOP_BH_ONESHOT_SIZE) /             \
+     (unsigned)LOOP_BH_ONESHOT_SIZE)
 
 /* The address of the chunk a one-shot's block was carved from. */
 static inline uintptr_t loom__bh_chunk_of(const void *block)

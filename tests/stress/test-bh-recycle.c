@@ -246,10 +246,7 @@ static void test_burst(void)
 static void test_teardown_returns_chunks(void)
 {
     struct burst b = {.l = harness_loop_new()};
-    /* Blocks per chunk: 1 KiB chunks less malloc's 16 bytes and a header. */
-    unsigned per_chunk = (1024u - 16u - (unsigned)LOOP_BH_ONESHOT_SIZE) /
-                         (unsigned)LOOP_BH_ONESHOT_SIZE;
-    unsigned chunks = (BURST + per_chunk - 1) / per_chunk;
+    unsigned chunks = (BURST + LOOP_BH_PER_CHUNK - 1) / LOOP_BH_PER_CHUNK;
     unsigned before = loom__bh_mem_pooled();
 
     b.runs = calloc(BURST, sizeof(*b.runs));
