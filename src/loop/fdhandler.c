@@ -237,6 +237,12 @@ static bool has_hooks(const struct loom__fdh *h)
            h->notifier_end;
 }
 
+static bool spec_has_hooks(const struct loom__fdh_spec *spec)
+{
+    return spec->poll_begin || spec->poll_end || spec->notifier_begin ||
+           spec->notifier_end;
+}
+
 static void poll_mode_leave(struct loom_loop *l, struct loom__fdh *h)
 {
     loom__list_del(&h->poll_link);
@@ -279,7 +285,7 @@ static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
 }
 
 static void copy_callbacks(struct loom_loop *l, struct loom__fdh *h,
-                           const struct loom__fdh *spec)
+                           const struct loom__fdh_spec *spec)
 {
     if (h->notifier && !spec->notifier) {
         l->nnotifiers--;
@@ -298,7 +304,7 @@ static void copy_callbacks(struct loom_loop *l, struct loom__fdh *h,
 
 static int handler_add(struct loom_loop *l, int fd,
                        enum loom__handler_group group,
-                       const struct loom__fdh *spec, unsigned events)
+                       const struct loom__fdh_spec *spec, unsigned events)
 {
     struct loom__fdh *h;
     int ret;
@@ -340,7 +346,7 @@ static int handler_add(struct loom_loop *l, int fd,
 
 int loom__set_handler(struct loom_loop *l, int fd,
                       enum loom__handler_group group,
-                      const struct loom__fdh *spec)
+                      const struct loom__fdh_spec *spec)
 {
     struct loom__fdh **slot, *h;
     unsigned events, old;
@@ -395,7 +401,7 @@ int loom__set_fd_handler_group(struct loom_loop *l, int fd,
                                loom_poll_cb *on_poll, loom_fd_cb *on_poll_ready,
                                void *opaque)
 {
-    struct loom__fdh spec = {
+    struct loom__fdh_spec spec = {
         .on_read = on_read,
         .on_write = on_write,
         .on_poll = on_poll,
@@ -415,10 +421,10 @@ int loom_set_fd_handler(struct loom_loop *l, int fd, loom_fd_cb *on_read,
 }
 
 int loom__set_poll_hooks(struct loom_loop *l, int fd,
-                         const struct loom__fdh *spec)
+                         const struct loom__fdh_spec *spec)
 {
     struct loom__fdh **slot, *h;
-    bool hooked = has_hooks(spec);
+    bool hooked = spec_has_hooks(spec);
 
     LOOM_CHECK(l, -EINVAL);
     if (fd < 0) {
@@ -456,7 +462,7 @@ int loom__set_poll_hooks(struct loom_loop *l, int fd,
 int loom_set_fd_poll_hooks(struct loom_loop *l, int fd, loom_fd_cb *poll_begin,
                            loom_fd_cb *poll_end)
 {
-    struct loom__fdh spec = {
+    struct loom__fdh_spec spec = {
         .poll_begin = poll_begin,
         .poll_end = poll_end,
     };

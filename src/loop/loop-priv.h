@@ -371,6 +371,23 @@ unsigned loom__bh_mem_pooled(void);
 size_t loom__bh_live(struct loom_loop *l);
 
 /*
+ * What loom__set_handler() and loom__set_poll_hooks() are asked to set: a
+ * handler's callbacks (fd handlers: the loom_fd_cb ones and @opaque;
+ * notifier handlers: @notifier and its callbacks), or its poll mode hooks.
+ */
+struct loom__fdh_spec {
+    loom_fd_cb *on_read, *on_write, *on_poll_ready;
+    loom_poll_cb *on_poll;
+    void *opaque;
+    struct loom_notifier *notifier;
+    void (*on_event)(struct loom_notifier *);
+    void (*on_notifier_ready)(struct loom_notifier *);
+    loom_fd_cb *poll_begin, *poll_end;
+    void (*notifier_begin)(struct loom_notifier *);
+    void (*notifier_end)(struct loom_notifier *);
+};
+
+/*
  * fdhandler.c, all Context: home(loop).  loom__loop_mon_init/destroy():
  * create the poll(2) monitor with the loop's eventfd / destroy it.
  * loom__fdh_mask_running(): on entry to a nested poll, stop watching
@@ -387,7 +404,7 @@ bool loom__fdh_dispatch(struct loom_loop *l, struct loom__list *ready);
 void loom__fdh_reap(struct loom_loop *l);
 int loom__set_handler(struct loom_loop *l, int fd,
                       enum loom__handler_group group,
-                      const struct loom__fdh *spec);
+                      const struct loom__fdh_spec *spec);
 
 /*
  * fdhandler.c, adaptive polling; Context: home(loop).
@@ -418,7 +435,7 @@ bool loom__fdh_poll_end(struct loom_loop *l, bool toplevel,
 bool loom__fdh_poll_round(struct loom_loop *l, bool toplevel,
                           struct loom__list *ready);
 int loom__set_poll_hooks(struct loom_loop *l, int fd,
-                         const struct loom__fdh *spec);
+                         const struct loom__fdh_spec *spec);
 
 /*
  * loop.c.  loom__loop_claim_home(): the first poller becomes home; checks

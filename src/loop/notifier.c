@@ -71,7 +71,7 @@ int loom_set_notifier_handler(struct loom_loop *l, struct loom_notifier *n,
                               bool (*on_poll)(void *opaque),
                               void (*on_poll_ready)(struct loom_notifier *))
 {
-    struct loom__fdh spec = {
+    struct loom__fdh_spec spec = {
         .notifier = n,
         .on_event = on_event,
         .on_poll = on_event ? on_poll : NULL,
@@ -91,7 +91,7 @@ int loom_set_notifier_poll_hooks(struct loom_loop *l, struct loom_notifier *n,
                                  void (*poll_begin)(struct loom_notifier *),
                                  void (*poll_end)(struct loom_notifier *))
 {
-    struct loom__fdh spec = {
+    struct loom__fdh_spec spec = {
         .notifier = n,
         .notifier_begin = poll_begin,
         .notifier_end = poll_end,
