@@ -101,7 +101,7 @@ static int ctl(struct fdmon_epoll *e, struct loom__fdh *h, unsigned old,
     int epfd = e->epfd;
     int op;
 
-    if (h->group != LOOM__GROUP_DEFAULT) {
+    if (h->cold->group != LOOM__GROUP_DEFAULT) {
         epfd = toplevel_epfd(e);
         if (epfd < 0) {
             return epfd;
@@ -109,31 +109,31 @@ static int ctl(struct fdmon_epoll *e, struct loom__fdh *h, unsigned old,
     }
     ev.events = events & (LOOM__EV_IN | LOOM__EV_OUT);
     op = !old ? EPOLL_CTL_ADD : !events ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
-    if (epoll_ctl(epfd, op, h->fd, &ev) < 0 && op != EPOLL_CTL_DEL) {
+    if (epoll_ctl(epfd, op, h->cold->fd, &ev) < 0 && op != EPOLL_CTL_DEL) {
         return -errno;
     }
-    h->mon[e->base.slot].events = events;
+    h->cold->mon[e->base.slot].events = events;
     return 0;
 }
 
 static int ep_add(struct loom__fdmon *m, struct loom__fdh *h, unsigned events)
 {
-    h->mon[m->slot].events = 0;
-    h->mon[m->slot].idx = 0;
+    h->cold->mon[m->slot].events = 0;
+    h->cold->mon[m->slot].idx = 0;
     return events ? ctl(to_ep(m), h, 0, events) : 0;
 }
 
 static int ep_update(struct loom__fdmon *m, struct loom__fdh *h,
                      unsigned events)
 {
-    unsigned old = h->mon[m->slot].events;
+    unsigned old = h->cold->mon[m->slot].events;
 
     return old == events ? 0 : ctl(to_ep(m), h, old, events);
 }
 
 static void ep_remove(struct loom__fdmon *m, struct loom__fdh *h)
 {
-    unsigned old = h->mon[m->slot].events;
+    unsigned old = h->cold->mon[m->slot].events;
 
     if (old) {
         /* The fd may be closed already; epoll then forgot it itself. */

@@ -64,11 +64,11 @@ static void set_entry(struct fdmon_poll *p, unsigned i, struct loom__fdh *h,
                       unsigned events)
 {
     p->hs[i] = h;
-    p->pfds[i].fd = events ? h->fd : -1;
+    p->pfds[i].fd = events ? h->cold->fd : -1;
     p->pfds[i].events = to_pollev(events);
     p->pfds[i].revents = 0;
-    h->mon[p->base.slot].idx = (int)i;
-    h->mon[p->base.slot].events = events;
+    h->cold->mon[p->base.slot].idx = (int)i;
+    h->cold->mon[p->base.slot].events = events;
 }
 
 static void move_entry(struct fdmon_poll *p, unsigned from, unsigned to)
@@ -78,7 +78,7 @@ static void move_entry(struct fdmon_poll *p, unsigned from, unsigned to)
     }
     p->pfds[to] = p->pfds[from];
     p->hs[to] = p->hs[from];
-    p->hs[to]->mon[p->base.slot].idx = (int)to;
+    p->hs[to]->cold->mon[p->base.slot].idx = (int)to;
 }
 
 static int grow(struct fdmon_poll *p)
@@ -113,7 +113,7 @@ static int poll_add(struct loom__fdmon *m, struct loom__fdh *h, unsigned events)
             return ret;
         }
     }
-    if (h->group == LOOM__GROUP_DEFAULT) {
+    if (h->cold->group == LOOM__GROUP_DEFAULT) {
         /* Make room at the end of the default prefix. */
         move_entry(p, p->ndef, p->n);
         i = p->ndef++;
@@ -130,16 +130,16 @@ static int poll_update(struct loom__fdmon *m, struct loom__fdh *h,
 {
     struct fdmon_poll *p = to_poll(m);
 
-    set_entry(p, (unsigned)h->mon[m->slot].idx, h, events);
+    set_entry(p, (unsigned)h->cold->mon[m->slot].idx, h, events);
     return 0;
 }
 
 static void poll_remove(struct loom__fdmon *m, struct loom__fdh *h)
 {
     struct fdmon_poll *p = to_poll(m);
-    unsigned i = (unsigned)h->mon[m->slot].idx;
+    unsigned i = (unsigned)h->cold->mon[m->slot].idx;
 
-    if (h->group == LOOM__GROUP_DEFAULT) {
+    if (h->cold->group == LOOM__GROUP_DEFAULT) {
         move_entry(p, p->ndef - 1, i);
         move_entry(p, p->n - 1, p->ndef - 1);
         p->ndef--;
@@ -147,8 +147,8 @@ static void poll_remove(struct loom__fdmon *m, struct loom__fdh *h)
         move_entry(p, p->n - 1, i);
     }
     p->n--;
-    h->mon[m->slot].idx = -1;
-    h->mon[m->slot].events = 0;
+    h->cold->mon[m->slot].idx = -1;
+    h->cold->mon[m->slot].events = 0;
 }
 
 static unsigned from_pollev(short re)

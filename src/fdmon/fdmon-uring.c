@@ -292,11 +292,11 @@ static bool flush_watch(struct fdmon_uring *u, struct uwatch *w)
     r->w = w;
     r->events = w->want;
     /* Multishot is edge-triggered: only for the always-drained eventfd. */
-    r->multishot = w->h->internal && u->multishot_ok;
+    r->multishot = w->h->cold->internal && u->multishot_ok;
     if (r->multishot) {
-        io_uring_prep_poll_multishot(sqe, w->h->fd, to_pollev(w->want));
+        io_uring_prep_poll_multishot(sqe, w->h->cold->fd, to_pollev(w->want));
     } else {
-        io_uring_prep_poll_add(sqe, w->h->fd, to_pollev(w->want));
+        io_uring_prep_poll_add(sqe, w->h->cold->fd, to_pollev(w->want));
     }
     io_uring_sqe_set_data64(sqe, req_ud(u, idx));
     w->req = idx;
@@ -373,7 +373,7 @@ static int handle_cqe(struct fdmon_uring *u, const struct io_uring_cqe *cqe,
     } else {
         revents = from_pollev((unsigned)cqe->res) & (w->want | LOOM__EV_ERR);
     }
-    if (w->h->group != LOOM__GROUP_DEFAULT && !toplevel) {
+    if (w->h->cold->group != LOOM__GROUP_DEFAULT && !toplevel) {
         /* Not this wait's business: park until the next top-level wait. */
         if (!more) {
             if (loom__list_linked(&w->link)) {
@@ -495,9 +495,9 @@ static int uring_add(struct loom__fdmon *m, struct loom__fdh *h,
     w->req = NO_REQ;
     loom__list_init(&w->link);
     loom__list_add_tail(&u->watches, &w->all);
-    h->mon[m->slot].priv = w;
-    h->mon[m->slot].idx = 0;
-    h->mon[m->slot].events = events;
+    h->cold->mon[m->slot].priv = w;
+    h->cold->mon[m->slot].idx = 0;
+    h->cold->mon[m->slot].events = events;
     watch_refresh(u, w);
     return 0;
 }
@@ -506,14 +506,14 @@ static int uring_update(struct loom__fdmon *m, struct loom__fdh *h,
                         unsigned events)
 {
     struct fdmon_uring *u = to_u(m);
-    struct uwatch *w = h->mon[m->slot].priv;
+    struct uwatch *w = h->cold->mon[m->slot].priv;
 
     if (!events) {
         watch_unpark(w);
     }
     w->want = events;
     w->broken = false;
-    h->mon[m->slot].events = events;
+    h->cold->mon[m->slot].events = events;
     watch_refresh(u, w);
     return 0;
 }
@@ -521,7 +521,7 @@ static int uring_update(struct loom__fdmon *m, struct loom__fdh *h,
 static void uring_remove(struct loom__fdmon *m, struct loom__fdh *h)
 {
     struct fdmon_uring *u = to_u(m);
-    struct uwatch *w = h->mon[m->slot].priv;
+    struct uwatch *w = h->cold->mon[m->slot].priv;
 
     if (w->req != NO_REQ) {
         req_cancel(u, w->req);
@@ -531,8 +531,8 @@ static void uring_remove(struct loom__fdmon *m, struct loom__fdh *h)
     }
     loom__list_del(&w->all);
     free(w);
-    h->mon[m->slot].priv = NULL;
-    h->mon[m->slot].events = 0;
+    h->cold->mon[m->slot].priv = NULL;
+    h->cold->mon[m->slot].events = 0;
 }
 
 static bool refused(int err)

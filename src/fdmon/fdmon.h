@@ -12,7 +12,7 @@
  * Each handler has two monitor slots so that a loop can register every
  * handler in a new backend while the old one still holds its own state
  * (switching rolls back cleanly on failure); a backend uses
- * h->mon[m->slot] only.
+ * h->cold->mon[m->slot] only.
  */
 #ifndef LOOM_FDMON_H
 #define LOOM_FDMON_H
@@ -53,34 +53,25 @@ struct loom__fdmon_slot {
     void *priv;      /* backend-defined (io_uring: its watch object) */
 };
 
-/* An fd handler.  home(loop) only. */
-struct loom__fdh {
-    /*
-     * First, in one cache line of an aligned handler (fdhandler.c): what
-     * a wait that finds the handler and the dispatch of a plain fd
-     * handler touch.  With 10,000 handlers these are cold, and spread
-     * over three lines they cost three misses per event.
-     */
-    struct loom__list ready_link; /* some poll level's ready list */
-    /* Next on the loop's running stack (valid while ->running). */
-    struct loom__fdh *run_next;
-    loom_fd_cb *on_read;
-    void *opaque;
-    /* Notifier handlers: called with @notifier instead. */
-    struct loom_notifier *notifier;
-    unsigned revents; /* reported by the last wait that found it */
-    bool running;     /* its callbacks are on the stack (never re-entered) */
-    bool deleted;     /* removed; freed when no walker is left */
-    bool masked;      /* running while a nested poll runs: not watched */
-
-    int fd;
+/*
+ * An fd handler, home(loop) only, in two parts.  struct loom__fdh is what
+ * a wait that finds the handler and the dispatch of its read (or notifier
+ * event) callback touch: one cache line.  Everything else, touched when
+ * the handler is added, changed or removed and by the busy-poll walks,
+ * is in its struct loom__fdh_cold.  The loop allocates both
+ * (fdhandler.c); backends see the pair through ->cold.
+ */
+struct loom__fdh_cold {
+    /* First what a busy-poll walk of the handler list reads. */
+    struct loom__list link; /* loop's handler list or deleted list */
+    struct loom__fdh *hot;  /* the other part */
+    loom_poll_cb *on_poll;
     uint8_t group;   /* enum loom__handler_group */
     bool internal;   /* the loop's own eventfd */
+    int fd;
     unsigned events; /* wanted: LOOM__EV_IN / LOOM__EV_OUT */
 
     loom_fd_cb *on_write, *on_poll_ready;
-    loom_poll_cb *on_poll;
-    void (*on_event)(struct loom_notifier *);
     void (*on_notifier_ready)(struct loom_notifier *);
     /*
      * Poll mode hooks (loom_set_fd_poll_hooks(), loom_set_notifier_poll_
@@ -90,10 +81,28 @@ struct loom__fdh {
     void (*notifier_begin)(struct loom_notifier *);
     void (*notifier_end)(struct loom_notifier *);
 
-    struct loom__list link;       /* loop's handler list or deleted list */
-    struct loom__list poll_link;  /* loop's polling list: in poll mode */
+    struct loom__list poll_link; /* loop's polling list: in poll mode */
     struct loom__fdmon_slot mon[2];
 };
+
+struct loom__fdh {
+    struct loom__list ready_link; /* some poll level's ready list */
+    /* Next on the loop's running stack (valid while ->running). */
+    struct loom__fdh *run_next;
+    /* Notifier handlers (->notifier set) use on_event, fd handlers on_read. */
+    union {
+        loom_fd_cb *on_read;
+        void (*on_event)(struct loom_notifier *);
+    };
+    void *opaque;
+    struct loom_notifier *notifier;
+    struct loom__fdh_cold *cold;
+    unsigned revents; /* reported by the last wait that found it */
+    bool running;     /* its callbacks are on the stack (never re-entered) */
+    bool deleted;     /* removed; freed when no walker is left */
+    bool masked;      /* running while a nested poll runs: not watched */
+};
+_Static_assert(sizeof(struct loom__fdh) <= 64, "a handler's hot part: 1 line");
 
 struct loom__fdmon;
 

@@ -28,19 +28,19 @@
 
 static unsigned effective_events(const struct loom__fdh *h)
 {
-    return h->masked ? 0 : h->events;
+    return h->masked ? 0 : h->cold->events;
 }
 
 static void count_watched(struct loom_loop *l, const struct loom__fdh *h,
                           unsigned old, unsigned new)
 {
-    if (h->internal || !old == !new) {
+    if (h->cold->internal || !old == !new) {
         return;
     }
     if (new) {
-        l->watched[h->group]++;
+        l->watched[h->cold->group]++;
     } else {
-        l->watched[h->group]--;
+        l->watched[h->cold->group]--;
     }
 }
 
@@ -48,7 +48,7 @@ static void count_watched(struct loom_loop *l, const struct loom__fdh *h,
 static int mon_apply(struct loom_loop *l, struct loom__fdh *h)
 {
     struct loom__fdmon *m = l->mon;
-    unsigned old = h->mon[m->slot].events;
+    unsigned old = h->cold->mon[m->slot].events;
     unsigned new = effective_events(h);
     int ret;
 
@@ -68,17 +68,20 @@ int loom__loop_mon_init(struct loom_loop *l)
     int ret;
 
     memset(n, 0, sizeof(*n));
-    n->fd = l->notify_fd;
-    n->internal = true;
-    n->events = LOOM__EV_IN;
-    loom__list_init(&n->link);
+    memset(&l->notify_cold, 0, sizeof(l->notify_cold));
+    n->cold = &l->notify_cold;
+    n->cold->hot = n;
+    n->cold->fd = l->notify_fd;
+    n->cold->internal = true;
+    n->cold->events = LOOM__EV_IN;
+    loom__list_init(&n->cold->link);
     loom__list_init(&n->ready_link);
-    loom__list_init(&n->poll_link);
+    loom__list_init(&n->cold->poll_link);
     ret = loom__fdmon_poll_ops.create(0, &l->mon);
     if (ret < 0) {
         return ret;
     }
-    ret = l->mon->ops->add(l->mon, n, n->events);
+    ret = l->mon->ops->add(l->mon, n, n->cold->events);
     if (ret < 0) {
         l->mon->ops->destroy(l->mon);
         return ret;
@@ -109,7 +112,8 @@ static int switch_mon(struct loom_loop *l, const struct loom__fdmon_ops *ops)
     }
     ret = ops->add(m, &l->notify_h, effective_events(&l->notify_h));
     for (pos = l->handlers.next; pos != &l->handlers; pos = pos->next) {
-        struct loom__fdh *h = loom__list_entry(pos, struct loom__fdh, link);
+        struct loom__fdh *h =
+            loom__list_entry(pos, struct loom__fdh_cold, link)->hot;
 
         if (ret < 0) {
             break;
@@ -233,8 +237,10 @@ static int grow_fd_table(struct loom_loop *l, int fd)
 
 static bool has_hooks(const struct loom__fdh *h)
 {
-    return h->poll_begin || h->poll_end || h->notifier_begin ||
-           h->notifier_end;
+    const struct loom__fdh_cold *c = h->cold;
+
+    return c->poll_begin || c->poll_end || c->notifier_begin ||
+           c->notifier_end;
 }
 
 static bool spec_has_hooks(const struct loom__fdh_spec *spec)
@@ -245,13 +251,39 @@ static bool spec_has_hooks(const struct loom__fdh_spec *spec)
 
 static void poll_mode_leave(struct loom_loop *l, struct loom__fdh *h)
 {
-    loom__list_del(&h->poll_link);
-    l->npolling[h->group]--;
+    loom__list_del(&h->cold->poll_link);
+    l->npolling[h->cold->group]--;
+}
+
+/*
+ * A zeroed handler, both parts, or NULL if out of memory.  The hot part
+ * is line-aligned: its fields share the one line a dispatch touches.
+ */
+static struct loom__fdh *fdh_alloc(struct loom_loop *l)
+{
+    struct loom__fdh *h = aligned_alloc(LOOM_CACHELINE, LOOM_CACHELINE);
+    struct loom__fdh_cold *c = calloc(1, sizeof(*c));
+
+    if (!h || !c) {
+        free(h);
+        free(c);
+        return NULL;
+    }
+    memset(h, 0, sizeof(*h));
+    h->cold = c;
+    c->hot = h;
+    return h;
+}
+
+static void fdh_free(struct loom_loop *l, struct loom__fdh *h)
+{
+    free(h->cold);
+    free(h);
 }
 
 static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
 {
-    unsigned old = h->mon[l->mon->slot].events;
+    unsigned old = h->cold->mon[l->mon->slot].events;
 
     if (loom__list_linked(&h->ready_link)) {
         /* Found ready in this iteration: it must not be called now. */
@@ -259,11 +291,11 @@ static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
     }
     l->mon->ops->remove(l->mon, h);
     count_watched(l, h, old, 0);
-    l->fds[h->fd].h[h->group] = NULL;
-    loom__list_del(&h->link);
+    l->fds[h->cold->fd].h[h->cold->group] = NULL;
+    loom__list_del(&h->cold->link);
     l->nhandlers--;
-    if (!h->on_poll) {
-        l->nopoll[h->group]--;
+    if (!h->cold->on_poll) {
+        l->nopoll[h->cold->group]--;
     }
     if (h->notifier) {
         l->nnotifiers--;
@@ -271,15 +303,15 @@ static void handler_remove(struct loom_loop *l, struct loom__fdh *h)
     if (has_hooks(h)) {
         l->nhooked--;
     }
-    if (loom__list_linked(&h->poll_link)) {
+    if (loom__list_linked(&h->cold->poll_link)) {
         /* Never called again: no poll_end (see loom_set_fd_poll_hooks()). */
         poll_mode_leave(l, h);
     }
     h->deleted = true;
     if (l->depth) {
-        loom__list_add_tail(&l->deleted, &h->link);
+        loom__list_add_tail(&l->deleted, &h->cold->link);
     } else {
-        free(h);
+        fdh_free(l, h);
     }
     auto_switch(l);
 }
@@ -292,14 +324,17 @@ static void copy_callbacks(struct loom_loop *l, struct loom__fdh *h,
     } else if (!h->notifier && spec->notifier) {
         l->nnotifiers++;
     }
-    h->on_read = spec->on_read;
-    h->on_write = spec->on_write;
-    h->on_poll = spec->on_poll;
-    h->on_poll_ready = spec->on_poll_ready;
+    h->cold->on_write = spec->on_write;
+    h->cold->on_poll = spec->on_poll;
+    h->cold->on_poll_ready = spec->on_poll_ready;
     h->opaque = spec->opaque;
     h->notifier = spec->notifier;
-    h->on_event = spec->on_event;
-    h->on_notifier_ready = spec->on_notifier_ready;
+    if (spec->notifier) {
+        h->on_event = spec->on_event;
+    } else {
+        h->on_read = spec->on_read;
+    }
+    h->cold->on_notifier_ready = spec->on_notifier_ready;
 }
 
 static int handler_add(struct loom_loop *l, int fd,
@@ -315,29 +350,26 @@ static int handler_add(struct loom_loop *l, int fd,
     if ((unsigned)fd >= l->fds_size && (ret = grow_fd_table(l, fd)) < 0) {
         return ret;
     }
-    /* Line-aligned: the fields a dispatch touches share one line. */
-    h = aligned_alloc(LOOM_CACHELINE, (sizeof(*h) + LOOM_CACHELINE - 1) /
-                                          LOOM_CACHELINE * LOOM_CACHELINE);
+    h = fdh_alloc(l);
     if (!h) {
         return -ENOMEM;
     }
-    memset(h, 0, sizeof(*h));
-    h->fd = fd;
-    h->group = (uint8_t)group;
-    h->events = events;
+    h->cold->fd = fd;
+    h->cold->group = (uint8_t)group;
+    h->cold->events = events;
     loom__list_init(&h->ready_link);
-    loom__list_init(&h->poll_link);
+    loom__list_init(&h->cold->poll_link);
     ret = l->mon->ops->add(l->mon, h, events);
     if (ret < 0) {
-        free(h);
+        fdh_free(l, h);
         return ret;
     }
     count_watched(l, h, 0, events);
     copy_callbacks(l, h, spec);
-    if (!h->on_poll) {
+    if (!h->cold->on_poll) {
         l->nopoll[group]++;
     }
-    loom__list_add_tail(&l->handlers, &h->link);
+    loom__list_add_tail(&l->handlers, &h->cold->link);
     l->fds[fd].h[group] = h;
     l->nhandlers++;
     auto_switch(l);
@@ -377,14 +409,14 @@ int loom__set_handler(struct loom_loop *l, int fd,
     if (!h) {
         return handler_add(l, fd, group, spec, events);
     }
-    old = h->events;
-    h->events = events;
+    old = h->cold->events;
+    h->cold->events = events;
     ret = mon_apply(l, h);
     if (ret < 0) {
-        h->events = old;
+        h->cold->events = old;
         return ret;
     }
-    if (!h->on_poll != !spec->on_poll) {
+    if (!h->cold->on_poll != !spec->on_poll) {
         if (spec->on_poll) {
             l->nopoll[group]--;
         } else {
@@ -438,7 +470,7 @@ int loom__set_poll_hooks(struct loom_loop *l, int fd,
     }
     /* fd hooks for fd handlers, notifier hooks for that notifier's. */
     LOOM_CHECK(h->notifier == spec->notifier, -EINVAL);
-    LOOM_CHECK(!hooked || h->on_poll, -EINVAL);
+    LOOM_CHECK(!hooked || h->cold->on_poll, -EINVAL);
     if (has_hooks(h) != hooked) {
         if (hooked) {
             l->nhooked++;
@@ -446,11 +478,11 @@ int loom__set_poll_hooks(struct loom_loop *l, int fd,
             l->nhooked--;
         }
     }
-    h->poll_begin = spec->poll_begin;
-    h->poll_end = spec->poll_end;
-    h->notifier_begin = spec->notifier_begin;
-    h->notifier_end = spec->notifier_end;
-    if (!hooked && loom__list_linked(&h->poll_link)) {
+    h->cold->poll_begin = spec->poll_begin;
+    h->cold->poll_end = spec->poll_end;
+    h->cold->notifier_begin = spec->notifier_begin;
+    h->cold->notifier_end = spec->notifier_end;
+    if (!hooked && loom__list_linked(&h->cold->poll_link)) {
         /* Nothing left to call at the end of poll mode. */
         poll_mode_leave(l, h);
     }
@@ -510,12 +542,12 @@ static __attribute__((noinline, cold)) unsigned
 call_poll_ready(struct loom__fdh *h)
 {
     if (h->notifier) {
-        if (h->on_notifier_ready) {
-            h->on_notifier_ready(h->notifier);
+        if (h->cold->on_notifier_ready) {
+            h->cold->on_notifier_ready(h->notifier);
             return 1;
         }
-    } else if (h->on_poll_ready) {
-        h->on_poll_ready(h->opaque);
+    } else if (h->cold->on_poll_ready) {
+        h->cold->on_poll_ready(h->opaque);
         return 1;
     }
     return 0;
@@ -576,8 +608,9 @@ static unsigned dispatch_one(struct loom_loop *l, struct loom__fdh *h)
         n += call_read(h);
     }
     /* The read callback may have removed or changed the handler. */
-    if (!h->deleted && (re & (LOOM__EV_OUT | LOOM__EV_ERR)) && h->on_write) {
-        h->on_write(h->opaque);
+    if (!h->deleted && (re & (LOOM__EV_OUT | LOOM__EV_ERR)) &&
+        h->cold->on_write) {
+        h->cold->on_write(h->opaque);
         n++;
     }
     h->running = false;
@@ -627,14 +660,15 @@ bool loom__fdh_poll(struct loom_loop *l, bool toplevel,
     struct loom__list *pos;
 
     for (pos = l->handlers.next; pos != &l->handlers; pos = pos->next) {
-        struct loom__fdh *h = loom__list_entry(pos, struct loom__fdh, link);
+        struct loom__fdh *h =
+            loom__list_entry(pos, struct loom__fdh_cold, link)->hot;
         bool work;
 
-        if (!h->on_poll || h->running ||
-            (h->group == LOOM__GROUP_TOPLEVEL && !toplevel)) {
+        if (!h->cold->on_poll || h->running ||
+            (h->cold->group == LOOM__GROUP_TOPLEVEL && !toplevel)) {
             continue;
         }
-        work = h->on_poll(h->opaque);
+        work = h->cold->on_poll(h->opaque);
         if (l->handlers_gen != gen) {
             return true;
         }
@@ -662,20 +696,20 @@ bool loom__fdh_poll(struct loom_loop *l, bool toplevel,
 
 static bool level_may_poll(const struct loom__fdh *h, bool toplevel)
 {
-    return !h->running && (h->group != LOOM__GROUP_TOPLEVEL || toplevel);
+    return !h->running && (h->cold->group != LOOM__GROUP_TOPLEVEL || toplevel);
 }
 
 static void call_poll_hook(struct loom__fdh *h, bool begin)
 {
     if (h->notifier) {
         void (*fn)(struct loom_notifier *) =
-            begin ? h->notifier_begin : h->notifier_end;
+            begin ? h->cold->notifier_begin : h->cold->notifier_end;
 
         if (fn) {
             fn(h->notifier);
         }
     } else {
-        loom_fd_cb *fn = begin ? h->poll_begin : h->poll_end;
+        loom_fd_cb *fn = begin ? h->cold->poll_begin : h->cold->poll_end;
 
         if (fn) {
             fn(h->opaque);
@@ -688,7 +722,8 @@ static bool poll_once(struct loom__fdh *h, struct loom__list *ready)
 {
     unsigned re;
 
-    if (h->deleted || !h->on_poll || !h->on_poll(h->opaque) || h->deleted) {
+    if (h->deleted || !h->cold->on_poll || !h->cold->on_poll(h->opaque) ||
+        h->deleted) {
         return false;
     }
     /* Keep fd events an outer level found for it. */
@@ -703,14 +738,16 @@ void loom__fdh_poll_begin(struct loom_loop *l, bool toplevel)
     struct loom__list *pos;
 
     for (pos = l->handlers.next; pos != &l->handlers; pos = pos->next) {
-        struct loom__fdh *h = loom__list_entry(pos, struct loom__fdh, link);
+        struct loom__fdh *h =
+            loom__list_entry(pos, struct loom__fdh_cold, link)->hot;
 
-        if (!has_hooks(h) || !h->on_poll || !level_may_poll(h, toplevel) ||
-            loom__list_linked(&h->poll_link)) {
+        if (!has_hooks(h) || !h->cold->on_poll ||
+            !level_may_poll(h, toplevel) ||
+            loom__list_linked(&h->cold->poll_link)) {
             continue;
         }
-        loom__list_add_tail(&l->polling, &h->poll_link);
-        l->npolling[h->group]++;
+        loom__list_add_tail(&l->polling, &h->cold->poll_link);
+        l->npolling[h->cold->group]++;
         call_poll_hook(h, true);
         if (l->handlers_gen != gen) {
             /* The list changed under the walk: the others stay out. */
@@ -726,7 +763,7 @@ static struct loom__fdh *first_to_end(struct loom_loop *l, bool toplevel)
 
     for (pos = l->polling.next; pos != &l->polling; pos = pos->next) {
         struct loom__fdh *h =
-            loom__list_entry(pos, struct loom__fdh, poll_link);
+            loom__list_entry(pos, struct loom__fdh_cold, poll_link)->hot;
 
         if (level_may_poll(h, toplevel)) {
             return h;
@@ -766,7 +803,7 @@ bool loom__fdh_poll_round(struct loom_loop *l, bool toplevel,
 
     for (pos = l->polling.next; pos != &l->polling; pos = pos->next) {
         struct loom__fdh *h =
-            loom__list_entry(pos, struct loom__fdh, poll_link);
+            loom__list_entry(pos, struct loom__fdh_cold, poll_link)->hot;
 
         if (!level_may_poll(h, toplevel)) {
             continue;
@@ -785,9 +822,10 @@ void loom__fdh_reap(struct loom_loop *l)
 {
     while (!loom__list_empty(&l->deleted)) {
         struct loom__fdh *h =
-            loom__list_entry(l->deleted.next, struct loom__fdh, link);
+            loom__list_entry(l->deleted.next, struct loom__fdh_cold, link)
+                ->hot;
 
-        loom__list_del(&h->link);
-        free(h);
+        loom__list_del(&h->cold->link);
+        fdh_free(l, h);
     }
 }

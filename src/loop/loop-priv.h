@@ -108,6 +108,7 @@ struct loom_loop {
                                            running, innermost first */
     struct loom__list polling;          /* handlers in poll mode (poll_link) */
     struct loom__fdh notify_h;         /* the loop's eventfd */
+    struct loom__fdh_cold notify_cold; /* its cold part */
     struct loom__fdmon *mon;
     enum loom_fdmon mode; /* as requested; AUTO switches by count */
     struct loom__fd_slot *fds;

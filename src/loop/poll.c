@@ -531,7 +531,7 @@ static void adopt_polled(struct poll_iter *it, struct loom__poll_level *outer)
 
             next = pos->next;
             if ((h->revents & LOOP_EV_POLLED) && !h->running && !h->deleted &&
-                (h->group != LOOM__GROUP_TOPLEVEL || it->toplevel)) {
+                (h->cold->group != LOOM__GROUP_TOPLEVEL || it->toplevel)) {
                 loom__fdmon_add_ready(it->ready, h, h->revents);
                 found = true;
             }
