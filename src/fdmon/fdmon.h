@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
 #include "base/list.h"
 #include <loom/loop.h>
 #include <loom/notifier.h>
@@ -58,7 +59,7 @@ struct loom__fdmon_slot {
  * a wait that finds the handler and the dispatch of its read (or notifier
  * event) callback touch: one cache line.  Everything else, touched when
  * the handler is added, changed or removed and by the busy-poll walks,
- * is in its struct loom__fdh_cold.  The loop allocates both
+ * is in its struct loom__fdh_cold.  The loop carves both from chunks
  * (fdhandler.c); backends see the pair through ->cold.
  */
 struct loom__fdh_cold {
@@ -83,6 +84,7 @@ struct loom__fdh_cold {
 
     struct loom__list poll_link; /* loop's polling list: in poll mode */
     struct loom__fdmon_slot mon[2];
+    struct loom__fdh_chunk *chunk; /* the memory both parts are in */
 };
 
 struct loom__fdh {
@@ -101,8 +103,8 @@ struct loom__fdh {
     bool running;     /* its callbacks are on the stack (never re-entered) */
     bool deleted;     /* removed; freed when no walker is left */
     bool masked;      /* running while a nested poll runs: not watched */
-};
-_Static_assert(sizeof(struct loom__fdh) <= 64, "a handler's hot part: 1 line");
+} LOOM_CACHE_ALIGNED;
+_Static_assert(sizeof(struct loom__fdh) == 64, "a handler's hot part: 1 line");
 
 struct loom__fdmon;
 

@@ -109,6 +109,10 @@ struct loom_loop {
     struct loom__list polling;          /* handlers in poll mode (poll_link) */
     struct loom__fdh notify_h;         /* the loop's eventfd */
     struct loom__fdh_cold notify_cold; /* its cold part */
+    /* Handler memory (fdhandler.c): chunks with a free handler. */
+    struct loom__list fdh_chunks;
+    struct loom__fdh_chunk *fdh_spare; /* an empty chunk kept, or NULL */
+    unsigned fdh_nchunks;              /* chunks allocated */
     struct loom__fdmon *mon;
     enum loom_fdmon mode; /* as requested; AUTO switches by count */
     struct loom__fd_slot *fds;
@@ -389,8 +393,19 @@ struct loom__fdh_spec {
 };
 
 /*
+ * Handlers a chunk of handler memory holds (fdhandler.c); one under ASan,
+ * so that a use after free stays visible.
+ */
+#ifdef LOOM_ASAN
+#define LOOP_FDH_PER_CHUNK 1u
+#else
+#define LOOP_FDH_PER_CHUNK 64u
+#endif
+
+/*
  * fdhandler.c, all Context: home(loop).  loom__loop_mon_init/destroy():
- * create the poll(2) monitor with the loop's eventfd / destroy it.
+ * create the poll(2) monitor with the loop's eventfd / destroy it and
+ * free what handler memory is left.
  * loom__fdh_mask_running(): on entry to a nested poll, stop watching
  * handlers whose callback is running.  loom__fdh_dispatch(): the handler
  * phase over one level's ready list; true if a callback ran.
