@@ -277,11 +277,7 @@ static void poll_mode_leave(struct loom_loop *l, struct loom__fdh *h)
  * does not allocate every time.  Under ASan a chunk holds one handler
  * and none is kept, so that a use after free stays visible.
  */
-#ifdef LOOM_ASAN
-#define FDH_KEEP_SPARE 0
-#else
-#define FDH_KEEP_SPARE 1
-#endif
+#define FDH_KEEP_SPARE (LOOP_FDH_PER_CHUNK > 1)
 #define FDH_CHUNK_ALIGN (LOOP_FDH_PER_CHUNK * sizeof(struct loom__fdh))
 
 struct loom__fdh_chunk {

@@ -112,7 +112,7 @@ struct loom_loop {
     /* Handler memory (fdhandler.c): chunks with a free handler. */
     struct loom__list fdh_chunks;
     struct loom__fdh_chunk *fdh_spare; /* an empty chunk kept, or NULL */
-    unsigned fdh_nchunks;              /* chunks allocated */
+    unsigned fdh_nchunks;              /* chunks allocated (tests) */
     struct loom__fdmon *mon;
     enum loom_fdmon mode; /* as requested; AUTO switches by count */
     struct loom__fd_slot *fds;

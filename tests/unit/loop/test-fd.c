@@ -1002,11 +1002,7 @@ static void test_handler_memory(void)
 {
     enum { N = 3 * LOOP_FDH_PER_CHUNK + 2 };
     const unsigned chunks = (N + LOOP_FDH_PER_CHUNK - 1) / LOOP_FDH_PER_CHUNK;
-#ifdef LOOM_ASAN
-    const unsigned spare = 0;
-#else
-    const unsigned spare = 1;
-#endif
+    const unsigned spare = LOOP_FDH_PER_CHUNK > 1 ? 1 : 0;
     struct loom_loop *l = harness_loop_new();
     struct memh m[N];
     unsigned i;
