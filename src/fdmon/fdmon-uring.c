@@ -84,6 +84,14 @@ struct uwatch {
     uint32_t req;          /* the live request, or NO_REQ */
     bool parked;           /* on the parked list (waits for a top-level wait) */
     bool broken;           /* the last poll failed: no re-arm until update */
+    /*
+     * The handler's fd, group and internal flag (fixed for its life),
+     * kept here so that a completion and its re-arm do not touch the
+     * handler's cold part.
+     */
+    bool internal;
+    uint8_t group;
+    int fd;
     struct loom__list link; /* dirty or parked list */
     struct loom__list all;  /* the monitor's watches */
 };
@@ -292,11 +300,11 @@ static bool flush_watch(struct fdmon_uring *u, struct uwatch *w)
     r->w = w;
     r->events = w->want;
     /* Multishot is edge-triggered: only for the always-drained eventfd. */
-    r->multishot = w->h->cold->internal && u->multishot_ok;
+    r->multishot = w->internal && u->multishot_ok;
     if (r->multishot) {
-        io_uring_prep_poll_multishot(sqe, w->h->cold->fd, to_pollev(w->want));
+        io_uring_prep_poll_multishot(sqe, w->fd, to_pollev(w->want));
     } else {
-        io_uring_prep_poll_add(sqe, w->h->cold->fd, to_pollev(w->want));
+        io_uring_prep_poll_add(sqe, w->fd, to_pollev(w->want));
     }
     io_uring_sqe_set_data64(sqe, req_ud(u, idx));
     w->req = idx;
@@ -373,7 +381,7 @@ static int handle_cqe(struct fdmon_uring *u, const struct io_uring_cqe *cqe,
     } else {
         revents = from_pollev((unsigned)cqe->res) & (w->want | LOOM__EV_ERR);
     }
-    if (w->h->cold->group != LOOM__GROUP_DEFAULT && !toplevel) {
+    if (w->group != LOOM__GROUP_DEFAULT && !toplevel) {
         /* Not this wait's business: park until the next top-level wait. */
         if (!more) {
             if (loom__list_linked(&w->link)) {
@@ -491,6 +499,9 @@ static int uring_add(struct loom__fdmon *m, struct loom__fdh *h,
         return -ENOMEM;
     }
     w->h = h;
+    w->fd = h->cold->fd;
+    w->group = h->cold->group;
+    w->internal = h->cold->internal;
     w->want = events;
     w->req = NO_REQ;
     loom__list_init(&w->link);
