@@ -84,7 +84,6 @@ struct loom__fdh_cold {
 
     struct loom__list poll_link; /* loop's polling list: in poll mode */
     struct loom__fdmon_slot mon[2];
-    struct loom__fdh_chunk *chunk; /* the memory both parts are in */
 };
 
 struct loom__fdh {

@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,6 +289,17 @@ struct loom__fdh_chunk {
     struct loom__fdh *free; /* free hot parts, linked by ->run_next */
     unsigned used;
 };
+_Static_assert(offsetof(struct loom__fdh_chunk, hot) == 0 &&
+                   sizeof(((struct loom__fdh_chunk *)0)->hot) ==
+                       FDH_CHUNK_ALIGN,
+               "the hot parts fill the chunk's first aligned block");
+
+/* The chunk of a carved handler: its hot part lies in the first block. */
+static struct loom__fdh_chunk *chunk_of(const struct loom__fdh *h)
+{
+    return (struct loom__fdh_chunk *)((uintptr_t)h &
+                                      ~(uintptr_t)(FDH_CHUNK_ALIGN - 1));
+}
 
 static struct loom__fdh_chunk *chunk_new(struct loom_loop *l)
 {
@@ -337,13 +350,12 @@ static struct loom__fdh *fdh_alloc(struct loom_loop *l)
     memset(cold, 0, sizeof(*cold));
     h->cold = cold;
     cold->hot = h;
-    cold->chunk = c;
     return h;
 }
 
 static void fdh_free(struct loom_loop *l, struct loom__fdh *h)
 {
-    struct loom__fdh_chunk *c = h->cold->chunk;
+    struct loom__fdh_chunk *c = chunk_of(h);
 
     if (!c->free) {
         /* It was full: it has a free handler again. */
