@@ -55,6 +55,16 @@ struct loom__fdmon_slot {
 };
 
 /*
+ * A handler's poll mode hooks (loom_set_fd_poll_hooks(): the loom_fd_cb
+ * ones; loom_set_notifier_poll_hooks(): the notifier ones).
+ */
+struct loom__fdh_hooks {
+    loom_fd_cb *poll_begin, *poll_end;
+    void (*notifier_begin)(struct loom_notifier *);
+    void (*notifier_end)(struct loom_notifier *);
+};
+
+/*
  * An fd handler, home(loop) only, in two parts.  struct loom__fdh is what
  * a wait that finds the handler and the dispatch of its read (or notifier
  * event) callback touch: one cache line.  Everything else, touched when
@@ -74,13 +84,8 @@ struct loom__fdh_cold {
 
     loom_fd_cb *on_write, *on_poll_ready;
     void (*on_notifier_ready)(struct loom_notifier *);
-    /*
-     * Poll mode hooks (loom_set_fd_poll_hooks(), loom_set_notifier_poll_
-     * hooks()); kept when the handler's callbacks change in place.
-     */
-    loom_fd_cb *poll_begin, *poll_end;
-    void (*notifier_begin)(struct loom_notifier *);
-    void (*notifier_end)(struct loom_notifier *);
+    /* Kept when the handler's callbacks change in place. */
+    struct loom__fdh_hooks hooks;
 
     struct loom__list poll_link; /* loop's polling list: in poll mode */
     struct loom__fdmon_slot mon[2];

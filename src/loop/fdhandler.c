@@ -244,18 +244,15 @@ static int grow_fd_table(struct loom_loop *l, int fd)
     return 0;
 }
 
-static bool has_hooks(const struct loom__fdh *h)
+static bool hooks_set(const struct loom__fdh_hooks *k)
 {
-    const struct loom__fdh_cold *c = h->cold;
-
-    return c->poll_begin || c->poll_end || c->notifier_begin ||
-           c->notifier_end;
+    return k->poll_begin || k->poll_end || k->notifier_begin ||
+           k->notifier_end;
 }
 
-static bool spec_has_hooks(const struct loom__fdh_spec *spec)
+static bool has_hooks(const struct loom__fdh *h)
 {
-    return spec->poll_begin || spec->poll_end || spec->notifier_begin ||
-           spec->notifier_end;
+    return hooks_set(&h->cold->hooks);
 }
 
 static void poll_mode_leave(struct loom_loop *l, struct loom__fdh *h)
@@ -551,7 +548,7 @@ int loom__set_poll_hooks(struct loom_loop *l, int fd,
                          const struct loom__fdh_spec *spec)
 {
     struct loom__fdh **slot, *h;
-    bool hooked = spec_has_hooks(spec);
+    bool hooked = hooks_set(&spec->hooks);
 
     LOOM_CHECK(l, -EINVAL);
     if (fd < 0) {
@@ -573,10 +570,7 @@ int loom__set_poll_hooks(struct loom_loop *l, int fd,
             l->nhooked--;
         }
     }
-    h->cold->poll_begin = spec->poll_begin;
-    h->cold->poll_end = spec->poll_end;
-    h->cold->notifier_begin = spec->notifier_begin;
-    h->cold->notifier_end = spec->notifier_end;
+    h->cold->hooks = spec->hooks;
     if (!hooked && loom__list_linked(&h->cold->poll_link)) {
         /* Nothing left to call at the end of poll mode. */
         poll_mode_leave(l, h);
@@ -590,8 +584,7 @@ int loom_set_fd_poll_hooks(struct loom_loop *l, int fd, loom_fd_cb *poll_begin,
                            loom_fd_cb *poll_end)
 {
     struct loom__fdh_spec spec = {
-        .poll_begin = poll_begin,
-        .poll_end = poll_end,
+        .hooks = {.poll_begin = poll_begin, .poll_end = poll_end},
     };
 
     return loom__set_poll_hooks(l, fd, &spec);
@@ -796,15 +789,17 @@ static bool level_may_poll(const struct loom__fdh *h, bool toplevel)
 
 static void call_poll_hook(struct loom__fdh *h, bool begin)
 {
+    const struct loom__fdh_hooks *k = &h->cold->hooks;
+
     if (h->notifier) {
         void (*fn)(struct loom_notifier *) =
-            begin ? h->cold->notifier_begin : h->cold->notifier_end;
+            begin ? k->notifier_begin : k->notifier_end;
 
         if (fn) {
             fn(h->notifier);
         }
     } else {
-        loom_fd_cb *fn = begin ? h->cold->poll_begin : h->cold->poll_end;
+        loom_fd_cb *fn = begin ? k->poll_begin : k->poll_end;
 
         if (fn) {
             fn(h->opaque);

@@ -387,9 +387,7 @@ struct loom__fdh_spec {
     struct loom_notifier *notifier;
     void (*on_event)(struct loom_notifier *);
     void (*on_notifier_ready)(struct loom_notifier *);
-    loom_fd_cb *poll_begin, *poll_end;
-    void (*notifier_begin)(struct loom_notifier *);
-    void (*notifier_end)(struct loom_notifier *);
+    struct loom__fdh_hooks hooks;
 };
 
 /*

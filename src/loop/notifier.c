@@ -93,8 +93,7 @@ int loom_set_notifier_poll_hooks(struct loom_loop *l, struct loom_notifier *n,
 {
     struct loom__fdh_spec spec = {
         .notifier = n,
-        .notifier_begin = poll_begin,
-        .notifier_end = poll_end,
+        .hooks = {.notifier_begin = poll_begin, .notifier_end = poll_end},
     };
 
     LOOM_CHECK(l && n, -EINVAL);
