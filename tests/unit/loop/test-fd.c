@@ -8,8 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdint.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -956,91 +954,71 @@ static void test_leak_panic(void)
                               "and 1 notifier handler(s) still set*");
 }
 
+/* Make each handler of @h[0..n) ready; each must run once, as itself. */
+static void fire_each(struct loom_loop *l, struct fdh *h, unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        send_byte(&h[i]);
+    }
+    while (loom_loop_poll(l, false)) {
+    }
+    for (i = 0; i < n; i++) {
+        g_assert_cmpint(h[i].reads, ==, 1);
+        h[i].reads = 0;
+    }
+}
+
 /*
  * Handler memory (fdhandler.c): handlers are carved from per-loop chunks
  * of LOOP_FDH_PER_CHUNK, their hot parts side by side; freed handlers are
  * reused before a new chunk is allocated, and an empty chunk is freed but
  * for one spare (none under ASan, where a chunk holds one handler).
  */
-struct memh {
-    int fd;
-    int reads;
-};
-
-static void memh_read(void *opaque)
-{
-    struct memh *m = opaque;
-    uint64_t v;
-
-    g_assert_cmpint(read(m->fd, &v, sizeof(v)), ==, sizeof(v));
-    m->reads++;
-}
-
-static int memh_set(struct loom_loop *l, struct memh *m, bool on)
-{
-    return loom_set_fd_handler(l, m->fd, on ? memh_read : NULL, NULL, NULL,
-                               NULL, m);
-}
-
-/* Make each handler of @m[0..n) ready; each must run once, as itself. */
-static void memh_fire(struct loom_loop *l, struct memh *m, unsigned n)
-{
-    unsigned i;
-
-    for (i = 0; i < n; i++) {
-        g_assert_cmpint(eventfd_write(m[i].fd, 1), ==, 0);
-    }
-    while (loom_loop_poll(l, false)) {
-    }
-    for (i = 0; i < n; i++) {
-        g_assert_cmpint(m[i].reads, ==, 1);
-        m[i].reads = 0;
-    }
-}
-
 static void test_handler_memory(void)
 {
     enum { N = 3 * LOOP_FDH_PER_CHUNK + 2 };
     const unsigned chunks = (N + LOOP_FDH_PER_CHUNK - 1) / LOOP_FDH_PER_CHUNK;
     const unsigned spare = LOOP_FDH_PER_CHUNK > 1 ? 1 : 0;
     struct loom_loop *l = harness_loop_new();
-    struct memh m[N];
+    struct fdh h[N];
     unsigned i;
 
     g_assert_cmpuint(l->fdh_nchunks, ==, 0);
     for (i = 0; i < N; i++) {
-        m[i] = (struct memh){.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
-        g_assert_cmpint(m[i].fd, >=, 0);
-        g_assert_cmpint(memh_set(l, &m[i], true), ==, 0);
+        make_pair(&h[i], l);
+        h[i].drain = true;
+        g_assert_cmpint(set_rw(&h[i], true, false), ==, 0);
     }
     g_assert_cmpuint(l->fdh_nchunks, ==, chunks);
     /* A chunk's handlers are handed out side by side, in order. */
     for (i = 1; i < LOOP_FDH_PER_CHUNK; i++) {
-        g_assert_true(l->fds[m[i].fd].h[0] == l->fds[m[0].fd].h[0] + i);
+        g_assert_true(l->fds[h[i].fd].h[0] == l->fds[h[0].fd].h[0] + i);
     }
-    memh_fire(l, m, N);
+    fire_each(l, h, N);
     /* Every other one goes: no chunk empties; they come back in place. */
     for (i = 1; i < N; i += 2) {
-        g_assert_cmpint(memh_set(l, &m[i], false), ==, 0);
+        g_assert_cmpint(set_rw(&h[i], false, false), ==, 0);
     }
     g_assert_cmpuint(l->fdh_nchunks, ==,
                      LOOP_FDH_PER_CHUNK == 1 ? chunks - N / 2 : chunks);
     for (i = 1; i < N; i += 2) {
-        g_assert_cmpint(memh_set(l, &m[i], true), ==, 0);
+        g_assert_cmpint(set_rw(&h[i], true, false), ==, 0);
     }
     g_assert_cmpuint(l->fdh_nchunks, ==, chunks);
-    memh_fire(l, m, N);
+    fire_each(l, h, N);
     /* All go: one empty chunk is kept (not under ASan). */
     for (i = 0; i < N; i++) {
-        g_assert_cmpint(memh_set(l, &m[i], false), ==, 0);
+        g_assert_cmpint(set_rw(&h[i], false, false), ==, 0);
     }
     g_assert_cmpuint(l->fdh_nchunks, ==, spare);
-    g_assert_cmpint(memh_set(l, &m[0], true), ==, 0);
+    g_assert_cmpint(set_rw(&h[0], true, false), ==, 0);
     g_assert_cmpuint(l->fdh_nchunks, ==, 1);
-    memh_fire(l, m, 1);
-    g_assert_cmpint(memh_set(l, &m[0], false), ==, 0);
+    fire_each(l, h, 1);
+    g_assert_cmpint(set_rw(&h[0], false, false), ==, 0);
     for (i = 0; i < N; i++) {
-        close(m[i].fd);
+        close_pair(&h[i]);
     }
     /* The spare goes with the loop (ASan's leak check would see it). */
     loom_loop_unref(l);
