@@ -50,9 +50,17 @@ TARGETS = [
 ]
 
 # Figures whose loom column is a variant (the plain 'loom' impl there is a
-# reference point, e.g. the same loops without polling).
+# reference point, e.g. the same loops without polling; or loom has only
+# variants).
 LOOM_IMPL = [
     (r'^wakeup-rt-poll/', 'loom-poll'),
+    (r'^kvm-pio-2vcpu$', 'loom-unlocked'),
+]
+
+# Figures without a target whose ratio compares with a named impl rather
+# than with the best peer (there is none: loom against itself).
+REFERENCE = [
+    (r'^kvm-pio-2vcpu$', 'loom-bql'),
 ]
 
 LINE = re.compile(r'^bench=(\S+)\s+impl=(\S+)\s+value=(\S+)\s+min=(\S+)\s+'
@@ -151,6 +159,9 @@ def evaluate(name, fig):
     else:
         rel, factor = None, None
         refv = peer or floor
+        for rx, impl in REFERENCE:
+            if re.search(rx, name) and impl in impls:
+                refv = (impl, impls[impl]['value'])
     if tgt and tgt[0] == 'abs':
         if loom is None:
             row['met'] = 'n/a'
