@@ -51,16 +51,11 @@ TARGETS = [
 
 # Figures whose loom column is a variant (the plain 'loom' impl there is a
 # reference point, e.g. the same loops without polling; or loom has only
-# variants).
+# variants), and for a figure without a target the impl its ratio
+# compares with instead of the best peer (None: the best peer or floor).
 LOOM_IMPL = [
-    (r'^wakeup-rt-poll/', 'loom-poll'),
-    (r'^kvm-pio-2vcpu$', 'loom-unlocked'),
-]
-
-# Figures without a target whose ratio compares with a named impl rather
-# than with the best peer (there is none: loom against itself).
-REFERENCE = [
-    (r'^kvm-pio-2vcpu$', 'loom-bql'),
+    (r'^wakeup-rt-poll/', 'loom-poll', None),
+    (r'^kvm-pio-2vcpu$', 'loom-unlocked', 'loom-bql'),
 ]
 
 LINE = re.compile(r'^bench=(\S+)\s+impl=(\S+)\s+value=(\S+)\s+min=(\S+)\s+'
@@ -134,10 +129,10 @@ def evaluate(name, fig):
     """One summary row as a dict."""
     impls, unit = fig['impls'], fig['unit']
     hib = higher_is_better(unit)
-    loom_impl = 'loom'
-    for rx, impl in LOOM_IMPL:
+    loom_impl, own_ref = 'loom', None
+    for rx, impl, ref in LOOM_IMPL:
         if re.search(rx, name):
-            loom_impl = impl
+            loom_impl, own_ref = impl, ref
     loom = impls.get(loom_impl, {}).get('value')
     peer = best(impls, 'peer', hib)
     floor = best(impls, 'floor', hib)
@@ -159,9 +154,8 @@ def evaluate(name, fig):
     else:
         rel, factor = None, None
         refv = peer or floor
-        for rx, impl in REFERENCE:
-            if re.search(rx, name) and impl in impls:
-                refv = (impl, impls[impl]['value'])
+        if own_ref in impls:
+            refv = (own_ref, impls[own_ref]['value'])
     if tgt and tgt[0] == 'abs':
         if loom is None:
             row['met'] = 'n/a'
