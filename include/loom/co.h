@@ -84,7 +84,9 @@ struct loom_co;
  *
  * Takes a stack from the calling thread's pool, the global pool, or maps
  * a new one (1 MiB, with an inaccessible guard page below it so that an
- * overflow faults instead of corrupting memory).
+ * overflow faults instead of corrupting memory).  A libloom built with
+ * Valgrind's header (-Dvalgrind, on when it is found) registers the stacks
+ * it maps with Valgrind, so that memcheck follows switches between them.
  *
  * Context: any.
  * Return: 0; -EINVAL if @entry or @ret is NULL; -ENOMEM when no stack can

@@ -135,6 +135,9 @@ struct loom__co_stack {
     void *base;      /* lowest usable stack byte */
     size_t size;     /* usable stack bytes, 16-byte multiple */
     void *hdr;       /* the reserved header, 64-byte aligned */
+#if LOOM_CO_VALGRIND
+    unsigned vg_id; /* Valgrind's stack id (VALGRIND_STACK_REGISTER) */
+#endif
 };
 
 /*

@@ -18,6 +18,9 @@
 #ifdef LOOM_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
+#if LOOM_CO_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
 
 static size_t page_size(void)
 {
@@ -60,6 +63,10 @@ int loom__co_stack_map(struct loom__co_stack *st, size_t hdr_size)
     st->hdr = map + len - hdr;
     st->base = map + ps;
     st->size = (size_t)((char *)st->hdr - (char *)st->base) & ~(size_t)15;
+#if LOOM_CO_VALGRIND
+    /* Outside Valgrind a handful of instructions, and it returns 0. */
+    st->vg_id = VALGRIND_STACK_REGISTER(st->base, (char *)st->base + st->size);
+#endif
     return 0;
 }
 
@@ -74,6 +81,9 @@ void loom__co_stack_unmap(const struct loom__co_stack *st)
      * false errors.
      */
     ASAN_UNPOISON_MEMORY_REGION(copy.base, copy.size);
+#endif
+#if LOOM_CO_VALGRIND
+    VALGRIND_STACK_DEREGISTER(copy.vg_id);
 #endif
     munmap(copy.map, copy.map_size);
 }
