@@ -26,6 +26,7 @@ static const char *vmm_name;
 static char *vmm_path;
 static const char *guest_dir;
 static GPtrArray *vmm_args;
+static GPtrArray *vmm_wrapper;
 
 void guest_boot_clear(struct guest_boot *b)
 {
@@ -131,6 +132,9 @@ static GPtrArray *build_argv(const char *vmm, bool with_args, const char *guest,
 {
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
 
+    for (guint i = 0; with_args && i < vmm_wrapper->len; i++) {
+        g_ptr_array_add(argv, g_strdup(vmm_wrapper->pdata[i]));
+    }
     g_ptr_array_add(argv, g_strdup(vmm));
     for (size_t i = 0; i < G_N_ELEMENTS(common_args); i++) {
         g_ptr_array_add(argv, g_strdup(common_args[i]));
@@ -319,6 +323,7 @@ void guest_run_init(int *argc, char ***argvp)
     int out = 1;
 
     vmm_args = g_ptr_array_new();
+    vmm_wrapper = g_ptr_array_new();
     for (int i = 1; i < *argc; i++) {
         if (g_str_has_prefix(argv[i], "--vmm=")) {
             vmm_name = argv[i] + 6;
@@ -326,6 +331,8 @@ void guest_run_init(int *argc, char ***argvp)
             guest_dir = argv[i] + 12;
         } else if (g_str_has_prefix(argv[i], "--vmm-arg=")) {
             g_ptr_array_add(vmm_args, argv[i] + 10);
+        } else if (g_str_has_prefix(argv[i], "--vmm-wrapper=")) {
+            g_ptr_array_add(vmm_wrapper, argv[i] + 14);
         } else {
             tap = tap || strcmp(argv[i], "--tap") == 0;
             argv[out++] = argv[i];
@@ -336,7 +343,7 @@ void guest_run_init(int *argc, char ***argvp)
     if (!vmm_name || !guest_dir) {
         fprintf(stderr,
                 "usage: %s --vmm=PATH --guest-dir=DIR [--vmm-arg=ARG]... "
-                "[GTest options]\n",
+                "[--vmm-wrapper=ARG]... [GTest options]\n",
                 argv[0]);
         exit(1);
     }

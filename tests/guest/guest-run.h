@@ -2,8 +2,9 @@
 /*
  * Booting a bundled guest (guest/) on a machine monitor and checking what
  * it printed: shared by the tests in tests/guest.  The monitor comes from
- * the command line (--vmm=PATH, plus --vmm-arg=ARG to append), as do the
- * guest ELFs (--guest-dir=DIR), so that QEMU and loom-vm run the same
+ * the command line (--vmm=PATH, plus --vmm-arg=ARG to append, and
+ * --vmm-wrapper=ARG to run it under another program, e.g. Valgrind), as do
+ * the guest ELFs (--guest-dir=DIR), so that QEMU and loom-vm run the same
  * tests with the same command line (VMM.md).
  */
 #ifndef LOOM_TEST_GUEST_RUN_H
@@ -29,7 +30,8 @@ struct guest_boot {
 };
 
 /*
- * guest_run_init() - take --vmm=, --guest-dir= and --vmm-arg= out of argv
+ * guest_run_init() - take --vmm=, --guest-dir=, --vmm-arg= and
+ * --vmm-wrapper= out of argv
  * and hand the rest to harness_init().  When the monitor or a usable
  * /dev/kvm is missing, report every test skipped and exit: under --tap a
  * "1..0 # SKIP" plan and status 0, else status 77.  A usage error exits 1.
@@ -56,15 +58,17 @@ char *const *guest_run_vmm_args(unsigned *ret_n);
 /*
  * guest_boot() - boot @guest (NAME of NAME.elf) on @cpus vCPUs with
  * kernel command line @append; @extra (NULL-terminated, may be NULL) is
- * appended to the monitor's command line, then the --vmm-arg words.
- * Waits for the monitor to exit (killing it after 120 s).
+ * appended to the monitor's command line, then the --vmm-arg words; the
+ * --vmm-wrapper words go before the monitor.  Waits for the monitor to
+ * exit (killing it after 120 s).
  */
 void guest_boot(struct guest_boot *b, const char *guest, unsigned cpus,
                 const char *append, const char *const *extra);
 
 /*
  * guest_boot_on() - guest_boot() on the monitor @vmm (a path) instead of
- * --vmm's, without the --vmm-arg words: a second monitor to compare with.
+ * --vmm's, without the --vmm-arg and --vmm-wrapper words: a second monitor
+ * to compare with.
  */
 void guest_boot_on(struct guest_boot *b, const char *vmm, const char *guest,
                    unsigned cpus, const char *append, const char *const *extra);
@@ -73,8 +77,9 @@ void guest_boot_clear(struct guest_boot *b);
 
 /*
  * guest_run_argv() - the command line guest_boot() would run (the
- * monitor, the shared options, -smp, -kernel, -append, @extra, then the
- * --vmm-arg words), for tests that start the monitor themselves.
+ * --vmm-wrapper words, the monitor, the shared options, -smp, -kernel,
+ * -append, @extra, then the --vmm-arg words), for tests that start the
+ * monitor themselves.
  * Returns a NULL-terminated array that owns its strings.
  */
 GPtrArray *guest_run_argv(const char *guest, unsigned cpus, const char *append,
