@@ -125,14 +125,18 @@ static const char *const common_args[] = {
     "-no-reboot",
 };
 
-/* The whole command line, NULL-terminated, strings owned by the array. */
-static GPtrArray *build_argv(const char *vmm, bool with_args, const char *guest,
-                             unsigned cpus, const char *append,
-                             const char *const *extra)
+/*
+ * The whole command line, NULL-terminated, strings owned by the array.
+ * @under_test: @vmm is --vmm's monitor, which gets the --vmm-wrapper and
+ * --vmm-arg words (a comparison monitor gets neither).
+ */
+static GPtrArray *build_argv(const char *vmm, bool under_test,
+                             const char *guest, unsigned cpus,
+                             const char *append, const char *const *extra)
 {
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
 
-    for (guint i = 0; with_args && i < vmm_wrapper->len; i++) {
+    for (guint i = 0; under_test && i < vmm_wrapper->len; i++) {
         g_ptr_array_add(argv, g_strdup(vmm_wrapper->pdata[i]));
     }
     g_ptr_array_add(argv, g_strdup(vmm));
@@ -150,7 +154,7 @@ static GPtrArray *build_argv(const char *vmm, bool with_args, const char *guest,
     for (size_t i = 0; extra && extra[i]; i++) {
         g_ptr_array_add(argv, g_strdup(extra[i]));
     }
-    for (guint i = 0; with_args && i < vmm_args->len; i++) {
+    for (guint i = 0; under_test && i < vmm_args->len; i++) {
         g_ptr_array_add(argv, g_strdup(vmm_args->pdata[i]));
     }
     g_ptr_array_add(argv, NULL);
@@ -163,11 +167,11 @@ GPtrArray *guest_run_argv(const char *guest, unsigned cpus, const char *append,
     return build_argv(vmm_path, true, guest, cpus, append, extra);
 }
 
-static void boot(struct guest_boot *b, const char *vmm, bool with_args,
+static void boot(struct guest_boot *b, const char *vmm, bool under_test,
                  const char *guest, unsigned cpus, const char *append,
                  const char *const *extra)
 {
-    GPtrArray *argv = build_argv(vmm, with_args, guest, cpus, append, extra);
+    GPtrArray *argv = build_argv(vmm, under_test, guest, cpus, append, extra);
 
     memset(b, 0, sizeof(*b));
     b->cmd = g_strjoinv(" ", (char **)argv->pdata);
