@@ -87,6 +87,9 @@ struct loom_co;
  * overflow faults instead of corrupting memory).  A libloom built with
  * Valgrind's header (-Dvalgrind, on when it is found) registers the stacks
  * it maps with Valgrind, so that memcheck follows switches between them.
+ * Under AddressSanitizer, switches are announced to it (fiber switches)
+ * and each stack's shadow is cleared when it is mapped and unmapped, so
+ * that stacks other code unmapped at the same addresses do not matter.
  *
  * Context: any.
  * Return: 0; -EINVAL if @entry or @ret is NULL; -ENOMEM when no stack can

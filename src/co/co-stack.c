@@ -58,6 +58,14 @@ int loom__co_stack_map(struct loom__co_stack *st, size_t hdr_size)
         munmap(map, len);
         return -ENOMEM;
     }
+#ifdef LOOM_ASAN
+    /*
+     * Whoever had these addresses before may have left their shadow
+     * poisoned: another stack switcher that unmaps without clearing what
+     * its frames poisoned (ASan does not clear the shadow on munmap).
+     */
+    ASAN_UNPOISON_MEMORY_REGION(map + ps, len - ps);
+#endif
     st->map = map;
     st->map_size = len;
     st->hdr = map + len - hdr;
