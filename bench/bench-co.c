@@ -21,6 +21,11 @@
  *
  * Single-threaded; CPU time of the calling thread.
  */
+/* The sigsetjmp peer jumps between stacks, which glibc's checked longjmp
+ * (_FORTIFY_SOURCE, -Dhardening) refuses as "longjmp causes uninitialized
+ * stack frame"; QEMU's coroutine-ucontext.c opts out the same way. */
+#undef _FORTIFY_SOURCE
+
 #include "common.h"
 
 #include <errno.h>
