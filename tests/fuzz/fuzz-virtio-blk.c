@@ -62,8 +62,8 @@ static const enum vmm_on_error policies[4] = {
     VMM_ONERR_DEFAULT, VMM_ONERR_REPORT, VMM_ONERR_IGNORE, VMM_ONERR_STOP};
 
 static struct loom_loop *g_loop;
-static char g_path[64];
-static int g_fd = -1; /* the image, to restore and check it */
+static char g_path[32]; /* the image's name: /proc/self/fd/N */
+static int g_fd = -1;   /* the image, to restore and check it */
 static uint8_t g_pattern[IMG_SIZE];
 
 struct run {
@@ -100,13 +100,19 @@ static void on_error(void *opaque, bool is_read, int err,
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char name[4096];
 
     for (size_t i = 0; i < IMG_SIZE; i++) {
         g_pattern[i] = (uint8_t)(i * 13 + (i >> 9));
     }
-    snprintf(g_path, sizeof(g_path), "%s/loom-fuzz-blk-XXXXXX", dir);
-    g_fd = mkstemp(g_path);
-    FUZZ_CHECK(g_fd >= 0, "image in %s", dir);
+    /*
+     * The image lives in TMPDIR's file system but leaves no name there,
+     * however the run ends: each drive opens it through the descriptor.
+     */
+    snprintf(name, sizeof(name), "%s/loom-fuzz-blk-XXXXXX", dir);
+    g_fd = mkstemp(name);
+    FUZZ_CHECK(g_fd >= 0 && unlink(name) == 0, "image in %s", dir);
+    snprintf(g_path, sizeof(g_path), "/proc/self/fd/%d", g_fd);
     FUZZ_CHECK(loom_loop_new(&g_loop) == 0, "loop");
     return 0;
 }

@@ -6,9 +6,13 @@
  * LLVMFuzzerTestOneInput(), in name order, after LLVMFuzzerInitialize().
  * The test suite runs every target over its seed corpus and its crash
  * reproducers this way, so what the fuzzers found stays fixed in every
- * build, not only in fuzzing builds.  Exit status: 0 after at least one
- * input, 1 if an argument cannot be read or holds no input (a contract
- * broken by an input aborts, as under libFuzzer).
+ * build, not only in fuzzing builds.  The target runs with TMPDIR set to
+ * a directory of its own, which must be empty again at the end: a target
+ * that leaves a file behind would leave one on every test run and
+ * fuzzing session.  Exit status: 0 after at least one input, 1 if an
+ * argument cannot be read or holds no input, or if the target left files
+ * in its TMPDIR (a contract broken by an input aborts, as under
+ * libFuzzer).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fuzz.h"
 
@@ -80,11 +85,41 @@ static int run_dir(const char *dir, unsigned *count)
     return ret;
 }
 
+/* The target's own TMPDIR, made inside the one given (else /tmp). */
+static char g_tmpdir[4096];
+
+static int tmpdir_make(void)
+{
+    const char *base = getenv("TMPDIR");
+
+    snprintf(g_tmpdir, sizeof(g_tmpdir), "%s/loom-replay-XXXXXX",
+             base && *base ? base : "/tmp");
+    if (!mkdtemp(g_tmpdir) || setenv("TMPDIR", g_tmpdir, 1) < 0) {
+        fprintf(stderr, "replay: TMPDIR %s: %s\n", g_tmpdir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Remove the target's TMPDIR: fails if the target left anything there. */
+static int tmpdir_remove(void)
+{
+    if (rmdir(g_tmpdir) < 0) {
+        fprintf(stderr, "replay: the target's TMPDIR %s: %s\n", g_tmpdir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned count = 0;
     int ret = 0;
 
+    if (tmpdir_make() < 0) {
+        return 1;
+    }
     (void)LLVMFuzzerInitialize(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         struct stat st;
@@ -104,6 +139,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "replay: %s: no input\n", argv[i]);
             ret = 1;
         }
+    }
+    if (tmpdir_remove() < 0) {
+        ret = 1;
     }
     printf("replay: %u inputs, %s\n", count, ret ? "FAILED" : "ok");
     return ret;
