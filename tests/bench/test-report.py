@@ -146,6 +146,8 @@ def main():
     if len(sys.argv) < 2:
         sys.stderr.write(__doc__)
         return 2
+    # Import report.py without leaving a bytecode cache in the source tree.
+    sys.dont_write_bytecode = True
     spec = importlib.util.spec_from_file_location('report', sys.argv[1])
     REPORT = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(REPORT)
