@@ -25,8 +25,9 @@
  * would, up to three times.  Checked besides memory safety: the queue
  * sets up on good rings; every chain taken is answered exactly once, or
  * still held after a stop, unless the ring broke (then none twice); nothing
- * stays in flight; the used index counts the answers and every used entry names
- * a head inside the queue; a read-only image is never written and no image ever
+ * stays in flight; every answer names a head inside the queue (checked as
+ * the device pushes it: see __wrap_vmm_vq_push()); the used index counts
+ * the answers; a read-only image is never written and no image ever
  * changes size.
  */
 #include <errno.h>
@@ -43,6 +44,7 @@
 #include "block/backend.h"
 #include "core/guest-mem.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/queue.h"
 #include "fuzz.h"
 
 #define HEADER 8u
@@ -185,9 +187,28 @@ static unsigned drain(struct vmm_virtio_blk_queue *q, struct run *run)
     }
 }
 
-/* The used ring against what the queue says it answered. */
+/*
+ * Every answer, checked as the device gives it: its head must be inside
+ * the queue.  The used ring cannot be checked for this afterwards: the
+ * guest may point its own read buffers at it, and a read that completes
+ * after another request's answer overwrites that entry (thread-pool
+ * completions come in any order), as a real guest would see too.  Linked
+ * with -Wl,--wrap=vmm_vq_push (tests/fuzz/meson.build), which sends
+ * blk.c's calls here.
+ */
+void __real_vmm_vq_push(struct vmm_vq *vq, uint16_t head, uint32_t len);
+void __wrap_vmm_vq_push(struct vmm_vq *vq, uint16_t head, uint32_t len);
+
+void __wrap_vmm_vq_push(struct vmm_vq *vq, uint16_t head, uint32_t len)
+{
+    FUZZ_CHECK(head < vmm_vq_size(vq), "answer names head %u of %u", head,
+               vmm_vq_size(vq));
+    __real_vmm_vq_push(vq, head, len);
+}
+
+/* The used index against what the queue says it answered. */
 static void check_used(const uint8_t *ram, struct vmm_virtio_blk_queue *q,
-                       uint16_t qsize, const struct run *run, unsigned held)
+                       const struct run *run, unsigned held)
 {
     struct vmm_vq_stats st;
     uint16_t idx;
@@ -203,19 +224,18 @@ static void check_used(const uint8_t *ram, struct vmm_virtio_blk_queue *q,
     FUZZ_CHECK(run->broken == (vmm_vq_broken(vmm_virtio_blk_queue_vq(q)) !=
                                VMM_VQ_BROKEN_NONE),
                "broken callback and queue disagree");
-    if (st.pushed == 0) {
+    /*
+     * The index is stored after every answer, so it is the device's last
+     * word unless a request wrote guest memory and was not answered after
+     * (held by a stop, or finished after the ring broke, when answers are
+     * dropped).
+     */
+    if (st.pushed == 0 || held > 0 || run->broken) {
         return;
     }
     memcpy(&idx, ram + USED_GPA + 2, sizeof(idx));
     FUZZ_CHECK(idx == (uint16_t)st.pushed, "used index %u after %llu", idx,
                (unsigned long long)st.pushed);
-    for (uint64_t i = 0; i < st.pushed && i < qsize; i++) {
-        uint32_t id;
-
-        memcpy(&id, ram + USED_GPA + 4 + 8 * ((idx - 1 - i) % qsize),
-               sizeof(id));
-        FUZZ_CHECK(id < qsize, "used entry names head %u of %u", id, qsize);
-    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -291,7 +311,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(r == 0, "queue of %u on good rings: %d", qsize, r);
 
     held = drain(q, &run);
-    check_used(ram, q, qsize, &run, held);
+    check_used(ram, q, &run, held);
 
     vmm_virtio_blk_queue_free(q);
     vmm_blk_ctx_free(ctx);

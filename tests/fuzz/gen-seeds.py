@@ -294,6 +294,13 @@ def blk_seeds():
     head = r.request(T_IN, 0, [(r.alloc(b'\0' * 512), 512, True)])
     r.desc(DESC, head + 2, r.heap, 1, F_NEXT | F_WRITE, head)
     seeds['chain-loop'] = r.image(blk_header())
+    r = Ram()
+    # A hostile guest points its reads at its own used ring: the same
+    # chain 64 times, each read landing on answers already given (in any
+    # order with the thread pool).
+    r.request(T_IN, 0, [(USED + 4 + 8 * 16, 512, True)])
+    r.heads *= 64
+    seeds['reads-over-used-ring'] = r.image(blk_header(qsize_log=10))
     for i, name in enumerate(['fail', 'enospc', 'short', 'align4k',
                               'align-short', 'fail-short']):
         r = Ram()
