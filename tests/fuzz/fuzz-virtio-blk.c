@@ -101,7 +101,7 @@ static void on_error(void *opaque, bool is_read, int err,
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    const char *dir = getenv("TMPDIR");
     char name[4096];
 
     for (size_t i = 0; i < IMG_SIZE; i++) {
@@ -111,6 +111,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
      * The image lives in TMPDIR's file system but leaves no name there,
      * however the run ends: each drive opens it through the descriptor.
      */
+    if (!dir || !*dir) {
+        dir = "/tmp"; /* an empty TMPDIR too, as mktemp(1) and replay.c */
+    }
     snprintf(name, sizeof(name), "%s/loom-fuzz-blk-XXXXXX", dir);
     g_fd = mkstemp(name);
     FUZZ_CHECK(g_fd >= 0 && unlink(name) == 0, "image in %s", dir);
